@@ -1,0 +1,17 @@
+//! Search spaces and evaluators for emprox.
+//!
+//! - [`space::SearchSpace`]: the trait every search space implements (sampling, mutation,
+//!   neighbourhoods, isomorphism keys, encodings).
+//! - [`nb201`]: the NAS-Bench-201 cell space and its tabular benchmark (shipped in the repo).
+//! - [`evaluator::Evaluator`]: turns a cell into an [`evaluator::Outcome`].
+//! - [`seed`]: named, deterministic RNG streams derived from one seed.
+
+pub mod error;
+pub mod evaluator;
+pub mod nb201;
+pub mod seed;
+pub mod space;
+
+pub use error::{ArchParseError, DataError};
+pub use evaluator::{Evaluator, Outcome};
+pub use space::{SearchSpace, SeqEncoding};
