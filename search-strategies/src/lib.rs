@@ -1,1 +1,37 @@
-//! placeholder
+//! Search strategies: they propose candidates (`ask`) and learn from results (`tell`).
+//!
+//! A strategy never sees a benchmark or an evaluator: the engine alone evaluates. Every strategy
+//! takes its randomness from the RNG the engine passes in, so a run is reproducible and can be
+//! replayed from its journal.
+
+pub mod config;
+pub mod local_search;
+pub mod random;
+pub mod regularized_evolution;
+
+pub use config::{StrategyConfig, StrategyError, StrategyKind};
+pub use local_search::LocalSearch;
+pub use random::RandomSearch;
+pub use regularized_evolution::RegularizedEvolution;
+
+use emprox_benchmarks::seed::Rng;
+use emprox_benchmarks::SearchSpace;
+
+/// A search strategy over the space `S`.
+pub trait Strategy<S: SearchSpace>: Send {
+    /// The strategy's name, as in experiment files.
+    fn name(&self) -> &'static str;
+
+    /// Proposes the next candidate.
+    fn ask(&mut self, space: &S, rng: &mut Rng) -> S::Cell;
+
+    /// Proposes a pool of `n` candidates by the strategy's own rule (used by an estimator
+    /// filter, which evaluates only the best few). The default asks `n` times.
+    fn ask_pool(&mut self, space: &S, n: usize, rng: &mut Rng) -> Vec<S::Cell> {
+        (0..n).map(|_| self.ask(space, rng)).collect()
+    }
+
+    /// Tells the strategy the validation accuracy of a cell it proposed (`None`: the evaluation
+    /// failed).
+    fn tell(&mut self, space: &S, cell: &S::Cell, val_acc: Option<f64>);
+}
