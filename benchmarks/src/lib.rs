@@ -11,6 +11,7 @@ pub mod evaluator;
 pub mod nb201;
 pub mod seed;
 pub mod space;
+pub mod train;
 
 pub use error::{ArchParseError, DataError};
 pub use evaluator::{Evaluator, Outcome};

@@ -1,0 +1,321 @@
+//! The training configuration (`[evaluator] type = "train"` in experiment files).
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// An image dataset shipped inside the repository.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ImageDataset {
+    /// sklearn digits: 1,797 grey 8×8 images, 10 classes (default).
+    #[default]
+    Digits,
+    /// 10,000 real MNIST images, grey 28×28, 10 classes.
+    Mnist,
+}
+
+impl ImageDataset {
+    /// The name used in experiment files and cache keys.
+    pub fn name(self) -> &'static str {
+        match self {
+            ImageDataset::Digits => "digits",
+            ImageDataset::Mnist => "mnist",
+        }
+    }
+}
+
+impl std::fmt::Display for ImageDataset {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Which seed orders the training batches.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DataOrder {
+    /// The batch order depends on the trial seed only: every architecture evaluated with the
+    /// same seed sees the same batches, so their accuracies differ by architecture and weight
+    /// initialisation alone (default).
+    #[default]
+    PerSeed,
+    /// The batch order depends on the trial seed and the architecture.
+    PerArch,
+}
+
+/// How candidates are trained. Every field has a default, so an empty table is valid.
+///
+/// Results are a pure function of (architecture, this config without `threads`, seed): the
+/// weights are initialised and the batches ordered from seeded streams, never from candle's
+/// thread-local RNG.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrainingConfig {
+    /// `digits` (default) or `mnist`.
+    pub dataset: ImageDataset,
+    /// Channels of the first stage, C (default 8; NAS-Bench-201 uses 16). Stages have C, 2C, 4C.
+    pub channels: usize,
+    /// Cells per stage, N (default 1; NAS-Bench-201 uses 5).
+    pub cells_per_stage: usize,
+    /// Training epochs (default 10).
+    pub epochs: usize,
+    /// Mini-batch size (default 64). The last, smaller batch of an epoch is kept.
+    pub batch_size: usize,
+    /// Initial learning rate, decayed to 0 by a cosine schedule over all steps (default 0.1).
+    pub lr: f64,
+    /// SGD momentum (default 0.9).
+    pub momentum: f64,
+    /// Nesterov momentum (default true).
+    pub nesterov: bool,
+    /// L2 weight decay, applied to all parameters as in PyTorch's SGD (default 5e-4).
+    pub weight_decay: f64,
+    /// Label smoothing ε in [0, 1) (default 0: plain cross-entropy).
+    pub label_smoothing: f64,
+    /// Fraction of the images held out for validation: the search signal (default 0.2).
+    pub val_fraction: f64,
+    /// Fraction held out for testing: reported only (default 0.2). The rest trains.
+    pub test_fraction: f64,
+    /// Seed of the shuffle that splits the images into train/validation/test (default 0). It
+    /// is fixed for an experiment, so every candidate and every seed uses the same split.
+    pub split_seed: u64,
+    /// Which seed orders the batches (default `per_seed`).
+    pub data_order: DataOrder,
+    /// Limit on the training images used per epoch, 0 = all (default 0). For quick tests.
+    pub max_train_images: usize,
+    /// Compute threads of one training (default 1). The worker pool runs each worker on its own
+    /// pool of this many threads; does not change results and is not part of the cache key.
+    pub threads: usize,
+}
+
+impl Default for TrainingConfig {
+    fn default() -> Self {
+        Self {
+            dataset: ImageDataset::Digits,
+            channels: 8,
+            cells_per_stage: 1,
+            epochs: 10,
+            batch_size: 64,
+            lr: 0.1,
+            momentum: 0.9,
+            nesterov: true,
+            weight_decay: 5e-4,
+            label_smoothing: 0.0,
+            val_fraction: 0.2,
+            test_fraction: 0.2,
+            split_seed: 0,
+            data_order: DataOrder::PerSeed,
+            max_train_images: 0,
+            threads: 1,
+        }
+    }
+}
+
+/// A training configuration that does not make sense.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid training config: {field}: {reason}")]
+pub struct TrainingConfigError {
+    /// The offending field.
+    pub field: &'static str,
+    /// What is wrong and what is allowed.
+    pub reason: String,
+}
+
+impl TrainingConfig {
+    /// Checks every field; the error names the field and the allowed range.
+    pub fn validate(&self) -> Result<(), TrainingConfigError> {
+        let err = |field, reason: String| Err(TrainingConfigError { field, reason });
+        if !(1..=256).contains(&self.channels) {
+            return err("channels", format!("must be in 1..=256, got {}", self.channels));
+        }
+        if !(1..=16).contains(&self.cells_per_stage) {
+            return err(
+                "cells_per_stage",
+                format!("must be in 1..=16, got {}", self.cells_per_stage),
+            );
+        }
+        if !(1..=10_000).contains(&self.epochs) {
+            return err("epochs", format!("must be in 1..=10000, got {}", self.epochs));
+        }
+        if !(1..=65_536).contains(&self.batch_size) {
+            return err(
+                "batch_size",
+                format!("must be in 1..=65536, got {}", self.batch_size),
+            );
+        }
+        if !(self.lr.is_finite() && self.lr > 0.0 && self.lr <= 10.0) {
+            return err("lr", format!("must be in (0, 10], got {}", self.lr));
+        }
+        if !(self.momentum.is_finite() && (0.0..1.0).contains(&self.momentum)) {
+            return err(
+                "momentum",
+                format!("must be in [0, 1), got {}", self.momentum),
+            );
+        }
+        if self.nesterov && self.momentum == 0.0 {
+            return err(
+                "nesterov",
+                "Nesterov momentum needs momentum > 0 (set nesterov = false)".into(),
+            );
+        }
+        if !(self.weight_decay.is_finite() && (0.0..1.0).contains(&self.weight_decay)) {
+            return err(
+                "weight_decay",
+                format!("must be in [0, 1), got {}", self.weight_decay),
+            );
+        }
+        if !(self.label_smoothing.is_finite() && (0.0..1.0).contains(&self.label_smoothing)) {
+            return err(
+                "label_smoothing",
+                format!("must be in [0, 1), got {}", self.label_smoothing),
+            );
+        }
+        for (field, f) in [
+            ("val_fraction", self.val_fraction),
+            ("test_fraction", self.test_fraction),
+        ] {
+            if !(f.is_finite() && f > 0.0 && f < 1.0) {
+                return err(field, format!("must be in (0, 1), got {f}"));
+            }
+        }
+        if self.val_fraction + self.test_fraction > 0.9 {
+            return err(
+                "test_fraction",
+                format!(
+                    "val_fraction + test_fraction must leave at least 10% to train, got {} + {}",
+                    self.val_fraction, self.test_fraction
+                ),
+            );
+        }
+        if !(1..=64).contains(&self.threads) {
+            return err("threads", format!("must be in 1..=64, got {}", self.threads));
+        }
+        Ok(())
+    }
+
+    /// The SHA-256 (hex) of the canonical JSON of every field that can change a result (all
+    /// but `threads`). Part of the result-cache key.
+    pub fn hash(&self) -> String {
+        let mut c = self.clone();
+        c.threads = 1;
+        config_hash(&c)
+    }
+}
+
+/// SHA-256 (hex) of the canonical JSON of `value`: object keys sorted at every level, no
+/// whitespace. Stable across runs, platforms and field order.
+pub fn config_hash<T: Serialize>(value: &T) -> String {
+    sha256_hex(canonical_json(value).as_bytes())
+}
+
+/// The canonical JSON text of `value` (keys sorted, compact).
+pub fn canonical_json<T: Serialize>(value: &T) -> String {
+    let v = serde_json::to_value(value).expect("config values serialise to JSON");
+    let mut out = String::new();
+    write_canonical(&v, &mut out);
+    out
+}
+
+fn write_canonical(v: &serde_json::Value, out: &mut String) {
+    use serde_json::Value;
+    match v {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (i, k) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&serde_json::to_string(k).expect("string"));
+                out.push(':');
+                write_canonical(&map[k], out);
+            }
+            out.push('}');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_canonical(item, out);
+            }
+            out.push(']');
+        }
+        other => out.push_str(&other.to_string()),
+    }
+}
+
+/// Lower-case hex SHA-256 of `bytes`.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_table_gives_defaults_and_validates() {
+        let c: TrainingConfig = serde_json::from_str("{}").unwrap();
+        assert_eq!(c, TrainingConfig::default());
+        c.validate().unwrap();
+    }
+
+    #[test]
+    fn unknown_fields_and_bad_values_are_rejected() {
+        assert!(serde_json::from_str::<TrainingConfig>(r#"{"epoch": 3}"#).is_err());
+        assert!(serde_json::from_str::<TrainingConfig>(r#"{"dataset": "cifar"}"#).is_err());
+        let bad = [
+            TrainingConfig {
+                channels: 0,
+                ..Default::default()
+            },
+            TrainingConfig {
+                lr: f64::NAN,
+                ..Default::default()
+            },
+            TrainingConfig {
+                momentum: 0.0,
+                ..Default::default()
+            },
+            TrainingConfig {
+                val_fraction: 0.5,
+                test_fraction: 0.5,
+                ..Default::default()
+            },
+            TrainingConfig {
+                label_smoothing: 1.0,
+                ..Default::default()
+            },
+        ];
+        let fields: Vec<&str> = bad.iter().map(|c| c.validate().unwrap_err().field).collect();
+        assert_eq!(
+            fields,
+            ["channels", "lr", "nesterov", "test_fraction", "label_smoothing"]
+        );
+    }
+
+    #[test]
+    fn hash_is_stable_and_ignores_threads() {
+        let a = TrainingConfig::default();
+        let b = TrainingConfig {
+            threads: 2,
+            ..Default::default()
+        };
+        let c = TrainingConfig {
+            epochs: 11,
+            ..Default::default()
+        };
+        assert_eq!(a.hash(), b.hash());
+        assert_ne!(a.hash(), c.hash());
+        assert_eq!(a.hash().len(), 64);
+        assert_eq!(
+            canonical_json(&serde_json::json!({"b": 1, "a": [true, {"d": 2, "c": 3}]})),
+            r#"{"a":[true,{"c":3,"d":2}],"b":1}"#
+        );
+    }
+}

@@ -1,0 +1,140 @@
+//! [`TrainingEvaluator`]: evaluates a cell by training its network on shipped images.
+
+use super::config::{canonical_json, sha256_hex, DataOrder, TrainingConfig, TrainingConfigError};
+use super::images::{self, Splits};
+use super::trainer::{train, TrainError, TrainReport, TrainSeeds};
+use crate::error::DataError;
+use crate::evaluator::{EvalFailure, Evaluator, Outcome};
+use crate::nb201::Cell;
+use crate::seed;
+use std::sync::Arc;
+
+/// Why a [`TrainingEvaluator`] could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainingSetupError {
+    /// The config is invalid.
+    #[error(transparent)]
+    Config(#[from] TrainingConfigError),
+    /// The shipped images are missing or corrupt.
+    #[error(transparent)]
+    Data(#[from] DataError),
+}
+
+/// Trains each candidate from scratch (see [`TrainingConfig`]) and reports validation accuracy
+/// (the search signal), test accuracy (reported only) and the wall seconds spent.
+///
+/// [`Evaluator::evaluate`] draws one `u64` from the rng it is given: the trial seed. The result
+/// is then a function of (architecture, config, trial seed) only, bit for bit, whatever the
+/// scheduling: the weights come from a stream seeded by SHA-256 of the canonical JSON of
+/// `{arch, config hash, seed}`, and the batch order from the trial seed (and the architecture
+/// with `data_order = "per_arch"`).
+///
+/// Training runs on a rayon pool of `config.threads` threads: the current one if the caller is
+/// already inside a rayon pool (as [`crate::workers::WorkerPool`] workers are), else a fresh one.
+#[derive(Debug, Clone)]
+pub struct TrainingEvaluator {
+    config: TrainingConfig,
+    config_hash: String,
+    splits: Arc<Splits>,
+}
+
+impl TrainingEvaluator {
+    /// Validates `config` and prepares the data splits.
+    pub fn new(config: TrainingConfig) -> Result<Self, TrainingSetupError> {
+        config.validate()?;
+        let splits = images::split(
+            config.dataset,
+            config.val_fraction,
+            config.test_fraction,
+            config.split_seed,
+        )?;
+        Ok(Self {
+            config_hash: config.hash(),
+            config,
+            splits: Arc::new(splits),
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &TrainingConfig {
+        &self.config
+    }
+
+    /// The data splits used.
+    pub fn splits(&self) -> &Splits {
+        &self.splits
+    }
+
+    /// The seeds of the training of `cell` with trial seed `seed`.
+    pub fn seeds(&self, cell: &Cell, seed: u64) -> TrainSeeds {
+        let key = serde_json::json!({
+            "arch": cell.to_string(),
+            "config": self.config_hash,
+            "seed": seed,
+        });
+        let digest = sha256_hex(canonical_json(&key).as_bytes());
+        let init = u64::from_str_radix(&digest[..16], 16).expect("hex digits");
+        let order = match self.config.data_order {
+            DataOrder::PerSeed => seed::derive(seed, "data_order"),
+            DataOrder::PerArch => seed::derive(init, "data_order"),
+        };
+        TrainSeeds { init, order }
+    }
+
+    /// Trains `cell` with trial seed `seed`, returning the full report.
+    pub fn train(&self, cell: &Cell, seed: u64) -> Result<TrainReport, TrainError> {
+        let seeds = self.seeds(cell, seed);
+        let run = || train(cell, &self.config, &self.splits, seeds);
+        if rayon::current_thread_index().is_some() {
+            return run();
+        }
+        match rayon::ThreadPoolBuilder::new()
+            .num_threads(self.config.threads)
+            .thread_name(|i| format!("emprox-train-{i}"))
+            .build()
+        {
+            Ok(pool) => pool.install(run),
+            Err(e) => Err(TrainError::Candle {
+                message: format!("cannot start a training thread: {e}"),
+                seconds: 0.0,
+            }),
+        }
+    }
+
+    /// Trains `cell` with trial seed `seed` and turns the report into an [`Outcome`].
+    pub fn evaluate_seed(&self, cell: &Cell, seed: u64) -> Result<Outcome, EvalFailure> {
+        match self.train(cell, seed) {
+            Ok(r) => Ok(Outcome {
+                val_acc: r.val_acc,
+                test_acc: r.test_acc,
+                cost_seconds: r.total_seconds,
+                extras: vec![
+                    ("params".into(), r.params as f64),
+                    ("final_train_loss".into(), r.final_train_loss),
+                    (
+                        "images_per_second".into(),
+                        r.images_seen as f64 / r.train_seconds.max(1e-9),
+                    ),
+                ],
+            }),
+            Err(e) => {
+                let cost_seconds = match &e {
+                    TrainError::Diverged { seconds, .. } | TrainError::Candle { seconds, .. } => {
+                        *seconds
+                    }
+                };
+                Err(EvalFailure {
+                    reason: e.to_string(),
+                    cost_seconds,
+                })
+            }
+        }
+    }
+}
+
+impl Evaluator<Cell> for TrainingEvaluator {
+    fn evaluate(&self, cell: &Cell, rng: &mut dyn rand::RngCore) -> Result<Outcome, EvalFailure> {
+        let seed = rng.next_u64();
+        self.evaluate_seed(cell, seed)
+    }
+}

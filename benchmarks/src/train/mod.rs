@@ -1,0 +1,19 @@
+//! Evaluating candidates by really training them: the NAS-Bench-201 network on candle (CPU),
+//! trained on images shipped in the repository.
+//!
+//! - [`config::TrainingConfig`]: the `[evaluator] type = "train"` table, with defaults.
+//! - [`evaluator::TrainingEvaluator`]: an [`crate::Evaluator`] of NB201 cells.
+//! - [`network::Network`], [`ops`]: the macro skeleton, the cell and its five ops.
+//! - [`trainer::train`]: SGD (Nesterov momentum, weight decay, cosine rate, label smoothing).
+//! - [`images`]: sklearn digits 8×8 and 10,000 MNIST images, split and standardised.
+
+pub mod config;
+pub mod evaluator;
+pub mod images;
+pub mod network;
+pub mod ops;
+pub mod trainer;
+
+pub use config::{DataOrder, ImageDataset, TrainingConfig, TrainingConfigError};
+pub use evaluator::{TrainingEvaluator, TrainingSetupError};
+pub use trainer::{TrainError, TrainReport, TrainSeeds};

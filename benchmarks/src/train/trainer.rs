@@ -1,0 +1,256 @@
+//! Training one network: SGD with (Nesterov) momentum and weight decay, a cosine learning rate
+//! per step, optional label smoothing, a seeded batch order; accuracy on the validation and
+//! test splits at the end.
+
+use super::config::TrainingConfig;
+use super::images::{Images, Splits};
+use super::network::Network;
+use super::ops::Params;
+use crate::nb201::Cell;
+use crate::seed;
+use candle_core::{Device, Tensor, Var};
+use rand::Rng as _;
+use std::time::Instant;
+
+/// What one training produced.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainReport {
+    /// Validation accuracy (%) after the last epoch.
+    pub val_acc: f64,
+    /// Test accuracy (%) after the last epoch.
+    pub test_acc: f64,
+    /// Mean training loss of the last epoch.
+    pub final_train_loss: f64,
+    /// Number of scalar parameters.
+    pub params: usize,
+    /// Optimiser steps taken.
+    pub steps: usize,
+    /// Training images processed (epochs × images per epoch).
+    pub images_seen: usize,
+    /// Wall seconds spent training (excludes the final evaluation).
+    pub train_seconds: f64,
+    /// Wall seconds of training plus evaluation.
+    pub total_seconds: f64,
+}
+
+/// Why a training failed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum TrainError {
+    /// The loss became NaN or infinite.
+    #[error("training diverged: loss is {loss} at epoch {epoch}, step {step}")]
+    Diverged {
+        /// The loss value.
+        loss: f64,
+        /// Epoch (0-based).
+        epoch: usize,
+        /// Step within the run (0-based).
+        step: usize,
+        /// Seconds spent before diverging.
+        seconds: f64,
+    },
+    /// candle returned an error (a bug or an impossible shape).
+    #[error("candle error: {message}")]
+    Candle {
+        /// The message.
+        message: String,
+        /// Seconds spent before failing.
+        seconds: f64,
+    },
+}
+
+/// The seeds of one training.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TrainSeeds {
+    /// Seeds the weight initialisation.
+    pub init: u64,
+    /// Seeds the batch order.
+    pub order: u64,
+}
+
+/// Trains `cell` on `splits` under `config`; a pure function of its arguments apart from the
+/// times reported.
+pub fn train(
+    cell: &Cell,
+    config: &TrainingConfig,
+    splits: &Splits,
+    seeds: TrainSeeds,
+) -> Result<TrainReport, TrainError> {
+    let start = Instant::now();
+    let candle_err = |e: candle_core::Error| TrainError::Candle {
+        message: e.to_string(),
+        seconds: start.elapsed().as_secs_f64(),
+    };
+    let params = Params::new(seed::stream(seeds.init, "weights"));
+    let net = Network::new(
+        params,
+        cell,
+        config.channels,
+        config.cells_per_stage,
+        1,
+        splits.train.classes,
+    )
+    .map_err(candle_err)?;
+    let vars: Vec<Var> = net.params().vars().iter().map(|(_, v)| v.clone()).collect();
+    let mut sgd = Sgd::new(config);
+    let mut order_rng = seed::stream(seeds.order, "batches");
+    let n_train = match config.max_train_images {
+        0 => splits.train.len(),
+        m => m.min(splits.train.len()),
+    };
+    let batches_per_epoch = n_train.div_ceil(config.batch_size);
+    let total_steps = batches_per_epoch * config.epochs;
+    let mut step = 0;
+    let mut final_loss = f64::NAN;
+    for epoch in 0..config.epochs {
+        let mut idx: Vec<usize> = (0..splits.train.len()).collect();
+        for i in (1..idx.len()).rev() {
+            let j = order_rng.random_range(0..=i);
+            idx.swap(i, j);
+        }
+        idx.truncate(n_train);
+        let mut loss_sum = 0.0;
+        for batch in idx.chunks(config.batch_size) {
+            let lr = config.lr
+                * 0.5
+                * (1.0 + (std::f64::consts::PI * step as f64 / total_steps as f64).cos());
+            let loss = train_step(&net, &vars, &mut sgd, &splits.train, batch, config, lr)
+                .map_err(candle_err)?;
+            if !loss.is_finite() {
+                return Err(TrainError::Diverged {
+                    loss,
+                    epoch,
+                    step,
+                    seconds: start.elapsed().as_secs_f64(),
+                });
+            }
+            loss_sum += loss * batch.len() as f64;
+            step += 1;
+        }
+        final_loss = loss_sum / n_train as f64;
+    }
+    let train_seconds = start.elapsed().as_secs_f64();
+    let val_acc = accuracy(&net, &splits.val).map_err(candle_err)?;
+    let test_acc = accuracy(&net, &splits.test).map_err(candle_err)?;
+    Ok(TrainReport {
+        val_acc,
+        test_acc,
+        final_train_loss: final_loss,
+        params: net.params().count(),
+        steps: step,
+        images_seen: n_train * config.epochs,
+        train_seconds,
+        total_seconds: start.elapsed().as_secs_f64(),
+    })
+}
+
+fn batch_tensor(set: &Images, idx: &[usize]) -> candle_core::Result<Tensor> {
+    let s = set.image_size();
+    let mut v = Vec::with_capacity(idx.len() * s);
+    for &i in idx {
+        v.extend_from_slice(&set.pixels[i * s..(i + 1) * s]);
+    }
+    Tensor::from_vec(v, (idx.len(), 1, set.height, set.width), &Device::Cpu)
+}
+
+fn train_step(
+    net: &Network,
+    vars: &[Var],
+    sgd: &mut Sgd,
+    set: &Images,
+    batch: &[usize],
+    config: &TrainingConfig,
+    lr: f64,
+) -> candle_core::Result<f64> {
+    let x = batch_tensor(set, batch)?;
+    let k = set.classes;
+    let eps = config.label_smoothing as f32;
+    let mut target = vec![eps / k as f32; batch.len() * k];
+    for (r, &i) in batch.iter().enumerate() {
+        target[r * k + set.labels[i] as usize] += 1.0 - eps;
+    }
+    let target = Tensor::from_vec(target, (batch.len(), k), &Device::Cpu)?;
+    let logits = net.forward(&x, true)?;
+    let logp = candle_nn::ops::log_softmax(&logits, 1)?;
+    let loss = ((logp * target)?.sum_all()? * (-1.0 / batch.len() as f64))?;
+    let value = loss.to_scalar::<f32>()? as f64;
+    if !value.is_finite() {
+        return Ok(value);
+    }
+    let grads = loss.backward()?;
+    sgd.step(vars, &grads, lr)?;
+    Ok(value)
+}
+
+/// Accuracy (%) of `net` on `set`, in evaluation mode, in batches of 500.
+pub fn accuracy(net: &Network, set: &Images) -> candle_core::Result<f64> {
+    let idx: Vec<usize> = (0..set.len()).collect();
+    let mut correct = 0usize;
+    for chunk in idx.chunks(500) {
+        let pred: Vec<u32> = net
+            .forward(&batch_tensor(set, chunk)?, false)?
+            .argmax(1)?
+            .to_vec1()?;
+        correct += chunk
+            .iter()
+            .zip(pred)
+            .filter(|(&i, p)| set.labels[i] as u32 == *p)
+            .count();
+    }
+    Ok(100.0 * correct as f64 / set.len().max(1) as f64)
+}
+
+/// PyTorch's SGD: d = g + wd·p; buf = m·buf + d (buf = d at the first step);
+/// p -= lr·(d + m·buf) with Nesterov, lr·buf without.
+struct Sgd {
+    momentum: f64,
+    nesterov: bool,
+    weight_decay: f64,
+    buffers: Vec<Option<Tensor>>,
+}
+
+impl Sgd {
+    fn new(config: &TrainingConfig) -> Self {
+        Self {
+            momentum: config.momentum,
+            nesterov: config.nesterov,
+            weight_decay: config.weight_decay,
+            buffers: Vec::new(),
+        }
+    }
+
+    fn step(
+        &mut self,
+        vars: &[Var],
+        grads: &candle_core::backprop::GradStore,
+        lr: f64,
+    ) -> candle_core::Result<()> {
+        self.buffers.resize(vars.len(), None);
+        for (var, buf) in vars.iter().zip(self.buffers.iter_mut()) {
+            let Some(g) = grads.get(var) else { continue };
+            // Detached: the optimiser's arithmetic must not be recorded for backprop.
+            let (g, p) = (g.detach(), var.as_tensor().detach());
+            let d = if self.weight_decay > 0.0 {
+                (&g + p.affine(self.weight_decay, 0.0)?)?
+            } else {
+                g
+            };
+            let update = if self.momentum > 0.0 {
+                let b = match buf.take() {
+                    None => d.clone(),
+                    Some(b) => (b.affine(self.momentum, 0.0)? + &d)?,
+                };
+                let u = if self.nesterov {
+                    (&d + b.affine(self.momentum, 0.0)?)?
+                } else {
+                    b.clone()
+                };
+                *buf = Some(b);
+                u
+            } else {
+                d
+            };
+            var.set(&(&p - update.affine(lr, 0.0)?)?)?;
+        }
+        Ok(())
+    }
+}
