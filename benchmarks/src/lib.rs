@@ -6,6 +6,7 @@
 //! - [`evaluator::Evaluator`]: turns a cell into an [`evaluator::Outcome`].
 //! - [`seed`]: named, deterministic RNG streams derived from one seed.
 
+pub mod config;
 pub mod error;
 pub mod evaluator;
 pub mod nb201;

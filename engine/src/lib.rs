@@ -1,1 +1,12 @@
-//! placeholder
+//! The emprox engine: experiment files, the ask/tell search loop, the trial journal, results and
+//! plots. The `emprox` binary (src/main.rs) is a thin layer over this library.
+
+pub mod commands;
+pub mod config;
+pub mod experiment;
+pub mod journal;
+pub mod plot;
+pub mod progress;
+pub mod results;
+pub mod search;
+pub mod stopping;

@@ -1,1 +1,58 @@
-fn main() {}
+//! The `emprox` command-line tool.
+
+use clap::{Parser, Subcommand};
+use emprox_engine::commands::{list, predictors, run, show};
+use std::process::ExitCode;
+
+/// emprox: neural architecture search with cheap performance estimation.
+#[derive(Debug, Parser)]
+#[command(name = "emprox", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a search experiment from a TOML file.
+    Run(run::RunArgs),
+    /// List strategies, estimators and benchmarks with their parameters and defaults.
+    List,
+    /// Show the best architectures of an output folder.
+    Show(show::ShowArgs),
+    /// Evaluate performance predictors (NASLib protocol).
+    EvalPredictors(predictors::EvalPredictorsArgs),
+    /// Print a saved estimator's predictions for architectures.
+    Predict(predictors::PredictArgs),
+}
+
+fn main() -> ExitCode {
+    // Keep candle's matrix products single-threaded: parallelism is at the level of runs and
+    // trials, through explicit thread pools, so results do not depend on the thread count.
+    if std::env::var_os("RAYON_NUM_THREADS").is_none() {
+        // SAFETY: called before any other thread exists.
+        unsafe { std::env::set_var("RAYON_NUM_THREADS", "1") };
+    }
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::Run(a) => run::run(a),
+        Command::List => list::list(),
+        Command::Show(a) => show::show(a),
+        Command::EvalPredictors(a) => predictors::eval_predictors(a),
+        Command::Predict(a) => predictors::predict(a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {}", format!("{e:#}").replace('\n', " "));
+            ExitCode::from(2)
+        }
+    }
+}

@@ -163,3 +163,21 @@ impl StrategyConfig {
         ]
     }
 }
+
+impl StrategyConfig {
+    /// The config with every default of its type written out.
+    pub fn resolved(&self) -> StrategyConfig {
+        let mut c = self.clone();
+        match self.kind {
+            StrategyKind::Random => {}
+            StrategyKind::RegularizedEvolution => {
+                c.population_size.get_or_insert(DEFAULT_POPULATION_SIZE);
+                c.sample_size.get_or_insert(DEFAULT_SAMPLE_SIZE);
+            }
+            StrategyKind::LocalSearch => {
+                c.num_init.get_or_insert(DEFAULT_NUM_INIT);
+            }
+        }
+        c
+    }
+}

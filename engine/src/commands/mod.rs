@@ -1,0 +1,6 @@
+//! The subcommands of the `emprox` binary.
+
+pub mod list;
+pub mod predictors;
+pub mod run;
+pub mod show;

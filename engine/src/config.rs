@@ -1,0 +1,333 @@
+//! Experiment files (TOML): typed, validated, with defaults filled, and errors that name the
+//! file, line and column.
+
+use emprox_benchmarks::config::BenchmarkConfig;
+use emprox_strategies::StrategyConfig;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// A configuration error, as one readable line.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+fn default_seeds() -> u64 {
+    1
+}
+
+/// A search experiment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Experiment {
+    /// Name of the experiment (default output folder `runs/<name>`).
+    pub name: String,
+    /// Master seed: every run's seed is derived from it.
+    #[serde(default)]
+    pub seed: u64,
+    /// Number of independent runs (default 1).
+    #[serde(default = "default_seeds")]
+    pub seeds: u64,
+    /// The benchmark and dataset.
+    pub benchmark: BenchmarkConfig,
+    /// The strategy.
+    pub strategy: StrategyConfig,
+    /// Stopping criteria (OR-ed).
+    #[serde(default)]
+    pub budget: Budget,
+    /// Search-loop settings.
+    #[serde(default)]
+    pub search: SearchSettings,
+}
+
+/// Stopping criteria: the run stops when any one is reached.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Budget {
+    /// Number of queries (evaluations of cells not yet evaluated in the run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_queries: Option<u64>,
+    /// Simulated training seconds (the benchmark's training time of each queried cell).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_sim_seconds: Option<f64>,
+    /// Wall-clock seconds of the run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_wall_seconds: Option<f64>,
+}
+
+/// Settings of the search loop.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchSettings {
+    /// Answer a proposal isomorphic to an evaluated cell from the journal, at no cost
+    /// (default false: only identical cells are answered from the journal).
+    #[serde(default)]
+    pub dedup_isomorphic: bool,
+    /// Stop when the strategy proposes only already-evaluated cells this many times in a row.
+    #[serde(default = "default_max_repeats")]
+    pub max_repeated_proposals: u64,
+}
+
+fn default_max_repeats() -> u64 {
+    10_000
+}
+
+impl Default for SearchSettings {
+    fn default() -> Self {
+        Self {
+            dedup_isomorphic: false,
+            max_repeated_proposals: default_max_repeats(),
+        }
+    }
+}
+
+impl Experiment {
+    /// Reads, overrides (`KEY=VALUE` pairs) and validates an experiment file.
+    pub fn load(path: &Path, overrides: &[String]) -> Result<Experiment, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ConfigError(format!(
+                "{}: cannot read experiment file: {e}",
+                path.display()
+            ))
+        })?;
+        let exp: Experiment = parse_toml(&text, path)?;
+        let exp = if overrides.is_empty() {
+            exp
+        } else {
+            let mut table: toml::Table = toml::from_str(&text).expect("parsed above");
+            for o in overrides {
+                apply_override(&mut table, o)?;
+            }
+            let text = toml::to_string(&table).expect("a table serialises");
+            toml::from_str(&text).map_err(|e| {
+                ConfigError(format!(
+                    "{} with --set {}: {}",
+                    path.display(),
+                    overrides.join(" --set "),
+                    with_suggestion(e.message())
+                ))
+            })?
+        };
+        exp.validate(path)?;
+        Ok(exp.resolved())
+    }
+
+    /// Checks values that the types alone cannot.
+    pub fn validate(&self, path: &Path) -> Result<(), ConfigError> {
+        let err = |m: String| Err(ConfigError(format!("{}: {m}", path.display())));
+        if self.name.trim().is_empty() {
+            return err("`name` must not be empty".into());
+        }
+        if self.seeds == 0 {
+            return err("`seeds` must be at least 1".into());
+        }
+        let b = &self.budget;
+        if b.max_queries.is_none() && b.max_sim_seconds.is_none() && b.max_wall_seconds.is_none() {
+            return err(
+                "[budget] needs at least one of max_queries, max_sim_seconds, max_wall_seconds"
+                    .into(),
+            );
+        }
+        if b.max_queries == Some(0) {
+            return err("[budget] max_queries must be at least 1".into());
+        }
+        for (k, v) in [
+            ("max_sim_seconds", b.max_sim_seconds),
+            ("max_wall_seconds", b.max_wall_seconds),
+        ] {
+            if let Some(v) = v {
+                if !(v.is_finite() && v > 0.0) {
+                    return err(format!("[budget] {k} must be a positive number, got {v}"));
+                }
+            }
+        }
+        if self.search.max_repeated_proposals == 0 {
+            return err("[search] max_repeated_proposals must be at least 1".into());
+        }
+        self.strategy
+            .validate()
+            .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
+        if let Some(p) = &self.benchmark.data {
+            if !p.exists() {
+                return err(format!(
+                    "[benchmark] data file {} does not exist",
+                    p.display()
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The experiment with every default written out (what `config.resolved.toml` holds).
+    pub fn resolved(mut self) -> Experiment {
+        self.strategy = self.strategy.resolved();
+        self
+    }
+
+    /// Default output folder: `runs/<name>`.
+    pub fn default_out_dir(&self) -> PathBuf {
+        PathBuf::from("runs").join(&self.name)
+    }
+}
+
+/// Parses TOML into `T`, turning errors into `FILE:LINE:COL: message` with a "did you mean".
+pub fn parse_toml<T: DeserializeOwned>(text: &str, path: &Path) -> Result<T, ConfigError> {
+    toml::from_str(text).map_err(|e| {
+        let loc = e
+            .span()
+            .map(|s| {
+                let (line, col) = line_col(text, s.start);
+                format!(":{line}:{col}")
+            })
+            .unwrap_or_default();
+        ConfigError(format!(
+            "{}{loc}: {}",
+            path.display(),
+            with_suggestion(e.message())
+        ))
+    })
+}
+
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, col)
+}
+
+/// Adds "did you mean `x`?" to serde's "unknown field/variant `a`, expected one of `b`, `c`".
+fn with_suggestion(message: &str) -> String {
+    let msg = message.trim().replace('\n', " ");
+    let ticked: Vec<&str> = msg.split('`').skip(1).step_by(2).collect();
+    if ticked.len() < 2 || !(msg.starts_with("unknown field") || msg.starts_with("unknown variant"))
+    {
+        return msg;
+    }
+    let given = ticked[0];
+    let best = ticked[1..]
+        .iter()
+        .map(|c| (strsim::levenshtein(given, c), *c))
+        .min();
+    match best {
+        Some((d, c)) if d <= 3.max(given.len() / 3) => format!("{msg}; did you mean `{c}`?"),
+        _ => msg,
+    }
+}
+
+/// Applies `a.b.c=VALUE` to a TOML table. VALUE is read as a TOML value, else as a string.
+fn apply_override(table: &mut toml::Table, pair: &str) -> Result<(), ConfigError> {
+    let (key, raw) = pair
+        .split_once('=')
+        .ok_or_else(|| ConfigError(format!("--set {pair}: expected KEY=VALUE")))?;
+    let key = key.trim();
+    let parts: Vec<&str> = key.split('.').collect();
+    if parts.iter().any(|p| p.is_empty()) {
+        return Err(ConfigError(format!("--set {pair}: invalid key `{key}`")));
+    }
+    let value = match toml::from_str::<toml::Table>(&format!("v = {}", raw.trim())) {
+        Ok(mut t) => t.remove("v").expect("just parsed"),
+        Err(_) => toml::Value::String(raw.trim().to_string()),
+    };
+    let mut cur = table;
+    for p in &parts[..parts.len() - 1] {
+        let entry = cur
+            .entry(p.to_string())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        cur = entry
+            .as_table_mut()
+            .ok_or_else(|| ConfigError(format!("--set {pair}: `{p}` is not a table")))?;
+    }
+    cur.insert(parts[parts.len() - 1].to_string(), value);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"name = "nb201-re"
+seed = 0
+seeds = 20                      # independent runs, seeds derived from `seed`
+
+[benchmark]
+type = "nasbench201"
+dataset = "cifar10"             # cifar10 | cifar100 | imagenet16-120
+
+[strategy]
+type = "regularized_evolution"  # random | regularized_evolution | local_search
+population_size = 30
+sample_size = 10
+
+[budget]
+max_queries = 150
+"#;
+
+    fn load_str(text: &str, overrides: &[&str]) -> Result<Experiment, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("exp.toml");
+        std::fs::write(&p, text).unwrap();
+        let o: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
+        Experiment::load(&p, &o)
+    }
+
+    #[test]
+    fn minimal_file_is_accepted() {
+        let e = load_str(MINIMAL, &[]).unwrap();
+        assert_eq!(e.seeds, 20);
+        assert_eq!(e.budget.max_queries, Some(150));
+        assert_eq!(e.strategy.population_size, Some(30));
+    }
+
+    #[test]
+    fn unknown_key_names_line_column_and_suggestion() {
+        let bad = MINIMAL.replace("sample_size = 10", "sampel_size = 10");
+        let e = load_str(&bad, &[]).unwrap_err().to_string();
+        assert!(e.contains("exp.toml:12:1"), "{e}");
+        assert!(e.contains("did you mean `sample_size`"), "{e}");
+        assert!(!e.contains('\n'));
+    }
+
+    #[test]
+    fn unknown_strategy_lists_choices() {
+        let bad = MINIMAL.replace(
+            "\"regularized_evolution\"  #",
+            "\"regularised_evolution\"  #",
+        );
+        let e = load_str(&bad, &[]).unwrap_err().to_string();
+        assert!(e.contains(":10:8"), "{e}");
+        assert!(
+            e.contains("local_search") && e.contains("did you mean `regularized_evolution`"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn overrides_are_validated_like_the_file() {
+        let e = load_str(
+            MINIMAL,
+            &["benchmark.dataset=cifar100", "budget.max_queries=50"],
+        )
+        .unwrap();
+        assert_eq!(e.benchmark.dataset.name(), "cifar100");
+        assert_eq!(e.budget.max_queries, Some(50));
+        let err = load_str(MINIMAL, &["benchmark.dataset=cifar1000"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("--set") && err.contains("cifar100"), "{err}");
+        assert!(load_str(MINIMAL, &["budget.max_queries=lots"]).is_err());
+        assert!(load_str(MINIMAL, &["nonsense"]).is_err());
+    }
+
+    #[test]
+    fn inconsistent_values_are_rejected() {
+        assert!(load_str(&MINIMAL.replace("max_queries = 150", ""), &[]).is_err());
+        assert!(load_str(&MINIMAL.replace("seeds = 20", "seeds = 0"), &[]).is_err());
+        assert!(load_str(
+            &MINIMAL.replace("sample_size = 10", "sample_size = 31"),
+            &[]
+        )
+        .is_err());
+        assert!(load_str(&MINIMAL.replace("seeds = 20", "seeds = \"x\""), &[]).is_err());
+        assert!(load_str("name = [", &[]).is_err());
+    }
+}

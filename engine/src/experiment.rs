@@ -1,0 +1,228 @@
+//! A whole experiment: several seeded runs in parallel, each in its own folder, and the
+//! aggregate results at the top.
+
+use crate::config::Experiment;
+use crate::journal::WriteError;
+use crate::plot::{self, Series, PALETTE};
+use crate::results::{self, ExperimentSummary, TrajectoryPoint};
+use crate::search::{self, Progress, RunError, RunSpec};
+use emprox_benchmarks::nb201::{Nb201Space, Nb201Tabular};
+use emprox_benchmarks::seed;
+use rayon::prelude::*;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Errors of an experiment.
+#[derive(Debug, thiserror::Error)]
+pub enum ExperimentError {
+    /// Benchmark data could not be loaded.
+    #[error(transparent)]
+    Data(#[from] emprox_benchmarks::DataError),
+    /// A run failed.
+    #[error("run {run}: {source}")]
+    Run {
+        run: u64,
+        #[source]
+        source: RunError,
+    },
+    /// A file could not be written.
+    #[error(transparent)]
+    Write(#[from] WriteError),
+    /// Anything else, as a message.
+    #[error("{0}")]
+    Other(String),
+}
+
+/// Folder of run `i` inside the output folder.
+pub fn run_dir(out: &Path, i: u64) -> PathBuf {
+    out.join(format!("seed-{i}"))
+}
+
+fn write_file(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
+    // Write to a temporary file, then rename: a crash never leaves a half-written result file.
+    let tmp = path.with_extension("tmp");
+    let res = std::fs::File::create(&tmp)
+        .and_then(|mut f| f.write_all(bytes))
+        .and_then(|_| std::fs::rename(&tmp, path));
+    res.map_err(|source| WriteError {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Prepares the output folder: refuses one that already holds files unless `overwrite`.
+pub fn prepare_out_dir(out: &Path, overwrite: bool) -> Result<(), ExperimentError> {
+    if out.exists() {
+        let non_empty = std::fs::read_dir(out)
+            .map_err(|e| {
+                ExperimentError::Other(format!("cannot read output folder {}: {e}", out.display()))
+            })?
+            .next()
+            .is_some();
+        if non_empty {
+            if !overwrite {
+                return Err(ExperimentError::Other(format!(
+                    "output folder {} already holds files: choose another --out, pass --overwrite, \
+                     or continue it with `emprox resume {}`",
+                    out.display(),
+                    out.display()
+                )));
+            }
+            std::fs::remove_dir_all(out).map_err(|e| {
+                ExperimentError::Other(format!("cannot clear output folder {}: {e}", out.display()))
+            })?;
+        }
+    }
+    std::fs::create_dir_all(out).map_err(|source| WriteError {
+        path: out.to_path_buf(),
+        source,
+    })?;
+    Ok(())
+}
+
+/// Runs every seed of an experiment into `out` (which must exist) with `threads` threads.
+pub fn run_experiment(
+    exp: &Experiment,
+    out: &Path,
+    threads: usize,
+    progress: &dyn Progress,
+) -> Result<ExperimentSummary, ExperimentError> {
+    let resolved = toml::to_string(exp).expect("experiments serialise");
+    write_file(&out.join("config.resolved.toml"), resolved.as_bytes())?;
+    let data = exp.benchmark.load_nb201()?;
+    let space = Nb201Space::new(data.clone());
+    let evaluator = Nb201Tabular::new(data, exp.benchmark.dataset, exp.benchmark.noise);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads.max(1))
+        .build()
+        .map_err(|e| ExperimentError::Other(format!("cannot start thread pool: {e}")))?;
+    let outputs: Vec<_> = pool.install(|| {
+        (0..exp.seeds)
+            .into_par_iter()
+            .map(|i| {
+                let dir = run_dir(out, i);
+                std::fs::create_dir_all(&dir).map_err(|source| WriteError {
+                    path: dir.clone(),
+                    source,
+                })?;
+                let spec = RunSpec {
+                    experiment: exp,
+                    space: &space,
+                    evaluator: &evaluator,
+                    run: i,
+                    seed: seed::run_seed(exp.seed, i),
+                    replay: Vec::new(),
+                };
+                let o = search::run(&spec, &dir, progress)
+                    .map_err(|source| ExperimentError::Run { run: i, source })?;
+                write_run_files(&dir, exp, &o.summary, &o.trajectory)?;
+                Ok(o)
+            })
+            .collect::<Result<Vec<_>, ExperimentError>>()
+    })?;
+    let (runs, trajs): (Vec<_>, Vec<_>) = outputs
+        .into_iter()
+        .map(|o| (o.summary, o.trajectory))
+        .unzip();
+    let summary = results::aggregate(exp, None, runs, &trajs);
+    write_file(
+        &out.join("summary.json"),
+        &serde_json::to_vec_pretty(&summary).expect("summaries serialise"),
+    )?;
+    plot_mean_incumbent(&out.join("incumbent.svg"), &exp.name, &trajs)?;
+    Ok(summary)
+}
+
+fn write_run_files(
+    dir: &Path,
+    exp: &Experiment,
+    summary: &results::RunSummary,
+    traj: &[TrajectoryPoint],
+) -> Result<(), ExperimentError> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    for p in traj {
+        w.serialize(p).expect("in-memory csv");
+    }
+    write_file(
+        &dir.join("trajectory.csv"),
+        &w.into_inner().expect("in-memory csv"),
+    )?;
+    let run_summary = results::aggregate(exp, None, vec![summary.clone()], &[traj.to_vec()]);
+    write_file(
+        &dir.join("summary.json"),
+        &serde_json::to_vec_pretty(&run_summary).expect("summaries serialise"),
+    )?;
+    let val: Vec<(f64, f64)> = traj.iter().map(|p| (p.query as f64, p.val_acc)).collect();
+    let test: Vec<(f64, f64)> = traj.iter().map(|p| (p.query as f64, p.test_acc)).collect();
+    if !traj.is_empty() {
+        plot::lines(
+            &dir.join("incumbent.svg"),
+            &format!("{} (run {})", exp.name, summary.run),
+            "queries",
+            "incumbent accuracy (%)",
+            &[
+                Series {
+                    label: "validation",
+                    color: PALETTE[0],
+                    points: val,
+                    band: vec![],
+                },
+                Series {
+                    label: "test (reported only)",
+                    color: PALETTE[1],
+                    points: test,
+                    band: vec![],
+                },
+            ],
+        )
+        .map_err(ExperimentError::Other)?;
+    }
+    Ok(())
+}
+
+/// Plots the mean incumbent validation and test accuracy over runs against queries.
+pub fn plot_mean_incumbent(
+    path: &Path,
+    title: &str,
+    trajs: &[Vec<TrajectoryPoint>],
+) -> Result<(), ExperimentError> {
+    let max_q = trajs.iter().map(|t| t.len()).max().unwrap_or(0);
+    if max_q == 0 {
+        return Ok(());
+    }
+    let mut val = Vec::new();
+    let mut test = Vec::new();
+    for q in 0..max_q {
+        let v: Vec<f64> = trajs
+            .iter()
+            .filter_map(|t| t.get(q).map(|p| p.val_acc))
+            .collect();
+        let t: Vec<f64> = trajs
+            .iter()
+            .filter_map(|t| t.get(q).map(|p| p.test_acc))
+            .collect();
+        val.push(((q + 1) as f64, results::mean_std(&v).0));
+        test.push(((q + 1) as f64, results::mean_std(&t).0));
+    }
+    plot::lines(
+        path,
+        &format!("{title}: mean incumbent over {} runs", trajs.len()),
+        "queries",
+        "accuracy (%)",
+        &[
+            Series {
+                label: "validation",
+                color: PALETTE[0],
+                points: val,
+                band: vec![],
+            },
+            Series {
+                label: "test (reported only)",
+                color: PALETTE[1],
+                points: test,
+                band: vec![],
+            },
+        ],
+    )
+    .map_err(ExperimentError::Other)
+}

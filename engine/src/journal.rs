@@ -1,0 +1,185 @@
+//! The append-only trial journal (`trials.jsonl`): one JSON object per evaluated cell, written
+//! and flushed line by line, never rewritten. Nothing in it depends on the machine's speed.
+
+use serde::{Deserialize, Serialize};
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// One evaluated cell.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Trial {
+    /// 1-based query number.
+    pub query: u64,
+    /// Index of the cell in the benchmark.
+    pub index: u64,
+    /// Architecture string.
+    pub arch: String,
+    /// Validation accuracy (%): the search signal. `None` for a failed evaluation.
+    pub val_acc: Option<f64>,
+    /// Test accuracy (%): reported only.
+    pub test_acc: Option<f64>,
+    /// Training seconds of this query (simulated on a tabular benchmark).
+    pub cost_seconds: f64,
+    /// Cumulative training seconds after this query.
+    pub sim_seconds: f64,
+    /// True when this cell became the best so far (by validation accuracy).
+    pub incumbent: bool,
+    /// The estimator's score, when a filter chose this cell.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub predicted: Option<f64>,
+    /// Why the evaluation failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// A journal open for appending.
+#[derive(Debug)]
+pub struct JournalWriter {
+    path: PathBuf,
+    file: File,
+}
+
+/// An I/O error on a journal or results file.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot write {path}: {source}")]
+pub struct WriteError {
+    /// The file.
+    pub path: PathBuf,
+    /// The cause.
+    #[source]
+    pub source: std::io::Error,
+}
+
+impl JournalWriter {
+    /// Opens (creating if needed) a JSONL file for appending.
+    pub fn append(path: &Path) -> Result<Self, WriteError> {
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(|source| WriteError {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            file,
+        })
+    }
+
+    /// Appends one record as a single line, written with one system call.
+    pub fn write<T: Serialize>(&mut self, record: &T) -> Result<(), WriteError> {
+        let mut line = serde_json::to_vec(record).expect("records serialise");
+        line.push(b'\n');
+        self.file.write_all(&line).map_err(|source| WriteError {
+            path: self.path.clone(),
+            source,
+        })
+    }
+}
+
+/// What was read back from a journal.
+#[derive(Debug)]
+pub struct JournalContents<T> {
+    /// The complete records, in order.
+    pub records: Vec<T>,
+    /// Byte length of the valid prefix (complete lines).
+    pub valid_len: u64,
+    /// A half-written last line that was discarded, if any.
+    pub discarded_tail: Option<String>,
+}
+
+/// A journal that cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// I/O failure.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A complete line that is not a valid record.
+    #[error("{path}:{line}: not a valid journal record ({reason})")]
+    Corrupt {
+        path: PathBuf,
+        line: usize,
+        reason: String,
+    },
+}
+
+/// Reads a JSONL journal. A last line without its newline (a write cut short by a crash) is
+/// discarded and reported; any other invalid line is an error.
+pub fn read<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<JournalContents<T>, ReadError> {
+    let bytes = std::fs::read(path).map_err(|source| ReadError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let complete = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let tail = &bytes[complete..];
+    let mut records = Vec::new();
+    for (i, line) in bytes[..complete].split(|&b| b == b'\n').enumerate() {
+        if line.is_empty() {
+            continue;
+        }
+        let rec = std::str::from_utf8(line)
+            .map_err(|e| e.to_string())
+            .and_then(|s| serde_json::from_str(s).map_err(|e| e.to_string()))
+            .map_err(|reason| ReadError::Corrupt {
+                path: path.to_path_buf(),
+                line: i + 1,
+                reason,
+            })?;
+        records.push(rec);
+    }
+    Ok(JournalContents {
+        records,
+        valid_len: complete as u64,
+        discarded_tail: (!tail.is_empty()).then(|| String::from_utf8_lossy(tail).into_owned()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn trial(q: u64) -> Trial {
+        Trial {
+            query: q,
+            index: q * 7,
+            arch: "a".into(),
+            val_acc: Some(90.0 + q as f64),
+            test_acc: Some(91.0),
+            cost_seconds: 1.5,
+            sim_seconds: 1.5 * q as f64,
+            incumbent: true,
+            predicted: None,
+            error: None,
+        }
+    }
+
+    #[test]
+    fn round_trip_and_torn_tail() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("trials.jsonl");
+        let mut w = JournalWriter::append(&p).unwrap();
+        w.write(&trial(1)).unwrap();
+        w.write(&trial(2)).unwrap();
+        drop(w);
+        let full = std::fs::read(&p).unwrap();
+        let r = read::<Trial>(&p).unwrap();
+        assert_eq!(r.records, vec![trial(1), trial(2)]);
+        assert!(r.discarded_tail.is_none());
+        // Cut the last line in half.
+        std::fs::write(&p, &full[..full.len() - 10]).unwrap();
+        let r = read::<Trial>(&p).unwrap();
+        assert_eq!(r.records, vec![trial(1)]);
+        assert!(r.discarded_tail.is_some());
+        // A corrupt complete line is an error naming the line.
+        std::fs::write(&p, b"{\"query\":1}\n").unwrap();
+        let e = read::<Trial>(&p).unwrap_err().to_string();
+        assert!(e.contains("trials.jsonl:1"), "{e}");
+    }
+}

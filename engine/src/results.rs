@@ -1,0 +1,199 @@
+//! Run results: the incumbent trajectory, per-run and aggregate `summary.json`.
+
+use serde::{Deserialize, Serialize};
+
+/// The best cell of a run (by validation accuracy).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Best {
+    /// Architecture string.
+    pub arch: String,
+    /// Benchmark index.
+    pub index: u64,
+    /// Validation accuracy (%).
+    pub val_acc: f64,
+    /// Test accuracy (%), reported only.
+    pub test_acc: f64,
+}
+
+/// The incumbent after one query.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrajectoryPoint {
+    /// Query number.
+    pub query: u64,
+    /// Cumulative simulated seconds.
+    pub sim_seconds: f64,
+    /// Index of the incumbent.
+    pub index: u64,
+    /// Architecture of the incumbent.
+    pub arch: String,
+    /// Incumbent validation accuracy.
+    pub val_acc: f64,
+    /// Incumbent test accuracy.
+    pub test_acc: f64,
+}
+
+/// The summary of one run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunSummary {
+    /// Run number within the experiment (0-based; its folder is `seed-<run>`).
+    pub run: u64,
+    /// The run's seed (derived from the master seed).
+    pub seed: u64,
+    /// Queries made.
+    pub queries: u64,
+    /// Simulated training seconds spent.
+    pub sim_seconds: f64,
+    /// The best cell found, if any evaluation succeeded.
+    pub best: Option<Best>,
+    /// The query at which the final best was found.
+    pub first_query_reaching_best: u64,
+    /// Why the run stopped.
+    pub stop_reason: crate::stopping::StopReason,
+    /// Failed evaluations.
+    pub failed: u64,
+    /// Wall seconds spent fitting the estimator (filtered runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub estimator_fit_seconds_total: Option<f64>,
+    /// Wall seconds spent querying the estimator (filtered runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub estimator_query_seconds_total: Option<f64>,
+}
+
+/// Mean and standard deviation of the incumbent's accuracy after a number of queries.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    /// Number of queries.
+    pub queries: u64,
+    /// Runs that reached this many queries.
+    pub runs: usize,
+    /// Mean incumbent test accuracy.
+    pub mean_best_test_acc: f64,
+    /// Standard deviation (sample) of the incumbent test accuracy.
+    pub std_best_test_acc: f64,
+    /// Mean incumbent validation accuracy.
+    pub mean_best_val_acc: f64,
+}
+
+/// The aggregate `summary.json` of an experiment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExperimentSummary {
+    /// Experiment name.
+    pub experiment: String,
+    /// Strategy name.
+    pub strategy: String,
+    /// Estimator filter, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub estimator: Option<String>,
+    /// Dataset name.
+    pub dataset: String,
+    /// The budget.
+    pub budget: crate::config::Budget,
+    /// One entry per run.
+    pub runs: Vec<RunSummary>,
+    /// Mean over runs of the best cell's test accuracy.
+    pub mean_best_test_acc: f64,
+    /// Standard deviation (sample) over runs of the best cell's test accuracy.
+    pub std_best_test_acc: f64,
+    /// Mean over runs of the best validation accuracy.
+    pub mean_best_val_acc: f64,
+    /// Incumbent accuracy after 10, 20, 50, 100, 150, ... queries.
+    pub checkpoints: Vec<Checkpoint>,
+}
+
+/// Mean and sample standard deviation.
+pub fn mean_std(xs: &[f64]) -> (f64, f64) {
+    if xs.is_empty() {
+        return (f64::NAN, f64::NAN);
+    }
+    let n = xs.len() as f64;
+    let mean = xs.iter().sum::<f64>() / n;
+    let var = if xs.len() > 1 {
+        xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)
+    } else {
+        0.0
+    };
+    (mean, var.sqrt())
+}
+
+/// Query counts at which the aggregate reports the incumbent.
+pub fn checkpoint_queries(max: u64) -> Vec<u64> {
+    let mut out: Vec<u64> = [10, 20, 50, 100, 150, 200, 300, 500, 1000]
+        .into_iter()
+        .filter(|&q| q < max)
+        .collect();
+    out.push(max);
+    out
+}
+
+/// Builds the aggregate summary from the runs and their trajectories.
+pub fn aggregate(
+    experiment: &crate::config::Experiment,
+    estimator: Option<String>,
+    runs: Vec<RunSummary>,
+    trajectories: &[Vec<TrajectoryPoint>],
+) -> ExperimentSummary {
+    let tests: Vec<f64> = runs
+        .iter()
+        .filter_map(|r| r.best.as_ref().map(|b| b.test_acc))
+        .collect();
+    let vals: Vec<f64> = runs
+        .iter()
+        .filter_map(|r| r.best.as_ref().map(|b| b.val_acc))
+        .collect();
+    let (mean_test, std_test) = mean_std(&tests);
+    let max_q = trajectories
+        .iter()
+        .map(|t| t.len() as u64)
+        .max()
+        .unwrap_or(0);
+    let checkpoints = if max_q == 0 {
+        vec![]
+    } else {
+        checkpoint_queries(max_q)
+            .into_iter()
+            .map(|q| {
+                let pts: Vec<&TrajectoryPoint> = trajectories
+                    .iter()
+                    .filter_map(|t| t.get(q as usize - 1))
+                    .collect();
+                let t: Vec<f64> = pts.iter().map(|p| p.test_acc).collect();
+                let v: Vec<f64> = pts.iter().map(|p| p.val_acc).collect();
+                let (m, s) = mean_std(&t);
+                Checkpoint {
+                    queries: q,
+                    runs: pts.len(),
+                    mean_best_test_acc: m,
+                    std_best_test_acc: s,
+                    mean_best_val_acc: mean_std(&v).0,
+                }
+            })
+            .collect()
+    };
+    ExperimentSummary {
+        experiment: experiment.name.clone(),
+        strategy: experiment.strategy.kind.name().to_string(),
+        estimator,
+        dataset: experiment.benchmark.dataset.name().to_string(),
+        budget: experiment.budget.clone(),
+        runs,
+        mean_best_test_acc: mean_test,
+        std_best_test_acc: std_test,
+        mean_best_val_acc: mean_std(&vals).0,
+        checkpoints,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mean_and_sample_std() {
+        let (m, s) = mean_std(&[1.0, 2.0, 3.0, 4.0]);
+        assert_eq!(m, 2.5);
+        assert!((s - 1.2909944487358056).abs() < 1e-12);
+        assert_eq!(mean_std(&[5.0]), (5.0, 0.0));
+        assert_eq!(checkpoint_queries(150), vec![10, 20, 50, 100, 150]);
+        assert_eq!(checkpoint_queries(120), vec![10, 20, 50, 100, 120]);
+    }
+}

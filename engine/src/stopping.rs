@@ -1,0 +1,64 @@
+//! Stopping criteria: a small struct of OR-ed budgets.
+
+use crate::config::Budget;
+use serde::{Deserialize, Serialize};
+
+/// Why a run stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StopReason {
+    /// `max_queries` reached.
+    MaxQueries,
+    /// `max_sim_seconds` reached.
+    MaxSimSeconds,
+    /// `max_wall_seconds` reached.
+    MaxWallSeconds,
+    /// The strategy kept proposing cells already evaluated (or the space is exhausted).
+    Exhausted,
+}
+
+/// The budgets of a run; the first one reached stops it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoppingCriteria {
+    budget: Budget,
+}
+
+impl StoppingCriteria {
+    /// Criteria from the `[budget]` table.
+    pub fn new(budget: &Budget) -> Self {
+        Self {
+            budget: budget.clone(),
+        }
+    }
+
+    /// The budget reached after `queries` queries, `sim` simulated and `wall` wall seconds.
+    pub fn reached(&self, queries: u64, sim: f64, wall: f64) -> Option<StopReason> {
+        let b = &self.budget;
+        if b.max_queries.is_some_and(|m| queries >= m) {
+            Some(StopReason::MaxQueries)
+        } else if b.max_sim_seconds.is_some_and(|m| sim >= m) {
+            Some(StopReason::MaxSimSeconds)
+        } else if b.max_wall_seconds.is_some_and(|m| wall >= m) {
+            Some(StopReason::MaxWallSeconds)
+        } else {
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn budgets_are_or_ed() {
+        let c = StoppingCriteria::new(&Budget {
+            max_queries: Some(10),
+            max_sim_seconds: Some(100.0),
+            max_wall_seconds: None,
+        });
+        assert_eq!(c.reached(5, 50.0, 1e9), None);
+        assert_eq!(c.reached(10, 50.0, 0.0), Some(StopReason::MaxQueries));
+        assert_eq!(c.reached(3, 100.0, 0.0), Some(StopReason::MaxSimSeconds));
+    }
+}
