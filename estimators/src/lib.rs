@@ -1,1 +1,18 @@
-//! placeholder
+//! Performance estimators for NAS and the predictor-evaluation protocol.
+//!
+//! - [`Estimator`] / [`FittedEstimator`]: fit on (architectures, accuracies), then score.
+//! - [`EstimatorConfig`]: the `type = "…"` TOML table that builds any estimator.
+//! - Estimators: [`emprox`] (the paper's method), [`nao`], [`knn`] (`knn_onehot`), [`gbdt`],
+//!   [`mlp`] (`mlp_ensemble`), [`random`].
+//! - [`metrics`]: Kendall tau, Spearman, Pearson, MAE, RMSE, precision@k.
+//! - [`evaluation`]: the NASLib protocol behind `emprox eval-predictors`.
+
+pub mod emprox;
+pub mod error;
+pub mod estimator;
+pub mod knn;
+pub mod metrics;
+pub mod random;
+
+pub use error::EstimatorError;
+pub use estimator::{Estimator, FittedEstimator, Needs};

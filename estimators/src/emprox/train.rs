@@ -1,0 +1,133 @@
+//! Training of the encoder-decoder: Adam with L2 weight decay (PyTorch `Adam(weight_decay)`),
+//! global gradient-norm clipping, seeded shuffling.
+
+use super::model::{shifted, tokens, Seq2Seq};
+use crate::error::EstimatorError;
+use candle_core::{Device, Tensor};
+use emprox_benchmarks::seed::Rng;
+use rand::seq::SliceRandom;
+use serde::{Deserialize, Serialize};
+
+/// Optimisation settings.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct TrainSettings {
+    /// Passes over the data.
+    pub epochs: usize,
+    /// Sequences per step.
+    pub batch_size: usize,
+    /// Adam learning rate.
+    pub lr: f64,
+    /// L2 weight decay (added to the gradient, as PyTorch's Adam does).
+    pub weight_decay: f64,
+    /// Global gradient-norm clip.
+    pub grad_clip: f64,
+    /// Weight of the regression loss; the reconstruction loss gets `1 − trade_off`.
+    pub trade_off: f64,
+}
+
+struct Adam {
+    m: Vec<Vec<f32>>,
+    v: Vec<Vec<f32>>,
+    t: i32,
+}
+
+/// Trains `net` on `seqs`; `targets` (in [0, 1]) feed the regression head when `trade_off > 0`.
+/// Returns the mean loss of the last epoch.
+pub fn train(
+    net: &Seq2Seq,
+    seqs: &[Vec<u32>],
+    targets: Option<&[f32]>,
+    s: &TrainSettings,
+    rng: &mut Rng,
+) -> Result<f64, EstimatorError> {
+    if seqs.is_empty() || s.epochs == 0 {
+        return Ok(f64::NAN);
+    }
+    let use_head = s.trade_off > 0.0 && net.shape.head_layers > 0;
+    if use_head && targets.is_none() {
+        return Err(EstimatorError::Data(
+            "the regression loss needs targets".into(),
+        ));
+    }
+    let vars: Vec<_> = net.params().values().cloned().collect();
+    let mut adam = Adam {
+        m: vars.iter().map(|v| vec![0.0; v.elem_count()]).collect(),
+        v: vars.iter().map(|v| vec![0.0; v.elem_count()]).collect(),
+        t: 0,
+    };
+    let mut order: Vec<usize> = (0..seqs.len()).collect();
+    let mut last = 0.0;
+    for _ in 0..s.epochs {
+        order.shuffle(rng);
+        let (mut sum, mut count) = (0.0, 0usize);
+        for chunk in order.chunks(s.batch_size.max(1)) {
+            let batch: Vec<Vec<u32>> = chunk.iter().map(|&i| seqs[i].clone()).collect();
+            let t = tokens(&batch)?;
+            let dec_in = tokens(&shifted(&batch))?;
+            let f = net.encode(&t, true)?;
+            let logits = net.decode(&f, &dec_in, true)?;
+            let rec = candle_nn::loss::cross_entropy(&logits, &t.flatten_all()?)?;
+            let loss = if use_head {
+                let y: Vec<f32> = chunk.iter().map(|&i| targets.unwrap()[i]).collect();
+                let y = Tensor::from_vec(y, chunk.len(), &Device::Cpu)?;
+                let pred = net.head(&f.emb)?.expect("head");
+                let mse = candle_nn::loss::mse(&pred, &y)?;
+                ((rec * (1.0 - s.trade_off))? + (mse * s.trade_off)?)?
+            } else {
+                rec
+            };
+            sum += loss.to_scalar::<f32>()? as f64;
+            count += 1;
+            let grads = loss.backward()?;
+            step(&vars, &grads, &mut adam, s)?;
+        }
+        last = sum / count as f64;
+    }
+    Ok(last)
+}
+
+fn step(
+    vars: &[candle_core::Var],
+    grads: &candle_core::backprop::GradStore,
+    adam: &mut Adam,
+    s: &TrainSettings,
+) -> Result<(), EstimatorError> {
+    let mut gs: Vec<Option<Vec<f32>>> = Vec::with_capacity(vars.len());
+    let mut norm2 = 0f64;
+    for v in vars {
+        let g = match grads.get(v) {
+            Some(g) => Some(g.flatten_all()?.to_vec1::<f32>()?),
+            None => None,
+        };
+        if let Some(g) = &g {
+            norm2 += g.iter().map(|x| (*x as f64) * (*x as f64)).sum::<f64>();
+        }
+        gs.push(g);
+    }
+    let norm = norm2.sqrt();
+    let clip = if s.grad_clip > 0.0 && norm > s.grad_clip {
+        (s.grad_clip / (norm + 1e-6)) as f32
+    } else {
+        1.0
+    };
+    adam.t += 1;
+    let (b1, b2, eps) = (0.9f32, 0.999f32, 1e-8f32);
+    let bc1 = 1.0 - b1.powi(adam.t);
+    let bc2 = 1.0 - b2.powi(adam.t);
+    let (lr, wd) = (s.lr as f32, s.weight_decay as f32);
+    for (k, v) in vars.iter().enumerate() {
+        let Some(g) = &gs[k] else { continue };
+        let mut w = v.as_tensor().flatten_all()?.to_vec1::<f32>()?;
+        let (m, vv) = (&mut adam.m[k], &mut adam.v[k]);
+        for i in 0..w.len() {
+            let gi = g[i] * clip + wd * w[i];
+            m[i] = b1 * m[i] + (1.0 - b1) * gi;
+            vv[i] = b2 * vv[i] + (1.0 - b2) * gi * gi;
+            let mh = m[i] / bc1;
+            let vh = vv[i] / bc2;
+            w[i] -= lr * mh / (vh.sqrt() + eps);
+        }
+        v.set(&Tensor::from_vec(w, v.dims(), &Device::Cpu)?)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,143 @@
+//! Distance-weighted k-nearest-neighbour regression, and `knn_onehot`, the control estimator that
+//! runs it on the one-hot encoding instead of a learned embedding.
+
+use crate::error::EstimatorError;
+use crate::estimator::{check_fit_data, Estimator, FittedEstimator, Needs};
+use emprox_benchmarks::seed::Rng;
+use emprox_benchmarks::SearchSpace;
+
+/// Below this distance a query counts as an exact match of a reference point.
+pub const EXACT_MATCH: f64 = 1e-9;
+
+/// Distance-weighted kNN over fixed reference vectors (Euclidean; weights ∝ 1/distance).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Knn {
+    /// Number of neighbours (capped at the reference-set size).
+    pub k: usize,
+    /// Reference vectors, all of the same length.
+    pub points: Vec<Vec<f32>>,
+    /// Their targets.
+    pub targets: Vec<f64>,
+}
+
+impl Knn {
+    /// A kNN regressor over `points` with `targets`.
+    pub fn new(k: usize, points: Vec<Vec<f32>>, targets: Vec<f64>) -> Self {
+        assert_eq!(points.len(), targets.len());
+        Self { k, points, targets }
+    }
+
+    /// The prediction for one query. If the query equals reference points (distance below
+    /// [`EXACT_MATCH`]), their mean target is returned, without dividing by zero.
+    pub fn predict_one(&self, q: &[f32]) -> f64 {
+        let mut d: Vec<(f64, usize)> = self
+            .points
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let s: f32 = p.iter().zip(q).map(|(a, b)| (a - b) * (a - b)).sum();
+                ((s as f64).sqrt(), i)
+            })
+            .collect();
+        let k = self.k.min(d.len()).max(1);
+        d.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        let exact: Vec<f64> = d
+            .iter()
+            .take_while(|(dist, _)| *dist < EXACT_MATCH)
+            .map(|(_, i)| self.targets[*i])
+            .collect();
+        if !exact.is_empty() {
+            return exact.iter().sum::<f64>() / exact.len() as f64;
+        }
+        let (mut num, mut den) = (0.0, 0.0);
+        for &(dist, i) in &d[..k] {
+            num += self.targets[i] / dist;
+            den += 1.0 / dist;
+        }
+        num / den
+    }
+
+    /// Predictions for many queries.
+    pub fn predict(&self, queries: &[Vec<f32>]) -> Vec<f64> {
+        queries.iter().map(|q| self.predict_one(q)).collect()
+    }
+}
+
+/// `knn_onehot`: distance-weighted kNN on the space's one-hot encoding.
+#[derive(Debug, Clone)]
+pub struct KnnOneHot {
+    /// Number of neighbours.
+    pub k: usize,
+}
+
+struct FittedKnnOneHot(Knn);
+
+impl<S: SearchSpace> Estimator<S> for KnnOneHot {
+    fn name(&self) -> &'static str {
+        "knn_onehot"
+    }
+    fn needs(&self) -> Needs {
+        Needs {
+            min_train_size: 1,
+            unlabelled_archs: 0,
+        }
+    }
+    fn fit(
+        &self,
+        space: &S,
+        cells: &[S::Cell],
+        targets: &[f64],
+        _rng: &mut Rng,
+    ) -> Result<Box<dyn FittedEstimator<S>>, EstimatorError> {
+        check_fit_data(cells.len(), targets, Estimator::<S>::needs(self))?;
+        let points = cells.iter().map(|c| space.one_hot(c)).collect();
+        Ok(Box::new(FittedKnnOneHot(Knn::new(
+            self.k,
+            points,
+            targets.to_vec(),
+        ))))
+    }
+}
+
+impl<S: SearchSpace> FittedEstimator<S> for FittedKnnOneHot {
+    fn predict(&self, space: &S, cells: &[S::Cell]) -> Vec<f64> {
+        let q: Vec<Vec<f32>> = cells.iter().map(|c| space.one_hot(c)).collect();
+        self.0.predict(&q)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn weights_are_inverse_distance() {
+        // Query at 0; neighbours at distance 1 (target 10) and 3 (target 40), third far away.
+        let knn = Knn::new(
+            2,
+            vec![vec![1.0], vec![-3.0], vec![100.0]],
+            vec![10.0, 40.0, 1000.0],
+        );
+        // (10/1 + 40/3) / (1 + 1/3) = 17.5
+        assert!((knn.predict_one(&[0.0]) - 17.5).abs() < 1e-9);
+        // k larger than the set: all three points.
+        let all = Knn {
+            k: 10,
+            ..knn.clone()
+        };
+        let expect = (10.0 + 40.0 / 3.0 + 1000.0 / 100.0) / (1.0 + 1.0 / 3.0 + 0.01);
+        assert!((all.predict_one(&[0.0]) - expect).abs() < 1e-9);
+    }
+
+    #[test]
+    fn exact_match_returns_its_target_without_nan() {
+        let knn = Knn::new(
+            3,
+            vec![vec![0.0, 1.0], vec![0.0, 1.0], vec![1.0, 0.0]],
+            vec![50.0, 70.0, 10.0],
+        );
+        let p = knn.predict_one(&[0.0, 1.0]);
+        assert!(p.is_finite());
+        assert!((p - 60.0).abs() < 1e-9, "{p}");
+    }
+}
