@@ -38,7 +38,7 @@ pub fn run_dir(out: &Path, i: u64) -> PathBuf {
     out.join(format!("seed-{i}"))
 }
 
-fn write_file(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
+pub(crate) fn write_file(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
     // Write to a temporary file, then rename: a crash never leaves a half-written result file.
     let tmp = path.with_extension("tmp");
     let res = std::fs::File::create(&tmp)
@@ -80,20 +80,69 @@ pub fn prepare_out_dir(out: &Path, overwrite: bool) -> Result<(), ExperimentErro
     Ok(())
 }
 
-/// Runs every seed of an experiment into `out` (which must exist) with `threads` threads.
+/// The manifest written when a run starts: resume checks the config against it.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct Manifest {
+    /// SHA-256 of `config.resolved.toml`.
+    pub config_sha256: String,
+    /// The emprox version that started the run.
+    pub emprox_version: String,
+}
+
+/// SHA-256 of a text, in hex.
+pub fn sha256_hex(text: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// How an experiment is executed.
+pub struct Execution<'a> {
+    /// Threads for parallel runs (results do not depend on it).
+    pub threads: usize,
+    /// Progress display.
+    pub progress: &'a dyn Progress,
+    /// Continue the runs found in the output folder, replaying their journals.
+    pub resume: bool,
+    /// Test hook: sleep this long after each query (used by the crash tests).
+    pub throttle: Option<std::time::Duration>,
+}
+
+/// Starts an experiment in `out` (which must exist and be empty): writes the resolved config
+/// and the manifest, then runs every seed.
 pub fn run_experiment(
     exp: &Experiment,
+    data: std::sync::Arc<emprox_benchmarks::nb201::Nb201Data>,
     out: &Path,
-    threads: usize,
-    progress: &dyn Progress,
+    exec: &Execution,
 ) -> Result<ExperimentSummary, ExperimentError> {
     let resolved = toml::to_string(exp).expect("experiments serialise");
     write_file(&out.join("config.resolved.toml"), resolved.as_bytes())?;
-    let data = exp.benchmark.load_nb201()?;
+    let manifest = Manifest {
+        config_sha256: sha256_hex(&resolved),
+        emprox_version: env!("CARGO_PKG_VERSION").to_string(),
+    };
+    write_file(
+        &out.join("run.json"),
+        &serde_json::to_vec_pretty(&manifest).expect("manifest serialises"),
+    )?;
+    execute(exp, data, out, exec)
+}
+
+/// Runs (or, with `exec.resume`, continues) every seed of an experiment whose config and
+/// manifest are already in `out`.
+pub fn execute(
+    exp: &Experiment,
+    data: std::sync::Arc<emprox_benchmarks::nb201::Nb201Data>,
+    out: &Path,
+    exec: &Execution,
+) -> Result<ExperimentSummary, ExperimentError> {
     let space = Nb201Space::new(data.clone());
     let evaluator = Nb201Tabular::new(data, exp.benchmark.dataset, exp.benchmark.noise);
     let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads.max(1))
+        .num_threads(exec.threads.max(1))
         .build()
         .map_err(|e| ExperimentError::Other(format!("cannot start thread pool: {e}")))?;
     let outputs: Vec<_> = pool.install(|| {
@@ -105,15 +154,21 @@ pub fn run_experiment(
                     path: dir.clone(),
                     source,
                 })?;
+                let replay = if exec.resume {
+                    crate::resume::prepare_run_dir(&dir)?
+                } else {
+                    Vec::new()
+                };
                 let spec = RunSpec {
                     experiment: exp,
                     space: &space,
                     evaluator: &evaluator,
                     run: i,
                     seed: seed::run_seed(exp.seed, i),
-                    replay: Vec::new(),
+                    replay,
+                    throttle: exec.throttle,
                 };
-                let o = search::run(&spec, &dir, progress)
+                let o = search::run(&spec, &dir, exec.progress)
                     .map_err(|source| ExperimentError::Run { run: i, source })?;
                 write_run_files(&dir, exp, &o.summary, &o.trajectory)?;
                 Ok(o)
@@ -125,11 +180,12 @@ pub fn run_experiment(
         .map(|o| (o.summary, o.trajectory))
         .unzip();
     let summary = results::aggregate(exp, None, runs, &trajs);
+    plot_mean_incumbent(&out.join("incumbent.svg"), &exp.name, &trajs)?;
+    // Written last: its presence marks a finished experiment.
     write_file(
         &out.join("summary.json"),
         &serde_json::to_vec_pretty(&summary).expect("summaries serialise"),
     )?;
-    plot_mean_incumbent(&out.join("incumbent.svg"), &exp.name, &trajs)?;
     Ok(summary)
 }
 

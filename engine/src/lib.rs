@@ -8,5 +8,6 @@ pub mod journal;
 pub mod plot;
 pub mod progress;
 pub mod results;
+pub mod resume;
 pub mod search;
 pub mod stopping;

@@ -16,6 +16,8 @@ struct Cli {
 enum Command {
     /// Run a search experiment from a TOML file.
     Run(run::RunArgs),
+    /// Continue an interrupted run from its journal.
+    Resume(run::ResumeArgs),
     /// List strategies, estimators and benchmarks with their parameters and defaults.
     List,
     /// Show the best architectures of an output folder.
@@ -43,6 +45,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Run(a) => run::run(a),
+        Command::Resume(a) => run::resume_cmd(a),
         Command::List => list::list(),
         Command::Show(a) => show::show(a),
         Command::EvalPredictors(a) => predictors::eval_predictors(a),

@@ -51,6 +51,8 @@ pub struct RunSpec<'a> {
     pub seed: u64,
     /// Trials of an earlier, interrupted attempt of this run, replayed instead of evaluated.
     pub replay: Vec<Trial>,
+    /// Test hook: sleep this long after each query.
+    pub throttle: Option<std::time::Duration>,
 }
 
 /// The outcome of a run, with its trajectory (one point per query).
@@ -183,6 +185,9 @@ pub fn run(spec: &RunSpec, dir: &Path, progress: &dyn Progress) -> Result<RunOut
                 val_acc: b.val_acc,
                 test_acc: b.test_acc,
             });
+        }
+        if let Some(d) = spec.throttle {
+            std::thread::sleep(d);
         }
         progress.query(
             spec.run,

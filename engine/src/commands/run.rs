@@ -1,8 +1,9 @@
 //! `emprox run`: run an experiment file.
 
 use crate::config::Experiment;
-use crate::experiment::{prepare_out_dir, run_experiment};
+use crate::experiment::{prepare_out_dir, run_experiment, Execution};
 use crate::progress::Reporter;
+use crate::resume::{resume, Resumed};
 use clap::Args;
 use std::path::PathBuf;
 
@@ -29,6 +30,47 @@ pub struct RunArgs {
     /// Replace an output folder that already holds files.
     #[arg(long)]
     pub overwrite: bool,
+    /// Sleep this many milliseconds after each query (for crash tests).
+    #[arg(long, hide = true)]
+    pub throttle_ms: Option<u64>,
+}
+
+/// Arguments of `emprox resume`.
+#[derive(Debug, Args)]
+pub struct ResumeArgs {
+    /// The output folder of an interrupted run.
+    pub out_dir: PathBuf,
+    /// Threads for parallel runs (default: all cores). Results do not depend on it.
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Sleep this many milliseconds after each query (for crash tests).
+    #[arg(long, hide = true)]
+    pub throttle_ms: Option<u64>,
+}
+
+fn default_threads(t: Option<usize>) -> usize {
+    t.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
+/// Runs `emprox resume`.
+pub fn resume_cmd(args: &ResumeArgs) -> anyhow::Result<()> {
+    let reporter = Reporter::new(None);
+    let exec = Execution {
+        threads: default_threads(args.threads),
+        progress: &reporter,
+        resume: true,
+        throttle: args.throttle_ms.map(std::time::Duration::from_millis),
+    };
+    let r = resume(&args.out_dir, &exec)?;
+    reporter.finish();
+    match r {
+        Resumed::AlreadyFinished => println!(
+            "{}: the experiment had already finished; nothing changed",
+            args.out_dir.display()
+        ),
+        Resumed::Finished(s) => print_summary(&s, &args.out_dir, None),
+    }
+    Ok(())
 }
 
 /// Runs `emprox run`.
@@ -42,21 +84,36 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
     }
     let exp = Experiment::load(&args.file, &overrides)?;
     let out = args.out.clone().unwrap_or_else(|| exp.default_out_dir());
+    // Load (and check) the data before creating anything on disk.
+    let data = exp.benchmark.load_nb201()?;
     prepare_out_dir(&out, args.overwrite)?;
-    let threads = args
-        .threads
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let threads = default_threads(args.threads);
     let reporter = Reporter::new(exp.budget.max_queries.map(|q| q * exp.seeds));
     let start = std::time::Instant::now();
-    let summary = run_experiment(&exp, &out, threads, &reporter)?;
+    let exec = Execution {
+        threads,
+        progress: &reporter,
+        resume: false,
+        throttle: args.throttle_ms.map(std::time::Duration::from_millis),
+    };
+    let summary = run_experiment(&exp, data, &out, &exec)?;
     reporter.finish();
+    print_summary(&summary, &out, Some(start.elapsed().as_secs_f64()));
+    Ok(())
+}
+
+fn print_summary(
+    summary: &crate::results::ExperimentSummary,
+    out: &std::path::Path,
+    secs: Option<f64>,
+) {
     println!(
-        "{}: {} run(s) of {} on {} in {:.2}s",
-        exp.name,
+        "{}: {} run(s) of {} on {}{}",
+        summary.experiment,
         summary.runs.len(),
         summary.strategy,
         summary.dataset,
-        start.elapsed().as_secs_f64()
+        secs.map(|s| format!(" in {s:.2}s")).unwrap_or_default()
     );
     println!(
         "mean best test accuracy {:.2} ± {:.2} (validation {:.2}); results in {}",
@@ -76,5 +133,4 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
             best.arch, best.index, best.val_acc, best.test_acc
         );
     }
-    Ok(())
 }

@@ -1,0 +1,148 @@
+//! Crash tests: a run killed with SIGKILL at a random moment, then resumed, ends with the same
+//! journal as an uninterrupted run.
+
+use rand::{Rng, SeedableRng};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_emprox"));
+    c.current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap());
+    c
+}
+
+fn run(args: &[&str]) -> Output {
+    bin().args(args).output().expect("binary runs")
+}
+
+fn journals(dir: &Path, seeds: usize) -> Vec<Vec<u8>> {
+    (0..seeds)
+        .map(|i| std::fs::read(dir.join(format!("seed-{i}/trials.jsonl"))).unwrap_or_default())
+        .collect()
+}
+
+/// Starts `file` with a per-query delay, kills it after `after`, and returns the folder.
+fn killed_run(file: &str, out: &Path, extra: &[&str], after: Duration) {
+    let mut args = vec![
+        "run",
+        file,
+        "--out",
+        out.to_str().unwrap(),
+        "--throttle-ms",
+        "3",
+    ];
+    args.extend_from_slice(extra);
+    let mut child = bin()
+        .args(&args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(after);
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+}
+
+fn check_kill_and_resume(file: &str, extra: &[&str], seeds: usize, rng: &mut impl Rng) {
+    let tmp = tempfile::tempdir().unwrap();
+    let full: PathBuf = tmp.path().join("full");
+    let mut args = vec!["run", file, "--out", full.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    let o = run(&args);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let expected = journals(&full, seeds);
+
+    let killed = tmp.path().join("killed");
+    let after = Duration::from_millis(rng.random_range(80..600));
+    killed_run(file, &killed, extra, after);
+    let partial = journals(&killed, seeds);
+    assert!(
+        !killed.join("summary.json").exists() || partial == expected,
+        "{file}: killed after {after:?}"
+    );
+    let o = run(&["resume", killed.to_str().unwrap()]);
+    assert!(
+        o.status.success(),
+        "{file}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(
+        journals(&killed, seeds),
+        expected,
+        "{file}: killed after {after:?}"
+    );
+    let a: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(full.join("summary.json")).unwrap()).unwrap();
+    let b: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(killed.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(a, b);
+}
+
+#[test]
+fn killed_runs_resume_to_identical_journals() {
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(2026);
+    for file in [
+        "examples/nb201_random.toml",
+        "examples/nb201_evolution.toml",
+        "examples/nb201_local_search.toml",
+    ] {
+        check_kill_and_resume(file, &["--seeds", "4", "--threads", "2"], 4, &mut rng);
+    }
+}
+
+#[test]
+fn torn_last_line_is_discarded_and_finished_runs_are_left_alone() {
+    let tmp = tempfile::tempdir().unwrap();
+    let full = tmp.path().join("full");
+    assert!(run(&[
+        "run",
+        "examples/nb201_evolution.toml",
+        "--seeds",
+        "2",
+        "--out",
+        full.to_str().unwrap()
+    ])
+    .status
+    .success());
+    let expected = journals(&full, 2);
+
+    // Simulate a crash in the middle of writing query 41 of run 1.
+    let torn = tmp.path().join("torn");
+    std::fs::create_dir_all(torn.join("seed-0")).unwrap();
+    std::fs::create_dir_all(torn.join("seed-1")).unwrap();
+    for f in ["config.resolved.toml", "run.json"] {
+        std::fs::copy(full.join(f), torn.join(f)).unwrap();
+    }
+    let lines: Vec<&[u8]> = expected[1].split_inclusive(|&b| b == b'\n').collect();
+    let mut partial: Vec<u8> = lines[..40].concat();
+    partial.extend_from_slice(&lines[40][..lines[40].len() / 2]);
+    std::fs::write(torn.join("seed-1/trials.jsonl"), &partial).unwrap();
+    let o = run(&["resume", torn.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("half-written"));
+    assert_eq!(journals(&torn, 2), expected);
+
+    // A finished run: nothing changes.
+    let before = journals(&torn, 2);
+    let o = run(&["resume", torn.to_str().unwrap()]);
+    assert!(o.status.success());
+    assert!(String::from_utf8_lossy(&o.stdout).contains("already finished"));
+    assert_eq!(journals(&torn, 2), before);
+
+    // A changed configuration is refused.
+    std::fs::remove_file(torn.join("summary.json")).unwrap();
+    let cfg = std::fs::read_to_string(torn.join("config.resolved.toml")).unwrap();
+    std::fs::write(
+        torn.join("config.resolved.toml"),
+        cfg.replace("max_queries = 150", "max_queries = 160"),
+    )
+    .unwrap();
+    let o = run(&["resume", torn.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("refusing to resume"));
+
+    // Not a run folder at all.
+    let o = run(&["resume", tmp.path().to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+}
