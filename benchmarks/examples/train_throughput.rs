@@ -19,7 +19,10 @@ fn main() {
     let mut config = TrainingConfig::default();
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
-        let mut value = || args.next().unwrap_or_else(|| die(&format!("{a} needs a value")));
+        let mut value = || {
+            args.next()
+                .unwrap_or_else(|| die(&format!("{a} needs a value")))
+        };
         match a.as_str() {
             "--arch" => arch = value(),
             "--seed" => seed = value().parse().unwrap_or_else(|_| die("bad --seed")),
@@ -32,7 +35,9 @@ fn main() {
     }
     let cell: Cell = arch.parse().unwrap_or_else(|e| die(&format!("{e}")));
     let ev = TrainingEvaluator::new(config.clone()).unwrap_or_else(|e| die(&format!("{e}")));
-    let r = ev.train(&cell, seed).unwrap_or_else(|e| die(&format!("{e}")));
+    let r = ev
+        .train(&cell, seed)
+        .unwrap_or_else(|e| die(&format!("{e}")));
     let line = serde_json::json!({
         "arch": arch,
         "seed": seed,

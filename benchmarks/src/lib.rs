@@ -6,6 +6,7 @@
 //! - [`evaluator::Evaluator`]: turns a cell into an [`evaluator::Outcome`].
 //! - [`seed`]: named, deterministic RNG streams derived from one seed.
 
+pub mod command;
 pub mod config;
 pub mod error;
 pub mod evaluator;
@@ -13,6 +14,7 @@ pub mod nb201;
 pub mod seed;
 pub mod space;
 pub mod train;
+pub mod workers;
 
 pub use error::{ArchParseError, DataError};
 pub use evaluator::{Evaluator, Outcome};

@@ -125,7 +125,10 @@ impl TrainingConfig {
     pub fn validate(&self) -> Result<(), TrainingConfigError> {
         let err = |field, reason: String| Err(TrainingConfigError { field, reason });
         if !(1..=256).contains(&self.channels) {
-            return err("channels", format!("must be in 1..=256, got {}", self.channels));
+            return err(
+                "channels",
+                format!("must be in 1..=256, got {}", self.channels),
+            );
         }
         if !(1..=16).contains(&self.cells_per_stage) {
             return err(
@@ -134,7 +137,10 @@ impl TrainingConfig {
             );
         }
         if !(1..=10_000).contains(&self.epochs) {
-            return err("epochs", format!("must be in 1..=10000, got {}", self.epochs));
+            return err(
+                "epochs",
+                format!("must be in 1..=10000, got {}", self.epochs),
+            );
         }
         if !(1..=65_536).contains(&self.batch_size) {
             return err(
@@ -187,7 +193,10 @@ impl TrainingConfig {
             );
         }
         if !(1..=64).contains(&self.threads) {
-            return err("threads", format!("must be in 1..=64, got {}", self.threads));
+            return err(
+                "threads",
+                format!("must be in 1..=64, got {}", self.threads),
+            );
         }
         Ok(())
     }
@@ -292,10 +301,19 @@ mod tests {
                 ..Default::default()
             },
         ];
-        let fields: Vec<&str> = bad.iter().map(|c| c.validate().unwrap_err().field).collect();
+        let fields: Vec<&str> = bad
+            .iter()
+            .map(|c| c.validate().unwrap_err().field)
+            .collect();
         assert_eq!(
             fields,
-            ["channels", "lr", "nesterov", "test_fraction", "label_smoothing"]
+            [
+                "channels",
+                "lr",
+                "nesterov",
+                "test_fraction",
+                "label_smoothing"
+            ]
         );
     }
 

@@ -55,6 +55,17 @@ impl TrainingEvaluator {
         })
     }
 
+    /// An evaluator on splits the caller prepared (its own images: one channel, `classes`
+    /// labels); `config.dataset` and the split fields are then only recorded, not used.
+    pub fn with_splits(config: TrainingConfig, splits: Splits) -> Result<Self, TrainingSetupError> {
+        config.validate()?;
+        Ok(Self {
+            config_hash: config.hash(),
+            config,
+            splits: Arc::new(splits),
+        })
+    }
+
     /// The configuration.
     pub fn config(&self) -> &TrainingConfig {
         &self.config

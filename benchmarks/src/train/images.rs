@@ -158,7 +158,10 @@ fn gunzip(gz: &[u8], path: &Path, sha256: &str) -> Result<Vec<u8>, DataError> {
         .map_err(|e| corrupt(path, format!("gzip stream is damaged ({e})")))?;
     let hex = sha256_hex(&out);
     if hex != sha256 {
-        return Err(corrupt(path, format!("SHA-256 is {hex}, expected {sha256}")));
+        return Err(corrupt(
+            path,
+            format!("SHA-256 is {hex}, expected {sha256}"),
+        ));
     }
     Ok(out)
 }
@@ -222,13 +225,17 @@ fn decode_mnist() -> Result<Images, DataError> {
     let images = gunzip(MNIST_IMAGES_GZ, &ipath, MNIST_IMAGES_SHA256)?;
     let labels = gunzip(MNIST_LABELS_GZ, &lpath, MNIST_LABELS_SHA256)?;
     const N: usize = 10_000;
-    if images.len() != 16 + N * 784 || be_u32(&images, 0) != 0x803 || be_u32(&images, 4) != 10_000
-    {
-        return Err(corrupt(&ipath, "expected an IDX3 header for 10000 28x28 images".into()));
+    if images.len() != 16 + N * 784 || be_u32(&images, 0) != 0x803 || be_u32(&images, 4) != 10_000 {
+        return Err(corrupt(
+            &ipath,
+            "expected an IDX3 header for 10000 28x28 images".into(),
+        ));
     }
-    if labels.len() != 8 + N || be_u32(&labels, 0) != 0x801 || labels[8..].iter().any(|&l| l > 9)
-    {
-        return Err(corrupt(&lpath, "expected an IDX1 file of 10000 labels 0-9".into()));
+    if labels.len() != 8 + N || be_u32(&labels, 0) != 0x801 || labels[8..].iter().any(|&l| l > 9) {
+        return Err(corrupt(
+            &lpath,
+            "expected an IDX1 file of 10000 labels 0-9".into(),
+        ));
     }
     Ok(Images {
         height: 28,
@@ -250,7 +257,10 @@ mod tests {
         let counts = (0..10u8)
             .map(|c| d.labels.iter().filter(|&&l| l == c).count())
             .collect::<Vec<_>>();
-        assert!(counts.iter().all(|&c| (170..=190).contains(&c)), "{counts:?}");
+        assert!(
+            counts.iter().all(|&c| (170..=190).contains(&c)),
+            "{counts:?}"
+        );
         let m = load(ImageDataset::Mnist).unwrap();
         assert_eq!((m.len(), m.height, m.width), (10_000, 28, 28));
         let mean = m.pixels.iter().map(|&p| p as f64).sum::<f64>() / m.pixels.len() as f64;
@@ -261,14 +271,18 @@ mod tests {
     #[test]
     fn splits_are_disjoint_shuffled_and_standardised() {
         let s = split(ImageDataset::Mnist, 0.1, 0.2, 0).unwrap();
-        assert_eq!((s.val.len(), s.test.len(), s.train.len()), (1000, 2000, 7000));
+        assert_eq!(
+            (s.val.len(), s.test.len(), s.train.len()),
+            (1000, 2000, 7000)
+        );
         // Grouped by digit on disk; after the shuffle each split has every class.
         for set in [&s.train, &s.val, &s.test] {
             for c in 0..10u8 {
                 assert!(set.labels.iter().filter(|&&l| l == c).count() > set.len() / 20);
             }
         }
-        let mean = s.train.pixels.iter().map(|&p| p as f64).sum::<f64>() / s.train.pixels.len() as f64;
+        let mean =
+            s.train.pixels.iter().map(|&p| p as f64).sum::<f64>() / s.train.pixels.len() as f64;
         assert!(mean.abs() < 1e-4, "{mean}");
         let other = split(ImageDataset::Mnist, 0.1, 0.2, 1).unwrap();
         assert_ne!(s.val.labels, other.val.labels);
@@ -284,6 +298,9 @@ mod tests {
         GzDecoder::new(DIGITS_GZ).read_to_end(&mut csv).unwrap();
         csv.truncate(csv.len() / 2);
         let e = parse_digits_csv(&csv, &path).unwrap_err().to_string();
-        assert!(e.contains("expected 1797 rows") || e.contains("line"), "{e}");
+        assert!(
+            e.contains("expected 1797 rows") || e.contains("line"),
+            "{e}"
+        );
     }
 }

@@ -21,7 +21,9 @@ impl CellModule {
             .ops
             .iter()
             .zip(EDGES)
-            .map(|(&op, (to, from))| EdgeOp::new(p, &format!("{name}.edge{to}{from}"), op, channels))
+            .map(|(&op, (to, from))| {
+                EdgeOp::new(p, &format!("{name}.edge{to}{from}"), op, channels)
+            })
             .collect::<Result<_>>()?;
         Ok(Self { edges })
     }
@@ -72,7 +74,9 @@ impl ReductionBlock {
 
     /// Applies the block.
     pub fn forward(&self, x: &Tensor, train: bool) -> Result<Tensor> {
-        let main = self.conv_b.forward(&self.conv_a.forward(x, train)?, train)?;
+        let main = self
+            .conv_b
+            .forward(&self.conv_a.forward(x, train)?, train)?;
         let short = self.shortcut.forward(&x.avg_pool2d(2)?)?;
         main + short
     }
@@ -186,7 +190,10 @@ mod tests {
         let cell = CellModule::new(&mut p, "c", &none, 4).unwrap();
         let (a, b) = (input(&[2, 4, 6, 6], 1), input(&[2, 4, 6, 6], 2));
         for train in [true, false] {
-            let (ya, yb) = (cell.forward(&a, train).unwrap(), cell.forward(&b, train).unwrap());
+            let (ya, yb) = (
+                cell.forward(&a, train).unwrap(),
+                cell.forward(&b, train).unwrap(),
+            );
             assert_eq!(ya.dims(), a.dims());
             assert_eq!(values(&ya), values(&yb));
             assert!(values(&ya).iter().all(|&v| v == 0.0));
@@ -194,7 +201,10 @@ mod tests {
         // The whole network's logits then do not depend on the image either.
         let net = Network::new(Params::new(seed::stream(0, "w")), &none, 4, 1, 1, 10).unwrap();
         let (a, b) = (input(&[3, 1, 8, 8], 3), input(&[3, 1, 8, 8], 4));
-        let (la, lb) = (net.forward(&a, true).unwrap(), net.forward(&b, true).unwrap());
+        let (la, lb) = (
+            net.forward(&a, true).unwrap(),
+            net.forward(&b, true).unwrap(),
+        );
         assert_eq!(la.dims(), &[3, 10]);
         assert_eq!(values(&la), values(&lb));
         // A cell with a convolution does depend on it.
@@ -202,7 +212,10 @@ mod tests {
             ops: [Op::NorConv3x3; 6],
         };
         let net = Network::new(Params::new(seed::stream(0, "w")), &conv, 4, 1, 1, 10).unwrap();
-        let (la, lb) = (net.forward(&a, true).unwrap(), net.forward(&b, true).unwrap());
+        let (la, lb) = (
+            net.forward(&a, true).unwrap(),
+            net.forward(&b, true).unwrap(),
+        );
         assert_ne!(values(&la), values(&lb));
     }
 
@@ -220,7 +233,15 @@ mod tests {
         // one 1x1 (c²+2c); reductions c→2c: 9c·2c + 2·2c + 9·(2c)² + 2·2c + c·2c; head 2·32 + 32·10+10.
         let cell_params = |c: usize| 2 * (9 * c * c + 2 * c) + c * c + 2 * c;
         let red = |c: usize| 18 * c * c + 4 * c + 36 * c * c + 4 * c + 2 * c * c;
-        let expect = 72 + 16 + cell_params(8) + red(8) + cell_params(16) + red(16) + cell_params(32) + 64 + 330;
+        let expect = 72
+            + 16
+            + cell_params(8)
+            + red(8)
+            + cell_params(16)
+            + red(16)
+            + cell_params(32)
+            + 64
+            + 330;
         let net = Network::new(Params::new(seed::stream(0, "w")), &cell, 8, 1, 1, 10).unwrap();
         assert_eq!(net.params().count(), expect);
     }

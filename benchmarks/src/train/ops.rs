@@ -99,16 +99,32 @@ impl BatchNorm {
             let (n, _, h, w) = x.dims4()?;
             let m = (n * h * w) as f64;
             let unbiased = if m > 1.0 { m / (m - 1.0) } else { 1.0 };
-            let rm = self.running_mean.as_tensor().detach().affine(1.0 - BN_MOMENTUM, 0.0)?;
+            let rm = self
+                .running_mean
+                .as_tensor()
+                .detach()
+                .affine(1.0 - BN_MOMENTUM, 0.0)?;
             let rm = (rm + mean.flatten_all()?.detach().affine(BN_MOMENTUM, 0.0)?)?;
-            let rv = self.running_var.as_tensor().detach().affine(1.0 - BN_MOMENTUM, 0.0)?;
-            let rv = (rv + var.flatten_all()?.detach().affine(BN_MOMENTUM * unbiased, 0.0)?)?;
+            let rv = self
+                .running_var
+                .as_tensor()
+                .detach()
+                .affine(1.0 - BN_MOMENTUM, 0.0)?;
+            let rv = (rv
+                + var
+                    .flatten_all()?
+                    .detach()
+                    .affine(BN_MOMENTUM * unbiased, 0.0)?)?;
             self.running_mean.set(&rm)?;
             self.running_var.set(&rv)?;
             let inv_std = (var + BN_EPS)?.sqrt()?.recip()?;
             (inv_std, centred)
         } else {
-            let mean = self.running_mean.as_tensor().detach().reshape((1, c, 1, 1))?;
+            let mean = self
+                .running_mean
+                .as_tensor()
+                .detach()
+                .reshape((1, c, 1, 1))?;
             let inv_std = (self.running_var.as_tensor().detach() + BN_EPS)?
                 .sqrt()?
                 .recip()?
@@ -309,7 +325,12 @@ mod tests {
         let (h, w) = (4, 5);
         let x = input(&[1, 1, h, w], 3);
         let v: Vec<f32> = x.flatten_all().unwrap().to_vec1().unwrap();
-        let y: Vec<f32> = avg_pool_3x3(&x).unwrap().flatten_all().unwrap().to_vec1().unwrap();
+        let y: Vec<f32> = avg_pool_3x3(&x)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1()
+            .unwrap();
         for i in 0..h as i64 {
             for j in 0..w as i64 {
                 let (mut s, mut n) = (0.0, 0.0);
@@ -334,10 +355,27 @@ mod tests {
         let bn = BatchNorm::new(&mut p, "bn", 2).unwrap();
         let x = (input(&[8, 2, 3, 3], 4) * 5.0).unwrap() + 3.0;
         let y = bn.forward(&x.unwrap(), true).unwrap();
-        let mean: Vec<f32> = y.mean_keepdim((0, 2, 3)).unwrap().flatten_all().unwrap().to_vec1().unwrap();
-        let var: Vec<f32> = y.sqr().unwrap().mean_keepdim((0, 2, 3)).unwrap().flatten_all().unwrap().to_vec1().unwrap();
+        let mean: Vec<f32> = y
+            .mean_keepdim((0, 2, 3))
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1()
+            .unwrap();
+        let var: Vec<f32> = y
+            .sqr()
+            .unwrap()
+            .mean_keepdim((0, 2, 3))
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1()
+            .unwrap();
         for c in 0..2 {
-            assert!(mean[c].abs() < 1e-5 && (var[c] - 1.0).abs() < 1e-3, "{mean:?} {var:?}");
+            assert!(
+                mean[c].abs() < 1e-5 && (var[c] - 1.0).abs() < 1e-3,
+                "{mean:?} {var:?}"
+            );
         }
         let rm: Vec<f32> = bn.running_mean.as_tensor().to_vec1().unwrap();
         assert!(rm.iter().all(|m| (m - 0.3).abs() < 0.1), "{rm:?}");

@@ -36,11 +36,12 @@ pub struct TrainReport {
 /// Why a training failed.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum TrainError {
-    /// The loss became NaN or infinite.
-    #[error("training diverged: loss is {loss} at epoch {epoch}, step {step}")]
+    /// The loss or a parameter became NaN or infinite (ReLU maps NaN to 0, so a NaN can hide
+    /// in the weights while the loss stays finite: both are checked).
+    #[error("training diverged: {what} at epoch {epoch}, step {step}")]
     Diverged {
-        /// The loss value.
-        loss: f64,
+        /// What was found, e.g. `loss is NaN`.
+        what: String,
         /// Epoch (0-based).
         epoch: usize,
         /// Step within the run (0-based).
@@ -117,7 +118,7 @@ pub fn train(
                 .map_err(candle_err)?;
             if !loss.is_finite() {
                 return Err(TrainError::Diverged {
-                    loss,
+                    what: format!("loss is {loss}"),
                     epoch,
                     step,
                     seconds: start.elapsed().as_secs_f64(),
@@ -127,6 +128,14 @@ pub fn train(
             step += 1;
         }
         final_loss = loss_sum / n_train as f64;
+        if let Some(name) = non_finite_param(&net).map_err(candle_err)? {
+            return Err(TrainError::Diverged {
+                what: format!("parameter {name} is NaN or infinite"),
+                epoch,
+                step,
+                seconds: start.elapsed().as_secs_f64(),
+            });
+        }
     }
     let train_seconds = start.elapsed().as_secs_f64();
     let val_acc = accuracy(&net, &splits.val).map_err(candle_err)?;
@@ -141,6 +150,17 @@ pub fn train(
         train_seconds,
         total_seconds: start.elapsed().as_secs_f64(),
     })
+}
+
+/// The name of the first parameter holding a NaN or infinite value.
+fn non_finite_param(net: &Network) -> candle_core::Result<Option<String>> {
+    for (name, v) in net.params().vars() {
+        let s = v.as_tensor().detach().sum_all()?.to_scalar::<f32>()?;
+        if !s.is_finite() {
+            return Ok(Some(name.clone()));
+        }
+    }
+    Ok(None)
 }
 
 fn batch_tensor(set: &Images, idx: &[usize]) -> candle_core::Result<Tensor> {

@@ -1,0 +1,131 @@
+//! Real training on the shipped digits: accuracy well above chance, bit-for-bit reproducibility,
+//! divergence reported as a failure, and scheduling-independent results through the worker pool.
+//! Run in release (`cargo test --release -p emprox-benchmarks`): debug candle is ~60× slower.
+
+use emprox_benchmarks::evaluator::Evaluator;
+use emprox_benchmarks::nb201::Cell;
+use emprox_benchmarks::seed;
+use emprox_benchmarks::train::images::Splits;
+use emprox_benchmarks::train::{TrainingConfig, TrainingEvaluator};
+use emprox_benchmarks::workers::WorkerPool;
+use rand::SeedableRng;
+use std::sync::Arc;
+
+/// A ResNet-like cell of 3×3 convolutions: 0 →conv→ 1 →conv→ 2 →conv→ 3, plus 0 →skip→ 3.
+const CONV_CELL: &str =
+    "|nor_conv_3x3~0|+|none~0|nor_conv_3x3~1|+|skip_connect~0|none~1|nor_conv_3x3~2|";
+
+fn quick(epochs: usize, max_train_images: usize) -> TrainingConfig {
+    TrainingConfig {
+        channels: 4,
+        epochs,
+        batch_size: 32,
+        max_train_images,
+        ..Default::default()
+    }
+}
+
+#[test]
+fn conv3x3_network_learns_digits_well_above_chance() {
+    let cell: Cell = CONV_CELL.parse().unwrap();
+    let config = TrainingConfig {
+        epochs: 4,
+        ..Default::default()
+    };
+    let ev = TrainingEvaluator::new(config).unwrap();
+    assert_eq!(
+        (
+            ev.splits().train.len(),
+            ev.splits().val.len(),
+            ev.splits().test.len()
+        ),
+        (1079, 359, 359)
+    );
+    let r = ev.train(&cell, 0).unwrap();
+    // 10 classes: chance is 10%. Measured: 96.10% validation, 97.49% test after 4 epochs
+    // (C=8, N=1, seed 0, about 3 s on one core).
+    assert!(r.val_acc > 85.0, "validation accuracy {}", r.val_acc);
+    assert!(r.test_acc > 85.0, "test accuracy {}", r.test_acc);
+    assert!(r.final_train_loss < 1.0, "loss {}", r.final_train_loss);
+    eprintln!(
+        "conv3x3 cell, digits, 4 epochs: val {:.2}% test {:.2}% in {:.2} s",
+        r.val_acc, r.test_acc, r.total_seconds
+    );
+}
+
+#[test]
+fn same_seed_same_accuracy_bit_for_bit() {
+    let cell: Cell = CONV_CELL.parse().unwrap();
+    let ev = TrainingEvaluator::new(quick(2, 320)).unwrap();
+    let a = ev.train(&cell, 7).unwrap();
+    let b = ev.train(&cell, 7).unwrap();
+    assert_eq!(a.val_acc.to_bits(), b.val_acc.to_bits());
+    assert_eq!(a.test_acc.to_bits(), b.test_acc.to_bits());
+    assert_eq!(a.final_train_loss.to_bits(), b.final_train_loss.to_bits());
+    // Another seed initialises and orders differently.
+    let c = ev.train(&cell, 8).unwrap();
+    assert_ne!(a.final_train_loss.to_bits(), c.final_train_loss.to_bits());
+    // Through the Evaluator trait: the seed comes from the rng.
+    let mut r1 = seed::Rng::seed_from_u64(3);
+    let mut r2 = seed::Rng::seed_from_u64(3);
+    let o1 = ev.evaluate(&cell, &mut r1).unwrap();
+    let o2 = ev.evaluate(&cell, &mut r2).unwrap();
+    assert_eq!(o1.val_acc.to_bits(), o2.val_acc.to_bits());
+    assert!(o1.cost_seconds > 0.0);
+    assert!(o1.extras.iter().any(|(k, v)| k == "params" && *v > 1000.0));
+}
+
+#[test]
+fn nan_training_is_a_failed_trial_with_a_reason() {
+    let mut splits: Splits = emprox_benchmarks::train::images::split(
+        emprox_benchmarks::train::ImageDataset::Digits,
+        0.2,
+        0.2,
+        0,
+    )
+    .unwrap();
+    for p in splits.train.pixels.iter_mut().take(64 * 64) {
+        *p = f32::NAN;
+    }
+    let ev = TrainingEvaluator::with_splits(quick(1, 0), splits).unwrap();
+    let cell: Cell = CONV_CELL.parse().unwrap();
+    let mut rng = seed::Rng::seed_from_u64(0);
+    let e = ev.evaluate(&cell, &mut rng).unwrap_err();
+    assert!(
+        e.reason.contains("diverged") && e.reason.contains("NaN"),
+        "{}",
+        e.reason
+    );
+    assert!(e.cost_seconds >= 0.0);
+}
+
+#[test]
+fn worker_pool_results_do_not_depend_on_scheduling() {
+    let ev = Arc::new(TrainingEvaluator::new(quick(1, 128)).unwrap());
+    let cells: Vec<Cell> = [
+        CONV_CELL,
+        "|avg_pool_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|none~0|nor_conv_3x3~1|avg_pool_3x3~2|",
+        "|skip_connect~0|+|nor_conv_1x1~0|none~1|+|nor_conv_1x1~0|none~1|skip_connect~2|",
+        "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|",
+    ]
+    .iter()
+    .map(|s| s.parse().unwrap())
+    .collect();
+    let sequential: Vec<u64> = cells
+        .iter()
+        .map(|c| {
+            let mut rng = seed::Rng::seed_from_u64(11);
+            ev.evaluate(c, &mut rng).unwrap().val_acc.to_bits()
+        })
+        .collect();
+    let mut pool = WorkerPool::new(2, ev.clone()).unwrap();
+    for (i, c) in cells.iter().enumerate() {
+        pool.submit(i as u64, *c, 11);
+    }
+    let mut parallel = vec![0u64; cells.len()];
+    while let Some(f) = pool.recv() {
+        assert_eq!(f.cell, cells[f.job_id as usize]);
+        parallel[f.job_id as usize] = f.result.unwrap().val_acc.to_bits();
+    }
+    assert_eq!(parallel, sequential);
+}
