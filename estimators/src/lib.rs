@@ -7,12 +7,19 @@
 //! - [`metrics`]: Kendall tau, Spearman, Pearson, MAE, RMSE, precision@k.
 //! - [`evaluation`]: the NASLib protocol behind `emprox eval-predictors`.
 
+pub mod config;
 pub mod emprox;
 pub mod error;
 pub mod estimator;
+pub mod evaluation;
+pub mod gbdt;
 pub mod knn;
 pub mod metrics;
+pub mod mlp;
+pub mod nao;
 pub mod random;
 
+pub use config::{EstimatorConfig, EstimatorKind};
 pub use error::EstimatorError;
 pub use estimator::{Estimator, FittedEstimator, Needs};
+pub use evaluation::{EvaluationSettings, PredictorEvalConfig};

@@ -1,0 +1,120 @@
+//! Train/test splits of the predictor evaluation: per trial, test and train architectures drawn
+//! uniformly, without overlap and with no two isomorphic cells anywhere in the trial.
+
+use emprox_benchmarks::nb201::Nb201Space;
+use emprox_benchmarks::{seed, SearchSpace};
+use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
+
+/// The architectures of one trial, as NB201 indices. Training sets of size n are the first n of
+/// `train` (nested across n).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Split {
+    /// Trial number.
+    pub trial: usize,
+    /// Training pool (prefixes are the training sets).
+    pub train: Vec<usize>,
+    /// Test set.
+    pub test: Vec<usize>,
+}
+
+/// The `splits.json` file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SplitsFile {
+    /// Space name (`nasbench201`).
+    pub space: String,
+    /// One entry per trial.
+    pub trials: Vec<Split>,
+}
+
+/// Draws the split of trial `trial`: `test_size` test then `train_size` train cells, uniformly,
+/// rejecting any cell isomorphic to one already drawn.
+pub fn sample(
+    space: &Nb201Space,
+    seed_: u64,
+    trial: usize,
+    train_size: usize,
+    test_size: usize,
+) -> Split {
+    let mut rng = seed::stream(seed_, &format!("split-{trial}"));
+    let mut seen = HashSet::new();
+    let mut draw = |count: usize| {
+        let mut out = Vec::with_capacity(count);
+        while out.len() < count {
+            let c = space.sample(&mut rng);
+            if seen.insert(space.iso_key(&c)) {
+                out.push(space.index(&c).expect("nb201 index") as usize);
+            }
+        }
+        out
+    };
+    let test = draw(test_size);
+    let train = draw(train_size);
+    Split { trial, train, test }
+}
+
+/// Checks a split read from a file: indices in range, no overlap, no duplicates, enough cells.
+pub fn check(
+    space: &Nb201Space,
+    s: &Split,
+    train_size: usize,
+    test_size: usize,
+) -> Result<(), String> {
+    let n = space.size().unwrap_or(u64::MAX) as usize;
+    if s.train.len() < train_size {
+        return Err(format!(
+            "trial {}: {} train indices, the largest train size is {train_size}",
+            s.trial,
+            s.train.len()
+        ));
+    }
+    if s.test.len() != test_size {
+        return Err(format!(
+            "trial {}: {} test indices, test_size is {test_size}",
+            s.trial,
+            s.test.len()
+        ));
+    }
+    let mut all = HashSet::new();
+    for &i in s.train.iter().chain(&s.test) {
+        if i >= n {
+            return Err(format!("trial {}: index {i} out of range", s.trial));
+        }
+        if !all.insert(i) {
+            return Err(format!(
+                "trial {}: index {i} appears twice (train and test must not overlap)",
+                s.trial
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use emprox_benchmarks::nb201::Nb201Data;
+
+    #[test]
+    fn splits_are_disjoint_iso_unique_and_reproducible() {
+        let space = Nb201Space::new(Nb201Data::shipped().unwrap());
+        let s = sample(&space, 0, 3, 400, 200);
+        assert_eq!((s.train.len(), s.test.len()), (400, 200));
+        let keys: HashSet<u64> = s
+            .train
+            .iter()
+            .chain(&s.test)
+            .map(|&i| space.iso_key(&space.cell_at(i).unwrap()))
+            .collect();
+        assert_eq!(keys.len(), 600);
+        assert_eq!(s, sample(&space, 0, 3, 400, 200));
+        assert_ne!(s, sample(&space, 0, 4, 400, 200));
+        assert!(check(&space, &s, 400, 200).is_ok());
+        let mut bad = s.clone();
+        bad.train[0] = bad.test[0];
+        assert!(check(&space, &bad, 400, 200).unwrap_err().contains("twice"));
+        assert!(check(&space, &s, 401, 200).is_err());
+    }
+}
