@@ -1,7 +1,10 @@
 //! Experiment files (TOML): typed, validated, with defaults filled, and errors that name the
 //! file, line and column.
 
+use crate::filter::FilterConfig;
 use emprox_benchmarks::config::BenchmarkConfig;
+use emprox_benchmarks::nb201::Nb201Space;
+use emprox_estimators::config::EstimatorConfig;
 use emprox_strategies::StrategyConfig;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -38,6 +41,12 @@ pub struct Experiment {
     /// Search-loop settings.
     #[serde(default)]
     pub search: SearchSettings,
+    /// The estimator of the filter (with `[filter]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub estimator: Option<EstimatorConfig>,
+    /// The estimator filter: only the best-scored candidates are evaluated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filter: Option<FilterConfig>,
 }
 
 /// Stopping criteria: the run stops when any one is reached.
@@ -147,6 +156,25 @@ impl Experiment {
         self.strategy
             .validate()
             .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
+        match (&self.estimator, &self.filter) {
+            (Some(e), Some(f)) => {
+                let est = e
+                    .build::<Nb201Space>()
+                    .map_err(|x| ConfigError(format!("{}: [estimator] {x}", path.display())))?;
+                f.validate(est.needs().min_train_size)
+                    .map_err(|x| ConfigError(format!("{}: {x}", path.display())))?;
+            }
+            (Some(_), None) => {
+                return err(
+                    "[estimator] needs a [filter] table (candidates, top_k, warmup, refit_every)"
+                        .into(),
+                )
+            }
+            (None, Some(_)) => {
+                return err("[filter] needs an [estimator] table (e.g. type = \"emprox\")".into())
+            }
+            (None, None) => {}
+        }
         if let Some(p) = &self.benchmark.data {
             if !p.exists() {
                 return err(format!(

@@ -117,7 +117,7 @@ pub fn run_experiment(
     data: std::sync::Arc<emprox_benchmarks::nb201::Nb201Data>,
     out: &Path,
     exec: &Execution,
-) -> Result<ExperimentSummary, ExperimentError> {
+) -> Result<Finished, ExperimentError> {
     let resolved = toml::to_string(exp).expect("experiments serialise");
     write_file(&out.join("config.resolved.toml"), resolved.as_bytes())?;
     let manifest = Manifest {
@@ -138,7 +138,7 @@ pub fn execute(
     data: std::sync::Arc<emprox_benchmarks::nb201::Nb201Data>,
     out: &Path,
     exec: &Execution,
-) -> Result<ExperimentSummary, ExperimentError> {
+) -> Result<Finished, ExperimentError> {
     let space = Nb201Space::new(data.clone());
     let evaluator = Nb201Tabular::new(data, exp.benchmark.dataset, exp.benchmark.noise);
     let pool = rayon::ThreadPoolBuilder::new()
@@ -179,14 +179,25 @@ pub fn execute(
         .into_iter()
         .map(|o| (o.summary, o.trajectory))
         .unzip();
-    let summary = results::aggregate(exp, None, runs, &trajs);
+    let summary = results::aggregate(exp, estimator_label(exp), runs, &trajs);
     plot_mean_incumbent(&out.join("incumbent.svg"), &exp.name, &trajs)?;
     // Written last: its presence marks a finished experiment.
     write_file(
         &out.join("summary.json"),
         &serde_json::to_vec_pretty(&summary).expect("summaries serialise"),
     )?;
-    Ok(summary)
+    Ok(Finished {
+        summary,
+        trajectories: trajs,
+    })
+}
+
+/// A finished experiment: its summary and each run's incumbent trajectory.
+pub struct Finished {
+    /// The aggregate summary (as written to `summary.json`).
+    pub summary: ExperimentSummary,
+    /// Incumbent after each query, per run.
+    pub trajectories: Vec<Vec<TrajectoryPoint>>,
 }
 
 fn write_run_files(
@@ -203,7 +214,12 @@ fn write_run_files(
         &dir.join("trajectory.csv"),
         &w.into_inner().expect("in-memory csv"),
     )?;
-    let run_summary = results::aggregate(exp, None, vec![summary.clone()], &[traj.to_vec()]);
+    let run_summary = results::aggregate(
+        exp,
+        estimator_label(exp),
+        vec![summary.clone()],
+        &[traj.to_vec()],
+    );
     write_file(
         &dir.join("summary.json"),
         &serde_json::to_vec_pretty(&run_summary).expect("summaries serialise"),
@@ -281,4 +297,8 @@ pub fn plot_mean_incumbent(
         ],
     )
     .map_err(ExperimentError::Other)
+}
+
+fn estimator_label(exp: &Experiment) -> Option<String> {
+    exp.estimator.as_ref().map(|e| e.label())
 }

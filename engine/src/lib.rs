@@ -2,8 +2,10 @@
 //! plots. The `emprox` binary (src/main.rs) is a thin layer over this library.
 
 pub mod commands;
+pub mod compare;
 pub mod config;
 pub mod experiment;
+pub mod filter;
 pub mod journal;
 pub mod plot;
 pub mod progress;

@@ -1,7 +1,7 @@
 //! The `emprox` command-line tool.
 
 use clap::{Parser, Subcommand};
-use emprox_engine::commands::{list, predictors, run, show};
+use emprox_engine::commands::{compare, list, predictors, run, show};
 use std::process::ExitCode;
 
 /// emprox: neural architecture search with cheap performance estimation.
@@ -18,6 +18,8 @@ enum Command {
     Run(run::RunArgs),
     /// Continue an interrupted run from its journal.
     Resume(run::ResumeArgs),
+    /// Compare experiments on the same seeds: one table and one plot per dataset.
+    Compare(compare::CompareArgs),
     /// List strategies, estimators and benchmarks with their parameters and defaults.
     List,
     /// Show the best architectures of an output folder.
@@ -46,6 +48,7 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Run(a) => run::run(a),
         Command::Resume(a) => run::resume_cmd(a),
+        Command::Compare(a) => compare::compare(a),
         Command::List => list::list(),
         Command::Show(a) => show::show(a),
         Command::EvalPredictors(a) => predictors::eval_predictors(a),

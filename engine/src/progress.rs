@@ -59,7 +59,7 @@ impl Progress for Reporter {
                 }
             }
             None => {
-                if query % 50 == 0 {
+                if query.is_multiple_of(50) {
                     tracing::info!(run, query, total = ?self.total, best_val = ?g.map(|b| b.0), best_test = ?g.map(|b| b.1), "progress");
                 }
             }

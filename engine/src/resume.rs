@@ -54,7 +54,7 @@ pub fn resume(out: &Path, exec: &Execution) -> Result<Resumed, ExperimentError> 
         resume: true,
         ..*exec
     };
-    execute(&exp, data, out, &exec).map(|s| Resumed::Finished(Box::new(s)))
+    execute(&exp, data, out, &exec).map(|f| Resumed::Finished(Box::new(f.summary)))
 }
 
 /// Reads a run folder's journal for replay, discarding (with a warning) a half-written last
@@ -82,6 +82,24 @@ pub fn prepare_run_dir(dir: &Path) -> Result<Vec<Trial>, ExperimentError> {
         })?;
         let keep = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
         truncate(&timings, keep as u64)?;
+    }
+    let pools = dir.join("pools.jsonl");
+    if pools.exists() {
+        // Keep the pools scored before the first query that will be made anew; replay
+        // rewrites none, the continued run appends the rest.
+        let n = contents.records.len() as u64;
+        let old = journal::read::<serde_json::Value>(&pools)
+            .map_err(|e| ExperimentError::Other(e.to_string()))?;
+        let mut kept = Vec::new();
+        for r in old
+            .records
+            .iter()
+            .filter(|r| r["after_query"].as_u64().is_some_and(|q| q < n))
+        {
+            kept.extend(serde_json::to_vec(r).expect("json"));
+            kept.push(b'\n');
+        }
+        crate::experiment::write_file(&pools, &kept)?;
     }
     for (i, t) in contents.records.iter().enumerate() {
         if t.query != i as u64 + 1 {

@@ -2,6 +2,7 @@
 //! records, the strategy is told.
 
 use crate::config::Experiment;
+use crate::filter::Filter;
 use crate::journal::{JournalWriter, Trial, WriteError};
 use crate::results::{Best, RunSummary, TrajectoryPoint};
 use crate::stopping::{StopReason, StoppingCriteria};
@@ -20,6 +21,12 @@ pub enum RunError {
     /// An invalid strategy.
     #[error(transparent)]
     Strategy(#[from] emprox_strategies::StrategyError),
+    /// The estimator filter failed.
+    #[error(transparent)]
+    Filter(#[from] crate::filter::FilterError),
+    /// An invalid estimator.
+    #[error(transparent)]
+    Estimator(#[from] emprox_estimators::EstimatorError),
     /// A journal being replayed does not match what the run proposes.
     #[error("{0}")]
     Replay(String),
@@ -79,6 +86,19 @@ pub fn run(spec: &RunSpec, dir: &Path, progress: &dyn Progress) -> Result<RunOut
     let stop = StoppingCriteria::new(&exp.budget);
     let mut journal = JournalWriter::append(&dir.join("trials.jsonl"))?;
     let mut timings = JournalWriter::append(&dir.join("timings.jsonl"))?;
+    let mut filter = match (&exp.estimator, &exp.filter) {
+        (Some(e), Some(f)) => {
+            let mut filt = Filter::new(f.clone(), e.build::<Nb201Space>()?, spec.seed);
+            filt.replay_until = spec.replay.len() as u64;
+            Some(filt)
+        }
+        _ => None,
+    };
+    let mut pools = match filter {
+        Some(_) => Some(JournalWriter::append(&dir.join("pools.jsonl"))?),
+        None => None,
+    };
+    let mut evaluated: Vec<(Cell, f64)> = Vec::new();
     let key = |c: &Cell| -> u64 {
         if exp.search.dedup_isomorphic {
             space.iso_key(c)
@@ -104,7 +124,31 @@ pub fn run(spec: &RunSpec, dir: &Path, progress: &dyn Progress) -> Result<RunOut
         if seen.len() as u64 >= space_size {
             break StopReason::Exhausted;
         }
-        let cell = strategy.ask(space, &mut rng);
+        let (cell, predicted) = match filter.as_mut() {
+            Some(f) if !f.warming_up(queries) => {
+                let is_evaluated = |c: &Cell| seen.contains_key(&key(c));
+                match f.next(
+                    strategy.as_mut(),
+                    space,
+                    &mut rng,
+                    queries,
+                    &evaluated,
+                    &is_evaluated,
+                    pools.as_mut().expect("pools log exists with a filter"),
+                    &mut timings,
+                )? {
+                    Some((c, s)) => (c, Some(s)),
+                    None => {
+                        repeats += 1;
+                        if repeats >= exp.search.max_repeated_proposals {
+                            break StopReason::Exhausted;
+                        }
+                        continue;
+                    }
+                }
+            }
+            _ => (strategy.ask(space, &mut rng), None),
+        };
         if let Some(v) = seen.get(&key(&cell)) {
             strategy.tell(space, &cell, *v);
             repeats += 1;
@@ -164,7 +208,7 @@ pub fn run(spec: &RunSpec, dir: &Path, progress: &dyn Progress) -> Result<RunOut
             cost_seconds: cost,
             sim_seconds: sim,
             incumbent,
-            predicted: None,
+            predicted,
             error,
         };
         if queries as usize > spec.replay.len() {
@@ -175,6 +219,9 @@ pub fn run(spec: &RunSpec, dir: &Path, progress: &dyn Progress) -> Result<RunOut
             })?;
         }
         seen.insert(key(&cell), val);
+        if let Some(v) = val {
+            evaluated.push((cell, v));
+        }
         strategy.tell(space, &cell, val);
         if let Some((b, _)) = &best {
             trajectory.push(TrajectoryPoint {
@@ -211,8 +258,8 @@ pub fn run(spec: &RunSpec, dir: &Path, progress: &dyn Progress) -> Result<RunOut
             best: best.map(|b| b.0),
             stop_reason: reason,
             failed,
-            estimator_fit_seconds_total: None,
-            estimator_query_seconds_total: None,
+            estimator_fit_seconds_total: filter.as_ref().map(|f| f.fit_seconds),
+            estimator_query_seconds_total: filter.as_ref().map(|f| f.query_seconds),
         },
         trajectory,
     })

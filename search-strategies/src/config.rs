@@ -39,6 +39,9 @@ pub const DEFAULT_SAMPLE_SIZE: usize = 10;
 /// Default number of random initial cells of local search (NASLib's NAS-Bench-201 config).
 pub const DEFAULT_NUM_INIT: usize = 10;
 
+/// Names with their parameters as (key, default, description), for `emprox list`.
+pub type Catalogue = Vec<(&'static str, Vec<(&'static str, String, &'static str)>)>;
+
 /// The `[strategy]` table. Keys that do not apply to the chosen `type` are errors.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -134,7 +137,7 @@ impl StrategyConfig {
     }
 
     /// Strategies and their parameters with defaults, for `emprox list`.
-    pub fn describe() -> Vec<(&'static str, Vec<(&'static str, String, &'static str)>)> {
+    pub fn describe() -> Catalogue {
         vec![
             ("random", vec![]),
             (

@@ -1,7 +1,12 @@
 //! `emprox eval-predictors` and `emprox predict`.
 
+use anyhow::Context;
 use clap::Args;
-use std::path::PathBuf;
+use emprox_benchmarks::nb201::{Nb201Data, Nb201Space};
+use emprox_benchmarks::SearchSpace;
+use emprox_estimators::emprox::persist;
+use emprox_estimators::{FittedEstimator, PredictorEvalConfig};
+use std::path::{Path, PathBuf};
 
 /// Arguments of `emprox eval-predictors`.
 #[derive(Debug, Args)]
@@ -24,12 +29,71 @@ pub struct PredictArgs {
     pub archs: Vec<String>,
 }
 
-/// Runs `emprox eval-predictors`.
-pub fn eval_predictors(_args: &EvalPredictorsArgs) -> anyhow::Result<()> {
-    anyhow::bail!("eval-predictors is being built (issue 3)")
+/// Parses an evaluation file; errors name the file, line and column.
+pub fn load_eval_config(path: &Path) -> anyhow::Result<(PredictorEvalConfig, String)> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let cfg = toml::from_str::<PredictorEvalConfig>(&text).map_err(|e| {
+        let loc = e
+            .span()
+            .map(|s| {
+                let before = &text[..s.start.min(text.len())];
+                let line = before.matches('\n').count() + 1;
+                let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+                format!(":{line}:{col}")
+            })
+            .unwrap_or_default();
+        anyhow::anyhow!(
+            "{}{loc}: {}",
+            path.display(),
+            e.message().trim().replace('\n', " ")
+        )
+    })?;
+    Ok((cfg, text))
 }
 
-/// Runs `emprox predict`.
-pub fn predict(_args: &PredictArgs) -> anyhow::Result<()> {
-    anyhow::bail!("predict is being built (issue 3)")
+/// Runs `emprox eval-predictors`.
+pub fn eval_predictors(args: &EvalPredictorsArgs) -> anyhow::Result<()> {
+    let (cfg, text) = load_eval_config(&args.file)?;
+    cfg.validate()
+        .map_err(|e| anyhow::anyhow!("{}: {e}", args.file.display()))?;
+    let out = args.out.clone().unwrap_or_else(|| {
+        let stem = args
+            .file
+            .file_stem()
+            .map_or("predictors".into(), |s| s.to_string_lossy().into_owned());
+        PathBuf::from("runs").join(stem)
+    });
+    let base = args
+        .file
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let outcome =
+        emprox_estimators::evaluation::run(&cfg, &out, &base, &|line| eprintln!("{line}"))
+            .map_err(|e| anyhow::anyhow!("{}: {e}", args.file.display()))?;
+    std::fs::write(out.join("config.toml"), text)
+        .with_context(|| format!("cannot write {}", out.join("config.toml").display()))?;
+    println!("{}", outcome.markdown);
+    println!(
+        "wrote {}/{{results.csv, predictions.csv, splits.json, summary.json, summary.md, tau_vs_n.svg, tau_vs_fit_time.svg}}",
+        out.display()
+    );
+    Ok(())
+}
+
+/// Runs `emprox predict`: one line per architecture, `score<TAB>arch`.
+pub fn predict(args: &PredictArgs) -> anyhow::Result<()> {
+    let space = Nb201Space::new(Nb201Data::shipped()?);
+    let model = persist::load(&args.model, &space)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", args.model.display()))?;
+    let mut cells = Vec::with_capacity(args.archs.len());
+    for a in &args.archs {
+        cells.push(space.parse(a)?);
+    }
+    let scores = FittedEstimator::<Nb201Space>::predict(&model, &space, &cells);
+    for (s, a) in scores.iter().zip(&args.archs) {
+        println!("{s:.4}\t{a}");
+    }
+    Ok(())
 }

@@ -96,7 +96,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
         resume: false,
         throttle: args.throttle_ms.map(std::time::Duration::from_millis),
     };
-    let summary = run_experiment(&exp, data, &out, &exec)?;
+    let summary = run_experiment(&exp, data, &out, &exec)?.summary;
     reporter.finish();
     print_summary(&summary, &out, Some(start.elapsed().as_secs_f64()));
     Ok(())

@@ -1,0 +1,305 @@
+//! `emprox compare`: several experiments (e.g. RE, RE+EmProx, LS, LS+EmProx) on the same seeds
+//! and datasets, with one table and one plot per dataset.
+
+use crate::config::{parse_toml, Budget, ConfigError, Experiment, SearchSettings};
+use crate::experiment::{prepare_out_dir, run_experiment, Execution, ExperimentError};
+use crate::filter::FilterConfig;
+use crate::plot::{self, Series, PALETTE};
+use crate::results::{mean_std, TrajectoryPoint};
+use emprox_benchmarks::config::{BenchmarkConfig, BenchmarkKind};
+use emprox_benchmarks::nb201::{Dataset, NoiseModel};
+use emprox_estimators::config::EstimatorConfig;
+use emprox_strategies::StrategyConfig;
+use serde::{Deserialize, Serialize};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+/// A comparison file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Comparison {
+    /// Name (default output folder `runs/<name>`).
+    pub name: String,
+    /// Master seed shared by every experiment (so they run on the same seeds).
+    #[serde(default)]
+    pub seed: u64,
+    /// Runs per experiment and dataset.
+    pub seeds: u64,
+    /// Datasets to compare on.
+    pub datasets: Vec<Dataset>,
+    /// Noise model of the benchmark (default `mean`).
+    #[serde(default)]
+    pub noise: NoiseModel,
+    /// Query counts reported in the table (default 50, 100, 150).
+    #[serde(default = "default_report")]
+    pub report_at: Vec<u64>,
+    /// Budget shared by every experiment.
+    pub budget: Budget,
+    /// The experiments.
+    pub experiments: Vec<Entry>,
+}
+
+fn default_report() -> Vec<u64> {
+    vec![50, 100, 150]
+}
+
+/// One experiment of a comparison.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Entry {
+    /// Label in the table and plot (unique).
+    pub label: String,
+    /// The strategy.
+    pub strategy: StrategyConfig,
+    /// Optional estimator filter.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub estimator: Option<EstimatorConfig>,
+    /// Filter settings (with `estimator`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filter: Option<FilterConfig>,
+    /// Search-loop settings.
+    #[serde(default)]
+    pub search: SearchSettings,
+}
+
+impl Comparison {
+    /// Reads and validates a comparison file.
+    pub fn load(path: &Path) -> Result<Comparison, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ConfigError(format!(
+                "{}: cannot read comparison file: {e}",
+                path.display()
+            ))
+        })?;
+        let c: Comparison = parse_toml(&text, path)?;
+        let err = |m: String| ConfigError(format!("{}: {m}", path.display()));
+        if c.experiments.is_empty() || c.datasets.is_empty() {
+            return Err(err(
+                "needs at least one [[experiments]] and one dataset".into()
+            ));
+        }
+        let mut labels = std::collections::HashSet::new();
+        for e in &c.experiments {
+            if !labels.insert(&e.label) {
+                return Err(err(format!("duplicate experiment label `{}`", e.label)));
+            }
+        }
+        for d in &c.datasets {
+            for e in &c.experiments {
+                c.experiment(e, *d).validate(path)?;
+            }
+        }
+        Ok(c)
+    }
+
+    /// The experiment of `entry` on `dataset`.
+    pub fn experiment(&self, entry: &Entry, dataset: Dataset) -> Experiment {
+        Experiment {
+            name: entry.label.clone(),
+            seed: self.seed,
+            seeds: self.seeds,
+            benchmark: BenchmarkConfig {
+                kind: BenchmarkKind::NasBench201,
+                dataset,
+                noise: self.noise,
+                data: None,
+            },
+            strategy: entry.strategy.clone(),
+            budget: self.budget.clone(),
+            search: entry.search.clone(),
+            estimator: entry.estimator.clone(),
+            filter: entry.filter.clone(),
+        }
+        .resolved()
+    }
+}
+
+fn slug(label: &str) -> String {
+    label
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// One row of the comparison table.
+#[derive(Debug, Clone, Serialize)]
+pub struct Row {
+    /// Dataset.
+    pub dataset: String,
+    /// Experiment label.
+    pub label: String,
+    /// (queries, mean, std) of the incumbent's test accuracy.
+    pub at: Vec<(u64, f64, f64)>,
+    /// Share of runs whose incumbent is the dataset's best-validation cell.
+    pub found_best_share: f64,
+    /// Median queries to reach the best-validation cell, among runs that reached it.
+    pub median_queries_to_best: Option<f64>,
+    /// Mean estimator wall seconds (fit + query) per run.
+    pub estimator_seconds_per_run: Option<f64>,
+}
+
+/// Runs a comparison into `out` and returns its rows; writes `comparison.md`, `comparison.json`
+/// and one `incumbent_<dataset>.svg` per dataset.
+pub fn run_comparison(
+    c: &Comparison,
+    out: &Path,
+    exec: &Execution,
+) -> Result<Vec<Row>, ExperimentError> {
+    let mut rows = Vec::new();
+    for &dataset in &c.datasets {
+        let mut series_data: Vec<(String, Vec<Vec<TrajectoryPoint>>)> = Vec::new();
+        for entry in &c.experiments {
+            let exp = c.experiment(entry, dataset);
+            let data = exp.benchmark.load_nb201()?;
+            let best_val = data
+                .records()
+                .iter()
+                .map(|r| r.metrics(dataset).val_acc)
+                .fold(f64::MIN, f64::max);
+            let dir: PathBuf = out.join(dataset.name()).join(slug(&entry.label));
+            prepare_out_dir(&dir, true)?;
+            let f = run_experiment(&exp, data, &dir, exec)?;
+            let at = c
+                .report_at
+                .iter()
+                .map(|&q| {
+                    let t: Vec<f64> = f
+                        .trajectories
+                        .iter()
+                        .filter_map(|t| t.get(q as usize - 1).map(|p| p.test_acc))
+                        .collect();
+                    let (m, s) = mean_std(&t);
+                    (q, m, s)
+                })
+                .collect();
+            let mut reach: Vec<f64> = f
+                .trajectories
+                .iter()
+                .filter_map(|t| {
+                    t.iter()
+                        .find(|p| p.val_acc >= best_val)
+                        .map(|p| p.query as f64)
+                })
+                .collect();
+            reach.sort_by(f64::total_cmp);
+            let median = (!reach.is_empty()).then(|| {
+                let n = reach.len();
+                if n % 2 == 1 {
+                    reach[n / 2]
+                } else {
+                    (reach[n / 2 - 1] + reach[n / 2]) / 2.0
+                }
+            });
+            let est: Vec<f64> = f
+                .summary
+                .runs
+                .iter()
+                .filter_map(|r| {
+                    Some(r.estimator_fit_seconds_total? + r.estimator_query_seconds_total?)
+                })
+                .collect();
+            rows.push(Row {
+                dataset: dataset.name().into(),
+                label: entry.label.clone(),
+                at,
+                found_best_share: reach.len() as f64 / f.trajectories.len().max(1) as f64,
+                median_queries_to_best: median,
+                estimator_seconds_per_run: (!est.is_empty()).then(|| mean_std(&est).0),
+            });
+            series_data.push((entry.label.clone(), f.trajectories));
+        }
+        plot_dataset(
+            &out.join(format!("incumbent_{}.svg", dataset.name())),
+            dataset,
+            &series_data,
+        )?;
+    }
+    std::fs::write(out.join("comparison.md"), markdown(c, &rows))
+        .map_err(|e| ExperimentError::Other(format!("cannot write comparison.md: {e}")))?;
+    std::fs::write(
+        out.join("comparison.json"),
+        serde_json::to_vec_pretty(&rows).expect("rows serialise"),
+    )
+    .map_err(|e| ExperimentError::Other(format!("cannot write comparison.json: {e}")))?;
+    Ok(rows)
+}
+
+/// The Markdown table of a comparison.
+pub fn markdown(c: &Comparison, rows: &[Row]) -> String {
+    let mut s = String::new();
+    let _ = write!(s, "| dataset | experiment |");
+    for q in &c.report_at {
+        let _ = write!(s, " test acc @ {q} |");
+    }
+    let _ = writeln!(
+        s,
+        " found best-val cell | median queries to it | estimator s/run |"
+    );
+    let _ = write!(s, "|---|---|");
+    for _ in &c.report_at {
+        let _ = write!(s, "---|");
+    }
+    let _ = writeln!(s, "---|---|---|");
+    for r in rows {
+        let _ = write!(s, "| {} | {} |", r.dataset, r.label);
+        for (_, m, sd) in &r.at {
+            let _ = write!(s, " {m:.2} ± {sd:.2} |");
+        }
+        let _ = writeln!(
+            s,
+            " {:.0}% | {} | {} |",
+            r.found_best_share * 100.0,
+            r.median_queries_to_best
+                .map_or("—".into(), |m| format!("{m:.0}")),
+            r.estimator_seconds_per_run
+                .map_or("—".into(), |m| format!("{m:.2}"))
+        );
+    }
+    s
+}
+
+fn plot_dataset(
+    path: &Path,
+    dataset: Dataset,
+    series: &[(String, Vec<Vec<TrajectoryPoint>>)],
+) -> Result<(), ExperimentError> {
+    let mut out = Vec::new();
+    for (i, (label, trajs)) in series.iter().enumerate() {
+        let max_q = trajs.iter().map(|t| t.len()).max().unwrap_or(0);
+        let mut points = Vec::new();
+        let mut band = Vec::new();
+        for q in 0..max_q {
+            let t: Vec<f64> = trajs
+                .iter()
+                .filter_map(|t| t.get(q).map(|p| p.test_acc))
+                .collect();
+            let (m, sd) = mean_std(&t);
+            let se = sd / (t.len() as f64).sqrt();
+            points.push(((q + 1) as f64, m));
+            band.push(((q + 1) as f64, m - se, m + se));
+        }
+        out.push(Series {
+            label,
+            color: PALETTE[i % PALETTE.len()],
+            points,
+            band,
+        });
+    }
+    plot::lines(
+        path,
+        &format!(
+            "NAS-Bench-201 {}: mean incumbent test accuracy (± s.e.)",
+            dataset.name()
+        ),
+        "queries",
+        "test accuracy of the best-validation cell (%)",
+        &out,
+    )
+    .map_err(ExperimentError::Other)
+}

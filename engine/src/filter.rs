@@ -1,0 +1,263 @@
+//! The estimator filter: middleware between strategy and evaluator (NNI's
+//! `Chain(strategy, Filter(estimator))`). The strategy proposes a pool; the fitted estimator
+//! scores it; only the top `top_k` are evaluated.
+
+use crate::journal::{JournalWriter, WriteError};
+use emprox_benchmarks::nb201::{Cell, Nb201Space};
+use emprox_benchmarks::{seed, SearchSpace};
+use emprox_estimators::{Estimator, EstimatorError, FittedEstimator};
+use emprox_strategies::Strategy;
+use serde::{Deserialize, Serialize};
+use std::collections::{HashSet, VecDeque};
+use std::time::Instant;
+
+/// The `[filter]` table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FilterConfig {
+    /// Pool size proposed by the strategy at each step (default 100).
+    #[serde(default = "d_candidates")]
+    pub candidates: usize,
+    /// Candidates evaluated from each pool, best-scored first (default 10).
+    #[serde(default = "d_top_k")]
+    pub top_k: usize,
+    /// Evaluations drawn by the strategy unfiltered before the first fit (default 20).
+    #[serde(default = "d_warmup")]
+    pub warmup: u64,
+    /// Evaluations between refits (default 10).
+    #[serde(default = "d_refit")]
+    pub refit_every: u64,
+    /// Drop cells isomorphic to an evaluated cell or to another pool member before scoring
+    /// (default true; identical cells are always dropped).
+    #[serde(default = "d_true")]
+    pub dedup_isomorphic: bool,
+}
+
+fn d_candidates() -> usize {
+    100
+}
+fn d_top_k() -> usize {
+    10
+}
+fn d_warmup() -> u64 {
+    20
+}
+fn d_refit() -> u64 {
+    10
+}
+fn d_true() -> bool {
+    true
+}
+
+impl Default for FilterConfig {
+    fn default() -> Self {
+        Self {
+            candidates: d_candidates(),
+            top_k: d_top_k(),
+            warmup: d_warmup(),
+            refit_every: d_refit(),
+            dedup_isomorphic: true,
+        }
+    }
+}
+
+impl FilterConfig {
+    /// Checks the values (given the estimator's smallest training set).
+    pub fn validate(&self, min_train: usize) -> Result<(), String> {
+        if self.top_k == 0 {
+            return Err("[filter] top_k must be at least 1".into());
+        }
+        if self.candidates < self.top_k {
+            return Err(format!(
+                "[filter] candidates ({}) must be at least top_k ({})",
+                self.candidates, self.top_k
+            ));
+        }
+        if self.refit_every == 0 {
+            return Err("[filter] refit_every must be at least 1".into());
+        }
+        if (self.warmup as usize) < min_train.max(1) {
+            return Err(format!(
+                "[filter] warmup ({}) must be at least the estimator's smallest training set ({})",
+                self.warmup,
+                min_train.max(1)
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Why the filter failed.
+#[derive(Debug, thiserror::Error)]
+pub enum FilterError {
+    /// The estimator failed to fit.
+    #[error("estimator: {0}")]
+    Estimator(#[from] EstimatorError),
+    /// A log could not be written.
+    #[error(transparent)]
+    Write(#[from] WriteError),
+}
+
+#[derive(Serialize)]
+struct PoolRecord<'a> {
+    /// Queries made before this pool was scored.
+    after_query: u64,
+    /// Training set size of the fitted estimator.
+    train_size: usize,
+    /// (index, score) of every scored candidate, in pool order.
+    scored: &'a [(u64, f64)],
+    /// Indices chosen for evaluation, best first.
+    chosen: Vec<u64>,
+}
+
+#[derive(Serialize)]
+struct FitTiming {
+    event: &'static str,
+    after_query: u64,
+    train_size: usize,
+    wall_seconds: f64,
+}
+
+/// A filter for one run.
+pub struct Filter {
+    cfg: FilterConfig,
+    estimator: Box<dyn Estimator<Nb201Space>>,
+    fitted: Option<Box<dyn FittedEstimator<Nb201Space>>>,
+    fitted_at: usize,
+    fits: u64,
+    queue: VecDeque<(Cell, f64)>,
+    seed: u64,
+    /// Pools and timings before this query were logged by an earlier attempt (resume).
+    pub replay_until: u64,
+    /// Wall seconds spent fitting.
+    pub fit_seconds: f64,
+    /// Wall seconds spent scoring.
+    pub query_seconds: f64,
+}
+
+impl Filter {
+    /// A filter for the run with seed `run_seed`.
+    pub fn new(
+        cfg: FilterConfig,
+        estimator: Box<dyn Estimator<Nb201Space>>,
+        run_seed: u64,
+    ) -> Self {
+        Self {
+            cfg,
+            estimator,
+            fitted: None,
+            fitted_at: 0,
+            fits: 0,
+            queue: VecDeque::new(),
+            seed: seed::derive(run_seed, "estimator"),
+            replay_until: 0,
+            fit_seconds: 0.0,
+            query_seconds: 0.0,
+        }
+    }
+
+    /// True while the strategy still proposes unfiltered.
+    pub fn warming_up(&self, queries: u64) -> bool {
+        queries < self.cfg.warmup
+    }
+
+    /// The next cell to evaluate with its score, or `None` when the pool held nothing new.
+    /// `evaluated` are the successfully evaluated cells with validation accuracy; `seen_key`
+    /// says whether a cell (or one isomorphic to it) was already evaluated.
+    #[allow(clippy::too_many_arguments)]
+    pub fn next(
+        &mut self,
+        strategy: &mut dyn Strategy<Nb201Space>,
+        space: &Nb201Space,
+        rng: &mut seed::Rng,
+        queries: u64,
+        evaluated: &[(Cell, f64)],
+        is_evaluated: &dyn Fn(&Cell) -> bool,
+        pools: &mut JournalWriter,
+        timings: &mut JournalWriter,
+    ) -> Result<Option<(Cell, f64)>, FilterError> {
+        if let Some(x) = self.queue.pop_front() {
+            return Ok(Some(x));
+        }
+        if self.fitted.is_none()
+            || evaluated.len() >= self.fitted_at + self.cfg.refit_every as usize
+        {
+            let (cells, targets): (Vec<Cell>, Vec<f64>) = evaluated.iter().cloned().unzip();
+            let mut fit_rng = seed::stream(self.seed, &self.fits.to_string());
+            let t0 = Instant::now();
+            self.fitted = Some(self.estimator.fit(space, &cells, &targets, &mut fit_rng)?);
+            let secs = t0.elapsed().as_secs_f64();
+            self.fit_seconds += secs;
+            self.fits += 1;
+            self.fitted_at = evaluated.len();
+            if queries >= self.replay_until {
+                timings.write(&FitTiming {
+                    event: "estimator_fit",
+                    after_query: queries,
+                    train_size: cells.len(),
+                    wall_seconds: secs,
+                })?;
+            }
+        }
+        let mut keys = HashSet::new();
+        let pool: Vec<Cell> = strategy
+            .ask_pool(space, self.cfg.candidates, rng)
+            .into_iter()
+            .filter(|c| !is_evaluated(c))
+            .filter(|c| {
+                let key = if self.cfg.dedup_isomorphic {
+                    space.iso_key(c)
+                } else {
+                    c.code() as u64
+                };
+                keys.insert(key)
+            })
+            .collect();
+        if pool.is_empty() {
+            return Ok(None);
+        }
+        let t0 = Instant::now();
+        let scores = self
+            .fitted
+            .as_ref()
+            .expect("fitted above")
+            .predict(space, &pool);
+        let secs = t0.elapsed().as_secs_f64();
+        self.query_seconds += secs;
+        if queries >= self.replay_until {
+            timings.write(&FitTiming {
+                event: "estimator_query",
+                after_query: queries,
+                train_size: pool.len(),
+                wall_seconds: secs,
+            })?;
+        }
+        let mut order: Vec<usize> = (0..pool.len()).collect();
+        // Best first; equal scores keep pool order, NaN scores go last.
+        order.sort_by(|&a, &b| {
+            let (x, y) = (scores[a], scores[b]);
+            match (x.is_nan(), y.is_nan()) {
+                (true, false) => std::cmp::Ordering::Greater,
+                (false, true) => std::cmp::Ordering::Less,
+                _ => y.total_cmp(&x),
+            }
+        });
+        order.truncate(self.cfg.top_k);
+        let index = |c: &Cell| space.index(c).expect("NB201 index");
+        let scored: Vec<(u64, f64)> = pool
+            .iter()
+            .zip(&scores)
+            .map(|(c, s)| (index(c), *s))
+            .collect();
+        if queries >= self.replay_until {
+            pools.write(&PoolRecord {
+                after_query: queries,
+                train_size: self.fitted_at,
+                scored: &scored,
+                chosen: order.iter().map(|&i| index(&pool[i])).collect(),
+            })?;
+        }
+        self.queue = order.into_iter().map(|i| (pool[i], scores[i])).collect();
+        Ok(self.queue.pop_front())
+    }
+}

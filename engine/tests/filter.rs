@@ -1,0 +1,184 @@
+//! The estimator filter: only the top `top_k` of each scored pool are evaluated, and filtered
+//! runs are reproducible and resumable.
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::process::Command;
+
+fn emprox(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_emprox"))
+        .args(args)
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap())
+        .output()
+        .expect("binary runs")
+}
+
+fn lines(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// Small but real EmProx settings so that the test stays quick.
+const FAST: [&str; 8] = [
+    "--set",
+    "estimator.pretrain=400",
+    "--set",
+    "estimator.pretrain_epochs=10",
+    "--set",
+    "budget.max_queries=60",
+    "--seeds",
+    "2",
+];
+
+fn run_filtered(out: &Path, threads: &str) {
+    let mut args = vec![
+        "run",
+        "examples/nb201_evolution_emprox.toml",
+        "--out",
+        out.to_str().unwrap(),
+        "--threads",
+        threads,
+    ];
+    args.extend_from_slice(&FAST);
+    let o = emprox(&args);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+#[test]
+fn only_the_top_k_of_each_pool_are_evaluated_and_runs_repeat() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = tmp.path().join("a");
+    let b = tmp.path().join("b");
+    run_filtered(&a, "1");
+    run_filtered(&b, "2");
+    for i in 0..2 {
+        let f = format!("seed-{i}/trials.jsonl");
+        assert_eq!(
+            std::fs::read(a.join(&f)).unwrap(),
+            std::fs::read(b.join(&f)).unwrap(),
+            "{f}"
+        );
+    }
+    let (top_k, warmup) = (10usize, 20u64);
+    let trials = lines(&a.join("seed-0/trials.jsonl"));
+    let pools = lines(&a.join("seed-0/pools.jsonl"));
+    assert_eq!(trials.len(), 60);
+    assert!(pools.len() >= 4);
+    for p in &pools {
+        let scored: Vec<(u64, f64)> = p["scored"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| (x[0].as_u64().unwrap(), x[1].as_f64().unwrap()))
+            .collect();
+        let chosen: Vec<u64> = p["chosen"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_u64().unwrap())
+            .collect();
+        assert_eq!(chosen.len(), top_k.min(scored.len()));
+        // Every chosen cell scores at least as high as every cell left out.
+        let worst_chosen = chosen
+            .iter()
+            .map(|c| scored.iter().find(|s| s.0 == *c).unwrap().1)
+            .fold(f64::MAX, f64::min);
+        for (idx, s) in &scored {
+            if !chosen.contains(idx) {
+                assert!(
+                    *s <= worst_chosen,
+                    "{idx} scored {s} > chosen {worst_chosen}"
+                );
+            }
+        }
+    }
+    // Every evaluation after the warm-up was chosen from the most recent pool.
+    for t in &trials {
+        let q = t["query"].as_u64().unwrap();
+        if q <= warmup {
+            assert!(t.get("predicted").is_none());
+            continue;
+        }
+        let pool = pools
+            .iter()
+            .filter(|p| p["after_query"].as_u64().unwrap() < q)
+            .last()
+            .expect("a pool before every filtered query");
+        let chosen: HashSet<u64> = pool["chosen"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_u64().unwrap())
+            .collect();
+        assert!(
+            chosen.contains(&t["index"].as_u64().unwrap()),
+            "query {q} was not in the top {top_k}"
+        );
+        assert!(t["predicted"].as_f64().is_some());
+    }
+    let s: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(a.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(s["estimator"], "emprox");
+    assert!(
+        s["runs"][0]["estimator_fit_seconds_total"]
+            .as_f64()
+            .unwrap()
+            > 0.0
+    );
+}
+
+#[test]
+fn a_killed_filtered_run_resumes_to_the_same_journal() {
+    let tmp = tempfile::tempdir().unwrap();
+    let full = tmp.path().join("full");
+    run_filtered(&full, "2");
+    let killed = tmp.path().join("killed");
+    let mut args = vec![
+        "run",
+        "examples/nb201_evolution_emprox.toml",
+        "--out",
+        killed.to_str().unwrap(),
+        "--throttle-ms",
+        "10",
+    ];
+    args.extend_from_slice(&FAST);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_emprox"))
+        .args(&args)
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Kill once the first run is past its warm-up.
+    let journal = killed.join("seed-0/trials.jsonl");
+    let t0 = std::time::Instant::now();
+    while t0.elapsed().as_secs() < 60 {
+        let n = std::fs::read_to_string(&journal)
+            .map(|t| t.lines().count())
+            .unwrap_or(0);
+        if n >= 35 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let o = emprox(&["resume", killed.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for i in 0..2 {
+        let f = format!("seed-{i}/trials.jsonl");
+        assert_eq!(
+            std::fs::read(full.join(&f)).unwrap(),
+            std::fs::read(killed.join(&f)).unwrap(),
+            "{f}"
+        );
+    }
+    assert_eq!(
+        lines(&full.join("seed-0/pools.jsonl")).len(),
+        lines(&killed.join("seed-0/pools.jsonl")).len(),
+        "no pool logged twice"
+    );
+}
