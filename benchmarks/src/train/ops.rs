@@ -6,8 +6,9 @@
 
 use crate::nb201::Op;
 use crate::seed;
-use candle_core::{DType, Device, Result, Tensor, Var};
+use candle_core::{CpuStorage, CustomOp3, DType, Device, Layout, Result, Shape, Tensor, Var};
 use rand::Rng as _;
+use std::sync::{Arc, Mutex};
 
 /// The trainable parameters of a network, in creation order (deterministic, unlike a
 /// `VarMap`), drawn from one seeded stream.
@@ -89,52 +90,205 @@ impl BatchNorm {
         })
     }
 
-    /// Normalises `x` of shape (N, C, H, W).
+    /// Normalises `x` of shape (N, C, H, W). Training mode uses a fused kernel
+    /// ([`FusedBatchNorm`]); evaluation mode uses tensor ops on the running estimates.
     pub fn forward(&self, x: &Tensor, train: bool) -> Result<Tensor> {
-        let c = self.channels;
-        let (inv_std, centred) = if train {
-            let mean = x.mean_keepdim((0, 2, 3))?;
-            let centred = x.broadcast_sub(&mean)?;
-            let var = centred.sqr()?.mean_keepdim((0, 2, 3))?;
-            let (n, _, h, w) = x.dims4()?;
-            let m = (n * h * w) as f64;
-            let unbiased = if m > 1.0 { m / (m - 1.0) } else { 1.0 };
-            let rm = self
-                .running_mean
-                .as_tensor()
-                .detach()
-                .affine(1.0 - BN_MOMENTUM, 0.0)?;
-            let rm = (rm + mean.flatten_all()?.detach().affine(BN_MOMENTUM, 0.0)?)?;
-            let rv = self
-                .running_var
-                .as_tensor()
-                .detach()
-                .affine(1.0 - BN_MOMENTUM, 0.0)?;
-            let rv = (rv
-                + var
-                    .flatten_all()?
-                    .detach()
-                    .affine(BN_MOMENTUM * unbiased, 0.0)?)?;
-            self.running_mean.set(&rm)?;
-            self.running_var.set(&rv)?;
-            let inv_std = (var + BN_EPS)?.sqrt()?.recip()?;
-            (inv_std, centred)
-        } else {
-            let mean = self
-                .running_mean
-                .as_tensor()
-                .detach()
-                .reshape((1, c, 1, 1))?;
-            let inv_std = (self.running_var.as_tensor().detach() + BN_EPS)?
-                .sqrt()?
-                .recip()?
-                .reshape((1, c, 1, 1))?;
-            (inv_std, x.broadcast_sub(&mean)?)
+        if !train {
+            return self.forward_eval(x);
+        }
+        let (n, _, h, w) = x.dims4()?;
+        let stats = Arc::new(Mutex::new(BatchStats::default()));
+        let op = FusedBatchNorm {
+            stats: stats.clone(),
         };
+        let y = x
+            .contiguous()?
+            .apply_op3(self.gamma.as_tensor(), self.beta.as_tensor(), op)?;
+        let st = stats.lock().expect("batch stats").clone();
+        let m = (n * h * w) as f64;
+        let unbiased = if m > 1.0 { m / (m - 1.0) } else { 1.0 };
+        let mean = Tensor::from_vec(st.mean, self.channels, &Device::Cpu)?;
+        let var = Tensor::from_vec(st.var, self.channels, &Device::Cpu)?;
+        let rm = (self
+            .running_mean
+            .as_tensor()
+            .detach()
+            .affine(1.0 - BN_MOMENTUM, 0.0)?
+            + mean.affine(BN_MOMENTUM, 0.0)?)?;
+        let rv = (self
+            .running_var
+            .as_tensor()
+            .detach()
+            .affine(1.0 - BN_MOMENTUM, 0.0)?
+            + var.affine(BN_MOMENTUM * unbiased, 0.0)?)?;
+        self.running_mean.set(&rm)?;
+        self.running_var.set(&rv)?;
+        Ok(y)
+    }
+
+    /// Training-mode batch norm written with candle tensor ops: the reference that the fused
+    /// kernel is tested against (it does not update the running estimates).
+    pub fn forward_reference(&self, x: &Tensor) -> Result<Tensor> {
+        let c = self.channels;
+        let mean = x.mean_keepdim((0, 2, 3))?;
+        let centred = x.broadcast_sub(&mean)?;
+        let var = centred.sqr()?.mean_keepdim((0, 2, 3))?;
+        let inv_std = (var + BN_EPS)?.sqrt()?.recip()?;
         let scale = inv_std.broadcast_mul(&self.gamma.as_tensor().reshape((1, c, 1, 1))?)?;
         centred
             .broadcast_mul(&scale)?
             .broadcast_add(&self.beta.as_tensor().reshape((1, c, 1, 1))?)
+    }
+
+    fn forward_eval(&self, x: &Tensor) -> Result<Tensor> {
+        let c = self.channels;
+        let mean = self
+            .running_mean
+            .as_tensor()
+            .detach()
+            .reshape((1, c, 1, 1))?;
+        let inv_std = (self.running_var.as_tensor().detach() + BN_EPS)?
+            .sqrt()?
+            .recip()?
+            .reshape((1, c, 1, 1))?;
+        let scale = inv_std.broadcast_mul(&self.gamma.as_tensor().reshape((1, c, 1, 1))?)?;
+        x.broadcast_sub(&mean)?
+            .broadcast_mul(&scale)?
+            .broadcast_add(&self.beta.as_tensor().reshape((1, c, 1, 1))?)
+    }
+}
+
+/// Per-channel batch statistics of one fused batch-norm call (biased variance).
+#[derive(Debug, Clone, Default)]
+struct BatchStats {
+    mean: Vec<f32>,
+    var: Vec<f32>,
+}
+
+/// Training-mode batch norm `y = γ·(x − μ)/√(σ² + ε) + β` as one candle op with a hand-written
+/// backward pass: about ten times faster on small tensors than the dozen tensor ops (with
+/// broadcasting backward passes) it replaces. Inputs: x (N, C, H, W) contiguous, γ (C), β (C).
+struct FusedBatchNorm {
+    stats: Arc<Mutex<BatchStats>>,
+}
+
+fn contiguous_f32<'a>(s: &'a CpuStorage, l: &Layout) -> Result<&'a [f32]> {
+    let data = s.as_slice::<f32>()?;
+    match l.contiguous_offsets() {
+        Some((a, b)) => Ok(&data[a..b]),
+        None => candle_core::bail!("fused batch norm needs contiguous inputs"),
+    }
+}
+
+impl CustomOp3 for FusedBatchNorm {
+    fn name(&self) -> &'static str {
+        "fused-batch-norm"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (n, c, h, w) = l1.shape().dims4()?;
+        let (x, gamma, beta) = (
+            contiguous_f32(s1, l1)?,
+            contiguous_f32(s2, l2)?,
+            contiguous_f32(s3, l3)?,
+        );
+        let hw = h * w;
+        let m = (n * hw) as f64;
+        let mut mean = vec![0f32; c];
+        let mut var = vec![0f32; c];
+        let mut y = vec![0f32; x.len()];
+        for ch in 0..c {
+            let mut sum = 0f64;
+            for b in 0..n {
+                let o = (b * c + ch) * hw;
+                sum += x[o..o + hw].iter().map(|&v| v as f64).sum::<f64>();
+            }
+            let mu = sum / m;
+            let mut sq = 0f64;
+            for b in 0..n {
+                let o = (b * c + ch) * hw;
+                sq += x[o..o + hw]
+                    .iter()
+                    .map(|&v| (v as f64 - mu).powi(2))
+                    .sum::<f64>();
+            }
+            let v = sq / m;
+            let inv = 1.0 / (v + BN_EPS).sqrt();
+            let (scale, shift) = ((gamma[ch] as f64 * inv) as f32, beta[ch]);
+            let mu32 = mu as f32;
+            for b in 0..n {
+                let o = (b * c + ch) * hw;
+                for (yi, &xi) in y[o..o + hw].iter_mut().zip(&x[o..o + hw]) {
+                    *yi = (xi - mu32) * scale + shift;
+                }
+            }
+            mean[ch] = mu32;
+            var[ch] = v as f32;
+        }
+        *self.stats.lock().expect("batch stats") = BatchStats { mean, var };
+        Ok((CpuStorage::F32(y), l1.shape().clone()))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        gamma: &Tensor,
+        _beta: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let (n, c, h, w) = x.dims4()?;
+        let hw = h * w;
+        let m = (n * hw) as f64;
+        let st = self.stats.lock().expect("batch stats").clone();
+        let xs: Vec<f32> = x.flatten_all()?.to_vec1()?;
+        let gs: Vec<f32> = grad.flatten_all()?.to_vec1()?;
+        let gamma: Vec<f32> = gamma.to_vec1()?;
+        let mut dx = vec![0f32; xs.len()];
+        let mut dgamma = vec![0f32; c];
+        let mut dbeta = vec![0f32; c];
+        for ch in 0..c {
+            let mu = st.mean[ch];
+            let inv = (1.0 / (st.var[ch] as f64 + BN_EPS).sqrt()) as f32;
+            let (mut sum_g, mut sum_gx) = (0f64, 0f64);
+            for b in 0..n {
+                let o = (b * c + ch) * hw;
+                for (&xi, &gi) in xs[o..o + hw].iter().zip(&gs[o..o + hw]) {
+                    sum_g += gi as f64;
+                    sum_gx += (gi * (xi - mu) * inv) as f64;
+                }
+            }
+            dbeta[ch] = sum_g as f32;
+            dgamma[ch] = sum_gx as f32;
+            // dx = γ·inv/m · (m·g − Σg − x̂·Σ(g·x̂))
+            let k = gamma[ch] * inv / m as f32;
+            let (sg, sgx) = (sum_g as f32, sum_gx as f32);
+            for b in 0..n {
+                let o = (b * c + ch) * hw;
+                for ((d, &xi), &gi) in dx[o..o + hw]
+                    .iter_mut()
+                    .zip(&xs[o..o + hw])
+                    .zip(&gs[o..o + hw])
+                {
+                    let xhat = (xi - mu) * inv;
+                    *d = k * (m as f32 * gi - sg - xhat * sgx);
+                }
+            }
+        }
+        let dev = x.device();
+        Ok((
+            Some(Tensor::from_vec(dx, (n, c, h, w), dev)?),
+            Some(Tensor::from_vec(dgamma, c, dev)?),
+            Some(Tensor::from_vec(dbeta, c, dev)?),
+        ))
     }
 }
 
@@ -347,6 +501,58 @@ mod tests {
                 assert!((got - s / n).abs() < 1e-6, "({i},{j}): {got} vs {}", s / n);
             }
         }
+    }
+
+    #[test]
+    fn fused_batch_norm_matches_tensor_ops_forward_and_backward() {
+        let mut p = params();
+        let bn = BatchNorm::new(&mut p, "bn", 3).unwrap();
+        // Non-trivial scale and shift.
+        bn.gamma
+            .set(&Tensor::new(&[0.5f32, 1.5, -2.0], &Device::Cpu).unwrap())
+            .unwrap();
+        bn.beta
+            .set(&Tensor::new(&[0.1f32, -0.3, 0.7], &Device::Cpu).unwrap())
+            .unwrap();
+        let x =
+            Var::from_tensor(&((input(&[5, 3, 4, 4], 9) * 3.0).unwrap() + 1.0).unwrap()).unwrap();
+        let weights = input(&[5, 3, 4, 4], 10);
+        let run = |fused: bool| {
+            let y = if fused {
+                bn.forward(x.as_tensor(), true).unwrap()
+            } else {
+                bn.forward_reference(x.as_tensor()).unwrap()
+            };
+            // A loss that weights every output differently, so all gradient terms matter.
+            let loss = (y.clone() * &weights)
+                .unwrap()
+                .sqr()
+                .unwrap()
+                .sum_all()
+                .unwrap();
+            let g = loss.backward().unwrap();
+            let v = |t: &Tensor| -> Vec<f32> { t.flatten_all().unwrap().to_vec1().unwrap() };
+            (
+                v(&y),
+                v(g.get(x.as_tensor()).unwrap()),
+                v(g.get(bn.gamma.as_tensor()).unwrap()),
+                v(g.get(bn.beta.as_tensor()).unwrap()),
+            )
+        };
+        let (f, r) = (run(true), run(false));
+        let close = |a: &[f32], b: &[f32], what: &str| {
+            assert_eq!(a.len(), b.len());
+            for (x, y) in a.iter().zip(b) {
+                assert!(
+                    (x - y).abs() <= 1e-4 * (1.0 + y.abs()),
+                    "{what}: {x} vs {y}"
+                );
+            }
+        };
+        close(&f.0, &r.0, "output");
+        close(&f.1, &r.1, "dx");
+        close(&f.2, &r.2, "dgamma");
+        close(&f.3, &r.3, "dbeta");
     }
 
     #[test]

@@ -220,20 +220,21 @@ pub fn accuracy(net: &Network, set: &Images) -> candle_core::Result<f64> {
 }
 
 /// PyTorch's SGD: d = g + wd·p; buf = m·buf + d (buf = d at the first step);
-/// p -= lr·(d + m·buf) with Nesterov, lr·buf without.
+/// p -= lr·(d + m·buf) with Nesterov, lr·buf without. Done on plain vectors: a few hundred
+/// tiny tensor ops per step would cost more than the arithmetic.
 struct Sgd {
-    momentum: f64,
+    momentum: f32,
     nesterov: bool,
-    weight_decay: f64,
-    buffers: Vec<Option<Tensor>>,
+    weight_decay: f32,
+    buffers: Vec<Option<Vec<f32>>>,
 }
 
 impl Sgd {
     fn new(config: &TrainingConfig) -> Self {
         Self {
-            momentum: config.momentum,
+            momentum: config.momentum as f32,
             nesterov: config.nesterov,
-            weight_decay: config.weight_decay,
+            weight_decay: config.weight_decay as f32,
             buffers: Vec::new(),
         }
     }
@@ -244,32 +245,35 @@ impl Sgd {
         grads: &candle_core::backprop::GradStore,
         lr: f64,
     ) -> candle_core::Result<()> {
+        let (m, wd, lr) = (self.momentum, self.weight_decay, lr as f32);
         self.buffers.resize(vars.len(), None);
         for (var, buf) in vars.iter().zip(self.buffers.iter_mut()) {
             let Some(g) = grads.get(var) else { continue };
-            // Detached: the optimiser's arithmetic must not be recorded for backprop.
-            let (g, p) = (g.detach(), var.as_tensor().detach());
-            let d = if self.weight_decay > 0.0 {
-                (&g + p.affine(self.weight_decay, 0.0)?)?
-            } else {
-                g
-            };
-            let update = if self.momentum > 0.0 {
-                let b = match buf.take() {
-                    None => d.clone(),
-                    Some(b) => (b.affine(self.momentum, 0.0)? + &d)?,
+            let mut g: Vec<f32> = g.flatten_all()?.to_vec1()?;
+            let mut p: Vec<f32> = var.as_tensor().flatten_all()?.to_vec1()?;
+            for (gi, &pi) in g.iter_mut().zip(&p) {
+                *gi += wd * pi;
+            }
+            if m > 0.0 {
+                let b = match buf {
+                    None => buf.insert(g.clone()),
+                    Some(b) => {
+                        for (bi, &gi) in b.iter_mut().zip(&g) {
+                            *bi = m * *bi + gi;
+                        }
+                        b
+                    }
                 };
-                let u = if self.nesterov {
-                    (&d + b.affine(self.momentum, 0.0)?)?
-                } else {
-                    b.clone()
-                };
-                *buf = Some(b);
-                u
+                for ((pi, &gi), &bi) in p.iter_mut().zip(&g).zip(b.iter()) {
+                    let u = if self.nesterov { gi + m * bi } else { bi };
+                    *pi -= lr * u;
+                }
             } else {
-                d
-            };
-            var.set(&(&p - update.affine(lr, 0.0)?)?)?;
+                for (pi, &gi) in p.iter_mut().zip(&g) {
+                    *pi -= lr * gi;
+                }
+            }
+            var.set(&Tensor::from_vec(p, var.shape(), &Device::Cpu)?)?;
         }
         Ok(())
     }
