@@ -1,7 +1,7 @@
 //! The `emprox` command-line tool.
 
 use clap::{Parser, Subcommand};
-use emprox_engine::commands::{compare, list, predictors, run, show};
+use emprox_engine::commands::{arch, compare, list, predictors, run, show};
 use std::process::ExitCode;
 
 /// emprox: neural architecture search with cheap performance estimation.
@@ -20,6 +20,8 @@ enum Command {
     Resume(run::ResumeArgs),
     /// Compare experiments on the same seeds: one table and one plot per dataset.
     Compare(compare::CompareArgs),
+    /// Parse NB201 architectures (strings or indices) and print their benchmark entries.
+    Arch(arch::ArchArgs),
     /// List strategies, estimators and benchmarks with their parameters and defaults.
     List,
     /// Show the best architectures of an output folder.
@@ -49,6 +51,7 @@ fn main() -> ExitCode {
         Command::Run(a) => run::run(a),
         Command::Resume(a) => run::resume_cmd(a),
         Command::Compare(a) => compare::compare(a),
+        Command::Arch(a) => arch::arch(a),
         Command::List => list::list(),
         Command::Show(a) => show::show(a),
         Command::EvalPredictors(a) => predictors::eval_predictors(a),

@@ -1,5 +1,6 @@
 //! The subcommands of the `emprox` binary.
 
+pub mod arch;
 pub mod compare;
 pub mod list;
 pub mod predictors;
