@@ -6,7 +6,9 @@
 
 use crate::nb201::Op;
 use crate::seed;
-use candle_core::{CpuStorage, CustomOp3, DType, Device, Layout, Result, Shape, Tensor, Var};
+use candle_core::{
+    CpuStorage, CustomOp1, CustomOp3, DType, Device, Layout, Result, Shape, Tensor, Var,
+};
 use rand::Rng as _;
 use std::sync::{Arc, Mutex};
 
@@ -318,9 +320,113 @@ impl Conv2d {
         })
     }
 
-    /// Applies the convolution.
+    /// Applies the convolution: [`Im2Col`] and one matrix product (candle's gemm), about twice
+    /// as fast in training as candle's `conv2d` on these small images.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let (n, _, h, w) = x.dims4()?;
+        let (c_out, c_in, k, _) = self.weight.dims4()?;
+        let ho = (h + 2 * self.padding - k) / self.stride + 1;
+        let wo = (w + 2 * self.padding - k) / self.stride + 1;
+        let cols = x.contiguous()?.apply_op1(Im2Col {
+            k,
+            stride: self.stride,
+            padding: self.padding,
+        })?;
+        self.weight
+            .as_tensor()
+            .reshape((c_out, c_in * k * k))?
+            .matmul(&cols)?
+            .reshape((c_out, n, ho * wo))?
+            .transpose(0, 1)?
+            .contiguous()?
+            .reshape((n, c_out, ho, wo))
+    }
+
+    /// The same convolution with candle's `conv2d` (the reference in tests).
+    pub fn forward_reference(&self, x: &Tensor) -> Result<Tensor> {
         x.conv2d(self.weight.as_tensor(), self.padding, self.stride, 1, 1)
+    }
+}
+
+/// Unfolds (N, C, H, W) into the (C·k·k, N·Ho·Wo) matrix of a `k×k` convolution's input
+/// patches (zero padding); its backward pass folds the gradient back (scatter-add).
+struct Im2Col {
+    k: usize,
+    stride: usize,
+    padding: usize,
+}
+
+impl Im2Col {
+    fn out_hw(&self, h: usize, w: usize) -> (usize, usize) {
+        (
+            (h + 2 * self.padding - self.k) / self.stride + 1,
+            (w + 2 * self.padding - self.k) / self.stride + 1,
+        )
+    }
+
+    /// Calls `f(col_index_base, row, input_offset_or_none)` for every patch entry, in order:
+    /// row r = (c, ki, kj), column (b, oh, ow).
+    fn for_each(
+        &self,
+        (n, c, h, w): (usize, usize, usize, usize),
+        mut f: impl FnMut(usize, usize, Option<usize>),
+    ) {
+        let (ho, wo) = self.out_hw(h, w);
+        let (k, s, p) = (self.k, self.stride, self.padding as isize);
+        let ncols = n * ho * wo;
+        for ch in 0..c {
+            for ki in 0..k {
+                for kj in 0..k {
+                    let row = (ch * k + ki) * k + kj;
+                    for b in 0..n {
+                        let base = ((b * c) + ch) * h * w;
+                        for oh in 0..ho {
+                            let ih = (oh * s) as isize + ki as isize - p;
+                            let col0 = row * ncols + (b * ho + oh) * wo;
+                            for ow in 0..wo {
+                                let iw = (ow * s) as isize + kj as isize - p;
+                                let src =
+                                    (ih >= 0 && ih < h as isize && iw >= 0 && iw < w as isize)
+                                        .then(|| base + ih as usize * w + iw as usize);
+                                f(col0 + ow, row, src);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl CustomOp1 for Im2Col {
+    fn name(&self) -> &'static str {
+        "im2col"
+    }
+
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
+        let (n, c, h, w) = l.shape().dims4()?;
+        let x = contiguous_f32(s, l)?;
+        let (ho, wo) = self.out_hw(h, w);
+        let rows = c * self.k * self.k;
+        let mut out = vec![0f32; rows * n * ho * wo];
+        self.for_each((n, c, h, w), |dst, _, src| {
+            if let Some(i) = src {
+                out[dst] = x[i];
+            }
+        });
+        Ok((CpuStorage::F32(out), Shape::from((rows, n * ho * wo))))
+    }
+
+    fn bwd(&self, x: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
+        let (n, c, h, w) = x.dims4()?;
+        let g: Vec<f32> = grad.flatten_all()?.to_vec1()?;
+        let mut dx = vec![0f32; n * c * h * w];
+        self.for_each((n, c, h, w), |src, _, dst| {
+            if let Some(i) = dst {
+                dx[i] += g[src];
+            }
+        });
+        Ok(Some(Tensor::from_vec(dx, (n, c, h, w), x.device())?))
     }
 }
 
@@ -553,6 +659,59 @@ mod tests {
         close(&f.1, &r.1, "dx");
         close(&f.2, &r.2, "dgamma");
         close(&f.3, &r.3, "dbeta");
+    }
+
+    #[test]
+    fn im2col_convolution_matches_candle_conv2d() {
+        let mut p = params();
+        for (c_in, c_out, k, stride, hw) in [
+            (3, 4, 3, 1, 5),
+            (3, 4, 3, 2, 6),
+            (4, 2, 1, 1, 3),
+            (2, 3, 3, 2, 7),
+        ] {
+            let conv = Conv2d::new(&mut p, "c", c_in, c_out, k, stride, k / 2).unwrap();
+            let x = Var::from_tensor(&input(&[2, c_in, hw, hw], 11)).unwrap();
+            let weights = input(
+                &conv
+                    .forward_reference(x.as_tensor())
+                    .unwrap()
+                    .dims()
+                    .to_vec(),
+                12,
+            );
+            let run = |fast: bool| {
+                let y = if fast {
+                    conv.forward(x.as_tensor()).unwrap()
+                } else {
+                    conv.forward_reference(x.as_tensor()).unwrap()
+                };
+                let loss = (y.clone() * &weights)
+                    .unwrap()
+                    .sqr()
+                    .unwrap()
+                    .sum_all()
+                    .unwrap();
+                let g = loss.backward().unwrap();
+                let v = |t: &Tensor| -> Vec<f32> { t.flatten_all().unwrap().to_vec1().unwrap() };
+                (
+                    y.dims().to_vec(),
+                    v(&y),
+                    v(g.get(x.as_tensor()).unwrap()),
+                    v(g.get(conv.weight.as_tensor()).unwrap()),
+                )
+            };
+            let (f, r) = (run(true), run(false));
+            assert_eq!(f.0, r.0);
+            for (a, b) in [(&f.1, &r.1), (&f.2, &r.2), (&f.3, &r.3)] {
+                for (x, y) in a.iter().zip(b.iter()) {
+                    assert!(
+                        (x - y).abs() <= 1e-4 * (1.0 + y.abs()),
+                        "k{k} s{stride}: {x} vs {y}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]
