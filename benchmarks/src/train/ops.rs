@@ -672,14 +672,12 @@ mod tests {
         ] {
             let conv = Conv2d::new(&mut p, "c", c_in, c_out, k, stride, k / 2).unwrap();
             let x = Var::from_tensor(&input(&[2, c_in, hw, hw], 11)).unwrap();
-            let weights = input(
-                &conv
-                    .forward_reference(x.as_tensor())
-                    .unwrap()
-                    .dims()
-                    .to_vec(),
-                12,
-            );
+            let out_shape = conv
+                .forward_reference(x.as_tensor())
+                .unwrap()
+                .dims()
+                .to_vec();
+            let weights = input(&out_shape, 12);
             let run = |fast: bool| {
                 let y = if fast {
                     conv.forward(x.as_tensor()).unwrap()
