@@ -16,12 +16,15 @@ pub struct Nao {
 }
 
 impl Nao {
-    /// NAO's defaults: the paper's encoder-decoder, head of 2 layers × 16, trade-off 0.8.
+    /// NAO's defaults: the paper's encoder-decoder, head of 2 layers × 16, trade-off 0.8, and
+    /// 200 epochs: with EmProx's 50 its regressor has taken too few steps to rank (measured
+    /// Kendall tau 0.22 at n = 121, against 0.51 with 200).
     pub fn default_params() -> NetParams {
         let mut p = NetParams::paper();
         p.head_layers = 2;
         p.head_width = 16;
         p.train.trade_off = 0.8;
+        p.train.epochs = 200;
         p
     }
 }

@@ -33,6 +33,7 @@ pub fn tanh(x: f32) -> f32 {
 }
 
 /// Applies `sigmoid` in place.
+#[inline(always)]
 pub fn sigmoid_slice(v: &mut [f32]) {
     for x in v.iter_mut() {
         *x = sigmoid(*x);
@@ -40,6 +41,7 @@ pub fn sigmoid_slice(v: &mut [f32]) {
 }
 
 /// Applies `tanh` in place.
+#[inline(always)]
 pub fn tanh_slice(v: &mut [f32]) {
     for x in v.iter_mut() {
         *x = tanh(*x);

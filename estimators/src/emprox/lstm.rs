@@ -8,7 +8,7 @@
 //! runs back-propagation through time with two `gemm`s per step. Gate order is PyTorch's
 //! (input, forget, cell, output).
 
-use super::fastmath::{sigmoid_slice, tanh};
+use super::fastmath::{sigmoid_slice, tanh, tanh_slice};
 use candle_core::{bail, CpuStorage, CustomOp1, CustomOp3, Layout, Result, Shape, Tensor};
 use std::sync::Mutex;
 
@@ -73,7 +73,41 @@ struct Dims {
     h: usize,
 }
 
-fn forward(xg: &[f32], w: &[f32], s0: &[f32], d: Dims, reverse: bool) -> (Vec<f32>, Cache) {
+/// Runs `f` compiled for AVX2 + FMA when the CPU has them (runtime check), else for the
+/// baseline target. LLVM does not contract `a * b + c` into FMA on its own, so both paths give
+/// identical bits.
+macro_rules! multiversion {
+    ($name:ident, $imp:ident, ($($arg:ident: $ty:ty),*) -> $ret:ty) => {
+        fn $name($($arg: $ty),*) -> $ret {
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx2,fma")]
+                unsafe fn fast($($arg: $ty),*) -> $ret {
+                    $imp($($arg),*)
+                }
+                if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+                    // SAFETY: the features were detected at run time.
+                    return unsafe { fast($($arg),*) };
+                }
+            }
+            $imp($($arg),*)
+        }
+    };
+}
+
+multiversion!(forward, forward_impl, (table: &[f32], tokens: &[u32], w: &[f32], s0: &[f32], d: Dims, reverse: bool) -> (Vec<f32>, Cache));
+multiversion!(backward, backward_impl, (grad: &[f32], tokens: &[u32], vocab: usize, w: &[f32], c: &Cache, d: Dims, reverse: bool) -> (Vec<f32>, Vec<f32>, Vec<f32>));
+multiversion!(tanh_vec, tanh_slice, (v: &mut [f32]) -> ());
+
+#[inline(always)]
+fn forward_impl(
+    table: &[f32],
+    tokens: &[u32],
+    w: &[f32],
+    s0: &[f32],
+    d: Dims,
+    reverse: bool,
+) -> (Vec<f32>, Cache) {
     let Dims { b, l, h } = d;
     let g4 = 4 * h;
     let mut acts = vec![0f32; l * b * g4];
@@ -89,8 +123,8 @@ fn forward(xg: &[f32], w: &[f32], s0: &[f32], d: Dims, reverse: bool) -> (Vec<f3
         let t = if reverse { l - 1 - s } else { s };
         let a = &mut acts[s * b * g4..(s + 1) * b * g4];
         for bi in 0..b {
-            a[bi * g4..(bi + 1) * g4]
-                .copy_from_slice(&xg[(bi * l + t) * g4..(bi * l + t + 1) * g4]);
+            let tok = tokens[bi * l + t] as usize;
+            a[bi * g4..(bi + 1) * g4].copy_from_slice(&table[tok * g4..(tok + 1) * g4]);
         }
         let (hs_prev, hs_next) = hs.split_at_mut((s + 1) * b * h);
         let h_prev = &hs_prev[s * b * h..];
@@ -137,9 +171,12 @@ fn forward(xg: &[f32], w: &[f32], s0: &[f32], d: Dims, reverse: bool) -> (Vec<f3
     (out, Cache { acts, cs, tcs, hs })
 }
 
-/// Back-propagation through time. Returns (d xg [B,L,4H], d w [4H,H], d s0 [B,2H]).
-fn backward(
+/// Back-propagation through time. Returns (d table [V,4H], d w [4H,H], d s0 [B,2H]).
+#[inline(always)]
+fn backward_impl(
     grad: &[f32],
+    tokens: &[u32],
+    vocab: usize,
     w: &[f32],
     c: &Cache,
     d: Dims,
@@ -147,7 +184,7 @@ fn backward(
 ) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
     let Dims { b, l, h } = d;
     let g4 = 4 * h;
-    let mut dxg = vec![0f32; b * l * g4];
+    let mut dtable = vec![0f32; vocab * g4];
     let mut dw = vec![0f32; g4 * h];
     let mut dh_next = vec![0f32; b * h];
     let mut dc_next = vec![0f32; b * h];
@@ -172,7 +209,10 @@ fn backward(
                 dar[3 * h + j] = dh * tc * o * (1.0 - o);
                 dc_next[k] = dc * f;
             }
-            dxg[(bi * l + t) * g4..(bi * l + t + 1) * g4].copy_from_slice(dar);
+            let tok = tokens[bi * l + t] as usize;
+            for (dt, da) in dtable[tok * g4..(tok + 1) * g4].iter_mut().zip(dar.iter()) {
+                *dt += da;
+            }
         }
         let h_prev = &c.hs[s * b * h..(s + 1) * b * h];
         // dW += daᵀ · h_prev
@@ -203,7 +243,7 @@ fn backward(
         ds0[bi * 2 * h..bi * 2 * h + h].copy_from_slice(&dh_next[bi * h..(bi + 1) * h]);
         ds0[bi * 2 * h + h..(bi + 1) * 2 * h].copy_from_slice(&dc_next[bi * h..(bi + 1) * h]);
     }
-    (dxg, dw, ds0)
+    (dtable, dw, ds0)
 }
 
 fn f32_slice<'a>(s: &'a CpuStorage, l: &Layout) -> Result<&'a [f32]> {
@@ -218,19 +258,30 @@ fn f32_slice<'a>(s: &'a CpuStorage, l: &Layout) -> Result<&'a [f32]> {
 }
 
 struct LstmOp {
+    tokens: Vec<u32>,
+    len: usize,
     reverse: bool,
     keep: bool,
     cache: Mutex<Option<Cache>>,
 }
 
-fn dims(xg: &[usize], w: &[usize], s0: &[usize]) -> Result<Dims> {
-    let (&[b, l, g4], &[wg, h], &[sb, s2]) = (xg, w, s0) else {
-        bail!("lstm: expected xg [B,L,4H], w [4H,H], s0 [B,2H], got {xg:?} {w:?} {s0:?}")
-    };
-    if g4 != 4 * h || wg != g4 || sb != b || s2 != 2 * h {
-        bail!("lstm: inconsistent shapes xg {xg:?} w {w:?} s0 {s0:?}");
+impl LstmOp {
+    fn dims(&self, table: &[usize], w: &[usize], s0: &[usize]) -> Result<(usize, Dims)> {
+        let (&[v, g4], &[wg, h], &[b, s2]) = (table, w, s0) else {
+            bail!("lstm: expected table [V,4H], w [4H,H], s0 [B,2H], got {table:?} {w:?} {s0:?}")
+        };
+        let l = self.len;
+        if g4 != 4 * h || wg != g4 || s2 != 2 * h || self.tokens.len() != b * l {
+            bail!(
+                "lstm: inconsistent shapes table {table:?} w {w:?} s0 {s0:?}, {} tokens",
+                self.tokens.len()
+            );
+        }
+        if let Some(t) = self.tokens.iter().find(|&&t| t as usize >= v) {
+            bail!("lstm: token {t} outside the table of {v} rows");
+        }
+        Ok((v, Dims { b, l, h }))
     }
-    Ok(Dims { b, l, h })
 }
 
 impl CustomOp3 for LstmOp {
@@ -247,9 +298,10 @@ impl CustomOp3 for LstmOp {
         s3: &CpuStorage,
         l3: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let d = dims(l1.dims(), l2.dims(), l3.dims())?;
+        let (_, d) = self.dims(l1.dims(), l2.dims(), l3.dims())?;
         let (out, cache) = forward(
             f32_slice(s1, l1)?,
+            &self.tokens,
             f32_slice(s2, l2)?,
             f32_slice(s3, l3)?,
             d,
@@ -263,49 +315,61 @@ impl CustomOp3 for LstmOp {
 
     fn bwd(
         &self,
-        xg: &Tensor,
+        table: &Tensor,
         w: &Tensor,
         s0: &Tensor,
         _res: &Tensor,
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        let d = dims(xg.dims(), w.dims(), s0.dims())?;
+        let (v, d) = self.dims(table.dims(), w.dims(), s0.dims())?;
         let wv = w.flatten_all()?.to_vec1::<f32>()?;
         let gv = grad.flatten_all()?.to_vec1::<f32>()?;
         let cached = self.cache.lock().expect("lstm cache").take();
         let cache = match cached {
             Some(c) => c,
             None => {
-                let xv = xg.flatten_all()?.to_vec1::<f32>()?;
+                let tv = table.flatten_all()?.to_vec1::<f32>()?;
                 let sv = s0.flatten_all()?.to_vec1::<f32>()?;
-                forward(&xv, &wv, &sv, d, self.reverse).1
+                forward(&tv, &self.tokens, &wv, &sv, d, self.reverse).1
             }
         };
-        let (dxg, dw, ds0) = backward(&gv, &wv, &cache, d, self.reverse);
-        let dev = xg.device();
+        let (dtable, dw, ds0) = backward(&gv, &self.tokens, v, &wv, &cache, d, self.reverse);
+        let dev = table.device();
         Ok((
-            Some(Tensor::from_vec(dxg, xg.dims(), dev)?),
+            Some(Tensor::from_vec(dtable, table.dims(), dev)?),
             Some(Tensor::from_vec(dw, w.dims(), dev)?),
             Some(Tensor::from_vec(ds0, s0.dims(), dev)?),
         ))
     }
 }
 
-/// Runs an LSTM layer over a batch. `xg`: input pre-activations `x·W_ihᵀ + b` for every step,
-/// `[B, L, 4H]`; `w_hh`: `[4H, H]`; `s0`: initial `[h0, c0]` concatenated, `[B, 2H]`. With
-/// `reverse`, step 0 reads position L−1 (the backward direction of a bidirectional LSTM); the
-/// output `[B, L, H]` is always in position order. `train` records the op for backward.
-pub fn lstm(xg: &Tensor, w_hh: &Tensor, s0: &Tensor, reverse: bool, train: bool) -> Result<Tensor> {
+/// Runs an LSTM layer over a batch of token sequences. `table`: the input pre-activations
+/// `emb·W_ihᵀ + b` of every vocabulary token, `[V, 4H]` (so no `[B, L, 4H]` tensor, nor its
+/// gradient, is ever materialised); `tokens`: `[B, L]` u32; `w_hh`: `[4H, H]`; `s0`: initial
+/// `[h0, c0]` concatenated, `[B, 2H]`. With `reverse`, step 0 reads position L−1 (the backward
+/// direction of a bidirectional LSTM); the output `[B, L, H]` is always in position order.
+/// `train` records the op for backward.
+pub fn lstm(
+    table: &Tensor,
+    tokens: &Tensor,
+    w_hh: &Tensor,
+    s0: &Tensor,
+    reverse: bool,
+    train: bool,
+) -> Result<Tensor> {
+    let (_, len) = tokens.dims2()?;
     let op = LstmOp {
+        tokens: tokens.flatten_all()?.to_vec1::<u32>()?,
+        len,
         reverse,
         keep: train,
         cache: Mutex::new(None),
     };
-    let (xg, w, s0) = (xg.contiguous()?, w_hh.contiguous()?, s0.contiguous()?);
+    let (t, w, s0) = (table.contiguous()?, w_hh.contiguous()?, s0.contiguous()?);
     if train {
-        xg.apply_op3(&w, &s0, op)
+        t.apply_op3(&w, &s0, op)
     } else {
-        xg.apply_op3_no_bwd(&w, &s0, &op)
+        t.apply_op3_no_bwd(&w, &s0, &op)
     }
 }
 
@@ -318,7 +382,7 @@ impl CustomOp1 for FastTanh {
     }
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
         let mut v = f32_slice(s, l)?.to_vec();
-        super::fastmath::tanh_slice(&mut v);
+        tanh_vec(&mut v);
         Ok((CpuStorage::F32(v), l.shape().clone()))
     }
     fn bwd(&self, _arg: &Tensor, res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
@@ -372,11 +436,19 @@ mod tests {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
         let (b, l, h) = (3, 5, 4);
         for reverse in [false, true] {
-            let xg = Var::from_tensor(&rand_tensor(&mut rng, &[b, l, 4 * h], 1.0)).unwrap();
+            let v = 4;
+            let table = Var::from_tensor(&rand_tensor(&mut rng, &[v, 4 * h], 1.0)).unwrap();
+            let toks: Vec<u32> = (0..b * l).map(|_| rng.random_range(0..v as u32)).collect();
+            let toks = Tensor::from_vec(toks, (b, l), &Device::Cpu).unwrap();
+            let xg = table
+                .index_select(&toks.flatten_all().unwrap(), 0)
+                .unwrap()
+                .reshape((b, l, 4 * h))
+                .unwrap();
             let w = Var::from_tensor(&rand_tensor(&mut rng, &[4 * h, h], 0.7)).unwrap();
             let s0 = Var::from_tensor(&rand_tensor(&mut rng, &[b, 2 * h], 0.5)).unwrap();
             let probe = rand_tensor(&mut rng, &[b, l, h], 1.0);
-            let ours = lstm(&xg, &w, &s0, reverse, true).unwrap();
+            let ours = lstm(&table, &toks, &w, &s0, reverse, true).unwrap();
             let theirs = reference(&xg, &w, &s0, reverse);
             let diff = (&ours - &theirs)
                 .unwrap()
@@ -399,7 +471,7 @@ mod tests {
                 .unwrap()
                 .backward()
                 .unwrap();
-            for v in [&xg, &w, &s0] {
+            for v in [&table, &w, &s0] {
                 let a = g1.get(v).unwrap();
                 let bb = g2.get(v).unwrap();
                 let scale = bb

@@ -173,9 +173,9 @@ impl Seq2Seq {
                 self.p(&format!("enc_{dir}_wih")),
                 self.p(&format!("enc_{dir}_b")),
             )?;
-            let xg = gates.index_select(&flat, 0)?.reshape((b, l, 4 * h))?;
             dirs.push(lstm(
-                &xg,
+                &gates,
+                tokens,
                 self.p(&format!("enc_{dir}_whh")),
                 &zeros,
                 reverse,
@@ -199,11 +199,8 @@ impl Seq2Seq {
         let (b, l) = dec_in.dims2()?;
         let e = self.shape.embedding_size;
         let gates = linear(self.p("dec_emb"), self.p("dec_wih"), self.p("dec_b"))?;
-        let xg = gates
-            .index_select(&dec_in.flatten_all()?, 0)?
-            .reshape((b, l, 4 * e))?;
         let s0 = Tensor::cat(&[&fwd.emb, &fwd.emb], 1)?;
-        let dd = lstm(&xg, self.p("dec_whh"), &s0, false, train)?;
+        let dd = lstm(&gates, dec_in, self.p("dec_whh"), &s0, false, train)?;
         let scores = dd.matmul(&fwd.enc.transpose(1, 2)?.contiguous()?)?;
         let attn = candle_nn::ops::softmax(&scores, D::Minus1)?;
         let ctx = attn.matmul(&fwd.enc)?;
