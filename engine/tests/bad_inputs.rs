@@ -1,0 +1,463 @@
+//! Bad input of every kind gets a clear one-line error and exit code 2, never a panic, and
+//! leaves no output folder behind. Set `EMPROX_BAD_INPUT_TABLE=FILE` to write the Markdown table
+//! of what each input gets (the README's table).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+struct Case {
+    what: &'static str,
+    args: Vec<String>,
+    needle: &'static str,
+}
+
+fn base() -> String {
+    std::fs::read_to_string(root().join("examples/nb201_evolution.toml")).unwrap()
+}
+
+fn emprox_filter() -> String {
+    std::fs::read_to_string(root().join("examples/nb201_evolution_emprox.toml")).unwrap()
+}
+
+#[test]
+fn bad_inputs_get_clear_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let out = dir.join("out");
+    let o = out.to_str().unwrap().to_string();
+    let mut n = 0;
+    let mut file = |text: &str| -> String {
+        n += 1;
+        let p = dir.join(format!("exp{n}.toml"));
+        std::fs::write(&p, text).unwrap();
+        p.to_str().unwrap().to_string()
+    };
+    let run = |f: String| vec!["run".to_string(), f, "--out".into(), o.clone()];
+    let b = base();
+    let e = emprox_filter();
+    // Data files for the benchmark.data key.
+    let gz = std::fs::read(root().join("benchmarks/data/nb201.csv.gz")).unwrap();
+    let truncated = dir.join("truncated.csv.gz");
+    std::fs::write(&truncated, &gz[..gz.len() / 3]).unwrap();
+    let garbage = dir.join("garbage.csv");
+    std::fs::write(&garbage, "index,arch\n0,hello\n").unwrap();
+    let with_data = |p: &Path| {
+        b.replace(
+            "noise = \"mean\"",
+            &format!("noise = \"mean\"\ndata = \"{}\"", p.display()),
+        )
+    };
+
+    let mut cases = vec![
+        Case {
+            what: "TOML syntax error",
+            args: run(file(&b.replace("seed = 0", "seed = = 0"))),
+            needle: ":4:",
+        },
+        Case {
+            what: "unclosed table header",
+            args: run(file(&b.replace("[benchmark]", "[benchmark"))),
+            needle: "exp",
+        },
+        Case {
+            what: "unknown top-level key",
+            args: run(file(&b.replace("seed = 0", "sed = 0"))),
+            needle: "did you mean `seed`",
+        },
+        Case {
+            what: "unknown key in [strategy]",
+            args: run(file(&b.replace("sample_size", "sampel_size"))),
+            needle: "did you mean `sample_size`",
+        },
+        Case {
+            what: "unknown strategy",
+            args: run(file(&b.replace(
+                "\"regularized_evolution\"",
+                "\"regularised_evolution\"",
+            ))),
+            needle: "did you mean `regularized_evolution`",
+        },
+        Case {
+            what: "unknown dataset",
+            args: run(file(&b.replace("\"cifar10\"", "\"cifar-10\""))),
+            needle: "imagenet16-120",
+        },
+        Case {
+            what: "unknown benchmark",
+            args: run(file(&b.replace("\"nasbench201\"", "\"nasbench101\""))),
+            needle: "did you mean `nasbench201`",
+        },
+        Case {
+            what: "unknown noise model",
+            args: run(file(&b.replace("\"mean\"", "\"median\""))),
+            needle: "sample",
+        },
+        Case {
+            what: "wrong type (string for integer)",
+            args: run(file(&b.replace("seeds = 20", "seeds = \"20\""))),
+            needle: "invalid type",
+        },
+        Case {
+            what: "negative seed",
+            args: run(file(&b.replace("seed = 0", "seed = -1"))),
+            needle: ":4:",
+        },
+        Case {
+            what: "zero runs",
+            args: run(file(&b.replace("seeds = 20", "seeds = 0"))),
+            needle: "`seeds` must be at least 1",
+        },
+        Case {
+            what: "missing name",
+            args: run(file(&b.replace("name = \"nb201-re\"", ""))),
+            needle: "missing field `name`",
+        },
+        Case {
+            what: "empty name",
+            args: run(file(&b.replace("name = \"nb201-re\"", "name = \" \""))),
+            needle: "`name` must not be empty",
+        },
+        Case {
+            what: "misspelt table name",
+            args: run(file(&b.replace("[benchmark]", "[benchmark_]"))),
+            needle: "unknown field `benchmark_`",
+        },
+        Case {
+            what: "missing strategy type",
+            args: run(file(&b.replace("type = \"regularized_evolution\"", ""))),
+            needle: "missing field `type`",
+        },
+        Case {
+            what: "no budget at all",
+            args: run(file(&b.replace("max_queries = 150", ""))),
+            needle: "at least one of max_queries",
+        },
+        Case {
+            what: "zero max_queries",
+            args: run(file(&b.replace("max_queries = 150", "max_queries = 0"))),
+            needle: "max_queries must be at least 1",
+        },
+        Case {
+            what: "negative max_sim_seconds",
+            args: run(file(
+                &b.replace("max_queries = 150", "max_sim_seconds = -5.0"),
+            )),
+            needle: "positive",
+        },
+        Case {
+            what: "NaN max_wall_seconds",
+            args: run(file(
+                &b.replace("max_queries = 150", "max_wall_seconds = nan"),
+            )),
+            needle: "positive",
+        },
+        Case {
+            what: "sample_size > population_size",
+            args: run(file(&b.replace("sample_size = 10", "sample_size = 31"))),
+            needle: "sample_size must be between 1 and population_size (30)",
+        },
+        Case {
+            what: "population_size = 0",
+            args: run(file(
+                &b.replace("population_size = 30", "population_size = 0"),
+            )),
+            needle: "population_size must be at least 1",
+        },
+        Case {
+            what: "key of another strategy",
+            args: run(file(
+                &b.replace("sample_size = 10", "sample_size = 10\nnum_init = 5"),
+            )),
+            needle: "does not apply",
+        },
+        Case {
+            what: "missing data file",
+            args: run(file(&with_data(&dir.join("nope.csv.gz")))),
+            needle: "does not exist",
+        },
+        Case {
+            what: "truncated data file",
+            args: run(file(&with_data(&truncated))),
+            needle: "corrupt data file",
+        },
+        Case {
+            what: "data file of another format",
+            args: run(file(&with_data(&garbage))),
+            needle: "missing column",
+        },
+        Case {
+            what: "[estimator] without [filter]",
+            args: run(file(&format!("{b}\n[estimator]\ntype = \"emprox\"\n"))),
+            needle: "needs a [filter]",
+        },
+        Case {
+            what: "[filter] without [estimator]",
+            args: run(file(&format!("{b}\n[filter]\ntop_k = 5\n"))),
+            needle: "needs an [estimator]",
+        },
+        Case {
+            what: "unknown estimator",
+            args: run(file(&e.replace("type = \"emprox\"", "type = \"emprocks\""))),
+            needle: "did you mean `emprox`",
+        },
+        Case {
+            what: "top_k = 0",
+            args: run(file(&e.replace("top_k = 10", "top_k = 0"))),
+            needle: "top_k must be at least 1",
+        },
+        Case {
+            what: "candidates < top_k",
+            args: run(file(&e.replace("candidates = 100", "candidates = 5"))),
+            needle: "must be at least top_k",
+        },
+        Case {
+            what: "estimator key out of range (k = 0)",
+            args: run(file(
+                &e.replace("pretrain = 2000", "pretrain = 2000\nk = 0"),
+            )),
+            needle: "k",
+        },
+        Case {
+            what: "estimator key of another type",
+            args: run(file(
+                &e.replace("pretrain = 2000", "pretrain = 2000\nrounds = 10"),
+            )),
+            needle: "rounds",
+        },
+        Case {
+            what: "--set without =",
+            args: {
+                let mut a = run(file(&b));
+                a.extend(["--set".into(), "seeds".into()]);
+                a
+            },
+            needle: "expected KEY=VALUE",
+        },
+        Case {
+            what: "--set unknown key",
+            args: {
+                let mut a = run(file(&b));
+                a.extend(["--set".into(), "budget.max_querys=5".into()]);
+                a
+            },
+            needle: "did you mean `max_queries`",
+        },
+        Case {
+            what: "--set value of wrong type",
+            args: {
+                let mut a = run(file(&b));
+                a.extend(["--set".into(), "seeds=many".into()]);
+                a
+            },
+            needle: "invalid type",
+        },
+        Case {
+            what: "experiment file missing",
+            args: run(dir.join("missing.toml").to_str().unwrap().into()),
+            needle: "missing.toml",
+        },
+        Case {
+            what: "experiment file is a folder",
+            args: run(dir.to_str().unwrap().into()),
+            needle: "cannot read",
+        },
+        Case {
+            what: "binary garbage file",
+            args: {
+                let p = dir.join("bin.toml");
+                std::fs::write(&p, [0xff, 0xfe, 0x00, 0x12]).unwrap();
+                run(p.to_str().unwrap().into())
+            },
+            needle: "bin.toml",
+        },
+        Case {
+            what: "unwritable output folder",
+            args: vec![
+                "run".into(),
+                file(&b),
+                "--out".into(),
+                "/proc/emprox-out".into(),
+            ],
+            needle: "/proc/emprox-out",
+        },
+        Case {
+            what: "arch: unknown op",
+            args: vec![
+                "arch".into(),
+                "|conv_3x3~0|+|none~0|none~1|+|none~0|none~1|none~2|".into(),
+            ],
+            needle: "unknown op \"conv_3x3\"",
+        },
+        Case {
+            what: "arch: wrong input node",
+            args: vec![
+                "arch".into(),
+                "|none~1|+|none~0|none~1|+|none~0|none~1|none~2|".into(),
+            ],
+            needle: "expected input ~0",
+        },
+        Case {
+            what: "arch: missing node group",
+            args: vec!["arch".into(), "|none~0|+|none~0|none~1|".into()],
+            needle: "expected 3 node groups",
+        },
+        Case {
+            what: "arch: too many edges",
+            args: vec![
+                "arch".into(),
+                "|none~0|none~1|+|none~0|none~1|+|none~0|none~1|none~2|".into(),
+            ],
+            needle: "must have 1 incoming",
+        },
+        Case {
+            what: "arch: empty string",
+            args: vec!["arch".into(), "".into()],
+            needle: "invalid architecture",
+        },
+        Case {
+            what: "arch: index out of range",
+            args: vec!["arch".into(), "15625".into()],
+            needle: "out of range",
+        },
+        Case {
+            what: "resume: not a run folder",
+            args: vec!["resume".into(), dir.to_str().unwrap().into()],
+            needle: "not an emprox output folder",
+        },
+        Case {
+            what: "resume: folder missing",
+            args: vec![
+                "resume".into(),
+                dir.join("nothing").to_str().unwrap().into(),
+            ],
+            needle: "is not a folder",
+        },
+        Case {
+            what: "show: not a run folder",
+            args: vec!["show".into(), dir.to_str().unwrap().into()],
+            needle: "summary.json",
+        },
+    ];
+
+    // Journals: a corrupt complete line, and a journal of another configuration.
+    let good = dir.join("good");
+    let st = Command::new(env!("CARGO_BIN_EXE_emprox"))
+        .args([
+            "run",
+            "examples/nb201_random.toml",
+            "--seeds",
+            "1",
+            "--out",
+            good.to_str().unwrap(),
+        ])
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert!(st.status.success());
+    let journal = std::fs::read_to_string(good.join("seed-0/trials.jsonl")).unwrap();
+    let corrupt = dir.join("corrupt");
+    copy_run(&good, &corrupt);
+    let mut lines: Vec<String> = journal.lines().map(String::from).collect();
+    lines[4] = "{\"query\":5,\"index\":\"oops\"}".into();
+    std::fs::write(
+        corrupt.join("seed-0/trials.jsonl"),
+        lines[..10].join("\n") + "\n",
+    )
+    .unwrap();
+    cases.push(Case {
+        what: "journal: corrupt complete line",
+        args: vec!["resume".into(), corrupt.to_str().unwrap().into()],
+        needle: "trials.jsonl:5",
+    });
+    let foreign = dir.join("foreign");
+    copy_run(&good, &foreign);
+    let other: Vec<String> = journal
+        .lines()
+        .map(|l| l.replace("\"query\":", "\"query\":"))
+        .collect();
+    let mut shifted = other[1..11].to_vec();
+    for (i, l) in shifted.iter_mut().enumerate() {
+        let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+        v["query"] = (i as u64 + 1).into();
+        *l = v.to_string();
+    }
+    std::fs::write(
+        foreign.join("seed-0/trials.jsonl"),
+        shifted.join("\n") + "\n",
+    )
+    .unwrap();
+    cases.push(Case {
+        what: "journal: belongs to another configuration",
+        args: vec!["resume".into(), foreign.to_str().unwrap().into()],
+        needle: "belongs to another configuration",
+    });
+    let changed = dir.join("changed");
+    copy_run(&good, &changed);
+    let cfg = std::fs::read_to_string(changed.join("config.resolved.toml")).unwrap();
+    std::fs::write(
+        changed.join("config.resolved.toml"),
+        cfg.replace("seed = 0", "seed = 1"),
+    )
+    .unwrap();
+    cases.push(Case {
+        what: "resume: config changed since the start",
+        args: vec!["resume".into(), changed.to_str().unwrap().into()],
+        needle: "refusing to resume",
+    });
+
+    let mut table = String::from(
+        "| # | bad input | exit | message (first 150 characters) |\n|---|---|---|---|\n",
+    );
+    for (i, c) in cases.iter().enumerate() {
+        let o = Command::new(env!("CARGO_BIN_EXE_emprox"))
+            .args(&c.args)
+            .current_dir(root())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr).to_string();
+        assert_eq!(o.status.code(), Some(2), "{}: {err}", c.what);
+        assert!(!err.contains("panicked"), "{}: {err}", c.what);
+        assert!(
+            err.contains(c.needle),
+            "{}: expected {:?} in {err}",
+            c.what,
+            c.needle
+        );
+        let msg = err
+            .trim()
+            .lines()
+            .filter(|l| l.starts_with("error:"))
+            .collect::<Vec<_>>();
+        assert_eq!(msg.len(), 1, "{}: one error line: {err}", c.what);
+        assert!(!out.exists(), "{}: no output folder is left behind", c.what);
+        let shown: String = msg[0]
+            .replace(dir.to_str().unwrap(), "$TMP")
+            .chars()
+            .take(150)
+            .collect();
+        table.push_str(&format!(
+            "| {} | {} | 2 | `{}` |\n",
+            i + 1,
+            c.what,
+            shown.replace('|', "\\|").replace('`', "'")
+        ));
+    }
+    assert!(cases.len() >= 30);
+    if let Ok(p) = std::env::var("EMPROX_BAD_INPUT_TABLE") {
+        std::fs::write(p, table).unwrap();
+    }
+}
+
+fn copy_run(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to.join("seed-0")).unwrap();
+    for f in ["config.resolved.toml", "run.json", "seed-0/trials.jsonl"] {
+        std::fs::copy(from.join(f), to.join(f)).unwrap();
+    }
+}
