@@ -8,6 +8,7 @@
 pub mod fastmath;
 pub mod lstm;
 pub mod model;
+pub mod ops;
 pub mod persist;
 pub mod pretrain;
 pub mod train;

@@ -4,6 +4,7 @@
 //! sequence; an optional MLP head regresses accuracy from the embedding (NAO).
 
 use super::lstm::{fast_tanh, lstm};
+use super::ops::{l2norm, linear, softmax};
 use crate::error::EstimatorError;
 use candle_core::{DType, Device, Tensor, Var, D};
 use emprox_benchmarks::seed::Rng;
@@ -45,14 +46,6 @@ pub struct Forward {
     pub enc: Tensor,
     /// Architecture embeddings `[B, E]`.
     pub emb: Tensor,
-}
-
-fn l2norm(x: &Tensor) -> candle_core::Result<Tensor> {
-    x.broadcast_div(&(x.sqr()?.sum_keepdim(D::Minus1)? + 1e-12)?.sqrt()?)
-}
-
-fn linear(x: &Tensor, w: &Tensor, b: &Tensor) -> candle_core::Result<Tensor> {
-    x.matmul(&w.t()?)?.broadcast_add(b)
 }
 
 impl Seq2Seq {
@@ -202,7 +195,7 @@ impl Seq2Seq {
         let s0 = Tensor::cat(&[&fwd.emb, &fwd.emb], 1)?;
         let dd = lstm(&gates, dec_in, self.p("dec_whh"), &s0, false, train)?;
         let scores = dd.matmul(&fwd.enc.transpose(1, 2)?.contiguous()?)?;
-        let attn = candle_nn::ops::softmax(&scores, D::Minus1)?;
+        let attn = softmax(&scores)?;
         let ctx = attn.matmul(&fwd.enc)?;
         let comb = Tensor::cat(&[&ctx, &dd], 2)?.reshape((b * l, 2 * e))?;
         let comb = fast_tanh(&linear(&comb, self.p("attn_w"), self.p("attn_b"))?)?;
