@@ -109,6 +109,7 @@ impl Comparison {
             search: entry.search.clone(),
             estimator: entry.estimator.clone(),
             filter: entry.filter.clone(),
+            evaluator: None,
         }
         .resolved()
     }

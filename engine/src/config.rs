@@ -1,6 +1,7 @@
 //! Experiment files (TOML): typed, validated, with defaults filled, and errors that name the
 //! file, line and column.
 
+use crate::evaluators::{EvaluatorConfig, EvaluatorKind};
 use crate::filter::FilterConfig;
 use emprox_benchmarks::config::BenchmarkConfig;
 use emprox_benchmarks::nb201::Nb201Space;
@@ -47,6 +48,9 @@ pub struct Experiment {
     /// The estimator filter: only the best-scored candidates are evaluated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub filter: Option<FilterConfig>,
+    /// How cells are evaluated (default: a lookup in the `[benchmark]` table).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evaluator: Option<EvaluatorConfig>,
 }
 
 /// Stopping criteria: the run stops when any one is reached.
@@ -174,6 +178,12 @@ impl Experiment {
                 return err("[filter] needs an [estimator] table (e.g. type = \"emprox\")".into())
             }
             (None, None) => {}
+        }
+        if let Some(ev) = &self.evaluator {
+            ev.validate().map_err(|x| ConfigError(format!("{}: {x}", path.display())))?;
+            if ev.kind != EvaluatorKind::Nasbench201 && self.budget.max_sim_seconds.is_some() {
+                return err("[budget] max_sim_seconds applies to the tabular benchmark only; with real evaluations use max_wall_seconds or max_queries".into());
+            }
         }
         if let Some(p) = &self.benchmark.data {
             if !p.exists() {

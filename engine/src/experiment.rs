@@ -6,7 +6,8 @@ use crate::journal::WriteError;
 use crate::plot::{self, Series, PALETTE};
 use crate::results::{self, ExperimentSummary, TrajectoryPoint};
 use crate::search::{self, Progress, RunError, RunSpec};
-use emprox_benchmarks::nb201::{Nb201Space, Nb201Tabular};
+use crate::evaluators::Evaluation;
+use emprox_benchmarks::nb201::Nb201Space;
 use emprox_benchmarks::seed;
 use rayon::prelude::*;
 use std::io::Write;
@@ -140,9 +141,12 @@ pub fn execute(
     exec: &Execution,
 ) -> Result<Finished, ExperimentError> {
     let space = Nb201Space::new(data.clone());
-    let evaluator = Nb201Tabular::new(data, exp.benchmark.dataset, exp.benchmark.noise);
+    let evaluation = Evaluation::build(exp, data).map_err(ExperimentError::Other)?;
+    // Real evaluations use their own workers: runs then go one at a time, so that the
+    // experiment never uses more than `workers × threads` cores.
+    let run_threads = if evaluation.simulated_cost() { exec.threads.max(1) } else { 1 };
     let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(exec.threads.max(1))
+        .num_threads(run_threads)
         .build()
         .map_err(|e| ExperimentError::Other(format!("cannot start thread pool: {e}")))?;
     let outputs: Vec<_> = pool.install(|| {
@@ -162,7 +166,7 @@ pub fn execute(
                 let spec = RunSpec {
                     experiment: exp,
                     space: &space,
-                    evaluator: &evaluator,
+                    evaluation: &evaluation,
                     run: i,
                     seed: seed::run_seed(exp.seed, i),
                     replay,

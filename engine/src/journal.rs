@@ -20,10 +20,11 @@ pub struct Trial {
     pub val_acc: Option<f64>,
     /// Test accuracy (%): reported only.
     pub test_acc: Option<f64>,
-    /// Training seconds of this query (simulated on a tabular benchmark).
-    pub cost_seconds: f64,
-    /// Cumulative training seconds after this query.
-    pub sim_seconds: f64,
+    /// Simulated training seconds of this query (the benchmark's; `null` when the cost is
+    /// measured wall-clock time, which goes to `timings.jsonl`).
+    pub cost_seconds: Option<f64>,
+    /// Cumulative simulated training seconds after this query (`null` as above).
+    pub sim_seconds: Option<f64>,
     /// True when this cell became the best so far (by validation accuracy).
     pub incumbent: bool,
     /// The estimator's score, when a filter chose this cell.
@@ -117,6 +118,14 @@ pub fn read<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<JournalContents
         path: path.to_path_buf(),
         source,
     })?;
+    parse(&bytes, path)
+}
+
+/// Parses the bytes of a JSONL journal read from `path` (see [`read`]).
+pub fn parse<T: for<'de> Deserialize<'de>>(
+    bytes: &[u8],
+    path: &Path,
+) -> Result<JournalContents<T>, ReadError> {
     let complete = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
     let tail = &bytes[complete..];
     let mut records = Vec::new();
@@ -152,8 +161,8 @@ mod tests {
             arch: "a".into(),
             val_acc: Some(90.0 + q as f64),
             test_acc: Some(91.0),
-            cost_seconds: 1.5,
-            sim_seconds: 1.5 * q as f64,
+            cost_seconds: Some(1.5),
+            sim_seconds: Some(1.5 * q as f64),
             incumbent: true,
             predicted: None,
             error: None,

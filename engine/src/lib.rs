@@ -4,6 +4,7 @@
 pub mod commands;
 pub mod compare;
 pub mod config;
+pub mod evaluators;
 pub mod experiment;
 pub mod filter;
 pub mod journal;

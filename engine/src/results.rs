@@ -173,7 +173,13 @@ pub fn aggregate(
         experiment: experiment.name.clone(),
         strategy: experiment.strategy.kind.name().to_string(),
         estimator,
-        dataset: experiment.benchmark.dataset.name().to_string(),
+        dataset: match experiment.evaluator.as_ref().map(|e| (e.kind, &e.training)) {
+            Some((crate::evaluators::EvaluatorKind::Train, t)) => {
+                t.clone().unwrap_or_default().dataset.name().to_string()
+            }
+            Some((crate::evaluators::EvaluatorKind::Command, _)) => "external".to_string(),
+            _ => experiment.benchmark.dataset.name().to_string(),
+        },
         budget: experiment.budget.clone(),
         runs,
         mean_best_test_acc: mean_test,

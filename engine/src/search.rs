@@ -1,14 +1,22 @@
 //! One search run: the ask/tell loop. The strategy proposes, the engine evaluates, the journal
 //! records, the strategy is told.
+//!
+//! With `workers > 1` up to `workers` evaluations run at once. Results are journaled and told to
+//! the strategy in the order the cells were proposed, and a new cell is proposed only after the
+//! result `workers` places earlier was told, so a run is the same whatever the timing.
 
 use crate::config::Experiment;
+use crate::evaluators::Evaluation;
 use crate::filter::Filter;
 use crate::journal::{JournalWriter, Trial, WriteError};
 use crate::results::{Best, RunSummary, TrajectoryPoint};
 use crate::stopping::{StopReason, StoppingCriteria};
+use emprox_benchmarks::evaluator::{EvalFailure, Outcome};
 use emprox_benchmarks::nb201::{Cell, Nb201Space};
-use emprox_benchmarks::{seed, Evaluator, SearchSpace};
-use std::collections::HashMap;
+use emprox_benchmarks::workers::WorkerPool;
+use emprox_benchmarks::{seed, SearchSpace};
+use rand::SeedableRng;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::Path;
 use std::time::Instant;
 
@@ -27,6 +35,9 @@ pub enum RunError {
     /// An invalid estimator.
     #[error(transparent)]
     Estimator(#[from] emprox_estimators::EstimatorError),
+    /// The worker pool could not start.
+    #[error(transparent)]
+    Pool(#[from] emprox_benchmarks::workers::PoolError),
     /// A journal being replayed does not match what the run proposes.
     #[error("{0}")]
     Replay(String),
@@ -50,8 +61,8 @@ pub struct RunSpec<'a> {
     pub experiment: &'a Experiment,
     /// The space.
     pub space: &'a Nb201Space,
-    /// The evaluator.
-    pub evaluator: &'a dyn Evaluator<Cell>,
+    /// How cells are evaluated.
+    pub evaluation: &'a Evaluation,
     /// Run number (0-based).
     pub run: u64,
     /// The run's seed.
@@ -74,15 +85,45 @@ pub struct RunOutput {
 struct Timing {
     query: u64,
     eval_wall_seconds: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cost_seconds: Option<f64>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    cached: bool,
+}
+
+type EvalResult = Result<Outcome, EvalFailure>;
+
+/// Runs evaluations inline (one worker) or on a worker pool.
+enum Executor<'a> {
+    Inline(&'a Evaluation),
+    Pool(WorkerPool),
+}
+
+struct Done {
+    result: EvalResult,
+    wall: f64,
+    cached: bool,
+    replayed: bool,
+}
+
+/// A proposed cell waiting for its result.
+struct Pending {
+    query: u64,
+    cell: Cell,
+    predicted: Option<f64>,
+    job_seed: u64,
+    started: Instant,
 }
 
 /// Runs one search, appending to `dir/trials.jsonl` and `dir/timings.jsonl`.
 pub fn run(spec: &RunSpec, dir: &Path, progress: &dyn Progress) -> Result<RunOutput, RunError> {
     let exp = spec.experiment;
     let space = spec.space;
+    let ev = spec.evaluation;
     let mut strategy = exp.strategy.build::<Nb201Space>()?;
     let mut rng = seed::stream(spec.seed, "strategy");
     let noise_seed = seed::derive(spec.seed, "noise");
+    let trial_seed = seed::derive(spec.seed, "evaluator");
     let stop = StoppingCriteria::new(&exp.budget);
     let mut journal = JournalWriter::append(&dir.join("trials.jsonl"))?;
     let mut timings = JournalWriter::append(&dir.join("timings.jsonl"))?;
@@ -98,7 +139,16 @@ pub fn run(spec: &RunSpec, dir: &Path, progress: &dyn Progress) -> Result<RunOut
         Some(_) => Some(JournalWriter::append(&dir.join("pools.jsonl"))?),
         None => None,
     };
-    let mut evaluated: Vec<(Cell, f64)> = Vec::new();
+    let mut executor = if ev.workers > 1 {
+        Executor::Pool(WorkerPool::with_threads(
+            ev.workers,
+            ev.threads_per_worker,
+            ev.evaluator.clone(),
+        )?)
+    } else {
+        Executor::Inline(ev)
+    };
+    let window = ev.workers.max(1);
     let key = |c: &Cell| -> u64 {
         if exp.search.dedup_isomorphic {
             space.iso_key(c)
@@ -109,113 +159,182 @@ pub fn run(spec: &RunSpec, dir: &Path, progress: &dyn Progress) -> Result<RunOut
 
     let start = Instant::now();
     let mut seen: HashMap<u64, Option<f64>> = HashMap::new();
+    let mut in_flight_keys: HashSet<u64> = HashSet::new();
+    let mut pending: VecDeque<Pending> = VecDeque::new();
+    let mut finished: HashMap<u64, Done> = HashMap::new();
+    let mut evaluated: Vec<(Cell, f64)> = Vec::new();
+    let mut submitted = 0u64;
     let mut queries = 0u64;
     let mut sim = 0.0f64;
     let mut failed = 0u64;
     let mut best: Option<(Best, u64)> = None;
     let mut trajectory = Vec::new();
     let mut repeats = 0u64;
+    let mut reason: Option<StopReason> = None;
     let space_size = space.size().unwrap_or(u64::MAX);
 
-    let reason = loop {
-        if let Some(r) = stop.reached(queries, sim, start.elapsed().as_secs_f64()) {
-            break r;
-        }
-        if seen.len() as u64 >= space_size {
-            break StopReason::Exhausted;
-        }
-        let (cell, predicted) = match filter.as_mut() {
-            Some(f) if !f.warming_up(queries) => {
-                let is_evaluated = |c: &Cell| seen.contains_key(&key(c));
-                match f.next(
-                    strategy.as_mut(),
-                    space,
-                    &mut rng,
-                    queries,
-                    &evaluated,
-                    &is_evaluated,
-                    pools.as_mut().expect("pools log exists with a filter"),
-                    &mut timings,
-                )? {
-                    Some((c, s)) => (c, Some(s)),
-                    None => {
-                        repeats += 1;
-                        if repeats >= exp.search.max_repeated_proposals {
-                            break StopReason::Exhausted;
+    loop {
+        // Propose until the window is full or the run must stop.
+        while reason.is_none() && pending.len() < window {
+            if let Some(r) = stop.reached(submitted, sim, start.elapsed().as_secs_f64()) {
+                reason = Some(r);
+                break;
+            }
+            if (seen.len() + pending.len()) as u64 >= space_size {
+                reason = Some(StopReason::Exhausted);
+                break;
+            }
+            let (cell, predicted) = match filter.as_mut() {
+                Some(f) if !f.warming_up(submitted) => {
+                    let is_evaluated =
+                        |c: &Cell| seen.contains_key(&key(c)) || in_flight_keys.contains(&key(c));
+                    match f.next(
+                        strategy.as_mut(),
+                        space,
+                        &mut rng,
+                        submitted,
+                        &evaluated,
+                        &is_evaluated,
+                        pools.as_mut().expect("pools log exists with a filter"),
+                        &mut timings,
+                    )? {
+                        Some((c, s)) => (c, Some(s)),
+                        None => {
+                            repeats += 1;
+                            if repeats >= exp.search.max_repeated_proposals {
+                                reason = Some(StopReason::Exhausted);
+                            }
+                            continue;
                         }
-                        continue;
                     }
                 }
+                _ => (strategy.ask(space, &mut rng), None),
+            };
+            let k = key(&cell);
+            if seen.contains_key(&k) || in_flight_keys.contains(&k) {
+                // Answered from the journal at no cost (an in-flight duplicate is dropped).
+                if let Some(v) = seen.get(&k) {
+                    strategy.tell(space, &cell, *v);
+                }
+                repeats += 1;
+                if repeats >= exp.search.max_repeated_proposals {
+                    reason = Some(StopReason::Exhausted);
+                }
+                continue;
             }
-            _ => (strategy.ask(space, &mut rng), None),
-        };
-        if let Some(v) = seen.get(&key(&cell)) {
-            strategy.tell(space, &cell, *v);
-            repeats += 1;
-            if repeats >= exp.search.max_repeated_proposals {
-                break StopReason::Exhausted;
-            }
-            continue;
-        }
-        repeats = 0;
-        queries += 1;
-        let index = space.index(&cell).expect("NB201 cells have indices");
-        let t0 = Instant::now();
-        let (val, test, cost, error) = match spec.replay.get(queries as usize - 1) {
-            Some(t) => {
-                if t.index != index || t.query != queries {
+            repeats = 0;
+            submitted += 1;
+            let q = submitted;
+            let job_seed = if ev.simulated_cost() {
+                seed::derive(noise_seed, &q.to_string())
+            } else {
+                trial_seed
+            };
+            let started = Instant::now();
+            if let Some(t) = spec.replay.get(q as usize - 1) {
+                let index = space.index(&cell).expect("NB201 cells have indices");
+                if t.index != index || t.query != q {
                     return Err(RunError::Replay(format!(
-                        "journal line {queries} holds cell {} but the run proposes {index}: \
+                        "journal line {q} holds cell {} but the run proposes {index}: \
                          the journal belongs to another configuration",
                         t.index
                     )));
                 }
-                (t.val_acc, t.test_acc, t.cost_seconds, t.error.clone())
+                let result = match (t.val_acc, t.test_acc) {
+                    (Some(v), Some(te)) => Ok(Outcome {
+                        val_acc: v,
+                        test_acc: te,
+                        cost_seconds: t.cost_seconds.unwrap_or(0.0),
+                        extras: vec![],
+                    }),
+                    _ => Err(EvalFailure {
+                        reason: t.error.clone().unwrap_or_default(),
+                        cost_seconds: t.cost_seconds.unwrap_or(0.0),
+                    }),
+                };
+                finished.insert(q, Done { result, wall: 0.0, cached: false, replayed: true });
+            } else if let Some(o) = ev.cache.as_ref().and_then(|c| c.get(&ev.key(&cell, job_seed))) {
+                finished.insert(q, Done { result: Ok(o), wall: 0.0, cached: true, replayed: false });
+            } else if let Executor::Pool(p) = &mut executor {
+                p.submit(q, cell, job_seed);
             }
-            None => {
-                let mut noise = seed::stream(noise_seed, &queries.to_string());
-                match spec.evaluator.evaluate(&cell, &mut noise) {
-                    Ok(o) => (Some(o.val_acc), Some(o.test_acc), o.cost_seconds, None),
-                    Err(f) => (None, None, f.cost_seconds, Some(f.reason)),
+            in_flight_keys.insert(k);
+            pending.push_back(Pending { query: q, cell, predicted, job_seed, started });
+        }
+
+        // Complete the oldest pending evaluation.
+        let Some(job) = pending.pop_front() else { break };
+        let done = match finished.remove(&job.query) {
+            Some(d) => d,
+            None => match &mut executor {
+                Executor::Inline(e) => {
+                    let mut r = seed::Rng::seed_from_u64(job.job_seed);
+                    let result = e.evaluator.evaluate(&job.cell, &mut r);
+                    Done { result, wall: job.started.elapsed().as_secs_f64(), cached: false, replayed: false }
                 }
-            }
+                Executor::Pool(p) => loop {
+                    let f = p.recv().expect("a submitted job is pending");
+                    let d = Done {
+                        result: f.result,
+                        wall: job.started.elapsed().as_secs_f64(),
+                        cached: false,
+                        replayed: false,
+                    };
+                    if f.job_id == job.query {
+                        break d;
+                    }
+                    finished.insert(f.job_id, d);
+                },
+            },
         };
-        let eval_wall = t0.elapsed().as_secs_f64();
-        sim += cost;
+        if !done.cached && !done.replayed {
+            if let Some(c) = &ev.cache {
+                c.put(ev.key(&job.cell, job.job_seed), &done.result)?;
+            }
+        }
+        let cell = job.cell;
+        in_flight_keys.remove(&key(&cell));
+        queries = job.query;
+        let index = space.index(&cell).expect("NB201 cells have indices");
+        let (val, test, cost, error) = match &done.result {
+            Ok(o) => (Some(o.val_acc), Some(o.test_acc), o.cost_seconds, None),
+            Err(f) => (None, None, f.cost_seconds, Some(f.reason.clone())),
+        };
+        // Only simulated costs are deterministic: measured ones go to timings.jsonl.
+        let simulated = ev.simulated_cost();
+        if simulated {
+            sim += cost;
+        }
         let mut incumbent = false;
         match (val, test) {
             (Some(v), Some(t)) if best.as_ref().is_none_or(|(b, _)| v > b.val_acc) => {
                 incumbent = true;
                 best = Some((
-                    Best {
-                        arch: cell.to_string(),
-                        index,
-                        val_acc: v,
-                        test_acc: t,
-                    },
+                    Best { arch: cell.to_string(), index, val_acc: v, test_acc: t },
                     queries,
                 ));
             }
             (None, _) => failed += 1,
             _ => {}
         }
-        let trial = Trial {
-            query: queries,
-            index,
-            arch: cell.to_string(),
-            val_acc: val,
-            test_acc: test,
-            cost_seconds: cost,
-            sim_seconds: sim,
-            incumbent,
-            predicted,
-            error,
-        };
-        if queries as usize > spec.replay.len() {
-            journal.write(&trial)?;
+        if !done.replayed {
+            journal.write(&Trial {
+                query: queries,
+                index,
+                arch: cell.to_string(),
+                val_acc: val,
+                test_acc: test,
+                cost_seconds: simulated.then_some(cost),
+                sim_seconds: simulated.then_some(sim),
+                incumbent,
+                predicted: job.predicted,
+                error,
+            })?;
             timings.write(&Timing {
                 query: queries,
-                eval_wall_seconds: eval_wall,
+                eval_wall_seconds: done.wall,
+                cost_seconds: (!simulated).then_some(cost),
+                cached: done.cached,
             })?;
         }
         seen.insert(key(&cell), val);
@@ -236,12 +355,8 @@ pub fn run(spec: &RunSpec, dir: &Path, progress: &dyn Progress) -> Result<RunOut
         if let Some(d) = spec.throttle {
             std::thread::sleep(d);
         }
-        progress.query(
-            spec.run,
-            queries,
-            best.as_ref().map(|(b, _)| (b.val_acc, b.test_acc)),
-        );
-    };
+        progress.query(spec.run, queries, best.as_ref().map(|(b, _)| (b.val_acc, b.test_acc)));
+    }
     if (queries as usize) < spec.replay.len() {
         return Err(RunError::Replay(format!(
             "the journal holds {} trials but the run stops after {queries}",
@@ -256,7 +371,7 @@ pub fn run(spec: &RunSpec, dir: &Path, progress: &dyn Progress) -> Result<RunOut
             sim_seconds: sim,
             first_query_reaching_best: best.as_ref().map_or(0, |b| b.1),
             best: best.map(|b| b.0),
-            stop_reason: reason,
+            stop_reason: reason.unwrap_or(StopReason::Exhausted),
             failed,
             estimator_fit_seconds_total: filter.as_ref().map(|f| f.fit_seconds),
             estimator_query_seconds_total: filter.as_ref().map(|f| f.query_seconds),

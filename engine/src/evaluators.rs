@@ -1,0 +1,221 @@
+//! The `[evaluator]` table: the one place where an evaluator type becomes an evaluator.
+//!
+//! - `nasbench201` (default when the table is absent): a lookup in the benchmark table.
+//! - `train`: train each candidate on shipped images (`[evaluator.training]`).
+//! - `command`: run a user's command (`[evaluator.command]`).
+
+use crate::journal::{JournalWriter, WriteError};
+use emprox_benchmarks::command::{CommandConfig, CommandEvaluator};
+use emprox_benchmarks::evaluator::{EvalFailure, Outcome};
+use emprox_benchmarks::nb201::{Cell, Nb201Data, Nb201Tabular};
+use emprox_benchmarks::train::config::config_hash;
+use emprox_benchmarks::train::{TrainingConfig, TrainingEvaluator};
+use emprox_benchmarks::workers::{cache_key, ResultCache};
+use emprox_benchmarks::Evaluator;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+/// Evaluator types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EvaluatorKind {
+    /// Tabular lookup in NAS-Bench-201.
+    Nasbench201,
+    /// Real training with candle.
+    Train,
+    /// An external command.
+    Command,
+}
+
+fn one() -> usize {
+    1
+}
+
+/// The `[evaluator]` table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvaluatorConfig {
+    /// `nasbench201`, `train` or `command`.
+    #[serde(rename = "type")]
+    pub kind: EvaluatorKind,
+    /// Evaluations run at once (train, command; default 1).
+    #[serde(default = "one")]
+    pub workers: usize,
+    /// A result-cache file (JSONL) shared between runs: an evaluation found there is not redone,
+    /// and every new successful one is appended (train, command).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache: Option<PathBuf>,
+    /// Training settings (type = "train").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub training: Option<TrainingConfig>,
+    /// Command settings (type = "command").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<CommandConfig>,
+}
+
+impl EvaluatorConfig {
+    /// Checks the table: keys that do not apply, ranges, and the core budget.
+    pub fn validate(&self) -> Result<(), String> {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        match self.kind {
+            EvaluatorKind::Nasbench201 => {
+                if self.training.is_some() || self.command.is_some() || self.workers != 1 || self.cache.is_some() {
+                    return Err("[evaluator] type = \"nasbench201\" takes no workers, cache, training or command keys".into());
+                }
+            }
+            EvaluatorKind::Train => {
+                if self.command.is_some() {
+                    return Err("[evaluator.command] does not apply to type = \"train\"".into());
+                }
+                let t = self.training.clone().unwrap_or_default();
+                t.validate().map_err(|e| format!("[evaluator.training] {e}"))?;
+                if self.workers == 0 || self.workers * t.threads > cores {
+                    return Err(format!(
+                        "[evaluator] workers ({}) × training threads ({}) must be between 1 and the {cores} cores of this machine",
+                        self.workers, t.threads
+                    ));
+                }
+            }
+            EvaluatorKind::Command => {
+                if self.training.is_some() {
+                    return Err("[evaluator.training] does not apply to type = \"command\"".into());
+                }
+                let c = self
+                    .command
+                    .as_ref()
+                    .ok_or("[evaluator] type = \"command\" needs an [evaluator.command] table with `command = [...]`")?;
+                c.validate().map_err(|e| format!("[evaluator.command] {e}"))?;
+                if self.workers == 0 || self.workers > 64 {
+                    return Err(format!("[evaluator] workers must be between 1 and 64, got {}", self.workers));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A shared result cache backed by a JSONL file.
+pub struct CacheFile {
+    inner: Mutex<(ResultCache, JournalWriter)>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct CacheLine {
+    key: String,
+    outcome: Outcome,
+}
+
+impl CacheFile {
+    /// Opens (creating) a cache file and loads its entries; a torn last line is ignored.
+    pub fn open(path: &Path) -> Result<CacheFile, String> {
+        let mut cache = ResultCache::new();
+        if path.exists() {
+            let c = crate::journal::read::<CacheLine>(path).map_err(|e| e.to_string())?;
+            for l in c.records {
+                cache.insert(l.key, &Ok(l.outcome));
+            }
+        }
+        let w = JournalWriter::append(path).map_err(|e| e.to_string())?;
+        Ok(CacheFile {
+            inner: Mutex::new((cache, w)),
+        })
+    }
+
+    /// The cached outcome of `key`.
+    pub fn get(&self, key: &str) -> Option<Outcome> {
+        self.inner.lock().expect("cache lock").0.get(key).cloned()
+    }
+
+    /// Stores a result (successes only) and appends it to the file.
+    pub fn put(&self, key: String, result: &Result<Outcome, EvalFailure>) -> Result<(), WriteError> {
+        if let Ok(o) = result {
+            let mut g = self.inner.lock().expect("cache lock");
+            if g.0.get(&key).is_none() {
+                g.1.write(&CacheLine {
+                    key: key.clone(),
+                    outcome: o.clone(),
+                })?;
+                g.0.insert(key, result);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Everything a run needs to evaluate cells.
+pub struct Evaluation {
+    /// The evaluator.
+    pub evaluator: Arc<dyn Evaluator<Cell>>,
+    /// The kind.
+    pub kind: EvaluatorKind,
+    /// Evaluations at once.
+    pub workers: usize,
+    /// Compute threads per evaluation.
+    pub threads_per_worker: usize,
+    /// The dataset name reported in results.
+    pub dataset: String,
+    /// Identifies the evaluator's settings in cache keys.
+    pub config_hash: String,
+    /// The shared result cache, if any.
+    pub cache: Option<Arc<CacheFile>>,
+}
+
+impl Evaluation {
+    /// True when a cell's cost is the benchmark's simulated seconds (deterministic).
+    pub fn simulated_cost(&self) -> bool {
+        self.kind == EvaluatorKind::Nasbench201
+    }
+
+    /// Builds the evaluation of an experiment.
+    pub fn build(exp: &crate::config::Experiment, data: Arc<Nb201Data>) -> Result<Evaluation, String> {
+        let tabular = || Evaluation {
+            evaluator: Arc::new(Nb201Tabular::new(data.clone(), exp.benchmark.dataset, exp.benchmark.noise)),
+            kind: EvaluatorKind::Nasbench201,
+            workers: 1,
+            threads_per_worker: 1,
+            dataset: exp.benchmark.dataset.name().to_string(),
+            config_hash: String::new(),
+            cache: None,
+        };
+        let Some(cfg) = &exp.evaluator else {
+            return Ok(tabular());
+        };
+        let cache = match &cfg.cache {
+            Some(p) => Some(Arc::new(CacheFile::open(p).map_err(|e| format!("[evaluator] cache {}: {e}", p.display()))?)),
+            None => None,
+        };
+        Ok(match cfg.kind {
+            EvaluatorKind::Nasbench201 => tabular(),
+            EvaluatorKind::Train => {
+                let t = cfg.training.clone().unwrap_or_default();
+                Evaluation {
+                    dataset: t.dataset.name().to_string(),
+                    config_hash: t.hash(),
+                    threads_per_worker: t.threads,
+                    evaluator: Arc::new(TrainingEvaluator::new(t).map_err(|e| format!("[evaluator.training] {e}"))?),
+                    kind: EvaluatorKind::Train,
+                    workers: cfg.workers,
+                    cache,
+                }
+            }
+            EvaluatorKind::Command => {
+                let c = cfg.command.clone().expect("validated");
+                Evaluation {
+                    dataset: "external".into(),
+                    config_hash: config_hash(&c),
+                    threads_per_worker: 1,
+                    evaluator: Arc::new(CommandEvaluator::new(c).map_err(|e| format!("[evaluator.command] {e}"))?),
+                    kind: EvaluatorKind::Command,
+                    workers: cfg.workers,
+                    cache,
+                }
+            }
+        })
+    }
+
+    /// The cache key of evaluating `cell` with trial seed `seed`.
+    pub fn key(&self, cell: &Cell, seed: u64) -> String {
+        cache_key("nasbench201", &cell.to_string(), &self.dataset, &self.config_hash, seed)
+    }
+}
