@@ -62,7 +62,8 @@ impl NetParams {
         }
     }
 
-    pub(crate) fn shape(&self, vocab: usize) -> Shape {
+    /// The network shape for a vocabulary of `vocab` tokens (no head when `trade_off` is 0).
+    pub fn shape(&self, vocab: usize) -> Shape {
         Shape {
             vocab,
             embedding_size: self.embedding_size,
