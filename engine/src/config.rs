@@ -180,7 +180,8 @@ impl Experiment {
             (None, None) => {}
         }
         if let Some(ev) = &self.evaluator {
-            ev.validate().map_err(|x| ConfigError(format!("{}: {x}", path.display())))?;
+            ev.validate()
+                .map_err(|x| ConfigError(format!("{}: {x}", path.display())))?;
             if ev.kind != EvaluatorKind::Nasbench201 && self.budget.max_sim_seconds.is_some() {
                 return err("[budget] max_sim_seconds applies to the tabular benchmark only; with real evaluations use max_wall_seconds or max_queries".into());
             }

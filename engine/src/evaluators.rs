@@ -60,7 +60,11 @@ impl EvaluatorConfig {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         match self.kind {
             EvaluatorKind::Nasbench201 => {
-                if self.training.is_some() || self.command.is_some() || self.workers != 1 || self.cache.is_some() {
+                if self.training.is_some()
+                    || self.command.is_some()
+                    || self.workers != 1
+                    || self.cache.is_some()
+                {
                     return Err("[evaluator] type = \"nasbench201\" takes no workers, cache, training or command keys".into());
                 }
             }
@@ -69,7 +73,8 @@ impl EvaluatorConfig {
                     return Err("[evaluator.command] does not apply to type = \"train\"".into());
                 }
                 let t = self.training.clone().unwrap_or_default();
-                t.validate().map_err(|e| format!("[evaluator.training] {e}"))?;
+                t.validate()
+                    .map_err(|e| format!("[evaluator.training] {e}"))?;
                 if self.workers == 0 || self.workers * t.threads > cores {
                     return Err(format!(
                         "[evaluator] workers ({}) × training threads ({}) must be between 1 and the {cores} cores of this machine",
@@ -85,9 +90,13 @@ impl EvaluatorConfig {
                     .command
                     .as_ref()
                     .ok_or("[evaluator] type = \"command\" needs an [evaluator.command] table with `command = [...]`")?;
-                c.validate().map_err(|e| format!("[evaluator.command] {e}"))?;
+                c.validate()
+                    .map_err(|e| format!("[evaluator.command] {e}"))?;
                 if self.workers == 0 || self.workers > 64 {
-                    return Err(format!("[evaluator] workers must be between 1 and 64, got {}", self.workers));
+                    return Err(format!(
+                        "[evaluator] workers must be between 1 and 64, got {}",
+                        self.workers
+                    ));
                 }
             }
         }
@@ -128,7 +137,11 @@ impl CacheFile {
     }
 
     /// Stores a result (successes only) and appends it to the file.
-    pub fn put(&self, key: String, result: &Result<Outcome, EvalFailure>) -> Result<(), WriteError> {
+    pub fn put(
+        &self,
+        key: String,
+        result: &Result<Outcome, EvalFailure>,
+    ) -> Result<(), WriteError> {
         if let Ok(o) = result {
             let mut g = self.inner.lock().expect("cache lock");
             if g.0.get(&key).is_none() {
@@ -168,9 +181,16 @@ impl Evaluation {
     }
 
     /// Builds the evaluation of an experiment.
-    pub fn build(exp: &crate::config::Experiment, data: Arc<Nb201Data>) -> Result<Evaluation, String> {
+    pub fn build(
+        exp: &crate::config::Experiment,
+        data: Arc<Nb201Data>,
+    ) -> Result<Evaluation, String> {
         let tabular = || Evaluation {
-            evaluator: Arc::new(Nb201Tabular::new(data.clone(), exp.benchmark.dataset, exp.benchmark.noise)),
+            evaluator: Arc::new(Nb201Tabular::new(
+                data.clone(),
+                exp.benchmark.dataset,
+                exp.benchmark.noise,
+            )),
             kind: EvaluatorKind::Nasbench201,
             workers: 1,
             threads_per_worker: 1,
@@ -182,7 +202,11 @@ impl Evaluation {
             return Ok(tabular());
         };
         let cache = match &cfg.cache {
-            Some(p) => Some(Arc::new(CacheFile::open(p).map_err(|e| format!("[evaluator] cache {}: {e}", p.display()))?)),
+            Some(p) => {
+                Some(Arc::new(CacheFile::open(p).map_err(|e| {
+                    format!("[evaluator] cache {}: {e}", p.display())
+                })?))
+            }
             None => None,
         };
         Ok(match cfg.kind {
@@ -193,7 +217,10 @@ impl Evaluation {
                     dataset: t.dataset.name().to_string(),
                     config_hash: t.hash(),
                     threads_per_worker: t.threads,
-                    evaluator: Arc::new(TrainingEvaluator::new(t).map_err(|e| format!("[evaluator.training] {e}"))?),
+                    evaluator: Arc::new(
+                        TrainingEvaluator::new(t)
+                            .map_err(|e| format!("[evaluator.training] {e}"))?,
+                    ),
                     kind: EvaluatorKind::Train,
                     workers: cfg.workers,
                     cache,
@@ -205,7 +232,9 @@ impl Evaluation {
                     dataset: "external".into(),
                     config_hash: config_hash(&c),
                     threads_per_worker: 1,
-                    evaluator: Arc::new(CommandEvaluator::new(c).map_err(|e| format!("[evaluator.command] {e}"))?),
+                    evaluator: Arc::new(
+                        CommandEvaluator::new(c).map_err(|e| format!("[evaluator.command] {e}"))?,
+                    ),
                     kind: EvaluatorKind::Command,
                     workers: cfg.workers,
                     cache,
@@ -216,6 +245,12 @@ impl Evaluation {
 
     /// The cache key of evaluating `cell` with trial seed `seed`.
     pub fn key(&self, cell: &Cell, seed: u64) -> String {
-        cache_key("nasbench201", &cell.to_string(), &self.dataset, &self.config_hash, seed)
+        cache_key(
+            "nasbench201",
+            &cell.to_string(),
+            &self.dataset,
+            &self.config_hash,
+            seed,
+        )
     }
 }

@@ -2,11 +2,11 @@
 //! aggregate results at the top.
 
 use crate::config::Experiment;
+use crate::evaluators::Evaluation;
 use crate::journal::WriteError;
 use crate::plot::{self, Series, PALETTE};
 use crate::results::{self, ExperimentSummary, TrajectoryPoint};
 use crate::search::{self, Progress, RunError, RunSpec};
-use crate::evaluators::Evaluation;
 use emprox_benchmarks::nb201::Nb201Space;
 use emprox_benchmarks::seed;
 use rayon::prelude::*;
@@ -144,7 +144,11 @@ pub fn execute(
     let evaluation = Evaluation::build(exp, data).map_err(ExperimentError::Other)?;
     // Real evaluations use their own workers: runs then go one at a time, so that the
     // experiment never uses more than `workers × threads` cores.
-    let run_threads = if evaluation.simulated_cost() { exec.threads.max(1) } else { 1 };
+    let run_threads = if evaluation.simulated_cost() {
+        exec.threads.max(1)
+    } else {
+        1
+    };
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(run_threads)
         .build()

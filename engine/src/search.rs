@@ -252,25 +252,58 @@ pub fn run(spec: &RunSpec, dir: &Path, progress: &dyn Progress) -> Result<RunOut
                         cost_seconds: t.cost_seconds.unwrap_or(0.0),
                     }),
                 };
-                finished.insert(q, Done { result, wall: 0.0, cached: false, replayed: true });
-            } else if let Some(o) = ev.cache.as_ref().and_then(|c| c.get(&ev.key(&cell, job_seed))) {
-                finished.insert(q, Done { result: Ok(o), wall: 0.0, cached: true, replayed: false });
+                finished.insert(
+                    q,
+                    Done {
+                        result,
+                        wall: 0.0,
+                        cached: false,
+                        replayed: true,
+                    },
+                );
+            } else if let Some(o) = ev
+                .cache
+                .as_ref()
+                .and_then(|c| c.get(&ev.key(&cell, job_seed)))
+            {
+                finished.insert(
+                    q,
+                    Done {
+                        result: Ok(o),
+                        wall: 0.0,
+                        cached: true,
+                        replayed: false,
+                    },
+                );
             } else if let Executor::Pool(p) = &mut executor {
                 p.submit(q, cell, job_seed);
             }
             in_flight_keys.insert(k);
-            pending.push_back(Pending { query: q, cell, predicted, job_seed, started });
+            pending.push_back(Pending {
+                query: q,
+                cell,
+                predicted,
+                job_seed,
+                started,
+            });
         }
 
         // Complete the oldest pending evaluation.
-        let Some(job) = pending.pop_front() else { break };
+        let Some(job) = pending.pop_front() else {
+            break;
+        };
         let done = match finished.remove(&job.query) {
             Some(d) => d,
             None => match &mut executor {
                 Executor::Inline(e) => {
                     let mut r = seed::Rng::seed_from_u64(job.job_seed);
                     let result = e.evaluator.evaluate(&job.cell, &mut r);
-                    Done { result, wall: job.started.elapsed().as_secs_f64(), cached: false, replayed: false }
+                    Done {
+                        result,
+                        wall: job.started.elapsed().as_secs_f64(),
+                        cached: false,
+                        replayed: false,
+                    }
                 }
                 Executor::Pool(p) => loop {
                     let f = p.recv().expect("a submitted job is pending");
@@ -310,7 +343,12 @@ pub fn run(spec: &RunSpec, dir: &Path, progress: &dyn Progress) -> Result<RunOut
             (Some(v), Some(t)) if best.as_ref().is_none_or(|(b, _)| v > b.val_acc) => {
                 incumbent = true;
                 best = Some((
-                    Best { arch: cell.to_string(), index, val_acc: v, test_acc: t },
+                    Best {
+                        arch: cell.to_string(),
+                        index,
+                        val_acc: v,
+                        test_acc: t,
+                    },
                     queries,
                 ));
             }
@@ -355,7 +393,11 @@ pub fn run(spec: &RunSpec, dir: &Path, progress: &dyn Progress) -> Result<RunOut
         if let Some(d) = spec.throttle {
             std::thread::sleep(d);
         }
-        progress.query(spec.run, queries, best.as_ref().map(|(b, _)| (b.val_acc, b.test_acc)));
+        progress.query(
+            spec.run,
+            queries,
+            best.as_ref().map(|(b, _)| (b.val_acc, b.test_acc)),
+        );
     }
     if (queries as usize) < spec.replay.len() {
         return Err(RunError::Replay(format!(
