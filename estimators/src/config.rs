@@ -12,6 +12,11 @@ use crate::random::RandomEstimator;
 use emprox_benchmarks::{SearchSpace, SeqEncoding};
 use serde::{Deserialize, Serialize};
 
+/// One key of `emprox list`: (key, default, description).
+pub type KeyDoc = (&'static str, String, &'static str);
+/// One type of `emprox list`: (type, its keys).
+pub type TypeDoc = (&'static str, Vec<KeyDoc>);
+
 /// The estimator types.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -444,7 +449,7 @@ impl EstimatorConfig {
     }
 
     /// For `emprox list`: each type with its keys, their defaults and a short description.
-    pub fn describe() -> Vec<(&'static str, Vec<(&'static str, String, &'static str)>)> {
+    pub fn describe() -> Vec<TypeDoc> {
         let e = EmProxParams::default();
         let n = Nao::default_params();
         let g = GbdtParams::default();

@@ -110,10 +110,12 @@ fn fitted_emprox_ranks_better_than_random_saves_loads_and_reproduces() {
 fn pretrained_encoder_is_trained_once_and_refits_are_cheap() {
     let space = space();
     let (xtr, ytr, xte, yte) = split(&space);
-    let mut params = EmProxParams::default();
-    params.pretrain = 300;
-    params.pretrain_epochs = 10;
-    params.pretrain_seed = 12345; // a key no other test uses
+    let params = EmProxParams {
+        pretrain: 300,
+        pretrain_epochs: 10,
+        pretrain_seed: 12345, // a key no other test uses
+        ..EmProxParams::default()
+    };
     let est = EmProx { params };
     let before = pretrain::trained_count();
     let t0 = std::time::Instant::now();

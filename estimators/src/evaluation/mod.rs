@@ -24,6 +24,9 @@ use std::sync::Arc;
 use std::time::Instant;
 use thiserror::Error;
 
+/// An estimator with its label in results.
+pub type Labelled = (String, Box<dyn Estimator<Nb201Space>>);
+
 /// A predictor-evaluation file.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -121,6 +124,8 @@ pub struct Row {
     pub metrics: Metrics,
     /// Fit wall time (s).
     pub fit_seconds: f64,
+    /// Fit CPU time of the fitting thread (s; NaN where unavailable): robust to other load.
+    pub fit_cpu_seconds: f64,
     /// Query wall time per test architecture (s).
     pub query_seconds_per_arch: f64,
     /// Test architectures (NB201 indices).
@@ -151,7 +156,7 @@ impl EvaluationSettings {
 
 impl PredictorEvalConfig {
     /// Checks the file beyond its syntax and builds the estimators.
-    pub fn validate(&self) -> Result<Vec<(String, Box<dyn Estimator<Nb201Space>>)>, EvalError> {
+    pub fn validate(&self) -> Result<Vec<Labelled>, EvalError> {
         let e = &self.evaluation;
         let bad = |m: String| Err(EvalError::Config(m));
         if e.train_sizes.is_empty() || e.train_sizes.contains(&0) {
@@ -212,6 +217,22 @@ pub struct Outcome {
     pub summary: Vec<SummaryRow>,
     /// The Markdown table (also in `summary.md`).
     pub markdown: String,
+}
+
+/// CPU time consumed by the calling thread (s); NaN where the platform does not say.
+pub fn thread_cpu_seconds() -> f64 {
+    #[cfg(unix)]
+    {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: clock_gettime writes into the timespec we own.
+        if unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) } == 0 {
+            return ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9;
+        }
+    }
+    f64::NAN
 }
 
 fn load_splits(path: &Path) -> Result<SplitsFile, EvalError> {
@@ -322,11 +343,13 @@ pub fn run(
                     train_size: n,
                     source,
                 };
+                let c0 = thread_cpu_seconds();
                 let t0 = Instant::now();
                 let fitted = est
                     .fit(&space, &train_cells[..n], &train_targets[..n], &mut rng)
                     .map_err(wrap)?;
                 let fit_seconds = t0.elapsed().as_secs_f64();
+                let fit_cpu_seconds = thread_cpu_seconds() - c0;
                 let t1 = Instant::now();
                 let predicted = fitted.predict(&space, &test_cells);
                 let query = t1.elapsed().as_secs_f64() / test_cells.len() as f64;
@@ -349,6 +372,7 @@ pub fn run(
                     train_size: n,
                     metrics,
                     fit_seconds,
+                    fit_cpu_seconds,
                     query_seconds_per_arch: query,
                     test: split.test.clone(),
                     truth: truth.clone(),
