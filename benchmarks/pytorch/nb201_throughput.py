@@ -9,7 +9,7 @@ split, standardised pixels) on ONE thread, and prints one JSON line with accurac
 images per second. The split and initialisation use torch's RNG, so accuracies are comparable in
 distribution, not bit for bit.
 
-    python3 benchmarks/pytorch/nb201_throughput.py [--arch ARCH] [--epochs 10] [--channels 8]
+    python3 benchmarks/pytorch/nb201_throughput.py [--arch ARCH] [--epochs 5] [--channels 8]
         [--cells-per-stage 1] [--batch-size 64] [--dataset digits|mnist] [--seed 0]
 
 Needs only `torch` (CPU is enough; no numpy, no torchvision).
@@ -129,7 +129,7 @@ class Net(nn.Module):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--arch", default=ALL_CONV)
-    ap.add_argument("--epochs", type=int, default=10)
+    ap.add_argument("--epochs", type=int, default=5)
     ap.add_argument("--channels", type=int, default=8)
     ap.add_argument("--cells-per-stage", type=int, default=1)
     ap.add_argument("--batch-size", type=int, default=64)

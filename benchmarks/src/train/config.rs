@@ -57,7 +57,7 @@ pub struct TrainingConfig {
     pub channels: usize,
     /// Cells per stage, N (default 1; NAS-Bench-201 uses 5).
     pub cells_per_stage: usize,
-    /// Training epochs (default 10).
+    /// Training epochs (default 5).
     pub epochs: usize,
     /// Mini-batch size (default 64). The last, smaller batch of an epoch is kept.
     pub batch_size: usize,
@@ -93,7 +93,7 @@ impl Default for TrainingConfig {
             dataset: ImageDataset::Digits,
             channels: 8,
             cells_per_stage: 1,
-            epochs: 10,
+            epochs: 5,
             batch_size: 64,
             lr: 0.1,
             momentum: 0.9,

@@ -364,32 +364,38 @@ impl Im2Col {
         )
     }
 
-    /// Calls `f(col_index_base, row, input_offset_or_none)` for every patch entry, in order:
-    /// row r = (c, ki, kj), column (b, oh, ow).
-    fn for_each(
+    /// Walks the patch matrix: for each row r = (c, ki, kj) and each (b, oh) whose input row
+    /// is inside the image, calls `f(dst, src, len)` where `dst` is the matrix index of the
+    /// first in-image column (b, oh, ow_lo), `src` the input index of its pixel, and `len` the
+    /// number of in-image columns (consecutive in the matrix, `stride` apart in the input).
+    fn for_each_run(
         &self,
         (n, c, h, w): (usize, usize, usize, usize),
-        mut f: impl FnMut(usize, usize, Option<usize>),
+        mut f: impl FnMut(usize, usize, usize),
     ) {
         let (ho, wo) = self.out_hw(h, w);
-        let (k, s, p) = (self.k, self.stride, self.padding as isize);
+        let (k, s, p) = (self.k, self.stride, self.padding);
         let ncols = n * ho * wo;
         for ch in 0..c {
             for ki in 0..k {
                 for kj in 0..k {
                     let row = (ch * k + ki) * k + kj;
+                    // Columns ow with 0 <= ow*s + kj - p < w.
+                    let ow_lo = p.saturating_sub(kj).div_ceil(s);
+                    let ow_hi = ((w + p - kj).div_ceil(s)).min(wo);
+                    if ow_lo >= ow_hi {
+                        continue;
+                    }
                     for b in 0..n {
-                        let base = ((b * c) + ch) * h * w;
+                        let base = (b * c + ch) * h * w;
                         for oh in 0..ho {
-                            let ih = (oh * s) as isize + ki as isize - p;
-                            let col0 = row * ncols + (b * ho + oh) * wo;
-                            for ow in 0..wo {
-                                let iw = (ow * s) as isize + kj as isize - p;
-                                let src =
-                                    (ih >= 0 && ih < h as isize && iw >= 0 && iw < w as isize)
-                                        .then(|| base + ih as usize * w + iw as usize);
-                                f(col0 + ow, row, src);
+                            let ih = oh * s + ki;
+                            if ih < p || ih - p >= h {
+                                continue;
                             }
+                            let dst = row * ncols + (b * ho + oh) * wo + ow_lo;
+                            let src = base + (ih - p) * w + ow_lo * s + kj - p;
+                            f(dst, src, ow_hi - ow_lo);
                         }
                     }
                 }
@@ -409,9 +415,17 @@ impl CustomOp1 for Im2Col {
         let (ho, wo) = self.out_hw(h, w);
         let rows = c * self.k * self.k;
         let mut out = vec![0f32; rows * n * ho * wo];
-        self.for_each((n, c, h, w), |dst, _, src| {
-            if let Some(i) = src {
-                out[dst] = x[i];
+        let s = self.stride;
+        self.for_each_run((n, c, h, w), |dst, src, len| {
+            if s == 1 {
+                out[dst..dst + len].copy_from_slice(&x[src..src + len]);
+            } else {
+                for (o, i) in out[dst..dst + len]
+                    .iter_mut()
+                    .zip(x[src..].iter().step_by(s))
+                {
+                    *o = *i;
+                }
             }
         });
         Ok((CpuStorage::F32(out), Shape::from((rows, n * ho * wo))))
@@ -421,9 +435,10 @@ impl CustomOp1 for Im2Col {
         let (n, c, h, w) = x.dims4()?;
         let g: Vec<f32> = grad.flatten_all()?.to_vec1()?;
         let mut dx = vec![0f32; n * c * h * w];
-        self.for_each((n, c, h, w), |src, _, dst| {
-            if let Some(i) = dst {
-                dx[i] += g[src];
+        let s = self.stride;
+        self.for_each_run((n, c, h, w), |col, px, len| {
+            for (d, gi) in dx[px..].iter_mut().step_by(s).zip(&g[col..col + len]) {
+                *d += gi;
             }
         });
         Ok(Some(Tensor::from_vec(dx, (n, c, h, w), x.device())?))
