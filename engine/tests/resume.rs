@@ -146,3 +146,41 @@ fn torn_last_line_is_discarded_and_finished_runs_are_left_alone() {
     let o = run(&["resume", tmp.path().to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+#[test]
+fn a_full_disk_stops_the_run_with_a_clear_error_and_a_valid_journal() {
+    if !Path::new("/dev/full").exists() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let full = tmp.path().join("full");
+    assert!(run(&[
+        "run",
+        "examples/nb201_random.toml",
+        "--seeds",
+        "1",
+        "--out",
+        full.to_str().unwrap()
+    ])
+    .status
+    .success());
+    let disk = tmp.path().join("disk");
+    std::fs::create_dir_all(disk.join("seed-0")).unwrap();
+    for f in ["config.resolved.toml", "run.json"] {
+        std::fs::copy(full.join(f), disk.join(f)).unwrap();
+    }
+    // Every write to the timings fails with ENOSPC, as on a full disk.
+    std::os::unix::fs::symlink("/dev/full", disk.join("seed-0/timings.jsonl")).unwrap();
+    let o = run(&["resume", disk.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("timings.jsonl") && err.contains("No space left"),
+        "{err}"
+    );
+    // The journal holds complete lines only, and they agree with the uninterrupted run.
+    let written = std::fs::read_to_string(disk.join("seed-0/trials.jsonl")).unwrap();
+    let expected = std::fs::read_to_string(full.join("seed-0/trials.jsonl")).unwrap();
+    assert!(written.ends_with('\n') && expected.starts_with(&written) && !written.is_empty());
+    assert!(!disk.join("summary.json").exists());
+}
