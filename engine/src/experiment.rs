@@ -188,7 +188,11 @@ pub fn execute(
         .map(|o| (o.summary, o.trajectory))
         .unzip();
     let summary = results::aggregate(exp, estimator_label(exp), runs, &trajs);
-    plot_mean_incumbent(&out.join("incumbent.svg"), &exp.name, &trajs)?;
+    plot_mean_incumbent(
+        &out.join("incumbent.svg"),
+        &format!("{}: mean incumbent over {} runs", exp.name, trajs.len()),
+        &trajs,
+    )?;
     // Written last: its presence marks a finished experiment.
     write_file(
         &out.join("summary.json"),
@@ -232,35 +236,15 @@ fn write_run_files(
         &dir.join("summary.json"),
         &serde_json::to_vec_pretty(&run_summary).expect("summaries serialise"),
     )?;
-    let val: Vec<(f64, f64)> = traj.iter().map(|p| (p.query as f64, p.val_acc)).collect();
-    let test: Vec<(f64, f64)> = traj.iter().map(|p| (p.query as f64, p.test_acc)).collect();
-    if !traj.is_empty() {
-        plot::lines(
-            &dir.join("incumbent.svg"),
-            &format!("{} (run {})", exp.name, summary.run),
-            "queries",
-            "incumbent accuracy (%)",
-            &[
-                Series {
-                    label: "validation",
-                    color: PALETTE[0],
-                    points: val,
-                    band: vec![],
-                },
-                Series {
-                    label: "test (reported only)",
-                    color: PALETTE[1],
-                    points: test,
-                    band: vec![],
-                },
-            ],
-        )
-        .map_err(ExperimentError::Other)?;
-    }
+    plot_mean_incumbent(
+        &dir.join("incumbent.svg"),
+        &format!("{} (run {})", exp.name, summary.run),
+        &[traj.to_vec()],
+    )?;
     Ok(())
 }
 
-/// Plots the mean incumbent validation and test accuracy over runs against queries.
+/// Plots the incumbent's validation and test accuracy against queries, averaged over runs.
 pub fn plot_mean_incumbent(
     path: &Path,
     title: &str,
@@ -286,7 +270,7 @@ pub fn plot_mean_incumbent(
     }
     plot::lines(
         path,
-        &format!("{title}: mean incumbent over {} runs", trajs.len()),
+        title,
         "queries",
         "accuracy (%)",
         &[
