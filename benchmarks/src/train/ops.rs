@@ -93,7 +93,7 @@ impl BatchNorm {
     }
 
     /// Normalises `x` of shape (N, C, H, W). Training mode uses a fused kernel
-    /// ([`FusedBatchNorm`]); evaluation mode uses tensor ops on the running estimates.
+    /// (`FusedBatchNorm`); evaluation mode uses tensor ops on the running estimates.
     pub fn forward(&self, x: &Tensor, train: bool) -> Result<Tensor> {
         if !train {
             return self.forward_eval(x);
@@ -320,7 +320,7 @@ impl Conv2d {
         })
     }
 
-    /// Applies the convolution: [`Im2Col`] and one matrix product (candle's gemm), about twice
+    /// Applies the convolution: an im2col op and one matrix product (candle's gemm), about twice
     /// as fast in training as candle's `conv2d` on these small images.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let (n, _, h, w) = x.dims4()?;
