@@ -138,8 +138,9 @@ pub fn train(
         }
     }
     let train_seconds = start.elapsed().as_secs_f64();
-    let val_acc = accuracy(&net, &splits.val).map_err(candle_err)?;
-    let test_acc = accuracy(&net, &splits.test).map_err(candle_err)?;
+    let eval_batch = config.batch_size.clamp(64, 256);
+    let val_acc = accuracy(&net, &splits.val, eval_batch).map_err(candle_err)?;
+    let test_acc = accuracy(&net, &splits.test, eval_batch).map_err(candle_err)?;
     Ok(TrainReport {
         val_acc,
         test_acc,
@@ -201,11 +202,12 @@ fn train_step(
     Ok(value)
 }
 
-/// Accuracy (%) of `net` on `set`, in evaluation mode, in batches of 500.
-pub fn accuracy(net: &Network, set: &Images) -> candle_core::Result<f64> {
+/// Accuracy (%) of `net` on `set`, in evaluation mode, in batches of `batch` images (small
+/// batches keep the im2col buffers small: large fresh allocations cost page faults).
+pub fn accuracy(net: &Network, set: &Images, batch: usize) -> candle_core::Result<f64> {
     let idx: Vec<usize> = (0..set.len()).collect();
     let mut correct = 0usize;
-    for chunk in idx.chunks(500) {
+    for chunk in idx.chunks(batch.max(1)) {
         let pred: Vec<u32> = net
             .forward(&batch_tensor(set, chunk)?, false)?
             .argmax(1)?
