@@ -290,6 +290,21 @@ mod tests {
     }
 
     #[test]
+    fn checksums_file_agrees_with_the_loader() {
+        let text = include_str!("../../data/CHECKSUMS");
+        let sha = |file: &str| {
+            text.lines()
+                .find(|l| l.split_whitespace().next() == Some(file))
+                .and_then(|l| l.split_whitespace().nth(2))
+                .unwrap_or_else(|| panic!("{file} missing from CHECKSUMS"))
+                .to_string()
+        };
+        assert_eq!(sha("sklearn_digits_8x8.csv.gz"), DIGITS_SHA256);
+        assert_eq!(sha("mnist10k-images-idx3-ubyte.gz"), MNIST_IMAGES_SHA256);
+        assert_eq!(sha("mnist10k-labels-idx1-ubyte.gz"), MNIST_LABELS_SHA256);
+    }
+
+    #[test]
     fn corrupt_content_is_reported() {
         let path = PathBuf::from("x.csv.gz");
         let e = gunzip(&DIGITS_GZ[..100], &path, DIGITS_SHA256).unwrap_err();
