@@ -149,12 +149,12 @@ impl CommandEvaluator {
 
     /// The result-cache key of evaluating `cell` with `seed` (the seed given to
     /// [`crate::workers::WorkerPool::submit`]): [`crate::workers::cache_key`] of
-    /// (`nasbench201`, arch string, `command`, hash of this config, seed).
+    /// (`nasbench201`, arch string, `external`, hash of this config, seed), as the engine keys it.
     pub fn cache_key(&self, cell: &Cell, seed: u64) -> String {
         crate::workers::cache_key(
             "nasbench201",
             &cell.to_string(),
-            "command",
+            "external",
             &crate::train::config::config_hash(&self.config),
             seed,
         )
