@@ -74,11 +74,11 @@ impl CustomOp1 for Softmax {
         let mut v = f32_slice(s, l)?.to_vec();
         for row in v.chunks_mut(d) {
             let m = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-            let mut sum = 0.0;
+            // Two passes: the exp pass vectorises; the sum keeps its sequential order.
             for x in row.iter_mut() {
                 *x = super::fastmath::exp(*x - m);
-                sum += *x;
             }
+            let sum: f32 = row.iter().sum();
             let inv = 1.0 / sum;
             row.iter_mut().for_each(|x| *x *= inv);
         }
