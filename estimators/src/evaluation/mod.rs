@@ -188,16 +188,16 @@ impl PredictorEvalConfig {
         }
         let mut labels = HashSet::new();
         let mut out = Vec::new();
-        for c in &self.estimators {
+        for (i, c) in self.estimators.iter().enumerate() {
             let label = c.label();
             if !labels.insert(label.clone()) {
                 return bad(format!(
                     "two estimators are labelled `{label}`: give one a `name`"
                 ));
             }
-            let est = c
-                .build::<Nb201Space>()
-                .map_err(|e| EvalError::Config(e.to_string()))?;
+            let est = c.build::<Nb201Space>().map_err(|e| {
+                EvalError::Config(format!("[[estimators]] table {} of the file: {e}", i + 1))
+            })?;
             let min = est.needs().min_train_size;
             if e.train_sizes.iter().any(|&n| n < min) {
                 return bad(format!(
