@@ -146,7 +146,8 @@ pub struct Row {
 }
 
 /// Runs a comparison into `out` and returns its rows; writes `comparison.md`, `comparison.json`
-/// and one `incumbent_<dataset>.svg` per dataset.
+/// and, per dataset, `incumbent_<dataset>.svg` (against queries) and
+/// `incumbent_time_<dataset>.svg` (against simulated time plus estimator time).
 pub fn run_comparison(
     c: &Comparison,
     out: &Path,
@@ -217,6 +218,11 @@ pub fn run_comparison(
         }
         plot_dataset(
             &out.join(format!("incumbent_{}.svg", dataset.name())),
+            dataset,
+            &series_data,
+        )?;
+        plot_against_time(
+            &out.join(format!("incumbent_time_{}.svg", dataset.name())),
             dataset,
             &series_data,
         )?;
@@ -300,6 +306,44 @@ fn plot_dataset(
         ),
         "queries",
         "test accuracy of the best-validation cell (%)",
+        &out,
+    )
+    .map_err(ExperimentError::Other)
+}
+
+/// Mean incumbent test accuracy against the mean cumulative cost at each query: the benchmark's
+/// simulated training seconds plus the estimator's wall seconds.
+fn plot_against_time(
+    path: &Path,
+    dataset: Dataset,
+    series: &[(String, Vec<Vec<TrajectoryPoint>>)],
+) -> Result<(), ExperimentError> {
+    let mut out = Vec::new();
+    for (i, (label, trajs)) in series.iter().enumerate() {
+        let max_q = trajs.iter().map(|t| t.len()).max().unwrap_or(0);
+        let points = (0..max_q)
+            .map(|q| {
+                let pts: Vec<&TrajectoryPoint> = trajs.iter().filter_map(|t| t.get(q)).collect();
+                let x: Vec<f64> = pts
+                    .iter()
+                    .map(|p| (p.sim_seconds + p.estimator_seconds) / 3600.0)
+                    .collect();
+                let y: Vec<f64> = pts.iter().map(|p| p.test_acc).collect();
+                (mean_std(&x).0, mean_std(&y).0)
+            })
+            .collect();
+        out.push(Series {
+            label,
+            color: PALETTE[i % PALETTE.len()],
+            points,
+            band: vec![],
+        });
+    }
+    plot::lines(
+        path,
+        &format!("NAS-Bench-201 {}: incumbent against cost", dataset.name()),
+        "simulated training hours + estimator wall time (mean over runs)",
+        "mean test accuracy of the best-validation cell (%)",
         &out,
     )
     .map_err(ExperimentError::Other)

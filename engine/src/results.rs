@@ -22,6 +22,8 @@ pub struct TrajectoryPoint {
     pub query: u64,
     /// Cumulative simulated seconds.
     pub sim_seconds: f64,
+    /// Cumulative wall seconds spent fitting and querying the estimator (0 without a filter).
+    pub estimator_seconds: f64,
     /// Index of the incumbent.
     pub index: u64,
     /// Architecture of the incumbent.

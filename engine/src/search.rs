@@ -384,6 +384,9 @@ pub fn run(spec: &RunSpec, dir: &Path, progress: &dyn Progress) -> Result<RunOut
             trajectory.push(TrajectoryPoint {
                 query: queries,
                 sim_seconds: sim,
+                estimator_seconds: filter
+                    .as_ref()
+                    .map_or(0.0, |f| f.fit_seconds + f.query_seconds),
                 index: b.index,
                 arch: b.arch.clone(),
                 val_acc: b.val_acc,
