@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! Performance estimators for NAS and the predictor-evaluation protocol.
 //!
 //! - [`Estimator`] / [`FittedEstimator`]: fit on (architectures, accuracies), then score.
