@@ -84,8 +84,9 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
     }
     let exp = Experiment::load(&args.file, &overrides)?;
     let out = args.out.clone().unwrap_or_else(|| exp.default_out_dir());
-    // Load (and check) the data before creating anything on disk.
+    // Load (and check) the data and the evaluator before creating anything on disk.
     let data = exp.benchmark.load_nb201()?;
+    crate::evaluators::Evaluation::build(&exp, data.clone()).map_err(anyhow::Error::msg)?;
     prepare_out_dir(&out, args.overwrite)?;
     let threads = default_threads(args.threads);
     let reporter = Reporter::new(exp.budget.max_queries.map(|q| q * exp.seeds));
