@@ -60,11 +60,12 @@ impl EstimatorKind {
 
     /// The keys (besides `type` and `name`) that apply to this type.
     pub fn keys(self) -> &'static [&'static str] {
-        const NET: [&str; 11] = [
+        const NET: [&str; 12] = [
             "encoding",
             "embedding_size",
             "hidden_size",
             "epochs",
+            "steps",
             "batch_size",
             "lr",
             "weight_decay",
@@ -87,6 +88,7 @@ impl EstimatorKind {
                 NET[8],
                 NET[9],
                 NET[10],
+                NET[11],
                 "pretrain",
                 "pretrain_epochs",
                 "pretrain_seed",
@@ -134,6 +136,9 @@ pub struct EstimatorConfig {
     /// Training epochs (emprox, nao, mlp_ensemble).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub epochs: Option<usize>,
+    /// Adam steps instead of epochs (emprox, nao): fit cost independent of n.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub steps: Option<usize>,
     /// Batch size (emprox, nao, mlp_ensemble).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub batch_size: Option<usize>,
@@ -244,6 +249,7 @@ impl EstimatorConfig {
             embedding_size: None,
             hidden_size: None,
             epochs: None,
+            steps: None,
             batch_size: None,
             lr: None,
             weight_decay: None,
@@ -325,6 +331,9 @@ impl EstimatorConfig {
         d.head_width = range_usize(k, "head_width", self.head_width, d.head_width, 1, 4096)?;
         let t = &mut d.train;
         t.epochs = range_usize(k, "epochs", self.epochs, t.epochs, 1, 100_000)?;
+        if let Some(st) = self.steps {
+            t.steps = Some(range_usize(k, "steps", Some(st), st, 1, 10_000_000)?);
+        }
         t.batch_size = range_usize(k, "batch_size", self.batch_size, t.batch_size, 1, 100_000)?;
         t.lr = range_f64(k, "lr", self.lr, t.lr, 0.0, 10.0, true)?;
         t.weight_decay = range_f64(
@@ -472,6 +481,11 @@ impl EstimatorConfig {
                     "hidden size per encoder LSTM direction",
                 ),
                 ("epochs", p.train.epochs.to_string(), "training epochs"),
+                (
+                    "steps",
+                    "none".into(),
+                    "Adam steps instead of epochs (fit cost independent of n)",
+                ),
                 ("batch_size", p.train.batch_size.to_string(), "batch size"),
                 ("lr", p.train.lr.to_string(), "Adam learning rate"),
                 (

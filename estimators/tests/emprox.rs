@@ -138,3 +138,20 @@ fn pretrained_encoder_is_trained_once_and_refits_are_cheap() {
     let tau = kendall_tau(&yte, &b.predict(&space, &xte));
     assert!(tau > 0.2, "pretrained EmProx with 60 labels: tau {tau}");
 }
+
+#[test]
+fn a_step_budget_equal_to_the_epochs_gives_the_same_model() {
+    let space = space();
+    let (xtr, ytr, xte, _) = split(&space);
+    let fit = |toml_text: &str| {
+        let c: EstimatorConfig = toml::from_str(toml_text).unwrap();
+        let e: Box<dyn Estimator<Nb201Space>> = c.build().unwrap();
+        e.fit(&space, &xtr[..40], &ytr[..40], &mut seed::stream(5, "steps"))
+            .unwrap()
+            .predict(&space, &xte)
+    };
+    // 40 sequences at batch 100: one step per epoch.
+    let by_epochs = fit("type = \"emprox\"\nepochs = 30");
+    assert_eq!(by_epochs, fit("type = \"emprox\"\nsteps = 30"));
+    assert_ne!(by_epochs, fit("type = \"emprox\"\nsteps = 31"));
+}

@@ -53,6 +53,7 @@ impl NetParams {
             head_width: 16,
             train: TrainSettings {
                 epochs: 50,
+                steps: None,
                 batch_size: 100,
                 lr: 1e-3,
                 weight_decay: 1e-4,

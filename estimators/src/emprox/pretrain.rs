@@ -20,6 +20,7 @@ fn cache() -> &'static Mutex<HashMap<String, Slot>> {
 pub fn key<S: SearchSpace>(space: &S, p: &EmProxParams) -> String {
     let mut net = p.net.clone();
     net.train.trade_off = 0.0; // pre-training is reconstruction only
+    net.train.steps = None; // and runs `pretrain_epochs`
     format!(
         "{}|{}|n={}|epochs={}|seed={}",
         space.name(),
@@ -67,6 +68,7 @@ pub fn pretrain<S: SearchSpace>(space: &S, p: &EmProxParams) -> Result<Seq2Seq, 
     let mut net_p = p.net.clone();
     net_p.train.trade_off = 0.0;
     net_p.train.epochs = p.pretrain_epochs;
+    net_p.train.steps = None;
     let net = Seq2Seq::new(net_p.shape(space.vocab_size(enc)), &mut rng)?;
     train::train(&net, &seqs, None, &net_p.train, &mut rng)?;
     Ok(net)

@@ -11,8 +11,12 @@ use serde::{Deserialize, Serialize};
 /// Optimisation settings.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct TrainSettings {
-    /// Passes over the data.
+    /// Passes over the data (ignored when `steps` is set).
     pub epochs: usize,
+    /// Train for exactly this many Adam steps instead of `epochs` passes: the cost of a fit then
+    /// no longer grows with the training-set size.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub steps: Option<usize>,
     /// Sequences per step.
     pub batch_size: usize,
     /// Adam learning rate.
@@ -40,7 +44,7 @@ pub fn train(
     s: &TrainSettings,
     rng: &mut Rng,
 ) -> Result<f64, EstimatorError> {
-    if seqs.is_empty() || s.epochs == 0 {
+    if seqs.is_empty() || s.epochs == 0 || s.steps == Some(0) {
         return Ok(f64::NAN);
     }
     let use_head = s.trade_off > 0.0 && net.shape.head_layers > 0;
@@ -57,10 +61,24 @@ pub fn train(
     };
     let mut order: Vec<usize> = (0..seqs.len()).collect();
     let mut last = 0.0;
-    for _ in 0..s.epochs {
+    let mut taken = 0usize;
+    let budget = s.steps.unwrap_or(usize::MAX);
+    let epochs = if s.steps.is_some() {
+        usize::MAX
+    } else {
+        s.epochs
+    };
+    for _ in 0..epochs {
+        if taken >= budget {
+            break;
+        }
         order.shuffle(rng);
         let (mut sum, mut count) = (0.0, 0usize);
         for chunk in order.chunks(s.batch_size.max(1)) {
+            if taken >= budget {
+                break;
+            }
+            taken += 1;
             let batch: Vec<Vec<u32>> = chunk.iter().map(|&i| seqs[i].clone()).collect();
             let t = tokens(&batch)?;
             let dec_in = tokens(&shifted(&batch))?;
@@ -81,7 +99,9 @@ pub fn train(
             let grads = loss.backward()?;
             step(&vars, &grads, &mut adam, s)?;
         }
-        last = sum / count as f64;
+        if count > 0 {
+            last = sum / count as f64;
+        }
     }
     Ok(last)
 }
