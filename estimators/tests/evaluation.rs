@@ -38,7 +38,8 @@ fn tiny(mut cfg: PredictorEvalConfig) -> PredictorEvalConfig {
     for e in &mut cfg.estimators {
         match e.kind {
             EstimatorKind::Emprox | EstimatorKind::Nao | EstimatorKind::MlpEnsemble => {
-                e.epochs = Some(3)
+                e.epochs = Some(3);
+                e.steps = e.steps.map(|_| 3);
             }
             EstimatorKind::Gbdt => e.rounds = Some(20),
             _ => {}
