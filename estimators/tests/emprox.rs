@@ -146,9 +146,14 @@ fn a_step_budget_equal_to_the_epochs_gives_the_same_model() {
     let fit = |toml_text: &str| {
         let c: EstimatorConfig = toml::from_str(toml_text).unwrap();
         let e: Box<dyn Estimator<Nb201Space>> = c.build().unwrap();
-        e.fit(&space, &xtr[..40], &ytr[..40], &mut seed::stream(5, "steps"))
-            .unwrap()
-            .predict(&space, &xte)
+        e.fit(
+            &space,
+            &xtr[..40],
+            &ytr[..40],
+            &mut seed::stream(5, "steps"),
+        )
+        .unwrap()
+        .predict(&space, &xte)
     };
     // 40 sequences at batch 100: one step per epoch.
     let by_epochs = fit("type = \"emprox\"\nepochs = 30");
