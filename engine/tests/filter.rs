@@ -104,8 +104,7 @@ fn only_the_top_k_of_each_pool_are_evaluated_and_runs_repeat() {
         }
         let pool = pools
             .iter()
-            .filter(|p| p["after_query"].as_u64().unwrap() < q)
-            .last()
+            .rfind(|p| p["after_query"].as_u64().unwrap() < q)
             .expect("a pool before every filtered query");
         let chosen: HashSet<u64> = pool["chosen"]
             .as_array()
