@@ -2,6 +2,7 @@
 //! and datasets, with one table and one plot per dataset.
 
 use crate::config::{parse_toml, Budget, ConfigError, Experiment, SearchSettings};
+use crate::evaluators::Evaluation;
 use crate::experiment::{prepare_out_dir, run_experiment, Execution, ExperimentError};
 use crate::filter::FilterConfig;
 use crate::plot::{self, Series, PALETTE};
@@ -166,7 +167,9 @@ pub fn run_comparison(
                 .fold(f64::MIN, f64::max);
             let dir: PathBuf = out.join(dataset.name()).join(slug(&entry.label));
             prepare_out_dir(&dir, true)?;
-            let f = run_experiment(&exp, data, &dir, exec)?;
+            let evaluation =
+                Evaluation::build(&exp, data.clone()).map_err(ExperimentError::Other)?;
+            let f = run_experiment(&exp, data, &evaluation, &dir, exec)?;
             let at = c
                 .report_at
                 .iter()

@@ -112,10 +112,11 @@ pub struct Execution<'a> {
 }
 
 /// Starts an experiment in `out` (which must exist and be empty): writes the resolved config
-/// and the manifest, then runs every seed.
+/// and the manifest, then runs every seed with `evaluation` (see [`Evaluation::build`]).
 pub fn run_experiment(
     exp: &Experiment,
     data: std::sync::Arc<emprox_benchmarks::nb201::Nb201Data>,
+    evaluation: &Evaluation,
     out: &Path,
     exec: &Execution,
 ) -> Result<Finished, ExperimentError> {
@@ -129,7 +130,7 @@ pub fn run_experiment(
         &out.join("run.json"),
         &serde_json::to_vec_pretty(&manifest).expect("manifest serialises"),
     )?;
-    execute(exp, data, out, exec)
+    execute(exp, data, evaluation, out, exec)
 }
 
 /// Runs (or, with `exec.resume`, continues) every seed of an experiment whose config and
@@ -137,11 +138,11 @@ pub fn run_experiment(
 pub fn execute(
     exp: &Experiment,
     data: std::sync::Arc<emprox_benchmarks::nb201::Nb201Data>,
+    evaluation: &Evaluation,
     out: &Path,
     exec: &Execution,
 ) -> Result<Finished, ExperimentError> {
-    let space = Nb201Space::new(data.clone());
-    let evaluation = Evaluation::build(exp, data).map_err(ExperimentError::Other)?;
+    let space = Nb201Space::new(data);
     // Real evaluations use their own workers: runs then go one at a time, so that the
     // experiment never uses more than `workers × threads` cores.
     let run_threads = if evaluation.simulated_cost() {
@@ -170,7 +171,7 @@ pub fn execute(
                 let spec = RunSpec {
                     experiment: exp,
                     space: &space,
-                    evaluation: &evaluation,
+                    evaluation,
                     run: i,
                     seed: seed::run_seed(exp.seed, i),
                     replay,

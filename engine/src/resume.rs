@@ -5,6 +5,7 @@
 //! strategy's state and RNGs exactly; the run then goes on and appends to the same journal.
 
 use crate::config::{parse_toml, Experiment};
+use crate::evaluators::Evaluation;
 use crate::experiment::{execute, sha256_hex, Execution, ExperimentError, Manifest};
 use crate::journal::{self, Trial, WriteError};
 use crate::results::ExperimentSummary;
@@ -54,7 +55,8 @@ pub fn resume(out: &Path, exec: &Execution) -> Result<Resumed, ExperimentError> 
         resume: true,
         ..*exec
     };
-    execute(&exp, data, out, &exec).map(|f| Resumed::Finished(Box::new(f.summary)))
+    let evaluation = Evaluation::build(&exp, data.clone()).map_err(other)?;
+    execute(&exp, data, &evaluation, out, &exec).map(|f| Resumed::Finished(Box::new(f.summary)))
 }
 
 /// Reads a run folder's journal for replay, discarding (with a warning) a half-written last

@@ -86,7 +86,8 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
     let out = args.out.clone().unwrap_or_else(|| exp.default_out_dir());
     // Load (and check) the data and the evaluator before creating anything on disk.
     let data = exp.benchmark.load_nb201()?;
-    crate::evaluators::Evaluation::build(&exp, data.clone()).map_err(anyhow::Error::msg)?;
+    let evaluation =
+        crate::evaluators::Evaluation::build(&exp, data.clone()).map_err(anyhow::Error::msg)?;
     prepare_out_dir(&out, args.overwrite)?;
     let threads = default_threads(args.threads);
     let reporter = Reporter::new(exp.budget.max_queries.map(|q| q * exp.seeds));
@@ -97,7 +98,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
         resume: false,
         throttle: args.throttle_ms.map(std::time::Duration::from_millis),
     };
-    let summary = run_experiment(&exp, data, &out, &exec)?.summary;
+    let summary = run_experiment(&exp, data, &evaluation, &out, &exec)?.summary;
     reporter.finish();
     print_summary(&summary, &out, Some(start.elapsed().as_secs_f64()));
     Ok(())
