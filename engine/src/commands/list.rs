@@ -1,5 +1,9 @@
 //! `emprox list`: what an experiment file can name, with defaults.
 
+use crate::config::SearchSettings;
+use crate::filter::FilterConfig;
+use emprox_benchmarks::command::CommandConfig;
+use emprox_benchmarks::train::TrainingConfig;
 use emprox_estimators::config::EstimatorConfig;
 use emprox_strategies::StrategyConfig;
 
@@ -26,19 +30,36 @@ pub fn list() -> anyhow::Result<()> {
             println!("    {k:<16} = {d:<8} {doc}");
         }
     }
-    println!("filter ([filter]): candidates = 100, top_k = 10, warmup = 20, refit_every = 10, dedup_isomorphic = true");
+    println!("filter ([filter]): {}", defaults(&FilterConfig::default()));
     println!(
         "evaluators ([evaluator] type; default: nasbench201, a lookup in the [benchmark] table):"
     );
     println!("  nasbench201");
-    println!("  train      workers = 1, cache = <none>, [evaluator.training]: dataset = digits | mnist, channels = 8,");
-    println!("             cells_per_stage = 1, epochs = 10, batch_size = 64, lr = 0.1, momentum = 0.9, nesterov = true,");
-    println!("             weight_decay = 5e-4, label_smoothing = 0, val_fraction = 0.2, test_fraction = 0.2, threads = 1");
-    println!("  command    workers = 1, cache = <none>, [evaluator.command]: command = [..] with {{arch}} {{index}} {{seed}} {{spec}},");
-    println!("             timeout_seconds = 3600, working_dir, env");
+    println!(
+        "  train      workers = 1, cache = <none>; [evaluator.training] (dataset: digits | mnist):"
+    );
+    println!("             {}", defaults(&TrainingConfig::default()));
+    let command: CommandConfig =
+        toml::from_str("command = [\"PROGRAM\"]").expect("a command list is a valid table");
+    println!("  command    workers = 1, cache = <none>; [evaluator.command] (placeholders {{arch}} {{index}} {{seed}} {{spec}}; also working_dir, env):");
+    println!("             {}", defaults(&command));
     println!(
         "budget ([budget], OR-ed, at least one): max_queries, max_sim_seconds, max_wall_seconds"
     );
-    println!("search ([search]): dedup_isomorphic = false, max_repeated_proposals = 10000");
+    println!(
+        "search ([search]): {}",
+        defaults(&SearchSettings::default())
+    );
     Ok(())
+}
+
+/// `key = value, ...` of a config's default values, read from the config itself so that the
+/// listing cannot drift from the code.
+fn defaults<T: serde::Serialize>(value: &T) -> String {
+    let table = toml::Table::try_from(value).expect("configs serialise to a TOML table");
+    table
+        .iter()
+        .map(|(k, v)| format!("{k} = {v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
