@@ -10,6 +10,7 @@ pub mod command;
 pub mod config;
 pub mod error;
 pub mod evaluator;
+pub mod fsutil;
 pub mod nb201;
 pub mod seed;
 pub mod space;

@@ -3,10 +3,11 @@
 
 use crate::config::{parse_toml, Budget, ConfigError, Experiment, SearchSettings};
 use crate::evaluators::Evaluation;
-use crate::experiment::{prepare_out_dir, run_experiment, Execution, ExperimentError};
+use crate::experiment::{execute, run_experiment, Execution, ExperimentError};
 use crate::filter::FilterConfig;
 use crate::plot::{self, Series, PALETTE};
 use crate::results::{mean_std, TrajectoryPoint};
+use crate::rundir::{self, FolderKind, Manifest};
 use emprox_benchmarks::config::{BenchmarkConfig, BenchmarkKind};
 use emprox_benchmarks::nb201::{Dataset, NoiseModel};
 use emprox_estimators::config::EstimatorConfig;
@@ -79,10 +80,21 @@ impl Comparison {
                 "needs at least one [[experiments]] and one dataset".into()
             ));
         }
-        let mut labels = std::collections::HashSet::new();
+        crate::rundir::check_folder_name("`name`", &c.name).map_err(err)?;
+        // Each label names a folder: two labels must not map to the same one.
+        let mut folders = std::collections::HashMap::new();
         for e in &c.experiments {
-            if !labels.insert(&e.label) {
-                return Err(err(format!("duplicate experiment label `{}`", e.label)));
+            crate::rundir::check_folder_name("experiment label", &e.label).map_err(err)?;
+            if let Some(first) = folders.insert(slug(&e.label), &e.label) {
+                return Err(err(if *first == e.label {
+                    format!("duplicate experiment label `{}`", e.label)
+                } else {
+                    format!(
+                        "experiment labels `{first}` and `{}` both map to the folder `{}`: rename one",
+                        e.label,
+                        slug(&e.label)
+                    )
+                }));
             }
         }
         for d in &c.datasets {
@@ -146,7 +158,8 @@ pub struct Row {
     pub estimator_seconds_per_run: Option<f64>,
 }
 
-/// Runs a comparison into `out` and returns its rows; writes `comparison.md`, `comparison.json`
+/// Runs a comparison into `out` (prepared and locked by the caller) and returns its rows; with
+/// `exec.resume`, experiments already started there are continued from their journals; writes `comparison.md`, `comparison.json`
 /// and, per dataset, `incumbent_<dataset>.svg` (against queries) and
 /// `incumbent_time_<dataset>.svg` (against simulated time plus estimator time).
 pub fn run_comparison(
@@ -166,10 +179,30 @@ pub fn run_comparison(
                 .map(|r| r.metrics(dataset).val_acc)
                 .fold(f64::MIN, f64::max);
             let dir: PathBuf = out.join(dataset.name()).join(slug(&entry.label));
-            prepare_out_dir(&dir, true)?;
             let evaluation =
                 Evaluation::build(&exp, data.clone()).map_err(ExperimentError::Other)?;
-            let f = run_experiment(&exp, data, &evaluation, &dir, exec)?;
+            let f = if exec.resume && dir.join(rundir::MANIFEST).exists() {
+                // Started before the interruption: replay what it has and go on.
+                let (_lock, m) = rundir::lock_existing(&dir, FolderKind::Experiment)
+                    .map_err(|e| ExperimentError::Other(e.0))?;
+                let resolved = toml::to_string(&exp).expect("experiments serialise");
+                if Manifest::new(FolderKind::Experiment, &resolved).config_sha256 != m.config_sha256
+                {
+                    return Err(ExperimentError::Other(format!(
+                        "{}: its configuration differs from the comparison's: refusing to resume",
+                        dir.display()
+                    )));
+                }
+                execute(&exp, data, &evaluation, &dir, exec)?
+            } else {
+                let _lock = rundir::prepare(&dir, FolderKind::Experiment, true)
+                    .map_err(|e| ExperimentError::Other(e.0))?;
+                let fresh = Execution {
+                    resume: false,
+                    ..*exec
+                };
+                run_experiment(&exp, data, &evaluation, &dir, &fresh)?
+            };
             let at = c
                 .report_at
                 .iter()
@@ -230,13 +263,11 @@ pub fn run_comparison(
             &series_data,
         )?;
     }
-    std::fs::write(out.join("comparison.md"), markdown(c, &rows))
-        .map_err(|e| ExperimentError::Other(format!("cannot write comparison.md: {e}")))?;
-    std::fs::write(
-        out.join("comparison.json"),
-        serde_json::to_vec_pretty(&rows).expect("rows serialise"),
-    )
-    .map_err(|e| ExperimentError::Other(format!("cannot write comparison.json: {e}")))?;
+    rundir::write_file(&out.join("comparison.md"), markdown(c, &rows).as_bytes())?;
+    rundir::write_file(
+        &out.join("comparison.json"),
+        &serde_json::to_vec_pretty(&rows).expect("rows serialise"),
+    )?;
     Ok(rows)
 }
 

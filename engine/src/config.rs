@@ -128,9 +128,7 @@ impl Experiment {
     /// Checks values that the types alone cannot.
     pub fn validate(&self, path: &Path) -> Result<(), ConfigError> {
         let err = |m: String| Err(ConfigError(format!("{}: {m}", path.display())));
-        if self.name.trim().is_empty() {
-            return err("`name` must not be empty".into());
-        }
+        crate::rundir::check_folder_name("`name`", &self.name).or_else(err)?;
         if self.seeds == 0 {
             return err("`seeds` must be at least 1".into());
         }

@@ -10,8 +10,7 @@ use crate::search::{self, Progress, RunError, RunSpec};
 use emprox_benchmarks::nb201::Nb201Space;
 use emprox_benchmarks::seed;
 use rayon::prelude::*;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Errors of an experiment.
 #[derive(Debug, thiserror::Error)]
@@ -34,70 +33,8 @@ pub enum ExperimentError {
     Other(String),
 }
 
-/// Folder of run `i` inside the output folder.
-pub fn run_dir(out: &Path, i: u64) -> PathBuf {
-    out.join(format!("seed-{i}"))
-}
-
-pub(crate) fn write_file(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
-    // Write to a temporary file, then rename: a crash never leaves a half-written result file.
-    let tmp = path.with_extension("tmp");
-    let res = std::fs::File::create(&tmp)
-        .and_then(|mut f| f.write_all(bytes))
-        .and_then(|_| std::fs::rename(&tmp, path));
-    res.map_err(|source| WriteError {
-        path: path.to_path_buf(),
-        source,
-    })
-}
-
-/// Prepares the output folder: refuses one that already holds files unless `overwrite`.
-pub fn prepare_out_dir(out: &Path, overwrite: bool) -> Result<(), ExperimentError> {
-    if out.exists() {
-        let non_empty = std::fs::read_dir(out)
-            .map_err(|e| {
-                ExperimentError::Other(format!("cannot read output folder {}: {e}", out.display()))
-            })?
-            .next()
-            .is_some();
-        if non_empty {
-            if !overwrite {
-                return Err(ExperimentError::Other(format!(
-                    "output folder {} already holds files: choose another --out, pass --overwrite, \
-                     or continue it with `emprox resume {}`",
-                    out.display(),
-                    out.display()
-                )));
-            }
-            std::fs::remove_dir_all(out).map_err(|e| {
-                ExperimentError::Other(format!("cannot clear output folder {}: {e}", out.display()))
-            })?;
-        }
-    }
-    std::fs::create_dir_all(out).map_err(|source| WriteError {
-        path: out.to_path_buf(),
-        source,
-    })?;
-    Ok(())
-}
-
-/// The manifest written when a run starts: resume checks the config against it.
-#[derive(Debug, serde::Serialize, serde::Deserialize)]
-pub struct Manifest {
-    /// SHA-256 of `config.resolved.toml`.
-    pub config_sha256: String,
-    /// The emprox version that started the run.
-    pub emprox_version: String,
-}
-
-/// SHA-256 of a text, in hex.
-pub fn sha256_hex(text: &str) -> String {
-    use sha2::Digest;
-    sha2::Sha256::digest(text.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
+use crate::rundir::{self, FolderKind, Manifest};
+pub use crate::rundir::{run_dir, write_file};
 
 /// How an experiment is executed.
 pub struct Execution<'a> {
@@ -111,7 +48,7 @@ pub struct Execution<'a> {
     pub throttle: Option<std::time::Duration>,
 }
 
-/// Starts an experiment in `out` (which must exist and be empty): writes the resolved config
+/// Starts an experiment in `out` (prepared and locked with [`crate::rundir::prepare`]): writes the resolved config
 /// and the manifest, then runs every seed with `evaluation` (see [`Evaluation::build`]).
 pub fn run_experiment(
     exp: &Experiment,
@@ -121,15 +58,9 @@ pub fn run_experiment(
     exec: &Execution,
 ) -> Result<Finished, ExperimentError> {
     let resolved = toml::to_string(exp).expect("experiments serialise");
-    write_file(&out.join("config.resolved.toml"), resolved.as_bytes())?;
-    let manifest = Manifest {
-        config_sha256: sha256_hex(&resolved),
-        emprox_version: env!("CARGO_PKG_VERSION").to_string(),
-    };
-    write_file(
-        &out.join("run.json"),
-        &serde_json::to_vec_pretty(&manifest).expect("manifest serialises"),
-    )?;
+    // The manifest first: a folder with it is ours to overwrite, whenever a kill comes.
+    Manifest::new(FolderKind::Experiment, &resolved).write(out)?;
+    write_file(&out.join(rundir::CONFIG), resolved.as_bytes())?;
     execute(exp, data, evaluation, out, exec)
 }
 
@@ -190,13 +121,13 @@ pub fn execute(
         .unzip();
     let summary = results::aggregate(exp, estimator_label(exp), runs, &trajs);
     plot_mean_incumbent(
-        &out.join("incumbent.svg"),
+        &out.join(rundir::INCUMBENT_SVG),
         &format!("{}: mean incumbent over {} runs", exp.name, trajs.len()),
         &trajs,
     )?;
     // Written last: its presence marks a finished experiment.
     write_file(
-        &out.join("summary.json"),
+        &out.join(rundir::SUMMARY),
         &serde_json::to_vec_pretty(&summary).expect("summaries serialise"),
     )?;
     Ok(Finished {
@@ -224,7 +155,7 @@ fn write_run_files(
         w.serialize(p).expect("in-memory csv");
     }
     write_file(
-        &dir.join("trajectory.csv"),
+        &dir.join(rundir::TRAJECTORY),
         &w.into_inner().expect("in-memory csv"),
     )?;
     let run_summary = results::aggregate(
@@ -234,11 +165,11 @@ fn write_run_files(
         &[traj.to_vec()],
     );
     write_file(
-        &dir.join("summary.json"),
+        &dir.join(rundir::SUMMARY),
         &serde_json::to_vec_pretty(&run_summary).expect("summaries serialise"),
     )?;
     plot_mean_incumbent(
-        &dir.join("incumbent.svg"),
+        &dir.join(rundir::INCUMBENT_SVG),
         &format!("{} (run {})", exp.name, summary.run),
         &[traj.to_vec()],
     )?;

@@ -12,5 +12,6 @@ pub mod plot;
 pub mod progress;
 pub mod results;
 pub mod resume;
+pub mod rundir;
 pub mod search;
 pub mod stopping;

@@ -6,9 +6,11 @@
 
 use crate::config::{parse_toml, Experiment};
 use crate::evaluators::Evaluation;
-use crate::experiment::{execute, sha256_hex, Execution, ExperimentError, Manifest};
+use crate::experiment::{execute, Execution, ExperimentError};
 use crate::journal::{self, Trial, WriteError};
 use crate::results::ExperimentSummary;
+use crate::rundir::{self, FolderKind};
+use emprox_benchmarks::fsutil::sha256_hex;
 use std::path::Path;
 
 /// What `resume` did.
@@ -19,35 +21,29 @@ pub enum Resumed {
     Finished(Box<ExperimentSummary>),
 }
 
-/// Continues the experiment in `out`.
+/// Continues the experiment in `out`, holding its lock throughout.
 pub fn resume(out: &Path, exec: &Execution) -> Result<Resumed, ExperimentError> {
     let other = |m: String| ExperimentError::Other(m);
-    let cfg_path = out.join("config.resolved.toml");
-    let man_path = out.join("run.json");
-    if !out.is_dir() {
-        return Err(other(format!("{} is not a folder", out.display())));
-    }
+    let (_lock, manifest) =
+        rundir::lock_existing(out, FolderKind::Experiment).map_err(|e| other(e.0))?;
+    let cfg_path = out.join(rundir::CONFIG);
     let text = std::fs::read_to_string(&cfg_path).map_err(|e| {
         other(format!(
-            "{}: {e}: not an emprox output folder, or the run was killed before it started \
-             (start it again with `emprox run --overwrite`)",
+            "{}: {e}: the run was killed before it started (start it again with `emprox run --overwrite`)",
             cfg_path.display()
         ))
     })?;
-    let manifest: Manifest = std::fs::read_to_string(&man_path)
-        .map_err(|e| e.to_string())
-        .and_then(|t| serde_json::from_str(&t).map_err(|e| e.to_string()))
-        .map_err(|e| other(format!("{}: {e}", man_path.display())))?;
-    if sha256_hex(&text) != manifest.config_sha256 {
+    if sha256_hex(text.as_bytes()) != manifest.config_sha256 {
         return Err(other(format!(
-            "{} was changed after the run started (its SHA-256 no longer matches run.json): \
+            "{} was changed after the run started (its SHA-256 no longer matches {}): \
              refusing to resume with another configuration; start a new run instead",
-            cfg_path.display()
+            cfg_path.display(),
+            rundir::MANIFEST
         )));
     }
     let exp: Experiment = parse_toml(&text, &cfg_path).map_err(|e| other(e.to_string()))?;
     exp.validate(&cfg_path).map_err(|e| other(e.to_string()))?;
-    if out.join("summary.json").exists() {
+    if out.join(rundir::SUMMARY).exists() {
         return Ok(Resumed::AlreadyFinished);
     }
     let data = exp.benchmark.load_nb201()?;
@@ -62,7 +58,7 @@ pub fn resume(out: &Path, exec: &Execution) -> Result<Resumed, ExperimentError> 
 /// Reads a run folder's journal for replay, discarding (with a warning) a half-written last
 /// line, and truncates the journal and timings to their complete lines.
 pub fn prepare_run_dir(dir: &Path) -> Result<Vec<Trial>, ExperimentError> {
-    let trials = dir.join("trials.jsonl");
+    let trials = dir.join(rundir::TRIALS);
     if !trials.exists() {
         return Ok(Vec::new());
     }
@@ -76,7 +72,7 @@ pub fn prepare_run_dir(dir: &Path) -> Result<Vec<Trial>, ExperimentError> {
         );
     }
     truncate(&trials, contents.valid_len)?;
-    let timings = dir.join("timings.jsonl");
+    let timings = dir.join(rundir::TIMINGS);
     if timings.exists() {
         let bytes = std::fs::read(&timings).map_err(|source| WriteError {
             path: timings.clone(),
@@ -85,23 +81,12 @@ pub fn prepare_run_dir(dir: &Path) -> Result<Vec<Trial>, ExperimentError> {
         let keep = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
         truncate(&timings, keep as u64)?;
     }
-    let pools = dir.join("pools.jsonl");
+    let pools = dir.join(rundir::POOLS);
     if pools.exists() {
-        // Keep the pools scored before the first query that will be made anew; replay
-        // rewrites none, the continued run appends the rest.
+        // Keep, byte for byte, the pools scored before the first query that will be made anew;
+        // replay rewrites none, the continued run appends the rest.
         let n = contents.records.len() as u64;
-        let old = journal::read::<serde_json::Value>(&pools)
-            .map_err(|e| ExperimentError::Other(e.to_string()))?;
-        let mut kept = Vec::new();
-        for r in old
-            .records
-            .iter()
-            .filter(|r| r["after_query"].as_u64().is_some_and(|q| q < n))
-        {
-            kept.extend(serde_json::to_vec(r).expect("json"));
-            kept.push(b'\n');
-        }
-        crate::experiment::write_file(&pools, &kept)?;
+        truncate(&pools, pools_prefix_len(&pools, n)?)?;
     }
     for (i, t) in contents.records.iter().enumerate() {
         if t.query != i as u64 + 1 {
@@ -115,6 +100,25 @@ pub fn prepare_run_dir(dir: &Path) -> Result<Vec<Trial>, ExperimentError> {
         }
     }
     Ok(contents.records)
+}
+
+/// Byte length of the leading lines of `pools.jsonl` whose `after_query` is below `n`.
+fn pools_prefix_len(pools: &Path, n: u64) -> Result<u64, ExperimentError> {
+    #[derive(serde::Deserialize)]
+    struct Head {
+        after_query: u64,
+    }
+    let bytes = std::fs::read(pools)
+        .map_err(|e| ExperimentError::Other(format!("cannot read {}: {e}", pools.display())))?;
+    let mut keep = 0;
+    for line in bytes.split_inclusive(|&b| b == b'\n') {
+        let complete = line.ends_with(b"\n");
+        match serde_json::from_slice::<Head>(line) {
+            Ok(h) if complete && h.after_query < n => keep += line.len(),
+            _ => break,
+        }
+    }
+    Ok(keep as u64)
 }
 
 fn truncate(path: &Path, len: u64) -> Result<(), WriteError> {

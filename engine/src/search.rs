@@ -125,8 +125,10 @@ pub fn run(spec: &RunSpec, dir: &Path, progress: &dyn Progress) -> Result<RunOut
     let noise_seed = seed::derive(spec.seed, "noise");
     let trial_seed = seed::derive(spec.seed, "evaluator");
     let stop = StoppingCriteria::new(&exp.budget);
-    let mut journal = JournalWriter::append(&dir.join("trials.jsonl"))?;
-    let mut timings = JournalWriter::append(&dir.join("timings.jsonl"))?;
+    // Real evaluations take seconds or more: each record is synced, so a power loss keeps it.
+    let durable = !ev.simulated_cost();
+    let mut journal = JournalWriter::append(&dir.join(crate::rundir::TRIALS))?.synced(durable);
+    let mut timings = JournalWriter::append(&dir.join(crate::rundir::TIMINGS))?;
     let mut filter = match (&exp.estimator, &exp.filter) {
         (Some(e), Some(f)) => {
             let mut filt = Filter::new(f.clone(), e.build::<Nb201Space>()?, spec.seed);
@@ -136,7 +138,7 @@ pub fn run(spec: &RunSpec, dir: &Path, progress: &dyn Progress) -> Result<RunOut
         _ => None,
     };
     let mut pools = match filter {
-        Some(_) => Some(JournalWriter::append(&dir.join("pools.jsonl"))?),
+        Some(_) => Some(JournalWriter::append(&dir.join(crate::rundir::POOLS))?),
         None => None,
     };
     let mut executor = if ev.workers > 1 {

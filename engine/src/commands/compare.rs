@@ -1,8 +1,9 @@
 //! `emprox compare`: run a comparison file.
 
 use crate::compare::{markdown, run_comparison, Comparison};
-use crate::experiment::{prepare_out_dir, Execution};
+use crate::experiment::Execution;
 use crate::progress::Reporter;
+use crate::rundir::{self, FolderKind, Manifest};
 use clap::Args;
 use std::path::PathBuf;
 
@@ -20,9 +21,12 @@ pub struct CompareArgs {
     /// Threads for parallel runs (default: all cores). Results do not depend on it.
     #[arg(long)]
     pub threads: Option<usize>,
-    /// Replace an output folder that already holds files.
-    #[arg(long)]
+    /// Replace an earlier comparison in the folder (only the files emprox wrote are deleted).
+    #[arg(long, conflicts_with = "resume")]
     pub overwrite: bool,
+    /// Continue an interrupted comparison in the output folder.
+    #[arg(long)]
+    pub resume: bool,
 }
 
 /// Runs `emprox compare`.
@@ -36,14 +40,34 @@ pub fn compare(args: &CompareArgs) -> anyhow::Result<()> {
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from("runs").join(&c.name));
-    prepare_out_dir(&out, args.overwrite)?;
+    let text = std::fs::read_to_string(&args.file)?;
+    // The file and the options that change it: resume must continue the same comparison.
+    let manifest = Manifest::new(
+        FolderKind::Comparison,
+        &format!("{text}\n# --seeds {:?}\n", args.seeds),
+    );
+    let _lock = if args.resume {
+        let (lock, old) = rundir::lock_existing(&out, FolderKind::Comparison)?;
+        anyhow::ensure!(
+            old.config_sha256 == manifest.config_sha256,
+            "{} changed since the comparison in {} started: refusing to resume with another file",
+            args.file.display(),
+            out.display()
+        );
+        lock
+    } else {
+        let lock = rundir::prepare(&out, FolderKind::Comparison, args.overwrite)?;
+        manifest.write(&out)?;
+        rundir::write_file(&out.join("comparison.toml"), text.as_bytes())?;
+        lock
+    };
     let reporter = Reporter::new(None);
     let exec = Execution {
         threads: args
             .threads
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
         progress: &reporter,
-        resume: false,
+        resume: args.resume,
         throttle: None,
     };
     let rows = run_comparison(&c, &out, &exec)?;

@@ -1,5 +1,6 @@
 //! `emprox eval-predictors` and `emprox predict`.
 
+use crate::rundir::{self, FolderKind, Manifest};
 use anyhow::Context;
 use clap::Args;
 use emprox_benchmarks::nb201::{Nb201Data, Nb201Space};
@@ -16,6 +17,9 @@ pub struct EvalPredictorsArgs {
     /// Output folder (default: `runs/<file stem>`).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Replace an earlier evaluation in the folder (only the files emprox wrote are deleted).
+    #[arg(long)]
+    pub overwrite: bool,
 }
 
 /// Arguments of `emprox predict`.
@@ -69,11 +73,12 @@ pub fn eval_predictors(args: &EvalPredictorsArgs) -> anyhow::Result<()> {
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_default();
+    let _lock = rundir::prepare(&out, FolderKind::PredictorEvaluation, args.overwrite)?;
+    Manifest::new(FolderKind::PredictorEvaluation, &text).write(&out)?;
     let outcome =
         emprox_estimators::evaluation::run(&cfg, &out, &base, &|line| eprintln!("{line}"))
             .map_err(|e| anyhow::anyhow!("{}: {e}", args.file.display()))?;
-    std::fs::write(out.join("config.toml"), text)
-        .with_context(|| format!("cannot write {}", out.join("config.toml").display()))?;
+    rundir::write_file(&out.join("config.toml"), text.as_bytes())?;
     println!("{}", outcome.markdown);
     println!(
         "wrote {}/{{results.csv, predictions.csv, splits.json, summary.json, summary.md, tau_vs_n.svg, tau_vs_fit_time.svg}}",

@@ -1,9 +1,10 @@
 //! `emprox run`: run an experiment file.
 
 use crate::config::Experiment;
-use crate::experiment::{prepare_out_dir, run_experiment, Execution};
+use crate::experiment::{run_experiment, Execution};
 use crate::progress::Reporter;
 use crate::resume::{resume, Resumed};
+use crate::rundir::{self, FolderKind};
 use clap::Args;
 use std::path::PathBuf;
 
@@ -27,7 +28,7 @@ pub struct RunArgs {
     /// Threads for parallel runs (default: all cores). Results do not depend on it.
     #[arg(long)]
     pub threads: Option<usize>,
-    /// Replace an output folder that already holds files.
+    /// Replace an earlier emprox output in the folder (only the files emprox wrote are deleted).
     #[arg(long)]
     pub overwrite: bool,
     /// Sleep this many milliseconds after each query (for crash tests).
@@ -88,7 +89,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
     let data = exp.benchmark.load_nb201()?;
     let evaluation =
         crate::evaluators::Evaluation::build(&exp, data.clone()).map_err(anyhow::Error::msg)?;
-    prepare_out_dir(&out, args.overwrite)?;
+    let _lock = rundir::prepare(&out, FolderKind::Experiment, args.overwrite)?;
     let threads = default_threads(args.threads);
     let reporter = Reporter::new(exp.budget.max_queries.map(|q| q * exp.seeds));
     let start = std::time::Instant::now();

@@ -113,7 +113,7 @@ fn csv_err(path: &Path) -> impl FnOnce(csv::Error) -> EvalError + '_ {
 
 /// `results.csv`: one row per (trial, estimator, train size).
 pub fn write_results(path: &Path, rows: &[Row]) -> Result<(), EvalError> {
-    let mut w = csv::Writer::from_path(path).map_err(csv_err(path))?;
+    let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record([
         "trial",
         "estimator",
@@ -149,7 +149,8 @@ pub fn write_results(path: &Path, rows: &[Row]) -> Result<(), EvalError> {
         ])
         .map_err(csv_err(path))?;
     }
-    w.flush().map_err(io(path))
+    let bytes = w.into_inner().map_err(|e| io(path)(e.into_error()))?;
+    emprox_benchmarks::fsutil::write_atomic(path, &bytes).map_err(io(path))
 }
 
 /// `predictions.csv`: `trial,estimator,train_size,index,arch,true,predicted`.
@@ -158,7 +159,7 @@ pub fn write_predictions(
     rows: &[Row],
     arch: &dyn Fn(usize) -> String,
 ) -> Result<(), EvalError> {
-    let mut w = csv::Writer::from_path(path).map_err(csv_err(path))?;
+    let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record([
         "trial",
         "estimator",
@@ -183,7 +184,8 @@ pub fn write_predictions(
             .map_err(csv_err(path))?;
         }
     }
-    w.flush().map_err(io(path))
+    let bytes = w.into_inner().map_err(|e| io(path)(e.into_error()))?;
+    emprox_benchmarks::fsutil::write_atomic(path, &bytes).map_err(io(path))
 }
 
 /// The Markdown table of a summary.
@@ -214,7 +216,7 @@ pub fn markdown(summary: &[SummaryRow]) -> String {
     s
 }
 
-/// Writes `text` to `path`.
+/// Writes `text` to `path` (through a temporary file and a rename).
 pub fn write_text(path: &Path, text: &str) -> Result<(), EvalError> {
-    std::fs::write(path, text).map_err(io(path))
+    emprox_benchmarks::fsutil::write_atomic(path, text.as_bytes()).map_err(io(path))
 }

@@ -1,0 +1,536 @@
+//! The output folder: its layout, its manifest, its lock, and which files in it emprox owns.
+//!
+//! Every folder emprox writes (an experiment, a comparison, a predictor evaluation) holds a
+//! manifest, `run.json`, that says what kind of folder it is. `--overwrite` deletes only in
+//! such a folder, and only the files the layout below names (the rest — a user's notes, a
+//! plot they saved beside ours — stays). A process works in a folder only while it holds the
+//! exclusive lock on `.emprox.lock`, for the whole life of a run, resume, comparison or
+//! evaluation; the lock dies with its process, so a killed run never blocks a resume.
+
+use serde::{Deserialize, Serialize};
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::{Read, Seek, Write};
+use std::path::{Path, PathBuf};
+
+/// The manifest's file name.
+pub const MANIFEST: &str = "run.json";
+/// The lock file's name.
+pub const LOCK: &str = ".emprox.lock";
+/// The resolved experiment configuration.
+pub const CONFIG: &str = "config.resolved.toml";
+/// The aggregate summary; written last, its presence marks a finished experiment.
+pub const SUMMARY: &str = "summary.json";
+/// The journal of a run.
+pub const TRIALS: &str = "trials.jsonl";
+/// Wall-clock timings of a run.
+pub const TIMINGS: &str = "timings.jsonl";
+/// Scored pools of a filtered run.
+pub const POOLS: &str = "pools.jsonl";
+/// The incumbent after each query.
+pub const TRAJECTORY: &str = "trajectory.csv";
+/// The incumbent plot.
+pub const INCUMBENT_SVG: &str = "incumbent.svg";
+
+/// Folder of run `i` inside an experiment folder.
+pub fn run_dir(out: &Path, i: u64) -> PathBuf {
+    out.join(format!("seed-{i}"))
+}
+
+/// What an output folder holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FolderKind {
+    /// `emprox run`: runs of one experiment.
+    Experiment,
+    /// `emprox compare`: experiments on the same seeds, one folder each.
+    Comparison,
+    /// `emprox eval-predictors`.
+    PredictorEvaluation,
+}
+
+impl FolderKind {
+    fn describe(self) -> &'static str {
+        match self {
+            FolderKind::Experiment => "an experiment (emprox run)",
+            FolderKind::Comparison => "a comparison (emprox compare)",
+            FolderKind::PredictorEvaluation => "a predictor evaluation (emprox eval-predictors)",
+        }
+    }
+}
+
+fn experiment_kind() -> FolderKind {
+    FolderKind::Experiment
+}
+
+/// The manifest, written first into every output folder.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// What the folder holds (folders of emprox 0.1 have no `kind`: experiments).
+    #[serde(default = "experiment_kind")]
+    pub kind: FolderKind,
+    /// SHA-256 of the configuration the folder was made from.
+    pub config_sha256: String,
+    /// The emprox version that started it.
+    pub emprox_version: String,
+}
+
+impl Manifest {
+    /// A manifest of this emprox version.
+    pub fn new(kind: FolderKind, config_text: &str) -> Manifest {
+        Manifest {
+            kind,
+            config_sha256: emprox_benchmarks::fsutil::sha256_hex(config_text.as_bytes()),
+            emprox_version: env!("CARGO_PKG_VERSION").to_string(),
+        }
+    }
+
+    /// Reads the manifest of `dir`.
+    pub fn read(dir: &Path) -> Result<Manifest, String> {
+        let p = dir.join(MANIFEST);
+        let text = std::fs::read_to_string(&p).map_err(|e| format!("{}: {e}", p.display()))?;
+        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", p.display()))
+    }
+
+    /// Writes the manifest into `dir` (atomically).
+    pub fn write(&self, dir: &Path) -> Result<(), crate::journal::WriteError> {
+        write_file(
+            &dir.join(MANIFEST),
+            &serde_json::to_vec_pretty(self).expect("manifests serialise"),
+        )
+    }
+}
+
+/// Writes a result file through a temporary file and a rename (never half-written).
+pub fn write_file(path: &Path, bytes: &[u8]) -> Result<(), crate::journal::WriteError> {
+    emprox_benchmarks::fsutil::write_atomic(path, bytes).map_err(|source| {
+        crate::journal::WriteError {
+            path: path.to_path_buf(),
+            source,
+        }
+    })
+}
+
+/// An error preparing or locking an output folder, as one readable line.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct FolderError(pub String);
+
+/// The exclusive lock on an output folder, held until dropped (or the process dies).
+#[derive(Debug)]
+pub struct FolderLock {
+    _file: File,
+}
+
+impl FolderLock {
+    /// Takes the lock on `dir` (which must exist), or says which process holds it.
+    pub fn acquire(dir: &Path) -> Result<FolderLock, FolderError> {
+        let path = dir.join(LOCK);
+        let mut file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(&path)
+            .map_err(|e| FolderError(format!("cannot open lock file {}: {e}", path.display())))?;
+        match file.try_lock() {
+            Ok(()) => {
+                // Who holds it, for the message another process prints.
+                let pid = std::process::id().to_string();
+                let _ = file
+                    .set_len(0)
+                    .and_then(|_| file.rewind())
+                    .and_then(|_| file.write_all(pid.as_bytes()));
+                Ok(FolderLock { _file: file })
+            }
+            Err(TryLockError::WouldBlock) => {
+                let mut holder = String::new();
+                let _ = file.read_to_string(&mut holder);
+                let holder = holder.trim();
+                let who = if holder.is_empty() {
+                    "another emprox process".to_string()
+                } else {
+                    format!("another emprox process (pid {holder})")
+                };
+                Err(FolderError(format!(
+                    "{} is in use by {who}: wait for it to finish or stop it, then try again",
+                    dir.display()
+                )))
+            }
+            Err(TryLockError::Error(e)) => {
+                Err(FolderError(format!("cannot lock {}: {e}", path.display())))
+            }
+        }
+    }
+}
+
+/// Locks an existing output folder for resuming: it must hold a manifest of `kind`.
+pub fn lock_existing(dir: &Path, kind: FolderKind) -> Result<(FolderLock, Manifest), FolderError> {
+    if !dir.is_dir() {
+        return Err(FolderError(format!("{} is not a folder", dir.display())));
+    }
+    let manifest = Manifest::read(dir).map_err(|e| {
+        FolderError(format!(
+            "{e}: not an emprox output folder, or it was killed before it started \
+             (start it again with --overwrite)"
+        ))
+    })?;
+    if manifest.kind != kind {
+        return Err(FolderError(format!(
+            "{} holds {}, not {}",
+            dir.display(),
+            manifest.kind.describe(),
+            kind.describe()
+        )));
+    }
+    Ok((FolderLock::acquire(dir)?, manifest))
+}
+
+/// Prepares `dir` for a new output of `kind` and locks it.
+///
+/// A missing or empty folder is created. A folder that holds files is refused unless
+/// `overwrite`; with it, only an emprox folder of the same kind is accepted, and only the files
+/// emprox wrote there are deleted (the manifest is kept until the caller writes its new one).
+pub fn prepare(dir: &Path, kind: FolderKind, overwrite: bool) -> Result<FolderLock, FolderError> {
+    let holds_files = |d: &Path| -> Result<bool, FolderError> {
+        let mut it = std::fs::read_dir(d)
+            .map_err(|e| FolderError(format!("cannot read output folder {}: {e}", d.display())))?;
+        Ok(it.any(|e| e.map_or(true, |e| e.file_name() != LOCK)))
+    };
+    let check = |d: &Path| -> Result<bool, FolderError> {
+        if !d.exists() {
+            return Ok(false);
+        }
+        if !d.is_dir() {
+            return Err(FolderError(format!(
+                "output folder {} is a file, not a folder",
+                d.display()
+            )));
+        }
+        if !holds_files(d)? {
+            return Ok(false);
+        }
+        if !overwrite {
+            let resume = match kind {
+                FolderKind::Experiment => {
+                    format!(", or continue it with `emprox resume {}`", d.display())
+                }
+                FolderKind::Comparison => format!(
+                    ", or continue it with `emprox compare FILE --resume --out {}`",
+                    d.display()
+                ),
+                FolderKind::PredictorEvaluation => String::new(),
+            };
+            return Err(FolderError(format!(
+                "output folder {} already holds files: choose another --out or pass --overwrite{resume}",
+                d.display()
+            )));
+        }
+        let m = Manifest::read(d).map_err(|_| {
+            FolderError(format!(
+                "{} is not an emprox output folder (it has no {MANIFEST}): --overwrite deletes \
+                 only what emprox wrote, so it refuses this folder; choose another --out",
+                d.display()
+            ))
+        })?;
+        if m.kind != kind {
+            return Err(FolderError(format!(
+                "{} holds {}; --overwrite replaces only {}: choose another --out",
+                d.display(),
+                m.kind.describe(),
+                kind.describe()
+            )));
+        }
+        Ok(true)
+    };
+    // Checked before anything is created, and again under the lock.
+    check(dir)?;
+    std::fs::create_dir_all(dir).map_err(|e| {
+        FolderError(format!(
+            "cannot create output folder {}: {e}",
+            dir.display()
+        ))
+    })?;
+    let lock = FolderLock::acquire(dir)?;
+    if check(dir)? {
+        let kept = clean(dir, Layout::Top(kind), true).map_err(|e| {
+            FolderError(format!("cannot clear output folder {}: {e}", dir.display()))
+        })?;
+        if kept > 0 {
+            tracing::warn!(
+                folder = %dir.display(),
+                kept,
+                "--overwrite kept files that emprox did not write"
+            );
+        }
+    }
+    Ok(lock)
+}
+
+/// The layout of a folder, for telling emprox's files from others.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Layout {
+    /// The top of an output folder of this kind.
+    Top(FolderKind),
+    /// `seed-<i>/` of an experiment.
+    Run,
+    /// `<dataset>/` of a comparison: one experiment folder per label.
+    ComparisonDataset,
+    /// `models/` of a predictor evaluation.
+    Models,
+    /// `models/<label>-n<n>/`.
+    Model,
+}
+
+fn strip_tmp(name: &str) -> &str {
+    name.strip_suffix(".tmp").unwrap_or(name)
+}
+
+/// Whether `name` (a file) is one emprox writes in a folder of this layout.
+fn owns_file(layout: Layout, name: &str) -> bool {
+    let n = strip_tmp(name);
+    match layout {
+        Layout::Top(FolderKind::Experiment) => {
+            [MANIFEST, CONFIG, SUMMARY, INCUMBENT_SVG].contains(&n)
+                // Temporary files of emprox 0.1 (`summary.tmp`).
+                || ["run.tmp", "config.resolved.tmp", "summary.tmp", "incumbent.tmp"].contains(&name)
+        }
+        Layout::Run => {
+            [TRIALS, TIMINGS, POOLS, TRAJECTORY, SUMMARY, INCUMBENT_SVG].contains(&n)
+                || ["trajectory.tmp", "summary.tmp", "incumbent.tmp"].contains(&name)
+        }
+        Layout::Top(FolderKind::Comparison) => {
+            [
+                MANIFEST,
+                "comparison.md",
+                "comparison.json",
+                "comparison.toml",
+            ]
+            .contains(&n)
+                || (n.starts_with("incumbent_") && n.ends_with(".svg"))
+        }
+        Layout::Top(FolderKind::PredictorEvaluation) => [
+            MANIFEST,
+            "config.toml",
+            "results.csv",
+            "predictions.csv",
+            "splits.json",
+            SUMMARY,
+            "summary.md",
+            "tau_vs_n.svg",
+            "tau_vs_fit_time.svg",
+        ]
+        .contains(&n),
+        Layout::Model => ["weights.safetensors", "model.json"].contains(&n),
+        Layout::ComparisonDataset | Layout::Models => false,
+    }
+}
+
+/// The layout of subfolder `name` of a folder of `layout`, if emprox writes such a folder.
+fn owns_dir(layout: Layout, dir: &Path, name: &str) -> Option<Layout> {
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    match layout {
+        Layout::Top(FolderKind::Experiment) => name
+            .strip_prefix("seed-")
+            .filter(|s| digits(s))
+            .map(|_| Layout::Run),
+        Layout::Top(FolderKind::Comparison) => Some(Layout::ComparisonDataset),
+        Layout::ComparisonDataset => Manifest::read(&dir.join(name))
+            .ok()
+            .filter(|m| m.kind == FolderKind::Experiment)
+            .map(|_| Layout::Top(FolderKind::Experiment)),
+        Layout::Top(FolderKind::PredictorEvaluation) => {
+            (name == "models").then_some(Layout::Models)
+        }
+        Layout::Models => name
+            .rsplit_once("-n")
+            .filter(|(_, n)| digits(n))
+            .map(|_| Layout::Model),
+        Layout::Run | Layout::Model => None,
+    }
+}
+
+/// Deletes the files emprox owns in `dir` (recursively, by `layout`), then every folder left
+/// empty; returns how many entries that emprox did not write were kept. At the top the lock and
+/// (with `keep_manifest`) the manifest stay.
+fn clean(dir: &Path, layout: Layout, keep_manifest: bool) -> std::io::Result<usize> {
+    let mut kept = 0;
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else {
+            kept += 1;
+            continue;
+        };
+        let path = entry.path();
+        let ty = entry.file_type()?;
+        if ty.is_dir() {
+            match owns_dir(layout, dir, name) {
+                Some(sub) => {
+                    kept += clean(&path, sub, false)?;
+                    // Fails (and keeps it) when something we do not own is left inside.
+                    if std::fs::remove_dir(&path).is_err() {
+                        kept += 1;
+                    }
+                }
+                None => kept += 1,
+            }
+        } else if name == LOCK || (keep_manifest && name == MANIFEST) {
+            // The lock is held by this process; the manifest is replaced by the caller.
+        } else if ty.is_file() && owns_file(layout, name) {
+            std::fs::remove_file(&path)?;
+        } else {
+            kept += 1;
+        }
+    }
+    Ok(kept)
+}
+
+/// Checks that `name` can be used as one folder name under `runs/`.
+pub fn check_folder_name(what: &str, name: &str) -> Result<(), String> {
+    let bad = if name.trim().is_empty() {
+        Some("must not be empty")
+    } else if name == "." || name == ".." {
+        Some("must not be `.` or `..`")
+    } else if name.contains(['/', '\\']) {
+        Some("must be a plain folder name, without `/` or `\\`")
+    } else if name.chars().any(char::is_control) {
+        Some("must not contain control characters")
+    } else if name.chars().count() > 100 {
+        Some("must be at most 100 characters")
+    } else {
+        None
+    };
+    match bad {
+        Some(why) => Err(format!(
+            "{what} {:?} {why} (it names the output folder runs/<name>)",
+            name.chars().take(120).collect::<String>()
+        )),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn touch(p: &Path) {
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, b"x").unwrap();
+    }
+
+    fn experiment_folder(d: &Path) {
+        std::fs::create_dir_all(d).unwrap();
+        Manifest::new(FolderKind::Experiment, "cfg")
+            .write(d)
+            .unwrap();
+        for f in [CONFIG, SUMMARY, INCUMBENT_SVG] {
+            touch(&d.join(f));
+        }
+        for f in [TRIALS, TIMINGS, POOLS, TRAJECTORY, SUMMARY, INCUMBENT_SVG] {
+            touch(&run_dir(d, 0).join(f));
+        }
+    }
+
+    #[test]
+    fn refuses_a_folder_that_is_not_emprox_output() {
+        let t = tempfile::tempdir().unwrap();
+        let thesis = t.path().join("thesis");
+        touch(&thesis.join("chapter1.tex"));
+        let e = prepare(&thesis, FolderKind::Experiment, true).unwrap_err();
+        assert!(e.0.contains("not an emprox output folder"), "{e}");
+        assert!(thesis.join("chapter1.tex").exists());
+        assert!(
+            !thesis.join(LOCK).exists(),
+            "nothing is created in a refused folder"
+        );
+        let e = prepare(&thesis, FolderKind::Experiment, false).unwrap_err();
+        assert!(e.0.contains("already holds files"), "{e}");
+    }
+
+    #[test]
+    fn overwrite_deletes_only_what_emprox_wrote() {
+        let t = tempfile::tempdir().unwrap();
+        let d = t.path().join("exp");
+        experiment_folder(&d);
+        touch(&d.join("notes.md"));
+        touch(&run_dir(&d, 0).join("my-plot.png"));
+        touch(&d.join("seed-x").join("trials.jsonl"));
+        let _lock = prepare(&d, FolderKind::Experiment, true).unwrap();
+        assert!(d.join("notes.md").exists());
+        assert!(run_dir(&d, 0).join("my-plot.png").exists());
+        assert!(
+            d.join("seed-x").join("trials.jsonl").exists(),
+            "not our layout"
+        );
+        assert!(!run_dir(&d, 0).join(TRIALS).exists());
+        assert!(!d.join(SUMMARY).exists() && !d.join(CONFIG).exists());
+        assert!(d.join(MANIFEST).exists(), "replaced by the caller");
+    }
+
+    #[test]
+    fn overwrite_removes_a_whole_emprox_folder_and_refuses_another_kind() {
+        let t = tempfile::tempdir().unwrap();
+        let d = t.path().join("exp");
+        experiment_folder(&d);
+        drop(prepare(&d, FolderKind::Experiment, true).unwrap());
+        let left: Vec<_> = std::fs::read_dir(&d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert_eq!(left.len(), 2, "{left:?}");
+        let e = prepare(&d, FolderKind::PredictorEvaluation, true).unwrap_err();
+        assert!(e.0.contains("holds an experiment"), "{e}");
+    }
+
+    #[test]
+    fn comparison_folders_keep_foreign_subfolders() {
+        let t = tempfile::tempdir().unwrap();
+        let d = t.path().join("cmp");
+        std::fs::create_dir_all(&d).unwrap();
+        Manifest::new(FolderKind::Comparison, "c")
+            .write(&d)
+            .unwrap();
+        touch(&d.join("comparison.md"));
+        touch(&d.join("incumbent_cifar10.svg"));
+        experiment_folder(&d.join("cifar10").join("RE"));
+        touch(&d.join("cifar10").join("mine").join("data.csv"));
+        drop(prepare(&d, FolderKind::Comparison, true).unwrap());
+        assert!(!d.join("cifar10").join("RE").exists());
+        assert!(d.join("cifar10").join("mine").join("data.csv").exists());
+        assert!(!d.join("comparison.md").exists());
+    }
+
+    #[test]
+    fn the_lock_is_exclusive_and_names_its_holder() {
+        let t = tempfile::tempdir().unwrap();
+        let d = t.path().join("exp");
+        let lock = prepare(&d, FolderKind::Experiment, false).unwrap();
+        Manifest::new(FolderKind::Experiment, "cfg")
+            .write(&d)
+            .unwrap();
+        let e = lock_existing(&d, FolderKind::Experiment).unwrap_err();
+        assert!(e.0.contains(&format!("pid {}", std::process::id())), "{e}");
+        drop(lock);
+        lock_existing(&d, FolderKind::Experiment).unwrap();
+    }
+
+    #[test]
+    fn folder_names_are_plain() {
+        for bad in [
+            "",
+            ".",
+            "..",
+            "../x",
+            "/abs",
+            "a/b",
+            "a\\b",
+            "a\nb",
+            &"x".repeat(101),
+        ] {
+            assert!(check_folder_name("name", bad).is_err(), "{bad:?}");
+        }
+        for good in ["nb201-re", "RE+EmProx", "résumé", "a b"] {
+            check_folder_name("name", good).unwrap();
+        }
+    }
+}
