@@ -64,7 +64,11 @@ fn main() {
                 cost += o.cost_seconds;
                 vals.push(o.val_acc);
                 if best.as_ref().is_none_or(|b| o.val_acc > b.0) {
-                    best = Some((o.val_acc, o.test_acc, f.cell.to_string()));
+                    best = Some((
+                        o.val_acc,
+                        o.test_acc.unwrap_or(f64::NAN),
+                        f.cell.to_string(),
+                    ));
                 }
                 println!(
                     "{}",

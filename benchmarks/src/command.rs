@@ -314,7 +314,7 @@ pub fn parse_result(stdout: &str, wall: f64) -> Result<Outcome, String> {
         .collect();
     Ok(Outcome {
         val_acc,
-        test_acc,
+        test_acc: Some(test_acc),
         cost_seconds,
         extras,
     })
@@ -404,7 +404,10 @@ mod tests {
             7.0,
         )
         .unwrap();
-        assert_eq!((o.val_acc, o.test_acc, o.cost_seconds), (91.5, 90.0, 12.0));
+        assert_eq!(
+            (o.val_acc, o.test_acc, o.cost_seconds),
+            (91.5, Some(90.0), 12.0)
+        );
         assert_eq!(o.extras, vec![("params".to_string(), 3.0)]);
         let o = parse_result("{\"val_acc\": 50, \"test_acc\": 40}", 7.0).unwrap();
         assert_eq!(o.cost_seconds, 7.0);

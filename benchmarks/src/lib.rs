@@ -14,9 +14,10 @@ pub mod fsutil;
 pub mod nb201;
 pub mod seed;
 pub mod space;
+pub mod tabular;
 pub mod train;
 pub mod workers;
 
 pub use error::{ArchParseError, DataError};
-pub use evaluator::{Evaluator, Outcome};
+pub use evaluator::{Evaluator, Goal, Outcome};
 pub use space::{SearchSpace, SeqEncoding};

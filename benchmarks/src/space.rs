@@ -23,8 +23,8 @@ pub trait SearchSpace: Send + Sync {
     /// One architecture of the space.
     type Cell: Clone + Eq + Hash + Ord + Debug + Send + Sync + 'static;
 
-    /// Short name of the space, e.g. `nasbench201`.
-    fn name(&self) -> &'static str;
+    /// Short name of the space, e.g. `nasbench201` (a tabular space names its table).
+    fn name(&self) -> &str;
     /// Number of architectures, if finite.
     fn size(&self) -> Option<u64>;
     /// Parses the space's official architecture string.
@@ -47,6 +47,7 @@ pub trait SearchSpace: Send + Sync {
     fn vocab_size(&self, enc: SeqEncoding) -> usize;
     /// One-hot encoding (fixed length).
     fn one_hot(&self, cell: &Self::Cell) -> Vec<f32>;
-    /// Path encoding (BANANAS; fixed length).
-    fn path_encoding(&self, cell: &Self::Cell) -> Vec<f32>;
+    /// Path encoding (BANANAS; fixed length), or `None` where the space has none (callers fall
+    /// back to [`SearchSpace::one_hot`]).
+    fn path_encoding(&self, cell: &Self::Cell) -> Option<Vec<f32>>;
 }

@@ -58,7 +58,10 @@ echo "{\"val_acc\": 91.25, \"test_acc\": 90.5, \"cost_seconds\": 3.5, \"params\"
     let cell: Cell = ARCH.parse().unwrap();
     let mut rng = seed::Rng::seed_from_u64(5);
     let o = ev.evaluate(&cell, &mut rng).unwrap();
-    assert_eq!((o.val_acc, o.test_acc, o.cost_seconds), (91.25, 90.5, 3.5));
+    assert_eq!(
+        (o.val_acc, o.test_acc, o.cost_seconds),
+        (91.25, Some(90.5), 3.5)
+    );
     assert_eq!(o.extras, vec![("params".to_string(), 1234.0)]);
     let seed = seed::Rng::seed_from_u64(5);
     let seed = rand::RngCore::next_u64(&mut seed.clone());

@@ -45,7 +45,7 @@ impl Evaluator<Cell> for Sleepy {
         }
         Ok(Outcome {
             val_acc: code as f64,
-            test_acc: draw as f64,
+            test_acc: Some(draw as f64),
             cost_seconds: ms as f64 / 1000.0,
             extras: vec![],
         })
@@ -105,7 +105,7 @@ fn equal_seeds_give_equal_rng_streams_through_the_pool() {
     pool.submit(2, cell, 43);
     let mut draws = [0.0; 3];
     while let Some(f) = pool.recv() {
-        draws[f.job_id as usize] = f.result.unwrap().test_acc;
+        draws[f.job_id as usize] = f.result.unwrap().test_acc.unwrap();
     }
     assert_eq!(draws[0], draws[1]);
     assert_ne!(draws[0], draws[2]);

@@ -243,7 +243,7 @@ pub fn run(spec: &RunSpec, dir: &Path, progress: &dyn Progress) -> Result<RunOut
                     )));
                 }
                 let result = match (t.val_acc, t.test_acc) {
-                    (Some(v), Some(te)) => Ok(Outcome {
+                    (Some(v), te) => Ok(Outcome {
                         val_acc: v,
                         test_acc: te,
                         cost_seconds: t.cost_seconds.unwrap_or(0.0),
@@ -332,7 +332,7 @@ pub fn run(spec: &RunSpec, dir: &Path, progress: &dyn Progress) -> Result<RunOut
         queries = job.query;
         let index = space.index(&cell).expect("NB201 cells have indices");
         let (val, test, cost, error) = match &done.result {
-            Ok(o) => (Some(o.val_acc), Some(o.test_acc), o.cost_seconds, None),
+            Ok(o) => (Some(o.val_acc), o.test_acc, o.cost_seconds, None),
             Err(f) => (None, None, f.cost_seconds, Some(f.reason.clone())),
         };
         // Only simulated costs are deterministic: measured ones go to timings.jsonl.

@@ -181,6 +181,13 @@ struct FittedMlp {
     std: f64,
 }
 
+/// The MLP's input: the path encoding, or the one-hot encoding where the space has no paths.
+fn features<S: SearchSpace>(space: &S, cell: &S::Cell) -> Vec<f32> {
+    space
+        .path_encoding(cell)
+        .unwrap_or_else(|| space.one_hot(cell))
+}
+
 impl<S: SearchSpace> Estimator<S> for MlpEnsemble {
     fn name(&self) -> &'static str {
         "mlp_ensemble"
@@ -199,7 +206,7 @@ impl<S: SearchSpace> Estimator<S> for MlpEnsemble {
         rng: &mut Rng,
     ) -> Result<Box<dyn FittedEstimator<S>>, EstimatorError> {
         check_fit_data(cells.len(), targets, Estimator::<S>::needs(self))?;
-        let x: Vec<Vec<f32>> = cells.iter().map(|c| space.path_encoding(c)).collect();
+        let x: Vec<Vec<f32>> = cells.iter().map(|c| features(space, c)).collect();
         let n = targets.len() as f64;
         let mean = targets.iter().sum::<f64>() / n;
         let std = (targets.iter().map(|t| (t - mean).powi(2)).sum::<f64>() / n)
@@ -226,7 +233,7 @@ impl<S: SearchSpace> FittedEstimator<S> for FittedMlp {
         cells
             .iter()
             .map(|c| {
-                let x = space.path_encoding(c);
+                let x = features(space, c);
                 let m = self.nets.iter().map(|n| n.predict(&x) as f64).sum::<f64>()
                     / self.nets.len() as f64;
                 self.mean + self.std * m

@@ -40,7 +40,7 @@ impl Nb201Space {
 impl SearchSpace for Nb201Space {
     type Cell = Cell;
 
-    fn name(&self) -> &'static str {
+    fn name(&self) -> &str {
         "nasbench201"
     }
 
@@ -109,8 +109,8 @@ impl SearchSpace for Nb201Space {
         encoding::one_hot(cell)
     }
 
-    fn path_encoding(&self, cell: &Cell) -> Vec<f32> {
-        encoding::path_encoding(cell)
+    fn path_encoding(&self, cell: &Cell) -> Option<Vec<f32>> {
+        Some(encoding::path_encoding(cell))
     }
 }
 

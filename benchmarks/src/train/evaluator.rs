@@ -130,7 +130,7 @@ impl TrainingEvaluator {
         match self.train(cell, seed) {
             Ok(r) => Ok(Outcome {
                 val_acc: r.val_acc,
-                test_acc: r.test_acc,
+                test_acc: Some(r.test_acc),
                 cost_seconds: r.total_seconds,
                 extras: vec![
                     ("params".into(), r.params as f64),

@@ -117,7 +117,7 @@ pub struct EmProx {
 /// A fitted EmProx: the encoder, the reference embeddings and their targets.
 pub struct FittedEmProx {
     pub(crate) params: EmProxParams,
-    pub(crate) space: &'static str,
+    pub(crate) space: String,
     pub(crate) net: Arc<Seq2Seq>,
     pub(crate) knn: Knn,
     /// Reference architectures (formatted) in fit order, for saving.
@@ -201,7 +201,7 @@ impl<S: SearchSpace> Estimator<S> for EmProx {
         let emb = net.embed(&seqs)?;
         Ok(Box::new(FittedEmProx {
             params: self.params.clone(),
-            space: space.name(),
+            space: space.name().to_string(),
             knn: Knn::new(self.params.k, emb, targets.to_vec()),
             net,
             archs: cells.iter().map(|c| space.format(c)).collect(),

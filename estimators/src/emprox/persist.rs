@@ -45,7 +45,7 @@ pub fn save(m: &FittedEmProx, dir: &Path) -> Result<(), EstimatorError> {
     let file = ModelFile {
         format: FORMAT.into(),
         estimator: "emprox".into(),
-        space: m.space.into(),
+        space: m.space.clone(),
         params: m.params.clone(),
         shape: m.net.shape,
         reference: m.archs.iter().cloned().zip(m.knn.targets.clone()).collect(),
@@ -95,7 +95,7 @@ pub fn load<S: SearchSpace>(dir: &Path, space: &S) -> Result<FittedEmProx, Estim
     Ok(FittedEmProx {
         knn: Knn::new(file.params.k, emb, targets),
         params: file.params,
-        space: space.name(),
+        space: space.name().to_string(),
         net: Arc::new(net),
         archs: file.reference.into_iter().map(|r| r.0).collect(),
     })

@@ -1,0 +1,220 @@
+//! The search space of a table: the architectures that exist are its rows.
+
+use super::description::COLUMN_JOINER;
+use super::table::TabularTable;
+use crate::error::ArchParseError;
+use crate::space::{SearchSpace, SeqEncoding};
+use rand::Rng;
+use std::sync::Arc;
+
+/// An architecture of a tabular space: the dense number of its row among the selected rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TabCell(pub u32);
+
+impl TabCell {
+    /// The selected row's number (0-based, in file order among the selected rows).
+    pub fn row(self) -> usize {
+        self.0 as usize
+    }
+}
+
+/// The space of a table. Each plain architecture column is one categorical dimension, each
+/// position of a sequence column another.
+///
+/// - `sample`: uniform over the rows.
+/// - `neighbours`: every row that differs from the cell in exactly one dimension, ordered by
+///   dimension then by value id.
+/// - `mutate`: one of the neighbours, uniformly; a cell without neighbours (possible in a sparse
+///   table) is returned unchanged.
+/// - `index`: the row's 0-based data-row number in the file (before selection).
+/// - `format`/`parse`: the architecture columns' raw cells, joined by `" | "` where there are
+///   several.
+/// - `iso_key`: the interned `iso_key` column, or the row number.
+/// - `sequence` (both encodings): one token per dimension, `offset(dimension) + value id`;
+///   `vocab_size` is the number of (dimension, value) pairs; `one_hot` concatenates one one-hot
+///   block per dimension (length `vocab_size`); no path encoding.
+#[derive(Debug, Clone)]
+pub struct TabularSpace {
+    table: Arc<TabularTable>,
+}
+
+impl TabularSpace {
+    /// The space of a loaded table.
+    pub fn new(table: Arc<TabularTable>) -> Self {
+        Self { table }
+    }
+
+    /// The table behind the space.
+    pub fn table(&self) -> &Arc<TabularTable> {
+        &self.table
+    }
+
+    /// Every cell, in row order.
+    pub fn all_cells(&self) -> impl Iterator<Item = TabCell> {
+        (0..self.table.len() as u32).map(TabCell)
+    }
+
+    /// The value ids of a cell, one per dimension.
+    pub fn codes(&self, cell: &TabCell) -> &[u32] {
+        self.table.row_codes(cell.row())
+    }
+
+    /// Calls `f` for each neighbour in the fixed order (no allocation of the result).
+    pub fn for_each_neighbour(&self, cell: &TabCell, mut f: impl FnMut(TabCell)) {
+        let t = &self.table;
+        let mut key: Vec<u32> = t.row_codes(cell.row()).to_vec();
+        for d in 0..key.len() {
+            let orig = key[d];
+            for v in 0..t.dims[d].values.len() as u32 {
+                if v == orig {
+                    continue;
+                }
+                key[d] = v;
+                if let Some(r) = t.find(&key) {
+                    f(TabCell(r as u32));
+                }
+            }
+            key[d] = orig;
+        }
+    }
+}
+
+impl SearchSpace for TabularSpace {
+    type Cell = TabCell;
+
+    fn name(&self) -> &str {
+        self.table.name()
+    }
+
+    fn size(&self) -> Option<u64> {
+        Some(self.table.len() as u64)
+    }
+
+    fn parse(&self, s: &str) -> Result<TabCell, ArchParseError> {
+        let t = &self.table;
+        let parts: Vec<&str> = if t.columns.len() == 1 {
+            vec![s]
+        } else {
+            s.split(COLUMN_JOINER).collect()
+        };
+        if parts.len() != t.columns.len() {
+            return Err(ArchParseError::new(
+                s,
+                format!(
+                    "expected {} columns ({}) joined by {COLUMN_JOINER:?}, found {}",
+                    t.columns.len(),
+                    t.columns
+                        .iter()
+                        .map(|c| c.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    parts.len()
+                ),
+            ));
+        }
+        let mut key = Vec::with_capacity(t.dims.len());
+        for (c, part) in t.columns.iter().zip(parts) {
+            let toks: Vec<&str> = match c.separator.as_deref() {
+                None => vec![part],
+                Some("") => part
+                    .char_indices()
+                    .map(|(i, ch)| &part[i..i + ch.len_utf8()])
+                    .collect(),
+                Some(sep) => part.split(sep).collect(),
+            };
+            if toks.len() != c.dims.len() {
+                return Err(ArchParseError::new(
+                    s,
+                    format!(
+                        "column `{}`: {} tokens, expected {}",
+                        c.name,
+                        toks.len(),
+                        c.dims.len()
+                    ),
+                ));
+            }
+            for (d, tok) in c.dims.clone().zip(toks) {
+                let dim = &t.dims[d];
+                let id = dim.id(tok).ok_or_else(|| {
+                    let pos = dim
+                        .position
+                        .map_or(String::new(), |p| format!(" position {p}"));
+                    ArchParseError::new(
+                        s,
+                        format!(
+                            "column `{}`{pos}: {tok:?} is not one of [{}]",
+                            c.name,
+                            dim.values.join(", ")
+                        ),
+                    )
+                })?;
+                key.push(id);
+            }
+        }
+        t.find(&key).map(|r| TabCell(r as u32)).ok_or_else(|| {
+            ArchParseError::new(
+                s,
+                format!(
+                    "not in the table {} ({} architectures)",
+                    t.path.display(),
+                    t.len()
+                ),
+            )
+        })
+    }
+
+    fn format(&self, cell: &TabCell) -> String {
+        self.table.format_row(cell.row())
+    }
+
+    fn index(&self, cell: &TabCell) -> Option<u64> {
+        Some(self.table.file_row(cell.row()) as u64)
+    }
+
+    fn sample(&self, rng: &mut dyn rand::RngCore) -> TabCell {
+        TabCell(rng.random_range(0..self.table.len() as u32))
+    }
+
+    fn mutate(&self, cell: &TabCell, rng: &mut dyn rand::RngCore) -> TabCell {
+        let n = self.neighbours(cell);
+        if n.is_empty() {
+            *cell
+        } else {
+            n[rng.random_range(0..n.len())]
+        }
+    }
+
+    fn neighbours(&self, cell: &TabCell) -> Vec<TabCell> {
+        let mut out = Vec::new();
+        self.for_each_neighbour(cell, |c| out.push(c));
+        out
+    }
+
+    fn iso_key(&self, cell: &TabCell) -> u64 {
+        self.table.iso[cell.row()]
+    }
+
+    fn sequence(&self, cell: &TabCell, _enc: SeqEncoding) -> Vec<u32> {
+        self.codes(cell)
+            .iter()
+            .zip(&self.table.offsets)
+            .map(|(c, o)| o + c)
+            .collect()
+    }
+
+    fn vocab_size(&self, _enc: SeqEncoding) -> usize {
+        self.table.vocab
+    }
+
+    fn one_hot(&self, cell: &TabCell) -> Vec<f32> {
+        let mut v = vec![0.0; self.table.vocab];
+        for t in self.sequence(cell, SeqEncoding::Compact) {
+            v[t as usize] = 1.0;
+        }
+        v
+    }
+
+    fn path_encoding(&self, _cell: &TabCell) -> Option<Vec<f32>> {
+        None
+    }
+}

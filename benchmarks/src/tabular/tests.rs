@@ -1,0 +1,551 @@
+//! Tests of the tabular benchmark: shipped instances, description and data errors, space
+//! operations, the synthetic generator.
+
+use super::synthetic::{self, synthetic_optimum, write_synthetic_benchmark, write_synthetic_table};
+use super::*;
+use crate::evaluator::{Evaluator, Goal};
+use crate::nb201::{Dataset, Nb201Data};
+use crate::space::{SearchSpace, SeqEncoding};
+use proptest::prelude::*;
+use rand::SeedableRng;
+use std::collections::{HashMap, HashSet};
+use std::sync::OnceLock;
+
+fn shipped(file: &str) -> TabularBenchmark {
+    TabularBenchmark::from_file(&shipped_data_dir().join(file)).unwrap()
+}
+
+fn nb201() -> &'static TabularBenchmark {
+    static B: OnceLock<TabularBenchmark> = OnceLock::new();
+    B.get_or_init(|| shipped("nb201_cifar10.tabular.toml"))
+}
+
+fn rng(seed: u64) -> rand_chacha::ChaCha8Rng {
+    rand_chacha::ChaCha8Rng::seed_from_u64(seed)
+}
+
+/// Writes `data.csv` and `desc.toml` (whose `data` is `data.csv`) into a fresh folder and loads.
+fn load(csv: &str, desc: &str) -> (tempfile::TempDir, Result<TabularBenchmark, TabularError>) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("data.csv"), csv).unwrap();
+    std::fs::write(dir.path().join("desc.toml"), desc).unwrap();
+    let b = TabularBenchmark::from_file(&dir.path().join("desc.toml"));
+    (dir, b)
+}
+
+const SEQ_DESC: &str = r#"
+data = "data.csv"
+objective = { column = "acc", goal = "maximize" }
+[[architecture]]
+column = "ops"
+separator = " "
+"#;
+
+/// The number of dimensions in which two cells differ.
+fn diff(s: &TabularSpace, a: &TabCell, b: &TabCell) -> usize {
+    s.codes(a)
+        .iter()
+        .zip(s.codes(b))
+        .filter(|(x, y)| x != y)
+        .count()
+}
+
+#[test]
+fn nb201_instance_has_the_known_facts() {
+    let b = nb201();
+    let (s, t) = (&b.space, b.table());
+    assert_eq!(s.size(), Some(15_625));
+    assert_eq!(s.name(), "nb201-cifar10");
+    assert_eq!(t.dimensions().len(), 6);
+    assert_eq!(s.vocab_size(SeqEncoding::Compact), 30);
+    assert_eq!(t.iso_classes(), 6_466);
+    let keys: HashSet<u64> = s.all_cells().map(|c| s.iso_key(&c)).collect();
+    assert_eq!(keys.len(), 6_466);
+    for c in s.all_cells() {
+        let n = s.neighbours(&c);
+        assert_eq!(n.len(), 24, "complete table: 6 edges x 4 other ops");
+        assert!(n.iter().all(|m| diff(s, &c, m) == 1));
+    }
+    let best = TabCell(t.best_row() as u32);
+    let o = b.evaluator.evaluate(&best, &mut rng(0)).unwrap();
+    assert!((o.val_acc - 91.6067).abs() < 1e-9);
+    assert!((o.test_acc.unwrap() - 94.3733).abs() < 1e-9);
+    assert_eq!(b.evaluator.goal(), Goal::Maximize);
+    // Same rows, values and isomorphism classes as the dedicated NB201 loader.
+    let d = Nb201Data::shipped().unwrap();
+    for c in s.all_cells().step_by(7) {
+        let i = s.index(&c).unwrap() as usize;
+        let r = d.by_index(i).unwrap();
+        let m = r.metrics(Dataset::Cifar10);
+        let o = b.evaluator.evaluate(&c, &mut rng(0)).unwrap();
+        assert_eq!(
+            (o.val_acc, o.test_acc, o.cost_seconds),
+            (m.val_acc, Some(m.test_acc), m.train_time_s)
+        );
+        assert_eq!(o.extras[0], ("c10_params_M".to_string(), m.params_m));
+        let ops: String = r
+            .cell
+            .ops
+            .iter()
+            .map(|op| char::from(b'0' + *op as u8))
+            .collect();
+        assert_eq!(s.format(&c), ops);
+        assert_eq!(s.parse(&ops).unwrap(), c);
+        let rep = TabCell(r.iso_rep_index);
+        assert_eq!(s.iso_key(&c), s.iso_key(&rep));
+    }
+    // "000000" has a leading zero: read as a string, it is the all-`none` cell.
+    let none = s.parse("000000").unwrap();
+    assert_eq!(
+        b.evaluator.evaluate(&none, &mut rng(0)).unwrap().test_acc,
+        Some(10.0)
+    );
+}
+
+#[test]
+fn nb201_per_dataset_descriptions() {
+    for (file, val, name) in [
+        ("nb201_cifar100.tabular.toml", 73.4933, "c100_val_acc"),
+        ("nb201_imagenet16-120.tabular.toml", 46.7333, "in16_val_acc"),
+    ] {
+        let b = shipped(file);
+        let t = b.table();
+        assert_eq!(t.len(), 15_625);
+        assert_eq!(t.objective_name(), name);
+        assert!((t.objective()[t.best_row()] - val).abs() < 1e-9, "{file}");
+    }
+}
+
+#[test]
+fn nb101_subset_loads() {
+    let b = shipped("nb101_subset500.tabular.toml");
+    let (s, t) = (&b.space, b.table());
+    assert_eq!(t.len(), 500);
+    assert_eq!(t.dimensions().len(), 21 + 5);
+    assert_eq!(
+        t.iso_classes(),
+        292,
+        "NASLib's unpruned matrices: 292 distinct networks"
+    );
+    let first = TabCell(0);
+    assert_eq!(
+        s.format(&first),
+        "111101000110001110110 | maxpool3x3 maxpool3x3 conv3x3-bn-relu conv3x3-bn-relu conv3x3-bn-relu"
+    );
+    assert_eq!(t.objective()[0], 92.578125);
+    assert_eq!(t.objective()[t.best_row()], 94.71153616905212);
+    assert_eq!(b.evaluator.outcome(&first).test_acc, None);
+    for c in s.all_cells() {
+        assert_eq!(s.parse(&s.format(&c)).unwrap(), c);
+    }
+}
+
+#[test]
+fn shipped_subsets_match_their_checksums() {
+    use sha2::{Digest, Sha256};
+    let sums = std::fs::read_to_string(shipped_data_dir().join("CHECKSUMS")).unwrap();
+    for file in ["nb101_subset500.csv.gz", "nb301_subset.csv.gz"] {
+        let line = sums.lines().find(|l| l.starts_with(file)).unwrap();
+        let f: Vec<&str> = line.split_whitespace().collect();
+        let csv = table::read_maybe_gz(&shipped_data_dir().join(file)).unwrap();
+        let hex: String = Sha256::digest(&csv)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(hex, f[2], "{file}");
+        assert_eq!(
+            csv.iter().filter(|&&b| b == b'\n').count() - 1,
+            f[1].parse::<usize>().unwrap()
+        );
+    }
+}
+
+#[test]
+fn nb301_subset_loads() {
+    let b = shipped("nb301_subset.tabular.toml");
+    let (s, t) = (&b.space, b.table());
+    assert_eq!(t.len(), 1_218);
+    assert_eq!(t.dimensions().len(), 32);
+    assert_eq!(s.vocab_size(SeqEncoding::Nao), 2 * 8 * 7 + 2 * 8 * 5);
+    assert_eq!(t.objective()[0], 93.32119084207302);
+    assert_eq!(t.objective()[t.best_row()], 94.48888302784498);
+    assert_eq!(
+        b.evaluator.outcome(&TabCell(0)).extras,
+        vec![
+            ("params_M".to_string(), 0.856298),
+            ("flops_M".to_string(), 153.499136)
+        ]
+    );
+    let keys: HashSet<String> = s.all_cells().map(|c| s.format(&c)).collect();
+    assert_eq!(keys.len(), 1_218);
+}
+
+#[test]
+fn synthetic_table_selects_datasets_with_known_optima() {
+    let dir = tempfile::tempdir().unwrap();
+    let info = write_synthetic_table(&dir.path().join("synthetic_gnn.csv.gz"), 30_000, 7).unwrap();
+    assert_eq!(
+        info.datasets,
+        vec![
+            ("cora".into(), 10_000),
+            ("citeseer".into(), 10_000),
+            ("pubmed".into(), 10_000)
+        ]
+    );
+    for (k, (ds, rows)) in info.datasets.iter().enumerate() {
+        let text = synthetic::DESCRIPTION_TOML.replace("\"cora\"", &format!("{ds:?}"));
+        let desc = TabularDescription::from_toml_str(&text, "synthetic.toml".as_ref())
+            .unwrap()
+            .resolved(dir.path());
+        let b = TabularBenchmark::load(&desc).unwrap();
+        let (s, t) = (&b.space, b.table());
+        assert_eq!(t.len(), *rows);
+        assert_eq!(s.name(), format!("synthetic_gnn[dataset={ds}]"));
+        assert_eq!(t.dimensions().len(), 6);
+        assert_eq!(s.vocab_size(SeqEncoding::Compact), 4 * 5 + 5 + 5);
+        // `hidden` is sorted numerically, not as text.
+        assert_eq!(t.dimensions()[4].values, ["16", "32", "64", "128", "256"]);
+        let opt = synthetic_optimum(k);
+        let best = TabCell(t.best_row() as u32);
+        assert_eq!(s.format(&best), opt.arch);
+        assert_eq!(t.objective()[best.row()], opt.val_acc);
+        assert!(t.objective().iter().all(|v| (0.0..=1.0).contains(v)));
+        let others = t.objective().iter().filter(|v| **v >= opt.val_acc).count();
+        assert_eq!(others, 1, "a single optimum");
+        assert_eq!(s.index(&TabCell(0)), Some((k * 10_000) as u64));
+        let o = b.evaluator.evaluate(&best, &mut rng(1)).unwrap();
+        assert!(o.test_acc.is_some() && o.cost_seconds > 10.0);
+        let names: Vec<&str> = o.extras.iter().map(|e| e.0.as_str()).collect();
+        assert_eq!(names, ["latency_ms", "params"]);
+    }
+    // Deterministic in the seed.
+    let a = dir.path().join("a.csv");
+    let b = dir.path().join("b.csv");
+    write_synthetic_table(&a, 2_000, 3).unwrap();
+    write_synthetic_table(&b, 2_000, 3).unwrap();
+    assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
+    write_synthetic_table(&b, 2_000, 4).unwrap();
+    assert_ne!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
+    assert!(write_synthetic_table(&b, synthetic::MAX_ROWS + 1, 0).is_err());
+}
+
+#[test]
+fn complete_synthetic_dataset_has_full_neighbourhoods() {
+    let dir = tempfile::tempdir().unwrap();
+    let desc =
+        write_synthetic_benchmark(dir.path(), 3 * synthetic::SPACE_SIZE, 1, "pubmed").unwrap();
+    let b = TabularBenchmark::from_file(&desc).unwrap();
+    let s = &b.space;
+    assert_eq!(s.size(), Some(15_625));
+    for c in s.all_cells().step_by(13) {
+        assert_eq!(s.neighbours(&c).len(), 6 * 4);
+    }
+}
+
+#[test]
+fn mutation_stays_in_a_sparse_table_and_changes_one_dimension() {
+    let dir = tempfile::tempdir().unwrap();
+    let desc = write_synthetic_benchmark(dir.path(), 6_000, 2, "cora").unwrap();
+    let b = TabularBenchmark::from_file(&desc).unwrap();
+    let s = &b.space;
+    let mut r = rng(5);
+    let mut unchanged = 0;
+    for _ in 0..2_000 {
+        let c = s.sample(&mut r);
+        let m = s.mutate(&c, &mut r);
+        assert!(m.row() < s.table().len());
+        let n = s.neighbours(&c);
+        if n.is_empty() {
+            assert_eq!(m, c);
+            unchanged += 1;
+        } else {
+            assert_eq!(diff(s, &c, &m), 1);
+            assert!(n.contains(&m));
+            // Fixed order: by dimension, then value id; no duplicates.
+            let keys: Vec<(usize, u32)> = n
+                .iter()
+                .map(|x| {
+                    let d = (0..6).find(|&d| s.codes(x)[d] != s.codes(&c)[d]).unwrap();
+                    (d, s.codes(x)[d])
+                })
+                .collect();
+            assert!(keys.windows(2).all(|w| w[0] < w[1]));
+        }
+    }
+    assert!(
+        unchanged < 100,
+        "most cells of a 13% table have a neighbour: {unchanged}"
+    );
+}
+
+#[test]
+fn a_cell_without_neighbours_mutates_to_itself() {
+    let csv = "ops,acc\na b,1\nb a,2\n";
+    let (_d, b) = load(csv, SEQ_DESC);
+    let b = b.unwrap();
+    let c = b.space.parse("a b").unwrap();
+    assert!(b.space.neighbours(&c).is_empty());
+    assert_eq!(b.space.mutate(&c, &mut rng(0)), c);
+}
+
+#[test]
+fn sampling_is_uniform_over_rows() {
+    let (_d, b) = load("ops,acc\na a,1\na b,2\nb a,3\nb b,4\nc c,5\n", SEQ_DESC);
+    let s = b.unwrap().space;
+    let mut counts = HashMap::new();
+    let mut r = rng(9);
+    for _ in 0..50_000 {
+        *counts.entry(s.sample(&mut r)).or_insert(0) += 1;
+    }
+    assert_eq!(counts.len(), 5);
+    for (c, n) in counts {
+        assert!((9_300..10_700).contains(&n), "{c:?}: {n}");
+    }
+}
+
+#[test]
+fn encodings_tokens_and_one_hot() {
+    let csv = "ops,width,acc\nx y,8,1\ny y,16,2\nx x,8,3\n";
+    let desc = format!("{SEQ_DESC}[[architecture]]\ncolumn = \"width\"\n");
+    let (_d, b) = load(csv, &desc);
+    let s = b.unwrap().space;
+    assert_eq!(s.vocab_size(SeqEncoding::Nao), 2 + 2 + 2);
+    let c = s.parse("y y | 16").unwrap();
+    assert_eq!(s.sequence(&c, SeqEncoding::Nao), vec![1, 3, 5]);
+    assert_eq!(s.sequence(&c, SeqEncoding::Compact), vec![1, 3, 5]);
+    assert_eq!(s.one_hot(&c), vec![0.0, 1.0, 0.0, 1.0, 0.0, 1.0]);
+    assert_eq!(s.path_encoding(&c), None);
+    assert_eq!(s.index(&c), Some(1));
+    assert_eq!(s.format(&c), "y y | 16");
+    // "y y | 8" and "x y | 16" are not rows: only one neighbour.
+    let xy8 = s.parse("x y | 8").unwrap();
+    assert_eq!(s.neighbours(&xy8), vec![s.parse("x x | 8").unwrap()]);
+}
+
+#[test]
+fn parse_errors_are_clear() {
+    let csv = "ops,width,acc\nx y,8,1\ny y,16,2\n";
+    let desc = format!("{SEQ_DESC}[[architecture]]\ncolumn = \"width\"\n");
+    let (_d, b) = load(csv, &desc);
+    let s = b.unwrap().space;
+    for (arch, want) in [
+        ("x y", "expected 2 columns (ops, width)"),
+        ("x y z | 8", "column `ops`: 3 tokens, expected 2"),
+        ("x q | 8", "position 1: \"q\" is not one of [y]"),
+        ("y y | 8", "not in the table"),
+        ("x y | 8 | 1", "found 3"),
+    ] {
+        let e = s.parse(arch).unwrap_err().to_string();
+        assert!(e.contains(want), "{arch}: {e}");
+        assert!(!e.contains('\n'));
+    }
+}
+
+#[test]
+fn select_gzip_and_plain_agree() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = "task,seed,ops,acc,lat\nA,0,a b,0.5,3\nB,0,a b,0.7,2\nA,1,a b,0.6,3\nA,0,b b,0.4,1\n";
+    std::fs::write(dir.path().join("t.csv"), csv).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut gz, csv.as_bytes()).unwrap();
+    // A `.csv` name holding gzip bytes: detected by magic, not by the name.
+    std::fs::write(dir.path().join("t_gz.csv"), gz.finish().unwrap()).unwrap();
+    for file in ["t.csv", "t_gz.csv"] {
+        let text = format!(
+            "data = {file:?}\nselect = {{ task = \"A\", seed = 0 }}\nobjective = {{ column = \"lat\", goal = \"minimize\" }}\ntest = \"acc\"\n[[architecture]]\ncolumn = \"ops\"\nseparator = \" \"\n"
+        );
+        let desc = TabularDescription::from_toml_str(&text, "d.toml".as_ref())
+            .unwrap()
+            .resolved(dir.path());
+        let b = TabularBenchmark::load(&desc).unwrap();
+        let (s, t) = (&b.space, b.table());
+        assert_eq!(t.len(), 2);
+        assert_eq!(s.index(&TabCell(0)), Some(0));
+        assert_eq!(s.index(&TabCell(1)), Some(3));
+        assert_eq!(b.evaluator.goal(), Goal::Minimize);
+        assert_eq!(s.format(&TabCell(t.best_row() as u32)), "b b");
+        let o = b.evaluator.evaluate(&TabCell(1), &mut rng(0)).unwrap();
+        assert_eq!(
+            (o.val_acc, o.test_acc, o.cost_seconds),
+            (1.0, Some(0.4), 0.0)
+        );
+    }
+}
+
+#[test]
+fn iso_key_column_groups_rows() {
+    let csv = "ops,iso,acc\nab,k1,1\nba,k1,1\nbb,k2,2\n";
+    let desc = "data = \"data.csv\"\niso_key = \"iso\"\nobjective = { column = \"acc\", goal = \"maximize\" }\n[[architecture]]\ncolumn = \"ops\"\nseparator = \"\"\n";
+    let (_d, b) = load(csv, desc);
+    let s = b.unwrap().space;
+    let k: Vec<u64> = s.all_cells().map(|c| s.iso_key(&c)).collect();
+    assert_eq!(k[0], k[1]);
+    assert_ne!(k[0], k[2]);
+    assert_eq!(s.table().iso_classes(), 2);
+}
+
+/// Each data error: one line, naming the file and (where there is one) the column.
+#[test]
+fn data_errors_name_file_and_column() {
+    let with_choices = SEQ_DESC.replace(
+        "separator = \" \"",
+        "separator = \" \"\nchoices = [\"a\", \"b\"]",
+    );
+    let sel = format!("select = {{ task = \"Z\" }}\n{SEQ_DESC}");
+    let cases: Vec<(&str, String, Vec<&str>)> = vec![
+        (
+            "ops,accuracy\na b,1\n",
+            SEQ_DESC.into(),
+            vec![
+                "missing column `acc`",
+                "objective",
+                "header has: ops, accuracy",
+            ],
+        ),
+        (
+            "acc\n1\n",
+            SEQ_DESC.into(),
+            vec!["missing column `ops`", "architecture"],
+        ),
+        (
+            "ops,acc\na b,1\nb b,high\n",
+            SEQ_DESC.into(),
+            vec!["line 3", "column `acc`", "expected a number", "\"high\""],
+        ),
+        (
+            "ops,acc\na b,1\nb b,\n",
+            SEQ_DESC.into(),
+            vec!["line 3", "column `acc`", "expected a number"],
+        ),
+        (
+            "ops,acc\na b,NaN\n",
+            SEQ_DESC.into(),
+            vec!["line 2", "column `acc`", "finite"],
+        ),
+        (
+            "ops,acc\na b,inf\n",
+            SEQ_DESC.into(),
+            vec!["column `acc`", "finite"],
+        ),
+        (
+            "task,ops,acc\nA,a b,1\n",
+            sel.clone(),
+            vec!["no data row matches", "task = \"Z\"", "1 data rows"],
+        ),
+        ("ops,acc\n", SEQ_DESC.into(), vec!["no data row matches"]),
+        (
+            "ops,acc\na b,1\nb b,2\na b,3\n",
+            SEQ_DESC.into(),
+            vec!["lines 2 and 4", "\"a b\"", "`ops`"],
+        ),
+        (
+            "ops,acc\na b,1\na b c,2\n",
+            SEQ_DESC.into(),
+            vec![
+                "line 3",
+                "column `ops`",
+                "3 tokens, expected 2 as on line 2",
+            ],
+        ),
+        (
+            "ops,acc\na b,1\na c,2\n",
+            with_choices,
+            vec!["line 3", "column `ops` position 1", "\"c\"", "[a, b]"],
+        ),
+        (
+            "ops,acc\na  b,1\n",
+            SEQ_DESC.into(),
+            vec!["line 2", "column `ops`", "empty token"],
+        ),
+        (
+            "ops,acc\na b,1\n\"unclosed,2\nx\n",
+            SEQ_DESC.into(),
+            vec!["corrupt or unreadable"],
+        ),
+    ];
+    for (csv, desc, wants) in cases {
+        let (_d, b) = load(csv, &desc);
+        let e = b.unwrap_err().to_string();
+        assert!(!e.contains('\n'), "one line: {e}");
+        assert!(e.contains("data.csv"), "names the file: {e}");
+        for w in wants {
+            assert!(e.contains(w), "{w:?} in {e}");
+        }
+    }
+    // The joiner inside a cell of a multi-column space.
+    let desc = format!("{SEQ_DESC}[[architecture]]\ncolumn = \"w\"\n");
+    let (_d, b) = load("ops,w,acc\na b,x | y,1\n", &desc);
+    let e = b.unwrap_err().to_string();
+    assert!(e.contains("column `w`") && e.contains("\" | \""), "{e}");
+}
+
+#[test]
+fn unreadable_files_are_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = TabularBenchmark::from_file(&dir.path().join("nope.toml"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with("cannot read") && e.contains("nope.toml"),
+        "{e}"
+    );
+    std::fs::write(dir.path().join("d.toml"), SEQ_DESC).unwrap();
+    let e = TabularBenchmark::from_file(&dir.path().join("d.toml"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with("cannot read") && e.contains("data.csv"),
+        "{e}"
+    );
+    let gz = std::fs::read(shipped_data_dir().join("nb101_subset500.csv.gz")).unwrap();
+    std::fs::write(dir.path().join("data.csv"), &gz[..gz.len() / 2]).unwrap();
+    let e = TabularBenchmark::from_file(&dir.path().join("d.toml"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("data.csv: corrupt or unreadable table: gzip stream is damaged"),
+        "{e}"
+    );
+    std::fs::write(dir.path().join("data.csv"), b"ops,acc\n\xff\xfe,1\n").unwrap();
+    let e = TabularBenchmark::from_file(&dir.path().join("d.toml"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("column `ops`: not valid UTF-8"), "{e}");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// On any random table: parse/format round-trip, neighbours differ in exactly one dimension
+    /// and are rows, tokens stay below the vocabulary.
+    #[test]
+    fn space_operations_on_random_tables(
+        rows in proptest::collection::hash_set(proptest::collection::vec(0u8..4, 3), 1..40),
+        seed in any::<u64>(),
+    ) {
+        let mut csv = String::from("ops,acc\n");
+        for (i, r) in rows.iter().enumerate() {
+            let toks: Vec<String> = r.iter().map(|v| format!("v{v}")).collect();
+            csv.push_str(&format!("{},{i}\n", toks.join(" ")));
+        }
+        let (_d, b) = load(&csv, SEQ_DESC);
+        let b = b.unwrap();
+        let s = &b.space;
+        prop_assert_eq!(s.size(), Some(rows.len() as u64));
+        let mut r = rng(seed);
+        for c in s.all_cells() {
+            prop_assert_eq!(s.parse(&s.format(&c)).unwrap(), c);
+            prop_assert_eq!(s.index(&c), Some(c.row() as u64));
+            for n in s.neighbours(&c) {
+                prop_assert_eq!(diff(s, &c, &n), 1);
+            }
+            let m = s.mutate(&c, &mut r);
+            prop_assert!(m == c && s.neighbours(&c).is_empty() || diff(s, &c, &m) == 1);
+            let seq = s.sequence(&c, SeqEncoding::Compact);
+            prop_assert_eq!(seq.len(), 3);
+            prop_assert!(seq.iter().all(|t| (*t as usize) < s.vocab_size(SeqEncoding::Compact)));
+            prop_assert_eq!(s.one_hot(&c).iter().sum::<f32>(), 3.0);
+            prop_assert_eq!(b.evaluator.outcome(&c).val_acc, c.row() as f64);
+        }
+    }
+}
