@@ -31,11 +31,11 @@ pub type JobId = u64;
 
 /// A finished job.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Finished {
+pub struct Finished<C = Cell> {
     /// The id given to [`WorkerPool::submit`].
     pub job_id: JobId,
     /// The cell evaluated.
-    pub cell: Cell,
+    pub cell: C,
     /// The trial seed.
     pub seed: u64,
     /// Which worker ran it (0-based).
@@ -44,9 +44,9 @@ pub struct Finished {
     pub result: Result<Outcome, EvalFailure>,
 }
 
-struct Job {
+struct Job<C> {
     job_id: JobId,
-    cell: Cell,
+    cell: C,
     seed: u64,
 }
 
@@ -56,18 +56,18 @@ struct Job {
 pub struct PoolError(pub String);
 
 /// A fixed set of workers evaluating cells concurrently (see the module docs).
-pub struct WorkerPool {
-    jobs: Option<Sender<Job>>,
-    results: Receiver<Finished>,
+pub struct WorkerPool<C = Cell> {
+    jobs: Option<Sender<Job<C>>>,
+    results: Receiver<Finished<C>>,
     in_flight: usize,
     workers: usize,
     threads_per_worker: usize,
     _pools: Vec<rayon::ThreadPool>,
 }
 
-impl WorkerPool {
+impl<C: Send + Sync + 'static> WorkerPool<C> {
     /// `workers` workers of one thread each.
-    pub fn new(workers: usize, evaluator: Arc<dyn Evaluator<Cell>>) -> Result<Self, PoolError> {
+    pub fn new(workers: usize, evaluator: Arc<dyn Evaluator<C>>) -> Result<Self, PoolError> {
         Self::with_threads(workers, 1, evaluator)
     }
 
@@ -75,15 +75,15 @@ impl WorkerPool {
     pub fn with_threads(
         workers: usize,
         threads_per_worker: usize,
-        evaluator: Arc<dyn Evaluator<Cell>>,
+        evaluator: Arc<dyn Evaluator<C>>,
     ) -> Result<Self, PoolError> {
         if workers == 0 || threads_per_worker == 0 {
             return Err(PoolError(format!(
                 "workers ({workers}) and threads per worker ({threads_per_worker}) must be at least 1"
             )));
         }
-        let (job_tx, job_rx) = unbounded::<Job>();
-        let (res_tx, res_rx) = unbounded::<Finished>();
+        let (job_tx, job_rx) = unbounded::<Job<C>>();
+        let (res_tx, res_rx) = unbounded::<Finished<C>>();
         let mut pools = Vec::with_capacity(workers);
         for w in 0..workers {
             let pool = rayon::ThreadPoolBuilder::new()
@@ -136,7 +136,7 @@ impl WorkerPool {
 
     /// Queues a job; it starts as soon as a worker is free. `seed` seeds the rng handed to
     /// [`Evaluator::evaluate`] (a [`seed::Rng`]), so equal seeds give equal results.
-    pub fn submit(&mut self, job_id: JobId, cell: Cell, seed: u64) {
+    pub fn submit(&mut self, job_id: JobId, cell: C, seed: u64) {
         let job = Job { job_id, cell, seed };
         self.jobs
             .as_ref()
@@ -148,7 +148,7 @@ impl WorkerPool {
 
     /// Blocks until the next job finishes and returns it (completion order); `None` when no
     /// job is queued or running.
-    pub fn recv(&mut self) -> Option<Finished> {
+    pub fn recv(&mut self) -> Option<Finished<C>> {
         if self.in_flight == 0 {
             return None;
         }
@@ -178,7 +178,7 @@ impl WorkerPool {
     }
 }
 
-impl Drop for WorkerPool {
+impl<C> Drop for WorkerPool<C> {
     fn drop(&mut self) {
         // Closing the job channel ends each worker loop after its current job.
         self.jobs.take();

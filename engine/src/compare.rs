@@ -1,9 +1,9 @@
 //! `emprox compare`: several experiments (e.g. RE, RE+EmProx, LS, LS+EmProx) on the same seeds
 //! and datasets, with one table and one plot per dataset.
 
+use crate::benchmark::{Benchmark, WithBenchmark};
 use crate::config::{parse_toml, Budget, ConfigError, Experiment, SearchSettings};
-use crate::evaluators::Evaluation;
-use crate::experiment::{execute, run_experiment, Execution, ExperimentError};
+use crate::experiment::{execute, run_experiment, Execution, ExperimentError, Finished};
 use crate::filter::FilterConfig;
 use crate::plot::{self, Series, PALETTE};
 use crate::results::{mean_std, TrajectoryPoint};
@@ -113,9 +113,11 @@ impl Comparison {
             seeds: self.seeds,
             benchmark: BenchmarkConfig {
                 kind: BenchmarkKind::NasBench201,
-                dataset,
+                dataset: Some(dataset),
                 noise: self.noise,
                 data: None,
+                description: None,
+                table: None,
             },
             strategy: entry.strategy.clone(),
             budget: self.budget.clone(),
@@ -172,37 +174,16 @@ pub fn run_comparison(
         let mut series_data: Vec<(String, Vec<Vec<TrajectoryPoint>>)> = Vec::new();
         for entry in &c.experiments {
             let exp = c.experiment(entry, dataset);
-            let data = exp.benchmark.load_nb201()?;
-            let best_val = data
-                .records()
-                .iter()
-                .map(|r| r.metrics(dataset).val_acc)
-                .fold(f64::MIN, f64::max);
             let dir: PathBuf = out.join(dataset.name()).join(slug(&entry.label));
-            let evaluation =
-                Evaluation::build(&exp, data.clone()).map_err(ExperimentError::Other)?;
-            let f = if exec.resume && dir.join(rundir::MANIFEST).exists() {
-                // Started before the interruption: replay what it has and go on.
-                let (_lock, m) = rundir::lock_existing(&dir, FolderKind::Experiment)
-                    .map_err(|e| ExperimentError::Other(e.0))?;
-                let resolved = toml::to_string(&exp).expect("experiments serialise");
-                if Manifest::new(FolderKind::Experiment, &resolved).config_sha256 != m.config_sha256
-                {
-                    return Err(ExperimentError::Other(format!(
-                        "{}: its configuration differs from the comparison's: refusing to resume",
-                        dir.display()
-                    )));
-                }
-                execute(&exp, data, &evaluation, &dir, exec)?
-            } else {
-                let _lock = rundir::prepare(&dir, FolderKind::Experiment, true)
-                    .map_err(|e| ExperimentError::Other(e.0))?;
-                let fresh = Execution {
-                    resume: false,
-                    ..*exec
-                };
-                run_experiment(&exp, data, &evaluation, &dir, &fresh)?
-            };
+            let (f, best_val) = crate::benchmark::open(
+                &exp,
+                EntryRun {
+                    exp: &exp,
+                    dir: &dir,
+                    exec,
+                },
+            )
+            .map_err(|e| ExperimentError::Other(format!("{e:#}")))??;
             let at = c
                 .report_at
                 .iter()
@@ -221,7 +202,7 @@ pub fn run_comparison(
                 .iter()
                 .filter_map(|t| {
                     t.iter()
-                        .find(|p| p.val_acc >= best_val)
+                        .find(|p| best_val.is_some_and(|b| p.val_acc >= b))
                         .map(|p| p.query as f64)
                 })
                 .collect();
@@ -269,6 +250,46 @@ pub fn run_comparison(
         &serde_json::to_vec_pretty(&rows).expect("rows serialise"),
     )?;
     Ok(rows)
+}
+
+/// Runs (or, resuming, continues) one experiment of a comparison in its folder; gives its
+/// results and the best validation value of the table.
+struct EntryRun<'a> {
+    exp: &'a Experiment,
+    dir: &'a Path,
+    exec: &'a Execution<'a>,
+}
+
+impl WithBenchmark for EntryRun<'_> {
+    type Output = Result<(Finished, Option<f64>), ExperimentError>;
+    fn with<S: emprox_benchmarks::SearchSpace + 'static>(
+        self,
+        bench: Benchmark<S>,
+    ) -> Self::Output {
+        let (exp, dir, exec) = (self.exp, self.dir, self.exec);
+        let f = if exec.resume && dir.join(rundir::MANIFEST).exists() {
+            // Started before the interruption: replay what it has and go on.
+            let (_lock, m) = rundir::lock_existing(dir, FolderKind::Experiment)
+                .map_err(|e| ExperimentError::Other(e.0))?;
+            let resolved = toml::to_string(exp).expect("experiments serialise");
+            if Manifest::new(FolderKind::Experiment, &resolved).config_sha256 != m.config_sha256 {
+                return Err(ExperimentError::Other(format!(
+                    "{}: its configuration differs from the comparison's: refusing to resume",
+                    dir.display()
+                )));
+            }
+            execute(exp, &bench, dir, exec)?
+        } else {
+            let _lock = rundir::prepare(dir, FolderKind::Experiment, true)
+                .map_err(|e| ExperimentError::Other(e.0))?;
+            let fresh = Execution {
+                resume: false,
+                ..*exec
+            };
+            run_experiment(exp, &bench, dir, &fresh)?
+        };
+        Ok((f, bench.best_val))
+    }
 }
 
 /// The Markdown table of a comparison.

@@ -121,6 +121,9 @@ impl Experiment {
                 ))
             })?
         };
+        let mut exp = exp;
+        exp.benchmark
+            .resolve_paths(path.parent().unwrap_or(Path::new("")));
         exp.validate(path)?;
         Ok(exp.resolved())
     }
@@ -129,6 +132,7 @@ impl Experiment {
     pub fn validate(&self, path: &Path) -> Result<(), ConfigError> {
         let err = |m: String| Err(ConfigError(format!("{}: {m}", path.display())));
         crate::rundir::check_folder_name("`name`", &self.name).or_else(err)?;
+        self.benchmark.validate().or_else(err)?;
         if self.seeds == 0 {
             return err("`seeds` must be at least 1".into());
         }

@@ -124,7 +124,8 @@ struct CacheLine {
 
 /// Checks a cached outcome: accuracies are percentages, the cost a non-negative number.
 fn check_cached(o: &Outcome) -> Result<(), String> {
-    for (name, x) in [("val_acc", o.val_acc), ("test_acc", o.test_acc)] {
+    for (name, x) in [("val_acc", Some(o.val_acc)), ("test_acc", o.test_acc)] {
+        let Some(x) = x else { continue };
         if !(x.is_finite() && (0.0..=100.0).contains(&x)) {
             return Err(format!("`{name}` = {x} is not a percentage in [0, 100]"));
         }
@@ -237,10 +238,10 @@ fn append_locked(file: &mut std::fs::File, line: &[u8]) -> std::io::Result<()> {
     res
 }
 
-/// Everything a run needs to evaluate cells.
-pub struct Evaluation {
+/// Everything a run needs to evaluate cells of a space.
+pub struct Evaluation<C> {
     /// The evaluator.
-    pub evaluator: Arc<dyn Evaluator<Cell>>,
+    pub evaluator: Arc<dyn Evaluator<C>>,
     /// The kind.
     pub kind: EvaluatorKind,
     /// Evaluations at once.
@@ -249,53 +250,82 @@ pub struct Evaluation {
     pub threads_per_worker: usize,
     /// The dataset name reported in results.
     pub dataset: String,
+    /// The space's name, in cache keys.
+    pub space: String,
     /// Identifies the evaluator's settings in cache keys.
     pub config_hash: String,
     /// The shared result cache, if any.
     pub cache: Option<Arc<CacheFile>>,
 }
 
-impl Evaluation {
+impl<C> Evaluation<C> {
     /// True when a cell's cost is the benchmark's simulated seconds (deterministic).
     pub fn simulated_cost(&self) -> bool {
         self.kind == EvaluatorKind::Nasbench201
     }
 
-    /// Builds the evaluation of an experiment.
-    pub fn build(
-        exp: &crate::config::Experiment,
-        data: Arc<Nb201Data>,
-    ) -> Result<Evaluation, String> {
-        let tabular = || Evaluation {
-            evaluator: Arc::new(Nb201Tabular::new(
-                data.clone(),
-                exp.benchmark.dataset,
-                exp.benchmark.noise,
-            )),
+    /// A lookup in a table: the benchmark's own evaluator.
+    pub fn table(evaluator: Arc<dyn Evaluator<C>>, space: &str, dataset: &str) -> Self {
+        Evaluation {
+            evaluator,
             kind: EvaluatorKind::Nasbench201,
             workers: 1,
             threads_per_worker: 1,
-            dataset: exp.benchmark.dataset.name().to_string(),
+            dataset: dataset.to_string(),
+            space: space.to_string(),
             config_hash: String::new(),
             cache: None,
+        }
+    }
+
+    /// The cache key of evaluating the cell whose architecture string is `arch` with trial
+    /// seed `seed`.
+    pub fn key(&self, arch: &str, seed: u64) -> String {
+        cache_key(&self.space, arch, &self.dataset, &self.config_hash, seed)
+    }
+}
+
+/// Opens the result cache an `[evaluator]` table names.
+fn open_cache(cfg: &EvaluatorConfig) -> Result<Option<Arc<CacheFile>>, String> {
+    cfg.cache
+        .as_ref()
+        .map(|p| {
+            CacheFile::open(p)
+                .map(Arc::new)
+                .map_err(|e| format!("[evaluator] cache {}: {e}", p.display()))
+        })
+        .transpose()
+}
+
+impl Evaluation<Cell> {
+    /// Builds the evaluation of a NAS-Bench-201 experiment.
+    pub fn nb201(
+        exp: &crate::config::Experiment,
+        data: Arc<Nb201Data>,
+    ) -> Result<Evaluation<Cell>, String> {
+        let dataset = exp.benchmark.dataset()?;
+        let tabular = || {
+            Evaluation::table(
+                Arc::new(Nb201Tabular::new(
+                    data.clone(),
+                    dataset,
+                    exp.benchmark.noise,
+                )),
+                "nasbench201",
+                dataset.name(),
+            )
         };
         let Some(cfg) = &exp.evaluator else {
             return Ok(tabular());
         };
-        let cache = match &cfg.cache {
-            Some(p) => {
-                Some(Arc::new(CacheFile::open(p).map_err(|e| {
-                    format!("[evaluator] cache {}: {e}", p.display())
-                })?))
-            }
-            None => None,
-        };
+        let cache = open_cache(cfg)?;
         Ok(match cfg.kind {
             EvaluatorKind::Nasbench201 => tabular(),
             EvaluatorKind::Train => {
                 let t = cfg.training.clone().unwrap_or_default();
                 Evaluation {
                     dataset: t.dataset.name().to_string(),
+                    space: "nasbench201".into(),
                     config_hash: t.hash(),
                     threads_per_worker: t.threads,
                     evaluator: Arc::new(
@@ -311,6 +341,7 @@ impl Evaluation {
                 let c = cfg.command.clone().expect("validated");
                 Evaluation {
                     dataset: "external".into(),
+                    space: "nasbench201".into(),
                     config_hash: config_hash(&c),
                     threads_per_worker: 1,
                     evaluator: Arc::new(
@@ -322,16 +353,5 @@ impl Evaluation {
                 }
             }
         })
-    }
-
-    /// The cache key of evaluating `cell` with trial seed `seed`.
-    pub fn key(&self, cell: &Cell, seed: u64) -> String {
-        cache_key(
-            "nasbench201",
-            &cell.to_string(),
-            &self.dataset,
-            &self.config_hash,
-            seed,
-        )
     }
 }

@@ -1,14 +1,14 @@
 //! A whole experiment: several seeded runs in parallel, each in its own folder, and the
 //! aggregate results at the top.
 
+use crate::benchmark::Benchmark;
 use crate::config::Experiment;
-use crate::evaluators::Evaluation;
 use crate::journal::WriteError;
 use crate::plot::{self, Series, PALETTE};
 use crate::results::{self, ExperimentSummary, TrajectoryPoint};
 use crate::search::{self, Progress, RunError, RunSpec};
-use emprox_benchmarks::nb201::Nb201Space;
 use emprox_benchmarks::seed;
+use emprox_benchmarks::SearchSpace;
 use rayon::prelude::*;
 use std::path::Path;
 
@@ -49,11 +49,10 @@ pub struct Execution<'a> {
 }
 
 /// Starts an experiment in `out` (prepared and locked with [`crate::rundir::prepare`]): writes the resolved config
-/// and the manifest, then runs every seed with `evaluation` (see [`Evaluation::build`]).
-pub fn run_experiment(
+/// and the manifest, then runs every seed on `bench`.
+pub fn run_experiment<S: SearchSpace + 'static>(
     exp: &Experiment,
-    data: std::sync::Arc<emprox_benchmarks::nb201::Nb201Data>,
-    evaluation: &Evaluation,
+    bench: &Benchmark<S>,
     out: &Path,
     exec: &Execution,
 ) -> Result<Finished, ExperimentError> {
@@ -61,19 +60,18 @@ pub fn run_experiment(
     // The manifest first: a folder with it is ours to overwrite, whenever a kill comes.
     Manifest::new(FolderKind::Experiment, &resolved).write(out)?;
     write_file(&out.join(rundir::CONFIG), resolved.as_bytes())?;
-    execute(exp, data, evaluation, out, exec)
+    execute(exp, bench, out, exec)
 }
 
 /// Runs (or, with `exec.resume`, continues) every seed of an experiment whose config and
 /// manifest are already in `out`.
-pub fn execute(
+pub fn execute<S: SearchSpace + 'static>(
     exp: &Experiment,
-    data: std::sync::Arc<emprox_benchmarks::nb201::Nb201Data>,
-    evaluation: &Evaluation,
+    bench: &Benchmark<S>,
     out: &Path,
     exec: &Execution,
 ) -> Result<Finished, ExperimentError> {
-    let space = Nb201Space::new(data);
+    let evaluation = &bench.evaluation;
     // Real evaluations use their own workers: runs then go one at a time, so that the
     // experiment never uses more than `workers × threads` cores.
     let run_threads = if evaluation.simulated_cost() {
@@ -101,8 +99,9 @@ pub fn execute(
                 };
                 let spec = RunSpec {
                     experiment: exp,
-                    space: &space,
+                    space: &bench.space,
                     evaluation,
+                    goal: bench.goal,
                     run: i,
                     seed: seed::run_seed(exp.seed, i),
                     replay,
@@ -110,7 +109,7 @@ pub fn execute(
                 };
                 let o = search::run(&spec, &dir, exec.progress)
                     .map_err(|source| ExperimentError::Run { run: i, source })?;
-                write_run_files(&dir, exp, &o.summary, &o.trajectory)?;
+                write_run_files(&dir, exp, &evaluation.dataset, &o.summary, &o.trajectory)?;
                 Ok(o)
             })
             .collect::<Result<Vec<_>, ExperimentError>>()
@@ -119,7 +118,7 @@ pub fn execute(
         .into_iter()
         .map(|o| (o.summary, o.trajectory))
         .unzip();
-    let summary = results::aggregate(exp, estimator_label(exp), runs, &trajs);
+    let summary = results::aggregate(exp, &evaluation.dataset, estimator_label(exp), runs, &trajs);
     plot_mean_incumbent(
         &out.join(rundir::INCUMBENT_SVG),
         &format!("{}: mean incumbent over {} runs", exp.name, trajs.len()),
@@ -147,6 +146,7 @@ pub struct Finished {
 fn write_run_files(
     dir: &Path,
     exp: &Experiment,
+    dataset: &str,
     summary: &results::RunSummary,
     traj: &[TrajectoryPoint],
 ) -> Result<(), ExperimentError> {
@@ -160,6 +160,7 @@ fn write_run_files(
     )?;
     let run_summary = results::aggregate(
         exp,
+        dataset,
         estimator_label(exp),
         vec![summary.clone()],
         &[traj.to_vec()],

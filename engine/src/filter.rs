@@ -2,8 +2,8 @@
 //! `Chain(strategy, Filter(estimator))`). The strategy proposes a pool; the fitted estimator
 //! scores it; only the top `top_k` are evaluated.
 
+use crate::dedup::DedupKey;
 use crate::journal::{JournalWriter, WriteError};
-use emprox_benchmarks::nb201::{Cell, Nb201Space};
 use emprox_benchmarks::{seed, SearchSpace};
 use emprox_estimators::{Estimator, EstimatorError, FittedEstimator};
 use emprox_strategies::Strategy;
@@ -105,9 +105,9 @@ struct PoolRecord<'a> {
     /// Training set size of the fitted estimator.
     train_size: usize,
     /// (index, score) of every scored candidate, in pool order.
-    scored: &'a [(u64, f64)],
+    scored: &'a [(Option<u64>, f64)],
     /// Indices chosen for evaluation, best first.
-    chosen: Vec<u64>,
+    chosen: Vec<Option<u64>>,
 }
 
 #[derive(Serialize)]
@@ -119,13 +119,13 @@ struct FitTiming {
 }
 
 /// A filter for one run.
-pub struct Filter {
+pub struct Filter<S: SearchSpace> {
     cfg: FilterConfig,
-    estimator: Box<dyn Estimator<Nb201Space>>,
-    fitted: Option<Box<dyn FittedEstimator<Nb201Space>>>,
+    estimator: Box<dyn Estimator<S>>,
+    fitted: Option<Box<dyn FittedEstimator<S>>>,
     fitted_at: usize,
     fits: u64,
-    queue: VecDeque<(Cell, f64)>,
+    queue: VecDeque<(S::Cell, f64)>,
     seed: u64,
     /// Pools and timings before this query were logged by an earlier attempt (resume).
     pub replay_until: u64,
@@ -135,13 +135,9 @@ pub struct Filter {
     pub query_seconds: f64,
 }
 
-impl Filter {
+impl<S: SearchSpace> Filter<S> {
     /// A filter for the run with seed `run_seed`.
-    pub fn new(
-        cfg: FilterConfig,
-        estimator: Box<dyn Estimator<Nb201Space>>,
-        run_seed: u64,
-    ) -> Self {
+    pub fn new(cfg: FilterConfig, estimator: Box<dyn Estimator<S>>, run_seed: u64) -> Self {
         Self {
             cfg,
             estimator,
@@ -167,22 +163,22 @@ impl Filter {
     #[allow(clippy::too_many_arguments)]
     pub fn next(
         &mut self,
-        strategy: &mut dyn Strategy<Nb201Space>,
-        space: &Nb201Space,
+        strategy: &mut dyn Strategy<S>,
+        space: &S,
         rng: &mut seed::Rng,
         queries: u64,
-        evaluated: &[(Cell, f64)],
-        is_evaluated: &dyn Fn(&Cell) -> bool,
+        evaluated: &[(S::Cell, f64)],
+        is_evaluated: &dyn Fn(&S::Cell) -> bool,
         pools: &mut JournalWriter,
         timings: &mut JournalWriter,
-    ) -> Result<Option<(Cell, f64)>, FilterError> {
+    ) -> Result<Option<(S::Cell, f64)>, FilterError> {
         if let Some(x) = self.queue.pop_front() {
             return Ok(Some(x));
         }
         if self.fitted.is_none()
             || evaluated.len() >= self.fitted_at + self.cfg.refit_every as usize
         {
-            let (cells, targets): (Vec<Cell>, Vec<f64>) = evaluated.iter().cloned().unzip();
+            let (cells, targets): (Vec<S::Cell>, Vec<f64>) = evaluated.iter().cloned().unzip();
             let mut fit_rng = seed::stream(self.seed, &self.fits.to_string());
             let t0 = Instant::now();
             self.fitted = Some(self.estimator.fit(space, &cells, &targets, &mut fit_rng)?);
@@ -200,18 +196,11 @@ impl Filter {
             }
         }
         let mut keys = HashSet::new();
-        let pool: Vec<Cell> = strategy
+        let pool: Vec<S::Cell> = strategy
             .ask_pool(space, self.cfg.candidates, rng)
             .into_iter()
             .filter(|c| !is_evaluated(c))
-            .filter(|c| {
-                let key = if self.cfg.dedup_isomorphic {
-                    space.iso_key(c)
-                } else {
-                    c.code() as u64
-                };
-                keys.insert(key)
-            })
+            .filter(|c| keys.insert(DedupKey::of(space, c, self.cfg.dedup_isomorphic)))
             .collect();
         if pool.is_empty() {
             return Ok(None);
@@ -243,8 +232,8 @@ impl Filter {
             }
         });
         order.truncate(self.cfg.top_k);
-        let index = |c: &Cell| space.index(c).expect("NB201 index");
-        let scored: Vec<(u64, f64)> = pool
+        let index = |c: &S::Cell| space.index(c);
+        let scored: Vec<(Option<u64>, f64)> = pool
             .iter()
             .zip(&scores)
             .map(|(c, s)| (index(c), *s))
@@ -257,7 +246,10 @@ impl Filter {
                 chosen: order.iter().map(|&i| index(&pool[i])).collect(),
             })?;
         }
-        self.queue = order.into_iter().map(|i| (pool[i], scores[i])).collect();
+        self.queue = order
+            .into_iter()
+            .map(|i| (pool[i].clone(), scores[i]))
+            .collect();
         Ok(self.queue.pop_front())
     }
 }

@@ -12,13 +12,15 @@ use std::path::{Path, PathBuf};
 pub struct Trial {
     /// 1-based query number.
     pub query: u64,
-    /// Index of the cell in the benchmark.
-    pub index: u64,
+    /// Index of the cell in the benchmark (its row), where the space has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index: Option<u64>,
     /// Architecture string.
     pub arch: String,
     /// Validation accuracy (%): the search signal. `None` for a failed evaluation.
     pub val_acc: Option<f64>,
-    /// Test accuracy (%): reported only.
+    /// Test accuracy (%): reported only (`null` for a failed evaluation or a table without a
+    /// test column).
     pub test_acc: Option<f64>,
     /// Simulated training seconds of this query (the benchmark's; `null` when the cost is
     /// measured wall-clock time, which goes to `timings.jsonl`).

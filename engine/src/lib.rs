@@ -1,9 +1,11 @@
 //! The emprox engine: experiment files, the ask/tell search loop, the trial journal, results and
 //! plots. The `emprox` binary (src/main.rs) is a thin layer over this library.
 
+pub mod benchmark;
 pub mod commands;
 pub mod compare;
 pub mod config;
+pub mod dedup;
 pub mod evaluators;
 pub mod experiment;
 pub mod filter;

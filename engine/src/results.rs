@@ -7,8 +7,9 @@ use serde::{Deserialize, Serialize};
 pub struct Best {
     /// Architecture string.
     pub arch: String,
-    /// Benchmark index.
-    pub index: u64,
+    /// Benchmark index, where the space has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index: Option<u64>,
     /// Validation accuracy (%).
     pub val_acc: f64,
     /// Test accuracy (%), reported only.
@@ -24,8 +25,8 @@ pub struct TrajectoryPoint {
     pub sim_seconds: f64,
     /// Cumulative wall seconds spent fitting and querying the estimator (0 without a filter).
     pub estimator_seconds: f64,
-    /// Index of the incumbent.
-    pub index: u64,
+    /// Index of the incumbent, where the space has one.
+    pub index: Option<u64>,
     /// Architecture of the incumbent.
     pub arch: String,
     /// Incumbent validation accuracy.
@@ -130,6 +131,7 @@ pub fn checkpoint_queries(max: u64) -> Vec<u64> {
 /// Builds the aggregate summary from the runs and their trajectories.
 pub fn aggregate(
     experiment: &crate::config::Experiment,
+    dataset: &str,
     estimator: Option<String>,
     runs: Vec<RunSummary>,
     trajectories: &[Vec<TrajectoryPoint>],
@@ -175,13 +177,7 @@ pub fn aggregate(
         experiment: experiment.name.clone(),
         strategy: experiment.strategy.kind.name().to_string(),
         estimator,
-        dataset: match experiment.evaluator.as_ref().map(|e| (e.kind, &e.training)) {
-            Some((crate::evaluators::EvaluatorKind::Train, t)) => {
-                t.clone().unwrap_or_default().dataset.name().to_string()
-            }
-            Some((crate::evaluators::EvaluatorKind::Command, _)) => "external".to_string(),
-            _ => experiment.benchmark.dataset.name().to_string(),
-        },
+        dataset: dataset.to_string(),
         budget: experiment.budget.clone(),
         runs,
         mean_best_test_acc: mean_test,

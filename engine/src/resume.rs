@@ -4,8 +4,8 @@
 //! same strategy (evaluations answered from the journal instead of the evaluator) rebuilds the
 //! strategy's state and RNGs exactly; the run then goes on and appends to the same journal.
 
+use crate::benchmark::{Benchmark, WithBenchmark};
 use crate::config::{parse_toml, Experiment};
-use crate::evaluators::Evaluation;
 use crate::experiment::{execute, Execution, ExperimentError};
 use crate::journal::{self, Trial, WriteError};
 use crate::results::ExperimentSummary;
@@ -46,13 +46,37 @@ pub fn resume(out: &Path, exec: &Execution) -> Result<Resumed, ExperimentError> 
     if out.join(rundir::SUMMARY).exists() {
         return Ok(Resumed::AlreadyFinished);
     }
-    let data = exp.benchmark.load_nb201()?;
     let exec = Execution {
         resume: true,
         ..*exec
     };
-    let evaluation = Evaluation::build(&exp, data.clone()).map_err(other)?;
-    execute(&exp, data, &evaluation, out, &exec).map(|f| Resumed::Finished(Box::new(f.summary)))
+    crate::benchmark::open(
+        &exp,
+        Continue {
+            exp: &exp,
+            out,
+            exec: &exec,
+        },
+    )
+    .map_err(|e| other(format!("{e:#}")))?
+    .map(|f| Resumed::Finished(Box::new(f.summary)))
+}
+
+/// Continues every run of an experiment from its journals.
+pub(crate) struct Continue<'a> {
+    pub exp: &'a Experiment,
+    pub out: &'a Path,
+    pub exec: &'a Execution<'a>,
+}
+
+impl WithBenchmark for Continue<'_> {
+    type Output = Result<crate::experiment::Finished, ExperimentError>;
+    fn with<S: emprox_benchmarks::SearchSpace + 'static>(
+        self,
+        bench: Benchmark<S>,
+    ) -> Self::Output {
+        execute(self.exp, &bench, self.out, self.exec)
+    }
 }
 
 /// Reads a run folder's journal for replay, discarding (with a warning) a half-written last

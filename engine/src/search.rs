@@ -6,13 +6,13 @@
 //! result `workers` places earlier was told, so a run is the same whatever the timing.
 
 use crate::config::Experiment;
+use crate::dedup::DedupKey;
 use crate::evaluators::Evaluation;
 use crate::filter::Filter;
 use crate::journal::{JournalWriter, Trial, WriteError};
 use crate::results::{Best, RunSummary, TrajectoryPoint};
 use crate::stopping::{StopReason, StoppingCriteria};
-use emprox_benchmarks::evaluator::{EvalFailure, Outcome};
-use emprox_benchmarks::nb201::{Cell, Nb201Space};
+use emprox_benchmarks::evaluator::{EvalFailure, Goal, Outcome};
 use emprox_benchmarks::workers::WorkerPool;
 use emprox_benchmarks::{seed, SearchSpace};
 use rand::SeedableRng;
@@ -56,13 +56,15 @@ impl Progress for NoProgress {
 }
 
 /// Everything a run needs.
-pub struct RunSpec<'a> {
+pub struct RunSpec<'a, S: SearchSpace> {
     /// The experiment.
     pub experiment: &'a Experiment,
     /// The space.
-    pub space: &'a Nb201Space,
+    pub space: &'a S,
     /// How cells are evaluated.
-    pub evaluation: &'a Evaluation,
+    pub evaluation: &'a Evaluation<S::Cell>,
+    /// Whether the search signal is maximised or minimised.
+    pub goal: Goal,
     /// Run number (0-based).
     pub run: u64,
     /// The run's seed.
@@ -94,9 +96,9 @@ struct Timing {
 type EvalResult = Result<Outcome, EvalFailure>;
 
 /// Runs evaluations inline (one worker) or on a worker pool.
-enum Executor<'a> {
-    Inline(&'a Evaluation),
-    Pool(WorkerPool),
+enum Executor<'a, C> {
+    Inline(&'a Evaluation<C>),
+    Pool(WorkerPool<C>),
 }
 
 struct Done {
@@ -107,20 +109,24 @@ struct Done {
 }
 
 /// A proposed cell waiting for its result.
-struct Pending {
+struct Pending<C> {
     query: u64,
-    cell: Cell,
+    cell: C,
     predicted: Option<f64>,
     job_seed: u64,
     started: Instant,
 }
 
 /// Runs one search, appending to `dir/trials.jsonl` and `dir/timings.jsonl`.
-pub fn run(spec: &RunSpec, dir: &Path, progress: &dyn Progress) -> Result<RunOutput, RunError> {
+pub fn run<S: SearchSpace + 'static>(
+    spec: &RunSpec<S>,
+    dir: &Path,
+    progress: &dyn Progress,
+) -> Result<RunOutput, RunError> {
     let exp = spec.experiment;
     let space = spec.space;
     let ev = spec.evaluation;
-    let mut strategy = exp.strategy.build::<Nb201Space>()?;
+    let mut strategy = exp.strategy.build::<S>()?;
     let mut rng = seed::stream(spec.seed, "strategy");
     let noise_seed = seed::derive(spec.seed, "noise");
     let trial_seed = seed::derive(spec.seed, "evaluator");
@@ -131,7 +137,7 @@ pub fn run(spec: &RunSpec, dir: &Path, progress: &dyn Progress) -> Result<RunOut
     let mut timings = JournalWriter::append(&dir.join(crate::rundir::TIMINGS))?;
     let mut filter = match (&exp.estimator, &exp.filter) {
         (Some(e), Some(f)) => {
-            let mut filt = Filter::new(f.clone(), e.build::<Nb201Space>()?, spec.seed);
+            let mut filt = Filter::new(f.clone(), e.build::<S>()?, spec.seed);
             filt.replay_until = spec.replay.len() as u64;
             Some(filt)
         }
@@ -151,20 +157,16 @@ pub fn run(spec: &RunSpec, dir: &Path, progress: &dyn Progress) -> Result<RunOut
         Executor::Inline(ev)
     };
     let window = ev.workers.max(1);
-    let key = |c: &Cell| -> u64 {
-        if exp.search.dedup_isomorphic {
-            space.iso_key(c)
-        } else {
-            c.code() as u64
-        }
-    };
+    let key = |c: &S::Cell| DedupKey::of(space, c, exp.search.dedup_isomorphic);
+    // Strategies and estimators maximise: a minimised signal is told negated.
+    let score = |v: f64| if spec.goal == Goal::Minimize { -v } else { v };
 
     let start = Instant::now();
-    let mut seen: HashMap<u64, Option<f64>> = HashMap::new();
-    let mut in_flight_keys: HashSet<u64> = HashSet::new();
-    let mut pending: VecDeque<Pending> = VecDeque::new();
+    let mut seen: HashMap<DedupKey<S::Cell>, Option<f64>> = HashMap::new();
+    let mut in_flight_keys: HashSet<DedupKey<S::Cell>> = HashSet::new();
+    let mut pending: VecDeque<Pending<S::Cell>> = VecDeque::new();
     let mut finished: HashMap<u64, Done> = HashMap::new();
-    let mut evaluated: Vec<(Cell, f64)> = Vec::new();
+    let mut evaluated: Vec<(S::Cell, f64)> = Vec::new();
     let mut submitted = 0u64;
     let mut queries = 0u64;
     let mut sim = 0.0f64;
@@ -188,8 +190,9 @@ pub fn run(spec: &RunSpec, dir: &Path, progress: &dyn Progress) -> Result<RunOut
             }
             let (cell, predicted) = match filter.as_mut() {
                 Some(f) if !f.warming_up(submitted) => {
-                    let is_evaluated =
-                        |c: &Cell| seen.contains_key(&key(c)) || in_flight_keys.contains(&key(c));
+                    let is_evaluated = |c: &S::Cell| {
+                        seen.contains_key(&key(c)) || in_flight_keys.contains(&key(c))
+                    };
                     match f.next(
                         strategy.as_mut(),
                         space,
@@ -200,7 +203,7 @@ pub fn run(spec: &RunSpec, dir: &Path, progress: &dyn Progress) -> Result<RunOut
                         pools.as_mut().expect("pools log exists with a filter"),
                         &mut timings,
                     )? {
-                        Some((c, s)) => (c, Some(s)),
+                        Some((c, s)) => (c, Some(score(s))),
                         None => {
                             repeats += 1;
                             if repeats >= exp.search.max_repeated_proposals {
@@ -216,7 +219,7 @@ pub fn run(spec: &RunSpec, dir: &Path, progress: &dyn Progress) -> Result<RunOut
             if seen.contains_key(&k) || in_flight_keys.contains(&k) {
                 // Answered from the journal at no cost (an in-flight duplicate is dropped).
                 if let Some(v) = seen.get(&k) {
-                    strategy.tell(space, &cell, *v);
+                    strategy.tell(space, &cell, v.map(score));
                 }
                 repeats += 1;
                 if repeats >= exp.search.max_repeated_proposals {
@@ -234,22 +237,25 @@ pub fn run(spec: &RunSpec, dir: &Path, progress: &dyn Progress) -> Result<RunOut
             };
             let started = Instant::now();
             if let Some(t) = spec.replay.get(q as usize - 1) {
-                let index = space.index(&cell).expect("NB201 cells have indices");
-                if t.index != index || t.query != q {
+                let index = space.index(&cell);
+                let arch = space.format(&cell);
+                if t.index != index || t.arch != arch || t.query != q {
+                    let show = |i: Option<u64>, a: &str| i.map_or(a.to_string(), |i| i.to_string());
                     return Err(RunError::Replay(format!(
-                        "journal line {q} holds cell {} but the run proposes {index}: \
+                        "journal line {q} holds cell {} but the run proposes {}: \
                          the journal belongs to another configuration",
-                        t.index
+                        show(t.index, &t.arch),
+                        show(index, &arch)
                     )));
                 }
-                let result = match (t.val_acc, t.test_acc) {
-                    (Some(v), te) => Ok(Outcome {
+                let result = match t.val_acc {
+                    Some(v) => Ok(Outcome {
                         val_acc: v,
-                        test_acc: te,
+                        test_acc: t.test_acc,
                         cost_seconds: t.cost_seconds.unwrap_or(0.0),
                         extras: vec![],
                     }),
-                    _ => Err(EvalFailure {
+                    None => Err(EvalFailure {
                         reason: t.error.clone().unwrap_or_default(),
                         cost_seconds: t.cost_seconds.unwrap_or(0.0),
                     }),
@@ -266,7 +272,7 @@ pub fn run(spec: &RunSpec, dir: &Path, progress: &dyn Progress) -> Result<RunOut
             } else if let Some(o) = ev
                 .cache
                 .as_ref()
-                .and_then(|c| c.get(&ev.key(&cell, job_seed)))
+                .and_then(|c| c.get(&ev.key(&space.format(&cell), job_seed)))
             {
                 finished.insert(
                     q,
@@ -278,7 +284,7 @@ pub fn run(spec: &RunSpec, dir: &Path, progress: &dyn Progress) -> Result<RunOut
                     },
                 );
             } else if let Executor::Pool(p) = &mut executor {
-                p.submit(q, cell, job_seed);
+                p.submit(q, cell.clone(), job_seed);
             }
             in_flight_keys.insert(k);
             pending.push_back(Pending {
@@ -324,13 +330,14 @@ pub fn run(spec: &RunSpec, dir: &Path, progress: &dyn Progress) -> Result<RunOut
         };
         if !done.cached && !done.replayed {
             if let Some(c) = &ev.cache {
-                c.put(ev.key(&job.cell, job.job_seed), &done.result)?;
+                c.put(ev.key(&space.format(&job.cell), job.job_seed), &done.result)?;
             }
         }
         let cell = job.cell;
         in_flight_keys.remove(&key(&cell));
         queries = job.query;
-        let index = space.index(&cell).expect("NB201 cells have indices");
+        let index = space.index(&cell);
+        let arch = space.format(&cell);
         let (val, test, cost, error) = match &done.result {
             Ok(o) => (Some(o.val_acc), o.test_acc, o.cost_seconds, None),
             Err(f) => (None, None, f.cost_seconds, Some(f.reason.clone())),
@@ -341,33 +348,37 @@ pub fn run(spec: &RunSpec, dir: &Path, progress: &dyn Progress) -> Result<RunOut
             sim += cost;
         }
         let mut incumbent = false;
-        match (val, test) {
-            (Some(v), Some(t)) if best.as_ref().is_none_or(|(b, _)| v > b.val_acc) => {
+        match val {
+            Some(v)
+                if best
+                    .as_ref()
+                    .is_none_or(|(b, _)| spec.goal.better(v, b.val_acc)) =>
+            {
                 incumbent = true;
                 best = Some((
                     Best {
-                        arch: cell.to_string(),
+                        arch: arch.clone(),
                         index,
                         val_acc: v,
-                        test_acc: t,
+                        test_acc: test.unwrap_or(f64::NAN),
                     },
                     queries,
                 ));
             }
-            (None, _) => failed += 1,
+            None => failed += 1,
             _ => {}
         }
         if !done.replayed {
             journal.write(&Trial {
                 query: queries,
                 index,
-                arch: cell.to_string(),
+                arch,
                 val_acc: val,
                 test_acc: test,
                 cost_seconds: simulated.then_some(cost),
                 sim_seconds: simulated.then_some(sim),
                 incumbent,
-                predicted: job.predicted,
+                predicted: job.predicted.map(score),
                 error,
             })?;
             timings.write(&Timing {
@@ -379,9 +390,9 @@ pub fn run(spec: &RunSpec, dir: &Path, progress: &dyn Progress) -> Result<RunOut
         }
         seen.insert(key(&cell), val);
         if let Some(v) = val {
-            evaluated.push((cell, v));
+            evaluated.push((cell.clone(), score(v)));
         }
-        strategy.tell(space, &cell, val);
+        strategy.tell(space, &cell, val.map(score));
         if let Some((b, _)) = &best {
             trajectory.push(TrajectoryPoint {
                 query: queries,

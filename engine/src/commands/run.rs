@@ -1,5 +1,6 @@
 //! `emprox run`: run an experiment file.
 
+use crate::benchmark::{Benchmark, WithBenchmark};
 use crate::config::Experiment;
 use crate::experiment::{run_experiment, Execution};
 use crate::progress::Reporter;
@@ -85,11 +86,6 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
     }
     let exp = Experiment::load(&args.file, &overrides)?;
     let out = args.out.clone().unwrap_or_else(|| exp.default_out_dir());
-    // Load (and check) the data and the evaluator before creating anything on disk.
-    let data = exp.benchmark.load_nb201()?;
-    let evaluation =
-        crate::evaluators::Evaluation::build(&exp, data.clone()).map_err(anyhow::Error::msg)?;
-    let _lock = rundir::prepare(&out, FolderKind::Experiment, args.overwrite)?;
     let threads = default_threads(args.threads);
     let reporter = Reporter::new(exp.budget.max_queries.map(|q| q * exp.seeds));
     let start = std::time::Instant::now();
@@ -99,10 +95,38 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
         resume: false,
         throttle: args.throttle_ms.map(std::time::Duration::from_millis),
     };
-    let summary = run_experiment(&exp, data, &evaluation, &out, &exec)?.summary;
+    // The data and the evaluator are loaded and checked before anything is created on disk.
+    let summary = crate::benchmark::open(
+        &exp,
+        NewRun {
+            exp: &exp,
+            out: &out,
+            overwrite: args.overwrite,
+            exec: &exec,
+        },
+    )??;
     reporter.finish();
     print_summary(&summary, &out, Some(start.elapsed().as_secs_f64()));
     Ok(())
+}
+
+/// Starts a new experiment in a prepared, locked folder.
+struct NewRun<'a> {
+    exp: &'a Experiment,
+    out: &'a std::path::Path,
+    overwrite: bool,
+    exec: &'a Execution<'a>,
+}
+
+impl WithBenchmark for NewRun<'_> {
+    type Output = anyhow::Result<crate::results::ExperimentSummary>;
+    fn with<S: emprox_benchmarks::SearchSpace + 'static>(
+        self,
+        bench: Benchmark<S>,
+    ) -> Self::Output {
+        let _lock = rundir::prepare(self.out, FolderKind::Experiment, self.overwrite)?;
+        Ok(run_experiment(self.exp, &bench, self.out, self.exec)?.summary)
+    }
 }
 
 fn print_summary(
@@ -132,8 +156,13 @@ fn print_summary(
         .max_by(|a, b| a.val_acc.total_cmp(&b.val_acc))
     {
         println!(
-            "best found: {} (index {}) val {:.4} test {:.4}",
-            best.arch, best.index, best.val_acc, best.test_acc
+            "best found: {}{} val {:.4} test {:.4}",
+            best.arch,
+            best.index
+                .map(|i| format!(" (index {i})"))
+                .unwrap_or_default(),
+            best.val_acc,
+            best.test_acc
         );
     }
 }

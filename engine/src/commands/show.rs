@@ -52,8 +52,12 @@ pub fn show(args: &ShowArgs) -> anyhow::Result<()> {
         .max_by(|a, b| a.1.val_acc.total_cmp(&b.1.val_acc))
     {
         println!(
-            "overall best (by validation): run {} {} (index {}) val {:.4} test {:.4}",
-            r.run, b.arch, b.index, b.val_acc, b.test_acc
+            "overall best (by validation): run {} {}{} val {:.4} test {:.4}",
+            r.run,
+            b.arch,
+            b.index.map(|i| format!(" (index {i})")).unwrap_or_default(),
+            b.val_acc,
+            b.test_acc
         );
     }
     println!(

@@ -255,7 +255,7 @@ pub fn run(
     let ev = &cfg.evaluation;
     let data: Arc<Nb201Data> = cfg.benchmark.load_nb201()?;
     let space = Nb201Space::new(data.clone());
-    let dataset: Dataset = cfg.benchmark.dataset;
+    let dataset: Dataset = cfg.benchmark.dataset().map_err(EvalError::Config)?;
     let max_n = *ev.train_sizes.iter().max().expect("validated");
     let n_trials = ev.max_trials();
     let splits: Vec<Split> = match &ev.splits {

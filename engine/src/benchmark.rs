@@ -1,0 +1,73 @@
+//! A benchmark ready to search: its space, how its cells are evaluated, and what is known of its
+//! optimum. The one place where a `[benchmark] type` becomes a concrete space: everything after
+//! it is generic over [`SearchSpace`].
+
+use crate::config::Experiment;
+use crate::evaluators::Evaluation;
+use emprox_benchmarks::config::BenchmarkKind;
+use emprox_benchmarks::evaluator::Goal;
+use emprox_benchmarks::nb201::Nb201Space;
+use emprox_benchmarks::SearchSpace;
+use std::sync::Arc;
+
+/// A space with its evaluation.
+pub struct Benchmark<S: SearchSpace> {
+    /// The search space.
+    pub space: S,
+    /// How cells are evaluated.
+    pub evaluation: Evaluation<S::Cell>,
+    /// The best validation value in the table, where the evaluation is a lookup in a table.
+    pub best_val: Option<f64>,
+    /// Whether the search signal is maximised or minimised.
+    pub goal: Goal,
+}
+
+/// Something to do with a benchmark of any space (a run, a resume, a comparison entry).
+pub trait WithBenchmark {
+    /// What it gives.
+    type Output;
+    /// Does it.
+    fn with<S: SearchSpace + 'static>(self, bench: Benchmark<S>) -> Self::Output;
+}
+
+/// Loads the benchmark of `exp` (checking its data) and hands it to `f`.
+pub fn open<F: WithBenchmark>(exp: &Experiment, f: F) -> anyhow::Result<F::Output> {
+    match exp.benchmark.kind {
+        BenchmarkKind::NasBench201 => {
+            let data = exp.benchmark.load_nb201()?;
+            let dataset = exp.benchmark.dataset().map_err(anyhow::Error::msg)?;
+            let evaluation = Evaluation::nb201(exp, data.clone()).map_err(anyhow::Error::msg)?;
+            let best_val = evaluation.simulated_cost().then(|| {
+                data.records()
+                    .iter()
+                    .map(|r| r.metrics(dataset).val_acc)
+                    .fold(f64::MIN, f64::max)
+            });
+            Ok(f.with(Benchmark {
+                space: Nb201Space::new(data),
+                goal: evaluation.evaluator.goal(),
+                evaluation,
+                best_val,
+            }))
+        }
+        BenchmarkKind::Tabular => {
+            // Paths were made absolute when the experiment was loaded.
+            let b = exp.benchmark.load_tabular(std::path::Path::new(""))?;
+            anyhow::ensure!(
+                exp.evaluator.is_none(),
+                "[evaluator] applies to type = \"nasbench201\" only: a tabular benchmark is \
+                 evaluated by looking its rows up"
+            );
+            let table = b.table().clone();
+            let best = table.objective()[table.best_row()];
+            let evaluation =
+                Evaluation::table(Arc::new(b.evaluator), b.space.name(), b.space.name());
+            Ok(f.with(Benchmark {
+                goal: table.goal(),
+                space: b.space,
+                evaluation,
+                best_val: Some(best),
+            }))
+        }
+    }
+}
