@@ -30,3 +30,12 @@ pub enum EstimatorError {
     #[error("{0}")]
     Unsupported(String),
 }
+
+impl From<emprox_kernels::ParamError> for EstimatorError {
+    fn from(e: emprox_kernels::ParamError) -> Self {
+        match e {
+            emprox_kernels::ParamError::Candle(e) => EstimatorError::Candle(e),
+            other => EstimatorError::Model(other.to_string()),
+        }
+    }
+}

@@ -1,14 +1,12 @@
 //! EmProx: an encoder-decoder learns an embedding of architecture token sequences by
 //! reconstruction; a distance-weighted kNN over the labelled architectures' embeddings predicts.
 //!
-//! - [`model`]: the network (candle), [`lstm`]: its fused LSTM op, [`train`]: Adam training.
+//! - [`model`]: the network (candle; its fused kernels are in `emprox-kernels`), [`train`]: Adam
+//!   training.
 //! - [`pretrain`]: an encoder pre-trained on unlabelled architectures, cached in-process.
 //! - [`persist`]: save / load a fitted EmProx (safetensors + JSON).
 
-pub mod fastmath;
-pub mod lstm;
 pub mod model;
-pub mod ops;
 pub mod persist;
 pub mod pretrain;
 pub mod train;

@@ -41,7 +41,7 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> EstimatorError + '_ {
 /// Saves `m` into `dir` (created if needed).
 pub fn save(m: &FittedEmProx, dir: &Path) -> Result<(), EstimatorError> {
     std::fs::create_dir_all(dir).map_err(io(dir))?;
-    candle_core::safetensors::save(&m.net.tensors(), dir.join("weights.safetensors"))?;
+    candle_core::safetensors::save(&m.net.tensors()?, dir.join("weights.safetensors"))?;
     let file = ModelFile {
         format: FORMAT.into(),
         estimator: "emprox".into(),
