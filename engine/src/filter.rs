@@ -221,7 +221,7 @@ impl Filter {
             .fitted
             .as_ref()
             .expect("fitted above")
-            .predict(space, &pool);
+            .predict(space, &pool)?;
         let secs = t0.elapsed().as_secs_f64();
         self.query_seconds += secs;
         if queries >= self.replay_until {

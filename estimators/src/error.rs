@@ -26,6 +26,10 @@ pub enum EstimatorError {
     /// A saved model is malformed or does not match this build.
     #[error("invalid saved model: {0}")]
     Model(String),
+    /// A fitted estimator could not score the architectures (e.g. an empty reference set, or a
+    /// model whose outputs are not finite).
+    #[error("cannot predict: {0}")]
+    Predict(String),
     /// The operation is not offered by this estimator.
     #[error("{0}")]
     Unsupported(String),

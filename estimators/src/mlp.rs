@@ -211,8 +211,8 @@ impl<S: SearchSpace> Estimator<S> for MlpEnsemble {
 }
 
 impl<S: SearchSpace> FittedEstimator<S> for FittedMlp {
-    fn predict(&self, space: &S, cells: &[S::Cell]) -> Vec<f64> {
-        cells
+    fn predict(&self, space: &S, cells: &[S::Cell]) -> Result<Vec<f64>, EstimatorError> {
+        Ok(cells
             .iter()
             .map(|c| {
                 let x = space.path_encoding(c);
@@ -220,7 +220,7 @@ impl<S: SearchSpace> FittedEstimator<S> for FittedMlp {
                     / self.nets.len() as f64;
                 self.mean + self.std * m
             })
-            .collect()
+            .collect())
     }
 }
 

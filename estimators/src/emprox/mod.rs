@@ -226,9 +226,9 @@ impl FittedEmProx {
 }
 
 impl<S: SearchSpace> FittedEstimator<S> for FittedEmProx {
-    fn predict(&self, space: &S, cells: &[S::Cell]) -> Vec<f64> {
-        let emb = self.embed(space, cells).expect("embedding on CPU");
-        self.knn.predict(&emb)
+    fn predict(&self, space: &S, cells: &[S::Cell]) -> Result<Vec<f64>, EstimatorError> {
+        let emb = self.embed(space, cells)?;
+        self.knn.try_predict(&emb)
     }
 
     fn save(&self, dir: &Path) -> Result<(), EstimatorError> {
