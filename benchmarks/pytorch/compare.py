@@ -2,7 +2,7 @@
 """Side-by-side training throughput: emprox (candle, Rust) vs PyTorch, same network, same data,
 same recipe, one thread each, interleaved runs on the same machine. Not part of CI.
 
-    cargo build --release -p emprox-benchmarks --example train_throughput
+    cargo build --release -p emprox-train --example train_throughput
     python3 benchmarks/pytorch/compare.py [--repeats 3] [--epochs 5] [--channels 8] [--dataset digits]
 
 Run it with a Python that has torch (e.g. a venv with `pip install torch`). Prints one JSON line

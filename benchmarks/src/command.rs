@@ -155,7 +155,7 @@ impl CommandEvaluator {
             "nasbench201",
             &cell.to_string(),
             "external",
-            &crate::train::config::config_hash(&self.config),
+            &crate::digest::config_hash(&self.config),
             seed,
         )
     }

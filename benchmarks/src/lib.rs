@@ -5,9 +5,14 @@
 //! - [`nb201`]: the NAS-Bench-201 cell space and its tabular benchmark (shipped in the repo).
 //! - [`evaluator::Evaluator`]: turns a cell into an [`evaluator::Outcome`].
 //! - [`seed`]: named, deterministic RNG streams derived from one seed.
+//! - [`digest`]: canonical JSON and SHA-256 of configurations (config hashes, cache keys).
+//!
+//! Training candidates for real (candle) lives in the `emprox-train` crate
+//! (`benchmarks/train/`), so this crate, and the search strategies built on it, need no candle.
 
 pub mod command;
 pub mod config;
+pub mod digest;
 pub mod error;
 pub mod evaluator;
 pub mod fsutil;
@@ -15,7 +20,6 @@ pub mod nb201;
 pub mod seed;
 pub mod space;
 pub mod tabular;
-pub mod train;
 pub mod workers;
 
 pub use error::{ArchParseError, DataError};

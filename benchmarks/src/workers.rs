@@ -16,10 +16,10 @@
 //! config, seed) is never trained twice. Only successes are cached: a failure (timeout,
 //! crash) may be transient and is retried.
 
+use crate::digest::{canonical_json, sha256_hex};
 use crate::evaluator::{EvalFailure, Evaluator, Outcome};
 use crate::nb201::Cell;
 use crate::seed;
-use crate::train::config::{canonical_json, sha256_hex};
 use crossbeam::channel::{unbounded, Receiver, Sender};
 use rand::SeedableRng;
 use std::collections::HashMap;
@@ -187,8 +187,8 @@ impl<C> Drop for WorkerPool<C> {
 
 /// The result-cache key of one evaluation: lower-case hex SHA-256 of the canonical JSON
 /// `{"arch":…,"config":…,"dataset":…,"seed":…,"space":…}`. `config_hash` identifies the
-/// evaluator's settings (for training, [`crate::train::TrainingConfig::hash`]; for a command,
-/// [`crate::train::config::config_hash`] of its config).
+/// evaluator's settings (for training, `emprox_train::TrainingConfig::hash`; for a command,
+/// [`crate::digest::config_hash`] of its config).
 pub fn cache_key(space: &str, arch: &str, dataset: &str, config_hash: &str, seed: u64) -> String {
     let v = serde_json::json!({
         "space": space,

@@ -349,7 +349,7 @@ max_queries = 150
             &["benchmark.dataset=cifar100", "budget.max_queries=50"],
         )
         .unwrap();
-        assert_eq!(e.benchmark.dataset.name(), "cifar100");
+        assert_eq!(e.benchmark.dataset().unwrap().name(), "cifar100");
         assert_eq!(e.budget.max_queries, Some(50));
         let err = load_str(MINIMAL, &["benchmark.dataset=cifar1000"])
             .unwrap_err()

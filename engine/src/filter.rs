@@ -210,7 +210,7 @@ impl<S: SearchSpace> Filter<S> {
             .fitted
             .as_ref()
             .expect("fitted above")
-            .predict(space, &pool);
+            .predict(space, &pool)?;
         let secs = t0.elapsed().as_secs_f64();
         self.query_seconds += secs;
         if queries >= self.replay_until {

@@ -177,7 +177,7 @@ mod tests {
     fn trial(q: u64) -> Trial {
         Trial {
             query: q,
-            index: q * 7,
+            index: Some(q * 7),
             arch: "a".into(),
             val_acc: Some(90.0 + q as f64),
             test_acc: Some(91.0),

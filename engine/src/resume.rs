@@ -10,7 +10,7 @@ use crate::experiment::{execute, Execution, ExperimentError};
 use crate::journal::{self, Trial, WriteError};
 use crate::results::ExperimentSummary;
 use crate::rundir::{self, FolderKind};
-use emprox_benchmarks::fsutil::sha256_hex;
+use emprox_benchmarks::digest::sha256_hex;
 use std::path::Path;
 
 /// What `resume` did.

@@ -79,7 +79,7 @@ impl Manifest {
     pub fn new(kind: FolderKind, config_text: &str) -> Manifest {
         Manifest {
             kind,
-            config_sha256: emprox_benchmarks::fsutil::sha256_hex(config_text.as_bytes()),
+            config_sha256: emprox_benchmarks::digest::sha256_hex(config_text.as_bytes()),
             emprox_version: env!("CARGO_PKG_VERSION").to_string(),
         }
     }

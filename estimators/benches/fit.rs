@@ -44,7 +44,7 @@ fn bench(c: &mut Criterion) {
             .fit(&space, &xtr, &ytr, &mut seed::stream(0, "bench"))
             .unwrap();
         g.bench_function(format!("query200/{}", kind.as_str()), |b| {
-            b.iter(|| fitted.predict(&space, &xte))
+            b.iter(|| fitted.predict(&space, &xte).unwrap())
         });
     }
     g.finish();

@@ -46,7 +46,7 @@ fn main() {
         let f = Estimator::<Nb201Space>::fit(&est, &space, &cells[..n], &y[..n], &mut rng).unwrap();
         let fit = t0.elapsed().as_secs_f64();
         let t1 = std::time::Instant::now();
-        let pred = f.predict(&space, &cells[n..n + 200]);
+        let pred = f.predict(&space, &cells[n..n + 200]).unwrap();
         let q = t1.elapsed().as_secs_f64();
         let tau = kendall_tau(&y[n..n + 200], &pred);
         taus.push(tau);

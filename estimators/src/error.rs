@@ -26,7 +26,20 @@ pub enum EstimatorError {
     /// A saved model is malformed or does not match this build.
     #[error("invalid saved model: {0}")]
     Model(String),
+    /// A fitted estimator could not score the architectures (e.g. an empty reference set, or a
+    /// model whose outputs are not finite).
+    #[error("cannot predict: {0}")]
+    Predict(String),
     /// The operation is not offered by this estimator.
     #[error("{0}")]
     Unsupported(String),
+}
+
+impl From<emprox_kernels::ParamError> for EstimatorError {
+    fn from(e: emprox_kernels::ParamError) -> Self {
+        match e {
+            emprox_kernels::ParamError::Candle(e) => EstimatorError::Candle(e),
+            other => EstimatorError::Model(other.to_string()),
+        }
+    }
 }

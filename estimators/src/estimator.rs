@@ -32,8 +32,8 @@ pub trait Estimator<S: SearchSpace>: Send + Sync {
 
 /// A fitted estimator.
 pub trait FittedEstimator<S: SearchSpace>: Send + Sync {
-    /// Scores of `cells` (higher = better; for regressors, predicted accuracy).
-    fn predict(&self, space: &S, cells: &[S::Cell]) -> Vec<f64>;
+    /// Scores of `cells` (higher = better; for regressors, predicted accuracy), one per cell.
+    fn predict(&self, space: &S, cells: &[S::Cell]) -> Result<Vec<f64>, EstimatorError>;
     /// Saves the model to a folder, where the estimator supports it.
     fn save(&self, dir: &Path) -> Result<(), EstimatorError> {
         let _ = dir;

@@ -284,11 +284,11 @@ impl<S: SearchSpace> Estimator<S> for Gbdt {
 }
 
 impl<S: SearchSpace> FittedEstimator<S> for FittedGbdt {
-    fn predict(&self, space: &S, cells: &[S::Cell]) -> Vec<f64> {
-        cells
+    fn predict(&self, space: &S, cells: &[S::Cell]) -> Result<Vec<f64>, EstimatorError> {
+        Ok(cells
             .iter()
             .map(|c| self.0.predict(&space.one_hot(c)))
-            .collect()
+            .collect())
     }
 }
 

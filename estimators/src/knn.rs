@@ -58,8 +58,37 @@ impl Knn {
     }
 
     /// Predictions for many queries.
+    ///
+    /// # Panics
+    /// If there are no reference points; see [`Knn::try_predict`].
     pub fn predict(&self, queries: &[Vec<f32>]) -> Vec<f64> {
         queries.iter().map(|q| self.predict_one(q)).collect()
+    }
+
+    /// Predictions for many queries; an error, not a panic or NaN, when there are no reference
+    /// points or a query or prediction is not finite.
+    pub fn try_predict(&self, queries: &[Vec<f32>]) -> Result<Vec<f64>, EstimatorError> {
+        if self.points.is_empty() && !queries.is_empty() {
+            return Err(EstimatorError::Predict(
+                "the kNN has no reference points".into(),
+            ));
+        }
+        if let Some(i) = queries
+            .iter()
+            .position(|q| q.iter().any(|x| !x.is_finite()))
+        {
+            return Err(EstimatorError::Predict(format!(
+                "query {i} has a non-finite coordinate"
+            )));
+        }
+        let out = self.predict(queries);
+        if let Some(i) = out.iter().position(|p| !p.is_finite()) {
+            return Err(EstimatorError::Predict(format!(
+                "prediction {i} is {} (non-finite reference data)",
+                out[i]
+            )));
+        }
+        Ok(out)
     }
 }
 
@@ -100,15 +129,28 @@ impl<S: SearchSpace> Estimator<S> for KnnOneHot {
 }
 
 impl<S: SearchSpace> FittedEstimator<S> for FittedKnnOneHot {
-    fn predict(&self, space: &S, cells: &[S::Cell]) -> Vec<f64> {
+    fn predict(&self, space: &S, cells: &[S::Cell]) -> Result<Vec<f64>, EstimatorError> {
         let q: Vec<Vec<f32>> = cells.iter().map(|c| space.one_hot(c)).collect();
-        self.0.predict(&q)
+        self.0.try_predict(&q)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn try_predict_reports_empty_references_and_non_finite_values() {
+        let empty = Knn::new(3, vec![], vec![]);
+        assert!(matches!(
+            empty.try_predict(&[vec![0.0]]),
+            Err(EstimatorError::Predict(_))
+        ));
+        assert_eq!(empty.try_predict(&[]).unwrap(), Vec::<f64>::new());
+        let knn = Knn::new(1, vec![vec![1.0], vec![2.0]], vec![1.0, 2.0]);
+        assert!(knn.try_predict(&[vec![f32::NAN]]).is_err());
+        assert_eq!(knn.try_predict(&[vec![1.0]]).unwrap(), vec![1.0]);
+    }
 
     #[test]
     fn weights_are_inverse_distance() {

@@ -7,6 +7,7 @@ use crate::error::EstimatorError;
 use crate::estimator::{check_fit_data, Estimator, FittedEstimator, Needs};
 use emprox_benchmarks::seed::Rng;
 use emprox_benchmarks::SearchSpace;
+use emprox_kernels::Adam;
 use rand::seq::SliceRandom;
 use rand::Rng as _;
 
@@ -101,19 +102,16 @@ impl Mlp {
 
 fn train(net: &mut Mlp, x: &[Vec<f32>], y: &[f32], p: &MlpParams, rng: &mut Rng) {
     let nl = net.w.len();
-    let mut mw: Vec<Vec<f32>> = net.w.iter().map(|v| vec![0.0; v.len()]).collect();
-    let mut vw = mw.clone();
-    let mut mb: Vec<Vec<f32>> = net.b.iter().map(|v| vec![0.0; v.len()]).collect();
-    let mut vb = mb.clone();
-    let mut order: Vec<usize> = (0..x.len()).collect();
-    let (b1, b2, eps, lr, wd) = (
-        0.9f32,
-        0.999f32,
-        1e-8f32,
+    // Adam slots: (w, b) of layer 0, then of layer 1, ...
+    let mut adam = Adam::new(
+        net.w
+            .iter()
+            .zip(&net.b)
+            .flat_map(|(w, b)| [w.len(), b.len()]),
         p.lr as f32,
         p.weight_decay as f32,
     );
-    let mut t = 0;
+    let mut order: Vec<usize> = (0..x.len()).collect();
     for _ in 0..p.epochs {
         order.shuffle(rng);
         for chunk in order.chunks(p.batch_size.max(1)) {
@@ -150,19 +148,10 @@ fn train(net: &mut Mlp, x: &[Vec<f32>], y: &[f32], p: &MlpParams, rng: &mut Rng)
                     dz = da;
                 }
             }
-            t += 1;
-            let (c1, c2) = (1.0 - b1.powi(t), 1.0 - b2.powi(t));
-            let upd = |w: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32]| {
-                for i in 0..w.len() {
-                    let gi = g[i] + wd * w[i];
-                    m[i] = b1 * m[i] + (1.0 - b1) * gi;
-                    v[i] = b2 * v[i] + (1.0 - b2) * gi * gi;
-                    w[i] -= lr * (m[i] / c1) / ((v[i] / c2).sqrt() + eps);
-                }
-            };
+            adam.next_step();
             for l in 0..nl {
-                upd(&mut net.w[l], &gw[l], &mut mw[l], &mut vw[l]);
-                upd(&mut net.b[l], &gb[l], &mut mb[l], &mut vb[l]);
+                adam.update(2 * l, &mut net.w[l], &gw[l], 1.0);
+                adam.update(2 * l + 1, &mut net.b[l], &gb[l], 1.0);
             }
         }
     }
@@ -229,8 +218,8 @@ impl<S: SearchSpace> Estimator<S> for MlpEnsemble {
 }
 
 impl<S: SearchSpace> FittedEstimator<S> for FittedMlp {
-    fn predict(&self, space: &S, cells: &[S::Cell]) -> Vec<f64> {
-        cells
+    fn predict(&self, space: &S, cells: &[S::Cell]) -> Result<Vec<f64>, EstimatorError> {
+        Ok(cells
             .iter()
             .map(|c| {
                 let x = features(space, c);
@@ -238,7 +227,7 @@ impl<S: SearchSpace> FittedEstimator<S> for FittedMlp {
                     / self.nets.len() as f64;
                 self.mean + self.std * m
             })
-            .collect()
+            .collect())
     }
 }
 

@@ -73,16 +73,16 @@ impl<S: SearchSpace> Estimator<S> for Nao {
 }
 
 impl<S: SearchSpace> FittedEstimator<S> for FittedNao {
-    fn predict(&self, space: &S, cells: &[S::Cell]) -> Vec<f64> {
+    fn predict(&self, space: &S, cells: &[S::Cell]) -> Result<Vec<f64>, EstimatorError> {
         let seqs: Vec<Vec<u32>> = cells
             .iter()
             .map(|c| space.sequence(c, self.params.encoding))
             .collect();
-        self.net
-            .predict_head(&seqs)
-            .expect("head prediction on CPU")
+        Ok(self
+            .net
+            .predict_head(&seqs)?
             .into_iter()
             .map(|p| self.scale.inverse(p))
-            .collect()
+            .collect())
     }
 }

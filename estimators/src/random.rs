@@ -37,8 +37,8 @@ impl<S: SearchSpace> Estimator<S> for RandomEstimator {
 }
 
 impl<S: SearchSpace> FittedEstimator<S> for FittedRandom {
-    fn predict(&self, _space: &S, cells: &[S::Cell]) -> Vec<f64> {
+    fn predict(&self, _space: &S, cells: &[S::Cell]) -> Result<Vec<f64>, EstimatorError> {
         let mut rng = self.rng.lock().expect("rng lock");
-        cells.iter().map(|_| rng.random::<f64>()).collect()
+        Ok(cells.iter().map(|_| rng.random::<f64>()).collect())
     }
 }

@@ -26,7 +26,7 @@ fn tau_of(kind: EstimatorKind) -> (f64, Metrics) {
     let fitted = est
         .fit(&space, &xtr, &ytr, &mut seed::stream(3, kind.as_str()))
         .unwrap();
-    let pred = fitted.predict(&space, &xte);
+    let pred = fitted.predict(&space, &xte).unwrap();
     assert_eq!(pred.len(), 200);
     assert!(pred.iter().all(|p| p.is_finite()));
     (kendall_tau(&yte, &pred), Metrics::compute(&yte, &pred))

@@ -14,7 +14,7 @@ fn tiny_and_constant_training_sets() {
         let mut rng = seed::stream(0, kind.as_str());
         for targets in [vec![70.0; min], (0..min).map(|i| 60.0 + i as f64).collect()] {
             let fitted = est.fit(&space, &cells[..min], &targets, &mut rng).unwrap();
-            let p = fitted.predict(&space, &cells[2..]);
+            let p = fitted.predict(&space, &cells[2..]).unwrap();
             assert_eq!(p.len(), 5);
             assert!(p.iter().all(|x| x.is_finite()), "{kind:?}: {p:?}");
         }
@@ -49,6 +49,7 @@ fn tiny_and_constant_training_sets() {
         .unwrap();
     assert!(f
         .predict(&space, &cells[4..])
+        .unwrap()
         .iter()
         .all(|&p| (p - 5.0).abs() < 1e-12));
     let _ = space.name();

@@ -72,12 +72,13 @@ fn fitted_emprox_ranks_better_than_random_saves_loads_and_reproduces() {
     let fitted = emprox
         .fit(&space, &xtr, &ytr, &mut seed::stream(7, "fit"))
         .unwrap();
-    let pred = fitted.predict(&space, &xte);
+    let pred = fitted.predict(&space, &xte).unwrap();
     let tau = kendall_tau(&yte, &pred);
     let r = random
         .fit(&space, &xtr, &ytr, &mut seed::stream(7, "fit"))
         .unwrap()
-        .predict(&space, &xte);
+        .predict(&space, &xte)
+        .unwrap();
     let tau_random = kendall_tau(&yte, &r);
     eprintln!("tau emprox {tau:.3}, random {tau_random:.3}");
     assert!(
@@ -89,7 +90,7 @@ fn fitted_emprox_ranks_better_than_random_saves_loads_and_reproduces() {
     let dir = tempfile::tempdir().unwrap();
     fitted.save(dir.path()).unwrap();
     let loaded = persist::load(dir.path(), &space).unwrap();
-    let again = emprox_estimators::FittedEstimator::predict(&loaded, &space, &xte);
+    let again = emprox_estimators::FittedEstimator::predict(&loaded, &space, &xte).unwrap();
     assert_eq!(pred, again);
     assert!(dir.path().join("weights.safetensors").exists());
 
@@ -97,12 +98,14 @@ fn fitted_emprox_ranks_better_than_random_saves_loads_and_reproduces() {
     let same = emprox
         .fit(&space, &xtr, &ytr, &mut seed::stream(7, "fit"))
         .unwrap()
-        .predict(&space, &xte);
+        .predict(&space, &xte)
+        .unwrap();
     assert_eq!(pred, same);
     let other = emprox
         .fit(&space, &xtr, &ytr, &mut seed::stream(8, "fit"))
         .unwrap()
-        .predict(&space, &xte);
+        .predict(&space, &xte)
+        .unwrap();
     assert_ne!(pred, other);
 }
 
@@ -134,8 +137,11 @@ fn pretrained_encoder_is_trained_once_and_refits_are_cheap() {
     let c = est
         .fit(&space, &xtr, &ytr, &mut seed::stream(99, "c"))
         .unwrap();
-    assert_eq!(a.predict(&space, &xte), c.predict(&space, &xte));
-    let tau = kendall_tau(&yte, &b.predict(&space, &xte));
+    assert_eq!(
+        a.predict(&space, &xte).unwrap(),
+        c.predict(&space, &xte).unwrap()
+    );
+    let tau = kendall_tau(&yte, &b.predict(&space, &xte).unwrap());
     assert!(tau > 0.2, "pretrained EmProx with 60 labels: tau {tau}");
 }
 
@@ -154,6 +160,7 @@ fn a_step_budget_equal_to_the_epochs_gives_the_same_model() {
         )
         .unwrap()
         .predict(&space, &xte)
+        .unwrap()
     };
     // 40 sequences at batch 100: one step per epoch.
     let by_epochs = fit("type = \"emprox\"\nepochs = 30");

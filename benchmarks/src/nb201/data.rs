@@ -9,7 +9,6 @@ use super::cell::{Cell, NUM_CELLS, NUM_EDGES};
 use crate::error::DataError;
 use flate2::read::GzDecoder;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
@@ -153,8 +152,7 @@ impl Nb201Data {
                 format!("expected {NUM_CELLS} rows, found {}", records.len()),
             ));
         }
-        let digest = Sha256::digest(csv);
-        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        let hex = crate::digest::sha256_hex(csv);
         if hex != NB201_SHA256 {
             return Err(corrupt(
                 path,

@@ -3,9 +3,9 @@
 use crate::config::SearchSettings;
 use crate::filter::FilterConfig;
 use emprox_benchmarks::command::CommandConfig;
-use emprox_benchmarks::train::TrainingConfig;
 use emprox_estimators::config::EstimatorConfig;
 use emprox_strategies::StrategyConfig;
+use emprox_train::TrainingConfig;
 
 /// Runs `emprox list`.
 pub fn list() -> anyhow::Result<()> {

@@ -96,7 +96,8 @@ pub fn predict(args: &PredictArgs) -> anyhow::Result<()> {
     for a in &args.archs {
         cells.push(space.parse(a)?);
     }
-    let scores = FittedEstimator::<Nb201Space>::predict(&model, &space, &cells);
+    let scores = FittedEstimator::<Nb201Space>::predict(&model, &space, &cells)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", args.model.display()))?;
     for (s, a) in scores.iter().zip(&args.archs) {
         println!("{s:.4}\t{a}");
     }

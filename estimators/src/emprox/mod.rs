@@ -1,14 +1,12 @@
 //! EmProx: an encoder-decoder learns an embedding of architecture token sequences by
 //! reconstruction; a distance-weighted kNN over the labelled architectures' embeddings predicts.
 //!
-//! - [`model`]: the network (candle), [`lstm`]: its fused LSTM op, [`train`]: Adam training.
+//! - [`model`]: the network (candle; its fused kernels are in `emprox-kernels`), [`train`]: Adam
+//!   training.
 //! - [`pretrain`]: an encoder pre-trained on unlabelled architectures, cached in-process.
 //! - [`persist`]: save / load a fitted EmProx (safetensors + JSON).
 
-pub mod fastmath;
-pub mod lstm;
 pub mod model;
-pub mod ops;
 pub mod persist;
 pub mod pretrain;
 pub mod train;
@@ -228,9 +226,9 @@ impl FittedEmProx {
 }
 
 impl<S: SearchSpace> FittedEstimator<S> for FittedEmProx {
-    fn predict(&self, space: &S, cells: &[S::Cell]) -> Vec<f64> {
-        let emb = self.embed(space, cells).expect("embedding on CPU");
-        self.knn.predict(&emb)
+    fn predict(&self, space: &S, cells: &[S::Cell]) -> Result<Vec<f64>, EstimatorError> {
+        let emb = self.embed(space, cells)?;
+        self.knn.try_predict(&emb)
     }
 
     fn save(&self, dir: &Path) -> Result<(), EstimatorError> {

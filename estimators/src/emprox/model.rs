@@ -3,15 +3,14 @@
 //! decoder started from the embedding, with attention over the encoder outputs, reconstructs the
 //! sequence; an optional MLP head regresses accuracy from the embedding (NAO).
 
-use super::lstm::{fast_tanh, lstm};
-use super::ops::{l2norm, linear, softmax};
 use crate::error::EstimatorError;
-use candle_core::{DType, Device, Tensor, Var, D};
+use candle_core::{DType, Device, Tensor, D};
 use emprox_benchmarks::seed::Rng;
-use rand::Rng as _;
-use rand_distr::{Distribution, StandardNormal};
+use emprox_kernels::lstm::{fast_tanh, lstm};
+use emprox_kernels::ops::{l2norm, linear, softmax};
+use emprox_kernels::{Init, ParamSpec, Params};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 /// The start-of-sequence token fed to the decoder (token 0 is reserved by the encodings).
 pub const SOS: u32 = 0;
@@ -33,11 +32,11 @@ pub struct Shape {
     pub head_width: usize,
 }
 
-/// The network's parameters, by name (sorted: initialisation visits them in a fixed order).
+/// The network's parameters, by name (initialisation visits them in name order).
 pub struct Seq2Seq {
     /// Its shape.
     pub shape: Shape,
-    params: BTreeMap<String, Var>,
+    params: Params,
 }
 
 /// One forward pass's outputs.
@@ -49,10 +48,10 @@ pub struct Forward {
 }
 
 impl Seq2Seq {
-    /// A network initialised from `rng` (PyTorch's default schemes: uniform ±1/√fan-in for
-    /// linear and LSTM weights, N(0, 1) for token embeddings). candle's CPU RNG cannot be seeded,
-    /// so every value comes from `rng`, visiting parameters in name order.
-    pub fn new(shape: Shape, rng: &mut Rng) -> Result<Self, EstimatorError> {
+    /// The parameters of a network of `shape`: names, shapes and initialisation (PyTorch's
+    /// default schemes: uniform ±1/√fan-in for linear and LSTM weights, N(0, 1) for token
+    /// embeddings). Allocates nothing but the list.
+    pub fn specs(shape: Shape) -> Vec<ParamSpec> {
         let (v, e, h) = (shape.vocab, shape.embedding_size, shape.hidden_size);
         let mut specs: Vec<(String, Vec<usize>, f32)> = vec![
             ("enc_emb".into(), vec![v, e], 0.0),
@@ -86,68 +85,53 @@ impl Seq2Seq {
             specs.push(("head_out_w".into(), vec![1, fan_in], fan_in as f32));
             specs.push(("head_out_b".into(), vec![1], fan_in as f32));
         }
-        specs.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut params = BTreeMap::new();
-        for (name, dims, fan) in specs {
-            let n: usize = dims.iter().product();
-            let values: Vec<f32> = if fan == 0.0 {
-                (0..n).map(|_| StandardNormal.sample(rng)).collect()
-            } else {
-                let bound = 1.0 / fan.sqrt();
-                (0..n).map(|_| rng.random_range(-bound..bound)).collect()
-            };
-            let t = Tensor::from_vec(values, dims, &Device::Cpu)?;
-            params.insert(name, Var::from_tensor(&t)?);
-        }
+        specs
+            .into_iter()
+            .map(|(name, dims, fan)| {
+                let init = if fan == 0.0 {
+                    Init::Normal
+                } else {
+                    Init::Uniform(1.0 / fan.sqrt())
+                };
+                ParamSpec::new(name, &dims, init)
+            })
+            .collect()
+    }
+
+    /// A network initialised from `rng`. candle's CPU RNG cannot be seeded, so every value
+    /// comes from `rng`, visiting parameters in name order.
+    pub fn new(shape: Shape, rng: &mut Rng) -> Result<Self, EstimatorError> {
+        let params = Params::init_sorted(Self::specs(shape), rng)?;
         Ok(Self { shape, params })
     }
 
-    /// Rebuilds a network from saved tensors (every expected parameter must be present).
+    /// Rebuilds a network from saved tensors: every expected parameter must be present with its
+    /// shape (checked before anything is allocated); nothing is drawn at random.
     pub fn from_tensors(
         shape: Shape,
         tensors: &HashMap<String, Tensor>,
     ) -> Result<Self, EstimatorError> {
-        let mut dummy = emprox_benchmarks::seed::stream(0, "shape");
-        let mut net = Self::new(shape, &mut dummy)?;
-        for (name, var) in net.params.iter_mut() {
-            let t = tensors
-                .get(name)
-                .ok_or_else(|| EstimatorError::Model(format!("tensor `{name}` missing")))?;
-            if t.dims() != var.dims() {
-                return Err(EstimatorError::Model(format!(
-                    "tensor `{name}` has shape {:?}, expected {:?}",
-                    t.dims(),
-                    var.dims()
-                )));
-            }
-            *var = Var::from_tensor(&t.to_dtype(DType::F32)?)?;
-        }
-        Ok(net)
+        let params = Params::from_tensors(&Self::specs(shape), tensors)?;
+        Ok(Self { shape, params })
     }
 
-    /// The parameters, in name order.
-    pub fn params(&self) -> &BTreeMap<String, Var> {
+    /// The parameters (iterated in name order).
+    pub fn params(&self) -> &Params {
         &self.params
     }
 
     /// Copies the weights (for saving or caching).
-    pub fn tensors(&self) -> HashMap<String, Tensor> {
-        self.params
-            .iter()
-            .map(|(k, v)| (k.clone(), v.as_tensor().copy().expect("cpu copy")))
-            .collect()
+    pub fn tensors(&self) -> Result<HashMap<String, Tensor>, EstimatorError> {
+        Ok(self.params.tensors()?)
     }
 
     /// A deep copy with the same weights.
     pub fn duplicate(&self) -> Result<Self, EstimatorError> {
-        Self::from_tensors(self.shape, &self.tensors())
+        Self::from_tensors(self.shape, &self.tensors()?)
     }
 
-    fn p(&self, name: &str) -> &Tensor {
-        self.params
-            .get(name)
-            .unwrap_or_else(|| panic!("parameter {name}"))
-            .as_tensor()
+    fn p(&self, name: &str) -> candle_core::Result<&Tensor> {
+        Ok(self.params.tensor(name)?)
     }
 
     /// Encodes a batch of token sequences `[B, L]` (u32).
@@ -155,7 +139,7 @@ impl Seq2Seq {
         let (b, l) = tokens.dims2()?;
         let (e, h) = (self.shape.embedding_size, self.shape.hidden_size);
         let flat = tokens.flatten_all()?;
-        let table = self.p("enc_emb");
+        let table = self.p("enc_emb")?;
         let x = table.index_select(&flat, 0)?.reshape((b, l, e))?;
         let zeros = Tensor::zeros((b, 2 * h), DType::F32, tokens.device())?;
         let mut dirs = Vec::with_capacity(2);
@@ -163,20 +147,21 @@ impl Seq2Seq {
             // Input pre-activations as a [vocab, 4H] table: one gather instead of a matmul per step.
             let gates = linear(
                 table,
-                self.p(&format!("enc_{dir}_wih")),
-                self.p(&format!("enc_{dir}_b")),
+                self.p(&format!("enc_{dir}_wih"))?,
+                self.p(&format!("enc_{dir}_b"))?,
             )?;
             dirs.push(lstm(
                 &gates,
                 tokens,
-                self.p(&format!("enc_{dir}_whh")),
+                self.p(&format!("enc_{dir}_whh"))?,
                 &zeros,
                 reverse,
                 train,
             )?);
         }
         let hcat = Tensor::cat(&dirs, 2)?.reshape((b * l, 2 * h))?;
-        let proj = linear(&hcat, self.p("enc_proj_w"), self.p("enc_proj_b"))?.reshape((b, l, e))?;
+        let proj =
+            linear(&hcat, self.p("enc_proj_w")?, self.p("enc_proj_b")?)?.reshape((b, l, e))?;
         let enc = l2norm(&(proj + x)?)?;
         let emb = l2norm(&enc.mean(1)?)?;
         Ok(Forward { enc, emb })
@@ -191,15 +176,15 @@ impl Seq2Seq {
     ) -> candle_core::Result<Tensor> {
         let (b, l) = dec_in.dims2()?;
         let e = self.shape.embedding_size;
-        let gates = linear(self.p("dec_emb"), self.p("dec_wih"), self.p("dec_b"))?;
+        let gates = linear(self.p("dec_emb")?, self.p("dec_wih")?, self.p("dec_b")?)?;
         let s0 = Tensor::cat(&[&fwd.emb, &fwd.emb], 1)?;
-        let dd = lstm(&gates, dec_in, self.p("dec_whh"), &s0, false, train)?;
+        let dd = lstm(&gates, dec_in, self.p("dec_whh")?, &s0, false, train)?;
         let scores = dd.matmul(&fwd.enc.transpose(1, 2)?.contiguous()?)?;
         let attn = softmax(&scores)?;
         let ctx = attn.matmul(&fwd.enc)?;
         let comb = Tensor::cat(&[&ctx, &dd], 2)?.reshape((b * l, 2 * e))?;
-        let comb = fast_tanh(&linear(&comb, self.p("attn_w"), self.p("attn_b"))?)?;
-        linear(&comb, self.p("out_w"), self.p("out_b"))
+        let comb = fast_tanh(&linear(&comb, self.p("attn_w")?, self.p("attn_b")?)?)?;
+        linear(&comb, self.p("out_w")?, self.p("out_b")?)
     }
 
     /// The regression head's output in (0, 1), `[B]`, if the network has a head.
@@ -211,12 +196,12 @@ impl Seq2Seq {
         for i in 0..self.shape.head_layers {
             x = linear(
                 &x,
-                self.p(&format!("head_{i}_w")),
-                self.p(&format!("head_{i}_b")),
+                self.p(&format!("head_{i}_w"))?,
+                self.p(&format!("head_{i}_b"))?,
             )?
             .relu()?;
         }
-        let out = linear(&x, self.p("head_out_w"), self.p("head_out_b"))?;
+        let out = linear(&x, self.p("head_out_w")?, self.p("head_out_b")?)?;
         Ok(Some(candle_nn::ops::sigmoid(&out)?.squeeze(1)?))
     }
 

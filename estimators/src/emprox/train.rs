@@ -5,6 +5,7 @@ use super::model::{shifted, tokens, Seq2Seq};
 use crate::error::EstimatorError;
 use candle_core::{Device, Tensor};
 use emprox_benchmarks::seed::Rng;
+use emprox_kernels::Adam;
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 
@@ -29,12 +30,6 @@ pub struct TrainSettings {
     pub trade_off: f64,
 }
 
-struct Adam {
-    m: Vec<Vec<f32>>,
-    v: Vec<Vec<f32>>,
-    t: i32,
-}
-
 /// Trains `net` on `seqs`; `targets` (in [0, 1]) feed the regression head when `trade_off > 0`.
 /// Returns the mean loss of the last epoch.
 pub fn train(
@@ -53,12 +48,12 @@ pub fn train(
             "the regression loss needs targets".into(),
         ));
     }
-    let vars: Vec<_> = net.params().values().cloned().collect();
-    let mut adam = Adam {
-        m: vars.iter().map(|v| vec![0.0; v.elem_count()]).collect(),
-        v: vars.iter().map(|v| vec![0.0; v.elem_count()]).collect(),
-        t: 0,
-    };
+    let vars: Vec<_> = net.params().iter().map(|(_, v)| v.clone()).collect();
+    let mut adam = Adam::new(
+        vars.iter().map(|v| v.elem_count()),
+        s.lr as f32,
+        s.weight_decay as f32,
+    );
     let mut order: Vec<usize> = (0..seqs.len()).collect();
     let mut last = 0.0;
     let mut taken = 0usize;
@@ -130,23 +125,11 @@ fn step(
     } else {
         1.0
     };
-    adam.t += 1;
-    let (b1, b2, eps) = (0.9f32, 0.999f32, 1e-8f32);
-    let bc1 = 1.0 - b1.powi(adam.t);
-    let bc2 = 1.0 - b2.powi(adam.t);
-    let (lr, wd) = (s.lr as f32, s.weight_decay as f32);
+    adam.next_step();
     for (k, v) in vars.iter().enumerate() {
         let Some(g) = &gs[k] else { continue };
         let mut w = v.as_tensor().flatten_all()?.to_vec1::<f32>()?;
-        let (m, vv) = (&mut adam.m[k], &mut adam.v[k]);
-        for i in 0..w.len() {
-            let gi = g[i] * clip + wd * w[i];
-            m[i] = b1 * m[i] + (1.0 - b1) * gi;
-            vv[i] = b2 * vv[i] + (1.0 - b2) * gi * gi;
-            let mh = m[i] / bc1;
-            let vh = vv[i] / bc2;
-            w[i] -= lr * mh / (vh.sqrt() + eps);
-        }
+        adam.update(k, &mut w, g, clip);
         v.set(&Tensor::from_vec(w, v.dims(), &Device::Cpu)?)?;
     }
     Ok(())

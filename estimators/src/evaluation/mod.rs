@@ -351,7 +351,7 @@ pub fn run(
                 let fit_seconds = t0.elapsed().as_secs_f64();
                 let fit_cpu_seconds = thread_cpu_seconds() - c0;
                 let t1 = Instant::now();
-                let predicted = fitted.predict(&space, &test_cells);
+                let predicted = fitted.predict(&space, &test_cells).map_err(wrap)?;
                 let query = t1.elapsed().as_secs_f64() / test_cells.len() as f64;
                 if ev.save_models && t == 0 {
                     let dir = out.join("models").join(format!("{label}-n{n}"));

@@ -1,12 +1,12 @@
 //! [`TrainingEvaluator`]: evaluates a cell by training its network on shipped images.
 
-use super::config::{canonical_json, sha256_hex, DataOrder, TrainingConfig, TrainingConfigError};
-use super::images::{self, Splits};
-use super::trainer::{train, TrainError, TrainReport, TrainSeeds};
-use crate::error::DataError;
-use crate::evaluator::{EvalFailure, Evaluator, Outcome};
-use crate::nb201::Cell;
-use crate::seed;
+use crate::config::{canonical_json, sha256_hex, DataOrder, TrainingConfig, TrainingConfigError};
+use crate::images::{self, Splits};
+use crate::trainer::{train, TrainError, TrainReport, TrainSeeds};
+use emprox_benchmarks::evaluator::{EvalFailure, Evaluator, Outcome};
+use emprox_benchmarks::nb201::Cell;
+use emprox_benchmarks::seed;
+use emprox_benchmarks::DataError;
 use std::sync::Arc;
 
 /// Why a [`TrainingEvaluator`] could not be built.
@@ -30,7 +30,7 @@ pub enum TrainingSetupError {
 /// with `data_order = "per_arch"`).
 ///
 /// Training runs on a rayon pool of `config.threads` threads: the current one if the caller is
-/// already inside a rayon pool (as [`crate::workers::WorkerPool`] workers are), else a fresh one.
+/// already inside a rayon pool (as [`emprox_benchmarks::workers::WorkerPool`] workers are), else a fresh one.
 #[derive(Debug, Clone)]
 pub struct TrainingEvaluator {
     config: TrainingConfig,
@@ -93,10 +93,10 @@ impl TrainingEvaluator {
     }
 
     /// The result-cache key of evaluating `cell` with `seed` (the seed given to
-    /// [`crate::workers::WorkerPool::submit`]): [`crate::workers::cache_key`] of
+    /// [`emprox_benchmarks::workers::WorkerPool::submit`]): [`emprox_benchmarks::workers::cache_key`] of
     /// (`nasbench201`, arch string, dataset name, [`TrainingConfig::hash`], seed).
     pub fn cache_key(&self, cell: &Cell, seed: u64) -> String {
-        crate::workers::cache_key(
+        emprox_benchmarks::workers::cache_key(
             "nasbench201",
             &cell.to_string(),
             self.config.dataset.name(),

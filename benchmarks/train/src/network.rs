@@ -5,9 +5,9 @@
 //! classifier. A cell has 4 nodes; node j is the sum of op(node i) over its incoming edges
 //! i < j ([`EDGES`]); the cell's output is node 3.
 
-use super::ops::{BatchNorm, Conv2d, EdgeOp, Linear, Params, ReluConvBn};
-use crate::nb201::{Cell, EDGES};
+use crate::ops::{BatchNorm, Conv2d, EdgeOp, Linear, Params, ReluConvBn};
 use candle_core::{DType, Device, Result, Tensor};
+use emprox_benchmarks::nb201::{Cell, EDGES};
 
 /// One cell with its parameters.
 pub struct CellModule {
@@ -168,8 +168,8 @@ impl Network {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::nb201::Op;
-    use crate::seed;
+    use emprox_benchmarks::nb201::Op;
+    use emprox_benchmarks::seed;
     use rand::Rng as _;
 
     fn input(shape: &[usize], s: u64) -> Tensor {

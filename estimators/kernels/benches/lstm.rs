@@ -1,12 +1,12 @@
 //! The fused LSTM op against candle-nn's `LSTM::seq`, side by side, forward + backward, at the
 //! decoder's training shape (batch 100, 35 steps, input and hidden 32, vocabulary 9):
-//! `RAYON_NUM_THREADS=1 cargo bench -p emprox-estimators --bench lstm`.
+//! `RAYON_NUM_THREADS=1 cargo bench -p emprox-kernels --bench lstm`.
 
 use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::rnn::{LSTMConfig, RNN};
 use candle_nn::{VarBuilder, VarMap};
 use criterion::{criterion_group, criterion_main, Criterion};
-use emprox_estimators::emprox::lstm::lstm;
+use emprox_kernels::lstm::lstm;
 
 const B: usize = 100;
 const L: usize = 35;

@@ -3,7 +3,7 @@
 //! validation accuracy. Measures what a search with the `train` evaluator costs.
 //!
 //! ```text
-//! cargo run --release -p emprox-benchmarks --example train_pool -- \
+//! cargo run --release -p emprox-train --example train_pool -- \
 //!     [--workers 2] [--candidates 30] [--seed 0] [--trial-seed N] [--config JSON]
 //! ```
 //! `--seed` picks the candidates; `--trial-seed` (default: derived from `--seed`) seeds their
@@ -13,8 +13,8 @@
 
 use emprox_benchmarks::nb201::{Cell, NUM_CELLS};
 use emprox_benchmarks::seed;
-use emprox_benchmarks::train::{TrainingConfig, TrainingEvaluator};
 use emprox_benchmarks::workers::WorkerPool;
+use emprox_train::{TrainingConfig, TrainingEvaluator};
 use rand::Rng;
 use std::sync::Arc;
 use std::time::Instant;

@@ -2,13 +2,13 @@
 //! per step, optional label smoothing, a seeded batch order; accuracy on the validation and
 //! test splits at the end.
 
-use super::config::TrainingConfig;
-use super::images::{Images, Splits};
-use super::network::Network;
-use super::ops::Params;
-use crate::nb201::Cell;
-use crate::seed;
+use crate::config::TrainingConfig;
+use crate::images::{Images, Splits};
+use crate::network::Network;
+use crate::ops::Params;
 use candle_core::{Device, Tensor, Var};
+use emprox_benchmarks::nb201::Cell;
+use emprox_benchmarks::seed;
 use rand::Rng as _;
 use std::time::Instant;
 
@@ -91,7 +91,12 @@ pub fn train(
         splits.train.classes,
     )
     .map_err(candle_err)?;
-    let vars: Vec<Var> = net.params().vars().iter().map(|(_, v)| v.clone()).collect();
+    let vars: Vec<Var> = net
+        .params()
+        .params()
+        .in_creation_order()
+        .map(|(_, v)| v.clone())
+        .collect();
     let mut sgd = Sgd::new(config);
     let mut order_rng = seed::stream(seeds.order, "batches");
     let n_train = match config.max_train_images {
@@ -155,10 +160,10 @@ pub fn train(
 
 /// The name of the first parameter holding a NaN or infinite value.
 fn non_finite_param(net: &Network) -> candle_core::Result<Option<String>> {
-    for (name, v) in net.params().vars() {
+    for (name, v) in net.params().params().in_creation_order() {
         let s = v.as_tensor().detach().sum_all()?.to_scalar::<f32>()?;
         if !s.is_finite() {
-            return Ok(Some(name.clone()));
+            return Ok(Some(name.to_string()));
         }
     }
     Ok(None)

@@ -1,13 +1,13 @@
 //! Real training on the shipped digits: accuracy well above chance, bit-for-bit reproducibility,
 //! divergence reported as a failure, and scheduling-independent results through the worker pool.
-//! Run in release (`cargo test --release -p emprox-benchmarks`): debug candle is ~60× slower.
+//! Run in release (`cargo test --release -p emprox-train`): debug candle is ~60× slower.
 
 use emprox_benchmarks::evaluator::Evaluator;
 use emprox_benchmarks::nb201::Cell;
 use emprox_benchmarks::seed;
-use emprox_benchmarks::train::images::Splits;
-use emprox_benchmarks::train::{TrainingConfig, TrainingEvaluator};
 use emprox_benchmarks::workers::WorkerPool;
+use emprox_train::images::Splits;
+use emprox_train::{TrainingConfig, TrainingEvaluator};
 use rand::SeedableRng;
 use std::sync::Arc;
 
@@ -77,13 +77,8 @@ fn same_seed_same_accuracy_bit_for_bit() {
 
 #[test]
 fn nan_training_is_a_failed_trial_with_a_reason() {
-    let mut splits: Splits = emprox_benchmarks::train::images::split(
-        emprox_benchmarks::train::ImageDataset::Digits,
-        0.2,
-        0.2,
-        0,
-    )
-    .unwrap();
+    let mut splits: Splits =
+        emprox_train::images::split(emprox_train::ImageDataset::Digits, 0.2, 0.2, 0).unwrap();
     for p in splits.train.pixels.iter_mut().take(64 * 64) {
         *p = f32::NAN;
     }

@@ -2,9 +2,9 @@
 //! (28×28), embedded in the binary and checked (rows and SHA-256 of the uncompressed content,
 //! as recorded in `benchmarks/data/CHECKSUMS`) when first decoded.
 
-use super::config::{sha256_hex, ImageDataset};
-use crate::error::DataError;
-use crate::seed;
+use crate::config::{sha256_hex, ImageDataset};
+use emprox_benchmarks::seed;
+use emprox_benchmarks::DataError;
 use flate2::read::GzDecoder;
 use rand::Rng as _;
 use std::io::Read;

@@ -2,18 +2,8 @@
 //! zero gradient and adds into it for every node, so a composed op over `[B, L, E]` tensors
 //! (an L2 norm is five nodes, a softmax five) costs far more than its arithmetic.
 
+use crate::storage::f32_slice;
 use candle_core::{bail, CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor};
-
-fn f32_slice<'a>(s: &'a CpuStorage, l: &Layout) -> Result<&'a [f32]> {
-    let data = match s {
-        CpuStorage::F32(v) => v,
-        _ => bail!("fused op: only f32 is supported"),
-    };
-    match l.contiguous_offsets() {
-        Some((a, b)) => Ok(&data[a..b]),
-        None => bail!("fused op: input must be contiguous"),
-    }
-}
 
 fn last_dim(shape: &Shape) -> Result<usize> {
     match shape.dims().last() {
@@ -31,7 +21,7 @@ impl CustomOp1 for L2Norm {
     }
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
         let d = last_dim(l.shape())?;
-        let mut v = f32_slice(s, l)?.to_vec();
+        let mut v = f32_slice(s, l, self.name())?.to_vec();
         for row in v.chunks_mut(d) {
             let inv = 1.0 / (row.iter().map(|x| x * x).sum::<f32>() + 1e-12).sqrt();
             row.iter_mut().for_each(|x| *x *= inv);
@@ -71,12 +61,12 @@ impl CustomOp1 for Softmax {
     }
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
         let d = last_dim(l.shape())?;
-        let mut v = f32_slice(s, l)?.to_vec();
+        let mut v = f32_slice(s, l, self.name())?.to_vec();
         for row in v.chunks_mut(d) {
             let m = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
             // Two passes: the exp pass vectorises; the sum keeps its sequential order.
             for x in row.iter_mut() {
-                *x = super::fastmath::exp(*x - m);
+                *x = crate::fastmath::exp(*x - m);
             }
             let sum: f32 = row.iter().sum();
             let inv = 1.0 / sum;
@@ -116,11 +106,11 @@ impl CustomOp2 for AddBias {
         l2: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
         let d = last_dim(l1.shape())?;
-        let b = f32_slice(s2, l2)?;
+        let b = f32_slice(s2, l2, self.name())?;
         if b.len() != d {
             bail!("add-bias: bias of {} for rows of {d}", b.len());
         }
-        let mut v = f32_slice(s1, l1)?.to_vec();
+        let mut v = f32_slice(s1, l1, self.name())?.to_vec();
         for row in v.chunks_mut(d) {
             row.iter_mut().zip(b).for_each(|(x, bi)| *x += bi);
         }

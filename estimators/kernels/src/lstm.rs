@@ -8,7 +8,8 @@
 //! runs back-propagation through time with two `gemm`s per step. Gate order is PyTorch's
 //! (input, forget, cell, output).
 
-use super::fastmath::{sigmoid_slice, tanh, tanh_slice};
+use crate::fastmath::{sigmoid_slice, tanh, tanh_slice};
+use crate::storage::f32_slice;
 use candle_core::{bail, CpuStorage, CustomOp1, CustomOp3, Layout, Result, Shape, Tensor};
 use std::sync::Mutex;
 
@@ -246,17 +247,6 @@ fn backward_impl(
     (dtable, dw, ds0)
 }
 
-fn f32_slice<'a>(s: &'a CpuStorage, l: &Layout) -> Result<&'a [f32]> {
-    let data = match s {
-        CpuStorage::F32(v) => v,
-        _ => bail!("lstm: only f32 is supported"),
-    };
-    match l.contiguous_offsets() {
-        Some((a, b)) => Ok(&data[a..b]),
-        None => bail!("lstm: inputs must be contiguous"),
-    }
-}
-
 struct LstmOp {
     tokens: Vec<u32>,
     len: usize,
@@ -300,10 +290,10 @@ impl CustomOp3 for LstmOp {
     ) -> Result<(CpuStorage, Shape)> {
         let (_, d) = self.dims(l1.dims(), l2.dims(), l3.dims())?;
         let (out, cache) = forward(
-            f32_slice(s1, l1)?,
+            f32_slice(s1, l1, "lstm")?,
             &self.tokens,
-            f32_slice(s2, l2)?,
-            f32_slice(s3, l3)?,
+            f32_slice(s2, l2, "lstm")?,
+            f32_slice(s3, l3, "lstm")?,
             d,
             self.reverse,
         );
@@ -381,7 +371,7 @@ impl CustomOp1 for FastTanh {
         "fast-tanh"
     }
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
-        let mut v = f32_slice(s, l)?.to_vec();
+        let mut v = f32_slice(s, l, self.name())?.to_vec();
         tanh_vec(&mut v);
         Ok((CpuStorage::F32(v), l.shape().clone()))
     }
@@ -390,7 +380,7 @@ impl CustomOp1 for FastTanh {
     }
 }
 
-/// tanh as a single fused op (see [`super::fastmath::tanh`]).
+/// tanh as a single fused op (see [`crate::fastmath::tanh`]).
 pub fn fast_tanh(x: &Tensor) -> Result<Tensor> {
     x.contiguous()?.apply_op1(FastTanh)
 }

