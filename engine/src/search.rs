@@ -10,7 +10,7 @@ use crate::evaluators::Evaluation;
 use crate::filter::Filter;
 use crate::journal::{JournalWriter, Trial, WriteError};
 use crate::results::{Best, RunSummary, TrajectoryPoint};
-use crate::stopping::{StopReason, StoppingCriteria};
+use crate::stopping::{FailureStreak, StopReason, StoppingCriteria};
 use emprox_benchmarks::evaluator::{EvalFailure, Outcome};
 use emprox_benchmarks::nb201::{Cell, Nb201Space};
 use emprox_benchmarks::workers::WorkerPool;
@@ -47,6 +47,8 @@ pub enum RunError {
 pub trait Progress: Sync {
     /// A query finished in run `run`; `best` is the incumbent (val, test).
     fn query(&self, run: u64, query: u64, best: Option<(f64, f64)>);
+    /// Query `query` of run `run` (on cell `arch`) failed for `reason` (new evaluations only).
+    fn failed(&self, _run: u64, _query: u64, _arch: &str, _reason: &str) {}
 }
 
 /// Ignores progress.
@@ -125,6 +127,7 @@ pub fn run(spec: &RunSpec, dir: &Path, progress: &dyn Progress) -> Result<RunOut
     let noise_seed = seed::derive(spec.seed, "noise");
     let trial_seed = seed::derive(spec.seed, "evaluator");
     let stop = StoppingCriteria::new(&exp.budget);
+    let mut streak = FailureStreak::new(exp.search.max_failures);
     // Real evaluations take seconds or more: each record is synced, so a power loss keeps it.
     let durable = !ev.simulated_cost();
     let mut journal = JournalWriter::append(&dir.join(crate::rundir::TRIALS))?.synced(durable);
@@ -356,6 +359,12 @@ pub fn run(spec: &RunSpec, dir: &Path, progress: &dyn Progress) -> Result<RunOut
             }
             (None, _) => failed += 1,
             _ => {}
+        }
+        if streak.record(val.is_none()) && reason.is_none() {
+            reason = Some(StopReason::MaxFailures);
+        }
+        if let (false, Some(e)) = (done.replayed, &error) {
+            progress.failed(spec.run, queries, &cell.to_string(), e);
         }
         if !done.replayed {
             journal.write(&Trial {
