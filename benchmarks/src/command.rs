@@ -414,8 +414,11 @@ pub fn parse_result(stdout: &str, wall: f64) -> Result<Outcome, String> {
 /// The output of a pipe, read by a background thread into a shared buffer, so that what was read
 /// can be taken at a deadline even when the pipe never closes.
 struct Capture {
-    state: Arc<(Mutex<(Vec<u8>, bool)>, Condvar)>,
+    state: Arc<CaptureState>,
 }
+
+/// The bytes read so far and whether the pipe is closed, with a condition variable.
+type CaptureState = (Mutex<(Vec<u8>, bool)>, Condvar);
 
 impl Capture {
     fn start<R: Read + Send + 'static>(r: Option<R>) -> Capture {
