@@ -28,10 +28,10 @@ use crate::DataError;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::io::Read;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 fn default_timeout() -> f64 {
@@ -76,9 +76,12 @@ impl CommandConfig {
             }
             _ => {}
         }
-        if !(self.timeout_seconds.is_finite() && self.timeout_seconds > 0.0) {
+        if !(self.timeout_seconds.is_finite()
+            && self.timeout_seconds > 0.0
+            && self.timeout_seconds <= MAX_TIMEOUT_SECONDS)
+        {
             return err(format!(
-                "`timeout_seconds` must be a positive number, got {}",
+                "`timeout_seconds` must be a positive number of seconds up to {MAX_TIMEOUT_SECONDS} (30 days), got {}",
                 self.timeout_seconds
             ));
         }
@@ -110,6 +113,68 @@ impl CommandConfig {
     }
 }
 
+/// The longest `timeout_seconds`: 30 days.
+pub const MAX_TIMEOUT_SECONDS: f64 = 30.0 * 24.0 * 3600.0;
+
+impl CommandConfig {
+    /// Checks that the program can be started: a path (with a `/`) must name an executable
+    /// file, relative to `working_dir` when one is set; a bare name must be found, executable,
+    /// on `PATH` (the `env` table's, if it sets one).
+    pub fn check_program(&self) -> Result<(), CommandConfigError> {
+        let program = Path::new(&self.command[0]);
+        let found = if self.command[0].contains('/') {
+            let p = match &self.working_dir {
+                Some(d) if program.is_relative() => d.join(program),
+                _ => program.to_path_buf(),
+            };
+            if is_executable(&p) {
+                return Ok(());
+            }
+            if p.exists() {
+                return Err(CommandConfigError(format!(
+                    "the program {} is not an executable file",
+                    p.display()
+                )));
+            }
+            false
+        } else {
+            let path = self
+                .env
+                .get("PATH")
+                .map(std::ffi::OsString::from)
+                .or_else(|| std::env::var_os("PATH"))
+                .unwrap_or_default();
+            std::env::split_paths(&path).any(|d| is_executable(&d.join(program)))
+        };
+        if found {
+            Ok(())
+        } else {
+            Err(CommandConfigError(format!(
+                "the program {:?} was not found{}",
+                self.command[0],
+                if self.command[0].contains('/') {
+                    ""
+                } else {
+                    " on PATH"
+                }
+            )))
+        }
+    }
+}
+
+fn is_executable(p: &Path) -> bool {
+    match std::fs::metadata(p) {
+        #[cfg(unix)]
+        Ok(m) => {
+            use std::os::unix::fs::PermissionsExt;
+            m.is_file() && m.permissions().mode() & 0o111 != 0
+        }
+        #[cfg(not(unix))]
+        Ok(m) => m.is_file(),
+        Err(_) => false,
+    }
+}
+
 const PLACEHOLDERS: [&str; 4] = ["arch", "index", "spec", "seed"];
 
 /// Why a [`CommandEvaluator`] could not be built.
@@ -133,9 +198,11 @@ pub struct CommandEvaluator {
 }
 
 impl CommandEvaluator {
-    /// Validates `config`; `{index}` uses the shipped NB201 table.
+    /// Validates `config` and checks that its program can be started; `{index}` uses the
+    /// shipped NB201 table.
     pub fn new(config: CommandConfig) -> Result<Self, CommandSetupError> {
         config.validate()?;
+        config.check_program()?;
         Ok(Self {
             config,
             table: Nb201Data::shipped()?,
@@ -173,18 +240,28 @@ impl CommandEvaluator {
     }
 
     /// Runs the command for `cell` with trial seed `seed`.
+    ///
+    /// `timeout_seconds` bounds the whole trial: waiting for the command and for its output.
+    /// Something the command leaves running in the background (even in another session) that
+    /// keeps its stdout or stderr open cannot hold the trial past its deadline (plus a grace of
+    /// at most 2 s after the command exits, to read what it printed).
     pub fn run(&self, cell: &Cell, seed: u64) -> Result<Outcome, EvalFailure> {
         let start = Instant::now();
         let fail = |reason: String| EvalFailure {
             reason,
             cost_seconds: start.elapsed().as_secs_f64(),
         };
+        if interrupted() {
+            park_forever();
+        }
         let spec = SpecFile::write(&self.spec(cell, seed))
             .map_err(|e| fail(format!("cannot write the spec file: {e}")))?;
         let arch = cell.to_string();
         let index = self.table.index_of(cell).to_string();
         let seed_s = seed.to_string();
         let spec_s = spec.path.display().to_string();
+        // The spec file's name is random: keep it out of the reason, which is journaled.
+        let fail = |reason: String| fail(reason.replace(&spec_s, "{spec}"));
         let args: Vec<String> = self
             .config
             .command
@@ -214,17 +291,29 @@ impl CommandEvaluator {
         let mut child = cmd
             .spawn()
             .map_err(|e| fail(format!("cannot start {:?}: {e}", args[0])))?;
-        let stdout = read_in_background(child.stdout.take());
-        let stderr = read_in_background(child.stderr.take());
-        let timeout = Duration::from_secs_f64(self.config.timeout_seconds);
+        spec.set_pgid(child.id());
+        if interrupted() {
+            // Stopped between the check above and the start: stop_all may not have seen it.
+            kill_group(&mut child);
+            drop(spec);
+            park_forever();
+        }
+        let stdout = Capture::start(child.stdout.take());
+        let stderr = Capture::start(child.stderr.take());
+        let deadline = start + Duration::from_secs_f64(self.config.timeout_seconds);
         let status = loop {
             match child.try_wait() {
                 Ok(Some(status)) => break Some(status),
-                Ok(None) if start.elapsed() >= timeout => break None,
+                Ok(None) if Instant::now() >= deadline => break None,
                 Ok(None) => std::thread::sleep(Duration::from_millis(20)),
                 Err(e) => return Err(fail(format!("cannot wait for the command: {e}"))),
             }
         };
+        if interrupted() {
+            // emprox is stopping (Ctrl-C): this result is not one to record.
+            drop(spec);
+            park_forever();
+        }
         let Some(status) = status else {
             kill_group(&mut child);
             let _ = child.wait();
@@ -234,17 +323,19 @@ impl CommandEvaluator {
             )));
         };
         // The command exited. Something it left running in the background may still hold the
-        // pipes open: give it a moment, then kill the group.
-        let grace = Duration::from_secs(2);
-        let (out, err) = match (stdout.recv_timeout(grace), stderr.recv_timeout(grace)) {
-            (Ok(o), Ok(e)) => (o, e),
-            (o, e) => {
-                kill_group(&mut child);
-                let o = o.or_else(|_| stdout.recv()).unwrap_or_default();
-                let e = e.or_else(|_| stderr.recv()).unwrap_or_default();
-                (o, e)
-            }
-        };
+        // pipes open: give it a moment (within the deadline), then kill the group and keep
+        // what was read.
+        let now = Instant::now();
+        let until =
+            (now + Duration::from_secs(2)).min(deadline.max(now + Duration::from_millis(200)));
+        let complete = stdout.wait_until(until) && stderr.wait_until(until);
+        if !complete {
+            kill_group(&mut child);
+            let grace = Instant::now() + Duration::from_millis(100);
+            stdout.wait_until(grace);
+            stderr.wait_until(grace);
+        }
+        let (out, err) = (stdout.text(), stderr.text());
         let wall = start.elapsed().as_secs_f64();
         if !status.success() {
             return Err(fail(format!(
@@ -320,28 +411,63 @@ pub fn parse_result(stdout: &str, wall: f64) -> Result<Outcome, String> {
     })
 }
 
-fn read_in_background<R: Read + Send + 'static>(
-    r: Option<R>,
-) -> crossbeam::channel::Receiver<String> {
-    let (tx, rx) = crossbeam::channel::bounded(1);
-    std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        if let Some(mut r) = r {
-            // Keep at most the last 1 MiB.
-            let mut chunk = [0u8; 8192];
-            while let Ok(n) = r.read(&mut chunk) {
-                if n == 0 {
-                    break;
-                }
-                buf.extend_from_slice(&chunk[..n]);
-                if buf.len() > 2 << 20 {
-                    buf.drain(..buf.len() - (1 << 20));
+/// The output of a pipe, read by a background thread into a shared buffer, so that what was read
+/// can be taken at a deadline even when the pipe never closes.
+struct Capture {
+    state: Arc<CaptureState>,
+}
+
+/// The bytes read so far and whether the pipe is closed, with a condition variable.
+type CaptureState = (Mutex<(Vec<u8>, bool)>, Condvar);
+
+impl Capture {
+    fn start<R: Read + Send + 'static>(r: Option<R>) -> Capture {
+        let state = Arc::new((Mutex::new((Vec::new(), false)), Condvar::new()));
+        let shared = state.clone();
+        std::thread::spawn(move || {
+            if let Some(mut r) = r {
+                let mut chunk = [0u8; 8192];
+                while let Ok(n) = r.read(&mut chunk) {
+                    if n == 0 {
+                        break;
+                    }
+                    let mut g = shared.0.lock().unwrap_or_else(|p| p.into_inner());
+                    g.0.extend_from_slice(&chunk[..n]);
+                    // Keep at most the last 1 MiB.
+                    if g.0.len() > 2 << 20 {
+                        let cut = g.0.len() - (1 << 20);
+                        g.0.drain(..cut);
+                    }
                 }
             }
+            shared.0.lock().unwrap_or_else(|p| p.into_inner()).1 = true;
+            shared.1.notify_all();
+        });
+        Capture { state }
+    }
+
+    /// Waits until the pipe is closed or `until`; true if it was closed.
+    fn wait_until(&self, until: Instant) -> bool {
+        let (m, cv) = &*self.state;
+        let mut g = m.lock().unwrap_or_else(|p| p.into_inner());
+        while !g.1 {
+            let now = Instant::now();
+            if now >= until {
+                return false;
+            }
+            g = cv
+                .wait_timeout(g, until - now)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
         }
-        let _ = tx.send(String::from_utf8_lossy(&buf).into_owned());
-    });
-    rx
+        true
+    }
+
+    /// What was read so far.
+    fn text(&self) -> String {
+        let g = self.state.0.lock().unwrap_or_else(|p| p.into_inner());
+        String::from_utf8_lossy(&g.0).into_owned()
+    }
 }
 
 fn kill_group(child: &mut std::process::Child) {
@@ -365,9 +491,61 @@ fn tail(s: &str, max: usize) -> String {
     format!("{:?}", &t[start..])
 }
 
-/// A spec file in the temp directory, deleted on drop.
+/// A spec file in the temp directory, deleted on drop. While it lives it is registered, with the
+/// process group of its command, for [`stop_all`].
 struct SpecFile {
+    id: u64,
     path: PathBuf,
+}
+
+/// Commands running now: spec file and process group (once started), by spec id.
+static RUNNING: Mutex<BTreeMap<u64, (PathBuf, Option<u32>)>> = Mutex::new(BTreeMap::new());
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+fn running() -> std::sync::MutexGuard<'static, BTreeMap<u64, (PathBuf, Option<u32>)>> {
+    RUNNING.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// True once [`stop_all`] was called: no command is started any more.
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::SeqCst)
+}
+
+/// Blocks the calling thread for good (the process is about to exit).
+fn park_forever() -> ! {
+    loop {
+        std::thread::park();
+    }
+}
+
+/// Stops every external command of this process, for an interruption (Ctrl-C, SIGTERM): no new
+/// command starts; each running command's process group gets SIGTERM, then SIGKILL if it is
+/// still there after `grace`; the spec files are deleted. Evaluations cut short this way never
+/// return: the caller is expected to exit the process.
+pub fn stop_all(grace: Duration) {
+    INTERRUPTED.store(true, Ordering::SeqCst);
+    let groups: Vec<u32> = running().values().filter_map(|r| r.1).collect();
+    #[cfg(unix)]
+    {
+        // SAFETY: kill(2) on process groups created for our commands; no memory is touched.
+        let signal = |sig| {
+            groups
+                .iter()
+                .filter(|&&g| unsafe { libc::kill(-(g as libc::pid_t), sig) } == 0)
+                .count()
+        };
+        signal(libc::SIGTERM);
+        let end = Instant::now() + grace;
+        while signal(0) > 0 && Instant::now() < end {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        signal(libc::SIGKILL);
+    }
+    #[cfg(not(unix))]
+    let _ = (groups, grace);
+    for (path, _) in running().values() {
+        let _ = std::fs::remove_file(path);
+    }
 }
 
 impl SpecFile {
@@ -382,14 +560,24 @@ impl SpecFile {
             "emprox-spec-{}-{n}-{nanos}.json",
             std::process::id()
         ));
-        std::fs::write(&path, serde_json::to_vec_pretty(spec)?)?;
-        Ok(SpecFile { path })
+        running().insert(n, (path.clone(), None));
+        let file = SpecFile { id: n, path };
+        std::fs::write(&file.path, serde_json::to_vec_pretty(spec)?)?;
+        Ok(file)
+    }
+
+    /// Records the process group of the command that reads this spec.
+    fn set_pgid(&self, pgid: u32) {
+        if let Some(r) = running().get_mut(&self.id) {
+            r.1 = Some(pgid);
+        }
     }
 }
 
 impl Drop for SpecFile {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.path);
+        running().remove(&self.id);
     }
 }
 
@@ -445,5 +633,76 @@ mod tests {
         let json_arg: CommandConfig =
             serde_json::from_str(r#"{"command": ["x", "{\"a\": 1}"]}"#).unwrap();
         json_arg.validate().unwrap();
+    }
+
+    fn evaluator(command: &[&str], timeout_seconds: f64) -> CommandEvaluator {
+        CommandEvaluator::new(CommandConfig {
+            command: command.iter().map(|s| s.to_string()).collect(),
+            timeout_seconds,
+            working_dir: None,
+            env: BTreeMap::new(),
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn timeout_holds_when_a_detached_process_keeps_the_pipes_open() {
+        let cell = Cell::from_code(1234).unwrap();
+        // A process in another session holds stdout: killing the group cannot reach it.
+        let ev = evaluator(&["sh", "-c", "setsid sleep 15 & sleep 30"], 2.0);
+        let t = Instant::now();
+        let e = ev.run(&cell, 1).unwrap_err();
+        assert!(e.reason.contains("timed out"), "{}", e.reason);
+        assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+        // The command answers and exits, its detached child keeps the pipes: the answer counts.
+        let ev = evaluator(
+            &[
+                "sh",
+                "-c",
+                "setsid sleep 15 & echo '{\"val_acc\": 50, \"test_acc\": 40}'",
+            ],
+            3.0,
+        );
+        let t = Instant::now();
+        let o = ev.run(&cell, 1).unwrap();
+        assert_eq!((o.val_acc, o.test_acc), (50.0, Some(40.0)));
+        assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+    }
+
+    #[test]
+    fn failure_reasons_name_the_spec_placeholder_not_the_file() {
+        let cell = Cell::from_code(99).unwrap();
+        let ev = evaluator(
+            &["sh", "-c", "echo \"cannot open $0\" >&2; exit 1", "{spec}"],
+            10.0,
+        );
+        let a = ev.run(&cell, 7).unwrap_err().reason;
+        assert!(a.contains("cannot open {spec}"), "{a}");
+        assert!(!a.contains("emprox-spec"), "{a}");
+        assert_eq!(a, ev.run(&cell, 7).unwrap_err().reason);
+    }
+
+    #[test]
+    fn the_program_must_exist_and_be_executable() {
+        let cfg = |p: &str| CommandConfig {
+            command: vec![p.to_string()],
+            timeout_seconds: 10.0,
+            working_dir: None,
+            env: BTreeMap::new(),
+        };
+        cfg("sh").check_program().unwrap();
+        cfg("/bin/sh").check_program().unwrap();
+        let e = cfg("no-such-program-emprox").check_program().unwrap_err();
+        assert!(e.to_string().contains("not found on PATH"), "{e}");
+        let e = cfg("./no/such/script.sh").check_program().unwrap_err();
+        assert!(e.to_string().contains("not found"), "{e}");
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("script.sh");
+        std::fs::write(&f, "#!/bin/sh\n").unwrap();
+        let e = cfg(f.to_str().unwrap()).check_program().unwrap_err();
+        assert!(e.to_string().contains("not an executable file"), "{e}");
+        let mut huge = cfg("sh");
+        huge.timeout_seconds = 1e20;
+        assert!(huge.validate().unwrap_err().to_string().contains("30 days"));
     }
 }

@@ -106,11 +106,9 @@ fn failures_are_reported_with_reasons() {
         assert!(e.reason.contains(why), "{name}: {}", e.reason);
         assert!(e.cost_seconds >= 0.0);
     }
-    let e = CommandEvaluator::new(config(vec!["/no/such/program".into()], 30.0))
-        .unwrap()
-        .run(&cell, 0)
-        .unwrap_err();
-    assert!(e.reason.contains("cannot start"), "{}", e.reason);
+    // A missing program is refused before any trial.
+    let e = CommandEvaluator::new(config(vec!["/no/such/program".into()], 30.0)).unwrap_err();
+    assert!(e.to_string().contains("not found"), "{e}");
     // The stderr tail is part of the reason.
     let s = script(
         dir.path(),

@@ -16,6 +16,9 @@ use std::path::{Path, PathBuf};
 #[error("{0}")]
 pub struct ConfigError(pub String);
 
+/// The most runs (`seeds`) of one experiment.
+pub const MAX_SEEDS: u64 = 100_000;
+
 fn default_seeds() -> u64 {
     1
 }
@@ -79,6 +82,9 @@ pub struct SearchSettings {
     /// Stop when the strategy proposes only already-evaluated cells this many times in a row.
     #[serde(default = "default_max_repeats")]
     pub max_repeated_proposals: u64,
+    /// Stop a run after this many failed evaluations in a row (default: never).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_failures: Option<u64>,
 }
 
 fn default_max_repeats() -> u64 {
@@ -90,6 +96,7 @@ impl Default for SearchSettings {
         Self {
             dedup_isomorphic: false,
             max_repeated_proposals: default_max_repeats(),
+            max_failures: None,
         }
     }
 }
@@ -104,10 +111,11 @@ impl Experiment {
             ))
         })?;
         let exp: Experiment = parse_toml(&text, path)?;
-        let exp = if overrides.is_empty() {
+        let mut table: toml::Table = toml::from_str(&text).expect("parsed above");
+        let resolved_paths = resolve_paths(&mut table, &base_dir(path));
+        let exp = if overrides.is_empty() && !resolved_paths {
             exp
         } else {
-            let mut table: toml::Table = toml::from_str(&text).expect("parsed above");
             for o in overrides {
                 apply_override(&mut table, o)?;
             }
@@ -136,6 +144,12 @@ impl Experiment {
         if self.seeds == 0 {
             return err("`seeds` must be at least 1".into());
         }
+        if self.seeds > MAX_SEEDS {
+            return err(format!(
+                "`seeds` must be at most {MAX_SEEDS} (runs of one experiment), got {}",
+                self.seeds
+            ));
+        }
         let b = &self.budget;
         if b.max_queries.is_none() && b.max_sim_seconds.is_none() && b.max_wall_seconds.is_none() {
             return err(
@@ -158,6 +172,9 @@ impl Experiment {
         }
         if self.search.max_repeated_proposals == 0 {
             return err("[search] max_repeated_proposals must be at least 1".into());
+        }
+        if self.search.max_failures == Some(0) {
+            return err("[search] max_failures must be at least 1".into());
         }
         self.strategy
             .validate()
@@ -209,6 +226,61 @@ impl Experiment {
     pub fn default_out_dir(&self) -> PathBuf {
         PathBuf::from("runs").join(&self.name)
     }
+}
+
+/// The absolute folder of an experiment file: its relative paths are resolved against it.
+fn base_dir(file: &Path) -> PathBuf {
+    let dir = file.parent().unwrap_or(Path::new(""));
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf())
+}
+
+/// Resolves the relative paths of an experiment file's table against `base` (the file's
+/// folder), so that a run does not depend on the current directory: `[benchmark] data`,
+/// `[evaluator] cache` and `[evaluator.command] working_dir` always; in
+/// `[evaluator.command] command`, the program and each argument that is a relative path
+/// naming an existing file or folder in `base` (no placeholder). True if anything changed.
+fn resolve_paths(table: &mut toml::Table, base: &Path) -> bool {
+    fn at<'a>(t: &'a mut toml::Table, keys: &[&str]) -> Option<&'a mut toml::Value> {
+        let (last, parents) = keys.split_last()?;
+        let mut cur = t;
+        for k in parents {
+            cur = cur.get_mut(*k)?.as_table_mut()?;
+        }
+        cur.get_mut(*last)
+    }
+    let mut changed = false;
+    let mut resolve = |v: &mut toml::Value, only_existing: bool| {
+        if let toml::Value::String(s) = v {
+            let p = Path::new(s.as_str());
+            if !s.is_empty()
+                && p.is_relative()
+                && !(only_existing && (s.contains('{') || !base.join(p).exists()))
+            {
+                *s = base.join(p).display().to_string();
+                changed = true;
+            }
+        }
+    };
+    for keys in [
+        &["benchmark", "data"][..],
+        &["evaluator", "cache"],
+        &["evaluator", "command", "working_dir"],
+    ] {
+        if let Some(v) = at(table, keys) {
+            resolve(v, false);
+        }
+    }
+    if let Some(toml::Value::Array(args)) = at(table, &["evaluator", "command", "command"]) {
+        for a in args {
+            resolve(a, true);
+        }
+    }
+    changed
 }
 
 /// Parses TOML into `T`, turning errors into `FILE:LINE:COL: message` with a "did you mean".

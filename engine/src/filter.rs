@@ -61,11 +61,20 @@ impl Default for FilterConfig {
     }
 }
 
+/// The most candidates one filter step may score.
+pub const MAX_CANDIDATES: usize = 1_000_000;
+
 impl FilterConfig {
     /// Checks the values (given the estimator's smallest training set).
     pub fn validate(&self, min_train: usize) -> Result<(), String> {
         if self.top_k == 0 {
             return Err("[filter] top_k must be at least 1".into());
+        }
+        if self.candidates > MAX_CANDIDATES {
+            return Err(format!(
+                "[filter] candidates must be at most {MAX_CANDIDATES}, got {}",
+                self.candidates
+            ));
         }
         if self.candidates < self.top_k {
             return Err(format!(

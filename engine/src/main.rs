@@ -47,6 +47,14 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
+    if matches!(
+        cli.command,
+        Command::Arch(_) | Command::List | Command::Show(_) | Command::Predict(_)
+    ) {
+        quiet_on_closed_pipe();
+    } else {
+        stop_cleanly_on_signals();
+    }
     let result = match &cli.command {
         Command::Run(a) => run::run(a),
         Command::Resume(a) => run::resume_cmd(a),
@@ -59,10 +67,55 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.is::<run::NothingEvaluated>() => {
+            eprintln!("error: {}", one_line(&e));
+            ExitCode::from(1)
+        }
         Err(e) => {
             eprintln!("error: {}", one_line(&e));
             ExitCode::from(2)
         }
+    }
+}
+
+/// Commands that only print (list, arch, show, predict) end quietly when their reader goes away
+/// (`emprox list | head -1`), as Unix filters do: SIGPIPE gets its default action back (Rust
+/// ignores it, and `println!` would then panic on the closed pipe).
+fn quiet_on_closed_pipe() {
+    #[cfg(unix)]
+    // SAFETY: restores the default disposition of one signal before any other thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
+/// On Ctrl-C (SIGINT) or SIGTERM: stop the external commands (their process groups) and delete
+/// their spec files, say how to resume the run, and exit with 128 + the signal number.
+fn stop_cleanly_on_signals() {
+    #[cfg(unix)]
+    {
+        use signal_hook::consts::{SIGINT, SIGTERM};
+        let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) else {
+            return;
+        };
+        std::thread::spawn(move || {
+            if let Some(sig) = signals.forever().next() {
+                emprox_benchmarks::command::stop_all(std::time::Duration::from_secs(2));
+                let name = if sig == SIGINT {
+                    "interrupted"
+                } else {
+                    "terminated"
+                };
+                match run::resume_hint() {
+                    Some(dir) => eprintln!(
+                        "\n{name}: the run stopped; continue it with `emprox resume {}`",
+                        dir.display()
+                    ),
+                    None => eprintln!("\n{name}"),
+                }
+                std::process::exit(128 + sig);
+            }
+        });
     }
 }
 

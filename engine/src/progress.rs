@@ -3,13 +3,18 @@
 use crate::search::Progress;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
+
+/// Failed evaluations whose reason is printed in full; later ones are only counted.
+pub const FAILURES_SHOWN: u64 = 3;
 
 /// Progress over all runs of an experiment.
 pub struct Reporter {
     bar: Option<ProgressBar>,
     best: Mutex<Option<(f64, f64)>>,
     total: Option<u64>,
+    failed: AtomicU64,
 }
 
 impl Reporter {
@@ -32,7 +37,13 @@ impl Reporter {
             bar,
             best: Mutex::new(None),
             total,
+            failed: AtomicU64::new(0),
         }
+    }
+
+    /// New failed evaluations reported so far.
+    pub fn failures(&self) -> u64 {
+        self.failed.load(Ordering::SeqCst)
     }
 
     /// Ends the display.
@@ -40,10 +51,28 @@ impl Reporter {
         if let Some(b) = &self.bar {
             b.finish_and_clear();
         }
+        let n = self.failures();
+        if n > FAILURES_SHOWN {
+            eprintln!(
+                "warning: {} more evaluation(s) failed (reasons in the runs' trials.jsonl)",
+                n - FAILURES_SHOWN
+            );
+        }
     }
 }
 
 impl Progress for Reporter {
+    fn failed(&self, run: u64, query: u64, arch: &str, reason: &str) {
+        let n = self.failed.fetch_add(1, Ordering::SeqCst) + 1;
+        if n <= FAILURES_SHOWN {
+            let msg = format!("warning: run {run} query {query} ({arch}) failed: {reason}");
+            match &self.bar {
+                Some(bar) => bar.suspend(|| eprintln!("{msg}")),
+                None => eprintln!("{msg}"),
+            }
+        }
+    }
+
     fn query(&self, run: u64, query: u64, best: Option<(f64, f64)>) {
         let mut g = self.best.lock().expect("progress lock");
         if let Some((v, t)) = best {

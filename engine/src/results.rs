@@ -93,14 +93,26 @@ pub struct ExperimentSummary {
     pub budget: crate::config::Budget,
     /// One entry per run.
     pub runs: Vec<RunSummary>,
-    /// Mean over runs of the best cell's test accuracy.
+    /// Failed evaluations over all runs.
+    #[serde(default)]
+    pub failed: u64,
+    /// Mean over runs of the best cell's test accuracy (null, read as NaN, when no run found
+    /// any).
+    #[serde(deserialize_with = "null_as_nan")]
     pub mean_best_test_acc: f64,
     /// Standard deviation (sample) over runs of the best cell's test accuracy.
+    #[serde(deserialize_with = "null_as_nan")]
     pub std_best_test_acc: f64,
     /// Mean over runs of the best validation accuracy.
+    #[serde(deserialize_with = "null_as_nan")]
     pub mean_best_val_acc: f64,
     /// Incumbent accuracy after 10, 20, 50, 100, 150, ... queries.
     pub checkpoints: Vec<Checkpoint>,
+}
+
+/// Reads a number, or null (how serde_json writes NaN) as NaN.
+fn null_as_nan<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
 }
 
 /// Mean and sample standard deviation.
@@ -179,6 +191,7 @@ pub fn aggregate(
         estimator,
         dataset: dataset.to_string(),
         budget: experiment.budget.clone(),
+        failed: runs.iter().map(|r| r.failed).sum(),
         runs,
         mean_best_test_acc: mean_test,
         std_best_test_acc: std_test,
@@ -199,5 +212,26 @@ mod tests {
         assert_eq!(mean_std(&[5.0]), (5.0, 0.0));
         assert_eq!(checkpoint_queries(150), vec![10, 20, 50, 100, 150]);
         assert_eq!(checkpoint_queries(120), vec![10, 20, 50, 100, 120]);
+    }
+
+    #[test]
+    fn a_summary_without_any_success_reads_back() {
+        let s = ExperimentSummary {
+            experiment: "x".into(),
+            strategy: "random".into(),
+            estimator: None,
+            dataset: "external".into(),
+            budget: crate::config::Budget::default(),
+            failed: 3,
+            runs: vec![],
+            mean_best_test_acc: f64::NAN,
+            std_best_test_acc: f64::NAN,
+            mean_best_val_acc: f64::NAN,
+            checkpoints: vec![],
+        };
+        let back: ExperimentSummary =
+            serde_json::from_slice(&serde_json::to_vec(&s).unwrap()).unwrap();
+        assert!(back.mean_best_test_acc.is_nan() && back.mean_best_val_acc.is_nan());
+        assert_eq!(back.failed, 3);
     }
 }

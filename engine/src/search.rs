@@ -11,7 +11,7 @@ use crate::evaluators::Evaluation;
 use crate::filter::Filter;
 use crate::journal::{JournalWriter, Trial, WriteError};
 use crate::results::{Best, RunSummary, TrajectoryPoint};
-use crate::stopping::{StopReason, StoppingCriteria};
+use crate::stopping::{FailureStreak, StopReason, StoppingCriteria};
 use emprox_benchmarks::evaluator::{EvalFailure, Goal, Outcome};
 use emprox_benchmarks::workers::WorkerPool;
 use emprox_benchmarks::{seed, SearchSpace};
@@ -47,6 +47,8 @@ pub enum RunError {
 pub trait Progress: Sync {
     /// A query finished in run `run`; `best` is the incumbent (val, test).
     fn query(&self, run: u64, query: u64, best: Option<(f64, f64)>);
+    /// Query `query` of run `run` (on cell `arch`) failed for `reason` (new evaluations only).
+    fn failed(&self, _run: u64, _query: u64, _arch: &str, _reason: &str) {}
 }
 
 /// Ignores progress.
@@ -131,6 +133,7 @@ pub fn run<S: SearchSpace + 'static>(
     let noise_seed = seed::derive(spec.seed, "noise");
     let trial_seed = seed::derive(spec.seed, "evaluator");
     let stop = StoppingCriteria::new(&exp.budget);
+    let mut streak = FailureStreak::new(exp.search.max_failures);
     // Real evaluations take seconds or more: each record is synced, so a power loss keeps it.
     let durable = !ev.simulated_cost();
     let mut journal = JournalWriter::append(&dir.join(crate::rundir::TRIALS))?.synced(durable);
@@ -367,6 +370,12 @@ pub fn run<S: SearchSpace + 'static>(
             }
             None => failed += 1,
             _ => {}
+        }
+        if streak.record(val.is_none()) && reason.is_none() {
+            reason = Some(StopReason::MaxFailures);
+        }
+        if let (false, Some(e)) = (done.replayed, &error) {
+            progress.failed(spec.run, queries, &space.format(&cell), e);
         }
         if !done.replayed {
             journal.write(&Trial {

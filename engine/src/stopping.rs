@@ -15,6 +15,28 @@ pub enum StopReason {
     MaxWallSeconds,
     /// The strategy kept proposing cells already evaluated (or the space is exhausted).
     Exhausted,
+    /// `[search] max_failures` evaluations failed in a row.
+    MaxFailures,
+}
+
+/// Counts failed evaluations in a row against `[search] max_failures`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FailureStreak {
+    limit: Option<u64>,
+    streak: u64,
+}
+
+impl FailureStreak {
+    /// A counter that trips after `limit` failures in a row (never without a limit).
+    pub fn new(limit: Option<u64>) -> Self {
+        Self { limit, streak: 0 }
+    }
+
+    /// Records one evaluation's outcome; true when the limit is reached.
+    pub fn record(&mut self, failed: bool) -> bool {
+        self.streak = if failed { self.streak + 1 } else { 0 };
+        self.limit.is_some_and(|l| self.streak >= l)
+    }
 }
 
 /// The budgets of a run; the first one reached stops it.
@@ -60,5 +82,16 @@ mod tests {
         assert_eq!(c.reached(5, 50.0, 1e9), None);
         assert_eq!(c.reached(10, 50.0, 0.0), Some(StopReason::MaxQueries));
         assert_eq!(c.reached(3, 100.0, 0.0), Some(StopReason::MaxSimSeconds));
+    }
+
+    #[test]
+    fn failure_streaks_reset_on_success() {
+        let mut f = FailureStreak::new(Some(2));
+        assert!(!f.record(true));
+        assert!(!f.record(false));
+        assert!(!f.record(true));
+        assert!(f.record(true));
+        let mut never = FailureStreak::new(None);
+        assert!((0..1000).all(|_| !never.record(true)));
     }
 }

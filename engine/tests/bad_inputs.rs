@@ -428,6 +428,65 @@ fn bad_inputs_get_clear_errors() {
         needle: "refusing to resume",
     });
 
+    // Sizes that pass the types but could not run: bounded, refused before anything is written.
+    let command = |cmd: &str, extra: &str| {
+        format!(
+            "{b}\n[evaluator]\ntype = \"command\"\n[evaluator.command]\ncommand = [{cmd}]\n{extra}"
+        )
+    };
+    let not_exec = dir.join("not-executable.sh");
+    std::fs::write(&not_exec, "#!/bin/sh\n").unwrap();
+    cases.extend([
+        Case {
+            what: "timeout_seconds = 1e20",
+            args: run(file(&command("\"sh\"", "timeout_seconds = 1e20"))),
+            needle: "30 days",
+        },
+        Case {
+            what: "command: program not found",
+            args: run(file(&command("\"no-such-program-emprox\", \"{arch}\"", ""))),
+            needle: "not found on PATH",
+        },
+        Case {
+            what: "command: program not executable",
+            args: run(file(&command(
+                &format!("{:?}", not_exec.to_str().unwrap()),
+                "",
+            ))),
+            needle: "not an executable file",
+        },
+        Case {
+            what: "population_size = 10^12",
+            args: run(file(&b.replace(
+                "population_size = 30",
+                "population_size = 1000000000000",
+            ))),
+            needle: "population_size must be at most 1000000",
+        },
+        Case {
+            what: "[filter] candidates = 10^11",
+            args: run(file(
+                &e.replace("candidates = 100 ", "candidates = 100000000000 "),
+            )),
+            needle: "candidates must be at most 1000000",
+        },
+        Case {
+            what: "seeds = 10^6",
+            args: run(file(&b.replace("seeds = 20", "seeds = 1000000"))),
+            needle: "`seeds` must be at most 100000",
+        },
+        Case {
+            what: "--threads 5000",
+            args: [run(file(&b)), vec!["--threads".into(), "5000".into()]].concat(),
+            needle: "--threads must be between 1 and 1024",
+        },
+        Case {
+            what: "[search] max_failures = 0",
+            args: run(file(&format!("{b}\n[search]\nmax_failures = 0\n"))),
+            needle: "max_failures must be at least 1",
+        },
+    ]);
+
     let mut table = String::from(
         "| # | bad input | exit | message (first 150 characters) |\n|---|---|---|---|\n",
     );

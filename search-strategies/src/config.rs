@@ -39,6 +39,9 @@ pub const DEFAULT_SAMPLE_SIZE: usize = 10;
 /// Default number of random initial cells of local search (NASLib's NAS-Bench-201 config).
 pub const DEFAULT_NUM_INIT: usize = 10;
 
+/// The largest population, tournament or initial sample a strategy accepts.
+pub const MAX_SIZE: usize = 1_000_000;
+
 /// Names with their parameters as (key, default, description), for `emprox list`.
 pub type Catalogue = Vec<(&'static str, Vec<(&'static str, String, &'static str)>)>;
 
@@ -73,6 +76,17 @@ impl StrategyConfig {
 
     /// Checks the parameters: ranges, and keys that do not apply to the type.
     pub fn validate(&self) -> Result<(), StrategyError> {
+        for (key, v) in [
+            ("population_size", self.population_size),
+            ("sample_size", self.sample_size),
+            ("num_init", self.num_init),
+        ] {
+            if let Some(v) = v.filter(|&v| v > MAX_SIZE) {
+                return Err(StrategyError(format!(
+                    "{key} must be at most {MAX_SIZE}, got {v}"
+                )));
+            }
+        }
         let not_for = |key: &str| {
             Err(StrategyError(format!(
                 "`{key}` does not apply to type = \"{}\"",

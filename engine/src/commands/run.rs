@@ -7,7 +7,8 @@ use crate::progress::Reporter;
 use crate::resume::{resume, Resumed};
 use crate::rundir::{self, FolderKind};
 use clap::Args;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 /// Arguments of `emprox run`.
 #[derive(Debug, Args)]
@@ -50,15 +51,63 @@ pub struct ResumeArgs {
     pub throttle_ms: Option<u64>,
 }
 
-fn default_threads(t: Option<usize>) -> usize {
-    t.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+/// The most threads `--threads` accepts.
+pub const MAX_THREADS: usize = 1024;
+
+fn default_threads(t: Option<usize>) -> anyhow::Result<usize> {
+    match t {
+        Some(t) if !(1..=MAX_THREADS).contains(&t) => Err(anyhow::anyhow!(
+            "--threads must be between 1 and {MAX_THREADS}, got {t}"
+        )),
+        Some(t) => Ok(t),
+        None => Ok(std::thread::available_parallelism().map_or(1, |n| n.get())),
+    }
+}
+
+/// The output folder being written, for the "resume with" hint of an interruption.
+static RESUME_DIR: Mutex<Option<PathBuf>> = Mutex::new(None);
+
+/// The output folder of the run or resume in progress, if its folder exists.
+pub fn resume_hint() -> Option<PathBuf> {
+    RESUME_DIR.lock().unwrap_or_else(|p| p.into_inner()).clone()
+}
+
+fn set_resume_hint(out: &Path) {
+    *RESUME_DIR.lock().unwrap_or_else(|p| p.into_inner()) = Some(out.to_path_buf());
+}
+
+/// A run finished (its summary written) in which no evaluation succeeded: exit status 1.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct NothingEvaluated(pub String);
+
+/// Err([`NothingEvaluated`]) when a run of the experiment has no successful evaluation.
+fn check_evaluated(summary: &crate::results::ExperimentSummary) -> anyhow::Result<()> {
+    let empty: Vec<String> = summary
+        .runs
+        .iter()
+        .filter(|r| r.best.is_none())
+        .map(|r| r.run.to_string())
+        .collect();
+    if empty.is_empty() {
+        return Ok(());
+    }
+    Err(NothingEvaluated(format!(
+        "no evaluation succeeded in run {} of {}: see the reasons in seed-{}/trials.jsonl",
+        empty.join(", "),
+        summary.runs.len(),
+        empty[0]
+    ))
+    .into())
 }
 
 /// Runs `emprox resume`.
 pub fn resume_cmd(args: &ResumeArgs) -> anyhow::Result<()> {
+    let threads = default_threads(args.threads)?;
     let reporter = Reporter::new(None);
+    set_resume_hint(&args.out_dir);
     let exec = Execution {
-        threads: default_threads(args.threads),
+        threads,
         progress: &reporter,
         resume: true,
         throttle: args.throttle_ms.map(std::time::Duration::from_millis),
@@ -70,7 +119,10 @@ pub fn resume_cmd(args: &ResumeArgs) -> anyhow::Result<()> {
             "{}: the experiment had already finished; nothing changed",
             args.out_dir.display()
         ),
-        Resumed::Finished(s) => print_summary(&s, &args.out_dir, None),
+        Resumed::Finished(s) => {
+            print_summary(&s, &args.out_dir, None);
+            return check_evaluated(&s);
+        }
     }
     Ok(())
 }
@@ -84,9 +136,9 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
     if let Some(s) = args.seeds {
         overrides.push(format!("seeds={s}"));
     }
+    let threads = default_threads(args.threads)?;
     let exp = Experiment::load(&args.file, &overrides)?;
     let out = args.out.clone().unwrap_or_else(|| exp.default_out_dir());
-    let threads = default_threads(args.threads);
     let reporter = Reporter::new(exp.budget.max_queries.map(|q| q * exp.seeds));
     let start = std::time::Instant::now();
     let exec = Execution {
@@ -107,7 +159,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
     )??;
     reporter.finish();
     print_summary(&summary, &out, Some(start.elapsed().as_secs_f64()));
-    Ok(())
+    check_evaluated(&summary)
 }
 
 /// Starts a new experiment in a prepared, locked folder.
@@ -125,6 +177,7 @@ impl WithBenchmark for NewRun<'_> {
         bench: Benchmark<S>,
     ) -> Self::Output {
         let _lock = rundir::prepare(self.out, FolderKind::Experiment, self.overwrite)?;
+        set_resume_hint(self.out);
         Ok(run_experiment(self.exp, &bench, self.out, self.exec)?.summary)
     }
 }
@@ -163,6 +216,13 @@ fn print_summary(
                 .unwrap_or_default(),
             best.val_acc,
             best.test_acc
+        );
+    }
+    if summary.failed > 0 {
+        let n: u64 = summary.runs.iter().map(|r| r.queries).sum();
+        println!(
+            "{} of {n} evaluations failed (reasons in trials.jsonl)",
+            summary.failed
         );
     }
 }
