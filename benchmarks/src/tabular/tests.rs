@@ -549,3 +549,40 @@ proptest! {
         }
     }
 }
+
+/// The description's fields inline in an experiment's `[benchmark]` table, next to a `type` tag
+/// (an internally tagged enum keeps `deny_unknown_fields` working).
+#[test]
+fn description_inline_in_a_tagged_benchmark_table() {
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(tag = "type", rename_all = "snake_case")]
+    #[allow(dead_code)]
+    enum Benchmark {
+        Nasbench201 { dataset: String },
+        Tabular(TabularDescription),
+    }
+    #[derive(Debug, serde::Deserialize)]
+    struct Experiment {
+        benchmark: Benchmark,
+    }
+    let text = r#"
+[benchmark]
+type = "tabular"
+data = "nb201.csv.gz"
+objective = { column = "c10_val_acc", goal = "maximize" }
+[[benchmark.architecture]]
+column = "ops"
+separator = ""
+"#;
+    let e: Experiment = toml::from_str(text).unwrap();
+    let Benchmark::Tabular(d) = e.benchmark else {
+        panic!("tabular")
+    };
+    d.validate("experiment.toml".as_ref()).unwrap();
+    let b = TabularBenchmark::load(&d.resolved(&shipped_data_dir())).unwrap();
+    assert_eq!(b.space.size(), Some(15_625));
+    assert_eq!(b.space.name(), "nb201");
+    let bad = text.replace("separator", "seperator");
+    let err = toml::from_str::<Experiment>(&bad).unwrap_err().to_string();
+    assert!(err.contains("seperator"), "{err}");
+}
