@@ -283,6 +283,8 @@ impl TabularTable {
         csv: &[u8],
         path: &Path,
     ) -> Result<TabularTable, TabularError> {
+        // A description built in code or deserialised inline has not been checked yet.
+        desc.validate(path)?;
         let corrupt = |reason: String| TabularError::Corrupt {
             path: path.to_path_buf(),
             reason,

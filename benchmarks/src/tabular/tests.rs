@@ -600,10 +600,17 @@ fn huge_spaces_index_rows_by_vector() {
     let (_d, bm) = load(&csv, desc);
     let s = bm.unwrap().space;
     assert!(matches!(s.table().index, table::RowIndex::Boxed(_)));
-    let (ca, cb, cc) = (s.parse(&a).unwrap(), s.parse(&b).unwrap(), s.parse(&c).unwrap());
+    let (ca, cb, cc) = (
+        s.parse(&a).unwrap(),
+        s.parse(&b).unwrap(),
+        s.parse(&c).unwrap(),
+    );
     assert_eq!(s.neighbours(&ca), vec![cb]);
     assert_eq!(s.neighbours(&cb), vec![ca, cc]);
     assert_eq!(s.format(&cc), c);
     // The small tables of the other tests use the packed index.
-    assert!(matches!(nb201().table().index, table::RowIndex::Packed { .. }));
+    assert!(matches!(
+        nb201().table().index,
+        table::RowIndex::Packed { .. }
+    ));
 }
