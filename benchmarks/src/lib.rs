@@ -3,6 +3,8 @@
 //! - [`space::SearchSpace`]: the trait every search space implements (sampling, mutation,
 //!   neighbourhoods, isomorphism keys, encodings).
 //! - [`nb201`]: the NAS-Bench-201 cell space and its tabular benchmark (shipped in the repo).
+//! - [`tabular`]: any table (CSV + a TOML description) as a search space and an evaluator;
+//!   NAS-Bench-201 and the NAS-Bench-101 / -301 subsets are shipped instances.
 //! - [`evaluator::Evaluator`]: turns a cell into an [`evaluator::Outcome`].
 //! - [`seed`]: named, deterministic RNG streams derived from one seed.
 //! - [`digest`]: canonical JSON and SHA-256 of configurations (config hashes, cache keys).

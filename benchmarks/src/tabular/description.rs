@@ -16,8 +16,14 @@
 //! separator = " "                          # "" = one character per position; absent = whole cell
 //! # choices = ["gat", "gcn", "gin", "skip"] # optional declared choices (else read from the table)
 //! ```
-//! The same fields may sit inline in another TOML table (an experiment's `[benchmark]`): the
-//! type deserialises with `deny_unknown_fields` from any serde source.
+//! The same fields may sit inline in another TOML table (an experiment's `[benchmark]`, e.g. an
+//! internally tagged enum variant): the type deserialises with `deny_unknown_fields` from any
+//! serde source; resolve `data` with [`TabularDescription::resolved`] against the folder of the
+//! file it came from (loading validates the description again).
+//!
+//! Every metric cell (objective, test, cost, extras) of a selected row must be a finite number;
+//! nothing is assumed of units (an accuracy may be a fraction or a percentage: values are only
+//! compared). Architecture cells are read as strings (`"001"` keeps its leading zeros).
 
 use super::error::TabularError;
 use crate::evaluator::Goal;

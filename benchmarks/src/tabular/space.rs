@@ -61,21 +61,8 @@ impl TabularSpace {
 
     /// Calls `f` for each neighbour in the fixed order (no allocation of the result).
     pub fn for_each_neighbour(&self, cell: &TabCell, mut f: impl FnMut(TabCell)) {
-        let t = &self.table;
-        let mut key: Vec<u32> = t.row_codes(cell.row()).to_vec();
-        for d in 0..key.len() {
-            let orig = key[d];
-            for v in 0..t.dims[d].values.len() as u32 {
-                if v == orig {
-                    continue;
-                }
-                key[d] = v;
-                if let Some(r) = t.find(&key) {
-                    f(TabCell(r as u32));
-                }
-            }
-            key[d] = orig;
-        }
+        self.table
+            .for_each_neighbour(cell.row(), |r| f(TabCell(r as u32)));
     }
 }
 

@@ -54,6 +54,74 @@ impl Hasher for FxHasher {
 
 pub(crate) type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
+/// Rows by their value vector: packed into one `u64` (mixed radix) when the space's size fits,
+/// else the vector itself.
+#[derive(Debug)]
+pub(crate) enum RowIndex {
+    Packed {
+        strides: Vec<u64>,
+        map: FxMap<u64, u32>,
+    },
+    Boxed(FxMap<Box<[u32]>, u32>),
+}
+
+fn pack(strides: &[u64], codes: &[u32]) -> u64 {
+    codes.iter().zip(strides).map(|(&c, &s)| c as u64 * s).sum()
+}
+
+impl RowIndex {
+    fn new(dims: &[Dimension], rows: usize) -> Self {
+        let mut strides = Vec::with_capacity(dims.len());
+        let mut size: u64 = 1;
+        for d in dims {
+            strides.push(size);
+            match size.checked_mul(d.values.len().max(1) as u64) {
+                Some(s) => size = s,
+                None => {
+                    let mut m = FxMap::default();
+                    m.reserve(rows);
+                    return RowIndex::Boxed(m);
+                }
+            }
+        }
+        let mut map = FxMap::default();
+        map.reserve(rows);
+        RowIndex::Packed { strides, map }
+    }
+
+    fn get(&self, codes: &[u32]) -> Option<u32> {
+        match self {
+            RowIndex::Packed { strides, map } => {
+                if codes.len() != strides.len() {
+                    return None;
+                }
+                map.get(&pack(strides, codes)).copied()
+            }
+            RowIndex::Boxed(map) => map.get(codes).copied(),
+        }
+    }
+
+    /// Inserts row `r`; returns the row already there, if any (and then inserts nothing).
+    fn insert(&mut self, codes: &[u32], r: u32) -> Option<u32> {
+        match self {
+            RowIndex::Packed { strides, map } => match map.entry(pack(strides, codes)) {
+                std::collections::hash_map::Entry::Occupied(e) => Some(*e.get()),
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    e.insert(r);
+                    None
+                }
+            },
+            RowIndex::Boxed(map) => match map.entry(codes.into()) {
+                std::collections::hash_map::Entry::Occupied(e) => Some(*e.get()),
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    e.insert(r);
+                    None
+                }
+            },
+        }
+    }
+}
+
 /// One architecture column of a loaded table.
 #[derive(Debug, Clone)]
 pub struct ColumnInfo {
@@ -123,7 +191,7 @@ pub struct TabularTable {
     pub(crate) file_rows: Vec<u32>,
     pub(crate) iso: Vec<u64>,
     pub(crate) iso_classes: usize,
-    pub(crate) index: FxMap<Box<[u32]>, u32>,
+    pub(crate) index: RowIndex,
     pub(crate) goal: Goal,
     pub(crate) objective_name: String,
     pub(crate) objective: Vec<f64>,
@@ -215,6 +283,8 @@ impl TabularTable {
         csv: &[u8],
         path: &Path,
     ) -> Result<TabularTable, TabularError> {
+        // A description built in code or deserialised inline has not been checked yet.
+        desc.validate(path)?;
         let corrupt = |reason: String| TabularError::Corrupt {
             path: path.to_path_buf(),
             reason,
@@ -463,8 +533,7 @@ impl TabularTable {
             offsets.push(vocab as u32);
             vocab += d.values.len();
         }
-        let mut index: FxMap<Box<[u32]>, u32> = FxMap::default();
-        index.reserve(n);
+        let mut index = RowIndex::new(&dims, n);
         let mut table = TabularTable {
             name: desc.space_name(),
             path: path.to_path_buf(),
@@ -476,7 +545,7 @@ impl TabularTable {
             file_rows,
             iso,
             iso_classes: if c_iso.is_some() { iso_ids.len() } else { n },
-            index: FxMap::default(),
+            index: RowIndex::Boxed(FxMap::default()),
             goal: desc.objective.goal,
             objective_name: desc.objective.column.clone(),
             objective,
@@ -485,8 +554,7 @@ impl TabularTable {
             extras: desc.extras.iter().cloned().zip(extras).collect(),
         };
         for r in 0..n {
-            let key: Box<[u32]> = table.row_codes(r).into();
-            if let Some(&prev) = index.get(&key) {
+            if let Some(prev) = index.insert(table.row_codes(r), r as u32) {
                 return Err(TabularError::Duplicate {
                     path: path.to_path_buf(),
                     first_line: lines[prev as usize],
@@ -500,7 +568,6 @@ impl TabularTable {
                         .join(", "),
                 });
             }
-            index.insert(key, r as u32);
         }
         table.index = index;
         Ok(table)
@@ -514,7 +581,43 @@ impl TabularTable {
 
     /// The row with these value ids, if the table has it.
     pub fn find(&self, codes: &[u32]) -> Option<usize> {
-        self.index.get(codes).map(|&r| r as usize)
+        self.index.get(codes).map(|r| r as usize)
+    }
+
+    /// Calls `f` with every row that differs from row `r` in exactly one dimension, ordered by
+    /// dimension, then by value id.
+    pub fn for_each_neighbour(&self, r: usize, mut f: impl FnMut(usize)) {
+        let codes = self.row_codes(r);
+        match &self.index {
+            RowIndex::Packed { strides, map } => {
+                let key = pack(strides, codes);
+                for (d, (&orig, &stride)) in codes.iter().zip(strides).enumerate() {
+                    let base = key - orig as u64 * stride;
+                    for v in 0..self.dims[d].values.len() as u64 {
+                        if v != orig as u64 {
+                            if let Some(&n) = map.get(&(base + v * stride)) {
+                                f(n as usize);
+                            }
+                        }
+                    }
+                }
+            }
+            RowIndex::Boxed(map) => {
+                let mut key: Vec<u32> = codes.to_vec();
+                for d in 0..key.len() {
+                    let orig = key[d];
+                    for v in 0..self.dims[d].values.len() as u32 {
+                        if v != orig {
+                            key[d] = v;
+                            if let Some(&n) = map.get(&key[..]) {
+                                f(n as usize);
+                            }
+                        }
+                    }
+                    key[d] = orig;
+                }
+            }
+        }
     }
 
     /// The architecture string of row `r`: each column's raw cell (tokens joined by the

@@ -549,3 +549,68 @@ proptest! {
         }
     }
 }
+
+/// The description's fields inline in an experiment's `[benchmark]` table, next to a `type` tag
+/// (an internally tagged enum keeps `deny_unknown_fields` working).
+#[test]
+fn description_inline_in_a_tagged_benchmark_table() {
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(tag = "type", rename_all = "snake_case")]
+    #[allow(dead_code)]
+    enum Benchmark {
+        Nasbench201 { dataset: String },
+        Tabular(TabularDescription),
+    }
+    #[derive(Debug, serde::Deserialize)]
+    struct Experiment {
+        benchmark: Benchmark,
+    }
+    let text = r#"
+[benchmark]
+type = "tabular"
+data = "nb201.csv.gz"
+objective = { column = "c10_val_acc", goal = "maximize" }
+[[benchmark.architecture]]
+column = "ops"
+separator = ""
+"#;
+    let e: Experiment = toml::from_str(text).unwrap();
+    let Benchmark::Tabular(d) = e.benchmark else {
+        panic!("tabular")
+    };
+    d.validate("experiment.toml".as_ref()).unwrap();
+    let b = TabularBenchmark::load(&d.resolved(&shipped_data_dir())).unwrap();
+    assert_eq!(b.space.size(), Some(15_625));
+    assert_eq!(b.space.name(), "nb201");
+    let bad = text.replace("separator", "seperator");
+    let err = toml::from_str::<Experiment>(&bad).unwrap_err().to_string();
+    assert!(err.contains("seperator"), "{err}");
+}
+
+/// A space too large to pack into a u64 key (2^70) uses the vector index, with the same results.
+#[test]
+fn huge_spaces_index_rows_by_vector() {
+    let a = "0".repeat(70);
+    let mut b = a.clone();
+    b.replace_range(3..4, "1");
+    let mut c = b.clone();
+    c.replace_range(69..70, "1");
+    let csv = format!("bits,acc\n{a},1\n{b},2\n{c},3\n");
+    let desc = "data = \"data.csv\"\nobjective = { column = \"acc\", goal = \"maximize\" }\n[[architecture]]\ncolumn = \"bits\"\nseparator = \"\"\nchoices = [\"0\", \"1\"]\n";
+    let (_d, bm) = load(&csv, desc);
+    let s = bm.unwrap().space;
+    assert!(matches!(s.table().index, table::RowIndex::Boxed(_)));
+    let (ca, cb, cc) = (
+        s.parse(&a).unwrap(),
+        s.parse(&b).unwrap(),
+        s.parse(&c).unwrap(),
+    );
+    assert_eq!(s.neighbours(&ca), vec![cb]);
+    assert_eq!(s.neighbours(&cb), vec![ca, cc]);
+    assert_eq!(s.format(&cc), c);
+    // The small tables of the other tests use the packed index.
+    assert!(matches!(
+        nb201().table().index,
+        table::RowIndex::Packed { .. }
+    ));
+}
