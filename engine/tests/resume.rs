@@ -39,6 +39,12 @@ fn killed_run(file: &str, out: &Path, extra: &[&str], after: Duration) {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
+    // A kill before the folder's manifest exists leaves nothing to resume (the data and the
+    // configuration are still being checked); count the random delay from the manifest on.
+    let t0 = std::time::Instant::now();
+    while !out.join("run.json").exists() && t0.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(2));
+    }
     std::thread::sleep(after);
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
