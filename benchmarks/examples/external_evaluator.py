@@ -20,11 +20,11 @@ import time
 
 
 def connected(ops):
-    # Edges in emprox order: 1<-0, 2<-0, 2<-1, 3<-0, 3<-1, 3<-2.
-    edges = [(1, 0), (2, 0), (2, 1), (3, 0), (3, 1), (3, 2)]
+    # ops: edge name "to<-from" -> op name (NAS-Bench-201 cells).
     reach = [True, False, False, False]
-    for (to, frm), op in zip(edges, ops):
-        if op != "none" and reach[frm]:
+    for edge in sorted(ops, key=lambda e: (int(e.split("<-")[0]), int(e.split("<-")[1]))):
+        to, frm = (int(x) for x in edge.split("<-"))
+        if ops[edge] != "none" and reach[frm]:
             reach[to] = True
     return reach[3]
 
@@ -39,7 +39,8 @@ def main():
     start = time.time()
     with open(args.spec) as f:
         spec = json.load(f)
-    ops = spec["ops"]
+    # The cell's value in each dimension of its space (for NAS-Bench-201: one op per edge).
+    ops = dict(zip(spec["dimensions"], spec["values"]))
     if args.arch is not None and args.arch != spec["arch"]:
         print(json.dumps({"error": "arch argument and spec disagree"}))
         return 1
@@ -50,7 +51,7 @@ def main():
         val = test = 10.0
     else:
         score = sum({"nor_conv_3x3": 6.0, "nor_conv_1x1": 3.0, "skip_connect": 1.5,
-                     "avg_pool_3x3": 0.5}.get(op, 0.0) for op in ops)
+                     "avg_pool_3x3": 0.5}.get(op, 0.0) for op in ops.values())
         val = min(99.0, 60.0 + score + rng.gauss(0.0, 0.5))
         test = min(99.0, val - 0.5 + rng.gauss(0.0, 0.5))
     print(json.dumps({"val_acc": round(val, 4), "test_acc": round(test, 4),

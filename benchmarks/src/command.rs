@@ -7,13 +7,16 @@
 //!
 //! | placeholder | value |
 //! |---|---|
-//! | `{arch}` | the NB201 arch string, e.g. `\|nor_conv_3x3~0\|+\|…\|` |
-//! | `{index}` | the official NAS-Bench-201 index (0..15625) |
+//! | `{arch}` | the space's architecture string (NB201: `\|nor_conv_3x3~0\|+\|…\|`; a table: its architecture columns) |
+//! | `{index}` | the cell's index in its benchmark (NB201: 0..15625 in the table the experiment uses; a table: the data row) |
 //! | `{spec}` | path of a JSON file with the full spec (below), deleted afterwards |
 //! | `{seed}` | the trial seed (a `u64`) |
 //!
-//! The spec file holds `{"space": "nasbench201", "arch": …, "index": …, "ops": [6 op names in
-//! edge order], "edges": [[to, from], …], "seed": …}`.
+//! The spec file holds `{"space": …, "arch": …, "index": … (null where the space has none),
+//! "dimensions": [names], "values": [values], "seed": …}`: the cell's value in each dimension of
+//! its space, in the space's order (NB201: the six edges `1<-0`, `2<-0`, `2<-1`, `3<-0`, `3<-1`,
+//! `3<-2`, valued by op name; a table: each architecture column, or `column[i]` for position `i`
+//! of a sequence column).
 //!
 //! The command must print, as its last line starting with `{`, a JSON object
 //! `{"val_acc": …, "test_acc": …, "cost_seconds": …}` (accuracies in percent; `cost_seconds`
@@ -23,8 +26,7 @@
 //! are then killed) is an [`EvalFailure`] with the reason.
 
 use crate::evaluator::{EvalFailure, Evaluator, Outcome};
-use crate::nb201::{Cell, Nb201Data, EDGES};
-use crate::DataError;
+use crate::space::SearchSpace;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -177,36 +179,22 @@ fn is_executable(p: &Path) -> bool {
 
 const PLACEHOLDERS: [&str; 4] = ["arch", "index", "spec", "seed"];
 
-/// Why a [`CommandEvaluator`] could not be built.
-#[derive(Debug, thiserror::Error)]
-pub enum CommandSetupError {
-    /// The config is invalid.
-    #[error(transparent)]
-    Config(#[from] CommandConfigError),
-    /// The NB201 table (for `{index}`) could not be loaded.
-    #[error(transparent)]
-    Data(#[from] DataError),
-}
-
-/// Evaluates cells by running an external command (see the module docs).
+/// Evaluates cells of a space `S` by running an external command (see the module docs).
 ///
 /// [`Evaluator::evaluate`] draws one `u64` from its rng as the trial seed (`{seed}`).
 #[derive(Debug, Clone)]
-pub struct CommandEvaluator {
+pub struct CommandEvaluator<S> {
     config: CommandConfig,
-    table: Arc<Nb201Data>,
+    space: S,
 }
 
-impl CommandEvaluator {
-    /// Validates `config` and checks that its program can be started; `{index}` uses the
-    /// shipped NB201 table.
-    pub fn new(config: CommandConfig) -> Result<Self, CommandSetupError> {
+impl<S: SearchSpace> CommandEvaluator<S> {
+    /// Validates `config` and checks that its program can be started; cells are described (arch
+    /// string, index, dimension values) by `space`.
+    pub fn new(config: CommandConfig, space: S) -> Result<Self, CommandConfigError> {
         config.validate()?;
         config.check_program()?;
-        Ok(Self {
-            config,
-            table: Nb201Data::shipped()?,
-        })
+        Ok(Self { config, space })
     }
 
     /// The configuration.
@@ -214,27 +202,16 @@ impl CommandEvaluator {
         &self.config
     }
 
-    /// The result-cache key of evaluating `cell` with `seed` (the seed given to
-    /// [`crate::workers::WorkerPool::submit`]): [`crate::workers::cache_key`] of
-    /// (`nasbench201`, arch string, `external`, hash of this config, seed), as the engine keys it.
-    pub fn cache_key(&self, cell: &Cell, seed: u64) -> String {
-        crate::workers::cache_key(
-            "nasbench201",
-            &cell.to_string(),
-            "external",
-            &crate::digest::config_hash(&self.config),
-            seed,
-        )
-    }
-
     /// The JSON spec of a trial, as written to the `{spec}` file.
-    pub fn spec(&self, cell: &Cell, seed: u64) -> serde_json::Value {
+    pub fn spec(&self, cell: &S::Cell, seed: u64) -> serde_json::Value {
+        let (dimensions, values): (Vec<String>, Vec<String>) =
+            self.space.components(cell).into_iter().unzip();
         serde_json::json!({
-            "space": "nasbench201",
-            "arch": cell.to_string(),
-            "index": self.table.index_of(cell),
-            "ops": cell.ops.iter().map(|o| o.name()).collect::<Vec<_>>(),
-            "edges": EDGES.iter().map(|&(t, f)| [t, f]).collect::<Vec<_>>(),
+            "space": self.space.name(),
+            "arch": self.space.format(cell),
+            "index": self.space.index(cell),
+            "dimensions": dimensions,
+            "values": values,
             "seed": seed,
         })
     }
@@ -245,7 +222,7 @@ impl CommandEvaluator {
     /// Something the command leaves running in the background (even in another session) that
     /// keeps its stdout or stderr open cannot hold the trial past its deadline (plus a grace of
     /// at most 2 s after the command exits, to read what it printed).
-    pub fn run(&self, cell: &Cell, seed: u64) -> Result<Outcome, EvalFailure> {
+    pub fn run(&self, cell: &S::Cell, seed: u64) -> Result<Outcome, EvalFailure> {
         let start = Instant::now();
         let fail = |reason: String| EvalFailure {
             reason,
@@ -256,8 +233,17 @@ impl CommandEvaluator {
         }
         let spec = SpecFile::write(&self.spec(cell, seed))
             .map_err(|e| fail(format!("cannot write the spec file: {e}")))?;
-        let arch = cell.to_string();
-        let index = self.table.index_of(cell).to_string();
+        let arch = self.space.format(cell);
+        let index = match self.space.index(cell) {
+            Some(i) => i.to_string(),
+            None if self.config.command.iter().any(|a| a.contains("{index}")) => {
+                return Err(fail(format!(
+                    "the space {} has no index: use {{arch}} or {{spec}} instead of {{index}}",
+                    self.space.name()
+                )))
+            }
+            None => String::new(),
+        };
         let seed_s = seed.to_string();
         let spec_s = spec.path.display().to_string();
         // The spec file's name is random: keep it out of the reason, which is journaled.
@@ -347,8 +333,12 @@ impl CommandEvaluator {
     }
 }
 
-impl Evaluator<Cell> for CommandEvaluator {
-    fn evaluate(&self, cell: &Cell, rng: &mut dyn rand::RngCore) -> Result<Outcome, EvalFailure> {
+impl<S: SearchSpace> Evaluator<S::Cell> for CommandEvaluator<S> {
+    fn evaluate(
+        &self,
+        cell: &S::Cell,
+        rng: &mut dyn rand::RngCore,
+    ) -> Result<Outcome, EvalFailure> {
         let seed = rng.next_u64();
         self.run(cell, seed)
     }
@@ -584,6 +574,7 @@ impl Drop for SpecFile {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::nb201::{Cell, Nb201Data, Nb201Space};
 
     #[test]
     fn parses_result_lines() {
@@ -635,13 +626,16 @@ mod tests {
         json_arg.validate().unwrap();
     }
 
-    fn evaluator(command: &[&str], timeout_seconds: f64) -> CommandEvaluator {
-        CommandEvaluator::new(CommandConfig {
-            command: command.iter().map(|s| s.to_string()).collect(),
-            timeout_seconds,
-            working_dir: None,
-            env: BTreeMap::new(),
-        })
+    fn evaluator(command: &[&str], timeout_seconds: f64) -> CommandEvaluator<Nb201Space> {
+        CommandEvaluator::new(
+            CommandConfig {
+                command: command.iter().map(|s| s.to_string()).collect(),
+                timeout_seconds,
+                working_dir: None,
+                env: BTreeMap::new(),
+            },
+            Nb201Space::new(Nb201Data::shipped().unwrap()),
+        )
         .unwrap()
     }
 

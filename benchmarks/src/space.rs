@@ -33,6 +33,9 @@ pub trait SearchSpace: Send + Sync {
     fn format(&self, cell: &Self::Cell) -> String;
     /// The cell's index in the benchmark's own order, if the space has one.
     fn index(&self, cell: &Self::Cell) -> Option<u64>;
+    /// The cell's value in each dimension, as (dimension name, value) in a fixed order: what a
+    /// program outside emprox needs to build the architecture (the command evaluator's spec).
+    fn components(&self, cell: &Self::Cell) -> Vec<(String, String)>;
     /// A cell drawn uniformly at random.
     fn sample(&self, rng: &mut dyn rand::RngCore) -> Self::Cell;
     /// A random neighbour: the cell with one component changed.

@@ -3,7 +3,7 @@
 //! it is generic over [`SearchSpace`].
 
 use crate::config::Experiment;
-use crate::evaluators::Evaluation;
+use crate::evaluators::{Evaluation, EvaluatorKind};
 use emprox_benchmarks::config::BenchmarkKind;
 use emprox_benchmarks::evaluator::Goal;
 use emprox_benchmarks::nb201::Nb201Space;
@@ -53,12 +53,24 @@ pub fn open<F: WithBenchmark>(exp: &Experiment, f: F) -> anyhow::Result<F::Outpu
         BenchmarkKind::Tabular => {
             // Paths were made absolute when the experiment was loaded.
             let b = exp.benchmark.load_tabular(std::path::Path::new(""))?;
-            anyhow::ensure!(
-                exp.evaluator.is_none(),
-                "[evaluator] applies to type = \"nasbench201\" only: a tabular benchmark is \
-                 evaluated by looking its rows up"
-            );
             let table = b.table().clone();
+            if let Some(cfg) = &exp.evaluator {
+                // The table's rows are the space; a user's command evaluates them.
+                anyhow::ensure!(
+                    cfg.kind == EvaluatorKind::Command,
+                    "only [evaluator] type = \"command\" applies to a tabular benchmark (to \
+                     evaluate its rows with your own program); leave [evaluator] out to look the \
+                     rows up (type = \"train\" builds NAS-Bench-201 networks)"
+                );
+                let evaluation =
+                    Evaluation::command(cfg, b.space.clone()).map_err(anyhow::Error::msg)?;
+                return Ok(f.with(Benchmark {
+                    goal: evaluation.evaluator.goal(),
+                    space: b.space,
+                    evaluation,
+                    best_val: None,
+                }));
+            }
             let best = table.objective()[table.best_row()];
             let evaluation =
                 Evaluation::table(Arc::new(b.evaluator), b.space.name(), b.space.name());

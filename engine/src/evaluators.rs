@@ -7,9 +7,9 @@
 use crate::journal::WriteError;
 use emprox_benchmarks::command::{CommandConfig, CommandEvaluator};
 use emprox_benchmarks::evaluator::{EvalFailure, Outcome};
-use emprox_benchmarks::nb201::{Cell, Nb201Data, Nb201Tabular};
+use emprox_benchmarks::nb201::{Cell, Nb201Data, Nb201Space, Nb201Tabular};
 use emprox_benchmarks::workers::{cache_key, ResultCache};
-use emprox_benchmarks::Evaluator;
+use emprox_benchmarks::{Evaluator, SearchSpace};
 use emprox_train::config::config_hash;
 use emprox_train::{TrainingConfig, TrainingEvaluator};
 use serde::{Deserialize, Serialize};
@@ -297,6 +297,32 @@ fn open_cache(cfg: &EvaluatorConfig) -> Result<Option<Arc<CacheFile>>, String> {
         .transpose()
 }
 
+impl<C: 'static> Evaluation<C> {
+    /// Evaluation by a user's command (`[evaluator] type = "command"`), describing cells by
+    /// `space` (arch string, index, dimension values).
+    pub fn command<S>(cfg: &EvaluatorConfig, space: S) -> Result<Self, String>
+    where
+        S: SearchSpace<Cell = C> + 'static,
+    {
+        let c = cfg
+            .command
+            .clone()
+            .ok_or("[evaluator] type = \"command\" needs an [evaluator.command] table")?;
+        Ok(Evaluation {
+            dataset: "external".into(),
+            space: space.name().to_string(),
+            config_hash: config_hash(&c),
+            threads_per_worker: 1,
+            evaluator: Arc::new(
+                CommandEvaluator::new(c, space).map_err(|e| format!("[evaluator.command] {e}"))?,
+            ),
+            kind: EvaluatorKind::Command,
+            workers: cfg.workers,
+            cache: open_cache(cfg)?,
+        })
+    }
+}
+
 impl Evaluation<Cell> {
     /// Builds the evaluation of a NAS-Bench-201 experiment.
     pub fn nb201(
@@ -318,7 +344,6 @@ impl Evaluation<Cell> {
         let Some(cfg) = &exp.evaluator else {
             return Ok(tabular());
         };
-        let cache = open_cache(cfg)?;
         Ok(match cfg.kind {
             EvaluatorKind::Nasbench201 => tabular(),
             EvaluatorKind::Train => {
@@ -334,24 +359,10 @@ impl Evaluation<Cell> {
                     ),
                     kind: EvaluatorKind::Train,
                     workers: cfg.workers,
-                    cache,
+                    cache: open_cache(cfg)?,
                 }
             }
-            EvaluatorKind::Command => {
-                let c = cfg.command.clone().expect("validated");
-                Evaluation {
-                    dataset: "external".into(),
-                    space: "nasbench201".into(),
-                    config_hash: config_hash(&c),
-                    threads_per_worker: 1,
-                    evaluator: Arc::new(
-                        CommandEvaluator::new(c).map_err(|e| format!("[evaluator.command] {e}"))?,
-                    ),
-                    kind: EvaluatorKind::Command,
-                    workers: cfg.workers,
-                    cache,
-                }
-            }
+            EvaluatorKind::Command => Evaluation::command(cfg, Nb201Space::new(data))?,
         })
     }
 }

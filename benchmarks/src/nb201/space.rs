@@ -1,6 +1,6 @@
 //! The NAS-Bench-201 cell space.
 
-use super::cell::{Cell, Op, NUM_CELLS, NUM_EDGES, NUM_OPS};
+use super::cell::{Cell, Op, EDGES, NUM_CELLS, NUM_EDGES, NUM_OPS};
 use super::data::Nb201Data;
 use super::encoding;
 use crate::error::ArchParseError;
@@ -58,6 +58,15 @@ impl SearchSpace for Nb201Space {
 
     fn index(&self, cell: &Cell) -> Option<u64> {
         Some(self.data.index_of(cell) as u64)
+    }
+
+    /// One dimension per edge, named `to<-from` (e.g. `1<-0`), valued by its op's name.
+    fn components(&self, cell: &Cell) -> Vec<(String, String)> {
+        EDGES
+            .iter()
+            .zip(cell.ops)
+            .map(|(&(to, from), op)| (format!("{to}<-{from}"), op.name().to_string()))
+            .collect()
     }
 
     fn sample(&self, rng: &mut dyn rand::RngCore) -> Cell {

@@ -27,6 +27,7 @@ impl TabCell {
 /// - `mutate`: one of the neighbours, uniformly; a cell without neighbours (possible in a sparse
 ///   table) is returned unchanged.
 /// - `index`: the row's 0-based data-row number in the file (before selection).
+/// - `components`: a plain column's name, or `column[position]` for a sequence position.
 /// - `format`/`parse`: the architecture columns' raw cells, joined by `" | "` where there are
 ///   several.
 /// - `iso_key`: the interned `iso_key` column, or the row number.
@@ -156,6 +157,25 @@ impl SearchSpace for TabularSpace {
 
     fn index(&self, cell: &TabCell) -> Option<u64> {
         Some(self.table.file_row(cell.row()) as u64)
+    }
+
+    /// One entry per dimension: a plain column's name, or `column[position]` (0-based) for a
+    /// position of a sequence column.
+    fn components(&self, cell: &TabCell) -> Vec<(String, String)> {
+        let t = &self.table;
+        let codes = self.codes(cell);
+        t.dims
+            .iter()
+            .zip(codes)
+            .map(|(d, &v)| {
+                let column = &t.columns[d.column].name;
+                let name = match d.position {
+                    None => column.clone(),
+                    Some(p) => format!("{column}[{p}]"),
+                };
+                (name, d.values[v as usize].clone())
+            })
+            .collect()
     }
 
     fn sample(&self, rng: &mut dyn rand::RngCore) -> TabCell {
