@@ -1,0 +1,76 @@
+//! The README stays true: the files it points to exist, the quick-start example is a real
+//! experiment file, and the requirements it states match the manifests.
+
+mod common;
+use common::*;
+
+fn readme() -> String {
+    std::fs::read_to_string(root().join("README.md")).unwrap()
+}
+
+#[test]
+fn every_file_the_readme_names_exists() {
+    let text = readme();
+    // Markdown links to files of the repository.
+    let mut checked = 0;
+    for (i, _) in text.match_indices("](") {
+        let rest = &text[i + 2..];
+        let target = &rest[..rest.find(')').unwrap()];
+        if target.starts_with("http") {
+            continue;
+        }
+        let path = target.split('#').next().unwrap();
+        assert!(root().join(path).exists(), "README links to missing {path}");
+        checked += 1;
+    }
+    // Example files named in the text.
+    for (i, _) in text.match_indices("examples/") {
+        let rest = &text[i..];
+        let end = rest
+            .find(|c: char| !(c.is_ascii_alphanumeric() || "/_.-".contains(c)))
+            .unwrap_or(rest.len());
+        let path = rest[..end].trim_end_matches('.');
+        if path.ends_with(".toml") || path.ends_with(".py") {
+            let found = root().join(path).exists() || root().join("benchmarks").join(path).exists();
+            assert!(found, "README names missing {path}");
+            checked += 1;
+        }
+    }
+    assert!(checked >= 5, "only {checked} references checked");
+}
+
+#[test]
+fn the_quick_start_runs_a_real_experiment_file() {
+    let text = readme();
+    let cmd = "cargo run --release -- run ";
+    let i = text.find(cmd).expect("quick-start command");
+    let file = text[i + cmd.len()..].split_whitespace().next().unwrap();
+    let t = tempfile::tempdir().unwrap();
+    // The same file, cut short: it parses, runs and writes a summary.
+    emprox_ok(&[
+        "run",
+        file,
+        "--out",
+        s(&t.path().join("out")),
+        "--seeds",
+        "2",
+        "--set",
+        "budget.max_queries=20",
+    ]);
+    assert!(t.path().join("out/summary.json").exists());
+    assert!(text.contains("cargo test --release --workspace"));
+}
+
+#[test]
+fn the_stated_rust_version_is_the_manifest_one() {
+    let manifest = std::fs::read_to_string(root().join("Cargo.toml")).unwrap();
+    let v = manifest
+        .lines()
+        .find_map(|l| l.strip_prefix("rust-version = "))
+        .unwrap()
+        .trim_matches('"');
+    assert!(
+        readme().contains(&format!("Rust {v} or newer")),
+        "README must state Rust {v}"
+    );
+}
