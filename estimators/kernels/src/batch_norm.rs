@@ -168,15 +168,8 @@ pub fn batch_norm_reference(x: &Tensor, gamma: &Tensor, beta: &Tensor, eps: f64)
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::{assert_close, input, values};
     use candle_core::{Device, Var};
-    use rand::{Rng as _, SeedableRng};
-
-    fn input(shape: &[usize], s: u64) -> Tensor {
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(s);
-        let n: usize = shape.iter().product();
-        let v: Vec<f32> = (0..n).map(|_| rng.random_range(-1.0f32..1.0)).collect();
-        Tensor::from_vec(v, shape, &Device::Cpu).unwrap()
-    }
 
     #[test]
     fn fused_batch_norm_matches_tensor_ops_forward_and_backward() {
@@ -206,27 +199,17 @@ mod tests {
                 .sum_all()
                 .unwrap();
             let g = loss.backward().unwrap();
-            let v = |t: &Tensor| -> Vec<f32> { t.flatten_all().unwrap().to_vec1().unwrap() };
             (
-                v(&y),
-                v(g.get(x.as_tensor()).unwrap()),
-                v(g.get(gamma.as_tensor()).unwrap()),
-                v(g.get(beta.as_tensor()).unwrap()),
+                values(&y),
+                values(g.get(x.as_tensor()).unwrap()),
+                values(g.get(gamma.as_tensor()).unwrap()),
+                values(g.get(beta.as_tensor()).unwrap()),
             )
         };
         let (f, r) = (run(true), run(false));
-        let close = |a: &[f32], b: &[f32], what: &str| {
-            assert_eq!(a.len(), b.len());
-            for (x, y) in a.iter().zip(b) {
-                assert!(
-                    (x - y).abs() <= 1e-4 * (1.0 + y.abs()),
-                    "{what}: {x} vs {y}"
-                );
-            }
-        };
-        close(&f.0, &r.0, "output");
-        close(&f.1, &r.1, "dx");
-        close(&f.2, &r.2, "dgamma");
-        close(&f.3, &r.3, "dbeta");
+        assert_close(&f.0, &r.0, 1e-4, "output");
+        assert_close(&f.1, &r.1, 1e-4, "dx");
+        assert_close(&f.2, &r.2, 1e-4, "dgamma");
+        assert_close(&f.3, &r.3, 1e-4, "dbeta");
     }
 }

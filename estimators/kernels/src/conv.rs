@@ -121,15 +121,8 @@ impl CustomOp1 for Im2Col {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use candle_core::{Device, Var};
-    use rand::{Rng as _, SeedableRng};
-
-    fn input(shape: &[usize], s: u64) -> Tensor {
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(s);
-        let n: usize = shape.iter().product();
-        let v: Vec<f32> = (0..n).map(|_| rng.random_range(-1.0f32..1.0)).collect();
-        Tensor::from_vec(v, shape, &Device::Cpu).unwrap()
-    }
+    use crate::testing::{assert_close, input, values};
+    use candle_core::Var;
 
     #[test]
     fn im2col_convolution_matches_candle_conv2d() {
@@ -161,23 +154,17 @@ mod tests {
                     .sum_all()
                     .unwrap();
                 let g = loss.backward().unwrap();
-                let v = |t: &Tensor| -> Vec<f32> { t.flatten_all().unwrap().to_vec1().unwrap() };
                 (
                     y.dims().to_vec(),
-                    v(&y),
-                    v(g.get(x.as_tensor()).unwrap()),
-                    v(g.get(weight.as_tensor()).unwrap()),
+                    values(&y),
+                    values(g.get(x.as_tensor()).unwrap()),
+                    values(g.get(weight.as_tensor()).unwrap()),
                 )
             };
             let (f, r) = (run(true), run(false));
             assert_eq!(f.0, r.0);
             for (a, b) in [(&f.1, &r.1), (&f.2, &r.2), (&f.3, &r.3)] {
-                for (x, y) in a.iter().zip(b.iter()) {
-                    assert!(
-                        (x - y).abs() <= 1e-4 * (1.0 + y.abs()),
-                        "k{k} s{stride}: {x} vs {y}"
-                    );
-                }
+                assert_close(a, b, 1e-4, &format!("k{k} s{stride}"));
             }
         }
     }

@@ -24,6 +24,8 @@ pub mod lstm;
 pub mod ops;
 pub mod params;
 pub mod storage;
+#[cfg(test)]
+mod testing;
 
 pub use adam::Adam;
 pub use params::{Init, ParamError, ParamSpec, Params, SeededParams};

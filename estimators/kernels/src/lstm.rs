@@ -388,14 +388,9 @@ pub fn fast_tanh(x: &Tensor) -> Result<Tensor> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::{grads_of_weighted_sum, max_abs, max_diff, rand_tensor};
     use candle_core::{Device, Var, D};
     use rand::{Rng, SeedableRng};
-
-    fn rand_tensor(rng: &mut rand_chacha::ChaCha8Rng, dims: &[usize], scale: f32) -> Tensor {
-        let n: usize = dims.iter().product();
-        let v: Vec<f32> = (0..n).map(|_| rng.random_range(-scale..scale)).collect();
-        Tensor::from_vec(v, dims, &Device::Cpu).unwrap()
-    }
 
     /// The same LSTM from plain candle ops, step by step.
     fn reference(xg: &Tensor, w: &Tensor, s0: &Tensor, reverse: bool) -> Tensor {
@@ -440,45 +435,15 @@ mod tests {
             let probe = rand_tensor(&mut rng, &[b, l, h], 1.0);
             let ours = lstm(&table, &toks, &w, &s0, reverse, true).unwrap();
             let theirs = reference(&xg, &w, &s0, reverse);
-            let diff = (&ours - &theirs)
-                .unwrap()
-                .abs()
-                .unwrap()
-                .max_all()
-                .unwrap()
-                .to_scalar::<f32>()
-                .unwrap();
+            let diff = max_diff(&ours, &theirs);
             assert!(diff < 1e-5, "forward differs by {diff}");
-            let g1 = (ours * &probe)
-                .unwrap()
-                .sum_all()
-                .unwrap()
-                .backward()
-                .unwrap();
-            let g2 = (theirs * &probe)
-                .unwrap()
-                .sum_all()
-                .unwrap()
-                .backward()
-                .unwrap();
+            let g1 = grads_of_weighted_sum(&ours, &probe);
+            let g2 = grads_of_weighted_sum(&theirs, &probe);
             for v in [&table, &w, &s0] {
                 let a = g1.get(v).unwrap();
                 let bb = g2.get(v).unwrap();
-                let scale = bb
-                    .abs()
-                    .unwrap()
-                    .max_all()
-                    .unwrap()
-                    .to_scalar::<f32>()
-                    .unwrap();
-                let d = (a - bb)
-                    .unwrap()
-                    .abs()
-                    .unwrap()
-                    .max_all()
-                    .unwrap()
-                    .to_scalar::<f32>()
-                    .unwrap();
+                let scale = max_abs(bb);
+                let d = max_diff(a, bb);
                 assert!(
                     scale > 1e-3 && d < 1e-4 * scale.max(1.0),
                     "grad differs by {d}"

@@ -154,18 +154,8 @@ pub fn linear(x: &Tensor, w: &Tensor, b: &Tensor) -> Result<Tensor> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::{grads_of_weighted_sum, max_diff};
     use candle_core::{Device, Var, D};
-
-    fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
-        (a - b)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .max_all()
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap()
-    }
 
     #[test]
     fn fused_ops_match_composed_candle_ops() {
@@ -194,18 +184,8 @@ mod tests {
             (softmax(&x).unwrap(), composed_soft),
         ] {
             assert!(max_diff(&ours, &theirs) < 1e-6);
-            let g1 = (ours * &probe)
-                .unwrap()
-                .sum_all()
-                .unwrap()
-                .backward()
-                .unwrap();
-            let g2 = (theirs * &probe)
-                .unwrap()
-                .sum_all()
-                .unwrap()
-                .backward()
-                .unwrap();
+            let g1 = grads_of_weighted_sum(&ours, &probe);
+            let g2 = grads_of_weighted_sum(&theirs, &probe);
             let d = max_diff(g1.get(&x).unwrap(), g2.get(&x).unwrap());
             assert!(d < 1e-5, "gradient differs by {d}");
         }
@@ -225,13 +205,8 @@ mod tests {
             &dev,
         )
         .unwrap();
-        let g1 = (ours * &p).unwrap().sum_all().unwrap().backward().unwrap();
-        let g2 = (theirs * &p)
-            .unwrap()
-            .sum_all()
-            .unwrap()
-            .backward()
-            .unwrap();
+        let g1 = grads_of_weighted_sum(&ours, &p);
+        let g2 = grads_of_weighted_sum(&theirs, &p);
         for v in [&x2, &w, &b] {
             assert!(max_diff(g1.get(v).unwrap(), g2.get(v).unwrap()) < 1e-4);
         }
