@@ -4,7 +4,7 @@ EmProx (github.com/GideonFr/EmProx, `naslib/predictors/emprox_score.py`), interl
 on one machine, one thread each, same n = 121 NAS-Bench-201 CIFAR-10 training cells per repetition.
 
     cargo build --release -p emprox-engine
-    python3 estimators/bench/authors_compare/compare.py /path/to/EmProx-checkout [--reps 11]
+    python3 estimators/bench/authors_compare/compare.py /path/to/EmProx-checkout [--reps 15]
 
 The authors' code is loaded from the checkout given as the argument (nothing of it is copied
 here). Their `emprox_score.py`, `predictor.py` and `utils/encodings.py` are imported unchanged;
@@ -123,7 +123,7 @@ def load_authors(checkout):
     with contextlib.redirect_stdout(io.StringIO()):
         mod = load("authors_emprox_score", os.path.join(pkg, "predictors", "emprox_score.py"))
     # Their NB201 adjacency matrix is float32, so their token sequences hold numpy floats, which
-    # torch 1.9 (their requirements.txt) turned into a LongTensor and current torch refuses:
+    # current torch refuses to put in a LongTensor (their pinned torch 1.9 presumably did not):
     # cast the tokens to int (once per architecture and fit; no effect on the training).
     to_seq = mod.convert_arch_to_seq
     mod.convert_arch_to_seq = lambda *a, **kw: [int(t) for t in to_seq(*a, **kw)]
@@ -235,7 +235,7 @@ def environment(args):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("authors", help="checkout of github.com/GideonFr/EmProx")
-    ap.add_argument("--reps", type=int, default=11, help="counted repetitions (plus 1 warm-up)")
+    ap.add_argument("--reps", type=int, default=15, help="counted repetitions (plus 1 warm-up)")
     ap.add_argument("--n", type=int, default=121)
     ap.add_argument("--k", type=int, default=60, help="kNN neighbours (their run_experiments: 60)")
     ap.add_argument("--binary", default=BINARY)
@@ -261,15 +261,16 @@ def main():
     print()
     print(f"CPU seconds per fit, median of {len(rows)} interleaved repetitions, n = {args.n}, "
           "one thread each")
-    print("| fit | CPU s (median) | authors / this |")
-    print("|---|---:|---:|")
+    print("| fit | CPU s (median) | authors' fit / this (medians) | (median of per-rep ratios) |")
+    print("|---|---:|---:|---:|")
     for label, key in (
         ("authors' EmProx fit() (PyTorch, as their evaluator times it)", "authors_cpu_s"),
         ("  of which training (fit minus its train-set query)", "authors_train_cpu_s"),
         ("ours, defaults (encoder hidden 16 per direction)", "ours_default_cpu_s"),
         ("ours, encoder hidden 32 per direction (the authors' width)", "ours_width32_cpu_s"),
     ):
-        print(f"| {label} | {med[key]:.3f} | {a / med[key]:.2f} |")
+        paired = statistics.median(x["authors_cpu_s"] / x[key] for x in rows)
+        print(f"| {label} | {med[key]:.3f} | {a / med[key]:.2f} | {paired:.2f} |")
     print()
     print("authors' process CPU per fit (median): "
           f"{med['authors_process_cpu_s']:.3f} s; our whole eval-predictors process "
