@@ -126,7 +126,6 @@ impl Comparison {
             filter: entry.filter.clone(),
             evaluator: None,
         }
-        .resolved()
     }
 }
 

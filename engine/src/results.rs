@@ -187,7 +187,7 @@ pub fn aggregate(
     };
     ExperimentSummary {
         experiment: experiment.name.clone(),
-        strategy: experiment.strategy.kind.name().to_string(),
+        strategy: experiment.strategy.name().to_string(),
         estimator,
         dataset: dataset.to_string(),
         budget: experiment.budget.clone(),

@@ -20,7 +20,7 @@ pub mod mlp;
 pub mod nao;
 pub mod random;
 
-pub use config::{EstimatorConfig, EstimatorKind};
+pub use config::{EstimatorConfig, EstimatorParams};
 pub use error::EstimatorError;
 pub use estimator::{Estimator, FittedEstimator, Needs};
 pub use evaluation::{EvaluationSettings, PredictorEvalConfig};
