@@ -21,11 +21,19 @@ pub enum Resumed {
     Finished(Box<ExperimentSummary>),
 }
 
-/// Continues the experiment in `out`, holding its lock throughout.
-pub fn resume(out: &Path, exec: &Execution) -> Result<Resumed, ExperimentError> {
+/// Continues the experiment in `out`, holding its lock throughout. A folder started by another
+/// emprox version is refused unless `allow_version_change`.
+pub fn resume(
+    out: &Path,
+    exec: &Execution,
+    allow_version_change: bool,
+) -> Result<Resumed, ExperimentError> {
     let other = |m: String| ExperimentError::Other(m);
     let (_lock, manifest) =
         rundir::lock_existing(out, FolderKind::Experiment).map_err(|e| other(e.0))?;
+    manifest
+        .check_version(out, allow_version_change)
+        .map_err(|e| other(e.0))?;
     let cfg_path = out.join(rundir::CONFIG);
     let text = std::fs::read_to_string(&cfg_path).map_err(|e| {
         other(format!(

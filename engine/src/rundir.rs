@@ -84,6 +84,28 @@ impl Manifest {
         }
     }
 
+    /// Checks that this emprox version started the folder in `dir`: another version may not
+    /// reproduce its journals. With `allow`, a different version is only warned about.
+    pub fn check_version(&self, dir: &Path, allow: bool) -> Result<(), FolderError> {
+        let this = env!("CARGO_PKG_VERSION");
+        if self.emprox_version == this {
+            return Ok(());
+        }
+        let what = format!(
+            "{} was started by emprox {}, this is emprox {this}",
+            dir.display(),
+            self.emprox_version
+        );
+        if allow {
+            tracing::warn!("{what}: continuing (--allow-version-change)");
+            return Ok(());
+        }
+        Err(FolderError(format!(
+            "{what}: another version may not reproduce its journal; \
+             pass --allow-version-change to continue anyway, or start a new run"
+        )))
+    }
+
     /// Reads the manifest of `dir`.
     pub fn read(dir: &Path) -> Result<Manifest, String> {
         let p = dir.join(MANIFEST);
