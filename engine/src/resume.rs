@@ -8,7 +8,7 @@ use crate::benchmark::{Benchmark, WithBenchmark};
 use crate::config::{parse_toml, Experiment};
 use crate::experiment::{execute, Execution, ExperimentError};
 use crate::results::ExperimentSummary;
-use crate::rundir::{self, FolderKind};
+use crate::rundir::{self, FolderKind, Manifest};
 use emprox_benchmarks::digest::sha256_hex;
 use std::path::Path;
 
@@ -33,23 +33,7 @@ pub fn resume(
     manifest
         .check_version(out, allow_version_change)
         .map_err(|e| other(e.0))?;
-    let cfg_path = out.join(rundir::CONFIG);
-    let text = std::fs::read_to_string(&cfg_path).map_err(|e| {
-        other(format!(
-            "{}: {e}: the run was killed before it started (start it again with `emprox run --overwrite`)",
-            cfg_path.display()
-        ))
-    })?;
-    if sha256_hex(text.as_bytes()) != manifest.config_sha256 {
-        return Err(other(format!(
-            "{} was changed after the run started (its SHA-256 no longer matches {}): \
-             refusing to resume with another configuration; start a new run instead",
-            cfg_path.display(),
-            rundir::MANIFEST
-        )));
-    }
-    let exp: Experiment = parse_toml(&text, &cfg_path).map_err(|e| other(e.to_string()))?;
-    exp.validate(&cfg_path).map_err(|e| other(e.to_string()))?;
+    let exp = read_config(out, &manifest)?;
     if out.join(rundir::SUMMARY).exists() {
         return Ok(Resumed::AlreadyFinished);
     }
@@ -67,6 +51,30 @@ pub fn resume(
     )
     .map_err(|e| other(format!("{e:#}")))?
     .map(|f| Resumed::Finished(Box::new(f.summary)))
+}
+
+/// The experiment of the folder `out`: its `config.resolved.toml`, which must be the one the
+/// manifest hashed when the run started, read and checked.
+pub(crate) fn read_config(out: &Path, manifest: &Manifest) -> Result<Experiment, ExperimentError> {
+    let other = |m: String| ExperimentError::Other(m);
+    let cfg_path = out.join(rundir::CONFIG);
+    let text = std::fs::read_to_string(&cfg_path).map_err(|e| {
+        other(format!(
+            "{}: {e}: the run was killed before it started (start it again with `emprox run --overwrite`)",
+            cfg_path.display()
+        ))
+    })?;
+    if sha256_hex(text.as_bytes()) != manifest.config_sha256 {
+        return Err(other(format!(
+            "{} was changed after the run started (its SHA-256 no longer matches {}): \
+             refusing to resume with another configuration; start a new run instead",
+            cfg_path.display(),
+            rundir::MANIFEST
+        )));
+    }
+    let exp: Experiment = parse_toml(&text, &cfg_path).map_err(|e| other(e.to_string()))?;
+    exp.validate(&cfg_path).map_err(|e| other(e.to_string()))?;
+    Ok(exp)
 }
 
 /// Continues every run of an experiment from its journals.
