@@ -18,6 +18,7 @@ pub mod knn;
 pub mod metrics;
 pub mod mlp;
 pub mod nao;
+pub mod plot;
 pub mod random;
 
 pub use config::{EstimatorConfig, EstimatorParams};
