@@ -19,9 +19,11 @@ pub mod error;
 pub mod evaluator;
 pub mod fsutil;
 pub mod nb201;
+pub mod params;
 pub mod seed;
 pub mod space;
 pub mod tabular;
+pub mod toml_error;
 pub mod workers;
 
 pub use error::{ArchParseError, DataError};

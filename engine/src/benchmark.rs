@@ -36,7 +36,9 @@ pub fn open<F: WithBenchmark>(exp: &Experiment, f: F) -> anyhow::Result<F::Outpu
         BenchmarkKind::NasBench201 => {
             let data = exp.benchmark.load_nb201()?;
             let dataset = exp.benchmark.dataset().map_err(anyhow::Error::msg)?;
-            let evaluation = Evaluation::nb201(exp, data.clone()).map_err(anyhow::Error::msg)?;
+            let evaluation =
+                Evaluation::nb201(&exp.benchmark, exp.evaluator.as_ref(), data.clone())
+                    .map_err(anyhow::Error::msg)?;
             let best_val = evaluation.simulated_cost().then(|| {
                 data.records()
                     .iter()

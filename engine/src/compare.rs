@@ -7,7 +7,7 @@ use crate::experiment::{execute, run_experiment, Execution, ExperimentError, Fin
 use crate::filter::FilterConfig;
 use crate::plot::{self, Series, PALETTE};
 use crate::results::{mean_std, TrajectoryPoint};
-use crate::rundir::{self, FolderKind, Manifest};
+use crate::rundir::{self, FolderKind};
 use emprox_benchmarks::config::{BenchmarkConfig, BenchmarkKind};
 use emprox_benchmarks::nb201::{Dataset, NoiseModel};
 use emprox_estimators::config::EstimatorConfig;
@@ -126,7 +126,6 @@ impl Comparison {
             filter: entry.filter.clone(),
             evaluator: None,
         }
-        .resolved()
     }
 }
 
@@ -271,8 +270,9 @@ impl WithBenchmark for EntryRun<'_> {
             // Started before the interruption: replay what it has and go on.
             let (_lock, m) = rundir::lock_existing(dir, FolderKind::Experiment)
                 .map_err(|e| ExperimentError::Other(e.0))?;
-            let resolved = toml::to_string(exp).expect("experiments serialise");
-            if Manifest::new(FolderKind::Experiment, &resolved).config_sha256 != m.config_sha256 {
+            // Compared as values: a folder whose resolved file leaves defaults out (written by
+            // an earlier emprox) is the same experiment.
+            if crate::resume::read_config(dir, &m).ok().as_ref() != Some(exp) {
                 return Err(ExperimentError::Other(format!(
                     "{}: its configuration differs from the comparison's: refusing to resume",
                     dir.display()

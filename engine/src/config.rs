@@ -5,6 +5,7 @@ use crate::evaluators::{EvaluatorConfig, EvaluatorKind};
 use crate::filter::FilterConfig;
 use emprox_benchmarks::config::BenchmarkConfig;
 use emprox_benchmarks::nb201::Nb201Space;
+use emprox_benchmarks::toml_error;
 use emprox_estimators::config::EstimatorConfig;
 use emprox_strategies::StrategyConfig;
 use serde::de::DeserializeOwned;
@@ -133,7 +134,7 @@ impl Experiment {
         exp.benchmark
             .resolve_paths(path.parent().unwrap_or(Path::new("")));
         exp.validate(path)?;
-        Ok(exp.resolved())
+        Ok(exp)
     }
 
     /// Checks values that the types alone cannot.
@@ -216,12 +217,6 @@ impl Experiment {
         Ok(())
     }
 
-    /// The experiment with every default written out (what `config.resolved.toml` holds).
-    pub fn resolved(mut self) -> Experiment {
-        self.strategy = self.strategy.resolved();
-        self
-    }
-
     /// Default output folder: `runs/<name>`.
     pub fn default_out_dir(&self) -> PathBuf {
         PathBuf::from("runs").join(&self.name)
@@ -286,12 +281,8 @@ fn resolve_paths(table: &mut toml::Table, base: &Path) -> bool {
 /// Parses TOML into `T`, turning errors into `FILE:LINE:COL: message` with a "did you mean".
 pub fn parse_toml<T: DeserializeOwned>(text: &str, path: &Path) -> Result<T, ConfigError> {
     toml::from_str(text).map_err(|e| {
-        let loc = e
-            .span()
-            .map(|s| {
-                let (line, col) = line_col(text, s.start);
-                format!(":{line}:{col}")
-            })
+        let loc = toml_error::location(text, &e)
+            .map(|(line, col)| format!(":{line}:{col}"))
             .unwrap_or_default();
         ConfigError(format!(
             "{}{loc}: {}",
@@ -299,13 +290,6 @@ pub fn parse_toml<T: DeserializeOwned>(text: &str, path: &Path) -> Result<T, Con
             with_suggestion(e.message())
         ))
     })
-}
-
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    (line, col)
 }
 
 /// Adds "did you mean `x`?" to serde's "unknown field/variant `a`, expected one of `b`, `c`".
@@ -388,7 +372,15 @@ max_queries = 150
         let e = load_str(MINIMAL, &[]).unwrap();
         assert_eq!(e.seeds, 20);
         assert_eq!(e.budget.max_queries, Some(150));
-        assert_eq!(e.strategy.population_size, Some(30));
+        assert_eq!(
+            e.strategy,
+            StrategyConfig::RegularizedEvolution(
+                emprox_strategies::config::RegularizedEvolutionParams {
+                    population_size: 30,
+                    sample_size: 10
+                }
+            )
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@
 
 use crate::journal::WriteError;
 use emprox_benchmarks::command::{CommandConfig, CommandEvaluator};
+use emprox_benchmarks::config::BenchmarkConfig;
 use emprox_benchmarks::evaluator::{EvalFailure, Outcome};
 use emprox_benchmarks::nb201::{Cell, Nb201Data, Nb201Space, Nb201Tabular};
 use emprox_benchmarks::workers::{cache_key, ResultCache};
@@ -324,24 +325,22 @@ impl<C: 'static> Evaluation<C> {
 }
 
 impl Evaluation<Cell> {
-    /// Builds the evaluation of a NAS-Bench-201 experiment.
+    /// Builds the evaluation of a NAS-Bench-201 experiment from its `[benchmark]` and
+    /// `[evaluator]` tables.
     pub fn nb201(
-        exp: &crate::config::Experiment,
+        benchmark: &BenchmarkConfig,
+        evaluator: Option<&EvaluatorConfig>,
         data: Arc<Nb201Data>,
     ) -> Result<Evaluation<Cell>, String> {
-        let dataset = exp.benchmark.dataset()?;
+        let dataset = benchmark.dataset()?;
         let tabular = || {
             Evaluation::table(
-                Arc::new(Nb201Tabular::new(
-                    data.clone(),
-                    dataset,
-                    exp.benchmark.noise,
-                )),
+                Arc::new(Nb201Tabular::new(data.clone(), dataset, benchmark.noise)),
                 "nasbench201",
                 dataset.name(),
             )
         };
-        let Some(cfg) = &exp.evaluator else {
+        let Some(cfg) = evaluator else {
             return Ok(tabular());
         };
         Ok(match cfg.kind {

@@ -28,6 +28,9 @@ pub enum ExperimentError {
     /// A file could not be written.
     #[error(transparent)]
     Write(#[from] WriteError),
+    /// A run folder could not be prepared or read.
+    #[error(transparent)]
+    Folder(#[from] rundir::FolderError),
     /// Anything else, as a message.
     #[error("{0}")]
     Other(String),
@@ -93,7 +96,7 @@ pub fn execute<S: SearchSpace + 'static>(
                     source,
                 })?;
                 let replay = if exec.resume {
-                    crate::resume::prepare_run_dir(&dir)?
+                    rundir::prepare_run_dir(&dir)?
                 } else {
                     Vec::new()
                 };

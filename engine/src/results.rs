@@ -115,20 +115,8 @@ fn null_as_nan<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> 
     Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
 }
 
-/// Mean and sample standard deviation.
-pub fn mean_std(xs: &[f64]) -> (f64, f64) {
-    if xs.is_empty() {
-        return (f64::NAN, f64::NAN);
-    }
-    let n = xs.len() as f64;
-    let mean = xs.iter().sum::<f64>() / n;
-    let var = if xs.len() > 1 {
-        xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)
-    } else {
-        0.0
-    };
-    (mean, var.sqrt())
-}
+/// Mean and sample standard deviation (one definition, with the predictor metrics).
+pub use emprox_estimators::metrics::mean_std;
 
 /// Query counts at which the aggregate reports the incumbent.
 pub fn checkpoint_queries(max: u64) -> Vec<u64> {
@@ -187,7 +175,7 @@ pub fn aggregate(
     };
     ExperimentSummary {
         experiment: experiment.name.clone(),
-        strategy: experiment.strategy.kind.name().to_string(),
+        strategy: experiment.strategy.name().to_string(),
         estimator,
         dataset: dataset.to_string(),
         budget: experiment.budget.clone(),

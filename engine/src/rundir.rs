@@ -7,6 +7,7 @@
 //! exclusive lock on `.emprox.lock`, for the whole life of a run, resume, comparison or
 //! evaluation; the lock dies with its process, so a killed run never blocks a resume.
 
+use crate::journal::{self, Trial};
 use serde::{Deserialize, Serialize};
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, Write};
@@ -82,6 +83,28 @@ impl Manifest {
             config_sha256: emprox_benchmarks::digest::sha256_hex(config_text.as_bytes()),
             emprox_version: env!("CARGO_PKG_VERSION").to_string(),
         }
+    }
+
+    /// Checks that this emprox version started the folder in `dir`: another version may not
+    /// reproduce its journals. With `allow`, a different version is only warned about.
+    pub fn check_version(&self, dir: &Path, allow: bool) -> Result<(), FolderError> {
+        let this = env!("CARGO_PKG_VERSION");
+        if self.emprox_version == this {
+            return Ok(());
+        }
+        let what = format!(
+            "{} was started by emprox {}, this is emprox {this}",
+            dir.display(),
+            self.emprox_version
+        );
+        if allow {
+            tracing::warn!("{what}: continuing (--allow-version-change)");
+            return Ok(());
+        }
+        Err(FolderError(format!(
+            "{what}: another version may not reproduce its journal; \
+             pass --allow-version-change to continue anyway, or start a new run"
+        )))
     }
 
     /// Reads the manifest of `dir`.
@@ -407,6 +430,77 @@ pub fn check_folder_name(what: &str, name: &str) -> Result<(), String> {
         )),
         None => Ok(()),
     }
+}
+
+/// Reads a run folder's journal for replay, discarding (with a warning) a half-written last
+/// line, and truncates the journal and timings to their complete lines.
+pub fn prepare_run_dir(dir: &Path) -> Result<Vec<Trial>, FolderError> {
+    let trials = dir.join(TRIALS);
+    if !trials.exists() {
+        return Ok(Vec::new());
+    }
+    let contents = journal::read::<Trial>(&trials).map_err(|e| FolderError(e.to_string()))?;
+    if let Some(tail) = &contents.discarded_tail {
+        tracing::warn!(
+            file = %trials.display(),
+            bytes = tail.len(),
+            "discarding a half-written last line of the journal"
+        );
+    }
+    truncate(&trials, contents.valid_len)?;
+    let timings = dir.join(TIMINGS);
+    if timings.exists() {
+        let bytes = std::fs::read(&timings)
+            .map_err(|e| FolderError(format!("cannot read {}: {e}", timings.display())))?;
+        let keep = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        truncate(&timings, keep as u64)?;
+    }
+    let pools = dir.join(POOLS);
+    if pools.exists() {
+        // Keep, byte for byte, the pools scored before the first query that will be made anew;
+        // replay rewrites none, the continued run appends the rest.
+        let n = contents.records.len() as u64;
+        truncate(&pools, pools_prefix_len(&pools, n)?)?;
+    }
+    for (i, t) in contents.records.iter().enumerate() {
+        if t.query != i as u64 + 1 {
+            return Err(FolderError(format!(
+                "{}:{}: expected query {}, found {}",
+                trials.display(),
+                i + 1,
+                i + 1,
+                t.query
+            )));
+        }
+    }
+    Ok(contents.records)
+}
+
+/// Byte length of the leading lines of `pools.jsonl` whose `after_query` is below `n`.
+fn pools_prefix_len(pools: &Path, n: u64) -> Result<u64, FolderError> {
+    #[derive(serde::Deserialize)]
+    struct Head {
+        after_query: u64,
+    }
+    let bytes = std::fs::read(pools)
+        .map_err(|e| FolderError(format!("cannot read {}: {e}", pools.display())))?;
+    let mut keep = 0;
+    for line in bytes.split_inclusive(|&b| b == b'\n') {
+        let complete = line.ends_with(b"\n");
+        match serde_json::from_slice::<Head>(line) {
+            Ok(h) if complete && h.after_query < n => keep += line.len(),
+            _ => break,
+        }
+    }
+    Ok(keep as u64)
+}
+
+fn truncate(path: &Path, len: u64) -> Result<(), FolderError> {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .and_then(|f| f.set_len(len))
+        .map_err(|e| FolderError(format!("cannot truncate {}: {e}", path.display())))
 }
 
 #[cfg(test)]

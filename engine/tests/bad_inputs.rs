@@ -178,21 +178,21 @@ fn bad_inputs_get_clear_errors() {
         Case {
             what: "sample_size > population_size",
             args: run(file(&b.replace("sample_size = 10", "sample_size = 31"))),
-            needle: "sample_size must be between 1 and population_size (30)",
+            needle: "`sample_size` must be between 1 and population_size (30)",
         },
         Case {
             what: "population_size = 0",
             args: run(file(
                 &b.replace("population_size = 30", "population_size = 0"),
             )),
-            needle: "population_size must be at least 1",
+            needle: "`population_size` = 0 is out of range [1, 1000000]",
         },
         Case {
             what: "key of another strategy",
             args: run(file(
                 &b.replace("sample_size = 10", "sample_size = 10\nnum_init = 5"),
             )),
-            needle: "does not apply",
+            needle: "unknown field `num_init`",
         },
         Case {
             what: "missing data file",
@@ -461,7 +461,7 @@ fn bad_inputs_get_clear_errors() {
                 "population_size = 30",
                 "population_size = 1000000000000",
             ))),
-            needle: "population_size must be at most 1000000",
+            needle: "`population_size` = 1000000000000 is out of range [1, 1000000]",
         },
         Case {
             what: "[filter] candidates = 10^11",

@@ -190,3 +190,104 @@ fn a_full_disk_stops_the_run_with_a_clear_error_and_a_valid_journal() {
     assert!(written.ends_with('\n') && expected.starts_with(&written) && !written.is_empty());
     assert!(!disk.join("summary.json").exists());
 }
+
+/// Keeps the first `n` lines of a run's journal and removes the experiment's summary, as if the
+/// run had been killed after query `n`.
+fn cut_to(dir: &Path, n: usize) {
+    let p = dir.join("seed-0/trials.jsonl");
+    let j = std::fs::read(&p).unwrap();
+    let lines: Vec<&[u8]> = j.split_inclusive(|&b| b == b'\n').collect();
+    std::fs::write(&p, lines[..n].concat()).unwrap();
+    let _ = std::fs::remove_file(dir.join("summary.json"));
+}
+
+#[test]
+fn resume_checks_the_version_and_reads_sparse_resolved_configs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let exp = tmp.path().join("exp.toml");
+    std::fs::write(
+        &exp,
+        "name = \"v\"\n[benchmark]\ntype = \"nasbench201\"\ndataset = \"cifar10\"\n\
+         [strategy]\ntype = \"random\"\n[budget]\nmax_queries = 40\n\
+         [estimator]\ntype = \"knn_onehot\"\n[filter]\ncandidates = 20\ntop_k = 5\nwarmup = 10\n",
+    )
+    .unwrap();
+    let full = tmp.path().join("full");
+    let o = run(&[
+        "run",
+        exp.to_str().unwrap(),
+        "--out",
+        full.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let expected = journals(&full, 1);
+    let resolved = std::fs::read_to_string(full.join("config.resolved.toml")).unwrap();
+    // Every default is written out, the estimator's included.
+    assert!(
+        resolved.contains("[estimator]\ntype = \"knn_onehot\"\nk = 10\n"),
+        "{resolved}"
+    );
+
+    // A folder whose resolved config leaves the defaults out (as emprox wrote it before the
+    // estimator's defaults were resolved) resumes to the same journal.
+    let sparse = tmp.path().join("sparse");
+    copy_run(&full, &sparse);
+    let text = resolved.replace("type = \"knn_onehot\"\nk = 10\n", "type = \"knn_onehot\"\n");
+    assert_ne!(text, resolved);
+    std::fs::write(sparse.join("config.resolved.toml"), &text).unwrap();
+    let manifest = std::fs::read_to_string(sparse.join("run.json")).unwrap();
+    let old_hash = emprox_benchmarks::digest::sha256_hex(resolved.as_bytes());
+    let new_hash = emprox_benchmarks::digest::sha256_hex(text.as_bytes());
+    assert!(manifest.contains(&old_hash));
+    std::fs::write(
+        sparse.join("run.json"),
+        manifest.replace(&old_hash, &new_hash),
+    )
+    .unwrap();
+    cut_to(&sparse, 20);
+    let o = run(&["resume", sparse.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(journals(&sparse, 1), expected);
+
+    // A folder started by another version is refused (one line, exit 2, nothing written)...
+    let other = tmp.path().join("other");
+    copy_run(&full, &other);
+    let manifest = std::fs::read_to_string(other.join("run.json")).unwrap();
+    let this = format!("\"emprox_version\": \"{}\"", env!("CARGO_PKG_VERSION"));
+    assert!(manifest.contains(&this), "{manifest}");
+    std::fs::write(
+        other.join("run.json"),
+        manifest.replace(&this, "\"emprox_version\": \"0.0.1\""),
+    )
+    .unwrap();
+    cut_to(&other, 20);
+    let cut = journals(&other, 1);
+    let o = run(&["resume", other.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("started by emprox 0.0.1")
+            && err.contains(env!("CARGO_PKG_VERSION"))
+            && err.contains("--allow-version-change"),
+        "{err}"
+    );
+    assert_eq!(journals(&other, 1), cut);
+    assert!(!other.join("summary.json").exists());
+    // ...unless the user says so.
+    let o = run(&["resume", other.to_str().unwrap(), "--allow-version-change"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(journals(&other, 1), expected);
+}
+
+/// Copies a finished experiment folder (its top files and `seed-0`).
+fn copy_run(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to.join("seed-0")).unwrap();
+    for f in ["config.resolved.toml", "run.json", "summary.json"] {
+        std::fs::copy(from.join(f), to.join(f)).unwrap();
+    }
+    for e in std::fs::read_dir(from.join("seed-0")).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), to.join("seed-0").join(e.file_name())).unwrap();
+    }
+}

@@ -6,7 +6,7 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use emprox_benchmarks::nb201::{Dataset, Nb201Data, Nb201Space};
 use emprox_benchmarks::seed;
 use emprox_estimators::evaluation::splits;
-use emprox_estimators::{Estimator, EstimatorConfig, EstimatorKind};
+use emprox_estimators::{Estimator, EstimatorParams};
 
 fn bench(c: &mut Criterion) {
     let space = Nb201Space::new(Nb201Data::shipped().unwrap());
@@ -28,13 +28,13 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("n121");
     g.sample_size(10);
     for kind in [
-        EstimatorKind::Emprox,
-        EstimatorKind::Nao,
-        EstimatorKind::Gbdt,
-        EstimatorKind::MlpEnsemble,
+        EstimatorParams::Emprox(Default::default()),
+        EstimatorParams::Nao(Default::default()),
+        EstimatorParams::Gbdt(Default::default()),
+        EstimatorParams::MlpEnsemble(Default::default()),
     ] {
-        let est: Box<dyn Estimator<Nb201Space>> = EstimatorConfig::new(kind).build().unwrap();
-        g.bench_function(format!("fit/{}", kind.as_str()), |b| {
+        let est: Box<dyn Estimator<Nb201Space>> = kind.build().unwrap();
+        g.bench_function(format!("fit/{}", kind.name()), |b| {
             b.iter(|| {
                 est.fit(&space, &xtr, &ytr, &mut seed::stream(0, "bench"))
                     .unwrap()
@@ -43,7 +43,7 @@ fn bench(c: &mut Criterion) {
         let fitted = est
             .fit(&space, &xtr, &ytr, &mut seed::stream(0, "bench"))
             .unwrap();
-        g.bench_function(format!("query200/{}", kind.as_str()), |b| {
+        g.bench_function(format!("query200/{}", kind.name()), |b| {
             b.iter(|| fitted.predict(&space, &xte).unwrap())
         });
     }

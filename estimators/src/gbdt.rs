@@ -6,33 +6,32 @@
 
 use crate::error::EstimatorError;
 use crate::estimator::{check_fit_data, Estimator, FittedEstimator, Needs};
+use emprox_benchmarks::params::Range;
 use emprox_benchmarks::seed::Rng;
 use emprox_benchmarks::SearchSpace;
 
-/// Boosting hyperparameters.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct GbdtParams {
-    /// Maximum depth of a tree.
-    pub max_depth: usize,
-    /// Shrinkage applied to each tree.
-    pub eta: f64,
-    /// Number of trees.
-    pub rounds: usize,
-    /// Minimum hessian sum (samples) in a child.
-    pub min_child_weight: f64,
-    /// L2 regularisation of leaf weights.
-    pub lambda: f64,
+emprox_benchmarks::params! {
+    /// The `gbdt` table: boosting hyperparameters (defaults: NASLib's XGBoost settings).
+    pub struct GbdtParams;
+    /// maximum tree depth
+    max_depth: usize = 6, Range::Int(1, 16);
+    /// shrinkage
+    eta: f64 = 0.3, Range::Real { lo: 0.0, hi: 1.0, open_lo: true };
+    /// boosting rounds
+    rounds: usize = 500, Range::Int(1, 100_000);
+    /// minimum samples (hessian sum) per leaf
+    min_child_weight: f64 = 1.0, Range::Real { lo: 0.0, hi: 1e9, open_lo: false };
+    /// L2 regularisation of leaf weights
+    lambda: f64 = 1.0, Range::Real { lo: 0.0, hi: 1e9, open_lo: false };
 }
 
-impl Default for GbdtParams {
-    fn default() -> Self {
-        Self {
-            max_depth: 6,
-            eta: 0.3,
-            rounds: 500,
-            min_child_weight: 1.0,
-            lambda: 1.0,
-        }
+impl GbdtParams {
+    /// The validated estimator.
+    pub fn check(&self) -> Result<Gbdt, String> {
+        self.check_ranges()?;
+        Ok(Gbdt {
+            params: self.clone(),
+        })
     }
 }
 

@@ -92,6 +92,21 @@ impl Knn {
     }
 }
 
+emprox_benchmarks::params! {
+    /// The `knn_onehot` table.
+    pub struct KnnOneHotParams;
+    /// kNN neighbours on the one-hot encoding
+    k: usize = 10, emprox_benchmarks::params::Range::Int(1, 100_000);
+}
+
+impl KnnOneHotParams {
+    /// The validated estimator.
+    pub fn check(&self) -> Result<KnnOneHot, String> {
+        self.check_ranges()?;
+        Ok(KnnOneHot { k: self.k })
+    }
+}
+
 /// `knn_onehot`: distance-weighted kNN on the space's one-hot encoding.
 #[derive(Debug, Clone)]
 pub struct KnnOneHot {

@@ -18,9 +18,10 @@ pub mod knn;
 pub mod metrics;
 pub mod mlp;
 pub mod nao;
+pub mod plot;
 pub mod random;
 
-pub use config::{EstimatorConfig, EstimatorKind};
+pub use config::{EstimatorConfig, EstimatorParams};
 pub use error::EstimatorError;
 pub use estimator::{Estimator, FittedEstimator, Needs};
 pub use evaluation::{EvaluationSettings, PredictorEvalConfig};

@@ -1,5 +1,20 @@
 //! Predictor-quality metrics: rank correlations, errors and top-k precision.
 
+/// Mean and sample standard deviation (n − 1; 0 for one value, NaN for none).
+pub fn mean_std(xs: &[f64]) -> (f64, f64) {
+    if xs.is_empty() {
+        return (f64::NAN, f64::NAN);
+    }
+    let n = xs.len() as f64;
+    let mean = xs.iter().sum::<f64>() / n;
+    let var = if xs.len() > 1 {
+        xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)
+    } else {
+        0.0
+    };
+    (mean, var.sqrt())
+}
+
 /// Kendall's tau-b (ties in either variable are accounted for, as in `scipy.stats.kendalltau`).
 /// Returns 0 when one of the variables is constant.
 pub fn kendall_tau(x: &[f64], y: &[f64]) -> f64 {

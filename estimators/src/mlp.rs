@@ -5,44 +5,41 @@
 
 use crate::error::EstimatorError;
 use crate::estimator::{check_fit_data, Estimator, FittedEstimator, Needs};
+use emprox_benchmarks::params::Range;
 use emprox_benchmarks::seed::Rng;
 use emprox_benchmarks::SearchSpace;
 use emprox_kernels::Adam;
 use rand::seq::SliceRandom;
 use rand::Rng as _;
 
-/// Ensemble hyperparameters.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct MlpParams {
-    /// Networks in the ensemble.
-    pub ensemble_size: usize,
-    /// Hidden layers per network.
-    pub layers: usize,
-    /// Width of the hidden layers.
-    pub width: usize,
-    /// Training epochs.
-    pub epochs: usize,
-    /// Batch size.
-    pub batch_size: usize,
-    /// Adam learning rate.
-    pub lr: f64,
-    /// L2 weight decay.
-    pub weight_decay: f64,
+emprox_benchmarks::params! {
+    /// The `mlp_ensemble` table. BANANAS: 5 networks of width 20, Adam lr 0.01, 200 epochs; 5
+    /// hidden layers here (BANANAS uses 10, which is slower and no better at these
+    /// training-set sizes).
+    pub struct MlpParams;
+    /// number of MLPs
+    ensemble_size: usize = 5, Range::Int(1, 100);
+    /// hidden layers
+    layers: usize = 5, Range::Int(1, 64);
+    /// hidden width
+    width: usize = 20, Range::Int(1, 4096);
+    /// training epochs
+    epochs: usize = 200, Range::Int(1, 100_000);
+    /// batch size
+    batch_size: usize = 32, Range::Int(1, 100_000);
+    /// Adam learning rate
+    lr: f64 = 0.01, Range::Real { lo: 0.0, hi: 10.0, open_lo: true };
+    /// L2 weight decay
+    weight_decay: f64 = 0.0, Range::Real { lo: 0.0, hi: 1.0, open_lo: false };
 }
 
-impl Default for MlpParams {
-    /// BANANAS: 5 networks of width 20, Adam lr 0.01, 200 epochs; 5 hidden layers here
-    /// (BANANAS uses 10, which is slower and no better at these training-set sizes).
-    fn default() -> Self {
-        Self {
-            ensemble_size: 5,
-            layers: 5,
-            width: 20,
-            epochs: 200,
-            batch_size: 32,
-            lr: 0.01,
-            weight_decay: 0.0,
-        }
+impl MlpParams {
+    /// The validated estimator.
+    pub fn check(&self) -> Result<MlpEnsemble, String> {
+        self.check_ranges()?;
+        Ok(MlpEnsemble {
+            params: self.clone(),
+        })
     }
 }
 

@@ -2,7 +2,8 @@
 //! (0.8 × MSE + 0.2 × reconstruction by default), predicting with the head.
 
 use crate::emprox::model::Seq2Seq;
-use crate::emprox::{train, NetParams, Scale};
+use crate::emprox::train;
+use crate::emprox::{NetParams, Scale};
 use crate::error::EstimatorError;
 use crate::estimator::{check_fit_data, Estimator, FittedEstimator, Needs};
 use emprox_benchmarks::seed::Rng;
@@ -15,17 +16,25 @@ pub struct Nao {
     pub params: NetParams,
 }
 
-impl Nao {
-    /// NAO's defaults: the paper's encoder-decoder, head of 2 layers × 16, trade-off 0.8, and
-    /// 200 epochs: with EmProx's 50 its regressor has taken too few steps to rank (measured
-    /// Kendall tau 0.22 at n = 121, against 0.51 with 200).
-    pub fn default_params() -> NetParams {
-        let mut p = NetParams::paper();
-        p.head_layers = 2;
-        p.head_width = 16;
-        p.train.trade_off = 0.8;
-        p.train.epochs = 200;
-        p
+crate::emprox::net_settings! {
+    /// The `nao` table. NAO's defaults: the paper's encoder-decoder, head of 2 layers × 16,
+    /// trade-off 0.8, and 200 epochs: with EmProx's 50 its regressor has taken too few steps to
+    /// rank (measured Kendall tau 0.22 at n = 121, against 0.51 with 200).
+    pub struct NaoSettings;
+    epochs = 200, trade_off = 0.8;
+}
+
+impl NaoSettings {
+    /// The validated estimator.
+    pub fn check(&self) -> Result<Nao, String> {
+        let params = self.checked_net()?;
+        if self.trade_off == 0.0 {
+            return Err("`trade_off` must be > 0: NAO predicts with its head".into());
+        }
+        if self.head_layers == 0 {
+            return Err("`head_layers` must be >= 1".into());
+        }
+        Ok(Nao { params })
     }
 }
 

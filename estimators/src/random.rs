@@ -7,6 +7,19 @@ use emprox_benchmarks::SearchSpace;
 use rand::{Rng as _, SeedableRng};
 use std::sync::Mutex;
 
+emprox_benchmarks::params! {
+    /// The `random` table (no parameters).
+    pub struct RandomParams;
+}
+
+impl RandomParams {
+    /// The validated estimator.
+    pub fn check(&self) -> Result<RandomEstimator, String> {
+        self.check_ranges()?;
+        Ok(RandomEstimator)
+    }
+}
+
 /// Random scores (no learning).
 #[derive(Debug, Clone, Default)]
 pub struct RandomEstimator;

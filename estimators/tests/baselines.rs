@@ -5,9 +5,9 @@ use emprox_benchmarks::nb201::{Dataset, Nb201Data, Nb201Space};
 use emprox_benchmarks::seed;
 use emprox_estimators::evaluation::splits;
 use emprox_estimators::metrics::{kendall_tau, Metrics};
-use emprox_estimators::{Estimator, EstimatorConfig, EstimatorKind};
+use emprox_estimators::{Estimator, EstimatorParams};
 
-fn tau_of(kind: EstimatorKind) -> (f64, Metrics) {
+fn tau_of(kind: &EstimatorParams) -> (f64, Metrics) {
     let space = Nb201Space::new(Nb201Data::shipped().unwrap());
     let s = splits::sample(&space, 0, 1, 121, 200);
     let acc = |i: &usize| {
@@ -22,9 +22,9 @@ fn tau_of(kind: EstimatorKind) -> (f64, Metrics) {
     let xte: Vec<_> = s.test.iter().map(|&i| space.cell_at(i).unwrap()).collect();
     let ytr: Vec<f64> = s.train.iter().map(acc).collect();
     let yte: Vec<f64> = s.test.iter().map(acc).collect();
-    let est: Box<dyn Estimator<Nb201Space>> = EstimatorConfig::new(kind).build().unwrap();
+    let est: Box<dyn Estimator<Nb201Space>> = kind.build().unwrap();
     let fitted = est
-        .fit(&space, &xtr, &ytr, &mut seed::stream(3, kind.as_str()))
+        .fit(&space, &xtr, &ytr, &mut seed::stream(3, kind.name()))
         .unwrap();
     let pred = fitted.predict(&space, &xte).unwrap();
     assert_eq!(pred.len(), 200);
@@ -34,18 +34,18 @@ fn tau_of(kind: EstimatorKind) -> (f64, Metrics) {
 
 #[test]
 fn baselines_beat_random() {
-    let (random, _) = tau_of(EstimatorKind::Random);
+    let (random, _) = tau_of(&EstimatorParams::Random(Default::default()));
     assert!(random.abs() < 0.15, "random tau {random}");
     for (kind, floor) in [
-        (EstimatorKind::KnnOnehot, 0.3),
-        (EstimatorKind::Gbdt, 0.3),
-        (EstimatorKind::MlpEnsemble, 0.4),
-        (EstimatorKind::Nao, 0.3),
+        (EstimatorParams::KnnOnehot(Default::default()), 0.3),
+        (EstimatorParams::Gbdt(Default::default()), 0.3),
+        (EstimatorParams::MlpEnsemble(Default::default()), 0.4),
+        (EstimatorParams::Nao(Default::default()), 0.3),
     ] {
-        let (tau, m) = tau_of(kind);
+        let (tau, m) = tau_of(&kind);
         eprintln!(
             "{}: tau {tau:.3} (random {random:.3}), MAE {:.2}",
-            kind.as_str(),
+            kind.name(),
             m.mae
         );
         assert!(tau > floor && tau > random + 0.2, "{kind:?}: {tau}");

@@ -2,16 +2,16 @@
 
 use emprox_benchmarks::nb201::{Nb201Data, Nb201Space};
 use emprox_benchmarks::{seed, SearchSpace};
-use emprox_estimators::{Estimator, EstimatorConfig, EstimatorError, EstimatorKind};
+use emprox_estimators::{Estimator, EstimatorError, EstimatorParams};
 
 #[test]
 fn tiny_and_constant_training_sets() {
     let space = Nb201Space::new(Nb201Data::shipped().unwrap());
     let cells: Vec<_> = (0..7).map(|i| space.cell_at(i * 1000).unwrap()).collect();
-    for kind in EstimatorKind::ALL {
-        let est: Box<dyn Estimator<Nb201Space>> = EstimatorConfig::new(kind).build().unwrap();
+    for kind in EstimatorParams::all() {
+        let est: Box<dyn Estimator<Nb201Space>> = kind.build().unwrap();
         let min = est.needs().min_train_size.max(1);
-        let mut rng = seed::stream(0, kind.as_str());
+        let mut rng = seed::stream(0, kind.name());
         for targets in [vec![70.0; min], (0..min).map(|i| 60.0 + i as f64).collect()] {
             let fitted = est.fit(&space, &cells[..min], &targets, &mut rng).unwrap();
             let p = fitted.predict(&space, &cells[2..]).unwrap();
@@ -41,7 +41,7 @@ fn tiny_and_constant_training_sets() {
         assert!(est.fit(&space, &[], &[], &mut rng).is_err());
     }
     // A constant training set: kNN-based predictions equal the constant.
-    let est: Box<dyn Estimator<Nb201Space>> = EstimatorConfig::new(EstimatorKind::KnnOnehot)
+    let est: Box<dyn Estimator<Nb201Space>> = EstimatorParams::KnnOnehot(Default::default())
         .build()
         .unwrap();
     let f = est

@@ -7,7 +7,7 @@ use emprox_estimators::emprox::model::Seq2Seq;
 use emprox_estimators::emprox::{persist, pretrain, train, EmProx, EmProxParams};
 use emprox_estimators::evaluation::splits;
 use emprox_estimators::metrics::kendall_tau;
-use emprox_estimators::{Estimator, EstimatorConfig, EstimatorKind};
+use emprox_estimators::{Estimator, EstimatorConfig, EstimatorParams};
 
 fn space() -> Nb201Space {
     Nb201Space::new(Nb201Data::shipped().unwrap())
@@ -66,9 +66,9 @@ fn fitted_emprox_ranks_better_than_random_saves_loads_and_reproduces() {
     let space = space();
     let (xtr, ytr, xte, yte) = split(&space);
     let emprox: Box<dyn Estimator<Nb201Space>> =
-        EstimatorConfig::new(EstimatorKind::Emprox).build().unwrap();
+        EstimatorParams::Emprox(Default::default()).build().unwrap();
     let random: Box<dyn Estimator<Nb201Space>> =
-        EstimatorConfig::new(EstimatorKind::Random).build().unwrap();
+        EstimatorParams::Random(Default::default()).build().unwrap();
     let fitted = emprox
         .fit(&space, &xtr, &ytr, &mut seed::stream(7, "fit"))
         .unwrap();

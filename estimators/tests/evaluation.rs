@@ -1,7 +1,7 @@
 //! The predictor-evaluation protocol on the shipped example file, reduced to a few seconds.
 
 use emprox_estimators::evaluation::{self, PredictorEvalConfig};
-use emprox_estimators::EstimatorKind;
+use emprox_estimators::EstimatorParams;
 use std::path::Path;
 
 const MINIMAL: &str = r#"
@@ -36,17 +36,22 @@ fn tiny(mut cfg: PredictorEvalConfig) -> PredictorEvalConfig {
     cfg.evaluation.trials_per_size.clear();
     cfg.evaluation.test_size = 30;
     for e in &mut cfg.estimators {
-        match e.kind {
-            EstimatorKind::Emprox | EstimatorKind::Nao | EstimatorKind::MlpEnsemble => {
-                e.epochs = Some(3);
-                e.steps = e.steps.map(|_| 3);
+        match &mut e.params {
+            EstimatorParams::Emprox(p) => {
+                p.epochs = 3;
+                p.steps = p.steps.map(|_| 3);
+                if p.pretrain > 0 {
+                    p.pretrain = 50;
+                    p.pretrain_epochs = 2;
+                }
             }
-            EstimatorKind::Gbdt => e.rounds = Some(20),
+            EstimatorParams::Nao(p) => {
+                p.epochs = 3;
+                p.steps = p.steps.map(|_| 3);
+            }
+            EstimatorParams::MlpEnsemble(p) => p.epochs = 3,
+            EstimatorParams::Gbdt(p) => p.rounds = 20,
             _ => {}
-        }
-        if e.pretrain.is_some() {
-            e.pretrain = Some(50);
-            e.pretrain_epochs = Some(2);
         }
     }
     cfg
@@ -74,9 +79,11 @@ fn shipped_example_validates_and_a_tiny_run_writes_all_evidence() {
         full.evaluation.train_sizes,
         vec![10, 25, 50, 121, 200, 400, 1000]
     );
-    for kind in EstimatorKind::ALL {
+    for kind in EstimatorParams::all() {
         assert!(
-            full.estimators.iter().any(|e| e.kind == kind),
+            full.estimators
+                .iter()
+                .any(|e| e.params.name() == kind.name()),
             "{kind:?} missing"
         );
     }

@@ -1,200 +1,213 @@
-//! The `[strategy]` table: one place where a strategy name becomes a strategy.
+//! The `[strategy]` table: a serde-tagged enum of checked parameter structs, the one place where
+//! a strategy name becomes a strategy. Each parameter is declared once (name, default, range,
+//! description); `emprox list` and the resolved configuration come from the same declarations.
 
 use crate::{LocalSearch, RandomSearch, RegularizedEvolution, Strategy};
+use emprox_benchmarks::params::{Catalogue, Range};
 use emprox_benchmarks::SearchSpace;
 use serde::{Deserialize, Serialize};
-
-/// The strategies known to emprox.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum StrategyKind {
-    /// Uniform random search.
-    Random,
-    /// Regularized evolution.
-    RegularizedEvolution,
-    /// Local search.
-    LocalSearch,
-}
-
-impl StrategyKind {
-    /// The name used in experiment files.
-    pub fn name(self) -> &'static str {
-        match self {
-            StrategyKind::Random => "random",
-            StrategyKind::RegularizedEvolution => "regularized_evolution",
-            StrategyKind::LocalSearch => "local_search",
-        }
-    }
-}
 
 /// An invalid strategy configuration.
 #[derive(Debug, thiserror::Error)]
 #[error("[strategy] {0}")]
 pub struct StrategyError(pub String);
 
-/// Default population size of regularized evolution (NASLib's NAS-Bench-201 config).
-pub const DEFAULT_POPULATION_SIZE: usize = 30;
-/// Default tournament size of regularized evolution (NASLib's NAS-Bench-201 config).
-pub const DEFAULT_SAMPLE_SIZE: usize = 10;
-/// Default number of random initial cells of local search (NASLib's NAS-Bench-201 config).
-pub const DEFAULT_NUM_INIT: usize = 10;
-
 /// The largest population, tournament or initial sample a strategy accepts.
 pub const MAX_SIZE: usize = 1_000_000;
+const SIZE: Range = Range::Int(1, MAX_SIZE as u64);
 
-/// Names with their parameters as (key, default, description), for `emprox list`.
-pub type Catalogue = Vec<(&'static str, Vec<(&'static str, String, &'static str)>)>;
+emprox_benchmarks::params! {
+    /// `random`: uniform random search (no parameters).
+    pub struct RandomParams;
+}
 
-/// The `[strategy]` table. Keys that do not apply to the chosen `type` are errors.
+emprox_benchmarks::params! {
+    /// `regularized_evolution` (defaults: NASLib's NAS-Bench-201 config).
+    pub struct RegularizedEvolutionParams;
+    /// population size
+    population_size: usize = 30, SIZE;
+    /// tournament sample size (at most population_size)
+    sample_size: usize = 10, SIZE;
+}
+
+emprox_benchmarks::params! {
+    /// `local_search` (default: NASLib's NAS-Bench-201 config).
+    pub struct LocalSearchParams;
+    /// random initial cells
+    num_init: usize = 10, SIZE;
+}
+
+impl RandomParams {
+    /// The validated strategy.
+    pub fn check(&self) -> Result<RandomSearch, String> {
+        self.check_ranges()?;
+        Ok(RandomSearch)
+    }
+}
+
+impl RegularizedEvolutionParams {
+    /// The validated strategy.
+    pub fn check<C>(&self) -> Result<RegularizedEvolution<C>, String> {
+        self.check_ranges()?;
+        if self.sample_size > self.population_size {
+            return Err(format!(
+                "`sample_size` must be between 1 and population_size ({}), got {}",
+                self.population_size, self.sample_size
+            ));
+        }
+        Ok(RegularizedEvolution::new(
+            self.population_size,
+            self.sample_size,
+        ))
+    }
+}
+
+impl LocalSearchParams {
+    /// The validated strategy.
+    pub fn check<C>(&self) -> Result<LocalSearch<C>, String> {
+        self.check_ranges()?;
+        Ok(LocalSearch::new(self.num_init))
+    }
+}
+
+/// The `[strategy]` table: `type` picks the strategy, the other keys are its parameters (a key
+/// of another type is an unknown key). Every parameter has a default, and serialising writes
+/// them all.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StrategyConfig {
-    /// `random`, `regularized_evolution` or `local_search`.
-    #[serde(rename = "type")]
-    pub kind: StrategyKind,
-    /// Regularized evolution: population size (default 30).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub population_size: Option<usize>,
-    /// Regularized evolution: tournament sample size (default 10).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sample_size: Option<usize>,
-    /// Local search: number of random initial cells (default 10).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub num_init: Option<usize>,
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum StrategyConfig {
+    /// Uniform random search.
+    Random(RandomParams),
+    /// Regularized evolution.
+    RegularizedEvolution(RegularizedEvolutionParams),
+    /// Local search.
+    LocalSearch(LocalSearchParams),
 }
 
 impl StrategyConfig {
-    /// A config of `kind` with every parameter at its default.
-    pub fn new(kind: StrategyKind) -> Self {
-        Self {
-            kind,
-            population_size: None,
-            sample_size: None,
-            num_init: None,
+    /// Every type with its defaults, in documentation order.
+    pub fn all() -> [StrategyConfig; 3] {
+        [
+            StrategyConfig::Random(Default::default()),
+            StrategyConfig::RegularizedEvolution(Default::default()),
+            StrategyConfig::LocalSearch(Default::default()),
+        ]
+    }
+
+    /// The name used in experiment files.
+    pub fn name(&self) -> &'static str {
+        match self {
+            StrategyConfig::Random(_) => "random",
+            StrategyConfig::RegularizedEvolution(_) => "regularized_evolution",
+            StrategyConfig::LocalSearch(_) => "local_search",
         }
     }
 
-    /// Checks the parameters: ranges, and keys that do not apply to the type.
+    /// Checks the parameters (ranges, and rules that join several keys).
     pub fn validate(&self) -> Result<(), StrategyError> {
-        for (key, v) in [
-            ("population_size", self.population_size),
-            ("sample_size", self.sample_size),
-            ("num_init", self.num_init),
-        ] {
-            if let Some(v) = v.filter(|&v| v > MAX_SIZE) {
-                return Err(StrategyError(format!(
-                    "{key} must be at most {MAX_SIZE}, got {v}"
-                )));
-            }
-        }
-        let not_for = |key: &str| {
-            Err(StrategyError(format!(
-                "`{key}` does not apply to type = \"{}\"",
-                self.kind.name()
-            )))
+        let checked = match self {
+            StrategyConfig::Random(p) => p.check().map(drop),
+            StrategyConfig::RegularizedEvolution(p) => p.check::<()>().map(drop),
+            StrategyConfig::LocalSearch(p) => p.check::<()>().map(drop),
         };
-        match self.kind {
-            StrategyKind::Random => {
-                if self.population_size.is_some() {
-                    return not_for("population_size");
-                }
-                if self.sample_size.is_some() {
-                    return not_for("sample_size");
-                }
-                if self.num_init.is_some() {
-                    return not_for("num_init");
-                }
-            }
-            StrategyKind::RegularizedEvolution => {
-                if self.num_init.is_some() {
-                    return not_for("num_init");
-                }
-                let p = self.population_size.unwrap_or(DEFAULT_POPULATION_SIZE);
-                let s = self.sample_size.unwrap_or(DEFAULT_SAMPLE_SIZE);
-                if p < 1 {
-                    return Err(StrategyError("population_size must be at least 1".into()));
-                }
-                if s < 1 || s > p {
-                    return Err(StrategyError(format!(
-                        "sample_size must be between 1 and population_size ({p}), got {s}"
-                    )));
-                }
-            }
-            StrategyKind::LocalSearch => {
-                if self.population_size.is_some() {
-                    return not_for("population_size");
-                }
-                if self.sample_size.is_some() {
-                    return not_for("sample_size");
-                }
-                if self.num_init == Some(0) {
-                    return Err(StrategyError("num_init must be at least 1".into()));
-                }
-            }
-        }
-        Ok(())
+        checked.map_err(|e| self.error(e))
+    }
+
+    fn error(&self, e: String) -> StrategyError {
+        StrategyError(format!("type = \"{}\": {e}", self.name()))
     }
 
     /// Builds the strategy (validating first).
     pub fn build<S: SearchSpace + 'static>(&self) -> Result<Box<dyn Strategy<S>>, StrategyError> {
-        self.validate()?;
-        Ok(match self.kind {
-            StrategyKind::Random => Box::new(RandomSearch),
-            StrategyKind::RegularizedEvolution => Box::new(RegularizedEvolution::new(
-                self.population_size.unwrap_or(DEFAULT_POPULATION_SIZE),
-                self.sample_size.unwrap_or(DEFAULT_SAMPLE_SIZE),
-            )),
-            StrategyKind::LocalSearch => {
-                Box::new(LocalSearch::new(self.num_init.unwrap_or(DEFAULT_NUM_INIT)))
-            }
-        })
+        let built: Result<Box<dyn Strategy<S>>, String> = match self {
+            StrategyConfig::Random(p) => p.check().map(|s| Box::new(s) as _),
+            StrategyConfig::RegularizedEvolution(p) => p.check().map(|s| Box::new(s) as _),
+            StrategyConfig::LocalSearch(p) => p.check().map(|s| Box::new(s) as _),
+        };
+        built.map_err(|e| self.error(e))
     }
 
     /// Strategies and their parameters with defaults, for `emprox list`.
     pub fn describe() -> Catalogue {
-        vec![
-            ("random", vec![]),
-            (
-                "regularized_evolution",
-                vec![
-                    (
-                        "population_size",
-                        DEFAULT_POPULATION_SIZE.to_string(),
-                        "population size",
-                    ),
-                    (
-                        "sample_size",
-                        DEFAULT_SAMPLE_SIZE.to_string(),
-                        "tournament sample size",
-                    ),
-                ],
-            ),
-            (
-                "local_search",
-                vec![(
-                    "num_init",
-                    DEFAULT_NUM_INIT.to_string(),
-                    "random initial cells",
-                )],
-            ),
-        ]
+        Self::all()
+            .iter()
+            .map(|c| {
+                let docs = match c {
+                    StrategyConfig::Random(_) => RandomParams::docs(),
+                    StrategyConfig::RegularizedEvolution(_) => RegularizedEvolutionParams::docs(),
+                    StrategyConfig::LocalSearch(_) => LocalSearchParams::docs(),
+                };
+                (c.name(), docs)
+            })
+            .collect()
     }
 }
 
-impl StrategyConfig {
-    /// The config with every default of its type written out.
-    pub fn resolved(&self) -> StrategyConfig {
-        let mut c = self.clone();
-        match self.kind {
-            StrategyKind::Random => {}
-            StrategyKind::RegularizedEvolution => {
-                c.population_size.get_or_insert(DEFAULT_POPULATION_SIZE);
-                c.sample_size.get_or_insert(DEFAULT_SAMPLE_SIZE);
-            }
-            StrategyKind::LocalSearch => {
-                c.num_init.get_or_insert(DEFAULT_NUM_INIT);
-            }
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> Result<StrategyConfig, toml::de::Error> {
+        toml::from_str(s)
+    }
+
+    #[test]
+    fn the_table_users_write_parses_and_resolves_every_default() {
+        let c = parse("type = \"regularized_evolution\"\npopulation_size = 40").unwrap();
+        assert_eq!(
+            c,
+            StrategyConfig::RegularizedEvolution(RegularizedEvolutionParams {
+                population_size: 40,
+                sample_size: 10
+            })
+        );
+        let text = toml::to_string(&c).unwrap();
+        assert_eq!(
+            text,
+            "type = \"regularized_evolution\"\npopulation_size = 40\nsample_size = 10\n"
+        );
+        assert_eq!(parse(&text).unwrap(), c);
+        let ls = toml::to_string(&parse("type = \"local_search\"").unwrap()).unwrap();
+        assert_eq!(ls, "type = \"local_search\"\nnum_init = 10\n");
+    }
+
+    #[test]
+    fn bad_tables_are_one_line_errors_naming_the_key() {
+        let e = parse("type = \"random\"\npopulation_size = 3")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("unknown field `population_size`"), "{e}");
+        let e = parse("type = \"local_search\"\nnum_innit = 3")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("`num_innit`") && e.contains("`num_init`"), "{e}");
+        assert!(parse("population_size = 3").is_err());
+        let c = parse("type = \"regularized_evolution\"\nsample_size = 40").unwrap();
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("sample_size") && e.contains("(30)"), "{e}");
+        assert!(!e.contains('\n'));
+        let c = parse("type = \"local_search\"\nnum_init = 0").unwrap();
+        let e = c.validate().unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "[strategy] type = \"local_search\": `num_init` = 0 is out of range [1, 1000000]"
+        );
+    }
+
+    #[test]
+    fn list_shows_what_the_structs_declare() {
+        let d = StrategyConfig::describe();
+        let names: Vec<&str> = d.iter().map(|x| x.0).collect();
+        assert_eq!(names, ["random", "regularized_evolution", "local_search"]);
+        assert!(d[0].1.is_empty());
+        let re: Vec<(&str, &str)> = d[1]
+            .1
+            .iter()
+            .map(|p| (p.name, p.default.as_str()))
+            .collect();
+        assert_eq!(re, [("population_size", "30"), ("sample_size", "10")]);
+        for c in StrategyConfig::all() {
+            assert!(c.validate().is_ok(), "{}", c.name());
         }
-        c
     }
 }

@@ -9,7 +9,7 @@ pub mod local_search;
 pub mod random;
 pub mod regularized_evolution;
 
-pub use config::{StrategyConfig, StrategyError, StrategyKind};
+pub use config::{StrategyConfig, StrategyError};
 pub use local_search::LocalSearch;
 pub use random::RandomSearch;
 pub use regularized_evolution::RegularizedEvolution;

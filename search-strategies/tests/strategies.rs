@@ -3,12 +3,12 @@
 use emprox_benchmarks::nb201::{Cell, Dataset, Nb201Data, Nb201Space};
 use emprox_benchmarks::seed;
 use emprox_benchmarks::SearchSpace;
-use emprox_strategies::{StrategyConfig, StrategyKind};
+use emprox_strategies::StrategyConfig;
 use std::collections::HashSet;
 
-fn run(kind: StrategyKind, queries: usize, s: u64) -> Vec<(Cell, f64)> {
+fn run(kind: &StrategyConfig, queries: usize, s: u64) -> Vec<(Cell, f64)> {
     let space = Nb201Space::new(Nb201Data::shipped().unwrap());
-    let mut strat = StrategyConfig::new(kind).build::<Nb201Space>().unwrap();
+    let mut strat = kind.build::<Nb201Space>().unwrap();
     let mut rng = seed::stream(s, "strategy");
     let mut out = Vec::new();
     for _ in 0..queries {
@@ -20,7 +20,7 @@ fn run(kind: StrategyKind, queries: usize, s: u64) -> Vec<(Cell, f64)> {
     out
 }
 
-fn mean_best(kind: StrategyKind, queries: usize) -> f64 {
+fn mean_best(kind: &StrategyConfig, queries: usize) -> f64 {
     let seeds = 30;
     (0..seeds)
         .map(|s| {
@@ -35,16 +35,23 @@ fn mean_best(kind: StrategyKind, queries: usize) -> f64 {
 
 #[test]
 fn evolution_and_local_search_beat_random_search() {
-    let rs = mean_best(StrategyKind::Random, 150);
-    let re = mean_best(StrategyKind::RegularizedEvolution, 150);
-    let ls = mean_best(StrategyKind::LocalSearch, 150);
+    let rs = mean_best(&StrategyConfig::Random(Default::default()), 150);
+    let re = mean_best(
+        &StrategyConfig::RegularizedEvolution(Default::default()),
+        150,
+    );
+    let ls = mean_best(&StrategyConfig::LocalSearch(Default::default()), 150);
     assert!(re > rs, "RE {re} vs RS {rs}");
     assert!(ls > rs, "LS {ls} vs RS {rs}");
 }
 
 #[test]
 fn evolution_mutates_after_the_initial_population() {
-    let trace = run(StrategyKind::RegularizedEvolution, 60, 3);
+    let trace = run(
+        &StrategyConfig::RegularizedEvolution(Default::default()),
+        60,
+        3,
+    );
     let space = Nb201Space::new(Nb201Data::shipped().unwrap());
     let seen: HashSet<Cell> = trace[..30].iter().map(|x| x.0).collect();
     // Every child after the initial population is one edge away from some earlier member.
@@ -60,7 +67,7 @@ fn evolution_mutates_after_the_initial_population() {
 
 #[test]
 fn local_search_walks_neighbourhoods() {
-    let trace = run(StrategyKind::LocalSearch, 34, 5);
+    let trace = run(&StrategyConfig::LocalSearch(Default::default()), 34, 5);
     let space = Nb201Space::new(Nb201Data::shipped().unwrap());
     let best_init = trace[..10]
         .iter()
@@ -82,18 +89,23 @@ fn local_search_walks_neighbourhoods() {
 
 #[test]
 fn invalid_parameters_are_rejected() {
-    let mut c = StrategyConfig::new(StrategyKind::RegularizedEvolution);
-    c.sample_size = Some(40);
+    let c = StrategyConfig::RegularizedEvolution(
+        emprox_strategies::config::RegularizedEvolutionParams {
+            population_size: 30,
+            sample_size: 40,
+        },
+    );
     assert!(c
         .validate()
         .unwrap_err()
         .to_string()
         .contains("sample_size"));
-    let mut c = StrategyConfig::new(StrategyKind::Random);
-    c.population_size = Some(3);
+    assert!(c.build::<Nb201Space>().is_err());
+    let c =
+        StrategyConfig::LocalSearch(emprox_strategies::config::LocalSearchParams { num_init: 0 });
     assert!(c
         .validate()
         .unwrap_err()
         .to_string()
-        .contains("does not apply"));
+        .contains("`num_init` = 0"));
 }

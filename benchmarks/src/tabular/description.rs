@@ -302,14 +302,9 @@ impl TabularDescription {
 
 /// A `toml` error on one line: `line L, column C: message`.
 fn toml_message(text: &str, e: &toml::de::Error) -> String {
-    let msg = e.message().split_whitespace().collect::<Vec<_>>().join(" ");
-    match e.span() {
-        Some(span) => {
-            let before = &text[..span.start.min(text.len())];
-            let line = before.matches('\n').count() + 1;
-            let col = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
-            format!("line {line}, column {col}: {msg}")
-        }
+    let msg = crate::toml_error::message(e);
+    match crate::toml_error::location(text, e) {
+        Some((line, col)) => format!("line {line}, column {col}: {msg}"),
         None => msg,
     }
 }

@@ -3,7 +3,8 @@
 use crate::config::SearchSettings;
 use crate::filter::FilterConfig;
 use emprox_benchmarks::command::CommandConfig;
-use emprox_estimators::config::EstimatorConfig;
+use emprox_benchmarks::params::Catalogue;
+use emprox_estimators::EstimatorParams;
 use emprox_strategies::StrategyConfig;
 use emprox_train::TrainingConfig;
 
@@ -16,20 +17,11 @@ pub fn list() -> anyhow::Result<()> {
         "    noise   = \"mean\"    mean over seeds, or \"sample\" one per-seed validation run"
     );
     println!("    data    = <shipped> another copy of nb201.csv(.gz)");
-    println!("strategies ([strategy] type):");
-    for (name, params) in StrategyConfig::describe() {
-        println!("  {name}");
-        for (k, d, doc) in params {
-            println!("    {k:<16} = {d:<8} {doc}");
-        }
-    }
-    println!("estimators ([estimator] with [filter], or [[estimators]] in eval-predictors files):");
-    for (name, params) in EstimatorConfig::describe() {
-        println!("  {name}");
-        for (k, d, doc) in params {
-            println!("    {k:<16} = {d:<8} {doc}");
-        }
-    }
+    print_catalogue("strategies ([strategy] type):", StrategyConfig::describe());
+    print_catalogue(
+        "estimators ([estimator] with [filter], or [[estimators]] in eval-predictors files):",
+        EstimatorParams::describe(),
+    );
     println!("filter ([filter]): {}", defaults(&FilterConfig::default()));
     println!(
         "evaluators ([evaluator] type; default: nasbench201, a lookup in the [benchmark] table):"
@@ -62,4 +54,20 @@ fn defaults<T: serde::Serialize>(value: &T) -> String {
         .map(|(k, v)| format!("{k} = {v}"))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// A registry's types, each with its keys: default, accepted values and description (all from
+/// the parameter structs' declarations).
+fn print_catalogue(title: &str, catalogue: Catalogue) {
+    println!("{title}");
+    for (name, params) in catalogue {
+        println!("  {name}");
+        for p in params {
+            let range = format!("{}", p.range);
+            println!(
+                "    {:<16} = {:<8} {:<18} {}",
+                p.name, p.default, range, p.doc
+            );
+        }
+    }
 }

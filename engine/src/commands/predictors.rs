@@ -37,22 +37,7 @@ pub struct PredictArgs {
 pub fn load_eval_config(path: &Path) -> anyhow::Result<(PredictorEvalConfig, String)> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let cfg = toml::from_str::<PredictorEvalConfig>(&text).map_err(|e| {
-        let loc = e
-            .span()
-            .map(|s| {
-                let before = &text[..s.start.min(text.len())];
-                let line = before.matches('\n').count() + 1;
-                let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-                format!(":{line}:{col}")
-            })
-            .unwrap_or_default();
-        anyhow::anyhow!(
-            "{}{loc}: {}",
-            path.display(),
-            e.message().trim().replace('\n', " ")
-        )
-    })?;
+    let cfg: PredictorEvalConfig = crate::config::parse_toml(&text, path)?;
     Ok((cfg, text))
 }
 

@@ -46,6 +46,9 @@ pub struct ResumeArgs {
     /// Threads for parallel runs (default: all cores). Results do not depend on it.
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Continue a folder started by another emprox version (its journal may not be reproduced).
+    #[arg(long)]
+    pub allow_version_change: bool,
     /// Sleep this many milliseconds after each query (for crash tests).
     #[arg(long, hide = true)]
     pub throttle_ms: Option<u64>,
@@ -112,7 +115,7 @@ pub fn resume_cmd(args: &ResumeArgs) -> anyhow::Result<()> {
         resume: true,
         throttle: args.throttle_ms.map(std::time::Duration::from_millis),
     };
-    let r = resume(&args.out_dir, &exec)?;
+    let r = resume(&args.out_dir, &exec, args.allow_version_change)?;
     reporter.finish();
     match r {
         Resumed::AlreadyFinished => println!(

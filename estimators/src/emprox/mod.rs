@@ -14,6 +14,7 @@ pub mod train;
 use crate::error::EstimatorError;
 use crate::estimator::{check_fit_data, Estimator, FittedEstimator, Needs};
 use crate::knn::Knn;
+use emprox_benchmarks::params::Range;
 use emprox_benchmarks::seed::Rng;
 use emprox_benchmarks::{SearchSpace, SeqEncoding};
 use model::{Seq2Seq, Shape};
@@ -40,27 +41,6 @@ pub struct NetParams {
 }
 
 impl NetParams {
-    /// The paper's defaults: NAO sequence, embedding 32, Adam lr 1e-3, weight decay 1e-4,
-    /// batch 100, clip 5, 50 epochs, reconstruction loss only.
-    pub fn paper() -> Self {
-        Self {
-            encoding: SeqEncoding::Nao,
-            embedding_size: 32,
-            hidden_size: 16,
-            head_layers: 2,
-            head_width: 16,
-            train: TrainSettings {
-                epochs: 50,
-                steps: None,
-                batch_size: 100,
-                lr: 1e-3,
-                weight_decay: 1e-4,
-                grad_clip: 5.0,
-                trade_off: 0.0,
-            },
-        }
-    }
-
     /// The network shape for a vocabulary of `vocab` tokens (no head when `trade_off` is 0).
     pub fn shape(&self, vocab: usize) -> Shape {
         Shape {
@@ -95,13 +75,116 @@ pub struct EmProxParams {
 
 impl Default for EmProxParams {
     fn default() -> Self {
-        Self {
-            net: NetParams::paper(),
-            k: 10,
-            pretrain: 0,
-            pretrain_epochs: 20,
-            pretrain_seed: 0,
+        EmproxSettings::default().params()
+    }
+}
+
+/// Declares a parameter struct of the encoder-decoder estimators: the network and training
+/// keys (shared by `emprox` and `nao`, with their own `epochs` and `trade_off` defaults), then
+/// the struct's own keys; and `net()`, the checked [`NetParams`].
+macro_rules! net_settings {
+    (
+        $(#[$meta:meta])*
+        $vis:vis struct $name:ident;
+        epochs = $epochs:expr, trade_off = $trade_off:expr;
+        $($rest:tt)*
+    ) => {
+        emprox_benchmarks::params! {
+            $(#[$meta])*
+            $vis struct $name;
+            /// token sequence: nao (35 tokens) or compact (6)
+            encoding: emprox_benchmarks::SeqEncoding = emprox_benchmarks::SeqEncoding::Nao, emprox_benchmarks::params::Range::Any;
+            /// embedding / decoder size
+            embedding_size: usize = 32, emprox_benchmarks::params::Range::Int(1, 1024);
+            /// hidden size per encoder LSTM direction
+            hidden_size: usize = 16, emprox_benchmarks::params::Range::Int(1, 1024);
+            /// training epochs
+            epochs: usize = $epochs, emprox_benchmarks::params::Range::Int(1, 100_000);
+            /// Adam steps instead of epochs (fit cost independent of n)
+            steps: Option<usize> = None, emprox_benchmarks::params::Range::Int(1, 10_000_000);
+            /// batch size
+            batch_size: usize = 100, emprox_benchmarks::params::Range::Int(1, 100_000);
+            /// Adam learning rate
+            lr: f64 = 1e-3, emprox_benchmarks::params::Range::Real { lo: 0.0, hi: 10.0, open_lo: true };
+            /// L2 weight decay
+            weight_decay: f64 = 1e-4, emprox_benchmarks::params::Range::Real { lo: 0.0, hi: 1.0, open_lo: false };
+            /// gradient-norm clip
+            grad_clip: f64 = 5.0, emprox_benchmarks::params::Range::Real { lo: 0.0, hi: 1e6, open_lo: true };
+            /// weight of the regression (MSE) loss in [0, 1]
+            trade_off: f64 = $trade_off, emprox_benchmarks::params::Range::Real { lo: 0.0, hi: 1.0, open_lo: false };
+            /// hidden layers of the regression head
+            head_layers: usize = 2, emprox_benchmarks::params::Range::Int(0, 16);
+            /// width of the regression head
+            head_width: usize = 16, emprox_benchmarks::params::Range::Int(1, 4096);
+            $($rest)*
         }
+
+        impl $name {
+            /// The encoder-decoder's parameters (unchecked).
+            fn net(&self) -> $crate::emprox::NetParams {
+                $crate::emprox::NetParams {
+                    encoding: self.encoding,
+                    embedding_size: self.embedding_size,
+                    hidden_size: self.hidden_size,
+                    head_layers: self.head_layers,
+                    head_width: self.head_width,
+                    train: $crate::emprox::train::TrainSettings {
+                        epochs: self.epochs,
+                        steps: self.steps,
+                        batch_size: self.batch_size,
+                        lr: self.lr,
+                        weight_decay: self.weight_decay,
+                        grad_clip: self.grad_clip,
+                        trade_off: self.trade_off,
+                    },
+                }
+            }
+
+            /// The encoder-decoder's parameters, every range and rule checked.
+            fn checked_net(&self) -> Result<NetParams, String> {
+                self.check_ranges()?;
+                if self.trade_off > 0.0 && self.head_layers == 0 {
+                    return Err("`trade_off` > 0 needs `head_layers` >= 1".into());
+                }
+                Ok(self.net())
+            }
+        }
+    };
+}
+pub(crate) use net_settings;
+
+net_settings! {
+    /// The `emprox` table. The paper's defaults: NAO sequence, embedding 32, Adam lr 1e-3,
+    /// weight decay 1e-4, batch 100, clip 5, 50 epochs, reconstruction loss only.
+    pub struct EmproxSettings;
+    epochs = 50, trade_off = 0.0;
+    /// kNN neighbours (distance-weighted)
+    k: usize = 10, Range::Int(1, 100_000);
+    /// unlabelled archs to pre-train the encoder on (0: off); cached in-process
+    pretrain: usize = 0, Range::Int(0, 1_000_000);
+    /// pre-training epochs
+    pretrain_epochs: usize = 20, Range::Int(1, 100_000);
+    /// pre-training seed
+    pretrain_seed: u64 = 0, Range::Any;
+}
+
+impl EmproxSettings {
+    fn params(&self) -> EmProxParams {
+        EmProxParams {
+            net: self.net(),
+            k: self.k,
+            pretrain: self.pretrain,
+            pretrain_epochs: self.pretrain_epochs,
+            pretrain_seed: self.pretrain_seed,
+        }
+    }
+
+    /// The validated estimator.
+    pub fn check(&self) -> Result<EmProx, String> {
+        self.checked_net()?;
+        Ok(EmProx {
+            params: self.params(),
+        })
     }
 }
 

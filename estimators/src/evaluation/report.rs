@@ -2,6 +2,7 @@
 //! `summary.md`.
 
 use super::{EvalError, Row};
+use crate::metrics::mean_std;
 use serde::Serialize;
 use std::path::Path;
 
@@ -41,20 +42,6 @@ pub struct SummaryRow {
     pub fit_cpu_seconds_mean: f64,
     /// Query wall time per architecture (s).
     pub query_seconds_per_arch_mean: f64,
-}
-
-fn mean_std(v: &[f64]) -> (f64, f64) {
-    let n = v.len() as f64;
-    if v.is_empty() {
-        return (f64::NAN, f64::NAN);
-    }
-    let m = v.iter().sum::<f64>() / n;
-    let s = if v.len() > 1 {
-        (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1.0)).sqrt()
-    } else {
-        0.0
-    };
-    (m, s)
 }
 
 /// Aggregates rows per (estimator, train size), in the order estimators and sizes first appear.
