@@ -135,9 +135,11 @@ pub struct Filter<S: SearchSpace> {
     fitted_at: usize,
     fits: u64,
     queue: VecDeque<(S::Cell, f64)>,
+    /// The training set: evaluated cells with their (maximised) scores, in query order.
+    evaluated: Vec<(S::Cell, f64)>,
     seed: u64,
     /// Pools and timings before this query were logged by an earlier attempt (resume).
-    pub replay_until: u64,
+    replay_until: u64,
     /// Wall seconds spent fitting.
     pub fit_seconds: f64,
     /// Wall seconds spent scoring.
@@ -145,8 +147,14 @@ pub struct Filter<S: SearchSpace> {
 }
 
 impl<S: SearchSpace> Filter<S> {
-    /// A filter for the run with seed `run_seed`.
-    pub fn new(cfg: FilterConfig, estimator: Box<dyn Estimator<S>>, run_seed: u64) -> Self {
+    /// A filter for the run with seed `run_seed`, whose pools and timings before query
+    /// `replay_until` were logged by an earlier attempt (resume; 0 for a new run).
+    pub fn new(
+        cfg: FilterConfig,
+        estimator: Box<dyn Estimator<S>>,
+        run_seed: u64,
+        replay_until: u64,
+    ) -> Self {
         Self {
             cfg,
             estimator,
@@ -154,8 +162,9 @@ impl<S: SearchSpace> Filter<S> {
             fitted_at: 0,
             fits: 0,
             queue: VecDeque::new(),
+            evaluated: Vec::new(),
             seed: seed::derive(run_seed, "estimator"),
-            replay_until: 0,
+            replay_until,
             fit_seconds: 0.0,
             query_seconds: 0.0,
         }
@@ -166,17 +175,20 @@ impl<S: SearchSpace> Filter<S> {
         queries < self.cfg.warmup
     }
 
+    /// A cell was evaluated successfully with `score` (maximised): it joins the training set.
+    pub fn observe(&mut self, cell: S::Cell, score: f64) {
+        self.evaluated.push((cell, score));
+    }
+
     /// The next cell to evaluate with its score, or `None` when the pool held nothing new.
-    /// `evaluated` are the successfully evaluated cells with validation accuracy; `seen_key`
-    /// says whether a cell (or one isomorphic to it) was already evaluated.
-    #[allow(clippy::too_many_arguments)]
+    /// `is_evaluated` says whether a cell (or one like it) was already evaluated or is in
+    /// flight.
     pub fn next(
         &mut self,
         strategy: &mut dyn Strategy<S>,
         space: &S,
         rng: &mut seed::Rng,
         queries: u64,
-        evaluated: &[(S::Cell, f64)],
         is_evaluated: &dyn Fn(&S::Cell) -> bool,
         pools: &mut JournalWriter,
         timings: &mut JournalWriter,
@@ -185,16 +197,16 @@ impl<S: SearchSpace> Filter<S> {
             return Ok(Some(x));
         }
         if self.fitted.is_none()
-            || evaluated.len() >= self.fitted_at + self.cfg.refit_every as usize
+            || self.evaluated.len() >= self.fitted_at + self.cfg.refit_every as usize
         {
-            let (cells, targets): (Vec<S::Cell>, Vec<f64>) = evaluated.iter().cloned().unzip();
+            let (cells, targets): (Vec<S::Cell>, Vec<f64>) = self.evaluated.iter().cloned().unzip();
             let mut fit_rng = seed::stream(self.seed, &self.fits.to_string());
             let t0 = Instant::now();
             self.fitted = Some(self.estimator.fit(space, &cells, &targets, &mut fit_rng)?);
             let secs = t0.elapsed().as_secs_f64();
             self.fit_seconds += secs;
             self.fits += 1;
-            self.fitted_at = evaluated.len();
+            self.fitted_at = self.evaluated.len();
             if queries >= self.replay_until {
                 timings.write(&FitTiming {
                     event: "estimator_fit",
