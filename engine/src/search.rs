@@ -381,7 +381,7 @@ fn run_with<S: SearchSpace + 'static>(
                         space,
                         &mut rng,
                         submitted,
-                        &|c: &S::Cell| dedup.contains(space, c),
+                        &dedup,
                         logs.pools.as_mut().expect("pools log exists with a filter"),
                         &mut logs.timings,
                     )?

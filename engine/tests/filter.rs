@@ -181,3 +181,75 @@ fn a_killed_filtered_run_resumes_to_the_same_journal() {
         "no pool logged twice"
     );
 }
+
+/// The isomorphism classes of a run's evaluated cells, in query order.
+fn iso_keys(trials: &Path) -> Vec<u64> {
+    use emprox_benchmarks::nb201::{Nb201Data, Nb201Space};
+    use emprox_benchmarks::SearchSpace;
+    let space = Nb201Space::new(Nb201Data::shipped().unwrap());
+    lines(trials)
+        .iter()
+        .map(|t| space.iso_key(&space.parse(t["arch"].as_str().unwrap()).unwrap()))
+        .collect()
+}
+
+#[test]
+fn with_dedup_isomorphic_the_filter_never_evaluates_an_isomorph_of_an_evaluated_cell() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = |name: &str, extra: &[&str]| {
+        let out = tmp.path().join(name);
+        let mut args = vec![
+            "run",
+            "examples/nb201_evolution_emprox.toml",
+            "--out",
+            out.to_str().unwrap(),
+            "--seeds",
+            "3",
+            "--set",
+            "estimator={type=\"knn_onehot\"}",
+            "--set",
+            "budget.max_queries=150",
+        ];
+        args.extend_from_slice(extra);
+        let o = emprox(&args);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        (0..3)
+            .map(|s| iso_keys(&out.join(format!("seed-{s}/trials.jsonl"))))
+            .collect::<Vec<_>>()
+    };
+    let repeats = |runs: &[Vec<u64>]| -> usize {
+        runs.iter()
+            .map(|keys| keys.len() - keys.iter().collect::<HashSet<_>>().len())
+            .sum()
+    };
+    let on = run("on", &["--set", "search.dedup_isomorphic=true"]);
+    assert!(
+        on.iter().all(|k| k.len() == 150),
+        "every run spends its budget"
+    );
+    assert_eq!(
+        repeats(&on),
+        0,
+        "no isomorph of an evaluated cell is evaluated"
+    );
+    // Off (the default), isomorphs are different cells: the search does evaluate some.
+    let off = run("off", &[]);
+    assert!(repeats(&off) > 0, "the default keeps isomorphs apart");
+}
+
+#[test]
+fn the_old_filter_key_is_rejected_with_its_new_home() {
+    let tmp = tempfile::tempdir().unwrap();
+    let o = emprox(&[
+        "run",
+        "examples/nb201_evolution_emprox.toml",
+        "--out",
+        tmp.path().join("x").to_str().unwrap(),
+        "--set",
+        "filter.dedup_isomorphic=true",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("[search] dedup_isomorphic"), "{err}");
+}
