@@ -214,19 +214,6 @@ impl CommandEvaluator {
         &self.config
     }
 
-    /// The result-cache key of evaluating `cell` with `seed` (the seed given to
-    /// [`crate::workers::WorkerPool::submit`]): [`crate::workers::cache_key`] of
-    /// (`nasbench201`, arch string, `external`, hash of this config, seed), as the engine keys it.
-    pub fn cache_key(&self, cell: &Cell, seed: u64) -> String {
-        crate::workers::cache_key(
-            "nasbench201",
-            &cell.to_string(),
-            "external",
-            &crate::digest::config_hash(&self.config),
-            seed,
-        )
-    }
-
     /// The JSON spec of a trial, as written to the `{spec}` file.
     pub fn spec(&self, cell: &Cell, seed: u64) -> serde_json::Value {
         serde_json::json!({
