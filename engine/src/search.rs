@@ -301,6 +301,95 @@ struct Logs {
     pools: Option<JournalWriter>,
 }
 
+/// The proposal chain: strategy, then the filter (with an estimator), then dedup; and the way
+/// back, telling each middleware a result.
+struct Chain<S: SearchSpace> {
+    strategy: Box<dyn Strategy<S>>,
+    filter: Option<Filter<S>>,
+    dedup: Dedup<S::Cell>,
+    rng: seed::Rng,
+    goal: Goal,
+}
+
+/// What the chain makes of one proposal.
+enum Proposal<C> {
+    /// A new cell to evaluate, with the filter's score (maximised, as in `pools.jsonl`).
+    New(C, Option<f64>),
+    /// Nothing new (answered from the journal, in flight, or an empty pool).
+    Repeat,
+    /// Nothing new too many times in a row.
+    Exhausted,
+}
+
+impl<S: SearchSpace> Chain<S> {
+    /// Strategies and estimators maximise: a minimised signal is told negated.
+    fn score(&self, v: f64) -> f64 {
+        if self.goal == Goal::Minimize {
+            -v
+        } else {
+            v
+        }
+    }
+
+    /// The next proposal, `submitted` queries into the run; a new cell goes in flight.
+    fn propose(
+        &mut self,
+        space: &S,
+        submitted: u64,
+        logs: &mut Logs,
+    ) -> Result<Proposal<S::Cell>, RunError> {
+        let proposal = match self.filter.as_mut() {
+            Some(f) if !f.warming_up(submitted) => f
+                .next(
+                    self.strategy.as_mut(),
+                    space,
+                    &mut self.rng,
+                    submitted,
+                    &self.dedup,
+                    logs.pools.as_mut().expect("pools log exists with a filter"),
+                    &mut logs.timings,
+                )?
+                .map(|(c, s)| (c, Some(s))),
+            _ => Some((self.strategy.ask(space, &mut self.rng), None)),
+        };
+        let known = proposal.as_ref().map(|(c, _)| self.dedup.known(space, c));
+        match (proposal, known) {
+            (Some((cell, predicted)), Some(Known::New)) => {
+                self.dedup.start(space, &cell);
+                Ok(Proposal::New(cell, predicted))
+            }
+            (proposal, known) => {
+                // Answered from the journal at no cost (an in-flight duplicate is dropped).
+                if let (Some((cell, _)), Some(Known::Evaluated(v))) = (proposal, known) {
+                    let v = v.map(|v| self.score(v));
+                    self.strategy.tell(space, &cell, v);
+                }
+                Ok(if self.dedup.repeated() {
+                    Proposal::Exhausted
+                } else {
+                    Proposal::Repeat
+                })
+            }
+        }
+    }
+
+    /// `cell` was evaluated with validation accuracy `val`.
+    fn tell(&mut self, space: &S, cell: &S::Cell, val: Option<f64>) {
+        self.dedup.finish(space, cell, val);
+        let score = val.map(|v| self.score(v));
+        if let (Some(f), Some(v)) = (self.filter.as_mut(), score) {
+            f.observe(cell.clone(), v);
+        }
+        self.strategy.tell(space, cell, score);
+    }
+
+    /// The estimator's wall seconds so far (fitting, scoring).
+    fn estimator_seconds(&self) -> (Option<f64>, Option<f64>) {
+        let f = self.filter.as_ref();
+        (f.map(|f| f.fit_seconds), f.map(|f| f.query_seconds))
+    }
+}
+
 /// Runs one search, appending to `dir/trials.jsonl` and `dir/timings.jsonl`.
 pub fn run<S: SearchSpace + 'static>(
     spec: &RunSpec<S>,
@@ -324,15 +413,14 @@ pub fn run<S: SearchSpace + 'static>(
 /// [`run`] with a given strategy and filter: the loop that wires the middleware.
 fn run_with<S: SearchSpace + 'static>(
     spec: &RunSpec<S>,
-    mut strategy: Box<dyn Strategy<S>>,
-    mut filter: Option<Filter<S>>,
+    strategy: Box<dyn Strategy<S>>,
+    filter: Option<Filter<S>>,
     dir: &Path,
     progress: &dyn Progress,
 ) -> Result<RunOutput, RunError> {
     let exp = spec.experiment;
     let space = spec.space;
     let ev = spec.evaluation;
-    let mut rng = seed::stream(spec.seed, "strategy");
     let noise_seed = seed::derive(spec.seed, "noise");
     let trial_seed = seed::derive(spec.seed, "evaluator");
     // Only simulated costs are deterministic: measured ones go to timings.jsonl.
@@ -350,12 +438,16 @@ fn run_with<S: SearchSpace + 'static>(
     };
     let replay = Replay::new(spec.replay.clone());
     let mut executor = Executor::new(ev)?;
-    let mut dedup = Dedup::new(
-        exp.search.dedup_isomorphic,
-        exp.search.max_repeated_proposals,
-    );
-    // Strategies and estimators maximise: a minimised signal is told negated.
-    let score = |v: f64| if spec.goal == Goal::Minimize { -v } else { v };
+    let mut chain = Chain {
+        strategy,
+        filter,
+        dedup: Dedup::new(
+            exp.search.dedup_isomorphic,
+            exp.search.max_repeated_proposals,
+        ),
+        rng: seed::stream(spec.seed, "strategy"),
+        goal: spec.goal,
+    };
     let space_size = space.size().unwrap_or(u64::MAX);
     let start = Instant::now();
     let mut tally = Tally::new(spec.goal);
@@ -368,47 +460,20 @@ fn run_with<S: SearchSpace + 'static>(
             reason = stop
                 .reached(submitted, tally.sim, start.elapsed().as_secs_f64())
                 .or_else(|| {
-                    ((dedup.evaluated() + executor.pending.len()) as u64 >= space_size)
+                    ((chain.dedup.evaluated() + executor.pending.len()) as u64 >= space_size)
                         .then_some(StopReason::Exhausted)
                 });
             if reason.is_some() {
                 break;
             }
-            let proposal = match filter.as_mut() {
-                Some(f) if !f.warming_up(submitted) => f
-                    .next(
-                        strategy.as_mut(),
-                        space,
-                        &mut rng,
-                        submitted,
-                        &dedup,
-                        logs.pools.as_mut().expect("pools log exists with a filter"),
-                        &mut logs.timings,
-                    )?
-                    .map(|(c, s)| (c, Some(score(s)))),
-                _ => Some((strategy.ask(space, &mut rng), None)),
-            };
-            let Some((cell, predicted)) = proposal else {
-                // The pool held nothing new.
-                if dedup.repeated() {
+            let (cell, predicted) = match chain.propose(space, submitted, &mut logs)? {
+                Proposal::New(cell, predicted) => (cell, predicted),
+                Proposal::Repeat => continue,
+                Proposal::Exhausted => {
                     reason = Some(StopReason::Exhausted);
-                }
-                continue;
-            };
-            match dedup.known(space, &cell) {
-                Known::New => {}
-                known => {
-                    // Answered from the journal at no cost (an in-flight duplicate is dropped).
-                    if let Known::Evaluated(v) = known {
-                        strategy.tell(space, &cell, v.map(score));
-                    }
-                    if dedup.repeated() {
-                        reason = Some(StopReason::Exhausted);
-                    }
                     continue;
                 }
-            }
-            dedup.start(space, &cell);
+            };
             submitted += 1;
             let query = submitted;
             let job_seed = if simulated {
@@ -477,7 +542,7 @@ fn run_with<S: SearchSpace + 'static>(
                 cost_seconds: simulated.then_some(cost),
                 sim_seconds: simulated.then_some(tally.sim),
                 incumbent,
-                predicted: job.predicted.map(score),
+                predicted: job.predicted,
                 error,
             })?;
             logs.timings.write(&Timing {
@@ -487,22 +552,16 @@ fn run_with<S: SearchSpace + 'static>(
                 cached: done.source == Source::Cached,
             })?;
         }
-        dedup.finish(space, &cell, val);
-        if let (Some(f), Some(v)) = (filter.as_mut(), val) {
-            f.observe(cell.clone(), score(v));
-        }
-        strategy.tell(space, &cell, val.map(score));
-        tally.point(
-            filter
-                .as_ref()
-                .map_or(0.0, |f| f.fit_seconds + f.query_seconds),
-        );
+        chain.tell(space, &cell, val);
+        let (fit, query) = chain.estimator_seconds();
+        tally.point(fit.unwrap_or(0.0) + query.unwrap_or(0.0));
         if let Some(d) = spec.throttle {
             std::thread::sleep(d);
         }
         progress.query(spec.run, job.query, tally.incumbent());
     }
     replay.finished(tally.queries)?;
+    let (fit, query) = chain.estimator_seconds();
     Ok(RunOutput {
         summary: RunSummary {
             run: spec.run,
@@ -513,8 +572,8 @@ fn run_with<S: SearchSpace + 'static>(
             best: tally.best.map(|b| b.0),
             stop_reason: reason.unwrap_or(StopReason::Exhausted),
             failed: tally.failed,
-            estimator_fit_seconds_total: filter.as_ref().map(|f| f.fit_seconds),
-            estimator_query_seconds_total: filter.as_ref().map(|f| f.query_seconds),
+            estimator_fit_seconds_total: fit,
+            estimator_query_seconds_total: query,
         },
         trajectory: tally.trajectory,
     })
@@ -745,6 +804,46 @@ mod tests {
         let three = go(&exp, &ev, None).1;
         assert_eq!(one, three);
         assert_eq!(one.len(), 12);
+    }
+
+    #[test]
+    fn the_chain_drops_repeats_tells_known_scores_and_exhausts() {
+        let s = space();
+        let (a, b, _) = isomorphs();
+        let (strategy, told) = script(vec![a, a, a, b, b]);
+        let mut chain = Chain {
+            strategy,
+            filter: None,
+            dedup: Dedup::new(true, 2),
+            rng: seed::stream(0, "strategy"),
+            goal: Goal::Minimize,
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let mut logs = Logs {
+            trials: JournalWriter::append(&dir.path().join("t")).unwrap(),
+            timings: JournalWriter::append(&dir.path().join("u")).unwrap(),
+            pools: None,
+        };
+        let mut propose =
+            |chain: &mut Chain<Nb201Space>| match chain.propose(&s, 0, &mut logs).unwrap() {
+                Proposal::New(c, p) => format!("new {} {p:?}", c == a),
+                Proposal::Repeat => "repeat".into(),
+                Proposal::Exhausted => "exhausted".into(),
+            };
+        assert_eq!(propose(&mut chain), "new true None");
+        // In flight: dropped, nothing told.
+        assert_eq!(propose(&mut chain), "repeat");
+        assert!(told.lock().unwrap().is_empty());
+        chain.tell(&s, &a, Some(3.0));
+        // Evaluated: told again from the journal, negated (strategies maximise); b is
+        // isomorphic to a, and the second repeat in a row exhausts.
+        assert_eq!(propose(&mut chain), "exhausted");
+        assert_eq!(propose(&mut chain), "exhausted");
+        let told = told.lock().unwrap();
+        assert_eq!(
+            told[..],
+            [(a, Some(-3.0)), (a, Some(-3.0)), (b, Some(-3.0))]
+        );
     }
 
     #[test]
