@@ -631,11 +631,14 @@ mod tests {
         Evaluation::table(Arc::new(f), "nasbench201", "cifar10")
     }
 
+    /// What a scripted strategy was told.
+    type Told = Arc<Mutex<Vec<(Cell, Option<f64>)>>>;
+
     /// Proposes `cells` in turn (the last one forever) and records what it is told.
     struct Script {
         cells: Vec<Cell>,
         next: usize,
-        told: Arc<Mutex<Vec<(Cell, Option<f64>)>>>,
+        told: Told,
     }
     impl Strategy<Nb201Space> for Script {
         fn name(&self) -> &'static str {
@@ -650,8 +653,6 @@ mod tests {
             self.told.lock().unwrap().push((*cell, v));
         }
     }
-
-    type Told = Arc<Mutex<Vec<(Cell, Option<f64>)>>>;
 
     fn script(cells: Vec<Cell>) -> (Box<dyn Strategy<Nb201Space>>, Told) {
         let told = Told::default();
