@@ -76,8 +76,9 @@ pub struct Budget {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SearchSettings {
-    /// Answer a proposal isomorphic to an evaluated cell from the journal, at no cost
-    /// (default false: only identical cells are answered from the journal).
+    /// Count isomorphic cells as the same cell: a proposal isomorphic to an evaluated cell is
+    /// answered from the journal at no cost, and the filter drops isomorphs of evaluated cells
+    /// and of other pool members (default false: only identical cells).
     #[serde(default)]
     pub dedup_isomorphic: bool,
     /// Stop when the strategy proposes only already-evaluated cells this many times in a row.

@@ -1,8 +1,10 @@
 //! The estimator filter: middleware between strategy and evaluator (NNI's
-//! `Chain(strategy, Filter(estimator))`). The strategy proposes a pool; the fitted estimator
-//! scores it; only the top `top_k` are evaluated.
+//! `Chain(strategy, Filter(estimator))`). The strategy proposes a pool; cells the run already
+//! evaluated (or has in flight), and repeats inside the pool, are dropped by the run's
+//! [`Dedup`] key (isomorphism classes with `[search] dedup_isomorphic`); the fitted estimator
+//! scores the rest; only the top `top_k` are evaluated.
 
-use crate::dedup::DedupKey;
+use crate::dedup::Dedup;
 use crate::journal::{JournalWriter, WriteError};
 use emprox_benchmarks::{seed, SearchSpace};
 use emprox_estimators::{Estimator, EstimatorError, FittedEstimator};
@@ -27,10 +29,10 @@ pub struct FilterConfig {
     /// Evaluations between refits (default 10).
     #[serde(default = "d_refit")]
     pub refit_every: u64,
-    /// Drop cells isomorphic to an evaluated cell or to another pool member before scoring
-    /// (default true; identical cells are always dropped).
-    #[serde(default = "d_true")]
-    pub dedup_isomorphic: bool,
+    /// Replaced by `[search] dedup_isomorphic`, which the filter follows: kept only to reject
+    /// old files with a message that says so.
+    #[serde(default, skip_serializing)]
+    pub dedup_isomorphic: Option<bool>,
 }
 
 fn d_candidates() -> usize {
@@ -45,9 +47,6 @@ fn d_warmup() -> u64 {
 fn d_refit() -> u64 {
     10
 }
-fn d_true() -> bool {
-    true
-}
 
 impl Default for FilterConfig {
     fn default() -> Self {
@@ -56,7 +55,7 @@ impl Default for FilterConfig {
             top_k: d_top_k(),
             warmup: d_warmup(),
             refit_every: d_refit(),
-            dedup_isomorphic: true,
+            dedup_isomorphic: None,
         }
     }
 }
@@ -67,6 +66,13 @@ pub const MAX_CANDIDATES: usize = 1_000_000;
 impl FilterConfig {
     /// Checks the values (given the estimator's smallest training set).
     pub fn validate(&self, min_train: usize) -> Result<(), String> {
+        if self.dedup_isomorphic.is_some() {
+            return Err(
+                "[filter] dedup_isomorphic is now `[search] dedup_isomorphic` \
+                 (one setting for the loop and the filter, default false): move it there"
+                    .into(),
+            );
+        }
         if self.top_k == 0 {
             return Err("[filter] top_k must be at least 1".into());
         }
@@ -135,9 +141,11 @@ pub struct Filter<S: SearchSpace> {
     fitted_at: usize,
     fits: u64,
     queue: VecDeque<(S::Cell, f64)>,
+    /// The training set: evaluated cells with their (maximised) scores, in query order.
+    evaluated: Vec<(S::Cell, f64)>,
     seed: u64,
     /// Pools and timings before this query were logged by an earlier attempt (resume).
-    pub replay_until: u64,
+    replay_until: u64,
     /// Wall seconds spent fitting.
     pub fit_seconds: f64,
     /// Wall seconds spent scoring.
@@ -145,8 +153,14 @@ pub struct Filter<S: SearchSpace> {
 }
 
 impl<S: SearchSpace> Filter<S> {
-    /// A filter for the run with seed `run_seed`.
-    pub fn new(cfg: FilterConfig, estimator: Box<dyn Estimator<S>>, run_seed: u64) -> Self {
+    /// A filter for the run with seed `run_seed`, whose pools and timings before query
+    /// `replay_until` were logged by an earlier attempt (resume; 0 for a new run).
+    pub fn new(
+        cfg: FilterConfig,
+        estimator: Box<dyn Estimator<S>>,
+        run_seed: u64,
+        replay_until: u64,
+    ) -> Self {
         Self {
             cfg,
             estimator,
@@ -154,8 +168,9 @@ impl<S: SearchSpace> Filter<S> {
             fitted_at: 0,
             fits: 0,
             queue: VecDeque::new(),
+            evaluated: Vec::new(),
             seed: seed::derive(run_seed, "estimator"),
-            replay_until: 0,
+            replay_until,
             fit_seconds: 0.0,
             query_seconds: 0.0,
         }
@@ -166,9 +181,13 @@ impl<S: SearchSpace> Filter<S> {
         queries < self.cfg.warmup
     }
 
+    /// A cell was evaluated successfully with `score` (maximised): it joins the training set.
+    pub fn observe(&mut self, cell: S::Cell, score: f64) {
+        self.evaluated.push((cell, score));
+    }
+
     /// The next cell to evaluate with its score, or `None` when the pool held nothing new.
-    /// `evaluated` are the successfully evaluated cells with validation accuracy; `seen_key`
-    /// says whether a cell (or one isomorphic to it) was already evaluated.
+    /// `dedup` knows the cells evaluated or in flight, and what counts as the same cell.
     #[allow(clippy::too_many_arguments)]
     pub fn next(
         &mut self,
@@ -176,8 +195,7 @@ impl<S: SearchSpace> Filter<S> {
         space: &S,
         rng: &mut seed::Rng,
         queries: u64,
-        evaluated: &[(S::Cell, f64)],
-        is_evaluated: &dyn Fn(&S::Cell) -> bool,
+        dedup: &Dedup<S::Cell>,
         pools: &mut JournalWriter,
         timings: &mut JournalWriter,
     ) -> Result<Option<(S::Cell, f64)>, FilterError> {
@@ -185,16 +203,16 @@ impl<S: SearchSpace> Filter<S> {
             return Ok(Some(x));
         }
         if self.fitted.is_none()
-            || evaluated.len() >= self.fitted_at + self.cfg.refit_every as usize
+            || self.evaluated.len() >= self.fitted_at + self.cfg.refit_every as usize
         {
-            let (cells, targets): (Vec<S::Cell>, Vec<f64>) = evaluated.iter().cloned().unzip();
+            let (cells, targets): (Vec<S::Cell>, Vec<f64>) = self.evaluated.iter().cloned().unzip();
             let mut fit_rng = seed::stream(self.seed, &self.fits.to_string());
             let t0 = Instant::now();
             self.fitted = Some(self.estimator.fit(space, &cells, &targets, &mut fit_rng)?);
             let secs = t0.elapsed().as_secs_f64();
             self.fit_seconds += secs;
             self.fits += 1;
-            self.fitted_at = evaluated.len();
+            self.fitted_at = self.evaluated.len();
             if queries >= self.replay_until {
                 timings.write(&FitTiming {
                     event: "estimator_fit",
@@ -208,8 +226,8 @@ impl<S: SearchSpace> Filter<S> {
         let pool: Vec<S::Cell> = strategy
             .ask_pool(space, self.cfg.candidates, rng)
             .into_iter()
-            .filter(|c| !is_evaluated(c))
-            .filter(|c| keys.insert(DedupKey::of(space, c, self.cfg.dedup_isomorphic)))
+            .filter(|c| !dedup.contains(space, c))
+            .filter(|c| keys.insert(dedup.key(space, c)))
             .collect();
         if pool.is_empty() {
             return Ok(None);

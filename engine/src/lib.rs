@@ -2,6 +2,7 @@
 //! plots. The `emprox` binary (src/main.rs) is a thin layer over this library.
 
 pub mod benchmark;
+pub mod cache;
 pub mod commands;
 pub mod compare;
 pub mod config;
@@ -12,6 +13,7 @@ pub mod filter;
 pub mod journal;
 pub mod plot;
 pub mod progress;
+pub mod replay;
 pub mod results;
 pub mod resume;
 pub mod rundir;

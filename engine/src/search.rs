@@ -1,22 +1,27 @@
 //! One search run: the ask/tell loop. The strategy proposes, the engine evaluates, the journal
-//! records, the strategy is told.
+//! records, the strategy is told. Proposals pass the middleware in turn: the filter
+//! ([`crate::filter`], with an estimator), dedup ([`crate::dedup`]), replay ([`crate::replay`],
+//! on resume) and the result cache ([`crate::cache`]), in front of the executor.
 //!
 //! With `workers > 1` up to `workers` evaluations run at once. Results are journaled and told to
 //! the strategy in the order the cells were proposed, and a new cell is proposed only after the
 //! result `workers` places earlier was told, so a run is the same whatever the timing.
 
+use crate::cache;
 use crate::config::Experiment;
-use crate::dedup::DedupKey;
+use crate::dedup::{Dedup, Known};
 use crate::evaluators::Evaluation;
 use crate::filter::Filter;
 use crate::journal::{JournalWriter, Trial, WriteError};
+use crate::replay::{Replay, ReplayError};
 use crate::results::{Best, RunSummary, TrajectoryPoint};
 use crate::stopping::{FailureStreak, StopReason, StoppingCriteria};
 use emprox_benchmarks::evaluator::{EvalFailure, Goal, Outcome};
 use emprox_benchmarks::workers::WorkerPool;
 use emprox_benchmarks::{seed, SearchSpace};
+use emprox_strategies::Strategy;
 use rand::SeedableRng;
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::path::Path;
 use std::time::Instant;
 
@@ -39,8 +44,8 @@ pub enum RunError {
     #[error(transparent)]
     Pool(#[from] emprox_benchmarks::workers::PoolError),
     /// A journal being replayed does not match what the run proposes.
-    #[error("{0}")]
-    Replay(String),
+    #[error(transparent)]
+    Replay(#[from] ReplayError),
 }
 
 /// Receives progress events (for a progress bar or logs).
@@ -97,17 +102,38 @@ struct Timing {
 
 type EvalResult = Result<Outcome, EvalFailure>;
 
-/// Runs evaluations inline (one worker) or on a worker pool.
-enum Executor<'a, C> {
-    Inline(&'a Evaluation<C>),
-    Pool(WorkerPool<C>),
+/// Runs evaluations inline (one worker) or on a worker pool, and hands results back in the
+/// order the cells were proposed.
+struct Executor<'a, C> {
+    evaluation: &'a Evaluation<C>,
+    pool: Option<WorkerPool<C>>,
+    pending: VecDeque<Pending<C>>,
+    /// Results that came before their turn (out of order from the pool, replayed, cached).
+    finished: HashMap<u64, Done>,
 }
 
 struct Done {
     result: EvalResult,
     wall: f64,
-    cached: bool,
-    replayed: bool,
+    source: Source,
+}
+
+/// Where a result came from.
+#[derive(Clone, Copy, PartialEq)]
+enum Source {
+    Evaluated,
+    Cached,
+    Replayed,
+}
+
+impl Done {
+    fn ready(result: EvalResult, source: Source) -> Self {
+        Done {
+            result,
+            wall: 0.0,
+            source,
+        }
+    }
 }
 
 /// A proposed cell waiting for its result.
@@ -116,7 +142,252 @@ struct Pending<C> {
     cell: C,
     predicted: Option<f64>,
     job_seed: u64,
+    cache_key: Option<String>,
     started: Instant,
+}
+
+impl<'a, C: Clone + Send + Sync + 'static> Executor<'a, C> {
+    fn new(evaluation: &'a Evaluation<C>) -> Result<Self, RunError> {
+        let pool = if evaluation.workers > 1 {
+            Some(WorkerPool::with_threads(
+                evaluation.workers,
+                evaluation.threads_per_worker,
+                evaluation.evaluator.clone(),
+            )?)
+        } else {
+            None
+        };
+        Ok(Executor {
+            evaluation,
+            pool,
+            pending: VecDeque::new(),
+            finished: HashMap::new(),
+        })
+    }
+
+    /// Evaluations at once.
+    fn window(&self) -> usize {
+        self.evaluation.workers.max(1)
+    }
+
+    /// Queues `job`: its result is `ready` (replayed, cached), or it is evaluated.
+    fn push(&mut self, job: Pending<C>, ready: Option<Done>) {
+        match (ready, &mut self.pool) {
+            (Some(d), _) => {
+                self.finished.insert(job.query, d);
+            }
+            (None, Some(p)) => p.submit(job.query, job.cell.clone(), job.job_seed),
+            (None, None) => {}
+        }
+        self.pending.push_back(job);
+    }
+
+    /// The oldest pending job with its result (evaluating it inline, or waiting for the pool).
+    fn next(&mut self) -> Option<(Pending<C>, Done)> {
+        let job = self.pending.pop_front()?;
+        if let Some(d) = self.finished.remove(&job.query) {
+            return Some((job, d));
+        }
+        let done = match &mut self.pool {
+            None => {
+                let mut r = seed::Rng::seed_from_u64(job.job_seed);
+                let result = self.evaluation.evaluator.evaluate(&job.cell, &mut r);
+                Done {
+                    result,
+                    wall: job.started.elapsed().as_secs_f64(),
+                    source: Source::Evaluated,
+                }
+            }
+            Some(p) => loop {
+                let f = p.recv().expect("a submitted job is pending");
+                let d = Done {
+                    result: f.result,
+                    wall: job.started.elapsed().as_secs_f64(),
+                    source: Source::Evaluated,
+                };
+                if f.job_id == job.query {
+                    break d;
+                }
+                self.finished.insert(f.job_id, d);
+            },
+        };
+        Some((job, done))
+    }
+}
+
+/// The run's record: queries, simulated seconds, failures, the incumbent and its trajectory.
+#[derive(Debug)]
+struct Tally {
+    goal: Goal,
+    queries: u64,
+    sim: f64,
+    failed: u64,
+    best: Option<(Best, u64)>,
+    trajectory: Vec<TrajectoryPoint>,
+}
+
+impl Tally {
+    fn new(goal: Goal) -> Self {
+        Tally {
+            goal,
+            queries: 0,
+            sim: 0.0,
+            failed: 0,
+            best: None,
+            trajectory: Vec::new(),
+        }
+    }
+
+    /// Records query `query` on the cell (`index`, `arch`), whose validation accuracy is
+    /// `val` (`None`: failed); `sim_cost` counts towards the simulated seconds. True when the
+    /// cell is the new incumbent.
+    fn record(
+        &mut self,
+        query: u64,
+        index: Option<u64>,
+        arch: &str,
+        val: Option<f64>,
+        test: Option<f64>,
+        sim_cost: f64,
+    ) -> bool {
+        self.queries = query;
+        self.sim += sim_cost;
+        let incumbent = match val {
+            Some(v) => self
+                .best
+                .as_ref()
+                .is_none_or(|(b, _)| self.goal.better(v, b.val_acc)),
+            None => {
+                self.failed += 1;
+                false
+            }
+        };
+        if let (true, Some(v)) = (incumbent, val) {
+            let best = Best {
+                arch: arch.to_string(),
+                index,
+                val_acc: v,
+                test_acc: test.unwrap_or(f64::NAN),
+            };
+            self.best = Some((best, query));
+        }
+        incumbent
+    }
+
+    /// Appends the incumbent after the last query (with the estimator's seconds so far).
+    fn point(&mut self, estimator_seconds: f64) {
+        if let Some((b, _)) = &self.best {
+            self.trajectory.push(TrajectoryPoint {
+                query: self.queries,
+                sim_seconds: self.sim,
+                estimator_seconds,
+                index: b.index,
+                arch: b.arch.clone(),
+                val_acc: b.val_acc,
+                test_acc: b.test_acc,
+            });
+        }
+    }
+
+    fn incumbent(&self) -> Option<(f64, f64)> {
+        self.best.as_ref().map(|(b, _)| (b.val_acc, b.test_acc))
+    }
+}
+
+/// The run's log files.
+struct Logs {
+    trials: JournalWriter,
+    timings: JournalWriter,
+    pools: Option<JournalWriter>,
+}
+
+/// The proposal chain: strategy, then the filter (with an estimator), then dedup; and the way
+/// back, telling each middleware a result.
+struct Chain<S: SearchSpace> {
+    strategy: Box<dyn Strategy<S>>,
+    filter: Option<Filter<S>>,
+    dedup: Dedup<S::Cell>,
+    rng: seed::Rng,
+    goal: Goal,
+}
+
+/// What the chain makes of one proposal.
+enum Proposal<C> {
+    /// A new cell to evaluate, with the filter's score (maximised, as in `pools.jsonl`).
+    New(C, Option<f64>),
+    /// Nothing new (answered from the journal, in flight, or an empty pool).
+    Repeat,
+    /// Nothing new too many times in a row.
+    Exhausted,
+}
+
+impl<S: SearchSpace> Chain<S> {
+    /// Strategies and estimators maximise: a minimised signal is told negated.
+    fn score(&self, v: f64) -> f64 {
+        if self.goal == Goal::Minimize {
+            -v
+        } else {
+            v
+        }
+    }
+
+    /// The next proposal, `submitted` queries into the run; a new cell goes in flight.
+    fn propose(
+        &mut self,
+        space: &S,
+        submitted: u64,
+        logs: &mut Logs,
+    ) -> Result<Proposal<S::Cell>, RunError> {
+        let proposal = match self.filter.as_mut() {
+            Some(f) if !f.warming_up(submitted) => f
+                .next(
+                    self.strategy.as_mut(),
+                    space,
+                    &mut self.rng,
+                    submitted,
+                    &self.dedup,
+                    logs.pools.as_mut().expect("pools log exists with a filter"),
+                    &mut logs.timings,
+                )?
+                .map(|(c, s)| (c, Some(s))),
+            _ => Some((self.strategy.ask(space, &mut self.rng), None)),
+        };
+        let known = proposal.as_ref().map(|(c, _)| self.dedup.known(space, c));
+        match (proposal, known) {
+            (Some((cell, predicted)), Some(Known::New)) => {
+                self.dedup.start(space, &cell);
+                Ok(Proposal::New(cell, predicted))
+            }
+            (proposal, known) => {
+                // Answered from the journal at no cost (an in-flight duplicate is dropped).
+                if let (Some((cell, _)), Some(Known::Evaluated(v))) = (proposal, known) {
+                    let v = v.map(|v| self.score(v));
+                    self.strategy.tell(space, &cell, v);
+                }
+                Ok(if self.dedup.repeated() {
+                    Proposal::Exhausted
+                } else {
+                    Proposal::Repeat
+                })
+            }
+        }
+    }
+
+    /// `cell` was evaluated with validation accuracy `val`.
+    fn tell(&mut self, space: &S, cell: &S::Cell, val: Option<f64>) {
+        self.dedup.finish(space, cell, val);
+        let score = val.map(|v| self.score(v));
+        if let (Some(f), Some(v)) = (self.filter.as_mut(), score) {
+            f.observe(cell.clone(), v);
+        }
+        self.strategy.tell(space, cell, score);
+    }
+
+    /// The estimator's wall seconds so far (fitting, scoring).
+    fn estimator_seconds(&self) -> (Option<f64>, Option<f64>) {
+        let f = self.filter.as_ref();
+        (f.map(|f| f.fit_seconds), f.map(|f| f.query_seconds))
+    }
 }
 
 /// Runs one search, appending to `dir/trials.jsonl` and `dir/timings.jsonl`.
@@ -126,323 +397,470 @@ pub fn run<S: SearchSpace + 'static>(
     progress: &dyn Progress,
 ) -> Result<RunOutput, RunError> {
     let exp = spec.experiment;
+    let strategy = exp.strategy.build::<S>()?;
+    let filter = match (&exp.estimator, &exp.filter) {
+        (Some(e), Some(f)) => Some(Filter::new(
+            f.clone(),
+            e.build::<S>()?,
+            spec.seed,
+            spec.replay.len() as u64,
+        )),
+        _ => None,
+    };
+    run_with(spec, strategy, filter, dir, progress)
+}
+
+/// [`run`] with a given strategy and filter: the loop that wires the middleware.
+fn run_with<S: SearchSpace + 'static>(
+    spec: &RunSpec<S>,
+    strategy: Box<dyn Strategy<S>>,
+    filter: Option<Filter<S>>,
+    dir: &Path,
+    progress: &dyn Progress,
+) -> Result<RunOutput, RunError> {
+    let exp = spec.experiment;
     let space = spec.space;
     let ev = spec.evaluation;
-    let mut strategy = exp.strategy.build::<S>()?;
-    let mut rng = seed::stream(spec.seed, "strategy");
     let noise_seed = seed::derive(spec.seed, "noise");
     let trial_seed = seed::derive(spec.seed, "evaluator");
+    // Only simulated costs are deterministic: measured ones go to timings.jsonl.
+    let simulated = ev.simulated_cost();
     let stop = StoppingCriteria::new(&exp.budget);
     let mut streak = FailureStreak::new(exp.search.max_failures);
     // Real evaluations take seconds or more: each record is synced, so a power loss keeps it.
-    let durable = !ev.simulated_cost();
-    let mut journal = JournalWriter::append(&dir.join(crate::rundir::TRIALS))?.synced(durable);
-    let mut timings = JournalWriter::append(&dir.join(crate::rundir::TIMINGS))?;
-    let mut filter = match (&exp.estimator, &exp.filter) {
-        (Some(e), Some(f)) => {
-            let mut filt = Filter::new(f.clone(), e.build::<S>()?, spec.seed);
-            filt.replay_until = spec.replay.len() as u64;
-            Some(filt)
-        }
-        _ => None,
+    let mut logs = Logs {
+        trials: JournalWriter::append(&dir.join(crate::rundir::TRIALS))?.synced(!simulated),
+        timings: JournalWriter::append(&dir.join(crate::rundir::TIMINGS))?,
+        pools: match filter {
+            Some(_) => Some(JournalWriter::append(&dir.join(crate::rundir::POOLS))?),
+            None => None,
+        },
     };
-    let mut pools = match filter {
-        Some(_) => Some(JournalWriter::append(&dir.join(crate::rundir::POOLS))?),
-        None => None,
+    let replay = Replay::new(spec.replay.clone());
+    let mut executor = Executor::new(ev)?;
+    let mut chain = Chain {
+        strategy,
+        filter,
+        dedup: Dedup::new(
+            exp.search.dedup_isomorphic,
+            exp.search.max_repeated_proposals,
+        ),
+        rng: seed::stream(spec.seed, "strategy"),
+        goal: spec.goal,
     };
-    let mut executor = if ev.workers > 1 {
-        Executor::Pool(WorkerPool::with_threads(
-            ev.workers,
-            ev.threads_per_worker,
-            ev.evaluator.clone(),
-        )?)
-    } else {
-        Executor::Inline(ev)
-    };
-    let window = ev.workers.max(1);
-    let key = |c: &S::Cell| DedupKey::of(space, c, exp.search.dedup_isomorphic);
-    // Strategies and estimators maximise: a minimised signal is told negated.
-    let score = |v: f64| if spec.goal == Goal::Minimize { -v } else { v };
-
-    let start = Instant::now();
-    let mut seen: HashMap<DedupKey<S::Cell>, Option<f64>> = HashMap::new();
-    let mut in_flight_keys: HashSet<DedupKey<S::Cell>> = HashSet::new();
-    let mut pending: VecDeque<Pending<S::Cell>> = VecDeque::new();
-    let mut finished: HashMap<u64, Done> = HashMap::new();
-    let mut evaluated: Vec<(S::Cell, f64)> = Vec::new();
-    let mut submitted = 0u64;
-    let mut queries = 0u64;
-    let mut sim = 0.0f64;
-    let mut failed = 0u64;
-    let mut best: Option<(Best, u64)> = None;
-    let mut trajectory = Vec::new();
-    let mut repeats = 0u64;
-    let mut reason: Option<StopReason> = None;
     let space_size = space.size().unwrap_or(u64::MAX);
+    let start = Instant::now();
+    let mut tally = Tally::new(spec.goal);
+    let mut submitted = 0u64;
+    let mut reason: Option<StopReason> = None;
 
     loop {
         // Propose until the window is full or the run must stop.
-        while reason.is_none() && pending.len() < window {
-            if let Some(r) = stop.reached(submitted, sim, start.elapsed().as_secs_f64()) {
-                reason = Some(r);
+        while reason.is_none() && executor.pending.len() < executor.window() {
+            reason = stop
+                .reached(submitted, tally.sim, start.elapsed().as_secs_f64())
+                .or_else(|| {
+                    ((chain.dedup.evaluated() + executor.pending.len()) as u64 >= space_size)
+                        .then_some(StopReason::Exhausted)
+                });
+            if reason.is_some() {
                 break;
             }
-            if (seen.len() + pending.len()) as u64 >= space_size {
-                reason = Some(StopReason::Exhausted);
-                break;
-            }
-            let (cell, predicted) = match filter.as_mut() {
-                Some(f) if !f.warming_up(submitted) => {
-                    let is_evaluated = |c: &S::Cell| {
-                        seen.contains_key(&key(c)) || in_flight_keys.contains(&key(c))
-                    };
-                    match f.next(
-                        strategy.as_mut(),
-                        space,
-                        &mut rng,
-                        submitted,
-                        &evaluated,
-                        &is_evaluated,
-                        pools.as_mut().expect("pools log exists with a filter"),
-                        &mut timings,
-                    )? {
-                        Some((c, s)) => (c, Some(score(s))),
-                        None => {
-                            repeats += 1;
-                            if repeats >= exp.search.max_repeated_proposals {
-                                reason = Some(StopReason::Exhausted);
-                            }
-                            continue;
-                        }
-                    }
-                }
-                _ => (strategy.ask(space, &mut rng), None),
-            };
-            let k = key(&cell);
-            if seen.contains_key(&k) || in_flight_keys.contains(&k) {
-                // Answered from the journal at no cost (an in-flight duplicate is dropped).
-                if let Some(v) = seen.get(&k) {
-                    strategy.tell(space, &cell, v.map(score));
-                }
-                repeats += 1;
-                if repeats >= exp.search.max_repeated_proposals {
+            let (cell, predicted) = match chain.propose(space, submitted, &mut logs)? {
+                Proposal::New(cell, predicted) => (cell, predicted),
+                Proposal::Repeat => continue,
+                Proposal::Exhausted => {
                     reason = Some(StopReason::Exhausted);
+                    continue;
                 }
-                continue;
-            }
-            repeats = 0;
+            };
             submitted += 1;
-            let q = submitted;
-            let job_seed = if ev.simulated_cost() {
-                seed::derive(noise_seed, &q.to_string())
+            let query = submitted;
+            let job_seed = if simulated {
+                seed::derive(noise_seed, &query.to_string())
             } else {
                 trial_seed
             };
             let started = Instant::now();
-            if let Some(t) = spec.replay.get(q as usize - 1) {
-                let index = space.index(&cell);
-                let arch = space.format(&cell);
-                if t.index != index || t.arch != arch || t.query != q {
-                    let show = |i: Option<u64>, a: &str| i.map_or(a.to_string(), |i| i.to_string());
-                    return Err(RunError::Replay(format!(
-                        "journal line {q} holds cell {} but the run proposes {}: \
-                         the journal belongs to another configuration",
-                        show(t.index, &t.arch),
-                        show(index, &arch)
-                    )));
+            let arch = space.format(&cell);
+            let (ready, cache_key) = match replay.result(query, space.index(&cell), &arch)? {
+                Some(r) => (Some(Done::ready(r, Source::Replayed)), None),
+                None => {
+                    let found = cache::lookup(ev, &arch, job_seed);
+                    let hit = found.hit.map(|o| Done::ready(Ok(o), Source::Cached));
+                    (hit, found.key)
                 }
-                let result = match t.val_acc {
-                    Some(v) => Ok(Outcome {
-                        val_acc: v,
-                        test_acc: t.test_acc,
-                        cost_seconds: t.cost_seconds.unwrap_or(0.0),
-                        extras: vec![],
-                    }),
-                    None => Err(EvalFailure {
-                        reason: t.error.clone().unwrap_or_default(),
-                        cost_seconds: t.cost_seconds.unwrap_or(0.0),
-                    }),
-                };
-                finished.insert(
-                    q,
-                    Done {
-                        result,
-                        wall: 0.0,
-                        cached: false,
-                        replayed: true,
-                    },
-                );
-            } else if let Some(o) = ev
-                .cache
-                .as_ref()
-                .and_then(|c| c.get(&ev.key(&space.format(&cell), job_seed)))
-            {
-                finished.insert(
-                    q,
-                    Done {
-                        result: Ok(o),
-                        wall: 0.0,
-                        cached: true,
-                        replayed: false,
-                    },
-                );
-            } else if let Executor::Pool(p) = &mut executor {
-                p.submit(q, cell.clone(), job_seed);
-            }
-            in_flight_keys.insert(k);
-            pending.push_back(Pending {
-                query: q,
-                cell,
-                predicted,
-                job_seed,
-                started,
-            });
+            };
+            executor.push(
+                Pending {
+                    query,
+                    cell,
+                    predicted,
+                    job_seed,
+                    cache_key,
+                    started,
+                },
+                ready,
+            );
         }
 
         // Complete the oldest pending evaluation.
-        let Some(job) = pending.pop_front() else {
+        let Some((job, done)) = executor.next() else {
             break;
         };
-        let done = match finished.remove(&job.query) {
-            Some(d) => d,
-            None => match &mut executor {
-                Executor::Inline(e) => {
-                    let mut r = seed::Rng::seed_from_u64(job.job_seed);
-                    let result = e.evaluator.evaluate(&job.cell, &mut r);
-                    Done {
-                        result,
-                        wall: job.started.elapsed().as_secs_f64(),
-                        cached: false,
-                        replayed: false,
-                    }
-                }
-                Executor::Pool(p) => loop {
-                    let f = p.recv().expect("a submitted job is pending");
-                    let d = Done {
-                        result: f.result,
-                        wall: job.started.elapsed().as_secs_f64(),
-                        cached: false,
-                        replayed: false,
-                    };
-                    if f.job_id == job.query {
-                        break d;
-                    }
-                    finished.insert(f.job_id, d);
-                },
-            },
-        };
-        if !done.cached && !done.replayed {
-            if let Some(c) = &ev.cache {
-                c.put(ev.key(&space.format(&job.cell), job.job_seed), &done.result)?;
-            }
+        if done.source == Source::Evaluated {
+            cache::store(ev, job.cache_key, &done.result)?;
         }
         let cell = job.cell;
-        in_flight_keys.remove(&key(&cell));
-        queries = job.query;
         let index = space.index(&cell);
         let arch = space.format(&cell);
         let (val, test, cost, error) = match &done.result {
             Ok(o) => (Some(o.val_acc), o.test_acc, o.cost_seconds, None),
             Err(f) => (None, None, f.cost_seconds, Some(f.reason.clone())),
         };
-        // Only simulated costs are deterministic: measured ones go to timings.jsonl.
-        let simulated = ev.simulated_cost();
-        if simulated {
-            sim += cost;
-        }
-        let mut incumbent = false;
-        match val {
-            Some(v)
-                if best
-                    .as_ref()
-                    .is_none_or(|(b, _)| spec.goal.better(v, b.val_acc)) =>
-            {
-                incumbent = true;
-                best = Some((
-                    Best {
-                        arch: arch.clone(),
-                        index,
-                        val_acc: v,
-                        test_acc: test.unwrap_or(f64::NAN),
-                    },
-                    queries,
-                ));
-            }
-            None => failed += 1,
-            _ => {}
-        }
+        let incumbent = tally.record(
+            job.query,
+            index,
+            &arch,
+            val,
+            test,
+            if simulated { cost } else { 0.0 },
+        );
         if streak.record(val.is_none()) && reason.is_none() {
             reason = Some(StopReason::MaxFailures);
         }
-        if let (false, Some(e)) = (done.replayed, &error) {
-            progress.failed(spec.run, queries, &space.format(&cell), e);
-        }
-        if !done.replayed {
-            journal.write(&Trial {
-                query: queries,
+        if done.source != Source::Replayed {
+            if let Some(e) = &error {
+                progress.failed(spec.run, job.query, &arch, e);
+            }
+            logs.trials.write(&Trial {
+                query: job.query,
                 index,
                 arch,
                 val_acc: val,
                 test_acc: test,
                 cost_seconds: simulated.then_some(cost),
-                sim_seconds: simulated.then_some(sim),
+                sim_seconds: simulated.then_some(tally.sim),
                 incumbent,
-                predicted: job.predicted.map(score),
+                predicted: job.predicted,
                 error,
             })?;
-            timings.write(&Timing {
-                query: queries,
+            logs.timings.write(&Timing {
+                query: job.query,
                 eval_wall_seconds: done.wall,
                 cost_seconds: (!simulated).then_some(cost),
-                cached: done.cached,
+                cached: done.source == Source::Cached,
             })?;
         }
-        seen.insert(key(&cell), val);
-        if let Some(v) = val {
-            evaluated.push((cell.clone(), score(v)));
-        }
-        strategy.tell(space, &cell, val.map(score));
-        if let Some((b, _)) = &best {
-            trajectory.push(TrajectoryPoint {
-                query: queries,
-                sim_seconds: sim,
-                estimator_seconds: filter
-                    .as_ref()
-                    .map_or(0.0, |f| f.fit_seconds + f.query_seconds),
-                index: b.index,
-                arch: b.arch.clone(),
-                val_acc: b.val_acc,
-                test_acc: b.test_acc,
-            });
-        }
+        chain.tell(space, &cell, val);
+        let (fit, query) = chain.estimator_seconds();
+        tally.point(fit.unwrap_or(0.0) + query.unwrap_or(0.0));
         if let Some(d) = spec.throttle {
             std::thread::sleep(d);
         }
-        progress.query(
-            spec.run,
-            queries,
-            best.as_ref().map(|(b, _)| (b.val_acc, b.test_acc)),
-        );
+        progress.query(spec.run, job.query, tally.incumbent());
     }
-    if (queries as usize) < spec.replay.len() {
-        return Err(RunError::Replay(format!(
-            "the journal holds {} trials but the run stops after {queries}",
-            spec.replay.len()
-        )));
-    }
+    replay.finished(tally.queries)?;
+    let (fit, query) = chain.estimator_seconds();
     Ok(RunOutput {
         summary: RunSummary {
             run: spec.run,
             seed: spec.seed,
-            queries,
-            sim_seconds: sim,
-            first_query_reaching_best: best.as_ref().map_or(0, |b| b.1),
-            best: best.map(|b| b.0),
+            queries: tally.queries,
+            sim_seconds: tally.sim,
+            first_query_reaching_best: tally.best.as_ref().map_or(0, |b| b.1),
+            best: tally.best.map(|b| b.0),
             stop_reason: reason.unwrap_or(StopReason::Exhausted),
-            failed,
-            estimator_fit_seconds_total: filter.as_ref().map(|f| f.fit_seconds),
-            estimator_query_seconds_total: filter.as_ref().map(|f| f.query_seconds),
+            failed: tally.failed,
+            estimator_fit_seconds_total: fit,
+            estimator_query_seconds_total: query,
         },
-        trajectory,
+        trajectory: tally.trajectory,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::parse_toml;
+    use emprox_benchmarks::nb201::{Cell, Nb201Data, Nb201Space};
+    use emprox_benchmarks::Evaluator;
+    use std::sync::{Arc, Mutex};
+
+    fn space() -> Nb201Space {
+        Nb201Space::new(Nb201Data::shipped().unwrap())
+    }
+
+    /// An experiment over NAS-Bench-201 CIFAR-10 with random search and `extra` TOML.
+    fn experiment(extra: &str) -> Experiment {
+        noisy_experiment("mean", extra)
+    }
+
+    /// [`experiment`] with `noise`.
+    fn noisy_experiment(noise: &str, extra: &str) -> Experiment {
+        let text = format!(
+            "name = \"t\"\nseed = 0\nseeds = 1\n[benchmark]\ntype = \"nasbench201\"\n\
+             dataset = \"cifar10\"\nnoise = \"{noise}\"\n[strategy]\ntype = \"random\"\n{extra}"
+        );
+        parse_toml(&text, Path::new("t.toml")).unwrap()
+    }
+
+    /// A fake evaluator: accuracy from the cell's code, a fixed cost, an optional sleep.
+    struct Fake {
+        cost: f64,
+        sleep: std::time::Duration,
+    }
+    impl Evaluator<Cell> for Fake {
+        fn evaluate(&self, c: &Cell, _: &mut dyn rand::RngCore) -> EvalResult {
+            std::thread::sleep(self.sleep);
+            let v = (c.code() % 100) as f64;
+            Ok(Outcome {
+                val_acc: v,
+                test_acc: Some(v - 1.0),
+                cost_seconds: self.cost,
+                extras: vec![],
+            })
+        }
+    }
+
+    fn fake(cost: f64, sleep_ms: u64) -> Evaluation<Cell> {
+        let f = Fake {
+            cost,
+            sleep: std::time::Duration::from_millis(sleep_ms),
+        };
+        Evaluation::table(Arc::new(f), "nasbench201", "cifar10")
+    }
+
+    /// What a scripted strategy was told.
+    type Told = Arc<Mutex<Vec<(Cell, Option<f64>)>>>;
+
+    /// Proposes `cells` in turn (the last one forever) and records what it is told.
+    struct Script {
+        cells: Vec<Cell>,
+        next: usize,
+        told: Told,
+    }
+    impl Strategy<Nb201Space> for Script {
+        fn name(&self) -> &'static str {
+            "script"
+        }
+        fn ask(&mut self, _: &Nb201Space, _: &mut seed::Rng) -> Cell {
+            let c = self.cells[self.next.min(self.cells.len() - 1)];
+            self.next += 1;
+            c
+        }
+        fn tell(&mut self, _: &Nb201Space, cell: &Cell, v: Option<f64>) {
+            self.told.lock().unwrap().push((*cell, v));
+        }
+    }
+
+    fn script(cells: Vec<Cell>) -> (Box<dyn Strategy<Nb201Space>>, Told) {
+        let told = Told::default();
+        let s = Script {
+            cells,
+            next: 0,
+            told: told.clone(),
+        };
+        (Box::new(s), told)
+    }
+
+    /// Runs once into a temporary folder: the output and the journal.
+    fn go(
+        exp: &Experiment,
+        ev: &Evaluation<Cell>,
+        strategy: Option<Box<dyn Strategy<Nb201Space>>>,
+    ) -> (RunOutput, Vec<Trial>) {
+        let space = space();
+        let dir = tempfile::tempdir().unwrap();
+        let spec = RunSpec {
+            experiment: exp,
+            space: &space,
+            evaluation: ev,
+            goal: Goal::Maximize,
+            run: 0,
+            seed: 7,
+            replay: vec![],
+            throttle: None,
+        };
+        let out = match strategy {
+            Some(s) => run_with(&spec, s, None, dir.path(), &NoProgress).unwrap(),
+            None => run(&spec, dir.path(), &NoProgress).unwrap(),
+        };
+        let trials = std::fs::read_to_string(dir.path().join(crate::rundir::TRIALS))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        (out, trials)
+    }
+
+    /// Two different cells of one isomorphism class, and a third of another.
+    fn isomorphs() -> (Cell, Cell, Cell) {
+        let s = space();
+        let mut rng = seed::stream(3, "test");
+        loop {
+            let (a, b, c) = (s.sample(&mut rng), s.sample(&mut rng), s.sample(&mut rng));
+            if a != b && s.iso_key(&a) == s.iso_key(&b) && s.iso_key(&c) != s.iso_key(&a) {
+                return (a, b, c);
+            }
+        }
+    }
+
+    #[test]
+    fn max_sim_seconds_stops_once_the_simulated_cost_reaches_it() {
+        let exp = experiment("[budget]\nmax_sim_seconds = 1000\n");
+        let (out, trials) = go(&exp, &fake(150.0, 0), None);
+        // 150 s a query: after 7 queries 1,050 s >= 1,000.
+        assert_eq!(out.summary.stop_reason, StopReason::MaxSimSeconds);
+        assert_eq!(out.summary.queries, 7);
+        assert_eq!(out.summary.sim_seconds, 1050.0);
+        assert_eq!(trials.last().unwrap().sim_seconds, Some(1050.0));
+        assert_eq!(out.trajectory.len(), 7);
+    }
+
+    #[test]
+    fn max_wall_seconds_stops_a_slow_run() {
+        let exp = experiment("[budget]\nmax_wall_seconds = 0.2\nmax_queries = 1000\n");
+        let (out, trials) = go(&exp, &fake(1.0, 25), None);
+        assert_eq!(out.summary.stop_reason, StopReason::MaxWallSeconds);
+        assert!(
+            (1..40).contains(&out.summary.queries),
+            "{}",
+            out.summary.queries
+        );
+        assert_eq!(trials.len() as u64, out.summary.queries);
+    }
+
+    #[test]
+    fn a_strategy_that_only_re_proposes_ends_the_run() {
+        let (a, _, c) = isomorphs();
+        let exp =
+            experiment("[budget]\nmax_queries = 100\n[search]\nmax_repeated_proposals = 50\n");
+        let (strategy, told) = script(vec![a, c]);
+        let (out, trials) = go(&exp, &fake(1.0, 0), Some(strategy));
+        assert_eq!(out.summary.stop_reason, StopReason::Exhausted);
+        assert_eq!(out.summary.queries, 2);
+        assert_eq!(trials.len(), 2);
+        // Told each evaluated cell once, then each of the 50 repeats from the journal.
+        let told = told.lock().unwrap();
+        assert_eq!(told.len(), 52);
+        let c_val = Some((c.code() % 100) as f64);
+        assert!(told[2..].iter().all(|t| *t == (c, c_val)));
+    }
+
+    #[test]
+    fn dedup_isomorphic_answers_isomorphs_from_the_journal() {
+        let (a, b, c) = isomorphs();
+        let arch = |t: &[Trial]| t.iter().map(|t| t.arch.clone()).collect::<Vec<_>>();
+        let s = space();
+        for (iso, expect) in [(false, vec![a, b, c]), (true, vec![a, c])] {
+            let exp = experiment(&format!(
+                "[budget]\nmax_queries = 3\n[search]\ndedup_isomorphic = {iso}\n\
+                 max_repeated_proposals = 5\n"
+            ));
+            let (strategy, told) = script(vec![a, b, c]);
+            let (_, trials) = go(&exp, &fake(1.0, 0), Some(strategy));
+            let expect: Vec<String> = expect.iter().map(|c| s.format(c)).collect();
+            assert_eq!(arch(&trials), expect, "dedup_isomorphic = {iso}");
+            let told = told.lock().unwrap();
+            if iso {
+                // b was told a's accuracy, without an evaluation.
+                assert_eq!(told[1], (b, Some((a.code() % 100) as f64)));
+            }
+        }
+    }
+
+    #[test]
+    fn sampled_noise_is_reproducible_and_differs_from_the_mean() {
+        let data = Nb201Data::shipped().unwrap();
+        let journal = |noise: &str| {
+            let exp = noisy_experiment(noise, "[budget]\nmax_queries = 30\n");
+            let ev =
+                Evaluation::nb201(&exp.benchmark, exp.evaluator.as_ref(), data.clone()).unwrap();
+            go(&exp, &ev, None).1
+        };
+        let (mean, sample, again) = (journal("mean"), journal("sample"), journal("sample"));
+        assert_eq!(sample, again, "same seed, same noise");
+        let cells = |t: &[Trial]| t.iter().map(|t| t.index).collect::<Vec<_>>();
+        assert_eq!(
+            cells(&mean),
+            cells(&sample),
+            "noise does not change the proposals"
+        );
+        let differ = mean
+            .iter()
+            .zip(&sample)
+            .filter(|(m, s)| m.val_acc != s.val_acc);
+        assert!(
+            differ.count() > 20,
+            "a sampled seed's accuracy is not the mean"
+        );
+    }
+
+    #[test]
+    fn workers_return_results_in_proposal_order() {
+        let exp = experiment("[budget]\nmax_queries = 12\n");
+        let one = go(&exp, &fake(1.0, 0), None).1;
+        let mut ev = fake(1.0, 2);
+        ev.workers = 3;
+        let three = go(&exp, &ev, None).1;
+        assert_eq!(one, three);
+        assert_eq!(one.len(), 12);
+    }
+
+    #[test]
+    fn the_chain_drops_repeats_tells_known_scores_and_exhausts() {
+        let s = space();
+        let (a, b, _) = isomorphs();
+        let (strategy, told) = script(vec![a, a, a, b, b]);
+        let mut chain = Chain {
+            strategy,
+            filter: None,
+            dedup: Dedup::new(true, 2),
+            rng: seed::stream(0, "strategy"),
+            goal: Goal::Minimize,
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let mut logs = Logs {
+            trials: JournalWriter::append(&dir.path().join("t")).unwrap(),
+            timings: JournalWriter::append(&dir.path().join("u")).unwrap(),
+            pools: None,
+        };
+        let mut propose =
+            |chain: &mut Chain<Nb201Space>| match chain.propose(&s, 0, &mut logs).unwrap() {
+                Proposal::New(c, p) => format!("new {} {p:?}", c == a),
+                Proposal::Repeat => "repeat".into(),
+                Proposal::Exhausted => "exhausted".into(),
+            };
+        assert_eq!(propose(&mut chain), "new true None");
+        // In flight: dropped, nothing told.
+        assert_eq!(propose(&mut chain), "repeat");
+        assert!(told.lock().unwrap().is_empty());
+        chain.tell(&s, &a, Some(3.0));
+        // Evaluated: told again from the journal, negated (strategies maximise); b is
+        // isomorphic to a, and the second repeat in a row exhausts.
+        assert_eq!(propose(&mut chain), "exhausted");
+        assert_eq!(propose(&mut chain), "exhausted");
+        let told = told.lock().unwrap();
+        assert_eq!(
+            told[..],
+            [(a, Some(-3.0)), (a, Some(-3.0)), (b, Some(-3.0))]
+        );
+    }
+
+    #[test]
+    fn the_tally_keeps_the_incumbent_and_counts_failures() {
+        let mut t = Tally::new(Goal::Minimize);
+        assert!(t.record(1, Some(4), "d", Some(5.0), Some(6.0), 2.0));
+        assert!(!t.record(2, Some(9), "e", None, None, 1.0));
+        assert!(!t.record(3, Some(1), "f", Some(7.0), None, 0.5));
+        assert!(t.record(4, None, "g", Some(3.0), None, 0.0));
+        t.point(0.25);
+        assert_eq!((t.queries, t.sim, t.failed), (4, 3.5, 1));
+        let (b, at) = t.best.as_ref().unwrap();
+        assert_eq!((b.arch.as_str(), *at), ("g", 4));
+        assert!(b.test_acc.is_nan(), "a missing test accuracy is NaN");
+        assert_eq!(t.trajectory.len(), 1);
+        assert_eq!(t.trajectory[0].estimator_seconds, 0.25);
+    }
 }

@@ -181,3 +181,138 @@ fn a_killed_filtered_run_resumes_to_the_same_journal() {
         "no pool logged twice"
     );
 }
+
+/// The isomorphism classes of a run's evaluated cells, in query order.
+fn iso_keys(trials: &Path) -> Vec<u64> {
+    use emprox_benchmarks::nb201::{Nb201Data, Nb201Space};
+    use emprox_benchmarks::SearchSpace;
+    let space = Nb201Space::new(Nb201Data::shipped().unwrap());
+    lines(trials)
+        .iter()
+        .map(|t| space.iso_key(&space.parse(t["arch"].as_str().unwrap()).unwrap()))
+        .collect()
+}
+
+/// Runs `example` for 3 seeds into `out` with a k-NN estimator (quick) and `--set` each of
+/// `sets`.
+fn run_knn(example: &str, out: &Path, sets: &[&str]) {
+    let mut args = vec![
+        "run",
+        example,
+        "--out",
+        out.to_str().unwrap(),
+        "--seeds",
+        "3",
+    ];
+    for s in ["estimator={type=\"knn_onehot\"}"].iter().chain(sets) {
+        args.extend_from_slice(&["--set", s]);
+    }
+    let o = emprox(&args);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+#[test]
+fn with_dedup_isomorphic_the_filter_never_evaluates_an_isomorph_of_an_evaluated_cell() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = |name: &str, extra: &[&str]| {
+        let out = tmp.path().join(name);
+        let mut sets = vec!["budget.max_queries=150"];
+        sets.extend_from_slice(extra);
+        run_knn("examples/nb201_evolution_emprox.toml", &out, &sets);
+        (0..3)
+            .map(|s| iso_keys(&out.join(format!("seed-{s}/trials.jsonl"))))
+            .collect::<Vec<_>>()
+    };
+    let repeats = |runs: &[Vec<u64>]| -> usize {
+        runs.iter()
+            .map(|keys| keys.len() - keys.iter().collect::<HashSet<_>>().len())
+            .sum()
+    };
+    let on = run("on", &["search.dedup_isomorphic=true"]);
+    assert!(
+        on.iter().all(|k| k.len() == 150),
+        "every run spends its budget"
+    );
+    assert_eq!(
+        repeats(&on),
+        0,
+        "no isomorph of an evaluated cell is evaluated"
+    );
+    // Off (the default), isomorphs are different cells: the search does evaluate some.
+    let off = run("off", &[]);
+    assert!(repeats(&off) > 0, "the default keeps isomorphs apart");
+}
+
+#[test]
+fn the_old_filter_key_is_rejected_with_its_new_home() {
+    let tmp = tempfile::tempdir().unwrap();
+    let o = emprox(&[
+        "run",
+        "examples/nb201_evolution_emprox.toml",
+        "--out",
+        tmp.path().join("x").to_str().unwrap(),
+        "--set",
+        "filter.dedup_isomorphic=true",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("[search] dedup_isomorphic"), "{err}");
+}
+
+#[test]
+fn local_search_with_the_filter_climbs_from_neighbourhood_to_neighbourhood() {
+    use emprox_benchmarks::nb201::{Nb201Data, Nb201Space};
+    use emprox_benchmarks::SearchSpace;
+    let space = Nb201Space::new(Nb201Data::shipped().unwrap());
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("ls");
+    let filter = "filter={candidates=100, top_k=10, warmup=20, refit_every=10}";
+    run_knn("examples/nb201_local_search.toml", &out, &[filter]);
+    let (mut walks, mut restarts) = (0, 0);
+    for s in 0..3 {
+        let dir = out.join(format!("seed-{s}"));
+        let trials: Vec<(u64, f64)> = lines(&dir.join("trials.jsonl"))
+            .iter()
+            .map(|t| (t["index"].as_u64().unwrap(), t["val_acc"].as_f64().unwrap()))
+            .collect();
+        // Each pool's centre: the evaluated cell whose unevaluated neighbours open the pool
+        // (none for a pool of restart samples).
+        let centres: Vec<Option<(u64, f64)>> = lines(&dir.join("pools.jsonl"))
+            .iter()
+            .map(|p| {
+                let before = &trials[..p["after_query"].as_u64().unwrap() as usize];
+                let evaluated: HashSet<u64> = before.iter().map(|t| t.0).collect();
+                let scored: Vec<u64> = p["scored"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|x| x[0].as_u64().unwrap())
+                    .collect();
+                before.iter().copied().find(|&(c, _)| {
+                    let hood: HashSet<u64> = space
+                        .neighbours(&space.cell_at(c as usize).unwrap())
+                        .iter()
+                        .filter_map(|n| space.index(n))
+                        .filter(|i| !evaluated.contains(i))
+                        .collect();
+                    hood.len() >= 5
+                        && scored.len() >= hood.len()
+                        && scored[..hood.len()].iter().copied().collect::<HashSet<_>>() == hood
+                })
+            })
+            .collect();
+        walks += centres.iter().flatten().count();
+        restarts += centres.iter().filter(|c| c.is_none()).count();
+        // The centre moves only to a better cell; otherwise local search restarts.
+        for w in centres.windows(2) {
+            if let [Some(a), Some(b)] = w {
+                assert!(b.1 > a.1, "seed {s}: the centre moved from {a:?} to {b:?}");
+            }
+        }
+    }
+    assert!(
+        walks > restarts && restarts > 0,
+        "{walks} walks, {restarts} restarts"
+    );
+}

@@ -25,8 +25,18 @@ pub trait Strategy<S: SearchSpace>: Send {
     /// Proposes the next candidate.
     fn ask(&mut self, space: &S, rng: &mut Rng) -> S::Cell;
 
-    /// Proposes a pool of `n` candidates by the strategy's own rule (used by an estimator
-    /// filter, which evaluates only the best few). The default asks `n` times.
+    /// Proposes a batch of `n` candidates to choose from (an estimator filter scores the batch
+    /// and evaluates only the best few).
+    ///
+    /// The contract: a batch is the strategy's next `n` proposals by its own rule, in its order
+    /// of preference, drawn without learning anything; proposing a cell is not evaluating it.
+    /// The engine tells back, as usual and in proposal order, only the cells it evaluates
+    /// (and cells it answers from the journal); cells it drops are never told. The batch may
+    /// hold cells already evaluated, or repeats: the engine drops them.
+    ///
+    /// The default asks `n` times: right for a strategy whose `ask` keeps no search state
+    /// beyond a proposal count (random search, regularized evolution). A strategy whose `ask`
+    /// walks a state machine (local search) defines its own batch.
     fn ask_pool(&mut self, space: &S, n: usize, rng: &mut Rng) -> Vec<S::Cell> {
         (0..n).map(|_| self.ask(space, rng)).collect()
     }

@@ -92,19 +92,6 @@ impl TrainingEvaluator {
         TrainSeeds { init, order }
     }
 
-    /// The result-cache key of evaluating `cell` with `seed` (the seed given to
-    /// [`emprox_benchmarks::workers::WorkerPool::submit`]): [`emprox_benchmarks::workers::cache_key`] of
-    /// (`nasbench201`, arch string, dataset name, [`TrainingConfig::hash`], seed).
-    pub fn cache_key(&self, cell: &Cell, seed: u64) -> String {
-        emprox_benchmarks::workers::cache_key(
-            "nasbench201",
-            &cell.to_string(),
-            self.config.dataset.name(),
-            &self.config_hash,
-            seed,
-        )
-    }
-
     /// Trains `cell` with trial seed `seed`, returning the full report.
     pub fn train(&self, cell: &Cell, seed: u64) -> Result<TrainReport, TrainError> {
         let seeds = self.seeds(cell, seed);
