@@ -83,6 +83,13 @@ pub fn execute<S: SearchSpace + 'static>(
         .num_threads(run_threads)
         .build()
         .map_err(|e| ExperimentError::Other(format!("cannot start thread pool: {e}")))?;
+    exec.progress.experiment(&search::ExperimentStart {
+        name: &exp.name,
+        dataset: &evaluation.dataset,
+        runs: exp.seeds,
+        queries_per_run: exp.budget.max_queries,
+        slow: !evaluation.simulated_cost(),
+    });
     let outputs: Vec<_> = pool.install(|| {
         (0..exp.seeds)
             .into_par_iter()

@@ -49,6 +49,22 @@ pub trait Progress: Sync {
     fn query(&self, run: u64, query: u64, best: Option<(f64, f64)>);
     /// Query `query` of run `run` (on cell `arch`) failed for `reason` (new evaluations only).
     fn failed(&self, _run: u64, _query: u64, _arch: &str, _reason: &str) {}
+    /// An experiment starts (or resumes); its runs' queries follow.
+    fn experiment(&self, _start: &ExperimentStart) {}
+}
+
+/// What a progress display learns when an experiment starts.
+pub struct ExperimentStart<'a> {
+    /// Experiment name (a comparison's label).
+    pub name: &'a str,
+    /// Dataset.
+    pub dataset: &'a str,
+    /// Runs.
+    pub runs: u64,
+    /// Queries per run, when the budget bounds them.
+    pub queries_per_run: Option<u64>,
+    /// Each evaluation takes real time (training, an external command), not a table lookup.
+    pub slow: bool,
 }
 
 /// Ignores progress.
