@@ -341,10 +341,10 @@ fn plot_dataset(
                 .iter()
                 .filter_map(|t| t.get(q).map(|p| p.test_acc))
                 .collect();
+            // The table's spread: one standard deviation over runs.
             let (m, sd) = mean_std(&t);
-            let se = sd / (t.len() as f64).sqrt();
             points.push(((q + 1) as f64, m));
-            band.push(((q + 1) as f64, m - se, m + se));
+            band.push(((q + 1) as f64, m - sd, m + sd));
         }
         out.push(Series {
             label,
@@ -353,15 +353,15 @@ fn plot_dataset(
             band,
         });
     }
-    plot::lines(
+    plot::history(
         path,
         &format!(
-            "NAS-Bench-201 {}: mean incumbent test accuracy (± s.e.)",
+            "NAS-Bench-201 {}: mean incumbent test accuracy (± std over runs)",
             dataset.name()
         ),
-        "queries",
         "test accuracy of the best-validation cell (%)",
         &out,
+        &[],
     )
     .map_err(ExperimentError::Other)
 }

@@ -9,7 +9,7 @@ use crate::config::Experiment;
 use crate::dedup::DedupKey;
 use crate::evaluators::Evaluation;
 use crate::filter::Filter;
-use crate::journal::{JournalWriter, Trial, WriteError};
+use crate::journal::{JournalWriter, Timing, Trial, WriteError};
 use crate::results::{Best, RunSummary, TrajectoryPoint};
 use crate::stopping::{FailureStreak, StopReason, StoppingCriteria};
 use emprox_benchmarks::evaluator::{EvalFailure, Goal, Outcome};
@@ -99,16 +99,6 @@ pub struct RunOutput {
     pub summary: RunSummary,
     /// The incumbent after each query.
     pub trajectory: Vec<TrajectoryPoint>,
-}
-
-#[derive(serde::Serialize)]
-struct Timing {
-    query: u64,
-    eval_wall_seconds: f64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    cost_seconds: Option<f64>,
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    cached: bool,
 }
 
 type EvalResult = Result<Outcome, EvalFailure>;
@@ -258,7 +248,7 @@ pub fn run<S: SearchSpace + 'static>(
             if let Some(t) = spec.replay.get(q as usize - 1) {
                 let index = space.index(&cell);
                 let arch = space.format(&cell);
-                if t.index != index || t.arch != arch || t.query != q {
+                if t.index != index || t.arch != arch || t.query != q || t.run != spec.run {
                     let show = |i: Option<u64>, a: &str| i.map_or(a.to_string(), |i| i.to_string());
                     return Err(RunError::Replay(format!(
                         "journal line {q} holds cell {} but the run proposes {}: \
@@ -395,6 +385,7 @@ pub fn run<S: SearchSpace + 'static>(
         }
         if !done.replayed {
             journal.write(&Trial {
+                run: spec.run,
                 query: queries,
                 index,
                 arch,
@@ -406,9 +397,9 @@ pub fn run<S: SearchSpace + 'static>(
                 predicted: job.predicted.map(score),
                 error,
             })?;
-            timings.write(&Timing {
+            timings.write(&Timing::Evaluation {
                 query: queries,
-                eval_wall_seconds: done.wall,
+                wall_seconds: done.wall,
                 cost_seconds: (!simulated).then_some(cost),
                 cached: done.cached,
             })?;

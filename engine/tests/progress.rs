@@ -159,3 +159,63 @@ fn an_interrupted_comparison_says_how_to_resume_it() {
     emprox_ok(&[&args[..], &["--quiet"]].concat());
     assert!(out.join("comparison.json").exists());
 }
+
+#[test]
+fn outputs_load_cleanly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    emprox_ok(&[
+        "run",
+        "examples/nb201_evolution_emprox.toml",
+        "--out",
+        s(&out),
+        "--seeds",
+        "2",
+        "--set",
+        "budget.max_queries=30",
+        "--set",
+        "estimator.pretrain=0",
+    ]);
+    for run in 0..2u64 {
+        let dir = out.join(format!("seed-{run}"));
+        // The journal names its run; `val_acc` is the query's own score.
+        let trials = lines(&dir.join("trials.jsonl"));
+        assert_eq!(trials.len(), 30);
+        assert!(trials.iter().all(|t| t["run"] == run), "{trials:?}");
+        // The trajectory names the incumbent's scores as such.
+        let csv = std::fs::read_to_string(dir.join("trajectory.csv")).unwrap();
+        let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+        assert!(header.contains(&"best_val_acc") && header.contains(&"best_test_acc"));
+        assert!(!header.contains(&"val_acc") && !header.contains(&"test_acc"));
+        // Timings: a `kind` per record and one set of fields per kind.
+        let mut schemas: std::collections::HashMap<String, Vec<String>> = Default::default();
+        for t in lines(&dir.join("timings.jsonl")) {
+            let kind = t["kind"]
+                .as_str()
+                .expect("every record has a kind")
+                .to_string();
+            let keys: Vec<String> = t.as_object().unwrap().keys().cloned().collect();
+            let first = schemas.entry(kind.clone()).or_insert_with(|| keys.clone());
+            assert_eq!(*first, keys, "{kind}: two schemas");
+        }
+        let mut kinds: Vec<&String> = schemas.keys().collect();
+        kinds.sort();
+        assert_eq!(kinds, ["estimator_fit", "estimator_query", "evaluation"]);
+        // The run's plot: every evaluation a point, the incumbent a line.
+        let svg = std::fs::read_to_string(dir.join("incumbent.svg")).unwrap();
+        assert!(svg.matches("<circle").count() >= 30, "no point per query");
+        assert!(svg.contains("<polyline"), "no incumbent line");
+    }
+    // The multi-run plot: a band of one standard deviation, said in the plot.
+    let svg = std::fs::read_to_string(out.join("incumbent.svg")).unwrap();
+    assert!(svg.contains("<polygon"), "no error band");
+    assert!(svg.contains("std"), "the spread is not named");
+    // Resume still replays the journal with its run numbers: cut a run and continue it.
+    let j = out.join("seed-1/trials.jsonl");
+    let full = std::fs::read_to_string(&j).unwrap();
+    let cut: String = full.lines().take(12).map(|l| format!("{l}\n")).collect();
+    std::fs::write(&j, cut).unwrap();
+    std::fs::remove_file(out.join("summary.json")).unwrap();
+    emprox_ok(&["resume", s(&out), "--quiet"]);
+    assert_eq!(std::fs::read_to_string(&j).unwrap(), full);
+}
