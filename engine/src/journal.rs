@@ -254,6 +254,26 @@ mod tests {
     }
 
     #[test]
+    fn scores_read_back_bit_for_bit() {
+        // serde_json's default float parser misreads this by one ulp (read back as
+        // ...197): a cached or replayed score then differs from the one first written.
+        let t = Trial {
+            val_acc: Some(10.584958217270195),
+            test_acc: Some(11.420612813370473),
+            ..trial(1)
+        };
+        let back: Trial = serde_json::from_slice(&serde_json::to_vec(&t).unwrap()).unwrap();
+        assert_eq!(
+            back.val_acc.unwrap().to_bits(),
+            t.val_acc.unwrap().to_bits()
+        );
+        assert_eq!(
+            back.test_acc.unwrap().to_bits(),
+            t.test_acc.unwrap().to_bits()
+        );
+    }
+
+    #[test]
     fn timing_records_name_their_kind_and_keep_one_schema() {
         let keys = |t: &Timing| {
             let v = serde_json::to_value(t).unwrap();
