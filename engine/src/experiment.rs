@@ -114,8 +114,16 @@ pub fn execute<S: SearchSpace + 'static>(
                     replay,
                     throttle: exec.throttle,
                 };
+                tracing::debug!(
+                    "{}: run {i} (seed {}) starts in {}, replaying {} journal line(s)",
+                    exp.name,
+                    spec.seed,
+                    dir.display(),
+                    spec.replay.len()
+                );
                 let o = search::run(&spec, &dir, exec.progress)
                     .map_err(|source| ExperimentError::Run { run: i, source })?;
+                log_run_end(&exp.name, &o.summary);
                 write_run_files(&dir, exp, &evaluation.dataset, &o.summary, &o.trajectory)?;
                 Ok(o)
             })
@@ -284,6 +292,28 @@ pub fn plot_mean_incumbent(
         &[],
     )
     .map_err(ExperimentError::Other)
+}
+
+/// `-v`: one line per finished run.
+fn log_run_end(name: &str, r: &results::RunSummary) {
+    let stop = serde_json::to_value(r.stop_reason)
+        .ok()
+        .and_then(|v| v.as_str().map(String::from))
+        .unwrap_or_default();
+    let best = match &r.best {
+        Some(b) => format!(
+            "best {} val {:.4} test {:.4}",
+            b.arch, b.val_acc, b.test_acc
+        ),
+        None => "no successful evaluation".into(),
+    };
+    tracing::info!(
+        "{name}: run {} (seed {}) finished after {} queries ({stop}, {} failed): {best}",
+        r.run,
+        r.seed,
+        r.queries,
+        r.failed
+    );
 }
 
 fn estimator_label(exp: &Experiment) -> Option<String> {

@@ -68,6 +68,31 @@ fn progress_outside_a_terminal_is_plain_lines_and_quiet_prints_none() {
         );
     }
 
+    // -v: a line per finished run; -vv: debug detail too; neither by default.
+    let table = |name: &str, flag: &str| {
+        let mut args = vec![
+            "run",
+            "examples/nb201_random.toml",
+            "--seeds",
+            "2",
+            "--set",
+            "budget.max_queries=20",
+        ];
+        let out = tmp.path().join(name);
+        args.extend(["--out", s(&out)]);
+        args.extend((!flag.is_empty()).then_some(flag));
+        String::from_utf8_lossy(&emprox_ok(&args).stderr).into_owned()
+    };
+    let (plain, v, vv) = (table("v0", ""), table("v1", "-v"), table("v2", "-vv"));
+    assert!(!plain.contains("finished after"), "{plain}");
+    assert!(
+        v.contains("run 1 (seed ") && v.contains("finished after 20 queries (max_queries"),
+        "{v}"
+    );
+    assert!(!v.contains("starts in"), "{v}");
+    assert!(vv.contains("starts in"), "{vv}");
+    assert_plain(&vv);
+
     // --quiet: only the final result.
     for (name, file) in [
         ("quiet", s(&exp).to_string()),
