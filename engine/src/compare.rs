@@ -323,6 +323,11 @@ pub fn markdown(c: &Comparison, rows: &[Row]) -> String {
                 .map_or("—".into(), |m| format!("{m:.2}"))
         );
     }
+    // The spread of the plots too.
+    let _ = writeln!(
+        s,
+        "\nTest accuracy: mean ± one standard deviation over runs."
+    );
     s
 }
 
