@@ -24,9 +24,16 @@ pub fn derive(seed: u64, name: &str) -> u64 {
     splitmix64(seed ^ splitmix64(h))
 }
 
-/// Derives the seed of the `i`-th run of an experiment from its master seed.
+/// Seeds written to JSON stay below 2^53, so that `jq` and JavaScript read them exactly.
+pub const MAX_JSON_SEED: u64 = (1 << 53) - 1;
+
+/// Derives the seed of the `i`-th run of an experiment from its master seed: a hash of the
+/// pair (each mixed by SplitMix64's finaliser before they are combined), so that runs of
+/// neighbouring master seeds share nothing (a sum would make run `k` of seed `s` equal to run
+/// `k + 1` of seed `s - 1`). The result is below 2^53 ([`MAX_JSON_SEED`]).
 pub fn run_seed(master: u64, i: u64) -> u64 {
-    derive(splitmix64(master.wrapping_add(i)), "run")
+    let h = splitmix64(splitmix64(master) ^ splitmix64(i).rotate_left(32));
+    derive(h, "run") & MAX_JSON_SEED
 }
 
 /// An RNG stream for the component `name` of the run with seed `seed`.
@@ -47,5 +54,20 @@ mod tests {
         assert_ne!(a, b);
         assert_eq!(a, c);
         assert_ne!(run_seed(0, 0), run_seed(0, 1));
+    }
+
+    #[test]
+    fn neighbouring_master_seeds_share_no_run_and_seeds_fit_json() {
+        let runs = |m: u64| (0..200).map(move |i| run_seed(m, i));
+        for m in [0u64, 1, 41, u64::MAX - 1] {
+            let a: std::collections::HashSet<u64> = runs(m).collect();
+            assert_eq!(a.len(), 200, "runs of one master seed differ");
+            assert!(
+                runs(m + 1).all(|s| !a.contains(&s)),
+                "master {m} and {}",
+                m + 1
+            );
+            assert!(a.iter().all(|&s| s <= MAX_JSON_SEED));
+        }
     }
 }

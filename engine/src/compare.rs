@@ -323,6 +323,11 @@ pub fn markdown(c: &Comparison, rows: &[Row]) -> String {
                 .map_or("—".into(), |m| format!("{m:.2}"))
         );
     }
+    // The spread of the plots too.
+    let _ = writeln!(
+        s,
+        "\nTest accuracy: mean ± one standard deviation over runs."
+    );
     s
 }
 
@@ -341,10 +346,10 @@ fn plot_dataset(
                 .iter()
                 .filter_map(|t| t.get(q).map(|p| p.test_acc))
                 .collect();
+            // The table's spread: one standard deviation over runs.
             let (m, sd) = mean_std(&t);
-            let se = sd / (t.len() as f64).sqrt();
             points.push(((q + 1) as f64, m));
-            band.push(((q + 1) as f64, m - se, m + se));
+            band.push(((q + 1) as f64, m - sd, m + sd));
         }
         out.push(Series {
             label,
@@ -353,15 +358,15 @@ fn plot_dataset(
             band,
         });
     }
-    plot::lines(
+    plot::history(
         path,
         &format!(
-            "NAS-Bench-201 {}: mean incumbent test accuracy (± s.e.)",
+            "NAS-Bench-201 {}: mean incumbent test accuracy (± std over runs)",
             dataset.name()
         ),
-        "queries",
         "test accuracy of the best-validation cell (%)",
         &out,
+        &[],
     )
     .map_err(ExperimentError::Other)
 }

@@ -86,6 +86,13 @@ pub fn execute<S: SearchSpace + 'static>(
         .num_threads(run_threads)
         .build()
         .map_err(|e| ExperimentError::Other(format!("cannot start thread pool: {e}")))?;
+    exec.progress.experiment(&search::ExperimentStart {
+        name: &exp.name,
+        dataset: &evaluation.dataset,
+        runs: exp.seeds,
+        queries_per_run: exp.budget.max_queries,
+        slow: !evaluation.simulated_cost(),
+    });
     let outputs: Vec<_> = pool.install(|| {
         (0..exp.seeds)
             .into_par_iter()
@@ -110,8 +117,16 @@ pub fn execute<S: SearchSpace + 'static>(
                     replay,
                     throttle: exec.throttle,
                 };
+                tracing::debug!(
+                    "{}: run {i} (seed {}) starts in {}, replaying {} journal line(s)",
+                    exp.name,
+                    spec.seed,
+                    dir.display(),
+                    spec.replay.len()
+                );
                 let o = search::run(&spec, &dir, exec.progress)
                     .map_err(|source| ExperimentError::Run { run: i, source })?;
+                log_run_end(&exp.name, &o.summary);
                 write_run_files(&dir, exp, &evaluation.dataset, &o.summary, &o.trajectory)?;
                 Ok(o)
             })
@@ -124,7 +139,11 @@ pub fn execute<S: SearchSpace + 'static>(
     let summary = results::aggregate(exp, &evaluation.dataset, estimator_label(exp), runs, &trajs);
     plot_mean_incumbent(
         &out.join(rundir::INCUMBENT_SVG),
-        &format!("{}: mean incumbent over {} runs", exp.name, trajs.len()),
+        &format!(
+            "{}: mean incumbent over {} runs (± std)",
+            exp.name,
+            trajs.len()
+        ),
         &trajs,
     )?;
     // Written last: its presence marks a finished experiment.
@@ -172,15 +191,66 @@ fn write_run_files(
         &dir.join(rundir::SUMMARY),
         &serde_json::to_vec_pretty(&run_summary).expect("summaries serialise"),
     )?;
-    plot_mean_incumbent(
+    // Every evaluation of the run, replayed ones included, from its journal.
+    let trials = crate::journal::read::<crate::journal::Trial>(&dir.join(rundir::TRIALS))
+        .map_err(|e| ExperimentError::Other(e.to_string()))?
+        .records;
+    plot_run_history(
         &dir.join(rundir::INCUMBENT_SVG),
         &format!("{} (run {})", exp.name, summary.run),
-        &[traj.to_vec()],
-    )?;
-    Ok(())
+        &trials,
+        traj,
+    )
 }
 
-/// Plots the incumbent's validation and test accuracy against queries, averaged over runs.
+/// One run's optimisation history: each query's validation score as a point, the incumbent's
+/// validation and test accuracy as lines.
+pub fn plot_run_history(
+    path: &Path,
+    title: &str,
+    trials: &[crate::journal::Trial],
+    traj: &[TrajectoryPoint],
+) -> Result<(), ExperimentError> {
+    if traj.is_empty() {
+        return Ok(());
+    }
+    let line = |f: fn(&TrajectoryPoint) -> f64| {
+        traj.iter()
+            .map(|p| (p.query as f64, f(p)))
+            .collect::<Vec<_>>()
+    };
+    plot::history(
+        path,
+        title,
+        "accuracy (%)",
+        &[
+            Series {
+                label: "incumbent: validation",
+                color: PALETTE[0],
+                points: line(|p| p.val_acc),
+                band: vec![],
+            },
+            Series {
+                label: "incumbent: test (reported only)",
+                color: PALETTE[1],
+                points: line(|p| p.test_acc),
+                band: vec![],
+            },
+        ],
+        &[plot::Dots {
+            label: "each query: validation",
+            color: PALETTE[0],
+            points: trials
+                .iter()
+                .filter_map(|t| Some((t.query as f64, t.val_acc?)))
+                .collect(),
+        }],
+    )
+    .map_err(ExperimentError::Other)
+}
+
+/// Plots the incumbent's validation and test accuracy against queries: the mean over runs as a
+/// line, ± one standard deviation over runs (the spread of the tables) as a band.
 pub fn plot_mean_incumbent(
     path: &Path,
     title: &str,
@@ -190,41 +260,63 @@ pub fn plot_mean_incumbent(
     if max_q == 0 {
         return Ok(());
     }
-    let mut val = Vec::new();
-    let mut test = Vec::new();
-    for q in 0..max_q {
-        let v: Vec<f64> = trajs
-            .iter()
-            .filter_map(|t| t.get(q).map(|p| p.val_acc))
-            .collect();
-        let t: Vec<f64> = trajs
-            .iter()
-            .filter_map(|t| t.get(q).map(|p| p.test_acc))
-            .collect();
-        val.push(((q + 1) as f64, results::mean_std(&v).0));
-        test.push(((q + 1) as f64, results::mean_std(&t).0));
-    }
-    plot::lines(
+    let mean_band = |f: fn(&TrajectoryPoint) -> f64| {
+        let mut points = Vec::new();
+        let mut band = Vec::new();
+        for q in 0..max_q {
+            let xs: Vec<f64> = trajs.iter().filter_map(|t| t.get(q).map(f)).collect();
+            let (m, sd) = results::mean_std(&xs);
+            let x = (q + 1) as f64;
+            points.push((x, m));
+            band.push((x, m - sd, m + sd));
+        }
+        (points, band)
+    };
+    let (val, val_band) = mean_band(|p| p.val_acc);
+    let (test, test_band) = mean_band(|p| p.test_acc);
+    plot::history(
         path,
         title,
-        "queries",
-        "accuracy (%)",
+        "incumbent accuracy (%), mean ± std over runs",
         &[
             Series {
                 label: "validation",
                 color: PALETTE[0],
                 points: val,
-                band: vec![],
+                band: val_band,
             },
             Series {
                 label: "test (reported only)",
                 color: PALETTE[1],
                 points: test,
-                band: vec![],
+                band: test_band,
             },
         ],
+        &[],
     )
     .map_err(ExperimentError::Other)
+}
+
+/// `-v`: one line per finished run.
+fn log_run_end(name: &str, r: &results::RunSummary) {
+    let stop = serde_json::to_value(r.stop_reason)
+        .ok()
+        .and_then(|v| v.as_str().map(String::from))
+        .unwrap_or_default();
+    let best = match &r.best {
+        Some(b) => format!(
+            "best {} val {:.4} test {:.4}",
+            b.arch, b.val_acc, b.test_acc
+        ),
+        None => "no successful evaluation".into(),
+    };
+    tracing::info!(
+        "{name}: run {} (seed {}) finished after {} queries ({stop}, {} failed): {best}",
+        r.run,
+        r.seed,
+        r.queries,
+        r.failed
+    );
 }
 
 fn estimator_label(exp: &Experiment) -> Option<String> {

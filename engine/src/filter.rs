@@ -5,7 +5,7 @@
 //! scores the rest; only the top `top_k` are evaluated.
 
 use crate::dedup::Dedup;
-use crate::journal::{JournalWriter, WriteError};
+use crate::journal::{JournalWriter, Timing, WriteError};
 use emprox_benchmarks::{seed, SearchSpace};
 use emprox_estimators::{Estimator, EstimatorError, FittedEstimator};
 use emprox_strategies::Strategy;
@@ -125,14 +125,6 @@ struct PoolRecord<'a> {
     chosen: Vec<Option<u64>>,
 }
 
-#[derive(Serialize)]
-struct FitTiming {
-    event: &'static str,
-    after_query: u64,
-    train_size: usize,
-    wall_seconds: f64,
-}
-
 /// A filter for one run.
 pub struct Filter<S: SearchSpace> {
     cfg: FilterConfig,
@@ -214,8 +206,7 @@ impl<S: SearchSpace> Filter<S> {
             self.fits += 1;
             self.fitted_at = self.evaluated.len();
             if queries >= self.replay_until {
-                timings.write(&FitTiming {
-                    event: "estimator_fit",
+                timings.write(&Timing::EstimatorFit {
                     after_query: queries,
                     train_size: cells.len(),
                     wall_seconds: secs,
@@ -241,10 +232,9 @@ impl<S: SearchSpace> Filter<S> {
         let secs = t0.elapsed().as_secs_f64();
         self.query_seconds += secs;
         if queries >= self.replay_until {
-            timings.write(&FitTiming {
-                event: "estimator_query",
+            timings.write(&Timing::EstimatorQuery {
                 after_query: queries,
-                train_size: pool.len(),
+                pool_size: pool.len(),
                 wall_seconds: secs,
             })?;
         }

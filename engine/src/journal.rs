@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Trial {
+    /// Run number within the experiment (0-based; the run's folder is `seed-<run>`).
+    pub run: u64,
     /// 1-based query number.
     pub query: u64,
     /// Index of the cell in the benchmark (its row), where the space has one.
@@ -17,7 +19,8 @@ pub struct Trial {
     pub index: Option<u64>,
     /// Architecture string.
     pub arch: String,
-    /// Validation accuracy (%): the search signal. `None` for a failed evaluation.
+    /// This query's own validation accuracy (%): the search signal (the incumbent's is
+    /// `best_val_acc` in `trajectory.csv`). `None` for a failed evaluation.
     pub val_acc: Option<f64>,
     /// Test accuracy (%): reported only (`null` for a failed evaluation or a table without a
     /// test column).
@@ -35,6 +38,43 @@ pub struct Trial {
     /// Why the evaluation failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+/// One record of `timings.jsonl` (wall-clock times, kept out of the deterministic journal):
+/// one schema per `kind`, every field always present.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Timing {
+    /// One evaluation.
+    Evaluation {
+        /// The query (as in `trials.jsonl`).
+        query: u64,
+        /// Wall seconds from proposal to result.
+        wall_seconds: f64,
+        /// The evaluator's measured cost (`null` for a table's simulated cost, which is in the
+        /// journal).
+        cost_seconds: Option<f64>,
+        /// Answered from the result cache.
+        cached: bool,
+    },
+    /// One fit of the estimator.
+    EstimatorFit {
+        /// Queries made before the fit.
+        after_query: u64,
+        /// Training set size.
+        train_size: usize,
+        /// Wall seconds.
+        wall_seconds: f64,
+    },
+    /// One scoring of a candidate pool.
+    EstimatorQuery {
+        /// Queries made before the scoring.
+        after_query: u64,
+        /// Candidates scored.
+        pool_size: usize,
+        /// Wall seconds.
+        wall_seconds: f64,
+    },
 }
 
 /// A journal open for appending.
@@ -176,6 +216,7 @@ mod tests {
 
     fn trial(q: u64) -> Trial {
         Trial {
+            run: 2,
             query: q,
             index: Some(q * 7),
             arch: "a".into(),
@@ -210,5 +251,54 @@ mod tests {
         std::fs::write(&p, b"{\"query\":1}\n").unwrap();
         let e = read::<Trial>(&p).unwrap_err().to_string();
         assert!(e.contains("trials.jsonl:1"), "{e}");
+    }
+
+    #[test]
+    fn scores_read_back_bit_for_bit() {
+        // serde_json's default float parser misreads this by one ulp (read back as
+        // ...197): a cached or replayed score then differs from the one first written.
+        let t = Trial {
+            val_acc: Some(10.584958217270195),
+            test_acc: Some(11.420612813370473),
+            ..trial(1)
+        };
+        let back: Trial = serde_json::from_slice(&serde_json::to_vec(&t).unwrap()).unwrap();
+        assert_eq!(
+            back.val_acc.unwrap().to_bits(),
+            t.val_acc.unwrap().to_bits()
+        );
+        assert_eq!(
+            back.test_acc.unwrap().to_bits(),
+            t.test_acc.unwrap().to_bits()
+        );
+    }
+
+    #[test]
+    fn timing_records_name_their_kind_and_keep_one_schema() {
+        let keys = |t: &Timing| {
+            let v = serde_json::to_value(t).unwrap();
+            let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+            k.sort();
+            k.join(",")
+        };
+        let eval = |cost, cached| Timing::Evaluation {
+            query: 3,
+            wall_seconds: 0.5,
+            cost_seconds: cost,
+            cached,
+        };
+        assert_eq!(keys(&eval(None, false)), keys(&eval(Some(2.0), true)));
+        assert_eq!(
+            keys(&eval(None, false)),
+            "cached,cost_seconds,kind,query,wall_seconds"
+        );
+        let fit = Timing::EstimatorFit {
+            after_query: 20,
+            train_size: 20,
+            wall_seconds: 0.1,
+        };
+        let line = serde_json::to_string(&fit).unwrap();
+        assert!(line.starts_with(r#"{"kind":"estimator_fit","#), "{line}");
+        assert_eq!(serde_json::from_str::<Timing>(&line).unwrap(), fit);
     }
 }

@@ -10,6 +10,13 @@ use std::process::ExitCode;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Print only errors and the final result (no progress, no warnings).
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    quiet: bool,
+    /// More detail: `-v` adds informational log lines, `-vv` debug tracing (`RUST_LOG`, when
+    /// set, chooses instead).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
 }
 
 #[derive(Debug, Subcommand)]
@@ -39,14 +46,24 @@ fn main() -> ExitCode {
         // SAFETY: called before any other thread exists.
         unsafe { std::env::set_var("RAYON_NUM_THREADS", "1") };
     }
+    let cli = Cli::parse();
+    let level = match (cli.quiet, cli.verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        (false, _) => "debug",
+    };
+    emprox_engine::progress::set_quiet(cli.quiet);
+    use std::io::IsTerminal;
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level)),
         )
         .with_writer(std::io::stderr)
+        // Colour codes only on a terminal: a log file or a pipe gets plain text.
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
-    let cli = Cli::parse();
     if matches!(
         cli.command,
         Command::Arch(_) | Command::List | Command::Show(_) | Command::Predict(_)
@@ -107,10 +124,9 @@ fn stop_cleanly_on_signals() {
                     "terminated"
                 };
                 match run::resume_hint() {
-                    Some(dir) => eprintln!(
-                        "\n{name}: the run stopped; continue it with `emprox resume {}`",
-                        dir.display()
-                    ),
+                    Some(command) => {
+                        eprintln!("\n{name}: the run stopped; continue it with `{command}`")
+                    }
                     None => eprintln!("\n{name}"),
                 }
                 std::process::exit(128 + sig);

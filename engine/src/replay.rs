@@ -12,13 +12,14 @@ pub struct ReplayError(String);
 /// The trials of an earlier attempt of one run, in query order.
 #[derive(Debug, Default)]
 pub struct Replay {
+    run: u64,
     trials: Vec<Trial>,
 }
 
 impl Replay {
-    /// Replays `trials` (query 1 first).
-    pub fn new(trials: Vec<Trial>) -> Self {
-        Self { trials }
+    /// Replays the `trials` of run `run` (query 1 first).
+    pub fn new(run: u64, trials: Vec<Trial>) -> Self {
+        Self { run, trials }
     }
 
     /// Number of trials to replay.
@@ -45,6 +46,13 @@ impl Replay {
         else {
             return Ok(None);
         };
+        if t.run != self.run {
+            return Err(ReplayError(format!(
+                "journal line {query} belongs to run {} but is replayed as run {}: \
+                 the journal belongs to another run",
+                t.run, self.run
+            )));
+        }
         if t.index != index || t.arch != arch || t.query != query {
             let show = |i: Option<u64>, a: &str| i.map_or(a.to_string(), |i| i.to_string());
             return Err(ReplayError(format!(
@@ -87,6 +95,7 @@ mod tests {
 
     fn trial(query: u64, index: u64, val: Option<f64>) -> Trial {
         Trial {
+            run: 0,
             query,
             index: Some(index),
             arch: format!("cell{index}"),
@@ -102,7 +111,7 @@ mod tests {
 
     #[test]
     fn answers_journaled_queries_and_nothing_after() {
-        let r = Replay::new(vec![trial(1, 7, Some(90.0)), trial(2, 3, None)]);
+        let r = Replay::new(0, vec![trial(1, 7, Some(90.0)), trial(2, 3, None)]);
         assert_eq!(r.len(), 2);
         let ok = r.result(1, Some(7), "cell7").unwrap().unwrap().unwrap();
         assert_eq!(
@@ -118,7 +127,7 @@ mod tests {
 
     #[test]
     fn a_different_cell_or_a_short_run_is_an_error() {
-        let r = Replay::new(vec![trial(1, 7, Some(90.0)), trial(2, 3, Some(80.0))]);
+        let r = Replay::new(0, vec![trial(1, 7, Some(90.0)), trial(2, 3, Some(80.0))]);
         let e = r.result(2, Some(4), "cell4").unwrap_err().to_string();
         assert!(
             e.contains("journal line 2 holds cell 3 but the run proposes 4"),
@@ -131,5 +140,14 @@ mod tests {
             "{e}"
         );
         assert!(r.finished(2).is_ok() && r.finished(5).is_ok());
+        // Another run's journal.
+        let e = Replay::new(1, vec![trial(1, 7, Some(90.0))])
+            .result(1, Some(7), "cell7")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("belongs to run 0 but is replayed as run 1"),
+            "{e}"
+        );
     }
 }

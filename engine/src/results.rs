@@ -29,9 +29,12 @@ pub struct TrajectoryPoint {
     pub index: Option<u64>,
     /// Architecture of the incumbent.
     pub arch: String,
-    /// Incumbent validation accuracy.
+    /// Incumbent validation accuracy (`best_val_acc` in `trajectory.csv`: `val_acc` is a
+    /// query's own score in every file).
+    #[serde(rename = "best_val_acc")]
     pub val_acc: f64,
-    /// Incumbent test accuracy.
+    /// Incumbent test accuracy (`best_test_acc` in `trajectory.csv`).
+    #[serde(rename = "best_test_acc")]
     pub test_acc: f64,
 }
 

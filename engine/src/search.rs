@@ -12,7 +12,7 @@ use crate::config::Experiment;
 use crate::dedup::{Dedup, Known};
 use crate::evaluators::Evaluation;
 use crate::filter::Filter;
-use crate::journal::{JournalWriter, Trial, WriteError};
+use crate::journal::{JournalWriter, Timing, Trial, WriteError};
 use crate::replay::{Replay, ReplayError};
 use crate::results::{Best, RunSummary, TrajectoryPoint};
 use crate::stopping::{FailureStreak, StopReason, StoppingCriteria};
@@ -54,6 +54,22 @@ pub trait Progress: Sync {
     fn query(&self, run: u64, query: u64, best: Option<(f64, f64)>);
     /// Query `query` of run `run` (on cell `arch`) failed for `reason` (new evaluations only).
     fn failed(&self, _run: u64, _query: u64, _arch: &str, _reason: &str) {}
+    /// An experiment starts (or resumes); its runs' queries follow.
+    fn experiment(&self, _start: &ExperimentStart) {}
+}
+
+/// What a progress display learns when an experiment starts.
+pub struct ExperimentStart<'a> {
+    /// Experiment name (a comparison's label).
+    pub name: &'a str,
+    /// Dataset.
+    pub dataset: &'a str,
+    /// Runs.
+    pub runs: u64,
+    /// Queries per run, when the budget bounds them.
+    pub queries_per_run: Option<u64>,
+    /// Each evaluation takes real time (training, an external command), not a table lookup.
+    pub slow: bool,
 }
 
 /// Ignores progress.
@@ -88,16 +104,6 @@ pub struct RunOutput {
     pub summary: RunSummary,
     /// The incumbent after each query.
     pub trajectory: Vec<TrajectoryPoint>,
-}
-
-#[derive(serde::Serialize)]
-struct Timing {
-    query: u64,
-    eval_wall_seconds: f64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    cost_seconds: Option<f64>,
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    cached: bool,
 }
 
 type EvalResult = Result<Outcome, EvalFailure>;
@@ -436,7 +442,7 @@ fn run_with<S: SearchSpace + 'static>(
             None => None,
         },
     };
-    let replay = Replay::new(spec.replay.clone());
+    let replay = Replay::new(spec.run, spec.replay.clone());
     let mut executor = Executor::new(ev)?;
     let mut chain = Chain {
         strategy,
@@ -534,6 +540,7 @@ fn run_with<S: SearchSpace + 'static>(
                 progress.failed(spec.run, job.query, &arch, e);
             }
             logs.trials.write(&Trial {
+                run: spec.run,
                 query: job.query,
                 index,
                 arch,
@@ -545,9 +552,9 @@ fn run_with<S: SearchSpace + 'static>(
                 predicted: job.predicted,
                 error,
             })?;
-            logs.timings.write(&Timing {
+            logs.timings.write(&Timing::Evaluation {
                 query: job.query,
-                eval_wall_seconds: done.wall,
+                wall_seconds: done.wall,
                 cost_seconds: (!simulated).then_some(cost),
                 cached: done.source == Source::Cached,
             })?;

@@ -131,6 +131,66 @@ fn same_seed_gives_identical_journals_at_any_thread_count() {
     );
 }
 
+/// Run seeds hash (master seed, run number): the runs of `--seed 1` and `--seed 2` share no
+/// seed (with a sum, run k of one was run k + 1 of the other), every seed fits JSON's exact
+/// integers (below 2^53), and the same master seed gives the same bytes.
+#[test]
+fn neighbouring_master_seeds_share_no_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let args = |s: &'static str| {
+        [
+            "--seed",
+            s,
+            "--seeds",
+            "5",
+            "--set",
+            "budget.max_queries=10",
+        ]
+    };
+    let run_seeds = |v: &serde_json::Value| -> Vec<u64> {
+        v["runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["seed"].as_u64().unwrap())
+            .collect()
+    };
+    let one = run_seeds(&run_example(
+        "examples/nb201_random.toml",
+        &tmp.path().join("s1"),
+        &args("1"),
+    ));
+    let two = run_seeds(&run_example(
+        "examples/nb201_random.toml",
+        &tmp.path().join("s2"),
+        &args("2"),
+    ));
+    assert!(
+        one.iter().all(|s| !two.contains(s)),
+        "{one:?} and {two:?} share a run"
+    );
+    for s in one.iter().chain(&two) {
+        assert!(*s < 1 << 53, "seed {s} is not exact in JSON");
+    }
+    // Run 1 of seed 1 is not run 0 of seed 2 (nor any other run of it).
+    let t1 = std::fs::read(tmp.path().join("s1/seed-1/trials.jsonl")).unwrap();
+    let t2 = std::fs::read(tmp.path().join("s2/seed-0/trials.jsonl")).unwrap();
+    assert_ne!(t1, t2);
+    run_example(
+        "examples/nb201_random.toml",
+        &tmp.path().join("s1b"),
+        &args("1"),
+    );
+    for i in 0..5 {
+        let f = format!("seed-{i}/trials.jsonl");
+        assert_eq!(
+            std::fs::read(tmp.path().join("s1").join(&f)).unwrap(),
+            std::fs::read(tmp.path().join("s1b").join(&f)).unwrap(),
+            "{f}"
+        );
+    }
+}
+
 #[test]
 fn overrides_switch_the_dataset() {
     let tmp = tempfile::tempdir().unwrap();

@@ -47,6 +47,10 @@ fn the_shipped_comparison_runs_on_shared_seeds() {
     assert_eq!(first(&plain), first(&filt));
     let md = std::fs::read_to_string(out.join("comparison.md")).unwrap();
     assert!(md.contains("| cifar100 | LS+EmProx |"));
+    assert!(
+        md.contains("mean ± one standard deviation over runs"),
+        "{md}"
+    );
     for d in ["cifar10", "cifar100", "imagenet16-120"] {
         assert!(out.join(format!("incumbent_{d}.svg")).exists());
         assert!(out.join(format!("incumbent_time_{d}.svg")).exists());

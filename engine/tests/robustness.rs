@@ -37,14 +37,7 @@ fn printing_commands_end_quietly_on_a_closed_pipe() {
         [vec!["arch".to_string()], many].concat(),
     ];
     for args in &cases {
-        let mut child = bin()
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        drop(child.stdout.take());
-        let o = child.wait_with_output().unwrap();
+        let o = emprox_closed_stdout(args);
         let err = String::from_utf8_lossy(&o.stderr);
         assert!(err.is_empty(), "{:?}: {err}", args[0]);
         use std::os::unix::process::ExitStatusExt;

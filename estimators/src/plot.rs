@@ -30,6 +30,16 @@ pub const PALETTE: [RGBColor; 8] = [
     RGBColor(127, 127, 127),
 ];
 
+/// Points drawn one by one (every evaluation), without a line.
+pub struct Dots<'a> {
+    /// Legend label.
+    pub label: &'a str,
+    /// Colour.
+    pub color: RGBColor,
+    /// Points.
+    pub points: Vec<(f64, f64)>,
+}
+
 /// How a plot is laid out.
 pub struct Axes<'a> {
     /// Caption.
@@ -42,6 +52,8 @@ pub struct Axes<'a> {
     pub log_x: bool,
     /// Mark each point with a dot.
     pub markers: bool,
+    /// The x axis counts whole things (queries): ticks at whole numbers only.
+    pub integer_x: bool,
     /// The x and y ranges (default: the data's, the y range padded by 5%).
     pub range: Option<((f64, f64), (f64, f64))>,
 }
@@ -62,15 +74,56 @@ pub fn lines(
             y_label,
             log_x: false,
             markers: false,
+            integer_x: false,
             range: None,
         },
         series,
+        &[],
     )
 }
 
+/// An optimisation history against queries, as Optuna's: `dots` (every evaluation) as points,
+/// `series` (incumbents, with optional bands) as lines, ticks at whole queries only.
+pub fn history(
+    path: &Path,
+    title: &str,
+    y_label: &str,
+    series: &[Series],
+    dots: &[Dots],
+) -> Result<(), String> {
+    plot(
+        path,
+        &Axes {
+            title,
+            x_label: "queries",
+            y_label,
+            log_x: false,
+            markers: false,
+            integer_x: true,
+            range: None,
+        },
+        series,
+        dots,
+    )
+}
+
+/// Tick labels of an axis of whole numbers: non-integer ticks (rare: the tick count keeps the
+/// step at one or more) stay unlabelled.
+fn integer_label(x: &f64) -> String {
+    if (x - x.round()).abs() < 1e-9 {
+        format!("{x:.0}")
+    } else {
+        String::new()
+    }
+}
+
 /// The data's x and y ranges, the y range padded by 5% (None: nothing to plot).
-fn data_range(series: &[Series], log_x: bool) -> Option<((f64, f64), (f64, f64))> {
-    let pts = series.iter().flat_map(|s| s.points.iter().copied());
+fn data_range(series: &[Series], dots: &[Dots], log_x: bool) -> Option<((f64, f64), (f64, f64))> {
+    let pts = series
+        .iter()
+        .flat_map(|s| s.points.iter().copied())
+        .chain(dots.iter().flat_map(|d| d.points.iter().copied()))
+        .filter(|(x, y)| x.is_finite() && y.is_finite());
     let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
     for (x, y) in pts.chain(
         series
@@ -95,12 +148,12 @@ fn data_range(series: &[Series], log_x: bool) -> Option<((f64, f64), (f64, f64))
     Some(((x0, x1), (y0 - pad, y1 + pad)))
 }
 
-/// Draws line series to an SVG file, laid out by `axes`; written through a temporary file and
-/// a rename.
-pub fn plot(path: &Path, axes: &Axes, series: &[Series]) -> Result<(), String> {
+/// Draws line series and single points to an SVG file, laid out by `axes`; written through a
+/// temporary file and a rename.
+pub fn plot(path: &Path, axes: &Axes, series: &[Series], dots: &[Dots]) -> Result<(), String> {
     let ((x0, x1), (y0, y1)) = axes
         .range
-        .or_else(|| data_range(series, axes.log_x))
+        .or_else(|| data_range(series, dots, axes.log_x))
         .ok_or("nothing to plot")?;
     let e = |e: &dyn std::fmt::Display| format!("plot {}: {e}", path.display());
     let mut svg = String::new();
@@ -117,12 +170,12 @@ pub fn plot(path: &Path, axes: &Axes, series: &[Series]) -> Result<(), String> {
             let mut chart = builder
                 .build_cartesian_2d((x0..x1).log_scale(), y0..y1)
                 .map_err(|x| e(&x))?;
-            draw(&mut chart, axes, series).map_err(|x| e(&x))?;
+            draw(&mut chart, axes, series, dots).map_err(|x| e(&x))?;
         } else {
             let mut chart = builder
                 .build_cartesian_2d(x0..x1, y0..y1)
                 .map_err(|x| e(&x))?;
-            draw(&mut chart, axes, series).map_err(|x| e(&x))?;
+            draw(&mut chart, axes, series, dots).map_err(|x| e(&x))?;
         }
         root.present().map_err(|x| e(&x))?;
     }
@@ -136,16 +189,33 @@ fn draw<'a, 'b: 'a, X>(
     chart: &mut ChartContext<'a, SVGBackend<'b>, Cartesian2d<X, RangedCoordf64>>,
     axes: &Axes,
     series: &[Series],
+    dots: &[Dots],
 ) -> Result<(), DrawError>
 where
     X: Ranged<ValueType = f64> + ValueFormatter<f64>,
 {
-    chart
-        .configure_mesh()
-        .x_desc(axes.x_label)
-        .y_desc(axes.y_label)
-        .draw()?;
+    let x_span = chart.x_range().end - chart.x_range().start;
+    let mut mesh = chart.configure_mesh();
+    mesh.x_desc(axes.x_label).y_desc(axes.y_label);
+    if axes.integer_x {
+        // At most one tick per unit, so every label is a whole number.
+        mesh.x_labels((x_span.floor() as usize).clamp(1, 10))
+            .x_label_formatter(&integer_label);
+    }
+    mesh.draw()?;
     let shown = |x: f64| !axes.log_x || x > 0.0;
+    for d in dots {
+        let color = d.color;
+        chart
+            .draw_series(
+                d.points
+                    .iter()
+                    .filter(|p| shown(p.0))
+                    .map(|&p| Circle::new(p, 2, color.mix(0.5).filled())),
+            )?
+            .label(d.label)
+            .legend(move |(x, y)| Circle::new((x + 10, y), 3, color.mix(0.5).filled()));
+    }
     for s in series {
         if !s.band.is_empty() {
             let band: Vec<_> = s.band.iter().filter(|b| shown(b.0)).collect();
@@ -174,4 +244,47 @@ where
         .background_style(WHITE.mix(0.8))
         .border_style(BLACK)
         .draw()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The numbers of the text labels of an SVG.
+    fn labels(svg: &str) -> Vec<f64> {
+        svg.split("<text")
+            .skip(1)
+            .filter_map(|t| t.split('>').nth(1)?.split('<').next()?.trim().parse().ok())
+            .collect()
+    }
+
+    #[test]
+    fn query_axes_have_whole_number_ticks_and_points() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("h.svg");
+        let incumbent = Series {
+            label: "incumbent",
+            color: PALETTE[0],
+            points: vec![(1.0, 10.0), (2.0, 50.0), (3.0, 90.0)],
+            band: vec![],
+        };
+        let dots = Dots {
+            label: "each query",
+            color: PALETTE[0],
+            points: vec![(1.0, 10.0), (2.0, 50.0), (3.0, 20.0)],
+        };
+        history(&path, "t", "y", &[incumbent], &[dots]).unwrap();
+        let svg = std::fs::read_to_string(&path).unwrap();
+        let xs: Vec<f64> = labels(&svg)
+            .into_iter()
+            .filter(|x| (1.0..=3.0).contains(x))
+            .collect();
+        assert!(xs.contains(&2.0), "{xs:?}");
+        assert!(
+            xs.iter().all(|x| x.fract() == 0.0),
+            "fractional query ticks: {xs:?}"
+        );
+        // Three evaluation points (and one legend marker).
+        assert_eq!(svg.matches("<circle").count(), 4);
+    }
 }

@@ -61,7 +61,16 @@ pub fn compare(args: &CompareArgs) -> anyhow::Result<()> {
         rundir::write_file(&out.join("comparison.toml"), text.as_bytes())?;
         lock
     };
-    let reporter = Reporter::new(None);
+    let reporter = Reporter::new();
+    // Ctrl-C or SIGTERM from here on: say how to continue this comparison.
+    crate::commands::run::set_resume_command(format!(
+        "emprox compare {} --resume --out {}{}",
+        args.file.display(),
+        out.display(),
+        args.seeds
+            .map(|s| format!(" --seeds {s}"))
+            .unwrap_or_default()
+    ));
     let exec = Execution {
         threads: args
             .threads
@@ -72,7 +81,10 @@ pub fn compare(args: &CompareArgs) -> anyhow::Result<()> {
     };
     let rows = run_comparison(&c, &out, &exec)?;
     reporter.finish();
-    print!("{}", markdown(&c, &rows));
-    println!("results in {}", out.display());
+    super::print_out(&format!(
+        "{}results in {}\n",
+        markdown(&c, &rows),
+        out.display()
+    ))?;
     Ok(())
 }

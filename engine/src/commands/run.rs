@@ -1,5 +1,6 @@
 //! `emprox run`: run an experiment file.
 
+use super::print_out;
 use crate::benchmark::{Benchmark, WithBenchmark};
 use crate::config::Experiment;
 use crate::experiment::{run_experiment, Execution};
@@ -7,6 +8,7 @@ use crate::progress::Reporter;
 use crate::resume::{resume, Resumed};
 use crate::rundir::{self, FolderKind};
 use clap::Args;
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -67,16 +69,25 @@ fn default_threads(t: Option<usize>) -> anyhow::Result<usize> {
     }
 }
 
-/// The output folder being written, for the "resume with" hint of an interruption.
-static RESUME_DIR: Mutex<Option<PathBuf>> = Mutex::new(None);
+/// The command that continues the work in progress, for the hint of an interruption.
+static RESUME_COMMAND: Mutex<Option<String>> = Mutex::new(None);
 
-/// The output folder of the run or resume in progress, if its folder exists.
-pub fn resume_hint() -> Option<PathBuf> {
-    RESUME_DIR.lock().unwrap_or_else(|p| p.into_inner()).clone()
+/// The command that continues the run, resume or comparison in progress, once its folder
+/// exists.
+pub fn resume_hint() -> Option<String> {
+    RESUME_COMMAND
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone()
+}
+
+/// Sets the command [`resume_hint`] gives.
+pub fn set_resume_command(command: String) {
+    *RESUME_COMMAND.lock().unwrap_or_else(|p| p.into_inner()) = Some(command);
 }
 
 fn set_resume_hint(out: &Path) {
-    *RESUME_DIR.lock().unwrap_or_else(|p| p.into_inner()) = Some(out.to_path_buf());
+    set_resume_command(format!("emprox resume {}", out.display()));
 }
 
 /// A run finished (its summary written) in which no evaluation succeeded: exit status 1.
@@ -107,7 +118,7 @@ fn check_evaluated(summary: &crate::results::ExperimentSummary) -> anyhow::Resul
 /// Runs `emprox resume`.
 pub fn resume_cmd(args: &ResumeArgs) -> anyhow::Result<()> {
     let threads = default_threads(args.threads)?;
-    let reporter = Reporter::new(None);
+    let reporter = Reporter::new();
     set_resume_hint(&args.out_dir);
     let exec = Execution {
         threads,
@@ -118,12 +129,12 @@ pub fn resume_cmd(args: &ResumeArgs) -> anyhow::Result<()> {
     let r = resume(&args.out_dir, &exec, args.allow_version_change)?;
     reporter.finish();
     match r {
-        Resumed::AlreadyFinished => println!(
-            "{}: the experiment had already finished; nothing changed",
+        Resumed::AlreadyFinished => print_out(&format!(
+            "{}: the experiment had already finished; nothing changed\n",
             args.out_dir.display()
-        ),
+        ))?,
         Resumed::Finished(s) => {
-            print_summary(&s, &args.out_dir, None);
+            print_out(&summary_text(&s, &args.out_dir, None))?;
             return check_evaluated(&s);
         }
     }
@@ -142,7 +153,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
     let threads = default_threads(args.threads)?;
     let exp = Experiment::load(&args.file, &overrides)?;
     let out = args.out.clone().unwrap_or_else(|| exp.default_out_dir());
-    let reporter = Reporter::new(exp.budget.max_queries.map(|q| q * exp.seeds));
+    let reporter = Reporter::new();
     let start = std::time::Instant::now();
     let exec = Execution {
         threads,
@@ -161,7 +172,11 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
         },
     )??;
     reporter.finish();
-    print_summary(&summary, &out, Some(start.elapsed().as_secs_f64()));
+    print_out(&summary_text(
+        &summary,
+        &out,
+        Some(start.elapsed().as_secs_f64()),
+    ))?;
     check_evaluated(&summary)
 }
 
@@ -185,12 +200,15 @@ impl WithBenchmark for NewRun<'_> {
     }
 }
 
-fn print_summary(
+/// The closing lines of a run or resume.
+fn summary_text(
     summary: &crate::results::ExperimentSummary,
     out: &std::path::Path,
     secs: Option<f64>,
-) {
-    println!(
+) -> String {
+    let mut text = String::new();
+    let _ = writeln!(
+        text,
         "{}: {} run(s) of {} on {}{}",
         summary.experiment,
         summary.runs.len(),
@@ -198,8 +216,9 @@ fn print_summary(
         summary.dataset,
         secs.map(|s| format!(" in {s:.2}s")).unwrap_or_default()
     );
-    println!(
-        "mean best test accuracy {:.2} ± {:.2} (validation {:.2}); results in {}",
+    let _ = writeln!(
+        text,
+        "mean best test accuracy {:.2} ± {:.2} (std over runs; validation {:.2}); results in {}",
         summary.mean_best_test_acc,
         summary.std_best_test_acc,
         summary.mean_best_val_acc,
@@ -211,7 +230,8 @@ fn print_summary(
         .filter_map(|r| r.best.as_ref())
         .max_by(|a, b| a.val_acc.total_cmp(&b.val_acc))
     {
-        println!(
+        let _ = writeln!(
+            text,
             "best found: {}{} val {:.4} test {:.4}",
             best.arch,
             best.index
@@ -223,9 +243,11 @@ fn print_summary(
     }
     if summary.failed > 0 {
         let n: u64 = summary.runs.iter().map(|r| r.queries).sum();
-        println!(
+        let _ = writeln!(
+            text,
             "{} of {n} evaluations failed (reasons in trials.jsonl)",
             summary.failed
         );
     }
+    text
 }

@@ -59,3 +59,16 @@ pub fn lines(path: &Path) -> Vec<serde_json::Value> {
 pub fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
+
+/// Runs `emprox ARGS` with its stdout closed before it writes (a reader that went away, as in
+/// `emprox ... | head -1`).
+pub fn emprox_closed_stdout<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Output {
+    let mut child = bin()
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("binary runs");
+    drop(child.stdout.take());
+    child.wait_with_output().expect("binary runs")
+}

@@ -47,9 +47,10 @@ fn lines(
         y_label: "Kendall tau (mean over trials)",
         log_x: true,
         markers: true,
+        integer_x: false,
         range: Some(((x_min, x_max), (y_min, y_max))),
     };
-    plot(path, &axes, &series).map_err(|e| EvalError::Io {
+    plot(path, &axes, &series, &[]).map_err(|e| EvalError::Io {
         path: path.to_path_buf(),
         source: std::io::Error::other(e),
     })
