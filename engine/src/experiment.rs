@@ -196,7 +196,7 @@ pub fn plot_mean_incumbent(
             .collect();
         let t: Vec<f64> = trajs
             .iter()
-            .filter_map(|t| t.get(q).map(|p| p.test_acc))
+            .filter_map(|t| t.get(q).and_then(|p| p.test_acc))
             .collect();
         val.push(((q + 1) as f64, results::mean_std(&v).0));
         test.push(((q + 1) as f64, results::mean_std(&t).0));

@@ -363,7 +363,7 @@ pub fn run<S: SearchSpace + 'static>(
                         arch: arch.clone(),
                         index,
                         val_acc: v,
-                        test_acc: test.unwrap_or(f64::NAN),
+                        test_acc: test,
                     },
                     queries,
                 ));
@@ -421,7 +421,8 @@ pub fn run<S: SearchSpace + 'static>(
         progress.query(
             spec.run,
             queries,
-            best.as_ref().map(|(b, _)| (b.val_acc, b.test_acc)),
+            best.as_ref()
+                .map(|(b, _)| (b.val_acc, b.test_acc.unwrap_or(f64::NAN))),
         );
     }
     if (queries as usize) < spec.replay.len() {

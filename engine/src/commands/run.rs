@@ -195,13 +195,21 @@ fn print_summary(
         summary.dataset,
         secs.map(|s| format!(" in {s:.2}s")).unwrap_or_default()
     );
-    println!(
-        "mean best test accuracy {:.2} ± {:.2} (validation {:.2}); results in {}",
-        summary.mean_best_test_acc,
-        summary.std_best_test_acc,
-        summary.mean_best_val_acc,
-        out.display()
-    );
+    if summary.mean_best_test_acc.is_nan() {
+        println!(
+            "mean best validation {:.4} (no test values); results in {}",
+            summary.mean_best_val_acc,
+            out.display()
+        );
+    } else {
+        println!(
+            "mean best test accuracy {:.2} ± {:.2} (validation {:.2}); results in {}",
+            summary.mean_best_test_acc,
+            summary.std_best_test_acc,
+            summary.mean_best_val_acc,
+            out.display()
+        );
+    }
     if let Some(best) = summary
         .runs
         .iter()
@@ -209,13 +217,13 @@ fn print_summary(
         .max_by(|a, b| a.val_acc.total_cmp(&b.val_acc))
     {
         println!(
-            "best found: {}{} val {:.4} test {:.4}",
+            "best found: {}{} val {:.4}{}",
             best.arch,
             best.index
                 .map(|i| format!(" (index {i})"))
                 .unwrap_or_default(),
             best.val_acc,
-            best.test_acc
+            crate::commands::show::test_text(best.test_acc)
         );
     }
     if summary.failed > 0 {
