@@ -70,11 +70,14 @@ pub struct Checkpoint {
     pub queries: u64,
     /// Runs that reached this many queries.
     pub runs: usize,
-    /// Mean incumbent test accuracy (null where the benchmark has no test value).
+    /// Mean incumbent test accuracy (null, read as NaN, where the benchmark has no test value).
+    #[serde(deserialize_with = "null_as_nan")]
     pub mean_best_test_acc: f64,
     /// Standard deviation (sample) of the incumbent test accuracy.
+    #[serde(deserialize_with = "null_as_nan")]
     pub std_best_test_acc: f64,
     /// Mean incumbent validation accuracy.
+    #[serde(deserialize_with = "null_as_nan")]
     pub mean_best_val_acc: f64,
 }
 
