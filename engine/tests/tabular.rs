@@ -468,3 +468,81 @@ fn a_table_without_test_values_reports_none_instead_of_nan() {
     assert!(at["mean"].is_null() && at["std"].is_null(), "{at}");
     assert!(at["mean_val"].as_f64().unwrap() > 0.0, "{at}");
 }
+
+#[test]
+fn predictors_of_a_minimised_objective_rank_positively() {
+    let t = tempfile::tempdir().unwrap();
+    let desc = write_synthetic_benchmark(&t.path().join("bench"), 5_000, 3, "citeseer").unwrap();
+    let text = std::fs::read_to_string(&desc).unwrap().replace(
+        "objective = { column = \"val_acc\", goal = \"maximize\" }\n",
+        "objective = { column = \"latency_ms\", goal = \"minimize\" }\n",
+    );
+    std::fs::write(
+        &desc,
+        text.replace("extras = [\"latency_ms\", \"params\"]", ""),
+    )
+    .unwrap();
+    let bench = TabularBenchmark::from_file(&desc).unwrap();
+    let ev = t.path().join("pred.toml");
+    std::fs::write(
+        &ev,
+        "[benchmark]\ntype = \"tabular\"\ndescription = \"bench/synthetic_gnn.tabular.toml\"\n\
+         [evaluation]\ntrain_sizes = [100]\ntest_size = 100\ntrials = 3\n\
+         [[estimators]]\ntype = \"gbdt\"\n[[estimators]]\ntype = \"random\"\n",
+    )
+    .unwrap();
+    let out = t.path().join("out");
+    emprox_ok(&["eval-predictors", s(&ev), "--out", s(&out)]);
+    let taus = taus(&out);
+    let (gbdt, random) = (
+        taus[&("gbdt".to_string(), 100)],
+        taus[&("random".to_string(), 100)],
+    );
+    // A good predictor of a minimised objective has a positive rank correlation.
+    assert!(gbdt > 0.3 && gbdt > random + 0.2, "{taus:?}");
+    // Predictions and truths are written in the table's own units (latency, not negated).
+    let preds = std::fs::read_to_string(out.join("predictions.csv")).unwrap();
+    let mut r = csv::Reader::from_reader(preds.as_bytes());
+    for rec in r.records().take(50) {
+        let rec = rec.unwrap();
+        let cell = bench.space.parse(&rec[4]).unwrap();
+        let truth: f64 = rec[5].parse().unwrap();
+        assert!(truth > 0.0);
+        assert_eq!(truth, bench.table().objective()[cell.row()]);
+        if &rec[1] == "gbdt" {
+            assert!(rec[6].parse::<f64>().unwrap() > 0.0, "{rec:?}");
+        }
+    }
+}
+
+#[test]
+fn a_comparison_names_datasets_or_a_benchmark() {
+    let t = tempfile::tempdir().unwrap();
+    write_synthetic_benchmark(&t.path().join("bench"), 1_000, 3, "cora").unwrap();
+    let tail = "[budget]\nmax_queries = 10\n[[experiments]]\nlabel = \"RS\"\n\
+                strategy = { type = \"random\" }\n";
+    let bench =
+        "[benchmark]\ntype = \"tabular\"\ndescription = \"bench/synthetic_gnn.tabular.toml\"\n";
+    for (head, needle) in [
+        ("name = \"c\"\nseeds = 1\n", "either `datasets"),
+        (
+            &format!("name = \"c\"\nseeds = 1\ndatasets = [\"cifar10\"]\n{bench}") as &str,
+            "either `datasets",
+        ),
+        (
+            &format!("name = \"c\"\nseeds = 1\nnoise = \"sample\"\n{bench}"),
+            "`noise` applies to `datasets`",
+        ),
+        (
+            "name = \"c\"\nseeds = 1\n[benchmark]\ntype = \"tabular\"\ndescription = \"missing.toml\"\n",
+            "missing.toml",
+        ),
+    ] {
+        let f = t.path().join("c.toml");
+        std::fs::write(&f, format!("{head}{tail}")).unwrap();
+        let out = t.path().join("c-out");
+        let o = emprox(&["compare", s(&f), "--out", s(&out)]);
+        assert_refused(&o, needle);
+        assert!(!out.exists());
+    }
+}
