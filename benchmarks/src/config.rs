@@ -1,7 +1,9 @@
 //! The `[benchmark]` table of experiment files, shared by searches and predictor evaluations.
 
 use crate::error::DataError;
-use crate::nb201::{Dataset, Nb201Data, NoiseModel};
+use crate::evaluator::Evaluator;
+use crate::nb201::{Dataset, Nb201Data, Nb201Space, Nb201Tabular, NoiseModel};
+use crate::space::SearchSpace;
 use crate::tabular::{TabularBenchmark, TabularDescription, TabularError};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -128,5 +130,71 @@ impl BenchmarkConfig {
     /// Loads the tabular benchmark this config describes.
     pub fn load_tabular(&self, base: &Path) -> Result<TabularBenchmark, TabularError> {
         TabularBenchmark::load(&self.tabular_description(base)?)
+    }
+}
+
+/// A benchmark looked up in its table: every architecture, and how it scores.
+pub struct Lookup<S: SearchSpace> {
+    /// The space.
+    pub space: S,
+    /// Every cell of the space, in the benchmark's own order.
+    pub cells: Vec<S::Cell>,
+    /// The benchmark's evaluator, with its noise model (the targets a search or a predictor sees).
+    pub evaluator: Arc<dyn Evaluator<S::Cell>>,
+    /// The same evaluator without noise (the mean over seeds where the table has several): the
+    /// truth against which predictions are scored.
+    pub noise_free: Arc<dyn Evaluator<S::Cell>>,
+}
+
+/// Something to do with a looked-up benchmark of any space.
+pub trait WithLookup {
+    /// What it gives.
+    type Output;
+    /// Does it.
+    fn with<S: SearchSpace + 'static>(self, lookup: Lookup<S>) -> Self::Output;
+}
+
+/// Why a benchmark could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// The `[benchmark]` table is inconsistent.
+    #[error("{0}")]
+    Config(String),
+    /// The NAS-Bench-201 table could not be read.
+    #[error(transparent)]
+    Data(#[from] DataError),
+    /// The tabular benchmark could not be loaded.
+    #[error(transparent)]
+    Tabular(#[from] TabularError),
+}
+
+impl BenchmarkConfig {
+    /// Loads the benchmark (relative tabular paths against `base`) and hands its space, cells and
+    /// lookup evaluators to `f`.
+    pub fn open_lookup<F: WithLookup>(&self, base: &Path, f: F) -> Result<F::Output, OpenError> {
+        self.validate().map_err(OpenError::Config)?;
+        Ok(match self.kind {
+            BenchmarkKind::NasBench201 => {
+                let data = self.load_nb201()?;
+                let dataset = self.dataset().map_err(OpenError::Config)?;
+                let space = Nb201Space::new(data.clone());
+                f.with(Lookup {
+                    cells: space.all_cells(),
+                    space,
+                    evaluator: Arc::new(Nb201Tabular::new(data.clone(), dataset, self.noise)),
+                    noise_free: Arc::new(Nb201Tabular::new(data, dataset, NoiseModel::Mean)),
+                })
+            }
+            BenchmarkKind::Tabular => {
+                let b = self.load_tabular(base)?;
+                let evaluator: Arc<dyn Evaluator<_>> = Arc::new(b.evaluator);
+                f.with(Lookup {
+                    cells: b.space.all_cells().collect(),
+                    space: b.space,
+                    noise_free: evaluator.clone(),
+                    evaluator,
+                })
+            }
+        })
     }
 }

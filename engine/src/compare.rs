@@ -1,5 +1,6 @@
 //! `emprox compare`: several experiments (e.g. RE, RE+EmProx, LS, LS+EmProx) on the same seeds
-//! and datasets, with one table and one plot per dataset.
+//! and benchmarks (NAS-Bench-201 datasets, or any `[benchmark]`), with one table and one plot per
+//! benchmark.
 
 use crate::benchmark::{Benchmark, WithBenchmark};
 use crate::config::{parse_toml, Budget, ConfigError, Experiment, SearchSettings};
@@ -9,6 +10,7 @@ use crate::plot::{self, Series, PALETTE};
 use crate::results::{mean_std, TrajectoryPoint};
 use crate::rundir::{self, FolderKind};
 use emprox_benchmarks::config::{BenchmarkConfig, BenchmarkKind};
+use emprox_benchmarks::evaluator::Goal;
 use emprox_benchmarks::nb201::{Dataset, NoiseModel};
 use emprox_estimators::config::EstimatorConfig;
 use emprox_strategies::StrategyConfig;
@@ -27,11 +29,16 @@ pub struct Comparison {
     pub seed: u64,
     /// Runs per experiment and dataset.
     pub seeds: u64,
-    /// Datasets to compare on.
+    /// NAS-Bench-201 datasets to compare on (one NAS-Bench-201 benchmark each); or `benchmark`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub datasets: Vec<Dataset>,
-    /// Noise model of the benchmark (default `mean`).
+    /// Noise model of the NAS-Bench-201 `datasets` (default `mean`).
     #[serde(default)]
     pub noise: NoiseModel,
+    /// Any benchmark, as an experiment file's `[benchmark]` table (relative paths against the
+    /// comparison file's folder); instead of `datasets`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub benchmark: Option<BenchmarkConfig>,
     /// Query counts reported in the table (default 50, 100, 150).
     #[serde(default = "default_report")]
     pub report_at: Vec<u64>,
@@ -73,12 +80,21 @@ impl Comparison {
                 path.display()
             ))
         })?;
-        let c: Comparison = parse_toml(&text, path)?;
+        let mut c: Comparison = parse_toml(&text, path)?;
         let err = |m: String| ConfigError(format!("{}: {m}", path.display()));
-        if c.experiments.is_empty() || c.datasets.is_empty() {
+        if c.experiments.is_empty() || c.datasets.is_empty() == c.benchmark.is_none() {
             return Err(err(
-                "needs at least one [[experiments]] and one dataset".into()
+                "needs at least one [[experiments]], and either `datasets = [...]` (NAS-Bench-201) or a [benchmark] table"
+                    .into(),
             ));
+        }
+        if let Some(b) = c.benchmark.as_mut() {
+            if c.noise != NoiseModel::Mean {
+                return Err(err(
+                    "`noise` applies to `datasets`; with a [benchmark] table, set it there".into(),
+                ));
+            }
+            b.resolve_paths(path.parent().unwrap_or(Path::new("")));
         }
         crate::rundir::check_folder_name("`name`", &c.name).map_err(err)?;
         // Each label names a folder: two labels must not map to the same one.
@@ -97,28 +113,60 @@ impl Comparison {
                 }));
             }
         }
-        for d in &c.datasets {
+        let targets = c.targets().map_err(|e| err(e.to_string()))?;
+        for t in &targets {
             for e in &c.experiments {
-                c.experiment(e, *d).validate(path)?;
+                c.experiment(e, &t.benchmark).validate(path)?;
             }
         }
         Ok(c)
     }
 
-    /// The experiment of `entry` on `dataset`.
-    pub fn experiment(&self, entry: &Entry, dataset: Dataset) -> Experiment {
+    /// The benchmarks compared on, in order: the NAS-Bench-201 `datasets`, or the `[benchmark]`.
+    pub fn targets(&self) -> Result<Vec<Target>, emprox_benchmarks::tabular::TabularError> {
+        if let Some(b) = &self.benchmark {
+            let (name, title) = match b.kind {
+                BenchmarkKind::NasBench201 => {
+                    let d = b.dataset.map_or("nasbench201", |d| d.name());
+                    (d.to_string(), format!("NAS-Bench-201 {d}"))
+                }
+                // Paths were made absolute when the file was loaded.
+                BenchmarkKind::Tabular => {
+                    let n = b.tabular_description(Path::new(""))?.space_name();
+                    (slug(&n), n)
+                }
+            };
+            return Ok(vec![Target {
+                name,
+                title,
+                benchmark: b.clone(),
+            }]);
+        }
+        Ok(self
+            .datasets
+            .iter()
+            .map(|&d| Target {
+                name: d.name().to_string(),
+                title: format!("NAS-Bench-201 {}", d.name()),
+                benchmark: BenchmarkConfig {
+                    kind: BenchmarkKind::NasBench201,
+                    dataset: Some(d),
+                    noise: self.noise,
+                    data: None,
+                    description: None,
+                    table: None,
+                },
+            })
+            .collect())
+    }
+
+    /// The experiment of `entry` on `benchmark`.
+    pub fn experiment(&self, entry: &Entry, benchmark: &BenchmarkConfig) -> Experiment {
         Experiment {
             name: entry.label.clone(),
             seed: self.seed,
             seeds: self.seeds,
-            benchmark: BenchmarkConfig {
-                kind: BenchmarkKind::NasBench201,
-                dataset: Some(dataset),
-                noise: self.noise,
-                data: None,
-                description: None,
-                table: None,
-            },
+            benchmark: benchmark.clone(),
             strategy: entry.strategy.clone(),
             budget: self.budget.clone(),
             search: entry.search.clone(),
@@ -127,6 +175,17 @@ impl Comparison {
             evaluator: None,
         }
     }
+}
+
+/// One benchmark of a comparison.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// Its folder and file-name part (`cifar10`, or the tabular benchmark's name made safe).
+    pub name: String,
+    /// Its name in plot titles.
+    pub title: String,
+    /// The benchmark.
+    pub benchmark: BenchmarkConfig,
 }
 
 fn slug(label: &str) -> String {
@@ -142,15 +201,29 @@ fn slug(label: &str) -> String {
         .collect()
 }
 
+/// The incumbent over the runs of one experiment after a number of queries.
+#[derive(Debug, Clone, Serialize)]
+pub struct At {
+    /// Queries.
+    pub queries: u64,
+    /// Mean over runs of the incumbent's test value (absent where the benchmark has no test
+    /// value).
+    pub mean: Option<f64>,
+    /// Its standard deviation (sample) over runs.
+    pub std: Option<f64>,
+    /// Mean over runs of the incumbent's validation value (the search signal).
+    pub mean_val: f64,
+}
+
 /// One row of the comparison table.
 #[derive(Debug, Clone, Serialize)]
 pub struct Row {
-    /// Dataset.
+    /// The benchmark ([`Target::name`]: the NAS-Bench-201 dataset, or the table's name).
     pub dataset: String,
     /// Experiment label.
     pub label: String,
-    /// (queries, mean, std) of the incumbent's test accuracy.
-    pub at: Vec<(u64, f64, f64)>,
+    /// The incumbent at each `report_at` query count.
+    pub at: Vec<At>,
     /// Share of runs whose incumbent is the dataset's best-validation cell.
     pub found_best_share: f64,
     /// Median queries to reach the best-validation cell, among runs that reached it.
@@ -169,12 +242,15 @@ pub fn run_comparison(
     exec: &Execution,
 ) -> Result<Vec<Row>, ExperimentError> {
     let mut rows = Vec::new();
-    for &dataset in &c.datasets {
+    let targets = c
+        .targets()
+        .map_err(|e| ExperimentError::Other(e.to_string()))?;
+    for target in &targets {
         let mut series_data: Vec<(String, Vec<Vec<TrajectoryPoint>>)> = Vec::new();
         for entry in &c.experiments {
-            let exp = c.experiment(entry, dataset);
-            let dir: PathBuf = out.join(dataset.name()).join(slug(&entry.label));
-            let (f, best_val) = crate::benchmark::open(
+            let exp = c.experiment(entry, &target.benchmark);
+            let dir: PathBuf = out.join(&target.name).join(slug(&entry.label));
+            let (f, best_val, goal) = crate::benchmark::open(
                 &exp,
                 EntryRun {
                     exp: &exp,
@@ -187,13 +263,19 @@ pub fn run_comparison(
                 .report_at
                 .iter()
                 .map(|&q| {
-                    let t: Vec<f64> = f
+                    let pts: Vec<&TrajectoryPoint> = f
                         .trajectories
                         .iter()
-                        .filter_map(|t| t.get(q as usize - 1).map(|p| p.test_acc))
+                        .filter_map(|t| t.get(q as usize - 1))
                         .collect();
-                    let (m, s) = mean_std(&t);
-                    (q, m, s)
+                    let (mean, std) = test_mean_std(&pts);
+                    let v: Vec<f64> = pts.iter().map(|p| p.val_acc).collect();
+                    At {
+                        queries: q,
+                        mean,
+                        std,
+                        mean_val: mean_std(&v).0,
+                    }
                 })
                 .collect();
             let mut reach: Vec<f64> = f
@@ -201,7 +283,7 @@ pub fn run_comparison(
                 .iter()
                 .filter_map(|t| {
                     t.iter()
-                        .find(|p| best_val.is_some_and(|b| p.val_acc >= b))
+                        .find(|p| best_val.is_some_and(|b| !goal.better(b, p.val_acc)))
                         .map(|p| p.query as f64)
                 })
                 .collect();
@@ -223,7 +305,7 @@ pub fn run_comparison(
                 })
                 .collect();
             rows.push(Row {
-                dataset: dataset.name().into(),
+                dataset: target.name.clone(),
                 label: entry.label.clone(),
                 at,
                 found_best_share: reach.len() as f64 / f.trajectories.len().max(1) as f64,
@@ -233,13 +315,13 @@ pub fn run_comparison(
             series_data.push((entry.label.clone(), f.trajectories));
         }
         plot_dataset(
-            &out.join(format!("incumbent_{}.svg", dataset.name())),
-            dataset,
+            &out.join(format!("incumbent_{}.svg", target.name)),
+            target,
             &series_data,
         )?;
         plot_against_time(
-            &out.join(format!("incumbent_time_{}.svg", dataset.name())),
-            dataset,
+            &out.join(format!("incumbent_time_{}.svg", target.name)),
+            target,
             &series_data,
         )?;
     }
@@ -252,7 +334,7 @@ pub fn run_comparison(
 }
 
 /// Runs (or, resuming, continues) one experiment of a comparison in its folder; gives its
-/// results and the best validation value of the table.
+/// results, the best validation value of the table and whether it is maximised.
 struct EntryRun<'a> {
     exp: &'a Experiment,
     dir: &'a Path,
@@ -260,7 +342,7 @@ struct EntryRun<'a> {
 }
 
 impl WithBenchmark for EntryRun<'_> {
-    type Output = Result<(Finished, Option<f64>), ExperimentError>;
+    type Output = Result<(Finished, Option<f64>, Goal), ExperimentError>;
     fn with<S: emprox_benchmarks::SearchSpace + 'static>(
         self,
         bench: Benchmark<S>,
@@ -288,7 +370,7 @@ impl WithBenchmark for EntryRun<'_> {
             };
             run_experiment(exp, &bench, dir, &fresh)?
         };
-        Ok((f, bench.best_val))
+        Ok((f, bench.best_val, bench.goal))
     }
 }
 
@@ -310,8 +392,15 @@ pub fn markdown(c: &Comparison, rows: &[Row]) -> String {
     let _ = writeln!(s, "---|---|---|");
     for r in rows {
         let _ = write!(s, "| {} | {} |", r.dataset, r.label);
-        for (_, m, sd) in &r.at {
-            let _ = write!(s, " {m:.2} ± {sd:.2} |");
+        for a in &r.at {
+            match (a.mean, a.std) {
+                (Some(m), Some(sd)) => {
+                    let _ = write!(s, " {m:.2} ± {sd:.2} |");
+                }
+                _ => {
+                    let _ = write!(s, " — (val {:.4}) |", a.mean_val);
+                }
+            }
         }
         let _ = writeln!(
             s,
@@ -331,21 +420,55 @@ pub fn markdown(c: &Comparison, rows: &[Row]) -> String {
     s
 }
 
+/// Mean and sample standard deviation of the incumbents' test values; absent where any point has
+/// none (a benchmark without a test column).
+fn test_mean_std(pts: &[&TrajectoryPoint]) -> (Option<f64>, Option<f64>) {
+    match pts.iter().map(|p| p.test_acc).collect::<Option<Vec<f64>>>() {
+        Some(t) => {
+            let (m, s) = mean_std(&t);
+            (Some(m), Some(s))
+        }
+        None => (None, None),
+    }
+}
+
+/// The value a comparison plots for an incumbent: its test value, or its validation value on a
+/// benchmark without test values; and the words for it.
+fn plotted(
+    series: &[(String, Vec<Vec<TrajectoryPoint>>)],
+) -> (fn(&TrajectoryPoint) -> f64, &'static str, &'static str) {
+    let has_test = series
+        .iter()
+        .flat_map(|(_, t)| t.iter().flatten())
+        .all(|p| p.test_acc.is_some());
+    if has_test {
+        (
+            |p| p.test_acc.unwrap_or(f64::NAN),
+            "test accuracy",
+            "test accuracy of the best-validation cell (%)",
+        )
+    } else {
+        (
+            |p| p.val_acc,
+            "validation score (no test values)",
+            "validation score of the incumbent",
+        )
+    }
+}
+
 fn plot_dataset(
     path: &Path,
-    dataset: Dataset,
+    target: &Target,
     series: &[(String, Vec<Vec<TrajectoryPoint>>)],
 ) -> Result<(), ExperimentError> {
+    let (value, what, y_label) = plotted(series);
     let mut out = Vec::new();
     for (i, (label, trajs)) in series.iter().enumerate() {
         let max_q = trajs.iter().map(|t| t.len()).max().unwrap_or(0);
         let mut points = Vec::new();
         let mut band = Vec::new();
         for q in 0..max_q {
-            let t: Vec<f64> = trajs
-                .iter()
-                .filter_map(|t| t.get(q).map(|p| p.test_acc))
-                .collect();
+            let t: Vec<f64> = trajs.iter().filter_map(|t| t.get(q).map(value)).collect();
             // The table's spread: one standard deviation over runs.
             let (m, sd) = mean_std(&t);
             points.push(((q + 1) as f64, m));
@@ -360,11 +483,8 @@ fn plot_dataset(
     }
     plot::history(
         path,
-        &format!(
-            "NAS-Bench-201 {}: mean incumbent test accuracy (± std over runs)",
-            dataset.name()
-        ),
-        "test accuracy of the best-validation cell (%)",
+        &format!("{}: mean incumbent {what} (± std over runs)", target.title),
+        y_label,
         &out,
         &[],
     )
@@ -375,9 +495,10 @@ fn plot_dataset(
 /// simulated training seconds plus the estimator's wall seconds.
 fn plot_against_time(
     path: &Path,
-    dataset: Dataset,
+    target: &Target,
     series: &[(String, Vec<Vec<TrajectoryPoint>>)],
 ) -> Result<(), ExperimentError> {
+    let (value, _, y_label) = plotted(series);
     let mut out = Vec::new();
     for (i, (label, trajs)) in series.iter().enumerate() {
         let max_q = trajs.iter().map(|t| t.len()).max().unwrap_or(0);
@@ -388,7 +509,7 @@ fn plot_against_time(
                     .iter()
                     .map(|p| (p.sim_seconds + p.estimator_seconds) / 3600.0)
                     .collect();
-                let y: Vec<f64> = pts.iter().map(|p| p.test_acc).collect();
+                let y: Vec<f64> = pts.iter().map(|p| value(p)).collect();
                 (mean_std(&x).0, mean_std(&y).0)
             })
             .collect();
@@ -401,9 +522,9 @@ fn plot_against_time(
     }
     plot::lines(
         path,
-        &format!("NAS-Bench-201 {}: incumbent against cost", dataset.name()),
+        &format!("{}: incumbent against cost", target.title),
         "simulated training hours + estimator wall time (mean over runs)",
-        "mean test accuracy of the best-validation cell (%)",
+        &format!("mean {y_label}"),
         &out,
     )
     .map_err(ExperimentError::Other)

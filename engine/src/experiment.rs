@@ -214,29 +214,32 @@ pub fn plot_run_history(
     if traj.is_empty() {
         return Ok(());
     }
-    let line = |f: fn(&TrajectoryPoint) -> f64| {
+    let line = |f: fn(&TrajectoryPoint) -> Option<f64>| {
         traj.iter()
-            .map(|p| (p.query as f64, f(p)))
+            .filter_map(|p| Some((p.query as f64, f(p)?)))
             .collect::<Vec<_>>()
     };
+    let mut series = vec![Series {
+        label: "incumbent: validation",
+        color: PALETTE[0],
+        points: line(|p| Some(p.val_acc)),
+        band: vec![],
+    }];
+    let test = line(|p| p.test_acc);
+    // A benchmark without test values plots validation only.
+    if !test.is_empty() {
+        series.push(Series {
+            label: "incumbent: test (reported only)",
+            color: PALETTE[1],
+            points: test,
+            band: vec![],
+        });
+    }
     plot::history(
         path,
         title,
         "accuracy (%)",
-        &[
-            Series {
-                label: "incumbent: validation",
-                color: PALETTE[0],
-                points: line(|p| p.val_acc),
-                band: vec![],
-            },
-            Series {
-                label: "incumbent: test (reported only)",
-                color: PALETTE[1],
-                points: line(|p| p.test_acc),
-                band: vec![],
-            },
-        ],
+        &series,
         &[plot::Dots {
             label: "each query: validation",
             color: PALETTE[0],
@@ -260,11 +263,14 @@ pub fn plot_mean_incumbent(
     if max_q == 0 {
         return Ok(());
     }
-    let mean_band = |f: fn(&TrajectoryPoint) -> f64| {
+    let mean_band = |f: fn(&TrajectoryPoint) -> Option<f64>| {
         let mut points = Vec::new();
         let mut band = Vec::new();
         for q in 0..max_q {
-            let xs: Vec<f64> = trajs.iter().filter_map(|t| t.get(q).map(f)).collect();
+            let xs: Vec<f64> = trajs.iter().filter_map(|t| t.get(q).and_then(f)).collect();
+            if xs.is_empty() {
+                continue;
+            }
             let (m, sd) = results::mean_std(&xs);
             let x = (q + 1) as f64;
             points.push((x, m));
@@ -272,26 +278,28 @@ pub fn plot_mean_incumbent(
         }
         (points, band)
     };
-    let (val, val_band) = mean_band(|p| p.val_acc);
+    let (val, val_band) = mean_band(|p| Some(p.val_acc));
     let (test, test_band) = mean_band(|p| p.test_acc);
+    let mut series = vec![Series {
+        label: "validation",
+        color: PALETTE[0],
+        points: val,
+        band: val_band,
+    }];
+    // A benchmark without test values plots validation only.
+    if !test.is_empty() {
+        series.push(Series {
+            label: "test (reported only)",
+            color: PALETTE[1],
+            points: test,
+            band: test_band,
+        });
+    }
     plot::history(
         path,
         title,
         "incumbent accuracy (%), mean ± std over runs",
-        &[
-            Series {
-                label: "validation",
-                color: PALETTE[0],
-                points: val,
-                band: val_band,
-            },
-            Series {
-                label: "test (reported only)",
-                color: PALETTE[1],
-                points: test,
-                band: test_band,
-            },
-        ],
+        &series,
         &[],
     )
     .map_err(ExperimentError::Other)
@@ -305,8 +313,10 @@ fn log_run_end(name: &str, r: &results::RunSummary) {
         .unwrap_or_default();
     let best = match &r.best {
         Some(b) => format!(
-            "best {} val {:.4} test {:.4}",
-            b.arch, b.val_acc, b.test_acc
+            "best {} val {:.4}{}",
+            b.arch,
+            b.val_acc,
+            crate::commands::show::test_text(b.test_acc)
         ),
         None => "no successful evaluation".into(),
     };

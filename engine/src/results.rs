@@ -12,8 +12,8 @@ pub struct Best {
     pub index: Option<u64>,
     /// Validation accuracy (%).
     pub val_acc: f64,
-    /// Test accuracy (%), reported only.
-    pub test_acc: f64,
+    /// Test accuracy (%), reported only; null where the benchmark has no test value.
+    pub test_acc: Option<f64>,
 }
 
 /// The incumbent after one query.
@@ -33,9 +33,10 @@ pub struct TrajectoryPoint {
     /// query's own score in every file).
     #[serde(rename = "best_val_acc")]
     pub val_acc: f64,
-    /// Incumbent test accuracy (`best_test_acc` in `trajectory.csv`).
+    /// Incumbent test accuracy (`best_test_acc` in `trajectory.csv`); absent (an empty CSV
+    /// field) where the benchmark has no test value.
     #[serde(rename = "best_test_acc")]
-    pub test_acc: f64,
+    pub test_acc: Option<f64>,
 }
 
 /// The summary of one run.
@@ -72,11 +73,14 @@ pub struct Checkpoint {
     pub queries: u64,
     /// Runs that reached this many queries.
     pub runs: usize,
-    /// Mean incumbent test accuracy.
+    /// Mean incumbent test accuracy (null, read as NaN, where the benchmark has no test value).
+    #[serde(deserialize_with = "null_as_nan")]
     pub mean_best_test_acc: f64,
     /// Standard deviation (sample) of the incumbent test accuracy.
+    #[serde(deserialize_with = "null_as_nan")]
     pub std_best_test_acc: f64,
     /// Mean incumbent validation accuracy.
+    #[serde(deserialize_with = "null_as_nan")]
     pub mean_best_val_acc: f64,
 }
 
@@ -100,7 +104,7 @@ pub struct ExperimentSummary {
     #[serde(default)]
     pub failed: u64,
     /// Mean over runs of the best cell's test accuracy (null, read as NaN, when no run found
-    /// any).
+    /// any, or the benchmark has no test value).
     #[serde(deserialize_with = "null_as_nan")]
     pub mean_best_test_acc: f64,
     /// Standard deviation (sample) over runs of the best cell's test accuracy.
@@ -141,7 +145,7 @@ pub fn aggregate(
 ) -> ExperimentSummary {
     let tests: Vec<f64> = runs
         .iter()
-        .filter_map(|r| r.best.as_ref().map(|b| b.test_acc))
+        .filter_map(|r| r.best.as_ref().and_then(|b| b.test_acc))
         .collect();
     let vals: Vec<f64> = runs
         .iter()
@@ -163,7 +167,7 @@ pub fn aggregate(
                     .iter()
                     .filter_map(|t| t.get(q as usize - 1))
                     .collect();
-                let t: Vec<f64> = pts.iter().map(|p| p.test_acc).collect();
+                let t: Vec<f64> = pts.iter().filter_map(|p| p.test_acc).collect();
                 let v: Vec<f64> = pts.iter().map(|p| p.val_acc).collect();
                 let (m, s) = mean_std(&t);
                 Checkpoint {

@@ -273,7 +273,7 @@ impl Tally {
                 arch: arch.to_string(),
                 index,
                 val_acc: v,
-                test_acc: test.unwrap_or(f64::NAN),
+                test_acc: test,
             };
             self.best = Some((best, query));
         }
@@ -296,7 +296,9 @@ impl Tally {
     }
 
     fn incumbent(&self) -> Option<(f64, f64)> {
-        self.best.as_ref().map(|(b, _)| (b.val_acc, b.test_acc))
+        self.best
+            .as_ref()
+            .map(|(b, _)| (b.val_acc, b.test_acc.unwrap_or(f64::NAN)))
     }
 }
 
@@ -866,7 +868,7 @@ mod tests {
         assert_eq!((t.queries, t.sim, t.failed), (4, 3.5, 1));
         let (b, at) = t.best.as_ref().unwrap();
         assert_eq!((b.arch.as_str(), *at), ("g", 4));
-        assert!(b.test_acc.is_nan(), "a missing test accuracy is NaN");
+        assert!(b.test_acc.is_none(), "a missing test accuracy stays absent");
         assert_eq!(t.trajectory.len(), 1);
         assert_eq!(t.trajectory[0].estimator_seconds, 0.25);
     }

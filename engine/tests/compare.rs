@@ -28,9 +28,12 @@ fn the_shipped_comparison_runs_on_shared_seeds() {
         let at = r["at"].as_array().unwrap();
         assert_eq!(at.len(), 3);
         // The incumbent never gets worse by validation, and test accuracy is a real NB201 value.
-        for a in at {
-            let mean = a[1].as_f64().unwrap();
+        for (a, q) in at.iter().zip([50, 100, 150]) {
+            assert_eq!(a["queries"], q, "{r}");
+            let mean = a["mean"].as_f64().unwrap();
             assert!(mean > 1.0 && mean < 94.38, "{r}");
+            assert!(a["std"].as_f64().unwrap() >= 0.0, "{r}");
+            assert!(a["mean_val"].as_f64().unwrap() > 1.0, "{r}");
         }
         let filtered = r["label"].as_str().unwrap().ends_with("+EmProx");
         assert_eq!(r["estimator_seconds_per_run"].is_null(), !filtered, "{r}");

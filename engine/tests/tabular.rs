@@ -191,3 +191,358 @@ fn nb201_through_the_generic_path_matches_the_built_in() {
         eprintln!("{strategy}: built-in {m0:.3} ± {s0:.3} ({f0} found) vs tabular {m1:.3} ± {s1:.3} ({f1} found)");
     }
 }
+
+/// The `summary.json` rows of an evaluation folder: (estimator, train size) -> mean Kendall tau.
+fn taus(out: &Path) -> std::collections::BTreeMap<(String, u64), f64> {
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+    summary["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let tau = r["kendall_tau_mean"].as_f64().unwrap();
+            assert!(tau.is_finite(), "{r}");
+            (
+                (
+                    r["estimator"].as_str().unwrap().to_string(),
+                    r["train_size"].as_u64().unwrap(),
+                ),
+                tau,
+            )
+        })
+        .collect()
+}
+
+/// A reduced copy of a shipped predictor-evaluation example (its description made absolute,
+/// fewer sizes and trials, NAO's epochs cut), written to `dir`.
+fn reduced_example(dir: &Path, example: &str, train_size: i64, trials: i64) -> String {
+    let text = std::fs::read_to_string(root().join("examples").join(example)).unwrap();
+    let mut t: toml::Table = toml::from_str(&text).unwrap();
+    let b = t["benchmark"].as_table_mut().unwrap();
+    let desc = root()
+        .join("examples")
+        .join(b["description"].as_str().unwrap());
+    b.insert("description".into(), desc.to_str().unwrap().into());
+    let e = t["evaluation"].as_table_mut().unwrap();
+    e.insert("train_sizes".into(), vec![train_size].into());
+    e.insert("trials".into(), trials.into());
+    for est in t["estimators"].as_array_mut().unwrap() {
+        let est = est.as_table_mut().unwrap();
+        if est["type"].as_str() == Some("nao") {
+            est.insert("epochs".into(), 3.into());
+        }
+    }
+    let p = dir.join(example);
+    std::fs::write(&p, toml::to_string(&t).unwrap()).unwrap();
+    p.to_str().unwrap().to_string()
+}
+
+/// Every estimator of the example runs on the tabular space, and the model-based ones rank
+/// clearly better than the random baseline.
+fn check_example(example: &str, train_size: i64, gbdt_margin: f64, emprox_margin: f64) {
+    let t = tempfile::tempdir().unwrap();
+    let file = reduced_example(t.path(), example, train_size, 3);
+    let out = t.path().join("out");
+    emprox_ok(&["eval-predictors", &file, "--out", s(&out)]);
+    let taus = taus(&out);
+    let n = train_size as u64;
+    let tau = |e: &str| taus[&(e.to_string(), n)];
+    for e in ["emprox", "knn_onehot", "gbdt", "mlp_ensemble", "random"] {
+        assert!(taus.contains_key(&(e.to_string(), n)), "{e} missing");
+    }
+    let random = tau("random");
+    assert!(
+        tau("gbdt") > random + gbdt_margin,
+        "{example}: gbdt {} vs random {random}",
+        tau("gbdt")
+    );
+    assert!(
+        tau("emprox") > random + emprox_margin,
+        "{example}: emprox {} vs random {random}",
+        tau("emprox")
+    );
+    // The predictions name rows of the table, with their validation accuracies (percent).
+    let preds = std::fs::read_to_string(out.join("predictions.csv")).unwrap();
+    for l in preds.lines().skip(1).take(50) {
+        let truth: f64 = l.rsplit(',').nth(1).unwrap().parse().unwrap();
+        assert!((50.0..100.0).contains(&truth), "{l}");
+    }
+}
+
+#[test]
+fn the_nb101_predictor_example_runs_every_estimator_on_the_subset() {
+    check_example("predictors_nb101.toml", 150, 0.15, 0.03);
+    // 500 rows, 292 distinct networks: train + test beyond that is refused, naming the count.
+    let t = tempfile::tempdir().unwrap();
+    let file = reduced_example(t.path(), "predictors_nb101.toml", 200, 1);
+    let o = emprox(&["eval-predictors", &file, "--out", s(&t.path().join("o"))]);
+    assert_refused(&o, "the 292 isomorphism classes of nb101-subset500");
+    assert!(!t.path().join("o").exists());
+}
+
+#[test]
+fn the_nb301_predictor_example_runs_every_estimator_on_the_subset() {
+    check_example("predictors_nb301.toml", 200, 0.15, 0.05);
+}
+
+/// A comparison file on the synthetic table: RS, RE and LS, each with and without the filter.
+fn synthetic_comparison(path: &Path, description: &str) {
+    let mut text = format!(
+        "name = \"synthetic\"\nseed = 0\nseeds = 4\nreport_at = [20, 60]\n\
+         [benchmark]\ntype = \"tabular\"\ndescription = {description:?}\n\
+         [budget]\nmax_queries = 60\n"
+    );
+    for (label, strategy) in [
+        ("RS", "random"),
+        ("RE", "regularized_evolution"),
+        ("LS", "local_search"),
+    ] {
+        for filter in [false, true] {
+            text.push_str(&format!(
+                "[[experiments]]\nlabel = \"{label}{}\"\nstrategy = {{ type = {strategy:?} }}\n",
+                if filter { "+EmProx" } else { "" }
+            ));
+            if filter {
+                text.push_str(
+                    "estimator = { type = \"emprox\", pretrain = 300, pretrain_epochs = 5 }\n\
+                     filter = { warmup = 20, candidates = 50, top_k = 5, refit_every = 10 }\n",
+                );
+            }
+        }
+    }
+    std::fs::write(path, text).unwrap();
+}
+
+#[test]
+fn an_unseen_table_is_compared_and_evaluated_by_predictors_without_code() {
+    let t = tempfile::tempdir().unwrap();
+    let desc = write_synthetic_benchmark(&t.path().join("bench"), 30_000, 11, "cora").unwrap();
+    let bench = TabularBenchmark::from_file(&desc).unwrap();
+    let best_val = bench.table().objective()[bench.table().best_row()];
+    std::fs::create_dir(t.path().join("files")).unwrap();
+    // `emprox compare`, its description relative to the comparison file, run from elsewhere.
+    let cmp = t.path().join("files/cmp.toml");
+    synthetic_comparison(&cmp, "../bench/synthetic_gnn.tabular.toml");
+    let out = t.path().join("cmp-out");
+    let o = bin()
+        .args(["compare", s(&cmp), "--out", s(&out)])
+        .current_dir(t.path())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let rows: Vec<serde_json::Value> =
+        serde_json::from_slice(&std::fs::read(out.join("comparison.json")).unwrap()).unwrap();
+    assert_eq!(rows.len(), 6);
+    let name = rows[0]["dataset"].as_str().unwrap().to_string();
+    assert!(name.contains("cora"), "{name}");
+    for f in [
+        "comparison.md".to_string(),
+        format!("incumbent_{name}.svg"),
+        format!("incumbent_time_{name}.svg"),
+        format!("{name}/RS_EmProx/seed-3/trials.jsonl"),
+        format!("{name}/LS/summary.json"),
+    ] {
+        assert!(out.join(&f).exists(), "{f} missing");
+    }
+    let final_val = |label: &str| {
+        let r = rows.iter().find(|r| r["label"] == label).unwrap();
+        let at = r["at"].as_array().unwrap();
+        assert_eq!(
+            (at[0]["queries"].as_u64(), at[1]["queries"].as_u64()),
+            (Some(20), Some(60))
+        );
+        // The table has a test column: test values are reported.
+        assert!(at[1]["mean"].as_f64().unwrap() > 0.0, "{r}");
+        assert_eq!(
+            r["estimator_seconds_per_run"].is_null(),
+            !label.contains('+')
+        );
+        let v = at[1]["mean_val"].as_f64().unwrap();
+        assert!(
+            v <= best_val && v >= at[0]["mean_val"].as_f64().unwrap(),
+            "{r}"
+        );
+        v
+    };
+    let plain_rs_at_20 = rows.iter().find(|r| r["label"] == "RS").unwrap()["at"][0]["mean_val"]
+        .as_f64()
+        .unwrap();
+    for s_ in ["RS", "RE", "LS"] {
+        let (plain, filtered) = (final_val(s_), final_val(&format!("{s_}+EmProx")));
+        eprintln!("{s_}: {plain:.4} plain, {filtered:.4} with the EmProx filter");
+        // After its 20 warm-up queries the filter only improves on where random search stood.
+        assert!(
+            filtered > plain_rs_at_20,
+            "{s_}+EmProx {filtered} vs RS@20 {plain_rs_at_20}"
+        );
+    }
+    // Random search with the filter beats random search without it (4 runs each).
+    assert!(final_val("RS+EmProx") >= final_val("RS"));
+
+    // `emprox eval-predictors` on the same table.
+    let ev = t.path().join("files/pred.toml");
+    std::fs::write(
+        &ev,
+        "[benchmark]\ntype = \"tabular\"\ndescription = \"../bench/synthetic_gnn.tabular.toml\"\n\
+         [evaluation]\ntrain_sizes = [20, 100]\ntest_size = 100\ntrials = 3\n\
+         [[estimators]]\ntype = \"emprox\"\n[[estimators]]\ntype = \"gbdt\"\n\
+         [[estimators]]\ntype = \"knn_onehot\"\n[[estimators]]\ntype = \"random\"\n",
+    )
+    .unwrap();
+    let ev_out = t.path().join("pred-out");
+    let o = bin()
+        .args(["eval-predictors", s(&ev), "--out", s(&ev_out)])
+        .current_dir(t.path())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let taus = taus(&ev_out);
+    let tau = |e: &str| taus[&(e.to_string(), 100)];
+    eprintln!("synthetic taus at n = 100: {taus:?}");
+    assert!(tau("gbdt") > tau("random") + 0.2, "{taus:?}");
+    assert!(tau("emprox") > tau("random") + 0.1, "{taus:?}");
+    let splits: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(ev_out.join("splits.json")).unwrap()).unwrap();
+    assert_eq!(splits["space"], bench.space.name());
+    // Predictions name the table's rows by their file row and architecture string.
+    let preds = std::fs::read_to_string(ev_out.join("predictions.csv")).unwrap();
+    let mut r = csv::Reader::from_reader(preds.as_bytes());
+    for rec in r.records().take(100) {
+        let rec = rec.unwrap();
+        let cell = bench.space.parse(&rec[4]).unwrap();
+        assert_eq!(bench.space.index(&cell), Some(rec[3].parse().unwrap()));
+        let truth: f64 = rec[5].parse().unwrap();
+        assert_eq!(truth, bench.table().objective()[cell.row()]);
+    }
+}
+
+#[test]
+fn a_table_without_test_values_reports_none_instead_of_nan() {
+    let t = tempfile::tempdir().unwrap();
+    let desc = write_synthetic_benchmark(&t.path().join("bench"), 3_000, 5, "pubmed").unwrap();
+    let text = std::fs::read_to_string(&desc).unwrap();
+    assert!(text.contains("test = \"test_acc\"\n"));
+    std::fs::write(&desc, text.replace("test = \"test_acc\"\n", "")).unwrap();
+    let file = experiment(
+        t.path(),
+        "notest",
+        "type = \"tabular\"\ndescription = \"bench/synthetic_gnn.tabular.toml\"",
+        "random",
+        false,
+    );
+    let out = t.path().join("run-out");
+    let o = emprox_ok(&["run", &file, "--out", s(&out)]);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(!stdout.contains("NaN"), "{stdout}");
+    assert!(stdout.contains("no test value"), "{stdout}");
+    let sm: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+    assert!(sm["mean_best_test_acc"].is_null(), "{sm}");
+    assert!(sm["runs"][0]["best"]["test_acc"].is_null(), "{sm}");
+    assert!(sm["checkpoints"][0]["mean_best_test_acc"].is_null(), "{sm}");
+    let traj = std::fs::read_to_string(out.join("seed-0/trajectory.csv")).unwrap();
+    assert!(!traj.contains("NaN"), "{traj}");
+    let shown = emprox_ok(&["show", s(&out)]);
+    let shown = String::from_utf8_lossy(&shown.stdout);
+    assert!(
+        !shown.contains("NaN") && shown.contains("no test value"),
+        "{shown}"
+    );
+
+    let cmp = t.path().join("cmp.toml");
+    std::fs::write(
+        &cmp,
+        "name = \"notest\"\nseeds = 2\nreport_at = [10, 20]\n[benchmark]\ntype = \"tabular\"\n\
+         description = \"bench/synthetic_gnn.tabular.toml\"\n[budget]\nmax_queries = 20\n\
+         [[experiments]]\nlabel = \"RS\"\nstrategy = { type = \"random\" }\n",
+    )
+    .unwrap();
+    let cmp_out = t.path().join("cmp-out");
+    let o = emprox_ok(&["compare", s(&cmp), "--out", s(&cmp_out)]);
+    let md = String::from_utf8_lossy(&o.stdout);
+    assert!(!md.contains("NaN") && md.contains("— (val "), "{md}");
+    let rows: Vec<serde_json::Value> =
+        serde_json::from_slice(&std::fs::read(cmp_out.join("comparison.json")).unwrap()).unwrap();
+    let at = &rows[0]["at"][1];
+    assert!(at["mean"].is_null() && at["std"].is_null(), "{at}");
+    assert!(at["mean_val"].as_f64().unwrap() > 0.0, "{at}");
+}
+
+#[test]
+fn predictors_of_a_minimised_objective_rank_positively() {
+    let t = tempfile::tempdir().unwrap();
+    let desc = write_synthetic_benchmark(&t.path().join("bench"), 5_000, 3, "citeseer").unwrap();
+    let text = std::fs::read_to_string(&desc).unwrap().replace(
+        "objective = { column = \"val_acc\", goal = \"maximize\" }\n",
+        "objective = { column = \"latency_ms\", goal = \"minimize\" }\n",
+    );
+    std::fs::write(
+        &desc,
+        text.replace("extras = [\"latency_ms\", \"params\"]", ""),
+    )
+    .unwrap();
+    let bench = TabularBenchmark::from_file(&desc).unwrap();
+    let ev = t.path().join("pred.toml");
+    std::fs::write(
+        &ev,
+        "[benchmark]\ntype = \"tabular\"\ndescription = \"bench/synthetic_gnn.tabular.toml\"\n\
+         [evaluation]\ntrain_sizes = [100]\ntest_size = 100\ntrials = 3\n\
+         [[estimators]]\ntype = \"gbdt\"\n[[estimators]]\ntype = \"random\"\n",
+    )
+    .unwrap();
+    let out = t.path().join("out");
+    emprox_ok(&["eval-predictors", s(&ev), "--out", s(&out)]);
+    let taus = taus(&out);
+    let (gbdt, random) = (
+        taus[&("gbdt".to_string(), 100)],
+        taus[&("random".to_string(), 100)],
+    );
+    // A good predictor of a minimised objective has a positive rank correlation.
+    assert!(gbdt > 0.3 && gbdt > random + 0.2, "{taus:?}");
+    // Predictions and truths are written in the table's own units (latency, not negated).
+    let preds = std::fs::read_to_string(out.join("predictions.csv")).unwrap();
+    let mut r = csv::Reader::from_reader(preds.as_bytes());
+    for rec in r.records().take(50) {
+        let rec = rec.unwrap();
+        let cell = bench.space.parse(&rec[4]).unwrap();
+        let truth: f64 = rec[5].parse().unwrap();
+        assert!(truth > 0.0);
+        assert_eq!(truth, bench.table().objective()[cell.row()]);
+        if &rec[1] == "gbdt" {
+            assert!(rec[6].parse::<f64>().unwrap() > 0.0, "{rec:?}");
+        }
+    }
+}
+
+#[test]
+fn a_comparison_names_datasets_or_a_benchmark() {
+    let t = tempfile::tempdir().unwrap();
+    write_synthetic_benchmark(&t.path().join("bench"), 1_000, 3, "cora").unwrap();
+    let tail = "[budget]\nmax_queries = 10\n[[experiments]]\nlabel = \"RS\"\n\
+                strategy = { type = \"random\" }\n";
+    let bench =
+        "[benchmark]\ntype = \"tabular\"\ndescription = \"bench/synthetic_gnn.tabular.toml\"\n";
+    for (head, needle) in [
+        ("name = \"c\"\nseeds = 1\n", "either `datasets"),
+        (
+            &format!("name = \"c\"\nseeds = 1\ndatasets = [\"cifar10\"]\n{bench}") as &str,
+            "either `datasets",
+        ),
+        (
+            &format!("name = \"c\"\nseeds = 1\nnoise = \"sample\"\n{bench}"),
+            "`noise` applies to `datasets`",
+        ),
+        (
+            "name = \"c\"\nseeds = 1\n[benchmark]\ntype = \"tabular\"\ndescription = \"missing.toml\"\n",
+            "missing.toml",
+        ),
+    ] {
+        let f = t.path().join("c.toml");
+        std::fs::write(&f, format!("{head}{tail}")).unwrap();
+        let out = t.path().join("c-out");
+        let o = emprox(&["compare", s(&f), "--out", s(&out)]);
+        assert_refused(&o, needle);
+        assert!(!out.exists());
+    }
+}

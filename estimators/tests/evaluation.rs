@@ -60,7 +60,7 @@ fn tiny(mut cfg: PredictorEvalConfig) -> PredictorEvalConfig {
 #[test]
 fn minimal_file_from_the_issue_is_accepted() {
     let cfg: PredictorEvalConfig = toml::from_str(MINIMAL).unwrap();
-    let est = cfg.validate().unwrap();
+    let est = cfg.validate(Path::new(".")).unwrap();
     assert_eq!(est.len(), 2);
     assert_eq!(cfg.evaluation.trials_for(121), 20);
     let bad = MINIMAL.replace("trials = 20", "trials = 20\ntrails = 3");
@@ -73,7 +73,7 @@ fn minimal_file_from_the_issue_is_accepted() {
 #[test]
 fn shipped_example_validates_and_a_tiny_run_writes_all_evidence() {
     let full = example();
-    let labels: Vec<String> = full.validate().unwrap().into_iter().map(|e| e.0).collect();
+    let labels: Vec<String> = full.validate(Path::new(".")).unwrap();
     assert!(full.evaluation.trials >= 20 && full.evaluation.trials_for(121) > 20);
     assert_eq!(
         full.evaluation.train_sizes,
@@ -157,19 +157,23 @@ fn shipped_example_validates_and_a_tiny_run_writes_all_evidence() {
 fn inconsistent_files_are_rejected_with_reasons() {
     let mut cfg: PredictorEvalConfig = toml::from_str(MINIMAL).unwrap();
     cfg.evaluation.train_sizes = vec![6400];
+    let e = cfg.validate(Path::new(".")).err().unwrap().to_string();
+    assert!(
+        e.contains("the 6466 isomorphism classes of nasbench201"),
+        "{e}"
+    );
+    let mut cfg: PredictorEvalConfig = toml::from_str(MINIMAL).unwrap();
+    cfg.estimators.push(cfg.estimators[0].clone());
     assert!(cfg
-        .validate()
+        .validate(Path::new("."))
         .err()
         .unwrap()
         .to_string()
-        .contains("isomorphism"));
-    let mut cfg: PredictorEvalConfig = toml::from_str(MINIMAL).unwrap();
-    cfg.estimators.push(cfg.estimators[0].clone());
-    assert!(cfg.validate().err().unwrap().to_string().contains("name"));
+        .contains("name"));
     let mut cfg: PredictorEvalConfig = toml::from_str(MINIMAL).unwrap();
     cfg.evaluation.trials_per_size.insert("50".into(), 3);
     assert!(cfg
-        .validate()
+        .validate(Path::new("."))
         .err()
         .unwrap()
         .to_string()

@@ -44,7 +44,12 @@ pub fn load_eval_config(path: &Path) -> anyhow::Result<(PredictorEvalConfig, Str
 /// Runs `emprox eval-predictors`.
 pub fn eval_predictors(args: &EvalPredictorsArgs) -> anyhow::Result<()> {
     let (cfg, text) = load_eval_config(&args.file)?;
-    cfg.validate()
+    let base = args
+        .file
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    cfg.validate(&base)
         .map_err(|e| anyhow::anyhow!("{}: {e}", args.file.display()))?;
     let out = args.out.clone().unwrap_or_else(|| {
         let stem = args
@@ -53,11 +58,6 @@ pub fn eval_predictors(args: &EvalPredictorsArgs) -> anyhow::Result<()> {
             .map_or("predictors".into(), |s| s.to_string_lossy().into_owned());
         PathBuf::from("runs").join(stem)
     });
-    let base = args
-        .file
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_default();
     let _lock = rundir::prepare(&out, FolderKind::PredictorEvaluation, args.overwrite)?;
     Manifest::new(FolderKind::PredictorEvaluation, &text).write(&out)?;
     let outcome =

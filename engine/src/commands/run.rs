@@ -216,14 +216,23 @@ fn summary_text(
         summary.dataset,
         secs.map(|s| format!(" in {s:.2}s")).unwrap_or_default()
     );
-    let _ = writeln!(
-        text,
-        "mean best test accuracy {:.2} ± {:.2} (std over runs; validation {:.2}); results in {}",
-        summary.mean_best_test_acc,
-        summary.std_best_test_acc,
-        summary.mean_best_val_acc,
-        out.display()
-    );
+    if summary.mean_best_test_acc.is_nan() {
+        let _ = writeln!(
+            text,
+            "mean best validation {:.4} (no test values); results in {}",
+            summary.mean_best_val_acc,
+            out.display()
+        );
+    } else {
+        let _ = writeln!(
+            text,
+            "mean best test accuracy {:.2} ± {:.2} (std over runs; validation {:.2}); results in {}",
+            summary.mean_best_test_acc,
+            summary.std_best_test_acc,
+            summary.mean_best_val_acc,
+            out.display()
+        );
+    }
     if let Some(best) = summary
         .runs
         .iter()
@@ -232,13 +241,13 @@ fn summary_text(
     {
         let _ = writeln!(
             text,
-            "best found: {}{} val {:.4} test {:.4}",
+            "best found: {}{} val {:.4}{}",
             best.arch,
             best.index
                 .map(|i| format!(" (index {i})"))
                 .unwrap_or_default(),
             best.val_acc,
-            best.test_acc
+            crate::commands::show::test_text(best.test_acc)
         );
     }
     if summary.failed > 0 {

@@ -30,12 +30,12 @@ pub fn show(args: &ShowArgs) -> anyhow::Result<()> {
     for r in &s.runs {
         match &r.best {
             Some(b) => println!(
-                "{:>4} {:>8} {:>12.0} {:>9.4} {:>9.4} {:>6}  {}",
+                "{:>4} {:>8} {:>12.0} {:>9.4} {:>9} {:>6}  {}",
                 r.run,
                 r.queries,
                 r.sim_seconds,
                 b.val_acc,
-                b.test_acc,
+                b.test_acc.map_or("-".into(), |t| format!("{t:.4}")),
                 r.first_query_reaching_best,
                 b.arch
             ),
@@ -52,20 +52,33 @@ pub fn show(args: &ShowArgs) -> anyhow::Result<()> {
         .max_by(|a, b| a.1.val_acc.total_cmp(&b.1.val_acc))
     {
         println!(
-            "overall best (by validation): run {} {}{} val {:.4} test {:.4}",
+            "overall best (by validation): run {} {}{} val {:.4}{}",
             r.run,
             b.arch,
             b.index.map(|i| format!(" (index {i})")).unwrap_or_default(),
             b.val_acc,
-            b.test_acc
+            test_text(b.test_acc)
         );
     }
-    println!(
-        "mean best test {:.4} ± {:.4}, mean best val {:.4} over {} runs",
-        s.mean_best_test_acc,
-        s.std_best_test_acc,
-        s.mean_best_val_acc,
-        s.runs.len()
-    );
+    if s.mean_best_test_acc.is_nan() {
+        println!(
+            "mean best val {:.4} over {} runs (no test values)",
+            s.mean_best_val_acc,
+            s.runs.len()
+        );
+    } else {
+        println!(
+            "mean best test {:.4} ± {:.4}, mean best val {:.4} over {} runs",
+            s.mean_best_test_acc,
+            s.std_best_test_acc,
+            s.mean_best_val_acc,
+            s.runs.len()
+        );
+    }
     Ok(())
+}
+
+/// ` test 12.3456`, or ` (no test value)` where the benchmark has none.
+pub fn test_text(test: Option<f64>) -> String {
+    test.map_or(" (no test value)".into(), |t| format!(" test {t:.4}"))
 }

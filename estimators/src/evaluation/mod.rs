@@ -10,28 +10,26 @@ pub mod splits;
 use crate::config::EstimatorConfig;
 use crate::estimator::Estimator;
 use crate::metrics::Metrics;
-use emprox_benchmarks::config::BenchmarkConfig;
-use emprox_benchmarks::nb201::{Dataset, Nb201Data, Nb201Space, NoiseModel};
-use emprox_benchmarks::{seed, DataError, SearchSpace};
-use rand::Rng as _;
+use emprox_benchmarks::config::{BenchmarkConfig, Lookup, OpenError, WithLookup};
+use emprox_benchmarks::{seed, DataError, Goal, SearchSpace};
 use rayon::prelude::*;
 use report::SummaryRow;
 use serde::{Deserialize, Serialize};
 use splits::{Split, SplitsFile};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Instant;
 use thiserror::Error;
 
 /// An estimator with its label in results.
-pub type Labelled = (String, Box<dyn Estimator<Nb201Space>>);
+pub type Labelled<S> = (String, Box<dyn Estimator<S>>);
 
 /// A predictor-evaluation file.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PredictorEvalConfig {
-    /// The benchmark whose validation accuracies are the targets.
+    /// The benchmark whose validation scores are the targets (any `[benchmark]`, as in an
+    /// experiment file; relative paths are against the evaluation file's folder).
     pub benchmark: BenchmarkConfig,
     /// The protocol.
     pub evaluation: EvaluationSettings,
@@ -87,6 +85,9 @@ pub enum EvalError {
     /// The benchmark table could not be loaded.
     #[error(transparent)]
     Data(#[from] DataError),
+    /// The benchmark could not be opened.
+    #[error(transparent)]
+    Benchmark(#[from] OpenError),
     /// An estimator failed.
     #[error("estimator `{estimator}` (trial {trial}, n = {train_size}): {source}")]
     Estimator {
@@ -128,11 +129,11 @@ pub struct Row {
     pub fit_cpu_seconds: f64,
     /// Query wall time per test architecture (s).
     pub query_seconds_per_arch: f64,
-    /// Test architectures (NB201 indices).
+    /// Test architectures (the benchmark's indices: NB201 index, row of the file).
     pub test: Vec<usize>,
-    /// Their true validation accuracies.
+    /// Their true validation scores (the noise-free lookup, in the objective's units).
     pub truth: Vec<f64>,
-    /// The predictions.
+    /// The predictions (in the objective's units).
     pub predicted: Vec<f64>,
 }
 
@@ -155,8 +156,15 @@ impl EvaluationSettings {
 }
 
 impl PredictorEvalConfig {
-    /// Checks the file beyond its syntax and builds the estimators.
-    pub fn validate(&self) -> Result<Vec<Labelled>, EvalError> {
+    /// Checks the file beyond its syntax: opens the benchmark (relative paths against `base`,
+    /// the evaluation file's folder) and builds the estimators for its space. Gives the labels.
+    pub fn validate(&self, base: &Path) -> Result<Vec<String>, EvalError> {
+        self.check()?;
+        self.benchmark.open_lookup(base, Validate(self))?
+    }
+
+    /// The checks that need no benchmark.
+    fn check(&self) -> Result<(), EvalError> {
         let e = &self.evaluation;
         let bad = |m: String| Err(EvalError::Config(m));
         if e.train_sizes.is_empty() || e.train_sizes.contains(&0) {
@@ -175,16 +183,28 @@ impl PredictorEvalConfig {
                 }
             }
         }
-        let max_n = *e.train_sizes.iter().max().expect("non-empty");
-        // NB201 has 6,466 isomorphism classes; train and test never share one.
-        if max_n + e.test_size > 6466 {
-            return bad(format!(
-                "largest train size {max_n} + test size {} exceeds the 6466 isomorphism classes of NAS-Bench-201",
-                e.test_size
-            ));
-        }
         if self.estimators.is_empty() {
             return bad("no `[[estimators]]` given".into());
+        }
+        Ok(())
+    }
+
+    /// Builds the estimators for the space of `lookup`, checking that train and test sets fit in
+    /// its isomorphism classes (train and test never share one).
+    fn build<S: SearchSpace + 'static>(
+        &self,
+        lookup: &Lookup<S>,
+    ) -> Result<Vec<Labelled<S>>, EvalError> {
+        let e = &self.evaluation;
+        let bad = |m: String| Err(EvalError::Config(m));
+        let max_n = *e.train_sizes.iter().max().expect("checked non-empty");
+        let classes = iso_classes(lookup);
+        if max_n + e.test_size > classes {
+            return bad(format!(
+                "largest train size {max_n} + test size {} exceeds the {classes} isomorphism classes of {}",
+                e.test_size,
+                lookup.space.name()
+            ));
         }
         let mut labels = HashSet::new();
         let mut out = Vec::new();
@@ -195,7 +215,7 @@ impl PredictorEvalConfig {
                     "two estimators are labelled `{label}`: give one a `name`"
                 ));
             }
-            let est = c.build::<Nb201Space>().map_err(|e| {
+            let est = c.build::<S>().map_err(|e| {
                 EvalError::Config(format!("[[estimators]] table {} of the file: {e}", i + 1))
             })?;
             let min = est.needs().min_train_size;
@@ -207,6 +227,25 @@ impl PredictorEvalConfig {
             out.push((label, est));
         }
         Ok(out)
+    }
+}
+
+/// The number of isomorphism classes of a looked-up space (counted over its cells).
+pub fn iso_classes<S: SearchSpace>(lookup: &Lookup<S>) -> usize {
+    lookup
+        .cells
+        .iter()
+        .map(|c| lookup.space.iso_key(c))
+        .collect::<HashSet<_>>()
+        .len()
+}
+
+struct Validate<'a>(&'a PredictorEvalConfig);
+
+impl WithLookup for Validate<'_> {
+    type Output = Result<Vec<String>, EvalError>;
+    fn with<S: SearchSpace + 'static>(self, lookup: Lookup<S>) -> Self::Output {
+        Ok(self.0.build(&lookup)?.into_iter().map(|e| e.0).collect())
     }
 }
 
@@ -244,18 +283,67 @@ fn load_splits(path: &Path) -> Result<SplitsFile, EvalError> {
 }
 
 /// Runs the evaluation described by `cfg`, writing every output into `out`. `base` is the folder
-/// of the evaluation file (for a relative `splits` path); `log` receives progress lines.
+/// of the evaluation file (for relative `splits` and benchmark paths); `log` receives progress
+/// lines.
+///
+/// Targets are the benchmark evaluator's validation scores (with its noise model); the truth of
+/// a test architecture is the noise-free lookup. Estimators, like searches, maximise: for a
+/// minimised objective, targets and truths are negated before fitting and scoring, so that a
+/// good predictor has a positive rank correlation and precision@k counts the best (lowest)
+/// architectures; `predictions.csv` is written in the objective's own units.
 pub fn run(
     cfg: &PredictorEvalConfig,
     out: &Path,
     base: &Path,
     log: &(dyn Fn(&str) + Sync),
 ) -> Result<Outcome, EvalError> {
-    let estimators = cfg.validate()?;
+    cfg.check()?;
+    cfg.benchmark.open_lookup(
+        base,
+        Run {
+            cfg,
+            out,
+            base,
+            log,
+        },
+    )?
+}
+
+struct Run<'a> {
+    cfg: &'a PredictorEvalConfig,
+    out: &'a Path,
+    base: &'a Path,
+    log: &'a (dyn Fn(&str) + Sync),
+}
+
+impl WithLookup for Run<'_> {
+    type Output = Result<Outcome, EvalError>;
+    fn with<S: SearchSpace + 'static>(self, lookup: Lookup<S>) -> Self::Output {
+        run_on(self.cfg, &lookup, self.out, self.base, self.log)
+    }
+}
+
+fn run_on<S: SearchSpace + 'static>(
+    cfg: &PredictorEvalConfig,
+    lookup: &Lookup<S>,
+    out: &Path,
+    base: &Path,
+    log: &(dyn Fn(&str) + Sync),
+) -> Result<Outcome, EvalError> {
+    let estimators = cfg.build(lookup)?;
     let ev = &cfg.evaluation;
-    let data: Arc<Nb201Data> = cfg.benchmark.load_nb201()?;
-    let space = Nb201Space::new(data.clone());
-    let dataset: Dataset = cfg.benchmark.dataset().map_err(EvalError::Config)?;
+    let space = &lookup.space;
+    let mut by_index: HashMap<usize, S::Cell> = HashMap::with_capacity(lookup.cells.len());
+    for c in &lookup.cells {
+        let i = space.index(c).ok_or_else(|| {
+            EvalError::Config(format!(
+                "the space {} does not index its architectures",
+                space.name()
+            ))
+        })?;
+        by_index.insert(i as usize, c.clone());
+    }
+    let cell = |i: usize| by_index[&i].clone();
     let max_n = *ev.train_sizes.iter().max().expect("validated");
     let n_trials = ev.max_trials();
     let splits: Vec<Split> = match &ev.splits {
@@ -281,13 +369,13 @@ pub fn run(
                 )));
             }
             for s in &f.trials[..n_trials] {
-                splits::check(&space, s, max_n, ev.test_size)
+                splits::check(&|i| by_index.contains_key(&i), s, max_n, ev.test_size)
                     .map_err(|m| EvalError::Config(format!("{}: {m}", p.display())))?;
             }
             f.trials[..n_trials].to_vec()
         }
         None => (0..n_trials)
-            .map(|t| splits::sample(&space, ev.seed, t, max_n, ev.test_size))
+            .map(|t| splits::sample(space, ev.seed, t, max_n, ev.test_size))
             .collect(),
     };
     std::fs::create_dir_all(out).map_err(|source| EvalError::Io {
@@ -301,35 +389,38 @@ pub fn run(
     .expect("splits serialise");
     report::write_text(&out.join("splits.json"), &splits_json)?;
 
-    let truth_of = |i: usize| data.by_index(i).expect("index").metrics(dataset).val_acc;
+    // Estimators maximise: a minimised objective is scored negated (and written back as it is).
+    let sign = match lookup.evaluator.goal() {
+        Goal::Maximize => 1.0,
+        Goal::Minimize => -1.0,
+    };
+    let score = |e: &dyn emprox_benchmarks::Evaluator<S::Cell>,
+                 c: &S::Cell,
+                 rng: &mut dyn rand::RngCore|
+     -> Result<f64, EvalError> {
+        e.evaluate(c, rng).map(|o| sign * o.val_acc).map_err(|f| {
+            EvalError::Config(format!(
+                "{}: cannot look up {}: {f}",
+                space.name(),
+                space.format(c)
+            ))
+        })
+    };
     let run_trial = |split: &Split| -> Result<Vec<Row>, EvalError> {
         let t = split.trial;
         let trial_seed = seed::derive(ev.seed, &format!("trial-{t}"));
         let mut noise = seed::stream(trial_seed, "noise");
-        let train_targets: Vec<f64> = split
-            .train
+        let train_cells: Vec<S::Cell> = split.train.iter().map(|&i| cell(i)).collect();
+        let test_cells: Vec<S::Cell> = split.test.iter().map(|&i| cell(i)).collect();
+        let train_targets = train_cells
             .iter()
-            .map(|&i| {
-                let m = data.by_index(i).expect("index").metrics(dataset);
-                match cfg.benchmark.noise {
-                    NoiseModel::Mean => m.val_acc,
-                    NoiseModel::Sample => {
-                        m.val_acc_runs[noise.random_range(0..m.val_acc_runs.len())]
-                    }
-                }
-            })
-            .collect();
-        let train_cells: Vec<_> = split
-            .train
+            .map(|c| score(&*lookup.evaluator, c, &mut noise))
+            .collect::<Result<Vec<f64>, _>>()?;
+        let mut unused = seed::stream(trial_seed, "truth");
+        let truth = test_cells
             .iter()
-            .map(|&i| space.cell_at(i).expect("index"))
-            .collect();
-        let test_cells: Vec<_> = split
-            .test
-            .iter()
-            .map(|&i| space.cell_at(i).expect("index"))
-            .collect();
-        let truth: Vec<f64> = split.test.iter().map(|&i| truth_of(i)).collect();
+            .map(|c| score(&*lookup.noise_free, c, &mut unused))
+            .collect::<Result<Vec<f64>, _>>()?;
         let mut rows = Vec::new();
         for &n in &ev.train_sizes {
             if t >= ev.trials_for(n) {
@@ -346,12 +437,12 @@ pub fn run(
                 let c0 = thread_cpu_seconds();
                 let t0 = Instant::now();
                 let fitted = est
-                    .fit(&space, &train_cells[..n], &train_targets[..n], &mut rng)
+                    .fit(space, &train_cells[..n], &train_targets[..n], &mut rng)
                     .map_err(wrap)?;
                 let fit_seconds = t0.elapsed().as_secs_f64();
                 let fit_cpu_seconds = thread_cpu_seconds() - c0;
                 let t1 = Instant::now();
-                let predicted = fitted.predict(&space, &test_cells).map_err(wrap)?;
+                let predicted = fitted.predict(space, &test_cells).map_err(wrap)?;
                 let query = t1.elapsed().as_secs_f64() / test_cells.len() as f64;
                 if ev.save_models && t == 0 {
                     let dir = out.join("models").join(format!("{label}-n{n}"));
@@ -375,8 +466,8 @@ pub fn run(
                     fit_cpu_seconds,
                     query_seconds_per_arch: query,
                     test: split.test.clone(),
-                    truth: truth.clone(),
-                    predicted,
+                    truth: truth.iter().map(|v| sign * v).collect(),
+                    predicted: predicted.iter().map(|v| sign * v).collect(),
                 });
             }
         }
@@ -399,7 +490,7 @@ pub fn run(
     let summary = report::summarise(&rows, &labels, &ev.train_sizes);
     report::write_results(&out.join("results.csv"), &rows)?;
     report::write_predictions(&out.join("predictions.csv"), &rows, &|i| {
-        space.format(&space.cell_at(i).expect("index"))
+        space.format(&by_index[&i])
     })?;
     let json = serde_json::json!({
         "benchmark": cfg.benchmark,
