@@ -17,6 +17,17 @@ pub fn list() -> anyhow::Result<()> {
         "    noise   = \"mean\"    mean over seeds, or \"sample\" one per-seed validation run"
     );
     println!("    data    = <shipped> another copy of nb201.csv(.gz)");
+    println!("  tabular    any table of trained architectures (README: \"Your own benchmark\")");
+    println!(
+        "    description = <file>  a description file, or an inline [benchmark.table] with the same keys:"
+    );
+    println!(
+        "      data, name, select, objective = {{ column, goal = \"maximize\" | \"minimize\" }}, test, cost, iso_key, extras,"
+    );
+    println!("      [[architecture]] column, separator, choices");
+    println!(
+        "    shipped: benchmarks/data/nb201_<dataset>.tabular.toml, nb101_subset500.tabular.toml, nb301_subset.tabular.toml"
+    );
     print_catalogue("strategies ([strategy] type):", StrategyConfig::describe());
     print_catalogue(
         "estimators ([estimator] with [filter], or [[estimators]] in eval-predictors files):",
@@ -33,7 +44,7 @@ pub fn list() -> anyhow::Result<()> {
     println!("             {}", defaults(&TrainingConfig::default()));
     let command: CommandConfig =
         toml::from_str("command = [\"PROGRAM\"]").expect("a command list is a valid table");
-    println!("  command    workers = 1, cache = <none>; [evaluator.command] (placeholders {{arch}} {{index}} {{seed}} {{spec}}; also working_dir, env):");
+    println!("  command    workers = 1, cache = <none>; [evaluator.command] (placeholders {{arch}} {{index}} {{seed}} {{spec}}; also working_dir, env; any benchmark, tabular included):");
     println!("             {}", defaults(&command));
     println!(
         "budget ([budget], OR-ed, at least one): max_queries, max_sim_seconds, max_wall_seconds"
