@@ -1,6 +1,6 @@
 //! The command evaluator on a space other than NAS-Bench-201: a table's rows are the candidates,
 //! the user's program evaluates them, and it is told each row's architecture string, data row and
-//! dimension values.
+//! dimension values. Also: a run on a sparse table that runs out of new cells says so.
 #![cfg(unix)]
 
 mod common;
@@ -100,4 +100,25 @@ fn training_does_not_apply_to_a_table() {
         "only [evaluator] type = \"command\" applies to a tabular benchmark",
     );
     assert!(!t.path().join("out").exists(), "nothing written");
+}
+
+/// A strategy that can reach nothing new ends its run before the budget, and the user is told.
+#[test]
+fn a_run_that_runs_out_of_new_cells_says_so() {
+    let t = tempfile::tempdir().unwrap();
+    // A sparse table: few rows have neighbours, so mutations mostly give cells already seen.
+    write_synthetic_benchmark(&t.path().join("bench"), 2_000, 5, "cora").unwrap();
+    let file = experiment(t.path(), "");
+    let text = std::fs::read_to_string(&file)
+        .unwrap()
+        .replace("max_queries = 25", "max_queries = 5000");
+    std::fs::write(&file, text).unwrap();
+    let o = emprox_ok(&["run", &file, "--out", s(&t.path().join("out"))]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("1 run(s) stopped before the budget")
+            && out.contains("run 0 after")
+            && out.contains("max_repeated_proposals"),
+        "{out}"
+    );
 }

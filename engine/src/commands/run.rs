@@ -258,5 +258,23 @@ fn summary_text(
             summary.failed
         );
     }
+    // A run that ends because its strategy found nothing new stopped short of its budget: say so.
+    let exhausted: Vec<String> = summary
+        .runs
+        .iter()
+        .filter(|r| r.stop_reason == crate::stopping::StopReason::Exhausted)
+        .map(|r| format!("run {} after {} queries", r.run, r.queries))
+        .collect();
+    if !exhausted.is_empty() {
+        let _ = writeln!(
+            text,
+            "{} run(s) stopped before the budget because the strategy kept proposing cells already \
+             evaluated ({}; [search] max_repeated_proposals): the space, or the part of it the \
+             strategy reaches, is used up",
+            exhausted.len(),
+            exhausted.iter().take(3).cloned().collect::<Vec<_>>().join(", ")
+                + if exhausted.len() > 3 { ", ..." } else { "" }
+        );
+    }
     text
 }
