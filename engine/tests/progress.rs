@@ -114,7 +114,7 @@ fn progress_outside_a_terminal_is_plain_lines_and_quiet_prints_none() {
 }
 
 #[test]
-fn a_closed_stdout_ends_run_and_compare_quietly() {
+fn a_closed_stdout_ends_run_compare_and_eval_predictors_quietly() {
     let tmp = tempfile::tempdir().unwrap();
     let cmp = tmp.path().join("cmp.toml");
     std::fs::write(
@@ -125,6 +125,15 @@ fn a_closed_stdout_ends_run_and_compare_quietly() {
     .unwrap();
     let out = tmp.path().join("out");
     let cmp_out = tmp.path().join("cmp");
+    let ev = tmp.path().join("ev.toml");
+    std::fs::write(
+        &ev,
+        "[benchmark]\ntype = \"nasbench201\"\ndataset = \"cifar10\"\n\
+         [evaluation]\ntrain_sizes = [10]\ntest_size = 20\ntrials = 1\n\
+         [[estimators]]\ntype = \"knn_onehot\"\n[[estimators]]\ntype = \"random\"\n",
+    )
+    .unwrap();
+    let ev_out = tmp.path().join("ev");
     for args in [
         vec![
             "run",
@@ -135,6 +144,7 @@ fn a_closed_stdout_ends_run_and_compare_quietly() {
             s(&out),
         ],
         vec!["compare", s(&cmp), "--out", s(&cmp_out)],
+        vec!["eval-predictors", s(&ev), "--out", s(&ev_out)],
     ] {
         let o = emprox_closed_stdout(&[&args[..], &["--quiet"]].concat());
         let err = String::from_utf8_lossy(&o.stderr);
@@ -143,6 +153,7 @@ fn a_closed_stdout_ends_run_and_compare_quietly() {
     }
     assert!(out.join("summary.json").exists());
     assert!(cmp_out.join("comparison.json").exists());
+    assert!(ev_out.join("summary.json").exists());
 }
 
 #[test]

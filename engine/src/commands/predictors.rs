@@ -60,15 +60,19 @@ pub fn eval_predictors(args: &EvalPredictorsArgs) -> anyhow::Result<()> {
     });
     let _lock = rundir::prepare(&out, FolderKind::PredictorEvaluation, args.overwrite)?;
     Manifest::new(FolderKind::PredictorEvaluation, &text).write(&out)?;
-    let outcome =
-        emprox_estimators::evaluation::run(&cfg, &out, &base, &|line| eprintln!("{line}"))
-            .map_err(|e| anyhow::anyhow!("{}: {e}", args.file.display()))?;
+    let outcome = emprox_estimators::evaluation::run(&cfg, &out, &base, &|line| {
+        if !crate::progress::quiet() {
+            eprintln!("{line}");
+        }
+    })
+    .map_err(|e| anyhow::anyhow!("{}: {e}", args.file.display()))?;
     rundir::write_file(&out.join("config.toml"), text.as_bytes())?;
-    println!("{}", outcome.markdown);
-    println!(
-        "wrote {}/{{results.csv, predictions.csv, splits.json, summary.json, summary.md, tau_vs_n.svg, tau_vs_fit_time.svg}}",
+    // A reader that goes away (`| head`) ends the output quietly: the results are on disk.
+    super::print_out(&format!(
+        "{}\nwrote {}/{{results.csv, predictions.csv, splits.json, summary.json, summary.md, tau_vs_n.svg, tau_vs_fit_time.svg}}\n",
+        outcome.markdown,
         out.display()
-    );
+    ))?;
     Ok(())
 }
 
