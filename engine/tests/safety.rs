@@ -391,4 +391,22 @@ fn a_killed_comparison_resumes_to_the_same_results() {
         ]),
         "refusing to resume",
     );
+    // A comparison started by another emprox version is refused unless asked for.
+    let m = b.join("run.json");
+    let manifest = std::fs::read_to_string(&m).unwrap();
+    let version = format!("\"{}\"", env!("CARGO_PKG_VERSION"));
+    assert!(manifest.contains(&version), "{manifest}");
+    std::fs::write(&m, manifest.replace(&version, "\"0.0.1\"")).unwrap();
+    assert_refused(
+        &emprox(&["compare", s(&file), "--out", s(&b), "--resume"]),
+        "was started by emprox 0.0.1",
+    );
+    emprox_ok(&[
+        "compare",
+        s(&file),
+        "--out",
+        s(&b),
+        "--resume",
+        "--allow-version-change",
+    ]);
 }

@@ -27,6 +27,9 @@ pub struct CompareArgs {
     /// Continue an interrupted comparison in the output folder.
     #[arg(long)]
     pub resume: bool,
+    /// With `--resume`: continue a comparison that another emprox version started.
+    #[arg(long, requires = "resume")]
+    pub allow_version_change: bool,
 }
 
 /// Runs `emprox compare`.
@@ -48,6 +51,7 @@ pub fn compare(args: &CompareArgs) -> anyhow::Result<()> {
     );
     let _lock = if args.resume {
         let (lock, old) = rundir::lock_existing(&out, FolderKind::Comparison)?;
+        old.check_version(&out, args.allow_version_change)?;
         anyhow::ensure!(
             old.config_sha256 == manifest.config_sha256,
             "{} changed since the comparison in {} started: refusing to resume with another file",
