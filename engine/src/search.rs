@@ -291,6 +291,7 @@ impl Tally {
                 arch: b.arch.clone(),
                 val_acc: b.val_acc,
                 test_acc: b.test_acc,
+                hypervolume: None,
             });
         }
     }

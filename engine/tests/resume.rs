@@ -78,6 +78,12 @@ fn check_kill_and_resume(file: &str, extra: &[&str], seeds: usize, rng: &mut imp
         expected,
         "{file}: killed after {after:?}"
     );
+    for i in 0..seeds {
+        for f in ["trajectory.csv", "pareto.csv"] {
+            let read = |d: &Path| std::fs::read(d.join(format!("seed-{i}/{f}"))).ok();
+            assert_eq!(read(&killed), read(&full), "{file}: seed-{i}/{f}");
+        }
+    }
     let a: serde_json::Value =
         serde_json::from_slice(&std::fs::read(full.join("summary.json")).unwrap()).unwrap();
     let b: serde_json::Value =
@@ -109,7 +115,9 @@ fn journals_carry_every_metric_and_resume_to_identical_journals() {
     std::fs::write(
         &file,
         format!(
-            "name = \"hw\"\nseed = 5\nseeds = 3\n[benchmark]\ntype = \"tabular\"\n\
+            "name = \"hw\"\nseed = 5\nseeds = 3\nobjectives = [{{ metric = \"val_acc\", \
+             goal = \"maximize\" }}, {{ metric = \"latency_pixel3_ms\", goal = \"minimize\" }}]\n\
+             [benchmark]\ntype = \"tabular\"\n\
              description = {:?}\n[strategy]\ntype = \"regularized_evolution\"\n\
              population_size = 20\nsample_size = 5\n[budget]\nmax_queries = 150\n",
             desc.to_str().unwrap()
@@ -119,6 +127,7 @@ fn journals_carry_every_metric_and_resume_to_identical_journals() {
     let file = file.to_str().unwrap();
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(12);
     check_kill_and_resume(file, &["--threads", "2"], 3, &mut rng);
+    assert!(tmp.path().join("hw.toml").exists());
 
     let out = tmp.path().join("once");
     let o = run(&["run", file, "--out", out.to_str().unwrap()]);
