@@ -7,6 +7,7 @@
 //!   NAS-Bench-201 and the NAS-Bench-101 / -301 subsets are shipped instances.
 //! - [`evaluator::Evaluator`]: turns a cell into an [`evaluator::Outcome`].
 //! - [`seed`]: named, deterministic RNG streams derived from one seed.
+//! - [`pareto`]: non-dominated sorting, crowding distance and exact hypervolume (several objectives).
 //! - [`digest`]: canonical JSON and SHA-256 of configurations (config hashes, cache keys).
 //!
 //! Training candidates for real (candle) lives in the `emprox-train` crate
@@ -20,6 +21,7 @@ pub mod evaluator;
 pub mod fsutil;
 pub mod nb201;
 pub mod params;
+pub mod pareto;
 pub mod seed;
 pub mod space;
 pub mod tabular;

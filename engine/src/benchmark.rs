@@ -4,11 +4,23 @@
 
 use crate::config::Experiment;
 use crate::evaluators::{Evaluation, EvaluatorKind};
+use crate::objectives::{self, Metrics, MultiObjective};
 use emprox_benchmarks::config::BenchmarkKind;
 use emprox_benchmarks::evaluator::Goal;
 use emprox_benchmarks::nb201::Nb201Space;
 use emprox_benchmarks::SearchSpace;
 use std::sync::Arc;
+
+/// Resolves the experiment's objectives, for a benchmark without a table of metrics.
+fn no_table(exp: &Experiment, goal: Goal) -> anyhow::Result<Option<MultiObjective>> {
+    let metrics = Metrics {
+        signal_names: vec!["val_acc"],
+        goal,
+        signal: &[],
+        extras: None,
+    };
+    objectives::resolve(&exp.objectives, &metrics).map_err(anyhow::Error::msg)
+}
 
 /// A space with its evaluation.
 pub struct Benchmark<S: SearchSpace> {
@@ -20,6 +32,8 @@ pub struct Benchmark<S: SearchSpace> {
     pub best_val: Option<f64>,
     /// Whether the search signal is maximised or minimised.
     pub goal: Goal,
+    /// Several objectives, resolved against the benchmark's metrics (`None`: one).
+    pub objectives: Option<MultiObjective>,
 }
 
 /// Something to do with a benchmark of any space (a run, a resume, a comparison entry).
@@ -45,9 +59,11 @@ pub fn open<F: WithBenchmark>(exp: &Experiment, f: F) -> anyhow::Result<F::Outpu
                     .map(|r| r.metrics(dataset).val_acc)
                     .fold(f64::MIN, f64::max)
             });
+            let goal = evaluation.evaluator.goal();
             Ok(f.with(Benchmark {
                 space: Nb201Space::new(data),
-                goal: evaluation.evaluator.goal(),
+                objectives: no_table(exp, goal)?,
+                goal,
                 evaluation,
                 best_val,
             }))
@@ -66,18 +82,29 @@ pub fn open<F: WithBenchmark>(exp: &Experiment, f: F) -> anyhow::Result<F::Outpu
                 );
                 let evaluation =
                     Evaluation::command(cfg, b.space.clone()).map_err(anyhow::Error::msg)?;
+                let goal = evaluation.evaluator.goal();
                 return Ok(f.with(Benchmark {
-                    goal: evaluation.evaluator.goal(),
+                    objectives: no_table(exp, goal)?,
+                    goal,
                     space: b.space,
                     evaluation,
                     best_val: None,
                 }));
             }
             let best = table.objective()[table.best_row()];
+            let metrics = Metrics {
+                signal_names: vec!["val_acc", table.objective_name()],
+                goal: table.goal(),
+                signal: table.objective(),
+                extras: Some(table.extras()),
+            };
+            let objectives =
+                objectives::resolve(&exp.objectives, &metrics).map_err(anyhow::Error::msg)?;
             let evaluation =
                 Evaluation::table(Arc::new(b.evaluator), b.space.name(), b.space.name());
             Ok(f.with(Benchmark {
                 goal: table.goal(),
+                objectives,
                 space: b.space,
                 evaluation,
                 best_val: Some(best),

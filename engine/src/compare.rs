@@ -166,6 +166,8 @@ impl Comparison {
             name: entry.label.clone(),
             seed: self.seed,
             seeds: self.seeds,
+            // Comparisons are single-objective (hypervolume in `compare` is still to come).
+            objectives: vec![],
             benchmark: benchmark.clone(),
             strategy: entry.strategy.clone(),
             budget: self.budget.clone(),

@@ -36,6 +36,10 @@ pub struct Experiment {
     /// Number of independent runs (default 1).
     #[serde(default = "default_seeds")]
     pub seeds: u64,
+    /// Several objectives (`[{ metric, goal, range }]`; the first is the search signal):
+    /// `pareto.csv` and a hypervolume column per run. Empty or one: a single-objective search.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub objectives: Vec<crate::objectives::ObjectiveSpec>,
     /// The benchmark and dataset.
     pub benchmark: BenchmarkConfig,
     /// The strategy.
@@ -143,6 +147,7 @@ impl Experiment {
         let err = |m: String| Err(ConfigError(format!("{}: {m}", path.display())));
         crate::rundir::check_folder_name("`name`", &self.name).or_else(err)?;
         self.benchmark.validate().or_else(err)?;
+        crate::objectives::check(&self.objectives).or_else(err)?;
         if self.seeds == 0 {
             return err("`seeds` must be at least 1".into());
         }

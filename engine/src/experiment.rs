@@ -127,7 +127,14 @@ pub fn execute<S: SearchSpace + 'static>(
                 let o = search::run(&spec, &dir, exec.progress)
                     .map_err(|source| ExperimentError::Run { run: i, source })?;
                 log_run_end(&exp.name, &o.summary);
-                write_run_files(&dir, exp, &evaluation.dataset, &o.summary, &o.trajectory)?;
+                write_run_files(
+                    &dir,
+                    exp,
+                    bench.objectives.as_ref(),
+                    &evaluation.dataset,
+                    &o.summary,
+                    &o.trajectory,
+                )?;
                 Ok(o)
             })
             .collect::<Result<Vec<_>, ExperimentError>>()
@@ -168,10 +175,25 @@ pub struct Finished {
 fn write_run_files(
     dir: &Path,
     exp: &Experiment,
+    objectives: Option<&crate::objectives::MultiObjective>,
     dataset: &str,
     summary: &results::RunSummary,
     traj: &[TrajectoryPoint],
 ) -> Result<(), ExperimentError> {
+    // Every evaluation of the run, replayed ones included, from its journal.
+    let trials = crate::journal::read::<crate::journal::Trial>(&dir.join(rundir::TRIALS))
+        .map_err(|e| ExperimentError::Other(e.to_string()))?
+        .records;
+    let mut traj = traj.to_vec();
+    if let Some(mo) = objectives {
+        let hv: std::collections::HashMap<u64, f64> =
+            mo.hypervolumes(&trials).into_iter().collect();
+        for p in &mut traj {
+            p.hypervolume = hv.get(&p.query).copied();
+        }
+        write_file(&dir.join(rundir::PARETO), &mo.pareto_csv(&trials))?;
+    }
+    let traj = &traj[..];
     let mut w = csv::Writer::from_writer(Vec::new());
     for p in traj {
         w.serialize(p).expect("in-memory csv");
@@ -191,10 +213,6 @@ fn write_run_files(
         &dir.join(rundir::SUMMARY),
         &serde_json::to_vec_pretty(&run_summary).expect("summaries serialise"),
     )?;
-    // Every evaluation of the run, replayed ones included, from its journal.
-    let trials = crate::journal::read::<crate::journal::Trial>(&dir.join(rundir::TRIALS))
-        .map_err(|e| ExperimentError::Other(e.to_string()))?
-        .records;
     plot_run_history(
         &dir.join(rundir::INCUMBENT_SVG),
         &format!("{} (run {})", exp.name, summary.run),

@@ -38,6 +38,47 @@ pub struct Trial {
     /// Why the evaluation failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The outcome's other metrics (params, FLOPs, device latencies, ...), a JSON object in the
+    /// evaluator's order, so that every objective of a run is in its journal. Written for a
+    /// benchmark's simulated evaluations (table lookups, deterministic); absent when there are
+    /// none, for a failed evaluation, and for measured evaluations, whose extras may hold
+    /// wall-clock values (a trainer's images per second) that the journal must not.
+    #[serde(default, skip_serializing_if = "Vec::is_empty", with = "extras_object")]
+    pub extras: Vec<(String, f64)>,
+}
+
+/// `Vec<(name, value)>` as a JSON object that keeps the order of the names (a NaN, which JSON
+/// cannot hold, is written as `null` and read back as NaN).
+mod extras_object {
+    use serde::de::{MapAccess, Visitor};
+    use serde::ser::SerializeMap;
+    use serde::{Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &[(String, f64)], s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(v.len()))?;
+        for (name, value) in v {
+            map.serialize_entry(name, value)?;
+        }
+        map.end()
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<(String, f64)>, D::Error> {
+        struct Entries;
+        impl<'de> Visitor<'de> for Entries {
+            type Value = Vec<(String, f64)>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an object of numbers")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut out = Vec::new();
+                while let Some((name, value)) = map.next_entry::<String, Option<f64>>()? {
+                    out.push((name, value.unwrap_or(f64::NAN)));
+                }
+                Ok(out)
+            }
+        }
+        d.deserialize_map(Entries)
+    }
 }
 
 /// One record of `timings.jsonl` (wall-clock times, kept out of the deterministic journal):
@@ -227,7 +268,36 @@ mod tests {
             incumbent: true,
             predicted: None,
             error: None,
+            extras: vec![],
         }
+    }
+
+    #[test]
+    fn extras_are_an_ordered_object_absent_when_empty() {
+        let plain = serde_json::to_string(&trial(1)).unwrap();
+        assert!(!plain.contains("extras"), "{plain}");
+        let t = Trial {
+            extras: vec![
+                ("latency_pixel3_ms".into(), 3.60585),
+                ("c10_flops_M".into(), 17.9586),
+                ("nan".into(), f64::NAN),
+            ],
+            ..trial(1)
+        };
+        let line = serde_json::to_string(&t).unwrap();
+        assert!(
+            line.ends_with(
+                r#","extras":{"latency_pixel3_ms":3.60585,"c10_flops_M":17.9586,"nan":null}}"#
+            ),
+            "{line}"
+        );
+        let back: Trial = serde_json::from_str(&line).unwrap();
+        assert_eq!(back.extras[..2], t.extras[..2]);
+        assert_eq!(back.extras[2].0, "nan");
+        assert!(back.extras[2].1.is_nan());
+        let old: Trial = serde_json::from_str(&plain).unwrap();
+        assert_eq!(old, trial(1));
+        assert!(serde_json::from_str::<Trial>(&line.replace("3.60585", "\"x\"")).is_err());
     }
 
     #[test]

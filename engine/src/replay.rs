@@ -68,7 +68,7 @@ impl Replay {
                 val_acc: v,
                 test_acc: t.test_acc,
                 cost_seconds,
-                extras: vec![],
+                extras: t.extras.clone(),
             }),
             None => Err(EvalFailure {
                 reason: t.error.clone().unwrap_or_default(),
@@ -106,6 +106,7 @@ mod tests {
             incumbent: false,
             predicted: None,
             error: val.is_none().then(|| "boom".to_string()),
+            extras: val.map_or(vec![], |v| vec![("flops".to_string(), v / 10.0)]),
         }
     }
 
@@ -118,6 +119,7 @@ mod tests {
             (ok.val_acc, ok.test_acc, ok.cost_seconds),
             (90.0, Some(89.0), 2.5)
         );
+        assert_eq!(ok.extras, vec![("flops".to_string(), 9.0)]);
         let failed = r.result(2, Some(3), "cell3").unwrap().unwrap().unwrap_err();
         assert_eq!((failed.reason.as_str(), failed.cost_seconds), ("boom", 2.5));
         assert!(r.result(3, Some(1), "cell1").unwrap().is_none());

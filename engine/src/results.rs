@@ -37,6 +37,10 @@ pub struct TrajectoryPoint {
     /// field) where the benchmark has no test value.
     #[serde(rename = "best_test_acc")]
     pub test_acc: Option<f64>,
+    /// Hypervolume of the evaluated cells by validation (several objectives only; see
+    /// [`crate::objectives`]); absent, and no column, otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hypervolume: Option<f64>,
 }
 
 /// The summary of one run.

@@ -31,6 +31,18 @@ pub const POOLS: &str = "pools.jsonl";
 pub const TRAJECTORY: &str = "trajectory.csv";
 /// The incumbent plot.
 pub const INCUMBENT_SVG: &str = "incumbent.svg";
+/// The non-dominated evaluated cells of a run with several objectives.
+pub const PARETO: &str = "pareto.csv";
+/// Every file emprox writes in a run folder.
+const RUN_FILES: [&str; 7] = [
+    TRIALS,
+    TIMINGS,
+    POOLS,
+    TRAJECTORY,
+    SUMMARY,
+    INCUMBENT_SVG,
+    PARETO,
+];
 
 /// Folder of run `i` inside an experiment folder.
 pub fn run_dir(out: &Path, i: u64) -> PathBuf {
@@ -318,8 +330,14 @@ fn owns_file(layout: Layout, name: &str) -> bool {
                 || ["run.tmp", "config.resolved.tmp", "summary.tmp", "incumbent.tmp"].contains(&name)
         }
         Layout::Run => {
-            [TRIALS, TIMINGS, POOLS, TRAJECTORY, SUMMARY, INCUMBENT_SVG].contains(&n)
-                || ["trajectory.tmp", "summary.tmp", "incumbent.tmp"].contains(&name)
+            RUN_FILES.contains(&n)
+                || [
+                    "trajectory.tmp",
+                    "summary.tmp",
+                    "incumbent.tmp",
+                    "pareto.tmp",
+                ]
+                .contains(&name)
         }
         Layout::Top(FolderKind::Comparison) => {
             [
@@ -520,7 +538,7 @@ mod tests {
         for f in [CONFIG, SUMMARY, INCUMBENT_SVG] {
             touch(&d.join(f));
         }
-        for f in [TRIALS, TIMINGS, POOLS, TRAJECTORY, SUMMARY, INCUMBENT_SVG] {
+        for f in RUN_FILES {
             touch(&run_dir(d, 0).join(f));
         }
     }

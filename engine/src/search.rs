@@ -291,6 +291,7 @@ impl Tally {
                 arch: b.arch.clone(),
                 val_acc: b.val_acc,
                 test_acc: b.test_acc,
+                hypervolume: None,
             });
         }
     }
@@ -553,6 +554,10 @@ fn run_with<S: SearchSpace + 'static>(
                 incumbent,
                 predicted: job.predicted,
                 error,
+                extras: match &done.result {
+                    Ok(o) if simulated => o.extras.clone(),
+                    _ => vec![],
+                },
             })?;
             logs.timings.write(&Timing::Evaluation {
                 query: job.query,
@@ -627,7 +632,7 @@ mod tests {
                 val_acc: v,
                 test_acc: Some(v - 1.0),
                 cost_seconds: self.cost,
-                extras: vec![],
+                extras: vec![("b".into(), v * 2.0), ("a".into(), 0.5)],
             })
         }
     }
@@ -713,6 +718,27 @@ mod tests {
                 return (a, b, c);
             }
         }
+    }
+
+    #[test]
+    fn table_extras_are_journaled_and_measured_ones_are_not() {
+        let exp = experiment("[budget]\nmax_queries = 5\n");
+        let (_, trials) = go(&exp, &fake(10.0, 0), None);
+        assert_eq!(trials.len(), 5);
+        for t in &trials {
+            let v = t.val_acc.unwrap();
+            assert_eq!(
+                t.extras,
+                vec![("b".to_string(), v * 2.0), ("a".to_string(), 0.5)]
+            );
+        }
+        // A measured evaluation (a trainer, a command) may report wall-clock extras: the
+        // deterministic journal leaves them out.
+        let mut measured = fake(10.0, 0);
+        measured.kind = crate::evaluators::EvaluatorKind::Command;
+        let (_, trials) = go(&exp, &measured, None);
+        assert_eq!(trials.len(), 5);
+        assert!(trials.iter().all(|t| t.extras.is_empty()));
     }
 
     #[test]

@@ -78,6 +78,12 @@ fn check_kill_and_resume(file: &str, extra: &[&str], seeds: usize, rng: &mut imp
         expected,
         "{file}: killed after {after:?}"
     );
+    for i in 0..seeds {
+        for f in ["trajectory.csv", "pareto.csv"] {
+            let read = |d: &Path| std::fs::read(d.join(format!("seed-{i}/{f}"))).ok();
+            assert_eq!(read(&killed), read(&full), "{file}: seed-{i}/{f}");
+        }
+    }
     let a: serde_json::Value =
         serde_json::from_slice(&std::fs::read(full.join("summary.json")).unwrap()).unwrap();
     let b: serde_json::Value =
@@ -94,6 +100,59 @@ fn killed_runs_resume_to_identical_journals() {
         "examples/nb201_local_search.toml",
     ] {
         check_kill_and_resume(file, &["--seeds", "4", "--threads", "2"], 4, &mut rng);
+    }
+}
+
+/// A table with 30 extras (params, FLOPs, device latencies): every journal line carries them, in
+/// the description's order and with the table's values, and a killed and resumed run ends with
+/// the same journal as an uninterrupted one.
+#[test]
+fn journals_carry_every_metric_and_resume_to_identical_journals() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let desc = root.join("benchmarks/data/nb201_cifar10_hw.tabular.toml");
+    let file = tmp.path().join("hw.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "name = \"hw\"\nseed = 5\nseeds = 3\nobjectives = [{{ metric = \"val_acc\", \
+             goal = \"maximize\" }}, {{ metric = \"latency_pixel3_ms\", goal = \"minimize\" }}]\n\
+             [benchmark]\ntype = \"tabular\"\n\
+             description = {:?}\n[strategy]\ntype = \"regularized_evolution\"\n\
+             population_size = 20\nsample_size = 5\n[budget]\nmax_queries = 150\n",
+            desc.to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let file = file.to_str().unwrap();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(12);
+    check_kill_and_resume(file, &["--threads", "2"], 3, &mut rng);
+    assert!(tmp.path().join("hw.toml").exists());
+
+    let out = tmp.path().join("once");
+    let o = run(&["run", file, "--out", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let bench = emprox_benchmarks::tabular::TabularBenchmark::from_file(&desc).unwrap();
+    let table = bench.table();
+    let by_file_row: std::collections::HashMap<usize, usize> =
+        (0..table.len()).map(|r| (table.file_row(r), r)).collect();
+    assert_eq!(table.extras().len(), 30);
+    let journal = String::from_utf8(journals(&out, 1).remove(0)).unwrap();
+    assert_eq!(journal.lines().count(), 150);
+    for line in journal.lines() {
+        let t: serde_json::Value = serde_json::from_str(line).unwrap();
+        let row = by_file_row[&(t["index"].as_u64().unwrap() as usize)];
+        // The names in the line's own order (serde_json's map would sort them).
+        let object = &line[line.find(r#""extras":{"#).unwrap() + 10..line.len() - 2];
+        let names: Vec<&str> = object
+            .split(',')
+            .map(|kv| kv.split(':').next().unwrap().trim_matches('"'))
+            .collect();
+        let expected: Vec<&str> = table.extras().iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, expected, "{line}");
+        for (name, values) in table.extras() {
+            assert_eq!(t["extras"][name].as_f64().unwrap(), values[row], "{name}");
+        }
     }
 }
 

@@ -546,3 +546,132 @@ fn a_comparison_names_datasets_or_a_benchmark() {
         assert!(!out.exists());
     }
 }
+
+/// `objectives`: one objective is today's search byte for byte; two give `pareto.csv` (exactly
+/// the non-dominated evaluated cells of the journal) and a non-decreasing `hypervolume` column;
+/// a bad objective is one line, exit 2.
+#[test]
+fn objectives_give_a_pareto_front_and_a_hypervolume() {
+    let t = tempfile::tempdir().unwrap();
+    let desc = root().join("benchmarks/data/nb201_cifar10_hw.tabular.toml");
+    let write = |name: &str, objectives: &str| {
+        let p = t.path().join(format!("{name}.toml"));
+        std::fs::write(
+            &p,
+            format!(
+                "name = {name:?}\nseed = 3\nseeds = 2\n{objectives}\n[benchmark]\ntype = \"tabular\"\n\
+                 description = {:?}\n[strategy]\ntype = \"regularized_evolution\"\n\
+                 population_size = 20\nsample_size = 5\n[budget]\nmax_queries = 80\n",
+                desc.to_str().unwrap()
+            ),
+        )
+        .unwrap();
+        p.to_str().unwrap().to_string()
+    };
+    let go = |file: &str, out: &str| {
+        let out = t.path().join(out);
+        emprox_ok(&["run", file, "--out", s(&out), "-q"]);
+        out
+    };
+    let plain = go(&write("plain", ""), "plain");
+    let one = go(
+        &write(
+            "one",
+            "objectives = [{ metric = \"val_acc\", goal = \"maximize\" }]",
+        ),
+        "one",
+    );
+    for f in ["trials.jsonl", "trajectory.csv"] {
+        let a = std::fs::read(plain.join("seed-1").join(f)).unwrap();
+        assert_eq!(a, std::fs::read(one.join("seed-1").join(f)).unwrap(), "{f}");
+    }
+    assert!(!one.join("seed-0/pareto.csv").exists());
+
+    let two = go(
+        &write(
+            "two",
+            "objectives = [{ metric = \"val_acc\", goal = \"maximize\", range = [80, 92] }, \
+             { metric = \"latency_pixel3_ms\", goal = \"minimize\" }]",
+        ),
+        "two",
+    );
+    // The search itself is unchanged: the same journal as the single-objective run.
+    let journal = std::fs::read_to_string(two.join("seed-0/trials.jsonl")).unwrap();
+    assert_eq!(
+        journal,
+        std::fs::read_to_string(plain.join("seed-0/trials.jsonl")).unwrap()
+    );
+    let points: Vec<(u64, f64, f64, f64)> = lines(&two.join("seed-0/trials.jsonl"))
+        .iter()
+        .map(|t| {
+            (
+                t["query"].as_u64().unwrap(),
+                t["val_acc"].as_f64().unwrap(),
+                t["extras"]["latency_pixel3_ms"].as_f64().unwrap(),
+                t["test_acc"].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    let dominated = |p: &(u64, f64, f64, f64)| {
+        points
+            .iter()
+            .any(|q| q.1 >= p.1 && q.2 <= p.2 && (q.1 > p.1 || q.2 < p.2))
+    };
+    let expected: Vec<String> = points
+        .iter()
+        .filter(|p| !dominated(p))
+        .map(|p| format!("{},{},{},{}", p.0, p.1, p.2, p.3))
+        .collect();
+    let pareto = std::fs::read_to_string(two.join("seed-0/pareto.csv")).unwrap();
+    let mut rows = pareto.lines();
+    assert_eq!(
+        rows.next(),
+        Some("query,index,arch,val_acc,latency_pixel3_ms,test_acc")
+    );
+    let got: Vec<String> = rows
+        .map(|r| {
+            let f: Vec<&str> = r.split(',').collect();
+            format!("{},{},{},{}", f[0], f[3], f[4], f[5])
+        })
+        .collect();
+    assert!(!got.is_empty());
+    assert_eq!(got, expected);
+    let traj = std::fs::read_to_string(two.join("seed-0/trajectory.csv")).unwrap();
+    assert!(traj.lines().next().unwrap().ends_with(",hypervolume"));
+    let hv: Vec<f64> = traj
+        .lines()
+        .skip(1)
+        .map(|l| l.rsplit(',').next().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(hv.len(), 80);
+    assert!(hv.windows(2).all(|w| w[0] <= w[1]), "{hv:?}");
+    assert!(hv[79] > 0.5 && hv[79] <= 1.0, "{}", hv[79]);
+
+    for (objectives, needle) in [
+        (
+            "objectives = [{ metric = \"val_acc\", goal = \"maximize\" }, { metric = \"latency_pixel9_ms\", goal = \"minimize\" }]",
+            "unknown metric `latency_pixel9_ms` (available: val_acc, c10_params_M,",
+        ),
+        (
+            "objectives = [{ metric = \"val_acc\", goal = \"minimize\" }]",
+            "to be maximized, not minimized",
+        ),
+        (
+            "objectives = [{ metric = \"latency_pixel3_ms\", goal = \"minimize\" }]",
+            "the first objective must be the search signal",
+        ),
+        (
+            "objectives = [{ metric = \"val_acc\", goal = \"maximize\", range = [1, 1] }]",
+            "lo < hi",
+        ),
+        (
+            "objectives = [{ metric = \"val_acc\", goal = \"upwards\" }]",
+            "unknown variant `upwards`",
+        ),
+    ] {
+        let file = write("bad", objectives);
+        let out = t.path().join("bad-out");
+        assert_refused(&emprox(&["run", &file, "--out", s(&out)]), needle);
+        assert!(!out.exists(), "{objectives}");
+    }
+}

@@ -116,6 +116,78 @@ fn nb201_per_dataset_descriptions() {
     }
 }
 
+/// The 27 device / batch-size settings of HW-NAS-Bench / HELP shipped with NB201 CIFAR-10.
+const HW_DEVICES: [&str; 27] = [
+    "1080ti_1",
+    "1080ti_32",
+    "1080ti_256",
+    "2080ti_1",
+    "2080ti_32",
+    "2080ti_256",
+    "titanx_1",
+    "titanx_32",
+    "titanx_256",
+    "titanxp_1",
+    "titanxp_32",
+    "titanxp_256",
+    "titan_rtx_1",
+    "titan_rtx_32",
+    "titan_rtx_256",
+    "gold_6226",
+    "gold_6240",
+    "silver_4114",
+    "silver_4210r",
+    "pixel2",
+    "pixel3",
+    "samsung_a50",
+    "samsung_s7",
+    "essential_ph_1",
+    "raspi4",
+    "eyeriss",
+    "fpga",
+];
+
+#[test]
+fn nb201_hw_latencies_ship_with_cifar10() {
+    let b = shipped("nb201_cifar10_hw.tabular.toml");
+    let (s, t) = (&b.space, b.table());
+    assert_eq!(t.len(), 15_625);
+    assert_eq!(t.iso_classes(), 6_466);
+    let names: Vec<&str> = t.extras().iter().map(|(n, _)| n.as_str()).collect();
+    let mut expected = vec!["c10_params_M", "c10_flops_M", "c10_latency_s"];
+    let latencies: Vec<String> = HW_DEVICES
+        .iter()
+        .map(|d| format!("latency_{d}_ms"))
+        .collect();
+    expected.extend(latencies.iter().map(String::as_str));
+    assert_eq!(names, expected);
+    // Known values of the HELP file: cell 0 and cell 1 on the Pixel 3, cell 0 on the FPGA.
+    let extra = |name: &str, row: usize| t.extras().iter().find(|(n, _)| n == name).unwrap().1[row];
+    assert_eq!(t.file_row(0), 0);
+    assert_eq!(extra("latency_pixel3_ms", 0), 3.60585);
+    assert_eq!(extra("latency_pixel3_ms", 1), 17.2381);
+    assert_eq!(extra("latency_fpga_ms", 0), 2.57296);
+    for (_, values) in t.extras() {
+        assert!(values.iter().all(|v| v.is_finite() && *v > 0.0));
+    }
+    // Every other value equals the plain NB201 CIFAR-10 description, cell by cell.
+    let (plain, pt) = (nb201(), nb201().table());
+    for c in s.all_cells().step_by(5) {
+        let p = plain.space.parse(&s.format(&c)).unwrap();
+        let (o, q) = (b.evaluator.outcome(&c), plain.evaluator.outcome(&p));
+        assert_eq!(
+            (o.val_acc, o.test_acc, o.cost_seconds),
+            (q.val_acc, q.test_acc, q.cost_seconds)
+        );
+        assert_eq!(o.extras[..3], q.extras[..]);
+        assert_eq!(
+            s.iso_key(&c) == s.iso_key(&TabCell(0)),
+            plain.space.iso_key(&p) == plain.space.iso_key(&TabCell(0))
+        );
+        assert_eq!(t.file_row(c.0 as usize), pt.file_row(p.0 as usize));
+    }
+}
+
 #[test]
 fn nb101_subset_loads() {
     let b = shipped("nb101_subset500.tabular.toml");
@@ -143,7 +215,11 @@ fn nb101_subset_loads() {
 #[test]
 fn shipped_subsets_match_their_checksums() {
     let sums = std::fs::read_to_string(shipped_data_dir().join("CHECKSUMS")).unwrap();
-    for file in ["nb101_subset500.csv.gz", "nb301_subset.csv.gz"] {
+    for file in [
+        "nb101_subset500.csv.gz",
+        "nb301_subset.csv.gz",
+        "nb201_cifar10_hw.csv.gz",
+    ] {
         let line = sums.lines().find(|l| l.starts_with(file)).unwrap();
         let f: Vec<&str> = line.split_whitespace().collect();
         let csv = table::read_maybe_gz(&shipped_data_dir().join(file)).unwrap();

@@ -26,7 +26,7 @@ pub fn list() -> anyhow::Result<()> {
     );
     println!("      [[architecture]] column, separator, choices");
     println!(
-        "    shipped: benchmarks/data/nb201_<dataset>.tabular.toml, nb101_subset500.tabular.toml, nb301_subset.tabular.toml"
+        "    shipped: benchmarks/data/nb201_<dataset>.tabular.toml, nb201_cifar10_hw.tabular.toml (device latencies),\n             nb101_subset500.tabular.toml, nb301_subset.tabular.toml"
     );
     print_catalogue("strategies ([strategy] type):", StrategyConfig::describe());
     print_catalogue(
