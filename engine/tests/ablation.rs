@@ -46,7 +46,7 @@ fn the_short_ablation_runs_every_lever_on_shared_seeds() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("abl");
     let rows = compare("examples/ablation_filter.toml", "2", &out);
-    assert_eq!(rows.len(), 2 * 25, "2 datasets × 25 experiments");
+    assert_eq!(rows.len(), 2 * 29, "2 datasets × 29 experiments");
     let labels: Vec<&str> = rows.iter().map(|r| r["label"].as_str().unwrap()).collect();
     for want in [
         "RE",
