@@ -26,7 +26,9 @@ pub struct FilterConfig {
     /// Evaluations drawn by the strategy unfiltered before the first fit (default 20).
     #[serde(default = "d_warmup")]
     pub warmup: u64,
-    /// Evaluations between refits (default 10).
+    /// Evaluations between refits (default 10). Checked only when a new pool is needed, so the
+    /// estimator is refitted at most once every `top_k` evaluations: values up to `top_k` are
+    /// equivalent.
     #[serde(default = "d_refit")]
     pub refit_every: u64,
     /// Replaced by `[search] dedup_isomorphic`, which the filter follows: kept only to reject
