@@ -50,6 +50,10 @@ pub fn list() -> anyhow::Result<()> {
         "budget ([budget], OR-ed, at least one): max_queries, max_sim_seconds, max_wall_seconds"
     );
     println!(
+        "objectives (top level, optional): [{{ metric, goal = \"maximize\" | \"minimize\", range = [lo, hi] }}, ...]; \
+         up to 3, the first the search signal, the others extras of a tabular benchmark"
+    );
+    println!(
         "search ([search]): {}",
         defaults(&SearchSettings::default())
     );
