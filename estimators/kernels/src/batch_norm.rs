@@ -168,7 +168,7 @@ pub fn batch_norm_reference(x: &Tensor, gamma: &Tensor, beta: &Tensor, eps: f64)
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{assert_close, input, values};
+    use crate::testing::{assert_close, grads_of_weighted_square, input, values};
     use candle_core::{Device, Var};
 
     #[test]
@@ -191,14 +191,7 @@ mod tests {
                 batch_norm_reference(x.as_tensor(), gamma.as_tensor(), beta.as_tensor(), eps)
                     .unwrap()
             };
-            // A loss that weights every output differently, so all gradient terms matter.
-            let loss = (y.clone() * &weights)
-                .unwrap()
-                .sqr()
-                .unwrap()
-                .sum_all()
-                .unwrap();
-            let g = loss.backward().unwrap();
+            let g = grads_of_weighted_square(&y, &weights);
             (
                 values(&y),
                 values(g.get(x.as_tensor()).unwrap()),

@@ -121,7 +121,7 @@ impl CustomOp1 for Im2Col {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{assert_close, input, values};
+    use crate::testing::{assert_close, grads_of_weighted_square, input, values};
     use candle_core::Var;
 
     #[test]
@@ -147,13 +147,7 @@ mod tests {
                 } else {
                     reference(x.as_tensor()).unwrap()
                 };
-                let loss = (y.clone() * &weights)
-                    .unwrap()
-                    .sqr()
-                    .unwrap()
-                    .sum_all()
-                    .unwrap();
-                let g = loss.backward().unwrap();
+                let g = grads_of_weighted_square(&y, &weights);
                 (
                     y.dims().to_vec(),
                     values(&y),

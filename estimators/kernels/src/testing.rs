@@ -37,6 +37,19 @@ pub fn grads_of_weighted_sum(y: &Tensor, probe: &Tensor) -> GradStore {
     (y * probe).unwrap().sum_all().unwrap().backward().unwrap()
 }
 
+/// Gradients of `sum((y * weights)²)`: a loss that weights every output differently and is not
+/// linear, so every gradient term of a normalising op matters.
+pub fn grads_of_weighted_square(y: &Tensor, weights: &Tensor) -> GradStore {
+    (y * weights)
+        .unwrap()
+        .sqr()
+        .unwrap()
+        .sum_all()
+        .unwrap()
+        .backward()
+        .unwrap()
+}
+
 /// Asserts `|a - b| <= rel * (1 + |b|)` elementwise.
 pub fn assert_close(a: &[f32], b: &[f32], rel: f32, what: &str) {
     assert_eq!(a.len(), b.len(), "{what}: lengths");
