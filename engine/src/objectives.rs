@@ -164,6 +164,24 @@ impl MultiObjective {
         Some(p)
     }
 
+    /// The utilities of a cell whose search signal is `val` and whose other metrics are
+    /// `metrics` (by name): each objective normalised by its bounds to [0, 1], 1 the best,
+    /// clipped ([`Bounds::normalise`]); a metric `metrics` lacks counts as the worst. What
+    /// strategies are told ([`emprox_strategies::Feedback::objectives`]) and the filter ranks.
+    pub fn utilities(&self, val: f64, metrics: &[(String, f64)]) -> Vec<f64> {
+        let value = |name: &String| {
+            metrics
+                .iter()
+                .find(|(n, _)| n == name)
+                .map_or(f64::NAN, |m| m.1)
+        };
+        std::iter::once(val)
+            .chain(self.metrics[1..].iter().map(value))
+            .zip(&self.bounds)
+            .map(|(v, b)| b.normalise(v))
+            .collect()
+    }
+
     /// The hypervolume of the evaluated cells after each trial, in journal order.
     pub fn hypervolumes(&self, trials: &[Trial]) -> Vec<(u64, f64)> {
         let mut front: Vec<Vec<f64>> = Vec::new();
@@ -324,6 +342,11 @@ mod tests {
         ];
         let hv: Vec<f64> = mo.hypervolumes(&trials).into_iter().map(|x| x.1).collect();
         assert_eq!(hv, vec![0.25, 0.25, 0.25, 0.25, 0.25, 0.75]);
+        // What a strategy is told: the same normalisation, clipped; a missing metric is worst.
+        let extras = &trials[0].extras;
+        assert_eq!(mo.utilities(90.0, extras), vec![0.5, 0.5]);
+        assert_eq!(mo.utilities(70.0, &[("lat".into(), 5.0)]), vec![0.0, 1.0]);
+        assert_eq!(mo.utilities(100.0, &[]), vec![1.0, 0.0]);
         let csv = String::from_utf8(mo.pareto_csv(&trials)).unwrap();
         assert_eq!(
             csv,

@@ -1,6 +1,6 @@
 //! Regularized evolution (Real et al., 2019): tournament selection, mutation and ageing.
 
-use crate::Strategy;
+use crate::{Feedback, Strategy};
 use emprox_benchmarks::seed::Rng;
 use emprox_benchmarks::SearchSpace;
 use rand::seq::index::sample;
@@ -57,9 +57,9 @@ impl<S: SearchSpace> Strategy<S> for RegularizedEvolution<S::Cell> {
         space.mutate(&parent.0, rng)
     }
 
-    fn tell(&mut self, _space: &S, cell: &S::Cell, val_acc: Option<f64>) {
-        let Some(v) = val_acc else { return };
-        self.population.push_back((cell.clone(), v));
+    fn tell(&mut self, _space: &S, cell: &S::Cell, feedback: Option<&Feedback>) {
+        let Some(f) = feedback else { return };
+        self.population.push_back((cell.clone(), f.score));
         if self.population.len() > self.population_size {
             self.population.pop_front();
         }

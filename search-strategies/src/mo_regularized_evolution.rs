@@ -1,0 +1,180 @@
+//! Multi-objective regularized evolution (MO-REA, Guerrero-Viu et al., 2021): regularized
+//! evolution whose tournament is won by NSGA-II's order, non-dominated rank then crowding
+//! distance, over every objective the engine tells.
+
+use crate::{Feedback, Strategy};
+use emprox_benchmarks::evaluator::Goal;
+use emprox_benchmarks::pareto;
+use emprox_benchmarks::seed::Rng;
+use emprox_benchmarks::SearchSpace;
+use rand::seq::index::sample;
+use std::collections::VecDeque;
+
+/// Regularized evolution with NSGA-II selection.
+///
+/// The first `population_size` proposals are random samples. Afterwards each proposal draws
+/// `sample_size` members from the population without replacement, sorts the sample into
+/// non-dominated fronts over the objective utilities of [`Feedback::objectives`] (all
+/// maximised), and mutates the member of the best front with the largest crowding distance
+/// inside its front (ties: the first drawn). Each evaluated cell joins the population and the
+/// oldest member leaves; a failed evaluation joins nothing. With one objective the tournament is
+/// regularized evolution's (the best score wins).
+#[derive(Debug, Clone)]
+pub struct MoRegularizedEvolution<C> {
+    population_size: usize,
+    sample_size: usize,
+    population: VecDeque<(C, Vec<f64>)>,
+    proposed: usize,
+}
+
+impl<C> MoRegularizedEvolution<C> {
+    /// A strategy with the given population and tournament sizes (`1 <= sample_size <=
+    /// population_size`, checked by [`crate::StrategyConfig`]).
+    pub fn new(population_size: usize, sample_size: usize) -> Self {
+        Self {
+            population_size,
+            sample_size,
+            population: VecDeque::with_capacity(population_size + 1),
+            proposed: 0,
+        }
+    }
+
+    /// The current population with each member's utilities, oldest first.
+    pub fn population(&self) -> impl Iterator<Item = &(C, Vec<f64>)> {
+        self.population.iter()
+    }
+}
+
+/// The tournament winner among `points` (utility vectors, all maximised, in draw order): the
+/// lowest non-dominated rank, then the largest crowding distance within its front, then the
+/// first drawn.
+pub fn nsga2_winner(points: &[Vec<f64>]) -> usize {
+    let goals = vec![Goal::Maximize; points.first().map_or(0, Vec::len)];
+    let fronts = pareto::non_dominated_sort(points, &goals).expect("utilities of one length");
+    let first = &fronts[0];
+    let crowding =
+        pareto::crowding_distance(points, &goals, first).expect("utilities of one length");
+    // Fronts list indices in increasing (draw) order, so the first maximum is the first drawn.
+    let mut best = 0;
+    for (pos, &d) in crowding.iter().enumerate() {
+        if d > crowding[best] {
+            best = pos;
+        }
+    }
+    first[best]
+}
+
+impl<S: SearchSpace> Strategy<S> for MoRegularizedEvolution<S::Cell> {
+    fn name(&self) -> &'static str {
+        "mo_regularized_evolution"
+    }
+
+    fn ask(&mut self, space: &S, rng: &mut Rng) -> S::Cell {
+        self.proposed += 1;
+        if self.proposed <= self.population_size || self.population.is_empty() {
+            return space.sample(rng);
+        }
+        let k = self.sample_size.min(self.population.len());
+        let drawn: Vec<usize> = sample(rng, self.population.len(), k).into_vec();
+        let points: Vec<Vec<f64>> = drawn
+            .iter()
+            .map(|&i| self.population[i].1.clone())
+            .collect();
+        let parent = &self.population[drawn[nsga2_winner(&points)]].0;
+        space.mutate(parent, rng)
+    }
+
+    fn tell(&mut self, _space: &S, cell: &S::Cell, feedback: Option<&Feedback>) {
+        let Some(f) = feedback else { return };
+        self.population.push_back((cell.clone(), f.utilities()));
+        if self.population.len() > self.population_size {
+            self.population.pop_front();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use emprox_benchmarks::nb201::{Cell, Nb201Data, Nb201Space};
+    use emprox_benchmarks::seed;
+
+    #[test]
+    fn the_winner_is_non_dominated_and_least_crowded() {
+        // 0 is dominated by 1; 1, 2, 3, 4 form the first front, 2 and 3 inside it with 3 the
+        // less crowded (its neighbours are further apart).
+        let points = vec![
+            vec![0.1, 0.1],
+            vec![0.2, 0.9],
+            vec![0.3, 0.8],
+            vec![0.5, 0.5],
+            vec![0.9, 0.1],
+        ];
+        assert_eq!(nsga2_winner(&points), 1, "extremes are infinitely uncrowded");
+        // Without the extremes in the sample, a dominated point never wins.
+        let inner = vec![vec![0.3, 0.8], vec![0.1, 0.1], vec![0.35, 0.85]];
+        assert_eq!(nsga2_winner(&inner), 2);
+        // Three points on a front: the middle one is finite, the extremes tie and the first
+        // drawn wins.
+        let front = vec![vec![0.5, 0.5], vec![0.9, 0.1], vec![0.1, 0.9]];
+        assert_eq!(nsga2_winner(&front), 1);
+        // One objective: the best score.
+        assert_eq!(nsga2_winner(&[vec![3.0], vec![5.0], vec![4.0]]), 1);
+        // Equal points share the front: the first drawn of equals wins.
+        assert_eq!(nsga2_winner(&[vec![1.0, 1.0], vec![1.0, 1.0]]), 0);
+    }
+
+    fn feedback(c: &Cell) -> Feedback {
+        // Two conflicting objectives from the cell's code.
+        let x = (c.code() % 97) as f64 / 96.0;
+        Feedback {
+            score: x,
+            objectives: vec![x, 1.0 - x * x],
+        }
+    }
+
+    /// Proposals of a strategy told `feedback`, from RNG seed `s`.
+    fn trace(s: u64, n: usize) -> Vec<Cell> {
+        let space = Nb201Space::new(Nb201Data::shipped().unwrap());
+        let mut st = MoRegularizedEvolution::new(10, 4);
+        let mut rng = seed::stream(s, "strategy");
+        (0..n)
+            .map(|_| {
+                let c = st.ask(&space, &mut rng);
+                st.tell(&space, &c, Some(&feedback(&c)));
+                c
+            })
+            .collect()
+    }
+
+    #[test]
+    fn children_mutate_members_and_runs_repeat() {
+        let space = Nb201Space::new(Nb201Data::shipped().unwrap());
+        let t = trace(5, 40);
+        assert_eq!(t, trace(5, 40), "same seed, same proposals");
+        assert_ne!(t, trace(6, 40));
+        for (i, c) in t.iter().enumerate().skip(10) {
+            // Each child is one edge from one of the last 10 evaluated cells (the population).
+            let parents = &t[i - 10..i];
+            assert!(
+                parents.iter().any(|p| space.neighbours(p).contains(c)),
+                "query {i} mutates a member"
+            );
+        }
+    }
+
+    #[test]
+    fn the_population_ages_and_skips_failures() {
+        let space = Nb201Space::new(Nb201Data::shipped().unwrap());
+        let mut st = MoRegularizedEvolution::new(3, 2);
+        let mut rng = seed::stream(1, "strategy");
+        let cells: Vec<Cell> = (0..5).map(|_| space.sample(&mut rng)).collect();
+        for c in &cells {
+            st.tell(&space, c, Some(&feedback(c)));
+        }
+        st.tell(&space, &cells[0], None);
+        let members: Vec<Cell> = st.population().map(|m| m.0).collect();
+        assert_eq!(members, cells[2..]);
+        assert_eq!(st.population().next().unwrap().1, feedback(&cells[2]).objectives);
+    }
+}
