@@ -60,9 +60,34 @@ pub fn open<F: WithBenchmark>(exp: &Experiment, f: F) -> anyhow::Result<F::Outpu
                     .fold(f64::MIN, f64::max)
             });
             let goal = evaluation.evaluator.goal();
+            let objectives = if evaluation.simulated_cost() {
+                // A lookup: the table's own columns are the metrics, as the evaluator names
+                // its extras.
+                let m = |f: fn(&emprox_benchmarks::nb201::data::Metrics) -> f64| -> Vec<f64> {
+                    data.records()
+                        .iter()
+                        .map(|r| f(r.metrics(dataset)))
+                        .collect()
+                };
+                let signal = m(|x| x.val_acc);
+                let extras = vec![
+                    ("params_m".to_string(), m(|x| x.params_m)),
+                    ("flops_m".to_string(), m(|x| x.flops_m)),
+                    ("latency_s".to_string(), m(|x| x.latency_s)),
+                ];
+                let metrics = Metrics {
+                    signal_names: vec!["val_acc"],
+                    goal,
+                    signal: &signal,
+                    extras: Some(&extras),
+                };
+                objectives::resolve(&exp.objectives, &metrics).map_err(anyhow::Error::msg)?
+            } else {
+                no_table(exp, goal)?
+            };
             Ok(f.with(Benchmark {
                 space: Nb201Space::new(data),
-                objectives: no_table(exp, goal)?,
+                objectives,
                 goal,
                 evaluation,
                 best_val,

@@ -39,6 +39,10 @@ pub struct Comparison {
     /// comparison file's folder); instead of `datasets`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub benchmark: Option<BenchmarkConfig>,
+    /// Several objectives, as in an experiment file (`[{ metric, goal, range }]`): the table
+    /// then reports the hypervolume at each `report_at` (and its share of the table's front).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub objectives: Vec<crate::objectives::ObjectiveSpec>,
     /// Query counts reported in the table (default 50, 100, 150).
     #[serde(default = "default_report")]
     pub report_at: Vec<u64>,
@@ -166,8 +170,7 @@ impl Comparison {
             name: entry.label.clone(),
             seed: self.seed,
             seeds: self.seeds,
-            // Comparisons are single-objective (hypervolume in `compare` is still to come).
-            objectives: vec![],
+            objectives: self.objectives.clone(),
             benchmark: benchmark.clone(),
             strategy: entry.strategy.clone(),
             budget: self.budget.clone(),
@@ -215,6 +218,22 @@ pub struct At {
     pub std: Option<f64>,
     /// Mean over runs of the incumbent's validation value (the search signal).
     pub mean_val: f64,
+    /// The hypervolume over runs (several objectives only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hypervolume: Option<HvAt>,
+}
+
+/// The hypervolume of the runs of one experiment after a number of queries.
+#[derive(Debug, Clone, Serialize)]
+pub struct HvAt {
+    /// Mean over runs.
+    pub mean: f64,
+    /// Its standard deviation (sample) over runs.
+    pub std: f64,
+    /// The mean as a share of the table's true front's hypervolume, where the benchmark is a
+    /// table.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub share_of_front: Option<f64>,
 }
 
 /// One row of the comparison table.
@@ -232,6 +251,9 @@ pub struct Row {
     pub median_queries_to_best: Option<f64>,
     /// Mean estimator wall seconds (fit + query) per run.
     pub estimator_seconds_per_run: Option<f64>,
+    /// The hypervolume of the table's true front (several objectives, on a table).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub true_front_hypervolume: Option<f64>,
 }
 
 /// Runs a comparison into `out` (prepared and locked by the caller) and returns its rows; with
@@ -252,7 +274,7 @@ pub fn run_comparison(
         for entry in &c.experiments {
             let exp = c.experiment(entry, &target.benchmark);
             let dir: PathBuf = out.join(&target.name).join(slug(&entry.label));
-            let (f, best_val, goal) = crate::benchmark::open(
+            let (f, best_val, goal, true_hv) = crate::benchmark::open(
                 &exp,
                 EntryRun {
                     exp: &exp,
@@ -272,11 +294,24 @@ pub fn run_comparison(
                         .collect();
                     let (mean, std) = test_mean_std(&pts);
                     let v: Vec<f64> = pts.iter().map(|p| p.val_acc).collect();
+                    let hv: Option<Vec<f64>> = if c.objectives.len() > 1 {
+                        pts.iter().map(|p| p.hypervolume).collect()
+                    } else {
+                        None
+                    };
                     At {
                         queries: q,
                         mean,
                         std,
                         mean_val: mean_std(&v).0,
+                        hypervolume: hv.filter(|h| !h.is_empty()).map(|h| {
+                            let (mean, std) = mean_std(&h);
+                            HvAt {
+                                mean,
+                                std,
+                                share_of_front: true_hv.map(|t| mean / t),
+                            }
+                        }),
                     }
                 })
                 .collect();
@@ -313,6 +348,7 @@ pub fn run_comparison(
                 found_best_share: reach.len() as f64 / f.trajectories.len().max(1) as f64,
                 median_queries_to_best: median,
                 estimator_seconds_per_run: (!est.is_empty()).then(|| mean_std(&est).0),
+                true_front_hypervolume: true_hv,
             });
             series_data.push((entry.label.clone(), f.trajectories));
         }
@@ -326,6 +362,15 @@ pub fn run_comparison(
             target,
             &series_data,
         )?;
+        if c.objectives.len() > 1 {
+            let truth = rows.last().and_then(|r: &Row| r.true_front_hypervolume);
+            plot_hypervolume(
+                &out.join(format!("hypervolume_{}.svg", target.name)),
+                target,
+                &series_data,
+                truth,
+            )?;
+        }
     }
     rundir::write_file(&out.join("comparison.md"), markdown(c, &rows).as_bytes())?;
     rundir::write_file(
@@ -336,7 +381,8 @@ pub fn run_comparison(
 }
 
 /// Runs (or, resuming, continues) one experiment of a comparison in its folder; gives its
-/// results, the best validation value of the table and whether it is maximised.
+/// results, the best validation value of the table, whether it is maximised and, with several
+/// objectives on a table, the hypervolume of the table's front.
 struct EntryRun<'a> {
     exp: &'a Experiment,
     dir: &'a Path,
@@ -344,7 +390,7 @@ struct EntryRun<'a> {
 }
 
 impl WithBenchmark for EntryRun<'_> {
-    type Output = Result<(Finished, Option<f64>, Goal), ExperimentError>;
+    type Output = Result<(Finished, Option<f64>, Goal, Option<f64>), ExperimentError>;
     fn with<S: emprox_benchmarks::SearchSpace + 'static>(
         self,
         bench: Benchmark<S>,
@@ -372,12 +418,20 @@ impl WithBenchmark for EntryRun<'_> {
             };
             run_experiment(exp, &bench, dir, &fresh)?
         };
-        Ok((f, bench.best_val, bench.goal))
+        let true_hv = bench
+            .objectives
+            .as_ref()
+            .and_then(|o| o.reference.as_ref())
+            .map(|r| r.hypervolume);
+        Ok((f, bench.best_val, bench.goal, true_hv))
     }
 }
 
 /// The Markdown table of a comparison.
 pub fn markdown(c: &Comparison, rows: &[Row]) -> String {
+    if c.objectives.len() > 1 {
+        return markdown_hypervolume(c, rows);
+    }
     let mut s = String::new();
     let _ = write!(s, "| dataset | experiment |");
     for q in &c.report_at {
@@ -418,6 +472,54 @@ pub fn markdown(c: &Comparison, rows: &[Row]) -> String {
     let _ = writeln!(
         s,
         "\nTest accuracy: mean ± one standard deviation over runs."
+    );
+    s
+}
+
+/// The Markdown table of a comparison with several objectives: the hypervolume at each
+/// `report_at`, with its share of the table's front.
+fn markdown_hypervolume(c: &Comparison, rows: &[Row]) -> String {
+    let mut s = String::new();
+    let _ = write!(s, "| dataset | experiment |");
+    for q in &c.report_at {
+        let _ = write!(s, " hypervolume @ {q} |");
+    }
+    let _ = writeln!(s, " estimator s/run |");
+    let _ = writeln!(s, "|---|---|{}---|", "---|".repeat(c.report_at.len()));
+    for r in rows {
+        let _ = write!(s, "| {} | {} |", r.dataset, r.label);
+        for a in &r.at {
+            match &a.hypervolume {
+                Some(h) => {
+                    let _ = write!(s, " {:.4} ± {:.4}", h.mean, h.std);
+                    if let Some(share) = h.share_of_front {
+                        let _ = write!(s, " ({:.1}%)", share * 100.0);
+                    }
+                    let _ = write!(s, " |");
+                }
+                None => {
+                    let _ = write!(s, " — |");
+                }
+            }
+        }
+        let _ = writeln!(
+            s,
+            " {} |",
+            r.estimator_seconds_per_run
+                .map_or("—".into(), |m| format!("{m:.2}"))
+        );
+    }
+    let objectives: Vec<String> = c
+        .objectives
+        .iter()
+        .map(|o| format!("{} ({})", o.metric, o.goal.name()))
+        .collect();
+    let _ = writeln!(
+        s,
+        "\nHypervolume of the evaluated cells by validation ({}), normalised to [0, 1] with \
+         the reference point at the worst corner: mean ± one standard deviation over runs; in \
+         brackets, the mean as a share of the table's true front.",
+        objectives.join(", ")
     );
     s
 }
@@ -464,14 +566,33 @@ fn plot_dataset(
     series: &[(String, Vec<Vec<TrajectoryPoint>>)],
 ) -> Result<(), ExperimentError> {
     let (value, what, y_label) = plotted(series);
+    let out = mean_bands(series, |p| Some(value(p)));
+    plot::history(
+        path,
+        &format!("{}: mean incumbent {what} (± std over runs)", target.title),
+        y_label,
+        &out,
+        &[],
+    )
+    .map_err(ExperimentError::Other)
+}
+
+/// One line per experiment: the mean over runs of `value` after each query, with a band of one
+/// standard deviation (the tables' spread).
+fn mean_bands<'a>(
+    series: &'a [(String, Vec<Vec<TrajectoryPoint>>)],
+    value: impl Fn(&TrajectoryPoint) -> Option<f64>,
+) -> Vec<Series<'a>> {
     let mut out = Vec::new();
     for (i, (label, trajs)) in series.iter().enumerate() {
         let max_q = trajs.iter().map(|t| t.len()).max().unwrap_or(0);
         let mut points = Vec::new();
         let mut band = Vec::new();
         for q in 0..max_q {
-            let t: Vec<f64> = trajs.iter().filter_map(|t| t.get(q).map(value)).collect();
-            // The table's spread: one standard deviation over runs.
+            let t: Vec<f64> = trajs
+                .iter()
+                .filter_map(|t| t.get(q).and_then(&value))
+                .collect();
             let (m, sd) = mean_std(&t);
             points.push(((q + 1) as f64, m));
             band.push(((q + 1) as f64, m - sd, m + sd));
@@ -483,10 +604,30 @@ fn plot_dataset(
             band,
         });
     }
+    out
+}
+
+/// Mean hypervolume (± std over runs) against queries, with the table's front as a line.
+fn plot_hypervolume(
+    path: &Path,
+    target: &Target,
+    series: &[(String, Vec<Vec<TrajectoryPoint>>)],
+    truth: Option<f64>,
+) -> Result<(), ExperimentError> {
+    let mut out = mean_bands(series, |p| p.hypervolume);
+    let max_q = out.iter().map(|s| s.points.len()).max().unwrap_or(0);
+    if let Some(t) = truth {
+        out.push(Series {
+            label: "true front of the table",
+            color: plotters::style::RGBColor(160, 160, 160),
+            points: vec![(1.0, t), (max_q.max(2) as f64, t)],
+            band: vec![],
+        });
+    }
     plot::history(
         path,
-        &format!("{}: mean incumbent {what} (± std over runs)", target.title),
-        y_label,
+        &format!("{}: mean hypervolume (± std over runs)", target.title),
+        "hypervolume of the evaluated cells (validation)",
         &out,
         &[],
     )

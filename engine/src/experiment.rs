@@ -125,7 +125,7 @@ pub fn execute<S: SearchSpace + 'static>(
                     dir.display(),
                     spec.replay.len()
                 );
-                let o = search::run(&spec, &dir, exec.progress)
+                let mut o = search::run(&spec, &dir, exec.progress)
                     .map_err(|source| ExperimentError::Run { run: i, source })?;
                 log_run_end(&exp.name, &o.summary);
                 write_run_files(
@@ -134,7 +134,7 @@ pub fn execute<S: SearchSpace + 'static>(
                     bench.objectives.as_ref(),
                     &evaluation.dataset,
                     &o.summary,
-                    &o.trajectory,
+                    &mut o.trajectory,
                 )?;
                 Ok(o)
             })
@@ -179,22 +179,32 @@ fn write_run_files(
     objectives: Option<&crate::objectives::MultiObjective>,
     dataset: &str,
     summary: &results::RunSummary,
-    traj: &[TrajectoryPoint],
+    traj: &mut [TrajectoryPoint],
 ) -> Result<(), ExperimentError> {
     // Every evaluation of the run, replayed ones included, from its journal.
     let trials = crate::journal::read::<crate::journal::Trial>(&dir.join(rundir::TRIALS))
         .map_err(|e| ExperimentError::Other(e.to_string()))?
         .records;
-    let mut traj = traj.to_vec();
     if let Some(mo) = objectives {
-        let hv: std::collections::HashMap<u64, f64> =
-            mo.hypervolumes(&trials).into_iter().collect();
-        for p in &mut traj {
-            p.hypervolume = hv.get(&p.query).copied();
+        let hv: std::collections::HashMap<u64, crate::objectives::HvPoint> = mo
+            .hypervolumes(&trials)
+            .into_iter()
+            .map(|h| (h.query, h))
+            .collect();
+        for p in traj.iter_mut() {
+            let h = hv.get(&p.query);
+            p.hypervolume = h.map(|h| h.val);
+            p.test_hypervolume = h.and_then(|h| h.test);
         }
         write_file(&dir.join(rundir::PARETO), &mo.pareto_csv(&trials))?;
+        mo.plot_pareto(
+            &dir.join(rundir::PARETO_SVG),
+            &format!("{} (run {})", exp.name, summary.run),
+            &trials,
+        )
+        .map_err(ExperimentError::Other)?;
     }
-    let traj = &traj[..];
+    let traj = &*traj;
     let mut w = csv::Writer::from_writer(Vec::new());
     for p in traj {
         w.serialize(p).expect("in-memory csv");

@@ -10,9 +10,13 @@
 //! worst corner.
 
 use crate::journal::Trial;
+use crate::plot::{Axes, Dots, Series, PALETTE};
 use emprox_benchmarks::evaluator::Goal;
 use emprox_benchmarks::pareto::{self, Bounds};
+use emprox_estimators::plot::{panels as panels_svg, Panel};
+use plotters::style::RGBColor;
 use serde::{Deserialize, Serialize};
+use std::path::Path;
 
 /// One objective of an experiment (`objectives = [{ metric = "...", goal = "..." }, ...]`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -77,6 +81,30 @@ pub struct MultiObjective {
     pub goals: Vec<Goal>,
     /// One normalisation per objective.
     pub bounds: Vec<Bounds>,
+    /// The table's own front, where the benchmark is a table lookup (every cell a search can
+    /// evaluate is a row, so no search can do better).
+    pub reference: Option<Reference>,
+}
+
+/// The true front of a table: the non-dominated rows by validation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reference {
+    /// The front's objective vectors (in table order; equal points all appear).
+    pub front: Vec<Vec<f64>>,
+    /// Its hypervolume (with the experiment's normalisation).
+    pub hypervolume: f64,
+}
+
+/// The hypervolume after one query of a run.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct HvPoint {
+    /// The query.
+    pub query: u64,
+    /// Hypervolume of the evaluated cells by validation (what a search optimises).
+    pub val: f64,
+    /// Hypervolume of the same non-dominated cells with their test values in place of the
+    /// validation values (reported only); absent where the benchmark has no test values.
+    pub test: Option<f64>,
 }
 
 /// Resolves `specs` against a benchmark's `metrics`: `None` for zero or one objective (today's
@@ -138,7 +166,9 @@ pub fn resolve(
         metrics: vec!["val_acc".into()],
         goals: vec![first.goal],
         bounds: vec![range(first, metrics.signal)?],
+        reference: None,
     };
+    let mut columns: Vec<&[f64]> = vec![metrics.signal];
     for s in &specs[1..] {
         let Some((name, values)) = extras.iter().find(|(n, _)| *n == s.metric) else {
             return Err(format!(
@@ -150,14 +180,51 @@ pub fn resolve(
         out.bounds.push(range(s, values)?);
         out.metrics.push(name.clone());
         out.goals.push(s.goal);
+        columns.push(values);
     }
+    out.reference = out.table_front(&columns);
     Ok(Some(out))
 }
 
 impl MultiObjective {
+    /// The front of a table given as one column per objective (`None` when the columns are
+    /// empty: a benchmark that is not a table).
+    fn table_front(&self, columns: &[&[f64]]) -> Option<Reference> {
+        let rows = columns.first()?.len();
+        if rows == 0 || columns.iter().any(|c| c.len() != rows) {
+            return None;
+        }
+        let points: Vec<Vec<f64>> = (0..rows)
+            .map(|r| columns.iter().map(|c| c[r]).collect())
+            .collect();
+        let front: Vec<Vec<f64>> = pareto::non_dominated(&points, &self.goals)
+            .ok()?
+            .into_iter()
+            .map(|i| points[i].clone())
+            .collect();
+        let hypervolume = self.hypervolume(&front);
+        Some(Reference { front, hypervolume })
+    }
+
+    /// The hypervolume of `points` under this experiment's normalisation.
+    pub fn hypervolume(&self, points: &[Vec<f64>]) -> f64 {
+        pareto::hypervolume(points, &self.goals, &self.bounds)
+            .expect("checked dimensions and bounds")
+    }
+
     /// The objective vector of a successful trial (`None` for a failure or a missing metric).
     pub fn point(&self, t: &Trial) -> Option<Vec<f64>> {
-        let mut p = vec![t.val_acc?];
+        self.point_with(t, t.val_acc?)
+    }
+
+    /// The objective vector of a successful trial with its test value in place of the
+    /// validation value (`None` where it has none).
+    pub fn test_point(&self, t: &Trial) -> Option<Vec<f64>> {
+        self.point_with(t, t.test_acc?)
+    }
+
+    fn point_with(&self, t: &Trial, signal: f64) -> Option<Vec<f64>> {
+        let mut p = vec![signal];
         for name in &self.metrics[1..] {
             p.push(t.extras.iter().find(|(n, _)| n == name)?.1);
         }
@@ -182,27 +249,109 @@ impl MultiObjective {
             .collect()
     }
 
-    /// The hypervolume of the evaluated cells after each trial, in journal order.
-    pub fn hypervolumes(&self, trials: &[Trial]) -> Vec<(u64, f64)> {
-        let mut front: Vec<Vec<f64>> = Vec::new();
-        let mut hv = 0.0;
+    /// The hypervolume of the evaluated cells after each trial, in journal order, by
+    /// validation, and of the same non-dominated cells by test value.
+    pub fn hypervolumes(&self, trials: &[Trial]) -> Vec<HvPoint> {
+        // The non-dominated cells so far: (validation point, test point).
+        let mut front: Vec<(Vec<f64>, Option<Vec<f64>>)> = Vec::new();
+        let (mut val, mut test) = (0.0, Some(0.0));
         trials
             .iter()
             .map(|t| {
                 if let Some(p) = self.point(t) {
                     if !front
                         .iter()
-                        .any(|q| pareto::dominates(q, &p, &self.goals) || *q == p)
+                        .any(|(q, _)| pareto::dominates(q, &p, &self.goals))
                     {
-                        front.retain(|q| !pareto::dominates(&p, q, &self.goals));
-                        front.push(p);
-                        hv = pareto::hypervolume(&front, &self.goals, &self.bounds)
-                            .expect("checked dimensions and bounds");
+                        front.retain(|(q, _)| !pareto::dominates(&p, q, &self.goals));
+                        front.push((p, self.test_point(t)));
+                        let vals: Vec<Vec<f64>> = front.iter().map(|f| f.0.clone()).collect();
+                        val = self.hypervolume(&vals);
+                        test = front
+                            .iter()
+                            .map(|f| f.1.clone())
+                            .collect::<Option<Vec<_>>>()
+                            .map(|tests| self.hypervolume(&tests));
                     }
                 }
-                (t.query, hv)
+                HvPoint {
+                    query: t.query,
+                    val,
+                    test,
+                }
             })
             .collect()
+    }
+
+    /// `pareto.svg`: one chart per objective besides the signal, the signal against it: every
+    /// evaluated cell inside the hypervolume's box as a point, the run's front in that pair of objectives as a step line,
+    /// and the table's true front in that pair as a faint one where the benchmark is a table.
+    pub fn plot_pareto(&self, path: &Path, title: &str, trials: &[Trial]) -> Result<(), String> {
+        let points: Vec<Vec<f64>> = trials.iter().filter_map(|t| self.point(t)).collect();
+        if points.is_empty() {
+            return Ok(());
+        }
+        let mut charts = Vec::new();
+        for k in 1..self.metrics.len() {
+            let pair = |v: &Vec<f64>| (v[k], v[0]);
+            let goals = [self.goals[k], self.goals[0]];
+            let (xs, ys) = (self.span(k), self.span(0));
+            let inside = |&(x, y): &(f64, f64)| xs.0 <= x && x <= xs.1 && ys.0 <= y && y <= ys.1;
+            let dots = vec![Dots {
+                label: "evaluated cells",
+                color: PALETTE[0],
+                points: points.iter().map(pair).filter(inside).collect(),
+            }];
+            let mut series = vec![Series {
+                label: "front of this run",
+                color: PALETTE[3],
+                points: staircase(&points.iter().map(pair).collect::<Vec<_>>(), goals),
+                band: vec![],
+            }];
+            if let Some(r) = &self.reference {
+                series.insert(
+                    0,
+                    Series {
+                        label: "true front of the table",
+                        color: RGBColor(200, 200, 200),
+                        points: staircase(&r.front.iter().map(pair).collect::<Vec<_>>(), goals),
+                        band: vec![],
+                    },
+                );
+            }
+            charts.push((k, dots, series));
+        }
+        let titles: Vec<String> = charts
+            .iter()
+            .map(|(k, _, _)| format!("{title}: {} against {}", self.metrics[0], self.metrics[*k]))
+            .collect();
+        let panels: Vec<Panel> = charts
+            .iter()
+            .zip(&titles)
+            .map(|((k, dots, series), t)| Panel {
+                axes: Axes {
+                    title: t,
+                    x_label: &self.metrics[*k],
+                    y_label: &self.metrics[0],
+                    log_x: false,
+                    markers: false,
+                    integer_x: false,
+                    // The normalisation's box: what lies outside adds nothing.
+                    range: Some((self.span(*k), self.span(0))),
+                },
+                series,
+                dots,
+            })
+            .collect();
+        panels_svg(path, &panels)
+    }
+
+    /// The values of objective `k` that count for the hypervolume, padded by 5% either side.
+    fn span(&self, k: usize) -> (f64, f64) {
+        let b = self.bounds[k];
+        let (lo, hi) = (b.worst.min(b.best), b.worst.max(b.best));
+        let pad = (hi - lo) * 0.05;
+        (lo - pad, hi + pad)
     }
 
     /// `pareto.csv`: the non-dominated evaluated cells (by validation), in query order, with
@@ -232,6 +381,28 @@ impl MultiObjective {
         }
         w.into_inner().expect("in-memory csv")
     }
+}
+
+/// The step line through the non-dominated points of `points` (two objectives under `goals`):
+/// sorted by the first coordinate, each pair of neighbours joined through the corner that both
+/// dominate, which outlines the region the points dominate.
+fn staircase(points: &[(f64, f64)], goals: [Goal; 2]) -> Vec<(f64, f64)> {
+    let as_vecs: Vec<Vec<f64>> = points.iter().map(|&(x, y)| vec![x, y]).collect();
+    let Ok(front) = pareto::non_dominated(&as_vecs, &goals) else {
+        return vec![];
+    };
+    let mut front: Vec<(f64, f64)> = front.into_iter().map(|i| points[i]).collect();
+    front.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)));
+    front.dedup();
+    let worse = |g: Goal, a: f64, b: f64| if g.better(a, b) { b } else { a };
+    let mut line = Vec::with_capacity(2 * front.len());
+    for (i, &p) in front.iter().enumerate() {
+        if let Some(&prev) = i.checked_sub(1).map(|j| &front[j]) {
+            line.push((worse(goals[0], prev.0, p.0), worse(goals[1], prev.1, p.1)));
+        }
+        line.push(p);
+    }
+    line
 }
 
 #[cfg(test)]
@@ -323,6 +494,34 @@ mod tests {
     }
 
     #[test]
+    fn the_step_line_outlines_the_dominated_region() {
+        // Latency minimised (x), accuracy maximised (y): up and to the right.
+        let pts = [
+            (3.0, 90.0),
+            (1.0, 80.0),
+            (2.0, 85.0),
+            (2.5, 84.0),
+            (1.0, 80.0),
+        ];
+        assert_eq!(
+            staircase(&pts, [Goal::Minimize, Goal::Maximize]),
+            vec![
+                (1.0, 80.0),
+                (2.0, 80.0),
+                (2.0, 85.0),
+                (3.0, 85.0),
+                (3.0, 90.0)
+            ]
+        );
+        // Both maximised: down and to the right.
+        let pts = [(1.0, 3.0), (2.0, 2.0), (1.5, 1.0)];
+        assert_eq!(
+            staircase(&pts, [Goal::Maximize, Goal::Maximize]),
+            vec![(1.0, 3.0), (1.0, 2.0), (2.0, 2.0)]
+        );
+    }
+
+    #[test]
     fn front_and_hypervolume_of_a_journal() {
         let t = table();
         let mut acc = spec("val_acc", Goal::Maximize);
@@ -340,13 +539,29 @@ mod tests {
             trial(5, Some(70.0), 10.0),  // below 80%: on the front, adds nothing
             trial(6, Some(95.0), 10.0),  // (0.75, 1): dominates 1 and 5 -> 0.75
         ];
-        let hv: Vec<f64> = mo.hypervolumes(&trials).into_iter().map(|x| x.1).collect();
+        let hv: Vec<f64> = mo.hypervolumes(&trials).iter().map(|x| x.val).collect();
         assert_eq!(hv, vec![0.25, 0.25, 0.25, 0.25, 0.25, 0.75]);
         // What a strategy is told: the same normalisation, clipped; a missing metric is worst.
         let extras = &trials[0].extras;
         assert_eq!(mo.utilities(90.0, extras), vec![0.5, 0.5]);
         assert_eq!(mo.utilities(70.0, &[("lat".into(), 5.0)]), vec![0.0, 1.0]);
         assert_eq!(mo.utilities(100.0, &[]), vec![1.0, 0.0]);
+        // The same cells by test value (one point higher each): query 1 at (0.55, 0.5); from
+        // query 4 on, query 4's test value (101) is clipped at the range's top (1, 0) and adds
+        // nothing; query 5 (71) stays below 80; query 6 at (0.8, 1).
+        let test: Vec<f64> = mo
+            .hypervolumes(&trials)
+            .iter()
+            .map(|x| x.test.unwrap())
+            .collect();
+        let close = |a: f64, b: f64| (a - b).abs() < 1e-12;
+        let want = [0.275, 0.275, 0.275, 0.275, 0.275, 0.8];
+        assert!(test.iter().zip(want).all(|(&a, b)| close(a, b)), "{test:?}");
+        // The table's own front: rows (0, 10) and (1, 30); with accuracy in [80, 100] neither
+        // adds volume.
+        let r = mo.reference.as_ref().unwrap();
+        assert_eq!(r.front, vec![vec![0.0, 10.0], vec![1.0, 30.0]]);
+        assert_eq!(r.hypervolume, 0.0);
         let csv = String::from_utf8(mo.pareto_csv(&trials)).unwrap();
         assert_eq!(
             csv,

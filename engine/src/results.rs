@@ -41,6 +41,10 @@ pub struct TrajectoryPoint {
     /// [`crate::objectives`]); absent, and no column, otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hypervolume: Option<f64>,
+    /// Hypervolume of the same non-dominated cells with their test values (reported only, never
+    /// used by the search); absent, and no column, with one objective or without test values.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_hypervolume: Option<f64>,
 }
 
 /// The summary of one run.

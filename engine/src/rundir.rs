@@ -33,8 +33,10 @@ pub const TRAJECTORY: &str = "trajectory.csv";
 pub const INCUMBENT_SVG: &str = "incumbent.svg";
 /// The non-dominated evaluated cells of a run with several objectives.
 pub const PARETO: &str = "pareto.csv";
+/// Its plot, against each objective besides the search signal.
+pub const PARETO_SVG: &str = "pareto.svg";
 /// Every file emprox writes in a run folder.
-const RUN_FILES: [&str; 7] = [
+const RUN_FILES: [&str; 8] = [
     TRIALS,
     TIMINGS,
     POOLS,
@@ -42,6 +44,7 @@ const RUN_FILES: [&str; 7] = [
     SUMMARY,
     INCUMBENT_SVG,
     PARETO,
+    PARETO_SVG,
 ];
 
 /// Folder of run `i` inside an experiment folder.
@@ -347,7 +350,8 @@ fn owns_file(layout: Layout, name: &str) -> bool {
                 "comparison.toml",
             ]
             .contains(&n)
-                || (n.starts_with("incumbent_") && n.ends_with(".svg"))
+                || ((n.starts_with("incumbent_") || n.starts_with("hypervolume_"))
+                    && n.ends_with(".svg"))
         }
         Layout::Top(FolderKind::PredictorEvaluation) => [
             MANIFEST,

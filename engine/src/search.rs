@@ -296,6 +296,7 @@ impl Tally {
                 val_acc: b.val_acc,
                 test_acc: b.test_acc,
                 hypervolume: None,
+                test_hypervolume: None,
             });
         }
     }

@@ -41,6 +41,7 @@ pub struct Dots<'a> {
 }
 
 /// How a plot is laid out.
+#[derive(Clone, Copy)]
 pub struct Axes<'a> {
     /// Caption.
     pub title: &'a str,
@@ -151,31 +152,63 @@ fn data_range(series: &[Series], dots: &[Dots], log_x: bool) -> Option<((f64, f6
 /// Draws line series and single points to an SVG file, laid out by `axes`; written through a
 /// temporary file and a rename.
 pub fn plot(path: &Path, axes: &Axes, series: &[Series], dots: &[Dots]) -> Result<(), String> {
-    let ((x0, x1), (y0, y1)) = axes
-        .range
-        .or_else(|| data_range(series, dots, axes.log_x))
-        .ok_or("nothing to plot")?;
+    panels(
+        path,
+        &[Panel {
+            axes: *axes,
+            series,
+            dots,
+        }],
+    )
+}
+
+/// One chart of a figure of several side by side.
+pub struct Panel<'a> {
+    /// Its layout.
+    pub axes: Axes<'a>,
+    /// Its lines.
+    pub series: &'a [Series<'a>],
+    /// Its points.
+    pub dots: &'a [Dots<'a>],
+}
+
+/// Draws charts side by side (each 800 by 500) to one SVG file, written through a temporary
+/// file and a rename.
+pub fn panels(path: &Path, panels: &[Panel]) -> Result<(), String> {
     let e = |e: &dyn std::fmt::Display| format!("plot {}: {e}", path.display());
+    let ranges = panels
+        .iter()
+        .map(|p| {
+            p.axes
+                .range
+                .or_else(|| data_range(p.series, p.dots, p.axes.log_x))
+                .ok_or("nothing to plot")
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     let mut svg = String::new();
     {
-        let root = SVGBackend::with_string(&mut svg, (800, 500)).into_drawing_area();
+        let width = 800 * panels.len().max(1) as u32;
+        let root = SVGBackend::with_string(&mut svg, (width, 500)).into_drawing_area();
         root.fill(&WHITE).map_err(|x| e(&x))?;
-        let mut builder = ChartBuilder::on(&root);
-        builder
-            .caption(axes.title, ("sans-serif", 20))
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(60);
-        if axes.log_x {
-            let mut chart = builder
-                .build_cartesian_2d((x0..x1).log_scale(), y0..y1)
-                .map_err(|x| e(&x))?;
-            draw(&mut chart, axes, series, dots).map_err(|x| e(&x))?;
-        } else {
-            let mut chart = builder
-                .build_cartesian_2d(x0..x1, y0..y1)
-                .map_err(|x| e(&x))?;
-            draw(&mut chart, axes, series, dots).map_err(|x| e(&x))?;
+        let areas = root.split_evenly((1, panels.len().max(1)));
+        for ((area, p), ((x0, x1), (y0, y1))) in areas.iter().zip(panels).zip(ranges) {
+            let mut builder = ChartBuilder::on(area);
+            builder
+                .caption(p.axes.title, ("sans-serif", 20))
+                .margin(12)
+                .x_label_area_size(40)
+                .y_label_area_size(60);
+            if p.axes.log_x {
+                let mut chart = builder
+                    .build_cartesian_2d((x0..x1).log_scale(), y0..y1)
+                    .map_err(|x| e(&x))?;
+                draw(&mut chart, &p.axes, p.series, p.dots).map_err(|x| e(&x))?;
+            } else {
+                let mut chart = builder
+                    .build_cartesian_2d(x0..x1, y0..y1)
+                    .map_err(|x| e(&x))?;
+                draw(&mut chart, &p.axes, p.series, p.dots).map_err(|x| e(&x))?;
+            }
         }
         root.present().map_err(|x| e(&x))?;
     }
