@@ -36,7 +36,7 @@ pub struct FilterConfig {
     /// old files with a message that says so.
     #[serde(default, skip_serializing)]
     pub dedup_isomorphic: Option<bool>,
-    /// With several `objectives`: how a pool is ranked (`dominance` or `hvi`, the default;
+    /// With several `objectives`: how a pool is ranked (`dominance`, the default, or `hvi`;
     /// see [`crate::mo_rank`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mo_rank: Option<MoRankKind>,

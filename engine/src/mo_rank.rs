@@ -27,10 +27,11 @@ use std::sync::Arc;
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MoRankKind {
-    /// Predicted non-dominated rank, then crowding distance.
+    /// Predicted non-dominated rank, then crowding distance (the default: it found more
+    /// hypervolume than `hvi` in every measured case, README "Several objectives").
+    #[default]
     Dominance,
     /// Greedy predicted hypervolume improvement over the evaluated front.
-    #[default]
     Hvi,
 }
 
