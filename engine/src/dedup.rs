@@ -150,7 +150,10 @@ mod tests {
             "identity keys keep isomorphs apart"
         );
         d.finish(&s, &a, Some(Feedback::single(91.5)));
-        assert_eq!(d.known(&s, &a), Known::Evaluated(Some(Feedback::single(91.5))));
+        assert_eq!(
+            d.known(&s, &a),
+            Known::Evaluated(Some(Feedback::single(91.5)))
+        );
         assert_eq!(d.evaluated(), 1);
         d.start(&s, &b);
         d.finish(&s, &b, None);
@@ -166,7 +169,10 @@ mod tests {
         d.start(&s, &a);
         assert_eq!(d.known(&s, &b), Known::InFlight);
         d.finish(&s, &a, Some(Feedback::single(70.0)));
-        assert_eq!(d.known(&s, &b), Known::Evaluated(Some(Feedback::single(70.0))));
+        assert_eq!(
+            d.known(&s, &b),
+            Known::Evaluated(Some(Feedback::single(70.0)))
+        );
         assert!(d.contains(&s, &b));
     }
 

@@ -422,7 +422,12 @@ pub fn run<S: SearchSpace + 'static>(
     let strategy = exp.strategy.build::<S>()?;
     let filter = match (&exp.estimator, &exp.filter) {
         (Some(e), Some(f)) => {
-            let filter = Filter::new(f.clone(), e.build::<S>()?, spec.seed, spec.replay.len() as u64);
+            let filter = Filter::new(
+                f.clone(),
+                e.build::<S>()?,
+                spec.seed,
+                spec.replay.len() as u64,
+            );
             Some(match spec.objectives {
                 Some(mo) => filter.with_objectives(MoRank::new(
                     f.mo_rank.unwrap_or_default(),

@@ -13,7 +13,10 @@ fn reduced(file: &str, dir: &Path, queries: u64, report_at: &str) -> std::path::
     let desc = root().join("benchmarks/data/nb201_cifar10_hw.tabular.toml");
     let text = text
         .replace("max_queries = 150", &format!("max_queries = {queries}"))
-        .replace("report_at = [50, 100, 150]", &format!("report_at = {report_at}"))
+        .replace(
+            "report_at = [50, 100, 150]",
+            &format!("report_at = {report_at}"),
+        )
         .replace(
             "\"../benchmarks/data/nb201_cifar10_hw.tabular.toml\"",
             &format!("{:?}", desc.to_str().unwrap()),
@@ -47,7 +50,15 @@ fn mo_evolution_with_the_filter_beats_random_search_on_accuracy_and_latency() {
     let t = tempfile::tempdir().unwrap();
     let file = reduced("compare_nb201_mo_pixel3.toml", t.path(), 100, "[50, 100]");
     let out = t.path().join("out");
-    emprox_ok(&["compare", s(&file), "--seeds", "20", "--out", s(&out), "--quiet"]);
+    emprox_ok(&[
+        "compare",
+        s(&file),
+        "--seeds",
+        "20",
+        "--out",
+        s(&out),
+        "--quiet",
+    ]);
     let sh = shares(&out);
     assert_eq!(sh.len(), 9);
     // Measured on 100 seeds after 100 queries: RS 91.9%, MO-RE 94.7%, MO-RE+EmProx 95.6% of
@@ -62,15 +73,22 @@ fn mo_evolution_with_the_filter_beats_random_search_on_accuracy_and_latency() {
     assert_eq!(trials.len(), 100);
     for t in &trials {
         assert!(t["val_acc"].as_f64().is_some(), "{t}");
-        assert!(t["extras"]["latency_pixel3_ms"].as_f64().unwrap() > 0.0, "{t}");
+        assert!(
+            t["extras"]["latency_pixel3_ms"].as_f64().unwrap() > 0.0,
+            "{t}"
+        );
     }
     // After the warm-up, each evaluated cell was chosen from a scored pool.
     assert!(trials[20..].iter().all(|t| t["predicted"].is_number()));
     assert!(dir.join("pareto.csv").exists() && dir.join("pools.jsonl").exists());
-    let resolved =
-        std::fs::read_to_string(out.join("nb201-cifar10-hw/MO-LS_EmProx__hvi_/config.resolved.toml"))
-            .unwrap();
-    assert!(resolved.contains("type = \"mo_local_search\""), "{resolved}");
+    let resolved = std::fs::read_to_string(
+        out.join("nb201-cifar10-hw/MO-LS_EmProx__hvi_/config.resolved.toml"),
+    )
+    .unwrap();
+    assert!(
+        resolved.contains("type = \"mo_local_search\""),
+        "{resolved}"
+    );
     assert!(resolved.contains("mo_rank = \"hvi\""), "{resolved}");
 }
 
@@ -79,16 +97,26 @@ fn the_flops_and_three_objective_comparisons_run() {
     let t = tempfile::tempdir().unwrap();
     for (file, metrics) in [
         ("compare_nb201_mo_flops.toml", &["c10_flops_M"][..]),
-        ("compare_nb201_mo_3d.toml", &["latency_pixel3_ms", "c10_params_M"][..]),
+        (
+            "compare_nb201_mo_3d.toml",
+            &["latency_pixel3_ms", "c10_params_M"][..],
+        ),
     ] {
         let path = reduced(file, t.path(), 40, "[25, 40]");
         let out = t.path().join(file.trim_end_matches(".toml"));
-        emprox_ok(&["compare", s(&path), "--seeds", "2", "--out", s(&out), "--quiet"]);
+        emprox_ok(&[
+            "compare",
+            s(&path),
+            "--seeds",
+            "2",
+            "--out",
+            s(&out),
+            "--quiet",
+        ]);
         assert_eq!(shares(&out).len(), 9, "{file}");
-        let pareto = std::fs::read_to_string(
-            out.join("nb201-cifar10-hw/MO-RE_EmProx/seed-1/pareto.csv"),
-        )
-        .unwrap();
+        let pareto =
+            std::fs::read_to_string(out.join("nb201-cifar10-hw/MO-RE_EmProx/seed-1/pareto.csv"))
+                .unwrap();
         let header = pareto.lines().next().unwrap();
         for m in metrics {
             assert!(header.contains(m), "{file}: {header}");
@@ -100,33 +128,27 @@ fn the_flops_and_three_objective_comparisons_run() {
 fn several_objectives_are_needed_by_mo_strategies_and_mo_rank() {
     let t = tempfile::tempdir().unwrap();
     let out = t.path().join("out");
-    let o = emprox(&[
-        "run",
-        "examples/nb201_evolution.toml",
-        "--set",
-        "strategy.type=mo_regularized_evolution",
-        "--out",
-        s(&out),
-    ]);
-    assert_refused(&o, "type = \"mo_regularized_evolution\" ranks by several objectives");
-    let o = emprox(&[
-        "run",
-        "examples/nb201_evolution_emprox.toml",
-        "--set",
-        "filter.mo_rank=hvi",
-        "--out",
-        s(&out),
-    ]);
-    assert_refused(&o, "[filter] mo_rank ranks pools by several objectives");
-    let o = emprox(&[
-        "run",
-        "examples/nb201_mo_evolution_emprox.toml",
-        "--set",
-        "filter.mo_rank=pareto",
-        "--out",
-        s(&out),
-    ]);
-    assert_refused(&o, "mo_rank");
+    for (file, set, needle) in [
+        (
+            "nb201_evolution.toml",
+            "strategy.type=mo_regularized_evolution",
+            "type = \"mo_regularized_evolution\" ranks by several objectives",
+        ),
+        (
+            "nb201_evolution_emprox.toml",
+            "filter.mo_rank=hvi",
+            "[filter] mo_rank ranks pools by several objectives",
+        ),
+        (
+            "nb201_mo_evolution_emprox.toml",
+            "filter.mo_rank=pareto",
+            "mo_rank",
+        ),
+    ] {
+        let file = format!("examples/{file}");
+        let o = emprox(&["run", &file, "--set", set, "--out", s(&out)]);
+        assert_refused(&o, needle);
+    }
     assert!(!out.exists(), "nothing written for a refused experiment");
     // `emprox list` names the multi-objective strategies with their parameters.
     let list = String::from_utf8(emprox_ok(&["list"]).stdout).unwrap();

@@ -139,7 +139,14 @@ fn killed_runs_resume_to_identical_journals() {
 #[test]
 fn killed_multi_objective_runs_resume_to_identical_journals() {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1212);
-    let q = ["--seeds", "3", "--threads", "2", "--set", "budget.max_queries=80"];
+    let q = [
+        "--seeds",
+        "3",
+        "--threads",
+        "2",
+        "--set",
+        "budget.max_queries=80",
+    ];
     let file = "examples/nb201_mo_evolution_emprox.toml";
     check_kill_and_resume(file, &q, 3, &mut rng);
     // The same file with local search and the hypervolume ranking.

@@ -226,7 +226,10 @@ mod tests {
             .validate()
             .unwrap_err()
             .to_string();
-        assert!(e.contains("mo_local_search") && e.contains("num_init"), "{e}");
+        assert!(
+            e.contains("mo_local_search") && e.contains("num_init"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -89,10 +89,13 @@ impl<S: SearchSpace> Strategy<S> for MoLocalSearch<S::Cell> {
     }
 
     fn tell(&mut self, space: &S, cell: &S::Cell, feedback: Option<&Feedback>) {
-        let scalar = feedback.map(|f| match (f.objectives.len(), self.weights(f.objectives.len())) {
-            (0, _) | (_, None) => f.score,
-            (_, Some(w)) => chebyshev(&f.objectives, &w),
-        });
+        let scalar =
+            feedback.map(
+                |f| match (f.objectives.len(), self.weights(f.objectives.len())) {
+                    (0, _) | (_, None) => f.score,
+                    (_, Some(w)) => chebyshev(&f.objectives, &w),
+                },
+            );
         self.inner
             .tell(space, cell, scalar.map(Feedback::single).as_ref());
     }

@@ -2,13 +2,12 @@
 //! evolution whose tournament is won by NSGA-II's order, non-dominated rank then crowding
 //! distance, over every objective the engine tells.
 
+use crate::regularized_evolution::Ageing;
 use crate::{Feedback, Strategy};
 use emprox_benchmarks::evaluator::Goal;
 use emprox_benchmarks::pareto;
 use emprox_benchmarks::seed::Rng;
 use emprox_benchmarks::SearchSpace;
-use rand::seq::index::sample;
-use std::collections::VecDeque;
 
 /// Regularized evolution with NSGA-II selection.
 ///
@@ -23,10 +22,7 @@ use std::collections::VecDeque;
 /// regularized evolution's (the best score wins).
 #[derive(Debug, Clone)]
 pub struct MoRegularizedEvolution<C> {
-    population_size: usize,
-    sample_size: usize,
-    population: VecDeque<(C, Vec<f64>)>,
-    proposed: usize,
+    ageing: Ageing<C, Vec<f64>>,
 }
 
 impl<C> MoRegularizedEvolution<C> {
@@ -34,16 +30,13 @@ impl<C> MoRegularizedEvolution<C> {
     /// population_size`, checked by [`crate::StrategyConfig`]).
     pub fn new(population_size: usize, sample_size: usize) -> Self {
         Self {
-            population_size,
-            sample_size,
-            population: VecDeque::with_capacity(population_size + 1),
-            proposed: 0,
+            ageing: Ageing::new(population_size, sample_size),
         }
     }
 
     /// The current population with each member's utilities, oldest first.
     pub fn population(&self) -> impl Iterator<Item = &(C, Vec<f64>)> {
-        self.population.iter()
+        self.ageing.population.iter()
     }
 }
 
@@ -78,23 +71,14 @@ impl<S: SearchSpace> Strategy<S> for MoRegularizedEvolution<S::Cell> {
     }
 
     fn ask(&mut self, space: &S, rng: &mut Rng) -> S::Cell {
-        self.proposed += 1;
-        if self.proposed <= self.population_size || self.population.is_empty() {
-            return space.sample(rng);
-        }
-        let k = self.sample_size.min(self.population.len());
-        let drawn: Vec<usize> = sample(rng, self.population.len(), k).into_vec();
-        let points: Vec<Vec<f64>> = self.population.iter().map(|m| m.1.clone()).collect();
-        let parent = &self.population[nsga2_winner(&points, &drawn)].0;
-        space.mutate(parent, rng)
+        self.ageing.ask(space, rng, |population, drawn| {
+            let points: Vec<Vec<f64>> = population.iter().map(|m| m.1.clone()).collect();
+            nsga2_winner(&points, drawn)
+        })
     }
 
     fn tell(&mut self, _space: &S, cell: &S::Cell, feedback: Option<&Feedback>) {
-        let Some(f) = feedback else { return };
-        self.population.push_back((cell.clone(), f.utilities()));
-        if self.population.len() > self.population_size {
-            self.population.pop_front();
-        }
+        self.ageing.tell(cell, feedback.map(Feedback::utilities));
     }
 }
 
@@ -116,7 +100,11 @@ mod tests {
             vec![0.9, 0.1],
         ];
         let all: Vec<usize> = (0..5).collect();
-        assert_eq!(nsga2_winner(&points, &all), 1, "extremes are infinitely uncrowded");
+        assert_eq!(
+            nsga2_winner(&points, &all),
+            1,
+            "extremes are infinitely uncrowded"
+        );
         assert_eq!(nsga2_winner(&points, &[4, 1]), 4, "ties: the first drawn");
         assert_eq!(nsga2_winner(&points, &[0, 2, 3]), 3, "less crowded");
         assert_eq!(nsga2_winner(&points, &[0, 2]), 2, "non-dominated");
@@ -182,6 +170,9 @@ mod tests {
         st.tell(&space, &cells[0], None);
         let members: Vec<Cell> = st.population().map(|m| m.0).collect();
         assert_eq!(members, cells[2..]);
-        assert_eq!(st.population().next().unwrap().1, feedback(&cells[2]).objectives);
+        assert_eq!(
+            st.population().next().unwrap().1,
+            feedback(&cells[2]).objectives
+        );
     }
 }
