@@ -8,7 +8,8 @@
 //! ranked by
 //!
 //! - `dominance`: non-dominated sorting of the predicted vectors (NSGA-II's fronts), the
-//!   larger crowding distance first within a front, then pool order;
+//!   larger crowding distance first within a front, then pool order; candidates that would add
+//!   no hypervolume even alone (a utility at 0) last;
 //! - `hvi`: predicted hypervolume improvement over the front of the cells evaluated so far,
 //!   greedily: the candidate that adds the most hypervolume is chosen and joins the front, then
 //!   the next, so that the `top_k` spread along the front instead of piling on one spot. Once no
@@ -74,7 +75,9 @@ fn join(front: &mut Vec<Vec<f64>>, p: &[f64]) {
 }
 
 /// Every index of `points` (maximised utilities), best first: by non-dominated front, then
-/// larger crowding distance, then index.
+/// larger crowding distance, then index; points with a utility at 0 (an accuracy predicted
+/// below its range, a cost at or past its worst), which add no hypervolume whatever else is
+/// evaluated, after all others (in the same order among themselves).
 pub fn by_dominance(points: &[Vec<f64>]) -> Vec<usize> {
     let Some(d) = points.first().map(Vec::len) else {
         return Vec::new();
@@ -82,14 +85,22 @@ pub fn by_dominance(points: &[Vec<f64>]) -> Vec<usize> {
     let goals = vec![Goal::Maximize; d];
     let fronts = pareto::non_dominated_sort(points, &goals).expect("utilities of one length");
     let mut order = Vec::with_capacity(points.len());
+    let mut adds_nothing = Vec::new();
     for front in fronts {
         let crowding =
             pareto::crowding_distance(points, &goals, &front).expect("utilities of one length");
         let mut pos: Vec<usize> = (0..front.len()).collect();
         // Stable: equal distances keep the front's (index) order.
         pos.sort_by(|&a, &b| crowding[b].total_cmp(&crowding[a]));
-        order.extend(pos.into_iter().map(|p| front[p]));
+        for i in pos.into_iter().map(|p| front[p]) {
+            if points[i].iter().any(|&u| u <= 0.0) {
+                adds_nothing.push(i);
+            } else {
+                order.push(i);
+            }
+        }
     }
+    order.extend(adds_nothing);
     order
 }
 
@@ -193,6 +204,10 @@ mod tests {
         ];
         assert_eq!(by_dominance(&points), vec![2, 3, 0, 1, 5, 4]);
         assert!(by_dominance(&[]).is_empty());
+        // A point at 0 in one utility (below the accuracy range) is on the first front but
+        // adds no hypervolume: it goes last.
+        let clipped = vec![p(&[0.0, 1.0]), p(&[0.5, 0.5]), p(&[0.4, 0.4])];
+        assert_eq!(by_dominance(&clipped), vec![1, 2, 0]);
     }
 
     #[test]
