@@ -154,4 +154,5 @@ fn several_objectives_are_needed_by_mo_strategies_and_mo_rank() {
     // `emprox list` names the multi-objective strategies with their parameters.
     let list = String::from_utf8(emprox_ok(&["list"]).stdout).unwrap();
     assert!(list.contains("mo_regularized_evolution") && list.contains("mo_local_search"));
+    assert!(list.contains("mo_rank = \"dominance\""), "{list}");
 }
