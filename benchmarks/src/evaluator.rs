@@ -76,6 +76,13 @@ pub trait Evaluator<C>: Send + Sync {
     fn goal(&self) -> Goal {
         Goal::Maximize
     }
+
+    /// The cell's metrics that are known without training it (parameters, FLOPs, a table's
+    /// measured latencies), by name as in [`Outcome::extras`]: a lookup that evaluates nothing
+    /// and reveals no accuracy. Empty (the default) when the evaluator knows none.
+    fn known_metrics(&self, _cell: &C) -> Vec<(String, f64)> {
+        Vec::new()
+    }
 }
 
 #[cfg(test)]

@@ -186,6 +186,22 @@ impl Experiment {
         self.strategy
             .validate()
             .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
+        let several = self.objectives.len() > 1;
+        if self.strategy.multi_objective() && !several {
+            return err(format!(
+                "[strategy] type = \"{}\" ranks by several objectives: give the experiment \
+                 `objectives = [...]` with two or three metrics, or use type = \"{}\"",
+                self.strategy.name(),
+                self.strategy.name().trim_start_matches("mo_")
+            ));
+        }
+        if self.filter.as_ref().is_some_and(|f| f.mo_rank.is_some()) && !several {
+            return err(
+                "[filter] mo_rank ranks pools by several objectives: it needs `objectives = [...]` \
+                 with two or three metrics"
+                    .into(),
+            );
+        }
         match (&self.estimator, &self.filter) {
             (Some(e), Some(f)) => {
                 let est = e

@@ -3,6 +3,7 @@
 //! when a strategy that only re-proposes has exhausted the run.
 
 use emprox_benchmarks::SearchSpace;
+use emprox_strategies::Feedback;
 use std::collections::{HashMap, HashSet};
 
 /// A cell's identity for deduplication.
@@ -26,12 +27,12 @@ impl<C: Clone> DedupKey<C> {
 }
 
 /// What the run already knows of a proposed cell.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Known {
     /// Not evaluated, not in flight: evaluate it.
     New,
-    /// Evaluated, with this validation accuracy (`None`: the evaluation failed).
-    Evaluated(Option<f64>),
+    /// Evaluated, with what its strategy was told (`None`: the evaluation failed).
+    Evaluated(Option<Feedback>),
     /// Being evaluated.
     InFlight,
 }
@@ -40,7 +41,7 @@ pub enum Known {
 #[derive(Debug)]
 pub struct Dedup<C> {
     isomorphic: bool,
-    evaluated: HashMap<DedupKey<C>, Option<f64>>,
+    evaluated: HashMap<DedupKey<C>, Option<Feedback>>,
     in_flight: HashSet<DedupKey<C>>,
     repeats: u64,
     max_repeats: u64,
@@ -68,7 +69,7 @@ impl<C: Clone + Eq + std::hash::Hash> Dedup<C> {
     pub fn known<S: SearchSpace<Cell = C>>(&self, space: &S, cell: &C) -> Known {
         let k = self.key(space, cell);
         match self.evaluated.get(&k) {
-            Some(v) => Known::Evaluated(*v),
+            Some(v) => Known::Evaluated(v.clone()),
             None if self.in_flight.contains(&k) => Known::InFlight,
             None => Known::New,
         }
@@ -96,11 +97,16 @@ impl<C: Clone + Eq + std::hash::Hash> Dedup<C> {
         self.in_flight.insert(self.key(space, cell));
     }
 
-    /// `cell` was evaluated, with validation accuracy `val`.
-    pub fn finish<S: SearchSpace<Cell = C>>(&mut self, space: &S, cell: &C, val: Option<f64>) {
+    /// `cell` was evaluated, and its strategy told `told`.
+    pub fn finish<S: SearchSpace<Cell = C>>(
+        &mut self,
+        space: &S,
+        cell: &C,
+        told: Option<Feedback>,
+    ) {
         let k = self.key(space, cell);
         self.in_flight.remove(&k);
-        self.evaluated.insert(k, val);
+        self.evaluated.insert(k, told);
     }
 }
 
@@ -143,8 +149,11 @@ mod tests {
             Known::New,
             "identity keys keep isomorphs apart"
         );
-        d.finish(&s, &a, Some(91.5));
-        assert_eq!(d.known(&s, &a), Known::Evaluated(Some(91.5)));
+        d.finish(&s, &a, Some(Feedback::single(91.5)));
+        assert_eq!(
+            d.known(&s, &a),
+            Known::Evaluated(Some(Feedback::single(91.5)))
+        );
         assert_eq!(d.evaluated(), 1);
         d.start(&s, &b);
         d.finish(&s, &b, None);
@@ -159,8 +168,11 @@ mod tests {
         let mut d = Dedup::new(true, 10);
         d.start(&s, &a);
         assert_eq!(d.known(&s, &b), Known::InFlight);
-        d.finish(&s, &a, Some(70.0));
-        assert_eq!(d.known(&s, &b), Known::Evaluated(Some(70.0)));
+        d.finish(&s, &a, Some(Feedback::single(70.0)));
+        assert_eq!(
+            d.known(&s, &b),
+            Known::Evaluated(Some(Feedback::single(70.0)))
+        );
         assert!(d.contains(&s, &b));
     }
 

@@ -112,6 +112,7 @@ pub fn execute<S: SearchSpace + 'static>(
                     space: &bench.space,
                     evaluation,
                     goal: bench.goal,
+                    objectives: bench.objectives.as_ref(),
                     run: i,
                     seed: seed::run_seed(exp.seed, i),
                     replay,

@@ -6,9 +6,10 @@
 
 use crate::dedup::Dedup;
 use crate::journal::{JournalWriter, Timing, WriteError};
+use crate::mo_rank::{MoRank, MoRankKind};
 use emprox_benchmarks::{seed, SearchSpace};
 use emprox_estimators::{Estimator, EstimatorError, FittedEstimator};
-use emprox_strategies::Strategy;
+use emprox_strategies::{Feedback, Strategy};
 use serde::{Deserialize, Serialize};
 use std::collections::{HashSet, VecDeque};
 use std::time::Instant;
@@ -35,6 +36,10 @@ pub struct FilterConfig {
     /// old files with a message that says so.
     #[serde(default, skip_serializing)]
     pub dedup_isomorphic: Option<bool>,
+    /// With several `objectives`: how a pool is ranked (`dominance`, the default, or `hvi`;
+    /// see [`crate::mo_rank`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mo_rank: Option<MoRankKind>,
 }
 
 fn d_candidates() -> usize {
@@ -58,6 +63,7 @@ impl Default for FilterConfig {
             warmup: d_warmup(),
             refit_every: d_refit(),
             dedup_isomorphic: None,
+            mo_rank: None,
         }
     }
 }
@@ -144,6 +150,8 @@ pub struct Filter<S: SearchSpace> {
     pub fit_seconds: f64,
     /// Wall seconds spent scoring.
     pub query_seconds: f64,
+    /// With several objectives: the ranking of a pool.
+    mo: Option<MoRank<S::Cell>>,
 }
 
 impl<S: SearchSpace> Filter<S> {
@@ -167,7 +175,14 @@ impl<S: SearchSpace> Filter<S> {
             replay_until,
             fit_seconds: 0.0,
             query_seconds: 0.0,
+            mo: None,
         }
+    }
+
+    /// The filter ranking pools by several objectives with `mo`.
+    pub fn with_objectives(mut self, mo: MoRank<S::Cell>) -> Self {
+        self.mo = Some(mo);
+        self
     }
 
     /// True while the strategy still proposes unfiltered.
@@ -175,9 +190,13 @@ impl<S: SearchSpace> Filter<S> {
         queries < self.cfg.warmup
     }
 
-    /// A cell was evaluated successfully with `score` (maximised): it joins the training set.
-    pub fn observe(&mut self, cell: S::Cell, score: f64) {
-        self.evaluated.push((cell, score));
+    /// A cell was evaluated successfully, and its strategy told `told`: it joins the training
+    /// set (with its maximised score) and, with several objectives, the evaluated front.
+    pub fn observe(&mut self, cell: S::Cell, told: &Feedback) {
+        self.evaluated.push((cell, told.score));
+        if let Some(mo) = &mut self.mo {
+            mo.observe(&told.objectives);
+        }
     }
 
     /// The next cell to evaluate with its score, or `None` when the pool held nothing new.
@@ -251,6 +270,9 @@ impl<S: SearchSpace> Filter<S> {
             }
         });
         order.truncate(self.cfg.top_k);
+        if let Some(mo) = &self.mo {
+            order = mo.order(&pool, &scores, self.cfg.top_k);
+        }
         let index = |c: &S::Cell| space.index(c);
         let scored: Vec<(Option<u64>, f64)> = pool
             .iter()

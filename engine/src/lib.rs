@@ -11,6 +11,7 @@ pub mod evaluators;
 pub mod experiment;
 pub mod filter;
 pub mod journal;
+pub mod mo_rank;
 pub mod objectives;
 pub mod plot;
 pub mod progress;

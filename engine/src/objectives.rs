@@ -231,6 +231,24 @@ impl MultiObjective {
         Some(p)
     }
 
+    /// The utilities of a cell whose search signal is `val` and whose other metrics are
+    /// `metrics` (by name): each objective normalised by its bounds to [0, 1], 1 the best,
+    /// clipped ([`Bounds::normalise`]); a metric `metrics` lacks counts as the worst. What
+    /// strategies are told ([`emprox_strategies::Feedback::objectives`]) and the filter ranks.
+    pub fn utilities(&self, val: f64, metrics: &[(String, f64)]) -> Vec<f64> {
+        let value = |name: &String| {
+            metrics
+                .iter()
+                .find(|(n, _)| n == name)
+                .map_or(f64::NAN, |m| m.1)
+        };
+        std::iter::once(val)
+            .chain(self.metrics[1..].iter().map(value))
+            .zip(&self.bounds)
+            .map(|(v, b)| b.normalise(v))
+            .collect()
+    }
+
     /// The hypervolume of the evaluated cells after each trial, in journal order, by
     /// validation, and of the same non-dominated cells by test value.
     pub fn hypervolumes(&self, trials: &[Trial]) -> Vec<HvPoint> {
@@ -523,6 +541,11 @@ mod tests {
         ];
         let hv: Vec<f64> = mo.hypervolumes(&trials).iter().map(|x| x.val).collect();
         assert_eq!(hv, vec![0.25, 0.25, 0.25, 0.25, 0.25, 0.75]);
+        // What a strategy is told: the same normalisation, clipped; a missing metric is worst.
+        let extras = &trials[0].extras;
+        assert_eq!(mo.utilities(90.0, extras), vec![0.5, 0.5]);
+        assert_eq!(mo.utilities(70.0, &[("lat".into(), 5.0)]), vec![0.0, 1.0]);
+        assert_eq!(mo.utilities(100.0, &[]), vec![1.0, 0.0]);
         // The same cells by test value (one point higher each): query 1 at (0.55, 0.5); from
         // query 4 on, query 4's test value (101) is clipped at the range's top (1, 0) and adds
         // nothing; query 5 (71) stays below 80; query 6 at (0.8, 1).

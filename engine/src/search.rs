@@ -13,13 +13,15 @@ use crate::dedup::{Dedup, Known};
 use crate::evaluators::Evaluation;
 use crate::filter::Filter;
 use crate::journal::{JournalWriter, Timing, Trial, WriteError};
+use crate::mo_rank::MoRank;
+use crate::objectives::MultiObjective;
 use crate::replay::{Replay, ReplayError};
 use crate::results::{Best, RunSummary, TrajectoryPoint};
 use crate::stopping::{FailureStreak, StopReason, StoppingCriteria};
 use emprox_benchmarks::evaluator::{EvalFailure, Goal, Outcome};
 use emprox_benchmarks::workers::WorkerPool;
 use emprox_benchmarks::{seed, SearchSpace};
-use emprox_strategies::Strategy;
+use emprox_strategies::{Feedback, Strategy};
 use rand::SeedableRng;
 use std::collections::{HashMap, VecDeque};
 use std::path::Path;
@@ -88,6 +90,8 @@ pub struct RunSpec<'a, S: SearchSpace> {
     pub evaluation: &'a Evaluation<S::Cell>,
     /// Whether the search signal is maximised or minimised.
     pub goal: Goal,
+    /// Several objectives (`None`: one): strategies are told each, the filter ranks by them.
+    pub objectives: Option<&'a MultiObjective>,
     /// Run number (0-based).
     pub run: u64,
     /// The run's seed.
@@ -319,6 +323,7 @@ struct Chain<S: SearchSpace> {
     dedup: Dedup<S::Cell>,
     rng: seed::Rng,
     goal: Goal,
+    objectives: Option<MultiObjective>,
 }
 
 /// What the chain makes of one proposal.
@@ -370,9 +375,8 @@ impl<S: SearchSpace> Chain<S> {
             }
             (proposal, known) => {
                 // Answered from the journal at no cost (an in-flight duplicate is dropped).
-                if let (Some((cell, _)), Some(Known::Evaluated(v))) = (proposal, known) {
-                    let v = v.map(|v| self.score(v));
-                    self.strategy.tell(space, &cell, v);
+                if let (Some((cell, _)), Some(Known::Evaluated(told))) = (proposal, known) {
+                    self.strategy.tell(space, &cell, told.as_ref());
                 }
                 Ok(if self.dedup.repeated() {
                     Proposal::Exhausted
@@ -383,14 +387,22 @@ impl<S: SearchSpace> Chain<S> {
         }
     }
 
-    /// `cell` was evaluated with validation accuracy `val`.
-    fn tell(&mut self, space: &S, cell: &S::Cell, val: Option<f64>) {
-        self.dedup.finish(space, cell, val);
-        let score = val.map(|v| self.score(v));
-        if let (Some(f), Some(v)) = (self.filter.as_mut(), score) {
-            f.observe(cell.clone(), v);
+    /// `cell` was evaluated with validation accuracy `val` (`None`: failed) and other metrics
+    /// `metrics` (a table's extras): the strategy is told its score and, with several
+    /// objectives, each objective's utility.
+    fn tell(&mut self, space: &S, cell: &S::Cell, val: Option<f64>, metrics: &[(String, f64)]) {
+        let told = val.map(|v| Feedback {
+            score: self.score(v),
+            objectives: self
+                .objectives
+                .as_ref()
+                .map_or_else(Vec::new, |mo| mo.utilities(v, metrics)),
+        });
+        if let (Some(f), Some(t)) = (self.filter.as_mut(), &told) {
+            f.observe(cell.clone(), t);
         }
-        self.strategy.tell(space, cell, score);
+        self.strategy.tell(space, cell, told.as_ref());
+        self.dedup.finish(space, cell, told);
     }
 
     /// The estimator's wall seconds so far (fitting, scoring).
@@ -409,12 +421,22 @@ pub fn run<S: SearchSpace + 'static>(
     let exp = spec.experiment;
     let strategy = exp.strategy.build::<S>()?;
     let filter = match (&exp.estimator, &exp.filter) {
-        (Some(e), Some(f)) => Some(Filter::new(
-            f.clone(),
-            e.build::<S>()?,
-            spec.seed,
-            spec.replay.len() as u64,
-        )),
+        (Some(e), Some(f)) => {
+            let filter = Filter::new(
+                f.clone(),
+                e.build::<S>()?,
+                spec.seed,
+                spec.replay.len() as u64,
+            );
+            Some(match spec.objectives {
+                Some(mo) => filter.with_objectives(MoRank::new(
+                    f.mo_rank.unwrap_or_default(),
+                    mo.clone(),
+                    spec.evaluation.evaluator.clone(),
+                )),
+                None => filter,
+            })
+        }
         _ => None,
     };
     run_with(spec, strategy, filter, dir, progress)
@@ -457,6 +479,7 @@ fn run_with<S: SearchSpace + 'static>(
         ),
         rng: seed::stream(spec.seed, "strategy"),
         goal: spec.goal,
+        objectives: spec.objectives.cloned(),
     };
     let space_size = space.size().unwrap_or(u64::MAX);
     let start = Instant::now();
@@ -567,7 +590,8 @@ fn run_with<S: SearchSpace + 'static>(
                 cached: done.source == Source::Cached,
             })?;
         }
-        chain.tell(space, &cell, val);
+        let metrics = done.result.as_ref().map_or(&[][..], |o| &o.extras[..]);
+        chain.tell(space, &cell, val, metrics);
         let (fit, query) = chain.estimator_seconds();
         tally.point(fit.unwrap_or(0.0) + query.unwrap_or(0.0));
         if let Some(d) = spec.throttle {
@@ -664,8 +688,8 @@ mod tests {
             self.next += 1;
             c
         }
-        fn tell(&mut self, _: &Nb201Space, cell: &Cell, v: Option<f64>) {
-            self.told.lock().unwrap().push((*cell, v));
+        fn tell(&mut self, _: &Nb201Space, cell: &Cell, v: Option<&Feedback>) {
+            self.told.lock().unwrap().push((*cell, v.map(|f| f.score)));
         }
     }
 
@@ -692,6 +716,7 @@ mod tests {
             space: &space,
             evaluation: ev,
             goal: Goal::Maximize,
+            objectives: None,
             run: 0,
             seed: 7,
             replay: vec![],
@@ -855,6 +880,7 @@ mod tests {
             dedup: Dedup::new(true, 2),
             rng: seed::stream(0, "strategy"),
             goal: Goal::Minimize,
+            objectives: None,
         };
         let dir = tempfile::tempdir().unwrap();
         let mut logs = Logs {
@@ -872,7 +898,7 @@ mod tests {
         // In flight: dropped, nothing told.
         assert_eq!(propose(&mut chain), "repeat");
         assert!(told.lock().unwrap().is_empty());
-        chain.tell(&s, &a, Some(3.0));
+        chain.tell(&s, &a, Some(3.0), &[]);
         // Evaluated: told again from the journal, negated (strategies maximise); b is
         // isomorphic to a, and the second repeat in a row exhausts.
         assert_eq!(propose(&mut chain), "exhausted");

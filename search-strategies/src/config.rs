@@ -2,7 +2,10 @@
 //! a strategy name becomes a strategy. Each parameter is declared once (name, default, range,
 //! description); `emprox list` and the resolved configuration come from the same declarations.
 
-use crate::{LocalSearch, RandomSearch, RegularizedEvolution, Strategy};
+use crate::{
+    LocalSearch, MoLocalSearch, MoRegularizedEvolution, RandomSearch, RegularizedEvolution,
+    Strategy,
+};
 use emprox_benchmarks::params::{Catalogue, Range};
 use emprox_benchmarks::SearchSpace;
 use serde::{Deserialize, Serialize};
@@ -22,7 +25,8 @@ emprox_benchmarks::params! {
 }
 
 emprox_benchmarks::params! {
-    /// `regularized_evolution` (defaults: NASLib's NAS-Bench-201 config).
+    /// `regularized_evolution` and `mo_regularized_evolution` (defaults: NASLib's
+    /// NAS-Bench-201 config).
     pub struct RegularizedEvolutionParams;
     /// population size
     population_size: usize = 30, SIZE;
@@ -31,7 +35,7 @@ emprox_benchmarks::params! {
 }
 
 emprox_benchmarks::params! {
-    /// `local_search` (default: NASLib's NAS-Bench-201 config).
+    /// `local_search` and `mo_local_search` (default: NASLib's NAS-Bench-201 config).
     pub struct LocalSearchParams;
     /// random initial cells
     num_init: usize = 10, SIZE;
@@ -60,6 +64,15 @@ impl RegularizedEvolutionParams {
             self.sample_size,
         ))
     }
+
+    /// The validated multi-objective strategy (the same checks).
+    pub fn check_mo<C>(&self) -> Result<MoRegularizedEvolution<C>, String> {
+        self.check::<C>()?;
+        Ok(MoRegularizedEvolution::new(
+            self.population_size,
+            self.sample_size,
+        ))
+    }
 }
 
 impl LocalSearchParams {
@@ -67,6 +80,12 @@ impl LocalSearchParams {
     pub fn check<C>(&self) -> Result<LocalSearch<C>, String> {
         self.check_ranges()?;
         Ok(LocalSearch::new(self.num_init))
+    }
+
+    /// The validated multi-objective strategy (the same checks).
+    pub fn check_mo<C>(&self) -> Result<MoLocalSearch<C>, String> {
+        self.check_ranges()?;
+        Ok(MoLocalSearch::new(self.num_init))
     }
 }
 
@@ -82,16 +101,31 @@ pub enum StrategyConfig {
     RegularizedEvolution(RegularizedEvolutionParams),
     /// Local search.
     LocalSearch(LocalSearchParams),
+    /// Regularized evolution with NSGA-II selection (several objectives).
+    MoRegularizedEvolution(RegularizedEvolutionParams),
+    /// Local search on random Chebyshev scalarisations (several objectives).
+    MoLocalSearch(LocalSearchParams),
 }
 
 impl StrategyConfig {
     /// Every type with its defaults, in documentation order.
-    pub fn all() -> [StrategyConfig; 3] {
+    pub fn all() -> [StrategyConfig; 5] {
         [
             StrategyConfig::Random(Default::default()),
             StrategyConfig::RegularizedEvolution(Default::default()),
             StrategyConfig::LocalSearch(Default::default()),
+            StrategyConfig::MoRegularizedEvolution(Default::default()),
+            StrategyConfig::MoLocalSearch(Default::default()),
         ]
+    }
+
+    /// True for a strategy that needs several objectives (it ranks by
+    /// [`crate::Feedback::objectives`]).
+    pub fn multi_objective(&self) -> bool {
+        matches!(
+            self,
+            StrategyConfig::MoRegularizedEvolution(_) | StrategyConfig::MoLocalSearch(_)
+        )
     }
 
     /// The name used in experiment files.
@@ -100,6 +134,8 @@ impl StrategyConfig {
             StrategyConfig::Random(_) => "random",
             StrategyConfig::RegularizedEvolution(_) => "regularized_evolution",
             StrategyConfig::LocalSearch(_) => "local_search",
+            StrategyConfig::MoRegularizedEvolution(_) => "mo_regularized_evolution",
+            StrategyConfig::MoLocalSearch(_) => "mo_local_search",
         }
     }
 
@@ -108,7 +144,10 @@ impl StrategyConfig {
         let checked = match self {
             StrategyConfig::Random(p) => p.check().map(drop),
             StrategyConfig::RegularizedEvolution(p) => p.check::<()>().map(drop),
-            StrategyConfig::LocalSearch(p) => p.check::<()>().map(drop),
+            StrategyConfig::LocalSearch(p) | StrategyConfig::MoLocalSearch(p) => {
+                p.check::<()>().map(drop)
+            }
+            StrategyConfig::MoRegularizedEvolution(p) => p.check::<()>().map(drop),
         };
         checked.map_err(|e| self.error(e))
     }
@@ -123,6 +162,8 @@ impl StrategyConfig {
             StrategyConfig::Random(p) => p.check().map(|s| Box::new(s) as _),
             StrategyConfig::RegularizedEvolution(p) => p.check().map(|s| Box::new(s) as _),
             StrategyConfig::LocalSearch(p) => p.check().map(|s| Box::new(s) as _),
+            StrategyConfig::MoRegularizedEvolution(p) => p.check_mo().map(|s| Box::new(s) as _),
+            StrategyConfig::MoLocalSearch(p) => p.check_mo().map(|s| Box::new(s) as _),
         };
         built.map_err(|e| self.error(e))
     }
@@ -134,8 +175,13 @@ impl StrategyConfig {
             .map(|c| {
                 let docs = match c {
                     StrategyConfig::Random(_) => RandomParams::docs(),
-                    StrategyConfig::RegularizedEvolution(_) => RegularizedEvolutionParams::docs(),
-                    StrategyConfig::LocalSearch(_) => LocalSearchParams::docs(),
+                    StrategyConfig::RegularizedEvolution(_)
+                    | StrategyConfig::MoRegularizedEvolution(_) => {
+                        RegularizedEvolutionParams::docs()
+                    }
+                    StrategyConfig::LocalSearch(_) | StrategyConfig::MoLocalSearch(_) => {
+                        LocalSearchParams::docs()
+                    }
                 };
                 (c.name(), docs)
             })
@@ -169,6 +215,21 @@ mod tests {
         assert_eq!(parse(&text).unwrap(), c);
         let ls = toml::to_string(&parse("type = \"local_search\"").unwrap()).unwrap();
         assert_eq!(ls, "type = \"local_search\"\nnum_init = 10\n");
+        let mo = parse("type = \"mo_regularized_evolution\"\nsample_size = 5").unwrap();
+        assert!(mo.multi_objective() && !c.multi_objective());
+        assert_eq!(
+            toml::to_string(&mo).unwrap(),
+            "type = \"mo_regularized_evolution\"\npopulation_size = 30\nsample_size = 5\n"
+        );
+        let e = parse("type = \"mo_local_search\"\nnum_init = 0")
+            .unwrap()
+            .validate()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("mo_local_search") && e.contains("num_init"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -198,7 +259,16 @@ mod tests {
     fn list_shows_what_the_structs_declare() {
         let d = StrategyConfig::describe();
         let names: Vec<&str> = d.iter().map(|x| x.0).collect();
-        assert_eq!(names, ["random", "regularized_evolution", "local_search"]);
+        assert_eq!(
+            names,
+            [
+                "random",
+                "regularized_evolution",
+                "local_search",
+                "mo_regularized_evolution",
+                "mo_local_search"
+            ]
+        );
         assert!(d[0].1.is_empty());
         let re: Vec<(&str, &str)> = d[1]
             .1

@@ -6,11 +6,15 @@
 
 pub mod config;
 pub mod local_search;
+pub mod mo_local_search;
+pub mod mo_regularized_evolution;
 pub mod random;
 pub mod regularized_evolution;
 
 pub use config::{StrategyConfig, StrategyError};
 pub use local_search::LocalSearch;
+pub use mo_local_search::MoLocalSearch;
+pub use mo_regularized_evolution::MoRegularizedEvolution;
 pub use random::RandomSearch;
 pub use regularized_evolution::RegularizedEvolution;
 
@@ -41,7 +45,43 @@ pub trait Strategy<S: SearchSpace>: Send {
         (0..n).map(|_| self.ask(space, rng)).collect()
     }
 
-    /// Tells the strategy the validation accuracy of a cell it proposed (`None`: the evaluation
-    /// failed).
-    fn tell(&mut self, space: &S, cell: &S::Cell, val_acc: Option<f64>);
+    /// Tells the strategy what the evaluation of a cell it proposed found (`None`: the
+    /// evaluation failed). Single-objective strategies read [`Feedback::score`]; multi-objective
+    /// ones [`Feedback::objectives`].
+    fn tell(&mut self, space: &S, cell: &S::Cell, feedback: Option<&Feedback>);
+}
+
+/// What a strategy learns of an evaluated cell, from the engine.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Feedback {
+    /// The search signal (validation accuracy), oriented so that larger is better: the
+    /// benchmark's value, negated when the benchmark minimises it.
+    pub score: f64,
+    /// With several `objectives` in the experiment: every objective of the cell, in the
+    /// experiment's order (the search signal first), each normalised by the experiment's range
+    /// to a *utility* in [0, 1], 1 the best end of the range whatever the goal, values outside the
+    /// range clipped (`emprox_benchmarks::pareto::Bounds::normalise`: an accuracy below the
+    /// range's low end is 0). These are exactly the coordinates of the experiment's hypervolume.
+    /// Empty with one objective.
+    pub objectives: Vec<f64>,
+}
+
+impl Feedback {
+    /// The feedback of a single-objective search.
+    pub fn single(score: f64) -> Self {
+        Self {
+            score,
+            objectives: Vec::new(),
+        }
+    }
+
+    /// The objective vector to rank by: [`Feedback::objectives`], or the score alone with one
+    /// objective.
+    pub fn utilities(&self) -> Vec<f64> {
+        if self.objectives.is_empty() {
+            vec![self.score]
+        } else {
+            self.objectives.clone()
+        }
+    }
 }

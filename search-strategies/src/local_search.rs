@@ -1,6 +1,6 @@
 //! Local search (White et al., 2020), as NASLib runs it on NAS-Bench-201.
 
-use crate::Strategy;
+use crate::{Feedback, Strategy};
 use emprox_benchmarks::seed::Rng;
 use emprox_benchmarks::SearchSpace;
 use rand::seq::SliceRandom;
@@ -31,6 +31,8 @@ pub struct LocalSearch<C> {
     queue: Vec<C>,
     /// After a restart: the random cell whose result is awaited.
     restarting: bool,
+    /// Restarts so far.
+    restarts: u64,
 }
 
 impl<C> LocalSearch<C> {
@@ -43,7 +45,13 @@ impl<C> LocalSearch<C> {
             centre: None,
             queue: Vec::new(),
             restarting: false,
+            restarts: 0,
         }
+    }
+
+    /// Restarts so far (a local optimum, or a centre without neighbours).
+    pub fn restarts(&self) -> u64 {
+        self.restarts
     }
 }
 
@@ -71,6 +79,7 @@ impl<C: Clone> LocalSearch<C> {
             self.best = None;
             self.centre = None;
             self.restarting = true;
+            self.restarts += 1;
         }
         !self.queue.is_empty()
     }
@@ -110,9 +119,11 @@ impl<S: SearchSpace> Strategy<S> for LocalSearch<S::Cell> {
         batch
     }
 
-    fn tell(&mut self, _space: &S, cell: &S::Cell, val_acc: Option<f64>) {
+    fn tell(&mut self, _space: &S, cell: &S::Cell, feedback: Option<&Feedback>) {
         self.restarting = false;
-        let Some(v) = val_acc else { return };
+        let Some(v) = feedback.map(|f| f.score) else {
+            return;
+        };
         if self.best.as_ref().is_none_or(|b| v > b.1) {
             self.best = Some((cell.clone(), v));
         }
@@ -138,7 +149,7 @@ mod tests {
     fn started(s: &Nb201Space, rng: &mut Rng, val: f64) -> (LocalSearch<Cell>, Cell) {
         let mut ls = LocalSearch::new(1);
         let a = Strategy::<Nb201Space>::ask(&mut ls, s, rng);
-        ls.tell(s, &a, Some(val));
+        ls.tell(s, &a, Some(&Feedback::single(val)));
         (ls, a)
     }
 
@@ -169,8 +180,8 @@ mod tests {
         let (mut ls, a) = started(&s, &mut rng, 50.0);
         let batch = ls.ask_pool(&s, 100, &mut rng);
         // The engine evaluates two of the batch: one better than the centre, one worse.
-        ls.tell(&s, &batch[3], Some(60.0));
-        ls.tell(&s, &batch[7], Some(40.0));
+        ls.tell(&s, &batch[3], Some(&Feedback::single(60.0)));
+        ls.tell(&s, &batch[7], Some(&Feedback::single(40.0)));
         let next = ls.ask_pool(&s, 100, &mut rng);
         let hood = s.neighbours(&batch[3]);
         assert_eq!(
@@ -191,7 +202,7 @@ mod tests {
         let (mut ls, a) = started(&s, &mut rng, 50.0);
         let batch = ls.ask_pool(&s, 30, &mut rng);
         for c in &batch[..5] {
-            ls.tell(&s, c, Some(10.0));
+            ls.tell(&s, c, Some(&Feedback::single(10.0)));
         }
         // Nothing beat the centre: the next batch is all restart samples (the batch did not
         // forget the centre's accuracy and walk down to a worse neighbour).
@@ -199,7 +210,7 @@ mod tests {
         assert!(!set(&restart).is_superset(&set(&s.neighbours(&batch[0]))));
         assert!(!set(&s.neighbours(&a)).is_superset(&set(&restart)));
         // The best of the restart samples told back becomes the centre, however low.
-        ls.tell(&s, &restart[4], Some(5.0));
+        ls.tell(&s, &restart[4], Some(&Feedback::single(5.0)));
         ls.tell(&s, &restart[9], None);
         let next = ls.ask_pool(&s, 30, &mut rng);
         let hood = s.neighbours(&restart[4]);
@@ -213,7 +224,7 @@ mod tests {
         let mut ls = LocalSearch::new(10);
         let batch = ls.ask_pool(&s, 20, &mut rng);
         assert_eq!(set(&batch).len(), 20);
-        ls.tell(&s, &batch[0], Some(1.0));
+        ls.tell(&s, &batch[0], Some(&Feedback::single(1.0)));
         let next = ls.ask(&s, &mut rng);
         assert!(s.neighbours(&batch[0]).contains(&next));
     }

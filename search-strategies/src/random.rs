@@ -1,6 +1,6 @@
 //! Random search: uniform samples from the space.
 
-use crate::Strategy;
+use crate::{Feedback, Strategy};
 use emprox_benchmarks::seed::Rng;
 use emprox_benchmarks::SearchSpace;
 
@@ -17,5 +17,5 @@ impl<S: SearchSpace> Strategy<S> for RandomSearch {
         space.sample(rng)
     }
 
-    fn tell(&mut self, _space: &S, _cell: &S::Cell, _val_acc: Option<f64>) {}
+    fn tell(&mut self, _space: &S, _cell: &S::Cell, _feedback: Option<&Feedback>) {}
 }

@@ -3,7 +3,7 @@
 use emprox_benchmarks::nb201::{Cell, Dataset, Nb201Data, Nb201Space};
 use emprox_benchmarks::seed;
 use emprox_benchmarks::SearchSpace;
-use emprox_strategies::StrategyConfig;
+use emprox_strategies::{Feedback, StrategyConfig};
 use std::collections::HashSet;
 
 fn run(kind: &StrategyConfig, queries: usize, s: u64) -> Vec<(Cell, f64)> {
@@ -14,7 +14,7 @@ fn run(kind: &StrategyConfig, queries: usize, s: u64) -> Vec<(Cell, f64)> {
     for _ in 0..queries {
         let c = strat.ask(&space, &mut rng);
         let v = space.data().record(&c).metrics(Dataset::Cifar10).val_acc;
-        strat.tell(&space, &c, Some(v));
+        strat.tell(&space, &c, Some(&Feedback::single(v)));
         out.push((c, v));
     }
     out

@@ -53,12 +53,18 @@ impl Evaluator<Cell> for Nb201Tabular {
             val_acc,
             test_acc: Some(m.test_acc),
             cost_seconds: m.train_time_s,
-            extras: vec![
-                ("params_m".into(), m.params_m),
-                ("flops_m".into(), m.flops_m),
-                ("latency_s".into(), m.latency_s),
-            ],
+            extras: self.known_metrics(cell),
         })
+    }
+
+    /// Parameters, FLOPs and the table's latency: known without training.
+    fn known_metrics(&self, cell: &Cell) -> Vec<(String, f64)> {
+        let m = self.data.record(cell).metrics(self.dataset);
+        vec![
+            ("params_m".into(), m.params_m),
+            ("flops_m".into(), m.flops_m),
+            ("latency_s".into(), m.latency_s),
+        ]
     }
 }
 
@@ -78,6 +84,11 @@ mod tests {
         assert!((mean.val_acc - 81.9827).abs() < 1e-9);
         assert!((mean.test_acc.unwrap() - 85.8633).abs() < 1e-9);
         assert!((mean.cost_seconds - 1444.22).abs() < 1e-9);
+        let m = data.by_index(0).unwrap().metrics(Dataset::Cifar10);
+        let known = Nb201Tabular::new(data.clone(), Dataset::Cifar10, NoiseModel::Mean)
+            .known_metrics(&cell);
+        assert_eq!(known, mean.extras, "the extras, without evaluating");
+        assert_eq!(known[1], ("flops_m".to_string(), m.flops_m));
         let sampler = Nb201Tabular::new(data, Dataset::Cifar10, NoiseModel::Sample);
         let mut seen = std::collections::BTreeSet::new();
         for _ in 0..50 {

@@ -32,8 +32,14 @@ impl TabularEvaluator {
             val_acc: t.objective[r],
             test_acc: t.test.as_ref().map(|v| v[r]),
             cost_seconds: t.cost.as_ref().map_or(0.0, |v| v[r]),
-            extras: t.extras.iter().map(|(n, v)| (n.clone(), v[r])).collect(),
+            extras: self.extras(r),
         }
+    }
+
+    /// The extra columns of row `r`, by name.
+    fn extras(&self, r: usize) -> Vec<(String, f64)> {
+        let t = &self.table;
+        t.extras.iter().map(|(n, v)| (n.clone(), v[r])).collect()
     }
 }
 
@@ -59,5 +65,14 @@ impl Evaluator<TabCell> for TabularEvaluator {
 
     fn goal(&self) -> Goal {
         self.table.goal()
+    }
+
+    /// The extra columns (every one a measured cost, not a trained result).
+    fn known_metrics(&self, cell: &TabCell) -> Vec<(String, f64)> {
+        if cell.row() < self.table.len() {
+            self.extras(cell.row())
+        } else {
+            Vec::new()
+        }
     }
 }

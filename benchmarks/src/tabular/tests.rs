@@ -83,6 +83,8 @@ fn nb201_instance_has_the_known_facts() {
             (m.val_acc, Some(m.test_acc), m.train_time_s)
         );
         assert_eq!(o.extras[0], ("c10_params_M".to_string(), m.params_m));
+        // Known before training: the same extras, without the accuracy.
+        assert_eq!(b.evaluator.known_metrics(&c), o.extras);
         let ops: String = r
             .cell
             .ops

@@ -35,6 +35,11 @@ pub fn list() -> anyhow::Result<()> {
     );
     println!("filter ([filter]): {}", defaults(&FilterConfig::default()));
     println!(
+        "  with several objectives also mo_rank = {} (dominance: predicted non-dominated rank, then crowding | hvi: greedy predicted hypervolume improvement)",
+        toml::Value::try_from(crate::mo_rank::MoRankKind::default())
+            .expect("a ranking serialises to a TOML string")
+    );
+    println!(
         "evaluators ([evaluator] type; default: nasbench201, a lookup in the [benchmark] table):"
     );
     println!("  nasbench201");
