@@ -1,0 +1,243 @@
+//! Where the filter's pool comes from: the strategy's own proposals (`Strategy::ask_pool`,
+//! exploration) and, with `[filter] exploit > 0`, mutations of the best cells evaluated so far
+//! (BANANAS's acquisition search, exploitation). The strategy never sees a score: the filter
+//! builds the mutations from its own training set.
+
+use crate::dedup::Dedup;
+use emprox_benchmarks::{seed, SearchSpace};
+use emprox_strategies::Strategy;
+use rand::Rng as _;
+use std::collections::HashSet;
+
+/// The pool keys of `[filter]` (`exploit`, `mutate_top`, `mutations`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PoolSettings {
+    /// Share of the pool made of mutations of the best evaluated cells (0: the strategy's
+    /// proposals only, as before; 1: mutations only).
+    pub exploit: f64,
+    /// How many of the best evaluated cells (by validation score) are mutated.
+    pub mutate_top: usize,
+    /// Each mutant is 1 to this many mutations away from its parent.
+    pub mutations: usize,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        Self {
+            exploit: 0.0,
+            mutate_top: 10,
+            mutations: 2,
+        }
+    }
+}
+
+/// Draws per mutant before a pool of mutations is given up as full (of repeats).
+const ATTEMPTS_PER_MUTANT: usize = 20;
+
+impl PoolSettings {
+    /// Checks the values.
+    pub fn validate(&self) -> Result<(), String> {
+        if !(0.0..=1.0).contains(&self.exploit) {
+            return Err(format!(
+                "[filter] exploit must be in [0, 1], got {}",
+                self.exploit
+            ));
+        }
+        if self.mutate_top == 0 {
+            return Err("[filter] mutate_top must be at least 1".into());
+        }
+        if self.mutations == 0 {
+            return Err("[filter] mutations must be at least 1".into());
+        }
+        Ok(())
+    }
+
+    /// The number of mutants in a pool of `candidates`.
+    fn mutants(&self, candidates: usize) -> usize {
+        (self.exploit * candidates as f64).round() as usize
+    }
+}
+
+/// Builds one pool of at most `candidates` new cells: the strategy's proposals (drawn with the
+/// search's `rng`), then mutants of the best `mutate_top` cells of `evaluated` (drawn from
+/// `mutant_rng`, round-robin over the parents, best first). Cells evaluated or in flight and
+/// repeats inside the pool (by `dedup`'s key) are dropped; mutants are drawn until their share
+/// is full or [`ATTEMPTS_PER_MUTANT`] draws per mutant have been made. With `exploit = 0` this
+/// is exactly the strategy's pool, deduplicated.
+#[allow(clippy::too_many_arguments)]
+pub fn build<S: SearchSpace>(
+    settings: &PoolSettings,
+    candidates: usize,
+    strategy: &mut dyn Strategy<S>,
+    space: &S,
+    evaluated: &[(S::Cell, f64)],
+    rng: &mut seed::Rng,
+    mutant_rng: &mut seed::Rng,
+    dedup: &Dedup<S::Cell>,
+) -> Vec<S::Cell> {
+    let mutants = if evaluated.is_empty() {
+        0
+    } else {
+        settings.mutants(candidates)
+    };
+    let mut keys = HashSet::new();
+    let mut keep = |c: &S::Cell| !dedup.contains(space, c) && keys.insert(dedup.key(space, c));
+    let mut pool: Vec<S::Cell> = if candidates > mutants {
+        strategy
+            .ask_pool(space, candidates - mutants, rng)
+            .into_iter()
+            .filter(|c| keep(c))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let parents = top(evaluated, settings.mutate_top);
+    let (mut made, mut draws) = (0usize, 0usize);
+    while made < mutants && draws < mutants * ATTEMPTS_PER_MUTANT {
+        let parent = parents[draws % parents.len()];
+        draws += 1;
+        let steps = mutant_rng.random_range(1..=settings.mutations);
+        let mut c = parent.clone();
+        for _ in 0..steps {
+            c = space.mutate(&c, mutant_rng);
+        }
+        if keep(&c) {
+            pool.push(c);
+            made += 1;
+        }
+    }
+    pool
+}
+
+/// The `m` best cells of `evaluated` by score, best first (equal scores: the earlier query).
+fn top<C>(evaluated: &[(C, f64)], m: usize) -> Vec<&C> {
+    let mut order: Vec<usize> = (0..evaluated.len()).collect();
+    order.sort_by(|&a, &b| evaluated[b].1.total_cmp(&evaluated[a].1).then(a.cmp(&b)));
+    order
+        .into_iter()
+        .take(m)
+        .map(|i| &evaluated[i].0)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use emprox_benchmarks::nb201::{Nb201Data, Nb201Space};
+    use emprox_strategies::StrategyConfig;
+
+    fn space() -> Nb201Space {
+        Nb201Space::new(Nb201Data::shipped().unwrap())
+    }
+
+    fn strategy() -> Box<dyn Strategy<Nb201Space>> {
+        let c: StrategyConfig = toml::from_str("type = \"random\"").unwrap();
+        c.build().unwrap()
+    }
+
+    fn hamming(s: &Nb201Space, a: &<Nb201Space as SearchSpace>::Cell, b: &<Nb201Space as SearchSpace>::Cell) -> usize {
+        s.components(a)
+            .iter()
+            .zip(s.components(b))
+            .filter(|(x, y)| x.1 != y.1)
+            .count()
+    }
+
+    #[test]
+    fn no_exploitation_is_the_strategys_pool() {
+        let s = space();
+        let mut r0 = seed::stream(1, "s");
+        let want: Vec<_> = strategy().ask_pool(&s, 50, &mut r0);
+        let mut r1 = seed::stream(1, "s");
+        let mut m = seed::stream(1, "m");
+        let evaluated = vec![(s.sample(&mut m), 90.0)];
+        let dedup = Dedup::new(false, 10);
+        let got = build(
+            &PoolSettings::default(),
+            50,
+            strategy().as_mut(),
+            &s,
+            &evaluated,
+            &mut r1,
+            &mut m,
+            &dedup,
+        );
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn mutants_stay_near_the_best_cells_and_are_new() {
+        let s = space();
+        let mut r = seed::stream(2, "s");
+        let evaluated: Vec<_> = (0..30).map(|i| (s.sample(&mut r), i as f64)).collect();
+        let mut dedup = Dedup::new(false, 10);
+        for (c, v) in &evaluated {
+            dedup.start(&s, c);
+            dedup.finish(&s, c, Some(*v));
+        }
+        let settings = PoolSettings {
+            exploit: 1.0,
+            mutate_top: 3,
+            mutations: 2,
+        };
+        let mut m = seed::stream(2, "m");
+        let pool = build(
+            &settings,
+            60,
+            strategy().as_mut(),
+            &s,
+            &evaluated,
+            &mut r,
+            &mut m,
+            &dedup,
+        );
+        assert_eq!(pool.len(), 60, "the 3 best cells have hundreds of 2-step mutants");
+        let best: Vec<_> = evaluated[27..].iter().map(|(c, _)| c).collect();
+        let mut unique = HashSet::new();
+        for c in &pool {
+            let d = best.iter().map(|b| hamming(&s, b, c)).min().unwrap();
+            assert!((1..=2).contains(&d), "{d} edits from the best cells");
+            assert!(!dedup.contains(&s, c));
+            assert!(unique.insert(c.clone()));
+        }
+        // Half and half: the strategy's share first.
+        let half = PoolSettings {
+            exploit: 0.5,
+            ..settings
+        };
+        let pool = build(
+            &half,
+            40,
+            strategy().as_mut(),
+            &s,
+            &evaluated,
+            &mut r,
+            &mut m,
+            &dedup,
+        );
+        let near = pool
+            .iter()
+            .filter(|c| best.iter().any(|b| hamming(&s, b, c) <= 2))
+            .count();
+        assert!(pool.len() >= 39 && near >= 20, "{} {near}", pool.len());
+        assert!(pool[20..].iter().all(|c| best.iter().any(|b| hamming(&s, b, c) <= 2)));
+    }
+
+    #[test]
+    fn settings_are_checked() {
+        let bad = |exploit, mutate_top, mutations| {
+            PoolSettings {
+                exploit,
+                mutate_top,
+                mutations,
+            }
+            .validate()
+            .is_err()
+        };
+        assert!(!bad(0.3, 10, 2));
+        assert!(bad(1.5, 10, 2));
+        assert!(bad(f64::NAN, 10, 2));
+        assert!(bad(0.5, 0, 2));
+        assert!(bad(0.5, 10, 0));
+    }
+}
