@@ -42,12 +42,15 @@ pub fn validate(ensemble: usize, beta: f64) -> Result<(), String> {
     Ok(())
 }
 
-/// Fits `members` estimators for the `fit`-th refit of a filter with seed `filter_seed`. One
-/// member is fitted on every cell with the stream named `fit` (the filter without an
-/// ensemble, unchanged); several are fitted each on a random [`MEMBER_SHARE`] of the cells (at
-/// least `min_train`), with streams `fit/member`.
+/// Fits `members` estimators for the `fit`-th refit of a filter with seed `filter_seed`, each
+/// from the same member of `previous` (the last refit's ensemble, empty at first: see
+/// [`Estimator::refit`]). One member is fitted on every cell with the stream named `fit` (the
+/// filter without an ensemble, unchanged); several are fitted each on a random
+/// [`MEMBER_SHARE`] of the cells (at least `min_train`), with streams `fit/member`.
+#[allow(clippy::too_many_arguments)]
 pub fn fit<S: SearchSpace>(
     estimator: &dyn Estimator<S>,
+    previous: &[Box<dyn FittedEstimator<S>>],
     space: &S,
     cells: &[S::Cell],
     targets: &[f64],
@@ -56,9 +59,13 @@ pub fn fit<S: SearchSpace>(
     fit: u64,
     min_train: usize,
 ) -> Result<Vec<Box<dyn FittedEstimator<S>>>, EstimatorError> {
+    let one = |m: usize, c: &[S::Cell], t: &[f64], rng: &mut seed::Rng| match previous.get(m) {
+        Some(p) => estimator.refit(space, c, t, rng, p.as_ref()),
+        None => estimator.fit(space, c, t, rng),
+    };
     if members <= 1 {
         let mut rng = seed::stream(filter_seed, &fit.to_string());
-        return Ok(vec![estimator.fit(space, cells, targets, &mut rng)?]);
+        return Ok(vec![one(0, cells, targets, &mut rng)?]);
     }
     let n = cells.len();
     let size = ((n as f64 * MEMBER_SHARE).ceil() as usize)
@@ -71,7 +78,7 @@ pub fn fit<S: SearchSpace>(
             pick.sort_unstable();
             let c: Vec<S::Cell> = pick.iter().map(|&i| cells[i].clone()).collect();
             let t: Vec<f64> = pick.iter().map(|&i| targets[i]).collect();
-            estimator.fit(space, &c, &t, &mut rng)
+            one(m, &c, &t, &mut rng)
         })
         .collect()
 }
@@ -170,7 +177,7 @@ mod tests {
         let cells: Vec<_> = (0..40).map(|_| space.sample(&mut rng)).collect();
         let targets: Vec<f64> = (0..40).map(|i| 80.0 + (i % 7) as f64).collect();
         let pool: Vec<_> = (0..30).map(|_| space.sample(&mut rng)).collect();
-        let one = fit(est.as_ref(), &space, &cells, &targets, 1, 9, 0, 1).unwrap();
+        let one = fit(est.as_ref(), &[], &space, &cells, &targets, 1, 9, 0, 1).unwrap();
         let plain = est
             .fit(&space, &cells, &targets, &mut seed::stream(9, "0"))
             .unwrap()
@@ -179,7 +186,7 @@ mod tests {
         let (mean, std) = predict(&one, &space, &pool).unwrap();
         assert_eq!(mean, plain);
         assert!(std.iter().all(|s| *s == 0.0));
-        let five = fit(est.as_ref(), &space, &cells, &targets, 5, 9, 0, 1).unwrap();
+        let five = fit(est.as_ref(), &[], &space, &cells, &targets, 5, 9, 0, 1).unwrap();
         let (mean5, std5) = predict(&five, &space, &pool).unwrap();
         assert!(std5.iter().any(|s| *s > 0.0), "subsets differ");
         for (m, s) in mean5.iter().zip(&std5) {

@@ -262,6 +262,7 @@ impl<S: SearchSpace> Filter<S> {
             let t0 = Instant::now();
             self.fitted = acquisition::fit(
                 self.estimator.as_ref(),
+                &self.fitted,
                 space,
                 &cells,
                 &targets,
