@@ -410,7 +410,7 @@ pub fn run<S: SearchSpace + 'static>(
     let filter = match (&exp.estimator, &exp.filter) {
         (Some(e), Some(f)) => Some(Filter::new(
             f.clone(),
-            e.build::<S>()?,
+            e.params.for_run(spec.seed).build::<S>()?,
             spec.seed,
             spec.replay.len() as u64,
         )),

@@ -175,6 +175,8 @@ net_settings! {
     pretrain_epochs: usize = 20, Range::Int(1, 100_000);
     /// pre-training seed
     pretrain_seed: u64 = 0, Range::Any;
+    /// in a search, each run pre-trains its own encoder (seed from the run's and pretrain_seed)
+    pretrain_per_run: bool = false, Range::Any;
     /// last training epochs whose embeddings join the kNN references (0: final only; pretrain = 0)
     reference_epochs: usize = 0, Range::Int(0, 100_000);
     /// refits in a search start from the previous fit and train this many epochs (pretrain = 0)
@@ -192,6 +194,20 @@ impl EmproxSettings {
             reference_epochs: self.reference_epochs,
             warm_epochs: self.warm_epochs,
         }
+    }
+
+    /// These settings for the run with seed `run_seed`: with `pretrain_per_run`, the
+    /// pre-training seed is derived from the run's (and `pretrain_seed`), so that every run has
+    /// its own encoder.
+    pub fn for_run(&self, run_seed: u64) -> Self {
+        let mut s = self.clone();
+        if s.pretrain_per_run {
+            s.pretrain_seed = emprox_benchmarks::seed::derive(
+                run_seed,
+                &format!("emprox-encoder/{}", self.pretrain_seed),
+            );
+        }
+        s
     }
 
     /// The validated estimator.
