@@ -62,8 +62,8 @@ impl PoolSettings {
 /// search's `rng`), then mutants of the best `mutate_top` cells of `evaluated` (drawn from
 /// `mutant_rng`, round-robin over the parents, best first). Cells evaluated or in flight and
 /// repeats inside the pool (by `dedup`'s key) are dropped; mutants are drawn until their share
-/// is full or [`ATTEMPTS_PER_MUTANT`] draws per mutant have been made. With `exploit = 0` this
-/// is exactly the strategy's pool, deduplicated.
+/// is full or [`ATTEMPTS_PER_MUTANT`] draws per mutant have been made, and the strategy proposes
+/// what they leave of it. With `exploit = 0` this is exactly the strategy's pool, deduplicated.
 #[allow(clippy::too_many_arguments)]
 pub fn build<S: SearchSpace>(
     settings: &PoolSettings,
@@ -105,6 +105,16 @@ pub fn build<S: SearchSpace>(
             pool.push(c);
             made += 1;
         }
+    }
+    if made < mutants {
+        // The best cells' neighbourhoods are used up: the strategy fills their share, so that
+        // a search stuck on a local optimum explores instead of ending.
+        pool.extend(
+            strategy
+                .ask_pool(space, mutants - made, rng)
+                .into_iter()
+                .filter(|c| keep(c)),
+        );
     }
     pool
 }
@@ -221,6 +231,39 @@ mod tests {
             .count();
         assert!(pool.len() >= 39 && near >= 20, "{} {near}", pool.len());
         assert!(pool[20..].iter().all(|c| best.iter().any(|b| hamming(&s, b, c) <= 2)));
+    }
+
+    #[test]
+    fn a_used_up_neighbourhood_is_filled_by_the_strategy() {
+        let s = space();
+        let mut r = seed::stream(4, "s");
+        let best = s.sample(&mut r);
+        // The best cell and its whole neighbourhood are evaluated: no new 1-step mutant.
+        let mut evaluated = vec![(best.clone(), 95.0)];
+        evaluated.extend(s.neighbours(&best).into_iter().map(|c| (c, 50.0)));
+        let mut dedup = Dedup::new(false, 10);
+        for (c, v) in &evaluated {
+            dedup.start(&s, c);
+            dedup.finish(&s, c, Some(*v));
+        }
+        let settings = PoolSettings {
+            exploit: 1.0,
+            mutate_top: 1,
+            mutations: 1,
+        };
+        let mut m = seed::stream(4, "m");
+        let pool = build(
+            &settings,
+            30,
+            strategy().as_mut(),
+            &s,
+            &evaluated,
+            &mut r,
+            &mut m,
+            &dedup,
+        );
+        assert!(pool.len() >= 29, "{}", pool.len());
+        assert!(pool.iter().all(|c| !dedup.contains(&s, c) && hamming(&s, &best, c) >= 2));
     }
 
     #[test]
