@@ -98,7 +98,10 @@ pub fn predict<S: SearchSpace>(
         return Ok((mean, vec![0.0; cells.len()]));
     }
     let k = preds.len() as f64;
-    let (mut mean, mut std) = (Vec::with_capacity(cells.len()), Vec::with_capacity(cells.len()));
+    let (mut mean, mut std) = (
+        Vec::with_capacity(cells.len()),
+        Vec::with_capacity(cells.len()),
+    );
     for i in 0..cells.len() {
         let m = preds.iter().map(|p| p[i]).sum::<f64>() / k;
         let v = preds.iter().map(|p| (p[i] - m).powi(2)).sum::<f64>() / k;
@@ -161,7 +164,10 @@ mod tests {
         );
         let m = draws.iter().sum::<f64>() / n as f64;
         let sd = (draws.iter().map(|d| (d - m).powi(2)).sum::<f64>() / n as f64).sqrt();
-        assert!((m - 5.0).abs() < 0.05 && (sd - 2.0).abs() < 0.05, "{m} {sd}");
+        assert!(
+            (m - 5.0).abs() < 0.05 && (sd - 2.0).abs() < 0.05,
+            "{m} {sd}"
+        );
         assert!(validate(1, 0.0).is_ok());
         assert!(validate(0, 1.0).is_err() && validate(101, 1.0).is_err());
         assert!(validate(5, -1.0).is_err() && validate(5, f64::NAN).is_err());

@@ -6,8 +6,8 @@
 
 use crate::acquisition::{self, Acquisition};
 use crate::dedup::Dedup;
-use crate::pool::{self, PoolSettings};
 use crate::journal::{JournalWriter, Timing, WriteError};
+use crate::pool::{self, PoolSettings};
 use emprox_benchmarks::{seed, SearchSpace};
 use emprox_estimators::{Estimator, EstimatorError, FittedEstimator};
 use emprox_strategies::Strategy;
@@ -299,8 +299,13 @@ impl<S: SearchSpace> Filter<S> {
         let t0 = Instant::now();
         let (means, spread) = acquisition::predict(&self.fitted, space, &pool)?;
         let mut acq_rng = seed::stream(self.seed, &format!("acquire/{queries}"));
-        let scores =
-            acquisition::acquire(self.cfg.acquisition, self.cfg.beta, &means, &spread, &mut acq_rng);
+        let scores = acquisition::acquire(
+            self.cfg.acquisition,
+            self.cfg.beta,
+            &means,
+            &spread,
+            &mut acq_rng,
+        );
         let secs = t0.elapsed().as_secs_f64();
         self.query_seconds += secs;
         if queries >= self.replay_until {

@@ -1,6 +1,7 @@
 //! The emprox engine: experiment files, the ask/tell search loop, the trial journal, results and
 //! plots. The `emprox` binary (src/main.rs) is a thin layer over this library.
 
+pub mod acquisition;
 pub mod benchmark;
 pub mod cache;
 pub mod commands;
@@ -9,7 +10,6 @@ pub mod config;
 pub mod dedup;
 pub mod evaluators;
 pub mod experiment;
-pub mod acquisition;
 pub mod filter;
 pub mod journal;
 pub mod objectives;

@@ -123,11 +123,7 @@ pub fn build<S: SearchSpace>(
 fn top<C>(evaluated: &[(C, f64)], m: usize) -> Vec<&C> {
     let mut order: Vec<usize> = (0..evaluated.len()).collect();
     order.sort_by(|&a, &b| evaluated[b].1.total_cmp(&evaluated[a].1).then(a.cmp(&b)));
-    order
-        .into_iter()
-        .take(m)
-        .map(|i| &evaluated[i].0)
-        .collect()
+    order.into_iter().take(m).map(|i| &evaluated[i].0).collect()
 }
 
 #[cfg(test)]
@@ -136,134 +132,129 @@ mod tests {
     use emprox_benchmarks::nb201::{Nb201Data, Nb201Space};
     use emprox_strategies::StrategyConfig;
 
-    fn space() -> Nb201Space {
-        Nb201Space::new(Nb201Data::shipped().unwrap())
+    type Cell = <Nb201Space as SearchSpace>::Cell;
+
+    /// A space, evaluated cells (registered in the dedup) and the RNGs of one pool.
+    struct Fixture {
+        space: Nb201Space,
+        evaluated: Vec<(Cell, f64)>,
+        dedup: Dedup<Cell>,
+        rng: seed::Rng,
+        mutant_rng: seed::Rng,
     }
 
-    fn strategy() -> Box<dyn Strategy<Nb201Space>> {
-        let c: StrategyConfig = toml::from_str("type = \"random\"").unwrap();
-        c.build().unwrap()
+    impl Fixture {
+        fn new(
+            seed_: u64,
+            cells: impl FnOnce(&Nb201Space, &mut seed::Rng) -> Vec<(Cell, f64)>,
+        ) -> Self {
+            let space = Nb201Space::new(Nb201Data::shipped().unwrap());
+            let mut rng = seed::stream(seed_, "s");
+            let evaluated = cells(&space, &mut rng);
+            let mut dedup = Dedup::new(false, 10);
+            for (c, v) in &evaluated {
+                dedup.start(&space, c);
+                dedup.finish(&space, c, Some(*v));
+            }
+            let mutant_rng = seed::stream(seed_, "m");
+            Fixture {
+                space,
+                evaluated,
+                dedup,
+                rng,
+                mutant_rng,
+            }
+        }
+
+        fn pool(&mut self, settings: PoolSettings, candidates: usize) -> Vec<Cell> {
+            let c: StrategyConfig = toml::from_str("type = \"random\"").unwrap();
+            let mut strategy: Box<dyn Strategy<Nb201Space>> = c.build().unwrap();
+            build(
+                &settings,
+                candidates,
+                strategy.as_mut(),
+                &self.space,
+                &self.evaluated,
+                &mut self.rng,
+                &mut self.mutant_rng,
+                &self.dedup,
+            )
+        }
+
+        /// Fewest edits from `c` to any of `cells`.
+        fn edits(&self, cells: &[&Cell], c: &Cell) -> usize {
+            let ops = |x: &Cell| self.space.components(x);
+            cells
+                .iter()
+                .map(|b| {
+                    ops(b)
+                        .iter()
+                        .zip(ops(c))
+                        .filter(|(x, y)| x.1 != y.1)
+                        .count()
+                })
+                .min()
+                .unwrap()
+        }
     }
 
-    fn hamming(s: &Nb201Space, a: &<Nb201Space as SearchSpace>::Cell, b: &<Nb201Space as SearchSpace>::Cell) -> usize {
-        s.components(a)
-            .iter()
-            .zip(s.components(b))
-            .filter(|(x, y)| x.1 != y.1)
-            .count()
+    fn mutating(exploit: f64, mutate_top: usize, mutations: usize) -> PoolSettings {
+        PoolSettings {
+            exploit,
+            mutate_top,
+            mutations,
+        }
     }
 
     #[test]
     fn no_exploitation_is_the_strategys_pool() {
-        let s = space();
-        let mut r0 = seed::stream(1, "s");
-        let want: Vec<_> = strategy().ask_pool(&s, 50, &mut r0);
-        let mut r1 = seed::stream(1, "s");
-        let mut m = seed::stream(1, "m");
-        let evaluated = vec![(s.sample(&mut m), 90.0)];
-        let dedup = Dedup::new(false, 10);
-        let got = build(
-            &PoolSettings::default(),
-            50,
-            strategy().as_mut(),
-            &s,
-            &evaluated,
-            &mut r1,
-            &mut m,
-            &dedup,
-        );
-        assert_eq!(got, want);
+        let mut f = Fixture::new(1, |_, _| Vec::new());
+        let c: StrategyConfig = toml::from_str("type = \"random\"").unwrap();
+        let mut plain: Box<dyn Strategy<Nb201Space>> = c.build().unwrap();
+        let want = plain.ask_pool(&f.space, 50, &mut seed::stream(1, "s"));
+        f.evaluated = vec![(want[0].clone(), 90.0)];
+        assert_eq!(f.pool(PoolSettings::default(), 50), want);
     }
 
     #[test]
     fn mutants_stay_near_the_best_cells_and_are_new() {
-        let s = space();
-        let mut r = seed::stream(2, "s");
-        let evaluated: Vec<_> = (0..30).map(|i| (s.sample(&mut r), i as f64)).collect();
-        let mut dedup = Dedup::new(false, 10);
-        for (c, v) in &evaluated {
-            dedup.start(&s, c);
-            dedup.finish(&s, c, Some(*v));
-        }
-        let settings = PoolSettings {
-            exploit: 1.0,
-            mutate_top: 3,
-            mutations: 2,
-        };
-        let mut m = seed::stream(2, "m");
-        let pool = build(
-            &settings,
+        let mut f = Fixture::new(2, |s, r| (0..30).map(|i| (s.sample(r), i as f64)).collect());
+        let pool = f.pool(mutating(1.0, 3, 2), 60);
+        assert_eq!(
+            pool.len(),
             60,
-            strategy().as_mut(),
-            &s,
-            &evaluated,
-            &mut r,
-            &mut m,
-            &dedup,
+            "the 3 best cells have hundreds of 2-step mutants"
         );
-        assert_eq!(pool.len(), 60, "the 3 best cells have hundreds of 2-step mutants");
-        let best: Vec<_> = evaluated[27..].iter().map(|(c, _)| c).collect();
+        let best: Vec<Cell> = f.evaluated[27..].iter().map(|(c, _)| c.clone()).collect();
+        let best: Vec<&Cell> = best.iter().collect();
         let mut unique = HashSet::new();
         for c in &pool {
-            let d = best.iter().map(|b| hamming(&s, b, c)).min().unwrap();
+            let d = f.edits(&best, c);
             assert!((1..=2).contains(&d), "{d} edits from the best cells");
-            assert!(!dedup.contains(&s, c));
+            assert!(!f.dedup.contains(&f.space, c));
             assert!(unique.insert(c.clone()));
         }
         // Half and half: the strategy's share first.
-        let half = PoolSettings {
-            exploit: 0.5,
-            ..settings
-        };
-        let pool = build(
-            &half,
-            40,
-            strategy().as_mut(),
-            &s,
-            &evaluated,
-            &mut r,
-            &mut m,
-            &dedup,
-        );
-        let near = pool
-            .iter()
-            .filter(|c| best.iter().any(|b| hamming(&s, b, c) <= 2))
-            .count();
-        assert!(pool.len() >= 39 && near >= 20, "{} {near}", pool.len());
-        assert!(pool[20..].iter().all(|c| best.iter().any(|b| hamming(&s, b, c) <= 2)));
+        let pool = f.pool(mutating(0.5, 3, 2), 40);
+        assert!(pool.len() >= 39, "{}", pool.len());
+        assert!(pool[20..].iter().all(|c| f.edits(&best, c) <= 2));
     }
 
     #[test]
     fn a_used_up_neighbourhood_is_filled_by_the_strategy() {
-        let s = space();
-        let mut r = seed::stream(4, "s");
-        let best = s.sample(&mut r);
         // The best cell and its whole neighbourhood are evaluated: no new 1-step mutant.
-        let mut evaluated = vec![(best.clone(), 95.0)];
-        evaluated.extend(s.neighbours(&best).into_iter().map(|c| (c, 50.0)));
-        let mut dedup = Dedup::new(false, 10);
-        for (c, v) in &evaluated {
-            dedup.start(&s, c);
-            dedup.finish(&s, c, Some(*v));
-        }
-        let settings = PoolSettings {
-            exploit: 1.0,
-            mutate_top: 1,
-            mutations: 1,
-        };
-        let mut m = seed::stream(4, "m");
-        let pool = build(
-            &settings,
-            30,
-            strategy().as_mut(),
-            &s,
-            &evaluated,
-            &mut r,
-            &mut m,
-            &dedup,
-        );
+        let mut f = Fixture::new(4, |s, r| {
+            let best = s.sample(r);
+            let mut cells = vec![(best.clone(), 95.0)];
+            cells.extend(s.neighbours(&best).into_iter().map(|c| (c, 50.0)));
+            cells
+        });
+        let pool = f.pool(mutating(1.0, 1, 1), 30);
+        let best = f.evaluated[0].0.clone();
         assert!(pool.len() >= 29, "{}", pool.len());
-        assert!(pool.iter().all(|c| !dedup.contains(&s, c) && hamming(&s, &best, c) >= 2));
+        assert!(pool
+            .iter()
+            .all(|c| !f.dedup.contains(&f.space, c) && f.edits(&[&best], c) >= 2));
     }
 
     #[test]

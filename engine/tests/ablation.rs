@@ -160,7 +160,13 @@ fn edits(a: &str, b: &str) -> usize {
     ops(a).iter().zip(ops(b)).filter(|(x, y)| **x != *y).count()
 }
 
-fn records(out: &Path, dataset: &str, folder: &str, seed: u32, file: &str) -> Vec<serde_json::Value> {
+fn records(
+    out: &Path,
+    dataset: &str,
+    folder: &str,
+    seed: u32,
+    file: &str,
+) -> Vec<serde_json::Value> {
     let p = out.join(format!("{dataset}/{folder}/seed-{seed}/{file}"));
     std::fs::read_to_string(&p)
         .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
@@ -226,11 +232,17 @@ fn the_pool_ablation_runs_every_pool_and_acquisition() {
             // An ensemble logs each candidate's spread and acquisition value; one model does not.
             let pools = records(&out, dataset, &folder(label), seed, "pools.jsonl");
             let ensemble = label.contains(" e5");
-            assert!(pools.iter().all(|p| p.get("spread").is_some() == ensemble), "{label}");
+            assert!(
+                pools.iter().all(|p| p.get("spread").is_some() == ensemble),
+                "{label}"
+            );
             if ensemble {
                 let spread = pools[0]["spread"].as_array().unwrap();
                 assert_eq!(spread.len(), pools[0]["scored"].as_array().unwrap().len());
-                assert!(spread.iter().any(|s| s[0].as_f64().unwrap() > 0.0), "{label}");
+                assert!(
+                    spread.iter().any(|s| s[0].as_f64().unwrap() > 0.0),
+                    "{label}"
+                );
             }
         }
     }
@@ -244,7 +256,10 @@ fn the_pool_ablation_runs_every_pool_and_acquisition() {
             let mutants = share_near_top2(&t("RE_EmProx_x1_top2_m1"));
             let strategy = share_near_top2(&t("RE_EmProx"));
             eprintln!("{dataset} {seed}: near the top 2: mutation pool {mutants:.2}, strategy pool {strategy:.2}");
-            assert!(mutants >= 0.7 && mutants > strategy + 0.2, "{mutants} {strategy}");
+            assert!(
+                mutants >= 0.7 && mutants > strategy + 0.2,
+                "{mutants} {strategy}"
+            );
         }
     }
     // The estimator's rank correlation on the pools it scored.

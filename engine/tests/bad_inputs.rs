@@ -472,18 +472,16 @@ fn bad_inputs_get_clear_errors() {
         },
         Case {
             what: "[filter] exploit = 1.5",
-            args: run(file(&e.replace(
-                "candidates = 100 ",
-                "exploit = 1.5\ncandidates = 100 ",
-            ))),
+            args: run(file(
+                &e.replace("candidates = 100 ", "exploit = 1.5\ncandidates = 100 "),
+            )),
             needle: "[filter] exploit must be in [0, 1], got 1.5",
         },
         Case {
             what: "[filter] ensemble = 0",
-            args: run(file(&e.replace(
-                "candidates = 100 ",
-                "ensemble = 0\ncandidates = 100 ",
-            ))),
+            args: run(file(
+                &e.replace("candidates = 100 ", "ensemble = 0\ncandidates = 100 "),
+            )),
             needle: "[filter] ensemble must be in [1, 100], got 0",
         },
         Case {
@@ -496,7 +494,9 @@ fn bad_inputs_get_clear_errors() {
         },
         Case {
             what: "[estimator] warm_epochs with pretrain",
-            args: run(file(&e.replace("[estimator]\n", "[estimator]\nwarm_epochs = 5\n"))),
+            args: run(file(
+                &e.replace("[estimator]\n", "[estimator]\nwarm_epochs = 5\n"),
+            )),
             needle: "need `pretrain` = 0",
         },
         Case {

@@ -207,7 +207,13 @@ fn epoch_references_and_warm_refits() {
         .fit(&space, &xtr[..111], &ytr[..111], &mut seed::stream(6, "a"))
         .unwrap();
     let again = warm
-        .refit(&space, &xtr, &ytr, &mut seed::stream(6, "b"), first.as_ref())
+        .refit(
+            &space,
+            &xtr,
+            &ytr,
+            &mut seed::stream(6, "b"),
+            first.as_ref(),
+        )
         .unwrap();
     let cold = warm
         .fit(&space, &xtr, &ytr, &mut seed::stream(6, "b"))
@@ -224,7 +230,13 @@ fn epoch_references_and_warm_refits() {
         params: EmProxParams::default(),
     };
     let a = fresh
-        .refit(&space, &xtr, &ytr, &mut seed::stream(6, "b"), first.as_ref())
+        .refit(
+            &space,
+            &xtr,
+            &ytr,
+            &mut seed::stream(6, "b"),
+            first.as_ref(),
+        )
         .unwrap();
     let b = fresh
         .fit(&space, &xtr, &ytr, &mut seed::stream(6, "b"))

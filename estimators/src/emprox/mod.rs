@@ -288,7 +288,10 @@ impl EmProx {
         let enc = self.params.net.encoding;
         let seqs: Vec<Vec<u32>> = cells.iter().map(|c| space.sequence(c, enc)).collect();
         let (net, mut refs) = if self.params.pretrain > 0 {
-            (pretrain::cached(space, &self.params)?, References::default())
+            (
+                pretrain::cached(space, &self.params)?,
+                References::default(),
+            )
         } else {
             self.train_net(space, &seqs, targets, rng, start)?
         };
