@@ -36,9 +36,9 @@ fn final_test(out: &Path, dataset: &str, folder: &str, seed: u32) -> f64 {
     last.rsplit(',').next().unwrap().parse().unwrap()
 }
 
-/// The output folder of a label (the labels here use only letters, digits, `+` and spaces).
+/// The output folder of a label (the labels here use only letters, digits, `+`, `.` and spaces).
 fn folder(label: &str) -> String {
-    label.replace(['+', ' '], "_")
+    label.replace(['+', ' ', '.'], "_")
 }
 
 #[test]
