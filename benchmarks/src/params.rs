@@ -82,6 +82,15 @@ impl<T: InRange> InRange for Option<T> {
     }
 }
 
+impl InRange for bool {
+    fn in_range(&self, _: &Range) -> bool {
+        true
+    }
+    fn shown(&self) -> String {
+        self.to_string()
+    }
+}
+
 impl InRange for crate::SeqEncoding {
     fn in_range(&self, _: &Range) -> bool {
         true

@@ -4,14 +4,16 @@
 //! [`Dedup`] key (isomorphism classes with `[search] dedup_isomorphic`); the fitted estimator
 //! scores the rest; only the top `top_k` are evaluated.
 
+use crate::acquisition::{self, Acquisition};
 use crate::dedup::Dedup;
 use crate::journal::{JournalWriter, Timing, WriteError};
 use crate::mo_rank::{MoRank, MoRankKind};
+use crate::pool::{self, PoolSettings};
 use emprox_benchmarks::{seed, SearchSpace};
 use emprox_estimators::{Estimator, EstimatorError, FittedEstimator};
 use emprox_strategies::{Feedback, Strategy};
 use serde::{Deserialize, Serialize};
-use std::collections::{HashSet, VecDeque};
+use std::collections::VecDeque;
 use std::time::Instant;
 
 /// The `[filter]` table.
@@ -40,6 +42,25 @@ pub struct FilterConfig {
     /// see [`crate::mo_rank`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mo_rank: Option<MoRankKind>,
+    /// Share of each pool made of mutations of the best evaluated cells (default 0: the
+    /// strategy's proposals only). See [`crate::pool`].
+    #[serde(default = "d_exploit")]
+    pub exploit: f64,
+    /// The best evaluated cells that are mutated (default 10).
+    #[serde(default = "d_mutate_top")]
+    pub mutate_top: usize,
+    /// Mutations per mutant, at most (default 2).
+    #[serde(default = "d_mutations")]
+    pub mutations: usize,
+    /// Fitted estimators per refit (default 1). See [`crate::acquisition`].
+    #[serde(default = "d_ensemble")]
+    pub ensemble: usize,
+    /// How candidates are scored from the ensemble: mean | ucb | thompson (default mean).
+    #[serde(default)]
+    pub acquisition: Acquisition,
+    /// The weight of the ensemble's standard deviation in `ucb` (default 1).
+    #[serde(default = "d_beta")]
+    pub beta: f64,
 }
 
 fn d_candidates() -> usize {
@@ -54,6 +75,21 @@ fn d_warmup() -> u64 {
 fn d_refit() -> u64 {
     10
 }
+fn d_exploit() -> f64 {
+    PoolSettings::default().exploit
+}
+fn d_mutate_top() -> usize {
+    PoolSettings::default().mutate_top
+}
+fn d_mutations() -> usize {
+    PoolSettings::default().mutations
+}
+fn d_ensemble() -> usize {
+    1
+}
+fn d_beta() -> f64 {
+    1.0
+}
 
 impl Default for FilterConfig {
     fn default() -> Self {
@@ -64,6 +100,12 @@ impl Default for FilterConfig {
             refit_every: d_refit(),
             dedup_isomorphic: None,
             mo_rank: None,
+            exploit: d_exploit(),
+            mutate_top: d_mutate_top(),
+            mutations: d_mutations(),
+            ensemble: d_ensemble(),
+            acquisition: Acquisition::default(),
+            beta: d_beta(),
         }
     }
 }
@@ -106,7 +148,17 @@ impl FilterConfig {
                 min_train.max(1)
             ));
         }
-        Ok(())
+        self.pool().validate()?;
+        acquisition::validate(self.ensemble, self.beta)
+    }
+
+    /// The pool keys.
+    pub fn pool(&self) -> PoolSettings {
+        PoolSettings {
+            exploit: self.exploit,
+            mutate_top: self.mutate_top,
+            mutations: self.mutations,
+        }
     }
 }
 
@@ -131,19 +183,25 @@ struct PoolRecord<'a> {
     scored: &'a [(Option<u64>, f64)],
     /// Indices chosen for evaluation, best first.
     chosen: Vec<Option<u64>>,
+    /// With an ensemble: each candidate's standard deviation and acquisition value (`scored`
+    /// holds the mean), in pool order.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    spread: Option<Vec<[f64; 2]>>,
 }
 
 /// A filter for one run.
 pub struct Filter<S: SearchSpace> {
     cfg: FilterConfig,
     estimator: Box<dyn Estimator<S>>,
-    fitted: Option<Box<dyn FittedEstimator<S>>>,
+    fitted: Vec<Box<dyn FittedEstimator<S>>>,
     fitted_at: usize,
     fits: u64,
     queue: VecDeque<(S::Cell, f64)>,
     /// The training set: evaluated cells with their (maximised) scores, in query order.
     evaluated: Vec<(S::Cell, f64)>,
     seed: u64,
+    /// Draws the mutants of the pools.
+    mutant_rng: seed::Rng,
     /// Pools and timings before this query were logged by an earlier attempt (resume).
     replay_until: u64,
     /// Wall seconds spent fitting.
@@ -166,12 +224,13 @@ impl<S: SearchSpace> Filter<S> {
         Self {
             cfg,
             estimator,
-            fitted: None,
+            fitted: Vec::new(),
             fitted_at: 0,
             fits: 0,
             queue: VecDeque::new(),
             evaluated: Vec::new(),
             seed: seed::derive(run_seed, "estimator"),
+            mutant_rng: seed::stream(run_seed, "filter-mutants"),
             replay_until,
             fit_seconds: 0.0,
             query_seconds: 0.0,
@@ -215,13 +274,22 @@ impl<S: SearchSpace> Filter<S> {
         if let Some(x) = self.queue.pop_front() {
             return Ok(Some(x));
         }
-        if self.fitted.is_none()
+        if self.fitted.is_empty()
             || self.evaluated.len() >= self.fitted_at + self.cfg.refit_every as usize
         {
             let (cells, targets): (Vec<S::Cell>, Vec<f64>) = self.evaluated.iter().cloned().unzip();
-            let mut fit_rng = seed::stream(self.seed, &self.fits.to_string());
             let t0 = Instant::now();
-            self.fitted = Some(self.estimator.fit(space, &cells, &targets, &mut fit_rng)?);
+            self.fitted = acquisition::fit(
+                self.estimator.as_ref(),
+                &self.fitted,
+                space,
+                &cells,
+                &targets,
+                self.cfg.ensemble,
+                self.seed,
+                self.fits,
+                self.estimator.needs().min_train_size,
+            )?;
             let secs = t0.elapsed().as_secs_f64();
             self.fit_seconds += secs;
             self.fits += 1;
@@ -234,22 +302,29 @@ impl<S: SearchSpace> Filter<S> {
                 })?;
             }
         }
-        let mut keys = HashSet::new();
-        let pool: Vec<S::Cell> = strategy
-            .ask_pool(space, self.cfg.candidates, rng)
-            .into_iter()
-            .filter(|c| !dedup.contains(space, c))
-            .filter(|c| keys.insert(dedup.key(space, c)))
-            .collect();
+        let pool = pool::build(
+            &self.cfg.pool(),
+            self.cfg.candidates,
+            strategy,
+            space,
+            &self.evaluated,
+            rng,
+            &mut self.mutant_rng,
+            dedup,
+        );
         if pool.is_empty() {
             return Ok(None);
         }
         let t0 = Instant::now();
-        let scores = self
-            .fitted
-            .as_ref()
-            .expect("fitted above")
-            .predict(space, &pool)?;
+        let (means, spread) = acquisition::predict(&self.fitted, space, &pool)?;
+        let mut acq_rng = seed::stream(self.seed, &format!("acquire/{queries}"));
+        let scores = acquisition::acquire(
+            self.cfg.acquisition,
+            self.cfg.beta,
+            &means,
+            &spread,
+            &mut acq_rng,
+        );
         let secs = t0.elapsed().as_secs_f64();
         self.query_seconds += secs;
         if queries >= self.replay_until {
@@ -276,7 +351,7 @@ impl<S: SearchSpace> Filter<S> {
         let index = |c: &S::Cell| space.index(c);
         let scored: Vec<(Option<u64>, f64)> = pool
             .iter()
-            .zip(&scores)
+            .zip(&means)
             .map(|(c, s)| (index(c), *s))
             .collect();
         if queries >= self.replay_until {
@@ -285,11 +360,13 @@ impl<S: SearchSpace> Filter<S> {
                 train_size: self.fitted_at,
                 scored: &scored,
                 chosen: order.iter().map(|&i| index(&pool[i])).collect(),
+                spread: (self.fitted.len() > 1)
+                    .then(|| spread.iter().zip(&scores).map(|(s, a)| [*s, *a]).collect()),
             })?;
         }
         self.queue = order
             .into_iter()
-            .map(|i| (pool[i].clone(), scores[i]))
+            .map(|i| (pool[i].clone(), means[i]))
             .collect();
         Ok(self.queue.pop_front())
     }

@@ -1,6 +1,7 @@
 //! The emprox engine: experiment files, the ask/tell search loop, the trial journal, results and
 //! plots. The `emprox` binary (src/main.rs) is a thin layer over this library.
 
+pub mod acquisition;
 pub mod benchmark;
 pub mod cache;
 pub mod commands;
@@ -14,6 +15,7 @@ pub mod journal;
 pub mod mo_rank;
 pub mod objectives;
 pub mod plot;
+pub mod pool;
 pub mod progress;
 pub mod replay;
 pub mod results;

@@ -424,7 +424,7 @@ pub fn run<S: SearchSpace + 'static>(
         (Some(e), Some(f)) => {
             let filter = Filter::new(
                 f.clone(),
-                e.build::<S>()?,
+                e.params.for_run(spec.seed).build::<S>()?,
                 spec.seed,
                 spec.replay.len() as u64,
             );

@@ -36,9 +36,9 @@ fn final_test(out: &Path, dataset: &str, folder: &str, seed: u32) -> f64 {
     last.rsplit(',').next().unwrap().parse().unwrap()
 }
 
-/// The output folder of a label (the labels here use only letters, digits, `+` and spaces).
+/// The output folder of a label (the labels here use only letters, digits, `+`, `.` and spaces).
 fn folder(label: &str) -> String {
-    label.replace(['+', ' '], "_")
+    label.replace(['+', ' ', '.'], "_")
 }
 
 #[test]
@@ -124,7 +124,17 @@ fn the_long_ablation_file_runs() {
     let labels: Vec<&str> = rows.iter().map(|r| r["label"].as_str().unwrap()).collect();
     assert_eq!(
         labels,
-        ["RE", "RE+EmProx", "RE+knn", "RE+EmProx paper", "RE+mlp"]
+        [
+            "RE",
+            "RE+EmProx",
+            "RE+knn",
+            "RE+EmProx paper",
+            "RE+mlp",
+            "RE+EmProx paper warm10",
+            "RE+EmProx paper refs50",
+            "RE+EmProx paper x1 top2 m1",
+            "RE+EmProx paper warm10 x1 top2 m1"
+        ]
     );
     for r in &rows {
         let label = r["label"].as_str().unwrap();
@@ -136,4 +146,153 @@ fn the_long_ablation_file_runs() {
         let t = final_test(&out, "cifar10", &folder(label), 0);
         assert!((93.0..94.38).contains(&t), "{label}: {t}");
     }
+}
+
+/// The six operations of a NAS-Bench-201 architecture string, in order.
+fn ops(arch: &str) -> Vec<&str> {
+    arch.split('|')
+        .filter(|t| t.contains('~'))
+        .map(|t| t.split('~').next().unwrap())
+        .collect()
+}
+
+fn edits(a: &str, b: &str) -> usize {
+    ops(a).iter().zip(ops(b)).filter(|(x, y)| **x != *y).count()
+}
+
+fn records(
+    out: &Path,
+    dataset: &str,
+    folder: &str,
+    seed: u32,
+    file: &str,
+) -> Vec<serde_json::Value> {
+    let p = out.join(format!("{dataset}/{folder}/seed-{seed}/{file}"));
+    std::fs::read_to_string(&p)
+        .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// Share of the filtered trials (after the warm-up of 20, pools of 10) that are one edit from
+/// one of the two best cells (by validation) evaluated before their pool was built.
+fn share_near_top2(trials: &[serde_json::Value]) -> f64 {
+    let (mut near, mut all) = (0, 0);
+    for j in 20..trials.len() {
+        let built = 20 + (j - 20) / 10 * 10;
+        let mut before: Vec<&serde_json::Value> = trials[..built].iter().collect();
+        before.sort_by(|a, b| {
+            b["val_acc"]
+                .as_f64()
+                .unwrap()
+                .total_cmp(&a["val_acc"].as_f64().unwrap())
+        });
+        let arch = trials[j]["arch"].as_str().unwrap();
+        all += 1;
+        if before[..2]
+            .iter()
+            .any(|t| edits(t["arch"].as_str().unwrap(), arch) == 1)
+        {
+            near += 1;
+        }
+    }
+    near as f64 / all as f64
+}
+
+#[test]
+fn the_pool_ablation_runs_every_pool_and_acquisition() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("pool");
+    let rows = compare("examples/ablation_pool.toml", "2", &out);
+    let labels: Vec<&str> = rows.iter().map(|r| r["label"].as_str().unwrap()).collect();
+    for want in [
+        "RE",
+        "RE+EmProx",
+        "RE+knn",
+        "RE+EmProx x1 top2 m1",
+        "RE+EmProx x1 top2 m1 e5 ts",
+        "RE+knn x1 top2 m1",
+        "RE+random x1 top2 m1",
+    ] {
+        assert!(labels.contains(&want), "{want} missing: {labels:?}");
+    }
+    for r in &rows {
+        let label = r["label"].as_str().unwrap();
+        let dataset = r["dataset"].as_str().unwrap();
+        if !label.contains('+') {
+            continue;
+        }
+        for seed in 0..2 {
+            let plain = trials(&out, dataset, "RE", seed);
+            let filt = trials(&out, dataset, &folder(label), seed);
+            let warmup = if label.contains("w10") { 10 } else { 20 };
+            assert_eq!(plain[..warmup], filt[..warmup], "{label} {dataset} {seed}");
+            assert_eq!(filt.len(), 150, "{label}: every run spends its budget");
+            // An ensemble logs each candidate's spread and acquisition value; one model does not.
+            let pools = records(&out, dataset, &folder(label), seed, "pools.jsonl");
+            let ensemble = label.contains(" e5");
+            assert!(
+                pools.iter().all(|p| p.get("spread").is_some() == ensemble),
+                "{label}"
+            );
+            if ensemble {
+                let spread = pools[0]["spread"].as_array().unwrap();
+                assert_eq!(spread.len(), pools[0]["scored"].as_array().unwrap().len());
+                assert!(
+                    spread.iter().any(|s| s[0].as_f64().unwrap() > 0.0),
+                    "{label}"
+                );
+            }
+        }
+    }
+    // Mutation pools: the filtered trials are one edit from the two best cells at the time
+    // (but where those neighbourhoods are used up); the strategy's own pools mostly are not.
+    for dataset in ["cifar10", "cifar100"] {
+        for seed in 0..2 {
+            let t = |f: &str| -> Vec<serde_json::Value> {
+                records(&out, dataset, f, seed, "trials.jsonl")
+            };
+            let mutants = share_near_top2(&t("RE_EmProx_x1_top2_m1"));
+            let strategy = share_near_top2(&t("RE_EmProx"));
+            eprintln!("{dataset} {seed}: near the top 2: mutation pool {mutants:.2}, strategy pool {strategy:.2}");
+            assert!(
+                mutants >= 0.7 && mutants > strategy + 0.2,
+                "{mutants} {strategy}"
+            );
+        }
+    }
+    // The estimator's rank correlation on the pools it scored.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let o = Command::new("python3")
+        .arg(root.join("examples/pool_tau.py"))
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = String::from_utf8(o.stdout).unwrap();
+    let filtered = rows
+        .iter()
+        .filter(|r| r["label"].as_str().unwrap().contains('+'))
+        .count();
+    let lines: Vec<&str> = text.lines().skip(2).collect();
+    assert_eq!(lines.len(), filtered, "{text}");
+    let tau = |line: &str| -> Vec<f64> {
+        line.split('|')
+            .skip(3)
+            .take(3)
+            .map(|c| c.trim().parse().unwrap())
+            .collect()
+    };
+    for l in &lines {
+        assert!(tau(l).iter().all(|t| (-1.0..=1.0).contains(t)), "{l}");
+    }
+    let row = |label: &str| -> Vec<f64> {
+        tau(lines
+            .iter()
+            .find(|l| l.starts_with(&format!("| cifar10 | {label} |")))
+            .unwrap())
+    };
+    // EmProx ranks the strategy's pool better than chance.
+    assert!(row("RE+EmProx")[0] > 0.2, "{text}");
 }

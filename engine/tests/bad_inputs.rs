@@ -471,6 +471,35 @@ fn bad_inputs_get_clear_errors() {
             needle: "candidates must be at most 1000000",
         },
         Case {
+            what: "[filter] exploit = 1.5",
+            args: run(file(
+                &e.replace("candidates = 100 ", "exploit = 1.5\ncandidates = 100 "),
+            )),
+            needle: "[filter] exploit must be in [0, 1], got 1.5",
+        },
+        Case {
+            what: "[filter] ensemble = 0",
+            args: run(file(
+                &e.replace("candidates = 100 ", "ensemble = 0\ncandidates = 100 "),
+            )),
+            needle: "[filter] ensemble must be in [1, 100], got 0",
+        },
+        Case {
+            what: "[filter] acquisition = \"greedy\"",
+            args: run(file(&e.replace(
+                "candidates = 100 ",
+                "acquisition = \"greedy\"\ncandidates = 100 ",
+            ))),
+            needle: "unknown variant `greedy`, expected one of `mean`, `ucb`, `thompson`",
+        },
+        Case {
+            what: "[estimator] warm_epochs with pretrain",
+            args: run(file(
+                &e.replace("[estimator]\n", "[estimator]\nwarm_epochs = 5\n"),
+            )),
+            needle: "need `pretrain` = 0",
+        },
+        Case {
             what: "seeds = 10^6",
             args: run(file(&b.replace("seeds = 20", "seeds = 1000000"))),
             needle: "`seeds` must be at most 100000",

@@ -58,6 +58,15 @@ impl EstimatorParams {
         }
     }
 
+    /// The parameters for the search run with seed `run_seed` (EmProx's `pretrain_per_run`
+    /// gives each run its own pre-training seed); the others as they are.
+    pub fn for_run(&self, run_seed: u64) -> EstimatorParams {
+        match self {
+            EstimatorParams::Emprox(p) => EstimatorParams::Emprox(p.for_run(run_seed)),
+            other => other.clone(),
+        }
+    }
+
     /// Checks the parameters and builds the estimator.
     pub fn build<S: SearchSpace + 'static>(&self) -> Result<Box<dyn Estimator<S>>, EstimatorError> {
         fn boxed<S: SearchSpace, E: Estimator<S> + 'static>(
@@ -224,6 +233,17 @@ mod tests {
         assert_eq!(e.params.net.encoding, SeqEncoding::Compact);
         assert_eq!(e.params.net.train.epochs, 50);
         assert_eq!(c.label(), "mine");
+        // pretrain_per_run: each run its own pre-training seed; otherwise the file's.
+        let c = parse("type = \"emprox\"\npretrain = 100\npretrain_per_run = true").unwrap();
+        let seed_of = |p: EstimatorParams| match p {
+            EstimatorParams::Emprox(e) => e.pretrain_seed,
+            _ => unreachable!(),
+        };
+        let (a, b) = (seed_of(c.params.for_run(1)), seed_of(c.params.for_run(2)));
+        assert!(a != b && a != 0, "{a} {b}");
+        assert_eq!(seed_of(c.params.for_run(1)), a);
+        let shared = parse("type = \"emprox\"\npretrain = 100\npretrain_seed = 3").unwrap();
+        assert_eq!(seed_of(shared.params.for_run(1)), 3);
         let c = parse("type = \"nao\"").unwrap();
         assert_eq!(c.label(), "nao");
         let EstimatorParams::Nao(p) = &c.params else {

@@ -28,6 +28,19 @@ pub trait Estimator<S: SearchSpace>: Send + Sync {
         targets: &[f64],
         rng: &mut Rng,
     ) -> Result<Box<dyn FittedEstimator<S>>, EstimatorError>;
+    /// Fits again in a search, after `previous` (a fit of this estimator on fewer cells): a fresh
+    /// [`Estimator::fit`] unless the estimator can start from the previous fit's state.
+    fn refit(
+        &self,
+        space: &S,
+        cells: &[S::Cell],
+        targets: &[f64],
+        rng: &mut Rng,
+        previous: &dyn FittedEstimator<S>,
+    ) -> Result<Box<dyn FittedEstimator<S>>, EstimatorError> {
+        let _ = previous;
+        self.fit(space, cells, targets, rng)
+    }
 }
 
 /// A fitted estimator.
@@ -40,6 +53,10 @@ pub trait FittedEstimator<S: SearchSpace>: Send + Sync {
         Err(EstimatorError::Unsupported(
             "this estimator cannot be saved".into(),
         ))
+    }
+    /// The fitted state for a warm [`Estimator::refit`], where the estimator has one.
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        None
     }
 }
 

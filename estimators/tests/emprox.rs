@@ -167,3 +167,86 @@ fn a_step_budget_equal_to_the_epochs_gives_the_same_model() {
     assert_eq!(by_epochs, fit("type = \"emprox\"\nsteps = 30"));
     assert_ne!(by_epochs, fit("type = \"emprox\"\nsteps = 31"));
 }
+
+/// `reference_epochs` keeps the last N epochs' training-time embeddings as kNN references (the
+/// authors' code), and they change the predictions but not the fitted encoder; `warm_epochs`
+/// refits from the previous fit's weights, in fewer epochs, and still ranks better than chance.
+/// Neither goes with a pre-trained encoder.
+#[test]
+fn epoch_references_and_warm_refits() {
+    let space = space();
+    let (xtr, ytr, xte, yte) = split(&space);
+    let fit = |p: EmProxParams| {
+        EmProx { params: p }
+            .fit(&space, &xtr, &ytr, &mut seed::stream(5, "fit"))
+            .unwrap()
+    };
+    let plain = fit(EmProxParams::default());
+    let refs = fit(EmProxParams {
+        reference_epochs: 50,
+        ..EmProxParams::default()
+    });
+    let (p0, p1) = (
+        plain.predict(&space, &xte).unwrap(),
+        refs.predict(&space, &xte).unwrap(),
+    );
+    assert_ne!(p0, p1, "50 x 121 more reference points change the kNN");
+    let tau = kendall_tau(&p1, &yte);
+    assert!(tau > 0.2, "tau with epoch references {tau}");
+    let dir = tempfile::tempdir().unwrap();
+    assert!(refs.save(dir.path()).is_err());
+
+    // A warm refit on 10 more cells starts from the first fit and trains 5 epochs.
+    let warm = EmProx {
+        params: EmProxParams {
+            warm_epochs: Some(5),
+            ..EmProxParams::default()
+        },
+    };
+    let first = warm
+        .fit(&space, &xtr[..111], &ytr[..111], &mut seed::stream(6, "a"))
+        .unwrap();
+    let again = warm
+        .refit(
+            &space,
+            &xtr,
+            &ytr,
+            &mut seed::stream(6, "b"),
+            first.as_ref(),
+        )
+        .unwrap();
+    let cold = warm
+        .fit(&space, &xtr, &ytr, &mut seed::stream(6, "b"))
+        .unwrap();
+    let (pw, pc) = (
+        again.predict(&space, &xte).unwrap(),
+        cold.predict(&space, &xte).unwrap(),
+    );
+    assert_ne!(pw, pc, "the warm refit starts from the first fit's weights");
+    let tau = kendall_tau(&pw, &yte);
+    assert!(tau > 0.2, "tau after a warm refit {tau}");
+    // Without warm_epochs, refit is a fresh fit.
+    let fresh = EmProx {
+        params: EmProxParams::default(),
+    };
+    let a = fresh
+        .refit(
+            &space,
+            &xtr,
+            &ytr,
+            &mut seed::stream(6, "b"),
+            first.as_ref(),
+        )
+        .unwrap();
+    let b = fresh
+        .fit(&space, &xtr, &ytr, &mut seed::stream(6, "b"))
+        .unwrap();
+    assert_eq!(
+        a.predict(&space, &xte).unwrap(),
+        b.predict(&space, &xte).unwrap()
+    );
+    let c: EstimatorConfig =
+        toml::from_str("type = \"emprox\"\npretrain = 100\nwarm_epochs = 5").unwrap();
+    let e = c.build::<Nb201Space>().err().unwrap().to_string();
+    assert!(e.contains("need `pretrain` = 0"), "{e}");
+}

@@ -71,6 +71,15 @@ pub struct EmProxParams {
     pub pretrain_epochs: usize,
     /// Seed of the pre-training sample and weights (the cache key, with the rest).
     pub pretrain_seed: u64,
+    /// Training epochs whose training-time embeddings of the labelled cells join the kNN
+    /// reference set beside the final ones (the authors' code keeps every epoch's); 0: the
+    /// final embeddings only. Without pre-training only.
+    #[serde(default)]
+    pub reference_epochs: usize,
+    /// In a search, a refit starts from the previous fit's weights and trains this many epochs
+    /// (`None`: every fit starts afresh). Without pre-training only.
+    #[serde(default)]
+    pub warm_epochs: Option<usize>,
 }
 
 impl Default for EmProxParams {
@@ -166,6 +175,12 @@ net_settings! {
     pretrain_epochs: usize = 20, Range::Int(1, 100_000);
     /// pre-training seed
     pretrain_seed: u64 = 0, Range::Any;
+    /// in a search, each run pre-trains its own encoder (seed from the run's and pretrain_seed)
+    pretrain_per_run: bool = false, Range::Any;
+    /// last training epochs whose embeddings join the kNN references (0: final only; pretrain = 0)
+    reference_epochs: usize = 0, Range::Int(0, 100_000);
+    /// refits in a search start from the previous fit and train this many epochs (pretrain = 0)
+    warm_epochs: Option<usize> = None, Range::Int(1, 100_000);
 }
 
 impl EmproxSettings {
@@ -176,12 +191,35 @@ impl EmproxSettings {
             pretrain: self.pretrain,
             pretrain_epochs: self.pretrain_epochs,
             pretrain_seed: self.pretrain_seed,
+            reference_epochs: self.reference_epochs,
+            warm_epochs: self.warm_epochs,
         }
+    }
+
+    /// These settings for the run with seed `run_seed`: with `pretrain_per_run`, the
+    /// pre-training seed is derived from the run's (and `pretrain_seed`), so that every run has
+    /// its own encoder.
+    pub fn for_run(&self, run_seed: u64) -> Self {
+        let mut s = self.clone();
+        if s.pretrain_per_run {
+            s.pretrain_seed = emprox_benchmarks::seed::derive(
+                run_seed,
+                &format!("emprox-encoder/{}", self.pretrain_seed),
+            );
+        }
+        s
     }
 
     /// The validated estimator.
     pub fn check(&self) -> Result<EmProx, String> {
         self.checked_net()?;
+        if self.pretrain > 0 && (self.reference_epochs > 0 || self.warm_epochs.is_some()) {
+            return Err(
+                "`reference_epochs` and `warm_epochs` train the encoder at every fit: \
+                 they need `pretrain` = 0"
+                    .into(),
+            );
+        }
         Ok(EmProx {
             params: self.params(),
         })
@@ -236,24 +274,92 @@ impl Scale {
 }
 
 impl EmProx {
-    /// Fits on already-encoded sequences (used by `fit` and by loading).
-    fn fit_sequences<S: SearchSpace>(
+    /// Fits on `cells`, training the encoder from `start`'s weights for `warm_epochs` when given
+    /// (a warm refit), else from fresh weights (or taking the cached pre-trained encoder).
+    fn fit_from<S: SearchSpace>(
+        &self,
+        space: &S,
+        cells: &[S::Cell],
+        targets: &[f64],
+        rng: &mut Rng,
+        start: Option<&Seq2Seq>,
+    ) -> Result<Box<dyn FittedEstimator<S>>, EstimatorError> {
+        check_fit_data(cells.len(), targets, Estimator::<S>::needs(self))?;
+        let enc = self.params.net.encoding;
+        let seqs: Vec<Vec<u32>> = cells.iter().map(|c| space.sequence(c, enc)).collect();
+        let (net, mut refs) = if self.params.pretrain > 0 {
+            (
+                pretrain::cached(space, &self.params)?,
+                References::default(),
+            )
+        } else {
+            self.train_net(space, &seqs, targets, rng, start)?
+        };
+        let emb = net.embed(&seqs)?;
+        let mut y = targets.to_vec();
+        let mut points = emb;
+        points.append(&mut refs.points);
+        y.extend(refs.indices.iter().map(|&i| targets[i]));
+        Ok(Box::new(FittedEmProx {
+            params: self.params.clone(),
+            space: space.name().to_string(),
+            knn: Knn::new(self.params.k, points, y),
+            net,
+            archs: cells.iter().map(|c| space.format(c)).collect(),
+        }))
+    }
+
+    /// Trains the encoder-decoder on the labelled sequences (from `start` for `warm_epochs`, or
+    /// from fresh weights), keeping the training-time embeddings of the last
+    /// `reference_epochs` epochs.
+    fn train_net<S: SearchSpace>(
         &self,
         space: &S,
         seqs: &[Vec<u32>],
         targets: &[f64],
         rng: &mut Rng,
-    ) -> Result<Arc<Seq2Seq>, EstimatorError> {
-        if self.params.pretrain > 0 {
-            return pretrain::cached(space, &self.params);
-        }
+        start: Option<&Seq2Seq>,
+    ) -> Result<(Arc<Seq2Seq>, References), EstimatorError> {
         let p = &self.params.net;
-        let net = Seq2Seq::new(p.shape(space.vocab_size(p.encoding)), rng)?;
+        let mut settings = p.train;
+        let net = match (start, self.params.warm_epochs) {
+            (Some(prev), Some(epochs)) => {
+                settings.epochs = epochs;
+                settings.steps = None;
+                prev.duplicate()?
+            }
+            _ => Seq2Seq::new(p.shape(space.vocab_size(p.encoding)), rng)?,
+        };
         let scale = Scale::of(targets);
         let y: Vec<f32> = targets.iter().map(|t| scale.forward(*t)).collect();
-        train::train(&net, seqs, Some(&y), &p.train, rng)?;
-        Ok(Arc::new(net))
+        let keep = self.params.reference_epochs;
+        let mut seen: Vec<(usize, usize, Vec<f32>)> = Vec::new();
+        train::train_observed(&net, seqs, Some(&y), &settings, rng, &mut |b| {
+            if keep > 0 {
+                let rows = b.emb.to_vec2::<f32>()?;
+                seen.extend(b.indices.iter().zip(rows).map(|(&i, r)| (b.epoch, i, r)));
+            }
+            Ok(())
+        })?;
+        let last = seen.last().map_or(0, |s| s.0);
+        let mut refs = References::default();
+        for (epoch, i, r) in seen {
+            if epoch + keep > last {
+                refs.indices.push(i);
+                refs.points.push(r);
+            }
+        }
+        Ok((Arc::new(net), refs))
     }
+}
+
+/// Extra kNN reference points: training-time embeddings of labelled cells.
+#[derive(Default)]
+struct References {
+    /// The labelled cell of each point.
+    indices: Vec<usize>,
+    /// The points.
+    points: Vec<Vec<f32>>,
 }
 
 impl<S: SearchSpace> Estimator<S> for EmProx {
@@ -275,18 +381,22 @@ impl<S: SearchSpace> Estimator<S> for EmProx {
         targets: &[f64],
         rng: &mut Rng,
     ) -> Result<Box<dyn FittedEstimator<S>>, EstimatorError> {
-        check_fit_data(cells.len(), targets, Estimator::<S>::needs(self))?;
-        let enc = self.params.net.encoding;
-        let seqs: Vec<Vec<u32>> = cells.iter().map(|c| space.sequence(c, enc)).collect();
-        let net = self.fit_sequences(space, &seqs, targets, rng)?;
-        let emb = net.embed(&seqs)?;
-        Ok(Box::new(FittedEmProx {
-            params: self.params.clone(),
-            space: space.name().to_string(),
-            knn: Knn::new(self.params.k, emb, targets.to_vec()),
-            net,
-            archs: cells.iter().map(|c| space.format(c)).collect(),
-        }))
+        self.fit_from(space, cells, targets, rng, None)
+    }
+
+    fn refit(
+        &self,
+        space: &S,
+        cells: &[S::Cell],
+        targets: &[f64],
+        rng: &mut Rng,
+        previous: &dyn FittedEstimator<S>,
+    ) -> Result<Box<dyn FittedEstimator<S>>, EstimatorError> {
+        let prev = previous
+            .as_any()
+            .and_then(|a| a.downcast_ref::<FittedEmProx>())
+            .map(|f| f.net.as_ref());
+        self.fit_from(space, cells, targets, rng, prev)
     }
 }
 
@@ -315,6 +425,17 @@ impl<S: SearchSpace> FittedEstimator<S> for FittedEmProx {
     }
 
     fn save(&self, dir: &Path) -> Result<(), EstimatorError> {
+        if self.params.reference_epochs > 0 {
+            return Err(EstimatorError::Unsupported(
+                "an EmProx with `reference_epochs` cannot be saved (its training-time \
+                 embeddings are not stored)"
+                    .into(),
+            ));
+        }
         persist::save(self, dir)
+    }
+
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
     }
 }

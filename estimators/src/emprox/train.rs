@@ -39,6 +39,29 @@ pub fn train(
     s: &TrainSettings,
     rng: &mut Rng,
 ) -> Result<f64, EstimatorError> {
+    train_observed(net, seqs, targets, s, rng, &mut |_: &Embedded| Ok(()))
+}
+
+/// The embeddings of one training batch, as the encoder made them during training.
+pub struct Embedded<'a> {
+    /// The pass over the data (0-based).
+    pub epoch: usize,
+    /// The batch's sequence indices.
+    pub indices: &'a [usize],
+    /// Their embeddings `[B, E]`.
+    pub emb: &'a Tensor,
+}
+
+/// [`train`], showing every batch's training-time embeddings to `observe` (EmProx keeps them as
+/// kNN reference points with `reference_epochs`).
+pub fn train_observed(
+    net: &Seq2Seq,
+    seqs: &[Vec<u32>],
+    targets: Option<&[f32]>,
+    s: &TrainSettings,
+    rng: &mut Rng,
+    observe: &mut dyn FnMut(&Embedded) -> Result<(), EstimatorError>,
+) -> Result<f64, EstimatorError> {
     if seqs.is_empty() || s.epochs == 0 || s.steps == Some(0) {
         return Ok(f64::NAN);
     }
@@ -63,7 +86,7 @@ pub fn train(
     } else {
         s.epochs
     };
-    for _ in 0..epochs {
+    for epoch in 0..epochs {
         if taken >= budget {
             break;
         }
@@ -78,6 +101,11 @@ pub fn train(
             let t = tokens(&batch)?;
             let dec_in = tokens(&shifted(&batch))?;
             let f = net.encode(&t, true)?;
+            observe(&Embedded {
+                epoch,
+                indices: chunk,
+                emb: &f.emb,
+            })?;
             let logits = net.decode(&f, &dec_in, true)?;
             let rec = candle_nn::loss::cross_entropy(&logits, &t.flatten_all()?)?;
             let loss = if use_head {
