@@ -188,14 +188,12 @@ impl<'a, C: Clone + Send + Sync + 'static> Executor<'a, C> {
 
     /// Queues `job`: its result is `ready` (replayed, cached), or it is evaluated.
     fn push(&mut self, job: Pending<C>, ready: Option<Done>) {
+        let trial = self.trial(job.query);
         match (ready, &mut self.pool) {
             (Some(d), _) => {
                 self.finished.insert(job.query, d);
             }
-            (None, Some(p)) => {
-                let trial = self.trial(job.query);
-                p.submit_trial(job.query, job.cell.clone(), job.job_seed, trial)
-            }
+            (None, Some(p)) => p.submit_trial(job.query, job.cell.clone(), job.job_seed, trial),
             (None, None) => {}
         }
         self.pending.push_back(job);
