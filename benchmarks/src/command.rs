@@ -66,18 +66,12 @@ impl CommandConfig {
     /// Checks the config: a non-empty program, a positive finite timeout, known placeholders.
     pub fn validate(&self) -> Result<(), CommandConfigError> {
         let err = |m: String| Err(CommandConfigError(m));
-        match self.command.first() {
-            None => {
-                return err(
-                    "`command` must name a program, e.g. [\"python3\", \"train.py\", \"{arch}\"]"
-                        .into(),
-                )
-            }
-            Some(p) if p.trim().is_empty() => {
-                return err("`command[0]` (the program) is empty".into())
-            }
-            _ => {}
-        }
+        check_command(
+            &self.command,
+            &PLACEHOLDERS,
+            "[\"python3\", \"train.py\", \"{arch}\"]",
+        )
+        .map_err(CommandConfigError)?;
         if !(self.timeout_seconds.is_finite()
             && self.timeout_seconds > 0.0
             && self.timeout_seconds <= MAX_TIMEOUT_SECONDS)
@@ -87,7 +81,6 @@ impl CommandConfig {
                 self.timeout_seconds
             ));
         }
-        check_placeholders(&self.command, &PLACEHOLDERS).map_err(CommandConfigError)?;
         if let Some(d) = &self.working_dir {
             if !d.is_dir() {
                 return err(format!("`working_dir` {} is not a directory", d.display()));
@@ -160,6 +153,18 @@ pub(crate) fn is_executable(p: &Path) -> bool {
 }
 
 const PLACEHOLDERS: [&str; 4] = ["arch", "index", "spec", "seed"];
+
+/// Checks a command list: a program (non-empty; `example` shows one) and known placeholders.
+pub fn check_command(command: &[String], known: &[&str], example: &str) -> Result<(), String> {
+    match command.first() {
+        None => return Err(format!("`command` must name a program, e.g. {example}")),
+        Some(p) if p.trim().is_empty() => {
+            return Err("`command[0]` (the program) is empty".into())
+        }
+        _ => {}
+    }
+    check_placeholders(command, known)
+}
 
 /// Checks that every `{name}` (a name of letters, digits and `_`) in `args` is one of `known`;
 /// other braces (a literal JSON argument) are left alone.

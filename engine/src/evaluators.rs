@@ -196,67 +196,47 @@ fn open_cache(cfg: &EvaluatorConfig) -> Result<Option<Arc<CacheFile>>, String> {
 }
 
 impl<C: 'static> Evaluation<C> {
-    /// Evaluation by a user's command (`[evaluator] type = "command"`), describing cells by
-    /// `space` (arch string, index, dimension values).
-    pub fn command<S>(cfg: &EvaluatorConfig, space: S) -> Result<Self, String>
-    where
-        S: SearchSpace<Cell = C> + 'static,
-    {
-        let c = cfg
-            .command
-            .clone()
-            .ok_or("[evaluator] type = \"command\" needs an [evaluator.command] table")?;
-        Ok(Evaluation {
-            dataset: "external".into(),
-            space: space.name().to_string(),
-            config_hash: config_hash(&c),
-            threads_per_worker: 1,
-            evaluator: Arc::new(
-                CommandEvaluator::new(c, space).map_err(|e| format!("[evaluator.command] {e}"))?,
-            ),
-            kind: EvaluatorKind::Command,
-            workers: cfg.workers,
-            cache: open_cache(cfg)?,
-        })
-    }
-}
-
-impl<C: 'static> Evaluation<C> {
-    /// Evaluation by Slurm batch jobs (`[evaluator] type = "slurm"`), describing cells by
-    /// `space`. The cluster is checked (the Slurm commands, the partition) before anything is
-    /// submitted.
-    pub fn slurm<S>(cfg: &EvaluatorConfig, space: S) -> Result<Self, String>
-    where
-        S: SearchSpace<Cell = C> + 'static,
-    {
-        let c = cfg
-            .slurm
-            .clone()
-            .ok_or("[evaluator] type = \"slurm\" needs an [evaluator.slurm] table")?;
-        Ok(Evaluation {
-            dataset: "external".into(),
-            space: space.name().to_string(),
-            config_hash: config_hash(&c),
-            threads_per_worker: 1,
-            evaluator: Arc::new(
-                SlurmEvaluator::new(c, space).map_err(|e| format!("[evaluator.slurm] {e}"))?,
-            ),
-            kind: EvaluatorKind::Slurm,
-            workers: cfg.workers,
-            cache: open_cache(cfg)?,
-        })
-    }
-
-    /// Evaluation by a user's command, as a local process or a Slurm job, for `cfg.kind`
-    /// `command` or `slurm` (any space, tabular included).
+    /// Evaluation by a user's command, describing cells by `space` (any space, tabular
+    /// included): a local process per candidate (`type = "command"`), or a Slurm batch job
+    /// (`type = "slurm"`; the cluster is checked, its commands and the partition, before
+    /// anything is submitted).
     pub fn external<S>(cfg: &EvaluatorConfig, space: S) -> Result<Self, String>
     where
         S: SearchSpace<Cell = C> + 'static,
     {
-        match cfg.kind {
-            EvaluatorKind::Slurm => Self::slurm(cfg, space),
-            _ => Self::command(cfg, space),
-        }
+        let name = space.name().to_string();
+        let (config_hash, evaluator): (String, Arc<dyn Evaluator<C>>) = match cfg.kind {
+            EvaluatorKind::Slurm => {
+                let c = cfg
+                    .slurm
+                    .clone()
+                    .ok_or("[evaluator] type = \"slurm\" needs an [evaluator.slurm] table")?;
+                let hash = config_hash(&c);
+                let ev = SlurmEvaluator::new(c, space)
+                    .map_err(|e| format!("[evaluator.slurm] {e}"))?;
+                (hash, Arc::new(ev))
+            }
+            _ => {
+                let c = cfg
+                    .command
+                    .clone()
+                    .ok_or("[evaluator] type = \"command\" needs an [evaluator.command] table")?;
+                let hash = config_hash(&c);
+                let ev = CommandEvaluator::new(c, space)
+                    .map_err(|e| format!("[evaluator.command] {e}"))?;
+                (hash, Arc::new(ev))
+            }
+        };
+        Ok(Evaluation {
+            dataset: "external".into(),
+            space: name,
+            config_hash,
+            threads_per_worker: 1,
+            evaluator,
+            kind: cfg.kind,
+            workers: cfg.workers,
+            cache: open_cache(cfg)?,
+        })
     }
 }
 

@@ -609,6 +609,32 @@ mod tests {
     }
 
     #[test]
+    fn overwrite_deletes_the_slurm_job_files_and_keeps_the_users() {
+        let t = tempfile::tempdir().unwrap();
+        let d = t.path().join("exp");
+        experiment_folder(&d);
+        let slurm = run_dir(&d, 0).join("slurm");
+        let ours = [
+            "jobs.jsonl",
+            "q000001.sh",
+            "q000001.sh.tmp",
+            "q000001.spec.json",
+            "q000001-4711.out",
+            "q000001-4711.err",
+        ];
+        for f in ours {
+            touch(&slurm.join(f));
+        }
+        touch(&slurm.join("checkpoint.pt"));
+        touch(&slurm.join("q1-x.out"));
+        let _lock = prepare(&d, FolderKind::Experiment, true).unwrap();
+        for f in ours {
+            assert!(!slurm.join(f).exists(), "{f}");
+        }
+        assert!(slurm.join("checkpoint.pt").exists() && slurm.join("q1-x.out").exists());
+    }
+
+    #[test]
     fn overwrite_removes_a_whole_emprox_folder_and_refuses_another_kind() {
         let t = tempfile::tempdir().unwrap();
         let d = t.path().join("exp");

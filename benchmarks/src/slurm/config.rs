@@ -1,6 +1,6 @@
 //! The `[evaluator.slurm]` table and the checks made before anything is submitted.
 
-use crate::command::check_placeholders;
+use crate::command::check_command;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -102,19 +102,12 @@ impl SlurmConfig {
     /// limit, memory, CPUs and the poll interval.
     pub fn validate(&self) -> Result<(), SlurmConfigError> {
         let err = |m: String| Err(SlurmConfigError(m));
-        match self.command.first() {
-            None => {
-                return err(
-                    "`command` must name a program, e.g. [\"{emprox}\", \"train-one\", \"--arch\", \"{arch}\"]"
-                        .into(),
-                )
-            }
-            Some(p) if p.trim().is_empty() => {
-                return err("`command[0]` (the program) is empty".into())
-            }
-            _ => {}
-        }
-        check_placeholders(&self.command, &PLACEHOLDERS).map_err(SlurmConfigError)?;
+        check_command(
+            &self.command,
+            &PLACEHOLDERS,
+            "[\"{emprox}\", \"train-one\", \"--arch\", \"{arch}\"]",
+        )
+        .map_err(SlurmConfigError)?;
         if let Some(t) = &self.time {
             match time_limit_minutes(t) {
                 Some(0) => return err(format!("`time` = {t:?} is zero: Slurm's shortest time limit is 1 minute")),
