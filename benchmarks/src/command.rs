@@ -158,9 +158,7 @@ const PLACEHOLDERS: [&str; 4] = ["arch", "index", "spec", "seed"];
 pub fn check_command(command: &[String], known: &[&str], example: &str) -> Result<(), String> {
     match command.first() {
         None => return Err(format!("`command` must name a program, e.g. {example}")),
-        Some(p) if p.trim().is_empty() => {
-            return Err("`command[0]` (the program) is empty".into())
-        }
+        Some(p) if p.trim().is_empty() => return Err("`command[0]` (the program) is empty".into()),
         _ => {}
     }
     check_placeholders(command, known)

@@ -102,17 +102,17 @@ impl<C: Send + Sync + 'static> WorkerPool<C> {
                         Some(t) => ev.evaluate_trial(t, &job.cell, &mut rng),
                         None => ev.evaluate(&job.cell, &mut rng),
                     }))
-                            .unwrap_or_else(|p| {
-                                let msg = p
-                                    .downcast_ref::<String>()
-                                    .cloned()
-                                    .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
-                                    .unwrap_or_else(|| "unknown panic".into());
-                                Err(EvalFailure {
-                                    reason: format!("evaluator panicked: {msg}"),
-                                    cost_seconds: 0.0,
-                                })
-                            });
+                    .unwrap_or_else(|p| {
+                        let msg = p
+                            .downcast_ref::<String>()
+                            .cloned()
+                            .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                            .unwrap_or_else(|| "unknown panic".into());
+                        Err(EvalFailure {
+                            reason: format!("evaluator panicked: {msg}"),
+                            cost_seconds: 0.0,
+                        })
+                    });
                     let done = Finished {
                         job_id: job.job_id,
                         cell: job.cell,

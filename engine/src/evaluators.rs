@@ -212,8 +212,8 @@ impl<C: 'static> Evaluation<C> {
                     .clone()
                     .ok_or("[evaluator] type = \"slurm\" needs an [evaluator.slurm] table")?;
                 let hash = config_hash(&c);
-                let ev = SlurmEvaluator::new(c, space)
-                    .map_err(|e| format!("[evaluator.slurm] {e}"))?;
+                let ev =
+                    SlurmEvaluator::new(c, space).map_err(|e| format!("[evaluator.slurm] {e}"))?;
                 (hash, Arc::new(ev))
             }
             _ => {

@@ -406,7 +406,10 @@ fn is_slurm_file(name: &str) -> bool {
         return false;
     };
     let rest = rest.strip_suffix(".tmp").unwrap_or(rest);
-    if let Some(q) = rest.strip_suffix(".sh").or_else(|| rest.strip_suffix(".spec.json")) {
+    if let Some(q) = rest
+        .strip_suffix(".sh")
+        .or_else(|| rest.strip_suffix(".spec.json"))
+    {
         return digits(q);
     }
     match rest

@@ -131,7 +131,9 @@ fn a_search_through_slurm_journals_what_the_command_evaluator_does() {
     assert_eq!(journal(&a), journal(&b), "byte-identical journals");
     let trials = lines(&b.join("seed-0/trials.jsonl"));
     assert_eq!(trials.len(), 24);
-    assert!(trials.iter().all(|t| t["val_acc"].as_f64().unwrap() >= 10.0));
+    assert!(trials
+        .iter()
+        .all(|t| t["val_acc"].as_f64().unwrap() >= 10.0));
     // One job per query, each with its id, queue wait and run time.
     let jobs = slurm_jobs(&b);
     assert_eq!(jobs.len(), 24);
@@ -147,7 +149,10 @@ fn a_search_through_slurm_journals_what_the_command_evaluator_does() {
     }
     // The job scripts are in the run folder, as submitted.
     let script = std::fs::read_to_string(b.join("seed-0/slurm/q000001.sh")).unwrap();
-    assert!(script.contains("#SBATCH --job-name=emprox-seed-0-q000001"), "{script}");
+    assert!(
+        script.contains("#SBATCH --job-name=emprox-seed-0-q000001"),
+        "{script}"
+    );
     assert!(script.contains("external_evaluator.py"), "{script}");
 }
 
@@ -197,7 +202,11 @@ fn failed_and_timed_out_jobs_are_failed_trials_and_the_search_goes_on() {
     assert_eq!(trials.len(), 6, "the search went on after both failures");
     let error = |q: usize| trials[q]["error"].as_str().unwrap_or("").to_string();
     assert!(trials[1]["val_acc"].is_null() && trials[2]["val_acc"].is_null());
-    assert!(error(1).starts_with("Slurm job TIMEOUT (TimeLimit)"), "{}", error(1));
+    assert!(
+        error(1).starts_with("Slurm job TIMEOUT (TimeLimit)"),
+        "{}",
+        error(1)
+    );
     assert!(
         error(2).contains("FAILED (NonZeroExitCode): the command exited with 3")
             && error(2).contains("out of memory"),
@@ -213,8 +222,14 @@ fn failed_and_timed_out_jobs_are_failed_trials_and_the_search_goes_on() {
     let jobs = slurm_jobs(&out);
     let timeout = jobs.iter().find(|j| j["query"] == 2).unwrap();
     assert_eq!(timeout["state"], "TIMEOUT");
-    assert!(timeout["run_seconds"].as_f64().unwrap() >= 60.0, "{timeout}");
-    assert_eq!(jobs.iter().find(|j| j["query"] == 3).unwrap()["state"], "FAILED");
+    assert!(
+        timeout["run_seconds"].as_f64().unwrap() >= 60.0,
+        "{timeout}"
+    );
+    assert_eq!(
+        jobs.iter().find(|j| j["query"] == 3).unwrap()["state"],
+        "FAILED"
+    );
 }
 
 /// A folder holding an `sbatch` that logs each call to `log` and runs the real one.
@@ -277,7 +292,11 @@ fn a_killed_search_resumes_to_the_same_journal_without_submitting_twice() {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    assert_eq!(journal(&out), journal(&reference), "the uninterrupted journal");
+    assert_eq!(
+        journal(&out),
+        journal(&reference),
+        "the uninterrupted journal"
+    );
     // Every query submitted exactly once: by the killed emprox or by the resume.
     let calls = std::fs::read_to_string(&log).unwrap().lines().count();
     assert_eq!(calls, 14, "sbatch calls");
@@ -288,8 +307,14 @@ fn a_killed_search_resumes_to_the_same_journal_without_submitting_twice() {
         .collect();
     assert_eq!(queries.len(), 14);
     assert_eq!(submitted(&out).len(), 14);
-    let resumed = slurm_jobs(&out).iter().filter(|j| j["resumed"] == true).count();
-    assert!(resumed >= 1, "the jobs in flight at the kill were waited for");
+    let resumed = slurm_jobs(&out)
+        .iter()
+        .filter(|j| j["resumed"] == true)
+        .count();
+    assert!(
+        resumed >= 1,
+        "the jobs in flight at the kill were waited for"
+    );
 }
 
 #[test]
@@ -367,13 +392,45 @@ fn the_slurm_example_trains_exactly_as_the_training_evaluator() {
     let tmp = tempfile::tempdir().unwrap();
     let (a, b) = (tmp.path().join("train"), tmp.path().join("slurm"));
     let budget = ["--set", "budget.max_queries=12"];
-    emprox_ok(&[&["-q", "run", "examples/train_digits_evolution.toml", "--out", s(&a)][..], &budget].concat());
-    emprox_ok(&[&["-q", "run", "examples/slurm_digits_evolution.toml", "--out", s(&b)][..], &budget].concat());
-    assert_eq!(journal(&a), journal(&b), "train-one in a Slurm job = the train evaluator");
+    emprox_ok(
+        &[
+            &[
+                "-q",
+                "run",
+                "examples/train_digits_evolution.toml",
+                "--out",
+                s(&a),
+            ][..],
+            &budget,
+        ]
+        .concat(),
+    );
+    emprox_ok(
+        &[
+            &[
+                "-q",
+                "run",
+                "examples/slurm_digits_evolution.toml",
+                "--out",
+                s(&b),
+            ][..],
+            &budget,
+        ]
+        .concat(),
+    );
+    assert_eq!(
+        journal(&a),
+        journal(&b),
+        "train-one in a Slurm job = the train evaluator"
+    );
     let trials = lines(&b.join("seed-0/trials.jsonl"));
     assert_eq!(trials.len(), 12);
     assert!(
-        trials.iter().filter(|t| t["val_acc"].as_f64().unwrap_or(0.0) > 50.0).count() > 6,
+        trials
+            .iter()
+            .filter(|t| t["val_acc"].as_f64().unwrap_or(0.0) > 50.0)
+            .count()
+            > 6,
         "most cells learn digits well above chance"
     );
     assert_eq!(slurm_jobs(&b).len(), 12);

@@ -163,7 +163,9 @@ impl SlurmConfig {
                 return err(format!("`env` key {k:?} is not a variable name"));
             }
         }
-        if !(self.poll_seconds.is_finite() && self.poll_seconds > 0.0 && self.poll_seconds <= 3600.0)
+        if !(self.poll_seconds.is_finite()
+            && self.poll_seconds > 0.0
+            && self.poll_seconds <= 3600.0)
         {
             return err(format!(
                 "`poll_seconds` must be a positive number of seconds up to 3600, got {}",
@@ -183,8 +185,7 @@ impl SlurmConfig {
     pub fn check_cluster(&self) -> Result<(), SlurmConfigError> {
         let path = std::env::var_os("PATH").unwrap_or_default();
         for tool in ["sbatch", "squeue", "scontrol", "scancel", "sinfo"] {
-            if !std::env::split_paths(&path).any(|d| crate::command::is_executable(&d.join(tool)))
-            {
+            if !std::env::split_paths(&path).any(|d| crate::command::is_executable(&d.join(tool))) {
                 return Err(SlurmConfigError(format!(
                     "`{tool}` is not on PATH: the slurm evaluator needs Slurm's commands (run emprox \
                      where `sbatch` works, e.g. a login node; to test on this machine start the \
@@ -193,14 +194,17 @@ impl SlurmConfig {
             }
         }
         let sinfo = |args: &[&str]| -> Result<String, SlurmConfigError> {
-            let out = Command::new("sinfo").args(args).output().map_err(|e| {
-                SlurmConfigError(format!("cannot run sinfo: {e}"))
-            })?;
+            let out = Command::new("sinfo")
+                .args(args)
+                .output()
+                .map_err(|e| SlurmConfigError(format!("cannot run sinfo: {e}")))?;
             if !out.status.success() {
                 return Err(SlurmConfigError(format!(
                     "the Slurm scheduler does not answer (`sinfo {}` failed: {})",
                     args.join(" "),
-                    String::from_utf8_lossy(&out.stderr).trim().replace('\n', " ")
+                    String::from_utf8_lossy(&out.stderr)
+                        .trim()
+                        .replace('\n', " ")
                 )));
             }
             Ok(String::from_utf8_lossy(&out.stdout).into_owned())
@@ -241,7 +245,9 @@ mod tests {
         ] {
             assert_eq!(time_limit_minutes(s), Some(m), "{s}");
         }
-        for bad in ["", "1h", "1:2:3:4", "-5", "1-25", "10:61", "1:60:00", "abc", "1.5"] {
+        for bad in [
+            "", "1h", "1:2:3:4", "-5", "1-25", "10:61", "1:60:00", "abc", "1.5",
+        ] {
             assert_eq!(time_limit_minutes(bad), None, "{bad}");
         }
     }
@@ -273,6 +279,9 @@ mod tests {
         }
         let c: SlurmConfig = toml::from_str("command = [\"x\", \"{archh}\"]").unwrap();
         let e = c.validate().unwrap_err().to_string();
-        assert!(e.contains("unknown placeholder {archh}") && e.contains("{emprox}"), "{e}");
+        assert!(
+            e.contains("unknown placeholder {archh}") && e.contains("{emprox}"),
+            "{e}"
+        );
     }
 }

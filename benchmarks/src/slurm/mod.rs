@@ -31,7 +31,9 @@ pub mod script;
 
 pub use config::{SlurmConfig, SlurmConfigError};
 
-use crate::command::{index_value, interrupted, park_forever, parse_result, substitute, tail, trial_spec};
+use crate::command::{
+    index_value, interrupted, park_forever, parse_result, substitute, tail, trial_spec,
+};
 use crate::evaluator::{EvalFailure, Evaluator, Outcome, TrialContext};
 use crate::space::SearchSpace;
 use ledger::{Entry, JobTiming, Ledger};
@@ -113,7 +115,12 @@ impl<S: SearchSpace> SlurmEvaluator<S> {
 
     /// Evaluates query `trial.query` of the run in `trial.dir` with trial seed `seed`: submits
     /// its job (or finds the one an interrupted emprox submitted) and waits for it.
-    pub fn run(&self, trial: &TrialContext, cell: &S::Cell, seed: u64) -> Result<Outcome, EvalFailure> {
+    pub fn run(
+        &self,
+        trial: &TrialContext,
+        cell: &S::Cell,
+        seed: u64,
+    ) -> Result<Outcome, EvalFailure> {
         let fail = |reason: String| EvalFailure {
             reason,
             cost_seconds: 0.0,
@@ -223,7 +230,10 @@ impl<S: SearchSpace> SlurmEvaluator<S> {
             .map_err(|e| {
                 // Without its ledger line a resume could not find the job: do not leave it.
                 let _ = scheduler::cancel(std::slice::from_ref(&id));
-                format!("cannot write {}: {e} (job {id} cancelled)", ledger.path().display())
+                format!(
+                    "cannot write {}: {e} (job {id} cancelled)",
+                    ledger.path().display()
+                )
             })?;
         Ok(Job {
             id,
@@ -246,7 +256,8 @@ impl<S: SearchSpace> SlurmEvaluator<S> {
                 park_forever();
             }
             let len = std::fs::metadata(&out_path).ok().map(|m| m.len());
-            if len.is_some() && len != seen_len {
+            // A growing log is read whole only once its exit marker is at its end.
+            if len.is_some() && len != seen_len && ends_with_exit(&out_path) {
                 seen_len = len;
                 let text = std::fs::read_to_string(&out_path).unwrap_or_default();
                 let m = script::markers(&text);
@@ -346,9 +357,7 @@ impl<S: SearchSpace> SlurmEvaluator<S> {
         };
         let why = match (&reason, state.as_str()) {
             (Some(r), _) => format!("Slurm job {state} ({r})"),
-            (None, "UNKNOWN") => {
-                "Slurm no longer knows the job and it left no result".to_string()
-            }
+            (None, "UNKNOWN") => "Slurm no longer knows the job and it left no result".to_string(),
             (None, _) => format!("Slurm job {state}"),
         };
         End {
@@ -390,6 +399,19 @@ fn output(dir: &Path, stem: &str, id: &str) -> PathBuf {
 /// True if the job's command ended (its exit marker is in `out`).
 fn has_exited(out: &Path) -> bool {
     std::fs::read_to_string(out).is_ok_and(|t| script::markers(&t).exited.is_some())
+}
+
+/// True if the exit marker is in the last 4 KiB of `out`.
+fn ends_with_exit(out: &Path) -> bool {
+    use std::io::{Read, Seek, SeekFrom};
+    let Ok(mut f) = std::fs::File::open(out) else {
+        return false;
+    };
+    let len = f.metadata().map_or(0, |m| m.len());
+    let mut tail = Vec::new();
+    f.seek(SeekFrom::Start(len.saturating_sub(4096)))
+        .and_then(|_| f.read_to_end(&mut tail))
+        .is_ok_and(|_| String::from_utf8_lossy(&tail).contains(script::EXIT))
 }
 
 /// Appends a `slurm_job` record to the run's `timings.jsonl` (one `write`, as the engine's).

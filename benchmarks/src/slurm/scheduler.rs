@@ -51,7 +51,9 @@ pub fn submit(script: &std::path::Path) -> Result<String, String> {
         return Err(format!(
             "sbatch refused the job ({}): {}",
             out.status,
-            String::from_utf8_lossy(&out.stderr).trim().replace('\n', " ")
+            String::from_utf8_lossy(&out.stderr)
+                .trim()
+                .replace('\n', " ")
         ));
     }
     parse_job_id(&stdout).ok_or_else(|| format!("sbatch printed no job id: {:?}", stdout.trim()))
@@ -91,7 +93,9 @@ fn fields(line: &str) -> Vec<(&str, String)> {
     let mut out: Vec<(&str, String)> = Vec::new();
     for token in line.split(' ') {
         let key = token.split_once('=').map(|(k, _)| k).filter(|k| {
-            !k.is_empty() && k.bytes().all(|b| b.is_ascii_alphanumeric() || b"/:_".contains(&b))
+            !k.is_empty()
+                && k.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"/:_".contains(&b))
         });
         match (key, out.last_mut()) {
             (Some(k), _) => out.push((k, token[k.len() + 1..].to_string())),
@@ -206,9 +210,18 @@ mod tests {
             })
         );
         let pending = "JobId=5 JobState=PENDING Reason=(ReqNodeNotAvail, UnavailableNodes:n1) Dependency=(null)";
-        assert!(matches!(parse_scontrol(pending), Some(JobStatus::Active { .. })));
+        assert!(matches!(
+            parse_scontrol(pending),
+            Some(JobStatus::Active { .. })
+        ));
         let f = fields(pending);
-        assert_eq!(f[2], ("Reason", "(ReqNodeNotAvail, UnavailableNodes:n1)".to_string()));
+        assert_eq!(
+            f[2],
+            (
+                "Reason",
+                "(ReqNodeNotAvail, UnavailableNodes:n1)".to_string()
+            )
+        );
         assert_eq!(parse_scontrol("no job here"), None);
     }
 

@@ -140,11 +140,16 @@ mod tests {
 
     #[test]
     fn markers_give_start_end_and_exit_code() {
-        let m = markers("EMPROX_JOB_START 100.5\nlog\n{\"val_acc\": 1}\nEMPROX_JOB_EXIT 3 110.25\n");
+        let m =
+            markers("EMPROX_JOB_START 100.5\nlog\n{\"val_acc\": 1}\nEMPROX_JOB_EXIT 3 110.25\n");
         assert_eq!(m.started, Some(100.5));
         assert_eq!(m.exited, Some((3, 110.25)));
         assert_eq!(markers("EMPROX_JOB_START 1\n").exited, None);
-        assert_eq!(markers("EMPROX_JOB_EXIT 0\n").exited, None, "a line cut short");
+        assert_eq!(
+            markers("EMPROX_JOB_EXIT 0\n").exited,
+            None,
+            "a line cut short"
+        );
     }
 
     #[test]
@@ -159,7 +164,11 @@ mod tests {
             dir.path(),
             &["sh".into(), "-c".into(), "echo '{\"a\": 1}'; exit 4".into()],
         );
-        let out = std::process::Command::new("bash").arg("-c").arg(&s).output().unwrap();
+        let out = std::process::Command::new("bash")
+            .arg("-c")
+            .arg(&s)
+            .output()
+            .unwrap();
         assert_eq!(out.status.code(), Some(4));
         let text = String::from_utf8(out.stdout).unwrap();
         let m = markers(&text);

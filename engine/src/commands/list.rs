@@ -3,8 +3,8 @@
 use crate::config::SearchSettings;
 use crate::filter::FilterConfig;
 use emprox_benchmarks::command::CommandConfig;
-use emprox_benchmarks::slurm::SlurmConfig;
 use emprox_benchmarks::params::Catalogue;
+use emprox_benchmarks::slurm::SlurmConfig;
 use emprox_estimators::EstimatorParams;
 use emprox_strategies::StrategyConfig;
 use emprox_train::TrainingConfig;

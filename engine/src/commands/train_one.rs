@@ -44,7 +44,9 @@ pub fn train_one(args: &TrainOneArgs) -> anyhow::Result<()> {
         Ok(i) => Nb201Data::shipped()?
             .by_index(i)
             .map(|r| r.cell)
-            .ok_or_else(|| anyhow::anyhow!("index {i} is out of range: NAS-Bench-201 indices are 0..=15624"))?,
+            .ok_or_else(|| {
+                anyhow::anyhow!("index {i} is out of range: NAS-Bench-201 indices are 0..=15624")
+            })?,
         Err(_) => Cell::parse(&args.arch)?,
     };
     let config = training_config(&args.set)?;
@@ -82,7 +84,12 @@ mod tests {
         assert_eq!(c.epochs, 3);
         assert_eq!(c.dataset.name(), "mnist");
         assert_eq!(c.channels, TrainingConfig::default().channels);
-        let e = training_config(&["epoch=3".into()]).unwrap_err().to_string();
-        assert!(e.contains("unknown field `epoch`") && e.contains("did you mean `epochs`"), "{e}");
+        let e = training_config(&["epoch=3".into()])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("unknown field `epoch`") && e.contains("did you mean `epochs`"),
+            "{e}"
+        );
     }
 }
