@@ -262,7 +262,7 @@ impl<S: SearchSpace> SlurmEvaluator<S> {
                 let text = std::fs::read_to_string(&out_path).unwrap_or_default();
                 let m = script::markers(&text);
                 if let Some((code, at)) = m.exited {
-                    return self.from_output(dir, stem, job, &text, m.started, code, at);
+                    return self.command_end(dir, stem, job, &text, m.started, code, at);
                 }
             }
             let now = Instant::now();
@@ -273,7 +273,7 @@ impl<S: SearchSpace> SlurmEvaluator<S> {
                         _ => true,
                     };
                     if !may_lag || at.elapsed() >= OUTPUT_GRACE {
-                        return self.from_scheduler(stem, job, status, &out_path);
+                        return self.scheduler_end(stem, job, status, &out_path);
                     }
                 }
                 None if now >= next_poll => {
@@ -294,7 +294,7 @@ impl<S: SearchSpace> SlurmEvaluator<S> {
 
     /// The result of a job whose command ended (its exit marker is in the output).
     #[allow(clippy::too_many_arguments)]
-    fn from_output(
+    fn command_end(
         &self,
         dir: &Path,
         stem: &str,
@@ -344,7 +344,7 @@ impl<S: SearchSpace> SlurmEvaluator<S> {
 
     /// The failure of a job that ended without its command ending (time limit, cancelled, out
     /// of memory, node failure) or that the scheduler no longer knows.
-    fn from_scheduler(&self, stem: &str, job: &Job, status: &JobStatus, out_path: &Path) -> End {
+    fn scheduler_end(&self, stem: &str, job: &Job, status: &JobStatus, out_path: &Path) -> End {
         let text = std::fs::read_to_string(out_path).unwrap_or_default();
         let started = script::markers(&text).started;
         let (state, reason, run_seconds) = match status {
