@@ -150,7 +150,7 @@ fn a_search_through_slurm_journals_what_the_command_evaluator_does() {
     // The job scripts are in the run folder, as submitted.
     let script = std::fs::read_to_string(b.join("seed-0/slurm/q000001.sh")).unwrap();
     assert!(
-        script.contains("#SBATCH --job-name=emprox-seed-0-q000001"),
+        script.contains("#SBATCH --job-name=emprox-q000001-"),
         "{script}"
     );
     assert!(script.contains("external_evaluator.py"), "{script}");
@@ -232,7 +232,8 @@ fn failed_and_timed_out_jobs_are_failed_trials_and_the_search_goes_on() {
     );
 }
 
-/// A folder holding an `sbatch` that logs each call to `log` and runs the real one.
+/// A folder holding an `sbatch` that logs each call to `log`, runs the real one, and takes
+/// 0.3 s more to hand back the job id (a window in which to kill emprox).
 fn sbatch_shim(dir: &Path, log: &Path) -> String {
     let path = std::env::var_os("PATH").unwrap_or_default();
     let real = std::env::split_paths(&path)
@@ -245,7 +246,7 @@ fn sbatch_shim(dir: &Path, log: &Path) -> String {
     std::fs::write(
         &f,
         format!(
-            "#!/bin/sh\necho \"$@\" >> '{}'\nexec '{}' \"$@\"\n",
+            "#!/bin/sh\necho \"$@\" >> '{}'\n'{}' \"$@\"\ncode=$?\nsleep 0.3\nexit $code\n",
             log.display(),
             real.display()
         ),
@@ -276,14 +277,21 @@ fn a_killed_search_resumes_to_the_same_journal_without_submitting_twice() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    // Kill while jobs are in flight: more jobs submitted than queries journaled.
+    // Kill while jobs are in flight and another is being submitted (its name is in the
+    // ledger, its id not yet).
     let trials = out.join("seed-0/trials.jsonl");
-    wait_for(120, "jobs in flight after a few queries", || {
+    wait_for(120, "a submission under way after a few queries", || {
         let done = std::fs::read_to_string(&trials).map_or(0, |t| t.lines().count());
-        done >= 4 && submitted(&out).len() > done
+        let naming = ledger(&out)
+            .iter()
+            .filter(|e| e["event"] == "submitting")
+            .count();
+        done >= 4 && naming > submitted(&out).len()
     });
-    child.kill().unwrap(); // SIGKILL: the jobs keep running
+    child.kill().unwrap(); // SIGKILL: the jobs, and the sbatch under way, go on
     child.wait().unwrap();
+    // The orphaned sbatch gets its job in.
+    std::thread::sleep(Duration::from_secs(1));
     let journaled = journal(&out).lines().count();
     assert!(journaled < 14, "killed before the end");
     let o = bin()
@@ -306,7 +314,13 @@ fn a_killed_search_resumes_to_the_same_journal_without_submitting_twice() {
         .map(|e| e["query"].as_u64().unwrap())
         .collect();
     assert_eq!(queries.len(), 14);
-    assert_eq!(submitted(&out).len(), 14);
+    assert_eq!(submitted(&out).len(), 14, "each job's id, once");
+    // The job whose sbatch was cut off was found by its name, not submitted again.
+    let named = ledger(&out)
+        .iter()
+        .filter(|e| e["event"] == "submitting")
+        .count();
+    assert_eq!(named, 14, "one submission per query");
     let resumed = slurm_jobs(&out)
         .iter()
         .filter(|j| j["resumed"] == true)

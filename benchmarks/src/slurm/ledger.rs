@@ -1,6 +1,8 @@
-//! `slurm/jobs.jsonl` in a run folder: every job submitted, written as soon as `sbatch` returns
-//! its id (before the job is waited for), and every job emprox cancelled. On resume, a query
-//! whose job is in the ledger is waited for or read back instead of submitted again.
+//! `slurm/jobs.jsonl` in a run folder: every submission, written before `sbatch` runs (with the
+//! job's unique name) and again as soon as `sbatch` returns the id (before the job is waited
+//! for), and every job emprox cancelled. On resume, a query whose job is in the ledger is waited
+//! for or read back instead of submitted again; a submission without its id (emprox was killed
+//! while `sbatch` ran) is looked up by its name.
 //!
 //! Also the `slurm_job` record of `timings.jsonl`: job id, final state, queue wait, run time.
 
@@ -15,6 +17,20 @@ pub const FILE: &str = "jobs.jsonl";
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Entry {
+    /// A job named `job_name` is about to be submitted for query `query` (written before
+    /// `sbatch` runs).
+    Submitting {
+        /// The query.
+        query: u64,
+        /// The cell's architecture string.
+        arch: String,
+        /// The trial seed.
+        seed: u64,
+        /// The job's name, unique to this submission.
+        job_name: String,
+        /// Unix time just before `sbatch` was run.
+        submitted_at: f64,
+    },
     /// A job was submitted for query `query` (cell `arch`, trial seed `seed`).
     Submitted {
         /// The query.
@@ -25,6 +41,8 @@ pub enum Entry {
         seed: u64,
         /// Slurm's job id.
         job_id: String,
+        /// The job's name (as in its `submitting` entry).
+        job_name: String,
         /// Unix time just before `sbatch` was run.
         submitted_at: f64,
     },
@@ -60,8 +78,10 @@ pub struct JobTiming {
 /// A job found in the ledger for a query.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Found {
-    /// Slurm's job id.
-    pub job_id: String,
+    /// Slurm's job id; `None` when emprox stopped while `sbatch` ran.
+    pub job_id: Option<String>,
+    /// The job's name.
+    pub job_name: String,
     /// Unix time of the submission.
     pub submitted_at: f64,
     /// emprox cancelled it.
@@ -114,25 +134,43 @@ impl Ledger {
 
     /// The last job submitted for `query` on `arch` with trial seed `seed`, if any.
     pub fn find(&self, query: u64, arch: &str, seed: u64) -> Option<Found> {
-        let entries = self.entries();
         let mut found: Option<Found> = None;
-        for e in &entries {
+        for e in self.entries() {
             match e {
+                Entry::Submitting {
+                    query: q,
+                    arch: a,
+                    seed: s,
+                    job_name,
+                    submitted_at,
+                } if q == query && a == arch && s == seed => {
+                    found = Some(Found {
+                        job_id: None,
+                        job_name,
+                        submitted_at,
+                        cancelled: false,
+                    })
+                }
                 Entry::Submitted {
                     query: q,
                     arch: a,
                     seed: s,
                     job_id,
+                    job_name,
                     submitted_at,
-                } if *q == query && a == arch && *s == seed => {
+                } if q == query && a == arch && s == seed => {
                     found = Some(Found {
-                        job_id: job_id.clone(),
-                        submitted_at: *submitted_at,
+                        job_id: Some(job_id),
+                        job_name,
+                        submitted_at,
                         cancelled: false,
                     })
                 }
                 Entry::Cancelled { job_id, .. } => {
-                    if let Some(f) = found.as_mut().filter(|f| &f.job_id == job_id) {
+                    if let Some(f) = found
+                        .as_mut()
+                        .filter(|f| f.job_id.as_ref() == Some(&job_id))
+                    {
                         f.cancelled = true;
                     }
                 }
@@ -140,6 +178,17 @@ impl Ledger {
             }
         }
         found
+    }
+
+    /// Every job id the ledger names.
+    pub fn job_ids(&self) -> Vec<String> {
+        self.entries()
+            .into_iter()
+            .filter_map(|e| match e {
+                Entry::Submitted { job_id, .. } | Entry::Cancelled { job_id, .. } => Some(job_id),
+                Entry::Submitting { .. } => None,
+            })
+            .collect()
     }
 }
 
@@ -166,11 +215,12 @@ mod tests {
             arch: arch.into(),
             seed: 7,
             job_id: id.into(),
+            job_name: format!("n{id}"),
             submitted_at: 1.5,
         };
         l.append(&sub(1, "a", "10")).unwrap();
         l.append(&sub(2, "b", "11")).unwrap();
-        assert_eq!(l.find(1, "a", 7).unwrap().job_id, "10");
+        assert_eq!(l.find(1, "a", 7).unwrap().job_id.as_deref(), Some("10"));
         assert_eq!(l.find(1, "b", 7), None, "another cell at that query");
         assert_eq!(l.find(1, "a", 8), None, "another seed");
         l.append(&Entry::Cancelled {
@@ -186,9 +236,24 @@ mod tests {
             .unwrap()
             .write_all(b"{\"event\":\"subm")
             .unwrap();
+        l.append(&Entry::Submitting {
+            query: 1,
+            arch: "a".into(),
+            seed: 7,
+            job_name: "n12".into(),
+            submitted_at: 2.5,
+        })
+        .unwrap();
+        // Stopped while sbatch ran: the name, no id yet.
+        let f = l.find(1, "a", 7).unwrap();
+        assert_eq!(
+            (f.job_id, f.job_name.as_str(), f.cancelled),
+            (None, "n12", false)
+        );
         l.append(&sub(1, "a", "12")).unwrap();
         let f = l.find(1, "a", 7).unwrap();
-        assert_eq!((f.job_id.as_str(), f.cancelled), ("12", false));
-        assert_eq!(l.entries().len(), 4);
+        assert_eq!((f.job_id.as_deref(), f.cancelled), (Some("12"), false));
+        assert_eq!(l.job_ids(), ["10", "11", "10", "12"]);
+        assert_eq!(l.entries().len(), 5);
     }
 }

@@ -4,8 +4,9 @@
 //! - `q<q>.spec.json`: the trial's spec (as the command evaluator's `{spec}`),
 //! - `q<q>.sh`: the job script, exactly as submitted (`#SBATCH` options from the config, the
 //!   command with its placeholders filled in, between a start and an exit marker),
-//! - `jobs.jsonl`: the ledger ([`ledger`]): the job id, appended as soon as `sbatch --parsable`
-//!   returns it, and the jobs emprox cancelled;
+//! - `jobs.jsonl`: the ledger ([`ledger`]): the job's unique name, appended before `sbatch`
+//!   runs, its id, appended as soon as `sbatch --parsable` returns it, and the jobs emprox
+//!   cancelled;
 //!
 //! and Slurm writes `q<q>-<job id>.out` and `.err`. emprox then waits: it looks at the output
 //! file every 50 ms and asks the scheduler (`scontrol show job`, `sacct` once the controller has
@@ -22,7 +23,9 @@
 //! this process that is queued or running, and notes each in its ledger. On resume, a query
 //! whose job is in the ledger is not submitted again: a job still queued or running is waited
 //! for, a finished one is read back from its output file; only a job emprox cancelled (and
-//! that had not finished) is submitted anew.
+//! that had not finished) is submitted anew. A submission whose id was never written (emprox
+//! was killed while `sbatch` ran) is looked up by its name (`squeue --name`), then by its output
+//! file; only if neither exists is it submitted again.
 
 pub mod config;
 pub mod ledger;
@@ -138,13 +141,25 @@ impl<S: SearchSpace> SlurmEvaluator<S> {
         if !in_flight::begin() {
             park_forever();
         }
+        let submit = || self.submit(&dir, &stem, trial.query, cell, &arch, seed, &ledger);
         let job = match ledger.find(trial.query, &arch, seed) {
-            Some(f) if !f.cancelled || has_exited(&output(&dir, &stem, &f.job_id)) => Ok(Job {
-                id: f.job_id,
-                submitted_at: f.submitted_at,
-                resumed: true,
-            }),
-            _ => self.submit(&dir, &stem, trial.query, cell, &arch, seed, &ledger),
+            None => submit(),
+            Some(f) => match f.job_id {
+                // Submitted by an interrupted emprox: wait for it, or read it back.
+                Some(id) if !f.cancelled || has_exited(&output(&dir, &stem, &id)) => Ok(Job {
+                    id,
+                    submitted_at: f.submitted_at,
+                    resumed: true,
+                }),
+                // Cancelled by emprox before it ended.
+                Some(_) => submit(),
+                // emprox stopped while sbatch ran: the job may exist under its name.
+                None => match self.lookup(&dir, &stem, &f, &ledger, trial.query, &arch, seed) {
+                    Ok(Some(job)) => Ok(job),
+                    Ok(None) => submit(),
+                    Err(e) => Err(e),
+                },
+            },
         };
         let job = match job {
             Ok(j) => j,
@@ -171,8 +186,56 @@ impl<S: SearchSpace> SlurmEvaluator<S> {
         end.result
     }
 
-    /// Writes the spec and the job script of query `query` and submits it; the ledger gets the
-    /// job id before this returns.
+    /// The job of a submission whose id was never written (emprox stopped while `sbatch` ran):
+    /// the controller's job of that name, or else the one output file of the query that no
+    /// ledger entry names. The id is then written to the ledger.
+    #[allow(clippy::too_many_arguments)]
+    fn lookup(
+        &self,
+        dir: &Path,
+        stem: &str,
+        found: &ledger::Found,
+        ledger: &Ledger,
+        query: u64,
+        arch: &str,
+        seed: u64,
+    ) -> Result<Option<Job>, String> {
+        let id = match scheduler::find_by_name(&found.job_name)? {
+            Some(id) => Some(id),
+            None => {
+                let known = ledger.job_ids();
+                let prefix = format!("{stem}-");
+                let unknown: Vec<String> = std::fs::read_dir(dir)
+                    .map_err(|e| format!("cannot read {}: {e}", dir.display()))?
+                    .filter_map(|e| e.ok()?.file_name().into_string().ok())
+                    .filter_map(|n| {
+                        Some(n.strip_prefix(&prefix)?.strip_suffix(".out")?.to_string())
+                    })
+                    .filter(|id| !known.contains(id))
+                    .collect();
+                (unknown.len() == 1).then(|| unknown[0].clone())
+            }
+        };
+        let Some(id) = id else { return Ok(None) };
+        ledger
+            .append(&Entry::Submitted {
+                query,
+                arch: arch.to_string(),
+                seed,
+                job_id: id.clone(),
+                job_name: found.job_name.clone(),
+                submitted_at: found.submitted_at,
+            })
+            .map_err(|e| format!("cannot write {}: {e}", ledger.path().display()))?;
+        Ok(Some(Job {
+            id,
+            submitted_at: found.submitted_at,
+            resumed: true,
+        }))
+    }
+
+    /// Writes the spec and the job script of query `query` and submits it under a unique name;
+    /// the ledger gets the name before `sbatch` runs and the job id before this returns.
     #[allow(clippy::too_many_arguments)]
     fn submit(
         &self,
@@ -200,12 +263,16 @@ impl<S: SearchSpace> SlurmEvaluator<S> {
                 ("emprox", &self.emprox),
             ],
         );
-        let name = format!(
-            "emprox-{}-{stem}",
-            dir.parent()
-                .and_then(|p| p.file_name())
-                .map_or("run".into(), |n| n.to_string_lossy().into_owned())
+        let submitted_at = unix_now();
+        let token = crate::digest::sha256_hex(
+            format!(
+                "{}|{query}|{seed}|{submitted_at}|{}",
+                dir.display(),
+                std::process::id()
+            )
+            .as_bytes(),
         );
+        let name = format!("emprox-{stem}-{}", &token[..10]);
         let text = script::job_script(
             &self.config,
             &name,
@@ -217,7 +284,15 @@ impl<S: SearchSpace> SlurmEvaluator<S> {
         let script_path = dir.join(format!("{stem}.sh"));
         crate::fsutil::write_atomic(&script_path, text.as_bytes())
             .map_err(|e| format!("cannot write {}: {e}", script_path.display()))?;
-        let submitted_at = unix_now();
+        ledger
+            .append(&Entry::Submitting {
+                query,
+                arch: arch.to_string(),
+                seed,
+                job_name: name.clone(),
+                submitted_at,
+            })
+            .map_err(|e| format!("cannot write {}: {e}", ledger.path().display()))?;
         let id = scheduler::submit(&script_path)?;
         ledger
             .append(&Entry::Submitted {
@@ -225,6 +300,7 @@ impl<S: SearchSpace> SlurmEvaluator<S> {
                 arch: arch.to_string(),
                 seed,
                 job_id: id.clone(),
+                job_name: name,
                 submitted_at,
             })
             .map_err(|e| {

@@ -66,6 +66,22 @@ pub fn parse_job_id(stdout: &str) -> Option<String> {
     (!id.is_empty() && id.bytes().all(|b| b.is_ascii_digit() || b == b'_')).then(|| id.to_string())
 }
 
+/// The id of the job named `name` that the controller knows (queued, running, or ended less
+/// than `MinJobAge` ago), if any.
+pub fn find_by_name(name: &str) -> Result<Option<String>, String> {
+    let out = Command::new("squeue")
+        .args(["-h", "-t", "all", "-o", "%i", "--name", name])
+        .output()
+        .map_err(|e| format!("cannot run squeue: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "squeue --name {name}: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    Ok(parse_job_id(&String::from_utf8_lossy(&out.stdout)))
+}
+
 /// Asks the scheduler about job `id`. An `Err` is a failure to ask (the controller is busy or
 /// down), to be retried.
 pub fn status(id: &str) -> Result<JobStatus, String> {
