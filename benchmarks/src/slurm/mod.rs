@@ -217,15 +217,9 @@ impl<S: SearchSpace> SlurmEvaluator<S> {
             }
         };
         let Some(id) = id else { return Ok(None) };
+        let entry = submitted(query, arch, seed, &id, &found.job_name, found.submitted_at);
         ledger
-            .append(&Entry::Submitted {
-                query,
-                arch: arch.to_string(),
-                seed,
-                job_id: id.clone(),
-                job_name: found.job_name.clone(),
-                submitted_at: found.submitted_at,
-            })
+            .append(&entry)
             .map_err(|e| format!("cannot write {}: {e}", ledger.path().display()))?;
         Ok(Some(Job {
             id,
@@ -295,14 +289,7 @@ impl<S: SearchSpace> SlurmEvaluator<S> {
             .map_err(|e| format!("cannot write {}: {e}", ledger.path().display()))?;
         let id = scheduler::submit(&script_path)?;
         ledger
-            .append(&Entry::Submitted {
-                query,
-                arch: arch.to_string(),
-                seed,
-                job_id: id.clone(),
-                job_name: name,
-                submitted_at,
-            })
+            .append(&submitted(query, arch, seed, &id, &name, submitted_at))
             .map_err(|e| {
                 // Without its ledger line a resume could not find the job: do not leave it.
                 let _ = scheduler::cancel(std::slice::from_ref(&id));
@@ -464,6 +451,18 @@ impl<S: SearchSpace> Evaluator<S::Cell> for SlurmEvaluator<S> {
     ) -> Result<Outcome, EvalFailure> {
         let seed = rng.next_u64();
         self.run(trial, cell, seed)
+    }
+}
+
+/// The ledger entry of a submitted job.
+fn submitted(query: u64, arch: &str, seed: u64, id: &str, name: &str, at: f64) -> Entry {
+    Entry::Submitted {
+        query,
+        arch: arch.to_string(),
+        seed,
+        job_id: id.to_string(),
+        job_name: name.to_string(),
+        submitted_at: at,
     }
 }
 
