@@ -66,18 +66,12 @@ impl CommandConfig {
     /// Checks the config: a non-empty program, a positive finite timeout, known placeholders.
     pub fn validate(&self) -> Result<(), CommandConfigError> {
         let err = |m: String| Err(CommandConfigError(m));
-        match self.command.first() {
-            None => {
-                return err(
-                    "`command` must name a program, e.g. [\"python3\", \"train.py\", \"{arch}\"]"
-                        .into(),
-                )
-            }
-            Some(p) if p.trim().is_empty() => {
-                return err("`command[0]` (the program) is empty".into())
-            }
-            _ => {}
-        }
+        check_command(
+            &self.command,
+            &PLACEHOLDERS,
+            "[\"python3\", \"train.py\", \"{arch}\"]",
+        )
+        .map_err(CommandConfigError)?;
         if !(self.timeout_seconds.is_finite()
             && self.timeout_seconds > 0.0
             && self.timeout_seconds <= MAX_TIMEOUT_SECONDS)
@@ -86,25 +80,6 @@ impl CommandConfig {
                 "`timeout_seconds` must be a positive number of seconds up to {MAX_TIMEOUT_SECONDS} (30 days), got {}",
                 self.timeout_seconds
             ));
-        }
-        for arg in &self.command {
-            let mut rest = arg.as_str();
-            while let Some(i) = rest.find('{') {
-                let after = &rest[i + 1..];
-                if let Some(j) = after.find('}') {
-                    let name = &after[..j];
-                    let is_ident = !name.is_empty()
-                        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-                    if is_ident && !PLACEHOLDERS.contains(&name) {
-                        return err(format!(
-                            "unknown placeholder {{{name}}} in {arg:?}; known: {{arch}}, {{index}}, {{spec}}, {{seed}}"
-                        ));
-                    }
-                    rest = &after[j + 1..];
-                } else {
-                    break;
-                }
-            }
         }
         if let Some(d) = &self.working_dir {
             if !d.is_dir() {
@@ -164,7 +139,7 @@ impl CommandConfig {
     }
 }
 
-fn is_executable(p: &Path) -> bool {
+pub(crate) fn is_executable(p: &Path) -> bool {
     match std::fs::metadata(p) {
         #[cfg(unix)]
         Ok(m) => {
@@ -178,6 +153,82 @@ fn is_executable(p: &Path) -> bool {
 }
 
 const PLACEHOLDERS: [&str; 4] = ["arch", "index", "spec", "seed"];
+
+/// Checks a command list: a program (non-empty; `example` shows one) and known placeholders.
+pub fn check_command(command: &[String], known: &[&str], example: &str) -> Result<(), String> {
+    match command.first() {
+        None => return Err(format!("`command` must name a program, e.g. {example}")),
+        Some(p) if p.trim().is_empty() => return Err("`command[0]` (the program) is empty".into()),
+        _ => {}
+    }
+    check_placeholders(command, known)
+}
+
+/// Checks that every `{name}` (a name of letters, digits and `_`) in `args` is one of `known`;
+/// other braces (a literal JSON argument) are left alone.
+pub fn check_placeholders(args: &[String], known: &[&str]) -> Result<(), String> {
+    for arg in args {
+        let mut rest = arg.as_str();
+        while let Some(i) = rest.find('{') {
+            let after = &rest[i + 1..];
+            let Some(j) = after.find('}') else { break };
+            let name = &after[..j];
+            let is_ident =
+                !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if is_ident && !known.contains(&name) {
+                let list: Vec<String> = known.iter().map(|k| format!("{{{k}}}")).collect();
+                return Err(format!(
+                    "unknown placeholder {{{name}}} in {arg:?}; known: {}",
+                    list.join(", ")
+                ));
+            }
+            rest = &after[j + 1..];
+        }
+    }
+    Ok(())
+}
+
+/// The value of `{index}` for `cell`: its index, or empty where the space has none and `args`
+/// do not ask for it.
+pub(crate) fn index_value<S: SearchSpace>(
+    space: &S,
+    cell: &S::Cell,
+    args: &[String],
+) -> Result<String, String> {
+    match space.index(cell) {
+        Some(i) => Ok(i.to_string()),
+        None if args.iter().any(|a| a.contains("{index}")) => Err(format!(
+            "the space {} has no index: use {{arch}} or {{spec}} instead of {{index}}",
+            space.name()
+        )),
+        None => Ok(String::new()),
+    }
+}
+
+/// `args` with each `{name}` of `values` replaced by its value, in the order given.
+pub fn substitute(args: &[String], values: &[(&str, &str)]) -> Vec<String> {
+    args.iter()
+        .map(|a| {
+            values.iter().fold(a.clone(), |a, (name, value)| {
+                a.replace(&format!("{{{name}}}"), value)
+            })
+        })
+        .collect()
+}
+
+/// The JSON spec of a trial (the `{spec}` file): space, arch, index, dimensions, values, seed.
+pub fn trial_spec<S: SearchSpace>(space: &S, cell: &S::Cell, seed: u64) -> serde_json::Value {
+    let (dimensions, values): (Vec<String>, Vec<String>) =
+        space.components(cell).into_iter().unzip();
+    serde_json::json!({
+        "space": space.name(),
+        "arch": space.format(cell),
+        "index": space.index(cell),
+        "dimensions": dimensions,
+        "values": values,
+        "seed": seed,
+    })
+}
 
 /// Evaluates cells of a space `S` by running an external command (see the module docs).
 ///
@@ -204,16 +255,7 @@ impl<S: SearchSpace> CommandEvaluator<S> {
 
     /// The JSON spec of a trial, as written to the `{spec}` file.
     pub fn spec(&self, cell: &S::Cell, seed: u64) -> serde_json::Value {
-        let (dimensions, values): (Vec<String>, Vec<String>) =
-            self.space.components(cell).into_iter().unzip();
-        serde_json::json!({
-            "space": self.space.name(),
-            "arch": self.space.format(cell),
-            "index": self.space.index(cell),
-            "dimensions": dimensions,
-            "values": values,
-            "seed": seed,
-        })
+        trial_spec(&self.space, cell, seed)
     }
 
     /// Runs the command for `cell` with trial seed `seed`.
@@ -234,31 +276,20 @@ impl<S: SearchSpace> CommandEvaluator<S> {
         let spec = SpecFile::write(&self.spec(cell, seed))
             .map_err(|e| fail(format!("cannot write the spec file: {e}")))?;
         let arch = self.space.format(cell);
-        let index = match self.space.index(cell) {
-            Some(i) => i.to_string(),
-            None if self.config.command.iter().any(|a| a.contains("{index}")) => {
-                return Err(fail(format!(
-                    "the space {} has no index: use {{arch}} or {{spec}} instead of {{index}}",
-                    self.space.name()
-                )))
-            }
-            None => String::new(),
-        };
+        let index = index_value(&self.space, cell, &self.config.command).map_err(fail)?;
         let seed_s = seed.to_string();
         let spec_s = spec.path.display().to_string();
         // The spec file's name is random: keep it out of the reason, which is journaled.
         let fail = |reason: String| fail(reason.replace(&spec_s, "{spec}"));
-        let args: Vec<String> = self
-            .config
-            .command
-            .iter()
-            .map(|a| {
-                a.replace("{arch}", &arch)
-                    .replace("{index}", &index)
-                    .replace("{spec}", &spec_s)
-                    .replace("{seed}", &seed_s)
-            })
-            .collect();
+        let args = substitute(
+            &self.config.command,
+            &[
+                ("arch", &arch),
+                ("index", &index),
+                ("spec", &spec_s),
+                ("seed", &seed_s),
+            ],
+        );
         let mut cmd = Command::new(&args[0]);
         cmd.args(&args[1..])
             .stdin(Stdio::null())
@@ -472,7 +503,7 @@ fn kill_group(child: &mut std::process::Child) {
     let _ = child.kill();
 }
 
-fn tail(s: &str, max: usize) -> String {
+pub(crate) fn tail(s: &str, max: usize) -> String {
     let t = s.trim();
     let start = t.len().saturating_sub(max);
     let start = (start..=t.len())
@@ -502,7 +533,7 @@ pub fn interrupted() -> bool {
 }
 
 /// Blocks the calling thread for good (the process is about to exit).
-fn park_forever() -> ! {
+pub(crate) fn park_forever() -> ! {
     loop {
         std::thread::park();
     }

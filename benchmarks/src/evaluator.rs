@@ -67,10 +67,32 @@ impl Goal {
     }
 }
 
+/// Where an evaluation belongs: the run folder and the query, for evaluators that keep files
+/// per trial (the Slurm evaluator's job scripts, outputs and job ids).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrialContext {
+    /// The run's folder (`seed-<i>`).
+    pub dir: std::path::PathBuf,
+    /// The 1-based query number, as journaled.
+    pub query: u64,
+}
+
 /// Something that evaluates cells of a space.
 pub trait Evaluator<C>: Send + Sync {
     /// Evaluates one cell. `rng` is the evaluator's own stream (for noise or training seeds).
     fn evaluate(&self, cell: &C, rng: &mut dyn rand::RngCore) -> Result<Outcome, EvalFailure>;
+
+    /// Evaluates query `trial.query` of the run in `trial.dir`. The default ignores where the
+    /// evaluation belongs ([`Evaluator::evaluate`]).
+    fn evaluate_trial(
+        &self,
+        trial: &TrialContext,
+        cell: &C,
+        rng: &mut dyn rand::RngCore,
+    ) -> Result<Outcome, EvalFailure> {
+        let _ = trial;
+        self.evaluate(cell, rng)
+    }
 
     /// Whether [`Outcome::val_acc`] is maximised (the default: accuracies) or minimised.
     fn goal(&self) -> Goal {

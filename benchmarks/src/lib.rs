@@ -23,6 +23,7 @@ pub mod nb201;
 pub mod params;
 pub mod pareto;
 pub mod seed;
+pub mod slurm;
 pub mod space;
 pub mod tabular;
 pub mod toml_error;

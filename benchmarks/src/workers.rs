@@ -17,7 +17,7 @@
 //! crash) may be transient and is retried.
 
 use crate::digest::{canonical_json, sha256_hex};
-use crate::evaluator::{EvalFailure, Evaluator, Outcome};
+use crate::evaluator::{EvalFailure, Evaluator, Outcome, TrialContext};
 use crate::nb201::Cell;
 use crate::seed;
 use crossbeam::channel::{unbounded, Receiver, Sender};
@@ -48,6 +48,7 @@ struct Job<C> {
     job_id: JobId,
     cell: C,
     seed: u64,
+    trial: Option<TrialContext>,
 }
 
 /// A pool that could not be started.
@@ -97,19 +98,21 @@ impl<C: Send + Sync + 'static> WorkerPool<C> {
             pool.spawn(move || {
                 for job in jobs.iter() {
                     let mut rng = seed::Rng::seed_from_u64(job.seed);
-                    let result =
-                        catch_unwind(AssertUnwindSafe(|| ev.evaluate(&job.cell, &mut rng)))
-                            .unwrap_or_else(|p| {
-                                let msg = p
-                                    .downcast_ref::<String>()
-                                    .cloned()
-                                    .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
-                                    .unwrap_or_else(|| "unknown panic".into());
-                                Err(EvalFailure {
-                                    reason: format!("evaluator panicked: {msg}"),
-                                    cost_seconds: 0.0,
-                                })
-                            });
+                    let result = catch_unwind(AssertUnwindSafe(|| match &job.trial {
+                        Some(t) => ev.evaluate_trial(t, &job.cell, &mut rng),
+                        None => ev.evaluate(&job.cell, &mut rng),
+                    }))
+                    .unwrap_or_else(|p| {
+                        let msg = p
+                            .downcast_ref::<String>()
+                            .cloned()
+                            .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                            .unwrap_or_else(|| "unknown panic".into());
+                        Err(EvalFailure {
+                            reason: format!("evaluator panicked: {msg}"),
+                            cost_seconds: 0.0,
+                        })
+                    });
                     let done = Finished {
                         job_id: job.job_id,
                         cell: job.cell,
@@ -137,7 +140,26 @@ impl<C: Send + Sync + 'static> WorkerPool<C> {
     /// Queues a job; it starts as soon as a worker is free. `seed` seeds the rng handed to
     /// [`Evaluator::evaluate`] (a [`seed::Rng`]), so equal seeds give equal results.
     pub fn submit(&mut self, job_id: JobId, cell: C, seed: u64) {
-        let job = Job { job_id, cell, seed };
+        self.send(Job {
+            job_id,
+            cell,
+            seed,
+            trial: None,
+        });
+    }
+
+    /// [`WorkerPool::submit`] for query `trial.query` of the run in `trial.dir`
+    /// ([`Evaluator::evaluate_trial`]).
+    pub fn submit_trial(&mut self, job_id: JobId, cell: C, seed: u64, trial: TrialContext) {
+        self.send(Job {
+            job_id,
+            cell,
+            seed,
+            trial: Some(trial),
+        });
+    }
+
+    fn send(&mut self, job: Job<C>) {
         self.jobs
             .as_ref()
             .expect("jobs channel is open while the pool lives")

@@ -100,13 +100,13 @@ pub fn open<F: WithBenchmark>(exp: &Experiment, f: F) -> anyhow::Result<F::Outpu
             if let Some(cfg) = &exp.evaluator {
                 // The table's rows are the space; a user's command evaluates them.
                 anyhow::ensure!(
-                    cfg.kind == EvaluatorKind::Command,
-                    "only [evaluator] type = \"command\" applies to a tabular benchmark (to \
-                     evaluate its rows with your own program); leave [evaluator] out to look the \
-                     rows up (type = \"train\" builds NAS-Bench-201 networks)"
+                    matches!(cfg.kind, EvaluatorKind::Command | EvaluatorKind::Slurm),
+                    "only [evaluator] type = \"command\" or \"slurm\" applies to a tabular \
+                     benchmark (to evaluate its rows with your own program); leave [evaluator] \
+                     out to look the rows up (type = \"train\" builds NAS-Bench-201 networks)"
                 );
                 let evaluation =
-                    Evaluation::command(cfg, b.space.clone()).map_err(anyhow::Error::msg)?;
+                    Evaluation::external(cfg, b.space.clone()).map_err(anyhow::Error::msg)?;
                 let goal = evaluation.evaluator.goal();
                 return Ok(f.with(Benchmark {
                     objectives: no_table(exp, goal)?,

@@ -258,8 +258,8 @@ fn base_dir(file: &Path) -> PathBuf {
 
 /// Resolves the relative paths of an experiment file's table against `base` (the file's
 /// folder), so that a run does not depend on the current directory: `[benchmark] data`,
-/// `[evaluator] cache` and `[evaluator.command] working_dir` always; in
-/// `[evaluator.command] command`, the program and each argument that is a relative path
+/// `[evaluator] cache` and `[evaluator.command]`/`[evaluator.slurm] working_dir` always; in
+/// their `command`, the program and each argument that is a relative path
 /// naming an existing file or folder in `base` (no placeholder). True if anything changed.
 fn resolve_paths(table: &mut toml::Table, base: &Path) -> bool {
     fn at<'a>(t: &'a mut toml::Table, keys: &[&str]) -> Option<&'a mut toml::Value> {
@@ -287,14 +287,17 @@ fn resolve_paths(table: &mut toml::Table, base: &Path) -> bool {
         &["benchmark", "data"][..],
         &["evaluator", "cache"],
         &["evaluator", "command", "working_dir"],
+        &["evaluator", "slurm", "working_dir"],
     ] {
         if let Some(v) = at(table, keys) {
             resolve(v, false);
         }
     }
-    if let Some(toml::Value::Array(args)) = at(table, &["evaluator", "command", "command"]) {
-        for a in args {
-            resolve(a, true);
+    for kind in ["command", "slurm"] {
+        if let Some(toml::Value::Array(args)) = at(table, &["evaluator", kind, "command"]) {
+            for a in args {
+                resolve(a, true);
+            }
         }
     }
     changed
@@ -334,7 +337,7 @@ fn with_suggestion(message: &str) -> String {
 }
 
 /// Applies `a.b.c=VALUE` to a TOML table. VALUE is read as a TOML value, else as a string.
-fn apply_override(table: &mut toml::Table, pair: &str) -> Result<(), ConfigError> {
+pub(crate) fn apply_override(table: &mut toml::Table, pair: &str) -> Result<(), ConfigError> {
     let (key, raw) = pair
         .split_once('=')
         .ok_or_else(|| ConfigError(format!("--set {pair}: expected KEY=VALUE")))?;

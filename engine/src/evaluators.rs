@@ -3,11 +3,13 @@
 //! - `nasbench201` (default when the table is absent): a lookup in the benchmark table.
 //! - `train`: train each candidate on shipped images (`[evaluator.training]`).
 //! - `command`: run a user's command (`[evaluator.command]`).
+//! - `slurm`: run a user's command as one Slurm batch job per candidate (`[evaluator.slurm]`).
 
 use crate::cache::CacheFile;
 use emprox_benchmarks::command::{CommandConfig, CommandEvaluator};
 use emprox_benchmarks::config::BenchmarkConfig;
 use emprox_benchmarks::nb201::{Cell, Nb201Data, Nb201Space, Nb201Tabular};
+use emprox_benchmarks::slurm::{SlurmConfig, SlurmEvaluator};
 use emprox_benchmarks::workers::cache_key;
 use emprox_benchmarks::{Evaluator, SearchSpace};
 use emprox_train::config::config_hash;
@@ -26,6 +28,8 @@ pub enum EvaluatorKind {
     Train,
     /// An external command.
     Command,
+    /// An external command as one Slurm batch job per candidate.
+    Slurm,
 }
 
 fn one() -> usize {
@@ -52,7 +56,13 @@ pub struct EvaluatorConfig {
     /// Command settings (type = "command").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub command: Option<CommandConfig>,
+    /// Slurm settings (type = "slurm").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slurm: Option<SlurmConfig>,
 }
+
+/// The most Slurm jobs in flight (`workers` of `type = "slurm"`).
+pub const MAX_SLURM_JOBS: usize = 1000;
 
 impl EvaluatorConfig {
     /// Checks the table: keys that do not apply, ranges, and the core budget.
@@ -62,6 +72,7 @@ impl EvaluatorConfig {
             EvaluatorKind::Nasbench201 => {
                 if self.training.is_some()
                     || self.command.is_some()
+                    || self.slurm.is_some()
                     || self.workers != 1
                     || self.cache.is_some()
                 {
@@ -69,8 +80,10 @@ impl EvaluatorConfig {
                 }
             }
             EvaluatorKind::Train => {
-                if self.command.is_some() {
-                    return Err("[evaluator.command] does not apply to type = \"train\"".into());
+                if self.command.is_some() || self.slurm.is_some() {
+                    return Err(
+                        "[evaluator.command] and [evaluator.slurm] do not apply to type = \"train\"".into(),
+                    );
                 }
                 let t = self.training.clone().unwrap_or_default();
                 t.validate()
@@ -83,8 +96,10 @@ impl EvaluatorConfig {
                 }
             }
             EvaluatorKind::Command => {
-                if self.training.is_some() {
-                    return Err("[evaluator.training] does not apply to type = \"command\"".into());
+                if self.training.is_some() || self.slurm.is_some() {
+                    return Err(
+                        "[evaluator.training] and [evaluator.slurm] do not apply to type = \"command\"".into(),
+                    );
                 }
                 let c = self
                     .command
@@ -95,6 +110,23 @@ impl EvaluatorConfig {
                 if self.workers == 0 || self.workers > 64 {
                     return Err(format!(
                         "[evaluator] workers must be between 1 and 64, got {}",
+                        self.workers
+                    ));
+                }
+            }
+            EvaluatorKind::Slurm => {
+                if self.training.is_some() || self.command.is_some() {
+                    return Err(
+                        "[evaluator.training] and [evaluator.command] do not apply to type = \"slurm\" (its command is in [evaluator.slurm])".into(),
+                    );
+                }
+                let c = self.slurm.as_ref().ok_or(
+                    "[evaluator] type = \"slurm\" needs an [evaluator.slurm] table with `command = [...]`",
+                )?;
+                c.validate().map_err(|e| format!("[evaluator.slurm] {e}"))?;
+                if self.workers == 0 || self.workers > MAX_SLURM_JOBS {
+                    return Err(format!(
+                        "[evaluator] workers (Slurm jobs in flight) must be between 1 and {MAX_SLURM_JOBS}, got {}",
                         self.workers
                     ));
                 }
@@ -164,25 +196,44 @@ fn open_cache(cfg: &EvaluatorConfig) -> Result<Option<Arc<CacheFile>>, String> {
 }
 
 impl<C: 'static> Evaluation<C> {
-    /// Evaluation by a user's command (`[evaluator] type = "command"`), describing cells by
-    /// `space` (arch string, index, dimension values).
-    pub fn command<S>(cfg: &EvaluatorConfig, space: S) -> Result<Self, String>
+    /// Evaluation by a user's command, describing cells by `space` (any space, tabular
+    /// included): a local process per candidate (`type = "command"`), or a Slurm batch job
+    /// (`type = "slurm"`; the cluster is checked, its commands and the partition, before
+    /// anything is submitted).
+    pub fn external<S>(cfg: &EvaluatorConfig, space: S) -> Result<Self, String>
     where
         S: SearchSpace<Cell = C> + 'static,
     {
-        let c = cfg
-            .command
-            .clone()
-            .ok_or("[evaluator] type = \"command\" needs an [evaluator.command] table")?;
+        let name = space.name().to_string();
+        let (config_hash, evaluator): (String, Arc<dyn Evaluator<C>>) = match cfg.kind {
+            EvaluatorKind::Slurm => {
+                let c = cfg
+                    .slurm
+                    .clone()
+                    .ok_or("[evaluator] type = \"slurm\" needs an [evaluator.slurm] table")?;
+                let hash = config_hash(&c);
+                let ev =
+                    SlurmEvaluator::new(c, space).map_err(|e| format!("[evaluator.slurm] {e}"))?;
+                (hash, Arc::new(ev))
+            }
+            _ => {
+                let c = cfg
+                    .command
+                    .clone()
+                    .ok_or("[evaluator] type = \"command\" needs an [evaluator.command] table")?;
+                let hash = config_hash(&c);
+                let ev = CommandEvaluator::new(c, space)
+                    .map_err(|e| format!("[evaluator.command] {e}"))?;
+                (hash, Arc::new(ev))
+            }
+        };
         Ok(Evaluation {
             dataset: "external".into(),
-            space: space.name().to_string(),
-            config_hash: config_hash(&c),
+            space: name,
+            config_hash,
             threads_per_worker: 1,
-            evaluator: Arc::new(
-                CommandEvaluator::new(c, space).map_err(|e| format!("[evaluator.command] {e}"))?,
-            ),
-            kind: EvaluatorKind::Command,
+            evaluator,
+            kind: cfg.kind,
             workers: cfg.workers,
             cache: open_cache(cfg)?,
         })
@@ -226,7 +277,9 @@ impl Evaluation<Cell> {
                     cache: open_cache(cfg)?,
                 }
             }
-            EvaluatorKind::Command => Evaluation::command(cfg, Nb201Space::new(data))?,
+            EvaluatorKind::Command | EvaluatorKind::Slurm => {
+                Evaluation::external(cfg, Nb201Space::new(data))?
+            }
         })
     }
 }

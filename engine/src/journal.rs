@@ -116,6 +116,9 @@ pub enum Timing {
         /// Wall seconds.
         wall_seconds: f64,
     },
+    /// One Slurm job (written by the Slurm evaluator when the job ends): job id, final state,
+    /// queue wait and run time.
+    SlurmJob(emprox_benchmarks::slurm::ledger::JobTiming),
 }
 
 /// A journal open for appending.

@@ -1,7 +1,7 @@
 //! The `emprox` command-line tool.
 
 use clap::{Parser, Subcommand};
-use emprox_engine::commands::{arch, compare, list, predictors, run, show};
+use emprox_engine::commands::{arch, compare, list, predictors, run, show, train_one};
 use std::process::ExitCode;
 
 /// emprox: neural architecture search with cheap performance estimation.
@@ -37,6 +37,9 @@ enum Command {
     EvalPredictors(predictors::EvalPredictorsArgs),
     /// Print a saved estimator's predictions for architectures.
     Predict(predictors::PredictArgs),
+    /// Train one cell on shipped images and print its JSON result line (what a Slurm job of
+    /// examples/slurm_digits_evolution.toml runs).
+    TrainOne(train_one::TrainOneArgs),
 }
 
 fn main() -> ExitCode {
@@ -66,7 +69,11 @@ fn main() -> ExitCode {
         .init();
     if matches!(
         cli.command,
-        Command::Arch(_) | Command::List | Command::Show(_) | Command::Predict(_)
+        Command::Arch(_)
+            | Command::List
+            | Command::Show(_)
+            | Command::Predict(_)
+            | Command::TrainOne(_)
     ) {
         quiet_on_closed_pipe();
     } else {
@@ -81,10 +88,11 @@ fn main() -> ExitCode {
         Command::Show(a) => show::show(a),
         Command::EvalPredictors(a) => predictors::eval_predictors(a),
         Command::Predict(a) => predictors::predict(a),
+        Command::TrainOne(a) => train_one::train_one(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) if e.is::<run::NothingEvaluated>() => {
+        Err(e) if e.is::<run::NothingEvaluated>() || e.is::<train_one::TrainingFailed>() => {
             eprintln!("error: {}", one_line(&e));
             ExitCode::from(1)
         }
@@ -107,7 +115,8 @@ fn quiet_on_closed_pipe() {
 }
 
 /// On Ctrl-C (SIGINT) or SIGTERM: stop the external commands (their process groups) and delete
-/// their spec files, say how to resume the run, and exit with 128 + the signal number.
+/// their spec files, cancel the Slurm jobs in flight, say how to resume the run, and exit with
+/// 128 + the signal number.
 fn stop_cleanly_on_signals() {
     #[cfg(unix)]
     {
@@ -118,6 +127,15 @@ fn stop_cleanly_on_signals() {
         std::thread::spawn(move || {
             if let Some(sig) = signals.forever().next() {
                 emprox_benchmarks::command::stop_all(std::time::Duration::from_secs(2));
+                match emprox_benchmarks::slurm::cancel_all() {
+                    Ok(ids) if ids.is_empty() => {}
+                    Ok(ids) => eprintln!(
+                        "\ncancelled {} Slurm job(s) in flight: {}",
+                        ids.len(),
+                        ids.join(" ")
+                    ),
+                    Err(e) => eprintln!("\nerror: scancel failed: {e}"),
+                }
                 let name = if sig == SIGINT {
                     "interrupted"
                 } else {

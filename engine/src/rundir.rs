@@ -311,6 +311,8 @@ enum Layout {
     Top(FolderKind),
     /// `seed-<i>/` of an experiment.
     Run,
+    /// `seed-<i>/slurm/`: the Slurm evaluator's job files.
+    Slurm,
     /// `<dataset>/` of a comparison: one experiment folder per label.
     ComparisonDataset,
     /// `models/` of a predictor evaluation.
@@ -366,6 +368,7 @@ fn owns_file(layout: Layout, name: &str) -> bool {
         ]
         .contains(&n),
         Layout::Model => ["weights.safetensors", "model.json"].contains(&n),
+        Layout::Slurm => is_slurm_file(name),
         Layout::ComparisonDataset | Layout::Models => false,
     }
 }
@@ -390,7 +393,36 @@ fn owns_dir(layout: Layout, dir: &Path, name: &str) -> Option<Layout> {
             .rsplit_once("-n")
             .filter(|(_, n)| digits(n))
             .map(|_| Layout::Model),
-        Layout::Run | Layout::Model => None,
+        Layout::Run => (name == emprox_benchmarks::slurm::DIR).then_some(Layout::Slurm),
+        Layout::Model | Layout::Slurm => None,
+    }
+}
+
+/// Whether `name` is a file the Slurm evaluator writes (or has Slurm write) in `slurm/`: the
+/// ledger, `q<query>.sh`, `q<query>.spec.json` (and their `.tmp`), `q<query>-<job id>.out` and
+/// `.err`.
+fn is_slurm_file(name: &str) -> bool {
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if name == emprox_benchmarks::slurm::ledger::FILE {
+        return true;
+    }
+    let Some(rest) = name.strip_prefix('q') else {
+        return false;
+    };
+    let rest = rest.strip_suffix(".tmp").unwrap_or(rest);
+    if let Some(q) = rest
+        .strip_suffix(".sh")
+        .or_else(|| rest.strip_suffix(".spec.json"))
+    {
+        return digits(q);
+    }
+    match rest
+        .strip_suffix(".out")
+        .or_else(|| rest.strip_suffix(".err"))
+        .and_then(|r| r.split_once('-'))
+    {
+        Some((q, id)) => digits(q) && digits(id),
+        None => false,
     }
 }
 
@@ -581,6 +613,32 @@ mod tests {
         assert!(!run_dir(&d, 0).join(TRIALS).exists());
         assert!(!d.join(SUMMARY).exists() && !d.join(CONFIG).exists());
         assert!(d.join(MANIFEST).exists(), "replaced by the caller");
+    }
+
+    #[test]
+    fn overwrite_deletes_the_slurm_job_files_and_keeps_the_users() {
+        let t = tempfile::tempdir().unwrap();
+        let d = t.path().join("exp");
+        experiment_folder(&d);
+        let slurm = run_dir(&d, 0).join("slurm");
+        let ours = [
+            "jobs.jsonl",
+            "q000001.sh",
+            "q000001.sh.tmp",
+            "q000001.spec.json",
+            "q000001-4711.out",
+            "q000001-4711.err",
+        ];
+        for f in ours {
+            touch(&slurm.join(f));
+        }
+        touch(&slurm.join("checkpoint.pt"));
+        touch(&slurm.join("q1-x.out"));
+        let _lock = prepare(&d, FolderKind::Experiment, true).unwrap();
+        for f in ours {
+            assert!(!slurm.join(f).exists(), "{f}");
+        }
+        assert!(slurm.join("checkpoint.pt").exists() && slurm.join("q1-x.out").exists());
     }
 
     #[test]

@@ -18,7 +18,7 @@ use crate::objectives::MultiObjective;
 use crate::replay::{Replay, ReplayError};
 use crate::results::{Best, RunSummary, TrajectoryPoint};
 use crate::stopping::{FailureStreak, StopReason, StoppingCriteria};
-use emprox_benchmarks::evaluator::{EvalFailure, Goal, Outcome};
+use emprox_benchmarks::evaluator::{EvalFailure, Goal, Outcome, TrialContext};
 use emprox_benchmarks::workers::WorkerPool;
 use emprox_benchmarks::{seed, SearchSpace};
 use emprox_strategies::{Feedback, Strategy};
@@ -116,6 +116,8 @@ type EvalResult = Result<Outcome, EvalFailure>;
 /// order the cells were proposed.
 struct Executor<'a, C> {
     evaluation: &'a Evaluation<C>,
+    /// The run's folder, handed to evaluators that keep files per trial.
+    dir: &'a Path,
     pool: Option<WorkerPool<C>>,
     pending: VecDeque<Pending<C>>,
     /// Results that came before their turn (out of order from the pool, replayed, cached).
@@ -157,7 +159,7 @@ struct Pending<C> {
 }
 
 impl<'a, C: Clone + Send + Sync + 'static> Executor<'a, C> {
-    fn new(evaluation: &'a Evaluation<C>) -> Result<Self, RunError> {
+    fn new(evaluation: &'a Evaluation<C>, dir: &'a Path) -> Result<Self, RunError> {
         let pool = if evaluation.workers > 1 {
             Some(WorkerPool::with_threads(
                 evaluation.workers,
@@ -169,10 +171,18 @@ impl<'a, C: Clone + Send + Sync + 'static> Executor<'a, C> {
         };
         Ok(Executor {
             evaluation,
+            dir,
             pool,
             pending: VecDeque::new(),
             finished: HashMap::new(),
         })
+    }
+
+    fn trial(&self, query: u64) -> TrialContext {
+        TrialContext {
+            dir: self.dir.to_path_buf(),
+            query,
+        }
     }
 
     /// Evaluations at once.
@@ -182,11 +192,12 @@ impl<'a, C: Clone + Send + Sync + 'static> Executor<'a, C> {
 
     /// Queues `job`: its result is `ready` (replayed, cached), or it is evaluated.
     fn push(&mut self, job: Pending<C>, ready: Option<Done>) {
+        let trial = self.trial(job.query);
         match (ready, &mut self.pool) {
             (Some(d), _) => {
                 self.finished.insert(job.query, d);
             }
-            (None, Some(p)) => p.submit(job.query, job.cell.clone(), job.job_seed),
+            (None, Some(p)) => p.submit_trial(job.query, job.cell.clone(), job.job_seed, trial),
             (None, None) => {}
         }
         self.pending.push_back(job);
@@ -201,7 +212,8 @@ impl<'a, C: Clone + Send + Sync + 'static> Executor<'a, C> {
         let done = match &mut self.pool {
             None => {
                 let mut r = seed::Rng::seed_from_u64(job.job_seed);
-                let result = self.evaluation.evaluator.evaluate(&job.cell, &mut r);
+                let trial = self.trial(job.query);
+                let result = (self.evaluation.evaluator).evaluate_trial(&trial, &job.cell, &mut r);
                 Done {
                     result,
                     wall: job.started.elapsed().as_secs_f64(),
@@ -469,7 +481,7 @@ fn run_with<S: SearchSpace + 'static>(
         },
     };
     let replay = Replay::new(spec.run, spec.replay.clone());
-    let mut executor = Executor::new(ev)?;
+    let mut executor = Executor::new(ev, dir)?;
     let mut chain = Chain {
         strategy,
         filter,

@@ -456,6 +456,20 @@ fn bad_inputs_get_clear_errors() {
             needle: "not an executable file",
         },
         Case {
+            what: "slurm: malformed time limit",
+            args: run(file(&format!(
+                "{b}\n[evaluator]\ntype = \"slurm\"\n[evaluator.slurm]\ncommand = [\"sh\"]\ntime = \"2h\"\n"
+            ))),
+            needle: "`time` = \"2h\" is not a Slurm time limit",
+        },
+        Case {
+            what: "slurm: unknown placeholder",
+            args: run(file(&format!(
+                "{b}\n[evaluator]\ntype = \"slurm\"\n[evaluator.slurm]\ncommand = [\"{{emprox}}\", \"{{archh}}\"]\n"
+            ))),
+            needle: "unknown placeholder {archh}",
+        },
+        Case {
             what: "population_size = 10^12",
             args: run(file(&b.replace(
                 "population_size = 30",

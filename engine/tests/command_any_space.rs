@@ -97,7 +97,7 @@ fn training_does_not_apply_to_a_table() {
     let o = emprox(&["run", &file, "--out", s(&t.path().join("out"))]);
     assert_refused(
         &o,
-        "only [evaluator] type = \"command\" applies to a tabular benchmark",
+        "only [evaluator] type = \"command\" or \"slurm\" applies to a tabular benchmark",
     );
     assert!(!t.path().join("out").exists(), "nothing written");
 }

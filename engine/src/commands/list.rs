@@ -4,6 +4,7 @@ use crate::config::SearchSettings;
 use crate::filter::FilterConfig;
 use emprox_benchmarks::command::CommandConfig;
 use emprox_benchmarks::params::Catalogue;
+use emprox_benchmarks::slurm::SlurmConfig;
 use emprox_estimators::EstimatorParams;
 use emprox_strategies::StrategyConfig;
 use emprox_train::TrainingConfig;
@@ -51,6 +52,10 @@ pub fn list() -> anyhow::Result<()> {
         toml::from_str("command = [\"PROGRAM\"]").expect("a command list is a valid table");
     println!("  command    workers = 1, cache = <none>; [evaluator.command] (placeholders {{arch}} {{index}} {{seed}} {{spec}}; also working_dir, env; any benchmark, tabular included):");
     println!("             {}", defaults(&command));
+    let slurm: SlurmConfig =
+        toml::from_str("command = [\"PROGRAM\"]").expect("a command list is a valid table");
+    println!("  slurm      workers = 1 (jobs in flight), cache = <none>; [evaluator.slurm] (one batch job per candidate; placeholders {{arch}} {{index}} {{seed}} {{spec}} {{emprox}}; also partition, time, cpus_per_task, mem, gres, account, qos, sbatch_args, working_dir, env; any benchmark):");
+    println!("             {}", defaults(&slurm));
     println!(
         "budget ([budget], OR-ed, at least one): max_queries, max_sim_seconds, max_wall_seconds"
     );

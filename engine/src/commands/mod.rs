@@ -6,6 +6,7 @@ pub mod list;
 pub mod predictors;
 pub mod run;
 pub mod show;
+pub mod train_one;
 
 /// Writes `text` to stdout. A reader that went away (`emprox run FILE | head -1`) ends the
 /// output quietly, as Unix filters such as ripgrep do: the results are on disk already.
