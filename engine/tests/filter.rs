@@ -376,7 +376,11 @@ fn mutation_pools_and_thompson_sampling_repeat_and_resume() {
             let f = format!("seed-{s}/{f}");
             let a = std::fs::read(one.join(&f)).unwrap();
             assert_eq!(a, std::fs::read(two.join(&f)).unwrap(), "{f}");
-            assert_eq!(a, std::fs::read(killed.join(&f)).unwrap(), "{f} after resume");
+            assert_eq!(
+                a,
+                std::fs::read(killed.join(&f)).unwrap(),
+                "{f} after resume"
+            );
         }
         // Every pool carries the ensemble's spread and Thompson draws.
         let pools = lines(&one.join(format!("seed-{s}/pools.jsonl")));
