@@ -144,27 +144,8 @@ fn a_killed_filtered_run_resumes_to_the_same_journal() {
         "10",
     ];
     args.extend_from_slice(&FAST);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_emprox"))
-        .args(&args)
-        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
     // Kill once the first run is past its warm-up.
-    let journal = killed.join("seed-0/trials.jsonl");
-    let t0 = std::time::Instant::now();
-    while t0.elapsed().as_secs() < 60 {
-        let n = std::fs::read_to_string(&journal)
-            .map(|t| t.lines().count())
-            .unwrap_or(0);
-        if n >= 35 {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
+    kill_when(&args, &killed.join("seed-0/trials.jsonl"), 35);
     let o = emprox(&["resume", killed.to_str().unwrap()]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     for i in 0..2 {
@@ -180,6 +161,25 @@ fn a_killed_filtered_run_resumes_to_the_same_journal() {
         lines(&killed.join("seed-0/pools.jsonl")).len(),
         "no pool logged twice"
     );
+}
+
+/// Runs emprox with `args` and kills it once `journal` holds `n` lines (or after 60 s).
+fn kill_when<S: AsRef<std::ffi::OsStr>>(args: &[S], journal: &Path, n: usize) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_emprox"))
+        .args(args)
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let t0 = std::time::Instant::now();
+    while t0.elapsed().as_secs() < 60
+        && std::fs::read_to_string(journal).map_or(0, |t| t.lines().count()) < n
+    {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
 }
 
 /// The isomorphism classes of a run's evaluated cells, in query order.
@@ -352,23 +352,9 @@ fn mutation_pools_and_thompson_sampling_repeat_and_resume() {
     run(&one, &["--threads", "1"]);
     run(&two, &["--threads", "2"]);
     let killed = tmp.path().join("killed");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_emprox"))
-        .args(args(&killed))
-        .args(["--threads", "1", "--throttle-ms", "10"])
-        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let journal = killed.join("seed-0/trials.jsonl");
-    let t0 = std::time::Instant::now();
-    while t0.elapsed().as_secs() < 60
-        && std::fs::read_to_string(&journal).map_or(0, |t| t.lines().count()) < 45
-    {
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
+    let mut a = args(&killed);
+    a.extend(["--threads", "1", "--throttle-ms", "10"].map(String::from));
+    kill_when(&a, &killed.join("seed-0/trials.jsonl"), 45);
     let o = emprox(&["resume", killed.to_str().unwrap()]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     for s in 0..2 {
