@@ -212,7 +212,7 @@ mod tests {
         let c: StrategyConfig = toml::from_str("type = \"random\"").unwrap();
         let mut plain: Box<dyn Strategy<Nb201Space>> = c.build().unwrap();
         let want = plain.ask_pool(&f.space, 50, &mut seed::stream(1, "s"));
-        f.evaluated = vec![(want[0].clone(), 90.0)];
+        f.evaluated = vec![(want[0], 90.0)];
         assert_eq!(f.pool(PoolSettings::default(), 50), want);
     }
 
@@ -225,14 +225,14 @@ mod tests {
             60,
             "the 3 best cells have hundreds of 2-step mutants"
         );
-        let best: Vec<Cell> = f.evaluated[27..].iter().map(|(c, _)| c.clone()).collect();
+        let best: Vec<Cell> = f.evaluated[27..].iter().map(|(c, _)| *c).collect();
         let best: Vec<&Cell> = best.iter().collect();
         let mut unique = HashSet::new();
         for c in &pool {
             let d = f.edits(&best, c);
             assert!((1..=2).contains(&d), "{d} edits from the best cells");
             assert!(!f.dedup.contains(&f.space, c));
-            assert!(unique.insert(c.clone()));
+            assert!(unique.insert(*c));
         }
         // Half and half: the strategy's share first.
         let pool = f.pool(mutating(0.5, 3, 2), 40);
@@ -245,12 +245,12 @@ mod tests {
         // The best cell and its whole neighbourhood are evaluated: no new 1-step mutant.
         let mut f = Fixture::new(4, |s, r| {
             let best = s.sample(r);
-            let mut cells = vec![(best.clone(), 95.0)];
+            let mut cells = vec![(best, 95.0)];
             cells.extend(s.neighbours(&best).into_iter().map(|c| (c, 50.0)));
             cells
         });
         let pool = f.pool(mutating(1.0, 1, 1), 30);
-        let best = f.evaluated[0].0.clone();
+        let best = f.evaluated[0].0;
         assert!(pool.len() >= 29, "{}", pool.len());
         assert!(pool
             .iter()

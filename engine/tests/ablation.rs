@@ -175,29 +175,25 @@ fn records(
         .collect()
 }
 
-/// Share of the filtered trials (after the warm-up of 20, pools of 10) that are one edit from
-/// one of the two best cells (by validation) evaluated before their pool was built.
-fn share_near_top2(trials: &[serde_json::Value]) -> f64 {
-    let (mut near, mut all) = (0, 0);
-    for j in 20..trials.len() {
-        let built = 20 + (j - 20) / 10 * 10;
-        let mut before: Vec<&serde_json::Value> = trials[..built].iter().collect();
-        before.sort_by(|a, b| {
-            b["val_acc"]
-                .as_f64()
-                .unwrap()
-                .total_cmp(&a["val_acc"].as_f64().unwrap())
-        });
-        let arch = trials[j]["arch"].as_str().unwrap();
-        all += 1;
-        if before[..2]
-            .iter()
-            .any(|t| edits(t["arch"].as_str().unwrap(), arch) == 1)
-        {
-            near += 1;
-        }
-    }
-    near as f64 / all as f64
+/// How many of the first filtered pool's 10 trials (queries 21-30) are one edit from one of the
+/// two best cells (by validation) of the 20 warm-up trials.
+fn first_pool_near_top2(trials: &[serde_json::Value]) -> usize {
+    let mut warm: Vec<&serde_json::Value> = trials[..20].iter().collect();
+    warm.sort_by(|a, b| {
+        b["val_acc"]
+            .as_f64()
+            .unwrap()
+            .total_cmp(&a["val_acc"].as_f64().unwrap())
+    });
+    trials[20..30]
+        .iter()
+        .filter(|t| {
+            let arch = t["arch"].as_str().unwrap();
+            warm[..2]
+                .iter()
+                .any(|w| edits(w["arch"].as_str().unwrap(), arch) == 1)
+        })
+        .count()
 }
 
 #[test]
@@ -246,22 +242,19 @@ fn the_pool_ablation_runs_every_pool_and_acquisition() {
             }
         }
     }
-    // Mutation pools: the filtered trials are one edit from the two best cells at the time
-    // (but where those neighbourhoods are used up); the strategy's own pools mostly are not.
+    // A pool of 30 one-step mutants of the two best cells (their neighbourhood holds 48): the
+    // first filtered pool evaluates only such mutants (in all 100 seeds of the measured file on
+    // both datasets), where the strategy's own pool has 6.9 of 10 on average (4-8 in these seeds).
+    let (mut mutants, mut strategy) = (0, 0);
     for dataset in ["cifar10", "cifar100"] {
         for seed in 0..2 {
-            let t = |f: &str| -> Vec<serde_json::Value> {
-                records(&out, dataset, f, seed, "trials.jsonl")
-            };
-            let mutants = share_near_top2(&t("RE_EmProx_x1_top2_m1"));
-            let strategy = share_near_top2(&t("RE_EmProx"));
-            eprintln!("{dataset} {seed}: near the top 2: mutation pool {mutants:.2}, strategy pool {strategy:.2}");
-            assert!(
-                mutants >= 0.7 && mutants > strategy + 0.2,
-                "{mutants} {strategy}"
-            );
+            let t = |f: &str| records(&out, dataset, f, seed, "trials.jsonl");
+            assert_eq!(first_pool_near_top2(&t("RE_EmProx_x1_top2_m1_c30")), 10);
+            mutants += 10;
+            strategy += first_pool_near_top2(&t("RE_EmProx"));
         }
     }
+    assert!(strategy < mutants, "{strategy} of {mutants}");
     // The estimator's rank correlation on the pools it scored.
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
     let o = Command::new("python3")
@@ -293,6 +286,8 @@ fn the_pool_ablation_runs_every_pool_and_acquisition() {
             .find(|l| l.starts_with(&format!("| cifar10 | {label} |")))
             .unwrap())
     };
-    // EmProx ranks the strategy's pool better than chance.
+    // EmProx ranks the strategy's pool better than chance (0.26 in these seeds, 0.25 over 100);
+    // random scores do not (-0.03 to 0.03 here).
     assert!(row("RE+EmProx")[0] > 0.2, "{text}");
+    assert!(row("RE+random").iter().all(|t| t.abs() < 0.1), "{text}");
 }

@@ -144,27 +144,8 @@ fn a_killed_filtered_run_resumes_to_the_same_journal() {
         "10",
     ];
     args.extend_from_slice(&FAST);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_emprox"))
-        .args(&args)
-        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
     // Kill once the first run is past its warm-up.
-    let journal = killed.join("seed-0/trials.jsonl");
-    let t0 = std::time::Instant::now();
-    while t0.elapsed().as_secs() < 60 {
-        let n = std::fs::read_to_string(&journal)
-            .map(|t| t.lines().count())
-            .unwrap_or(0);
-        if n >= 35 {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
+    kill_when(&args, &killed.join("seed-0/trials.jsonl"), 35);
     let o = emprox(&["resume", killed.to_str().unwrap()]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     for i in 0..2 {
@@ -180,6 +161,25 @@ fn a_killed_filtered_run_resumes_to_the_same_journal() {
         lines(&killed.join("seed-0/pools.jsonl")).len(),
         "no pool logged twice"
     );
+}
+
+/// Runs emprox with `args` and kills it once `journal` holds `n` lines (or after 60 s).
+fn kill_when<S: AsRef<std::ffi::OsStr>>(args: &[S], journal: &Path, n: usize) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_emprox"))
+        .args(args)
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let t0 = std::time::Instant::now();
+    while t0.elapsed().as_secs() < 60
+        && std::fs::read_to_string(journal).map_or(0, |t| t.lines().count()) < n
+    {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
 }
 
 /// The isomorphism classes of a run's evaluated cells, in query order.
@@ -315,4 +315,61 @@ fn local_search_with_the_filter_climbs_from_neighbourhood_to_neighbourhood() {
         walks > restarts && restarts > 0,
         "{walks} walks, {restarts} restarts"
     );
+}
+
+/// Mutation pools, an ensemble and Thompson sampling draw from the run's own seeded streams: the
+/// same journal at any thread count, and a killed run resumes to it.
+#[test]
+fn mutation_pools_and_thompson_sampling_repeat_and_resume() {
+    let tmp = tempfile::tempdir().unwrap();
+    let args = |out: &Path| -> Vec<String> {
+        [
+            "run",
+            "examples/nb201_evolution_emprox.toml",
+            "--out",
+            out.to_str().unwrap(),
+            "--seeds",
+            "2",
+            "--set",
+            "budget.max_queries=80",
+            "--set",
+            "estimator={type=\"knn_onehot\"}",
+            "--set",
+            "filter={candidates=30, top_k=10, warmup=20, refit_every=10, exploit=1.0, \
+             mutate_top=2, mutations=1, ensemble=3, acquisition=\"thompson\"}",
+        ]
+        .map(String::from)
+        .to_vec()
+    };
+    let run = |out: &Path, extra: &[&str]| {
+        let mut a = args(out);
+        a.extend(extra.iter().map(|s| s.to_string()));
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        let o = emprox(&a);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    };
+    let (one, two) = (tmp.path().join("one"), tmp.path().join("two"));
+    run(&one, &["--threads", "1"]);
+    run(&two, &["--threads", "2"]);
+    let killed = tmp.path().join("killed");
+    let mut a = args(&killed);
+    a.extend(["--threads", "1", "--throttle-ms", "10"].map(String::from));
+    kill_when(&a, &killed.join("seed-0/trials.jsonl"), 45);
+    let o = emprox(&["resume", killed.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for s in 0..2 {
+        for f in ["trials.jsonl", "pools.jsonl"] {
+            let f = format!("seed-{s}/{f}");
+            let a = std::fs::read(one.join(&f)).unwrap();
+            assert_eq!(a, std::fs::read(two.join(&f)).unwrap(), "{f}");
+            assert_eq!(
+                a,
+                std::fs::read(killed.join(&f)).unwrap(),
+                "{f} after resume"
+            );
+        }
+        // Every pool carries the ensemble's spread and Thompson draws.
+        let pools = lines(&one.join(format!("seed-{s}/pools.jsonl")));
+        assert!(pools.iter().all(|p| p["spread"].is_array()));
+    }
 }

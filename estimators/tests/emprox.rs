@@ -206,45 +206,38 @@ fn epoch_references_and_warm_refits() {
     let first = warm
         .fit(&space, &xtr[..111], &ytr[..111], &mut seed::stream(6, "a"))
         .unwrap();
-    let again = warm
-        .refit(
+    // Predictions of `e` refitted after `first`, and fitted afresh, with the same stream.
+    let refit = |e: &EmProx| {
+        e.refit(
             &space,
             &xtr,
             &ytr,
             &mut seed::stream(6, "b"),
             first.as_ref(),
         )
-        .unwrap();
-    let cold = warm
-        .fit(&space, &xtr, &ytr, &mut seed::stream(6, "b"))
-        .unwrap();
-    let (pw, pc) = (
-        again.predict(&space, &xte).unwrap(),
-        cold.predict(&space, &xte).unwrap(),
+        .unwrap()
+        .predict(&space, &xte)
+        .unwrap()
+    };
+    let cold = |e: &EmProx| {
+        e.fit(&space, &xtr, &ytr, &mut seed::stream(6, "b"))
+            .unwrap()
+            .predict(&space, &xte)
+            .unwrap()
+    };
+    let pw = refit(&warm);
+    assert_ne!(
+        pw,
+        cold(&warm),
+        "the warm refit starts from the first fit's weights"
     );
-    assert_ne!(pw, pc, "the warm refit starts from the first fit's weights");
     let tau = kendall_tau(&pw, &yte);
     assert!(tau > 0.2, "tau after a warm refit {tau}");
     // Without warm_epochs, refit is a fresh fit.
     let fresh = EmProx {
         params: EmProxParams::default(),
     };
-    let a = fresh
-        .refit(
-            &space,
-            &xtr,
-            &ytr,
-            &mut seed::stream(6, "b"),
-            first.as_ref(),
-        )
-        .unwrap();
-    let b = fresh
-        .fit(&space, &xtr, &ytr, &mut seed::stream(6, "b"))
-        .unwrap();
-    assert_eq!(
-        a.predict(&space, &xte).unwrap(),
-        b.predict(&space, &xte).unwrap()
-    );
+    assert_eq!(refit(&fresh), cold(&fresh));
     let c: EstimatorConfig =
         toml::from_str("type = \"emprox\"\npretrain = 100\nwarm_epochs = 5").unwrap();
     let e = c.build::<Nb201Space>().err().unwrap().to_string();
