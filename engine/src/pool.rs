@@ -154,7 +154,7 @@ mod tests {
             let mut dedup = Dedup::new(false, 10);
             for (c, v) in &evaluated {
                 dedup.start(&space, c);
-                dedup.finish(&space, c, Some(*v));
+                dedup.finish(&space, c, Some(emprox_strategies::Feedback::single(*v)));
             }
             let mutant_rng = seed::stream(seed_, "m");
             Fixture {
