@@ -209,6 +209,8 @@ pub fn crowding_distance(
         return Ok(vec![f64::INFINITY; front.len()]);
     }
     let mut order: Vec<usize> = (0..front.len()).collect();
+    // `k` picks one objective of each front member, not an element of `u`.
+    #[allow(clippy::needless_range_loop)]
     for k in 0..goals.len() {
         let value = |pos: usize| u[front[pos]][k];
         order.sort_by(|&a, &b| value(a).total_cmp(&value(b)).then(front[a].cmp(&front[b])));
