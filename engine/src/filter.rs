@@ -346,7 +346,15 @@ impl<S: SearchSpace> Filter<S> {
         });
         order.truncate(self.cfg.top_k);
         if let Some(mo) = &self.mo {
-            order = mo.order(&pool, &scores, self.cfg.top_k);
+            let mut ehvi_rng = seed::stream(self.seed, &format!("ehvi/{queries}"));
+            order = mo.order(
+                &pool,
+                &scores,
+                &means,
+                &spread,
+                self.cfg.top_k,
+                &mut ehvi_rng,
+            );
         }
         let index = |c: &S::Cell| space.index(c);
         let scored: Vec<(Option<u64>, f64)> = pool

@@ -34,7 +34,14 @@ pub enum MoRankKind {
     Dominance,
     /// Greedy predicted hypervolume improvement over the evaluated front.
     Hvi,
+    /// Greedy expected hypervolume improvement: the improvement averaged over
+    /// [`EHVI_SAMPLES`] draws of the predicted accuracy from a Gaussian with the ensemble's
+    /// mean and spread (`[filter] ensemble > 1`; with one estimator it is `hvi`).
+    Ehvi,
 }
+
+/// Draws of the predicted accuracy per candidate for `ehvi`.
+pub const EHVI_SAMPLES: usize = 32;
 
 /// A hypervolume improvement below this is none (rounding).
 const NO_GAIN: f64 = 1e-12;
@@ -137,6 +144,50 @@ pub fn by_hvi(front: &[Vec<f64>], points: &[Vec<f64>], k: usize) -> Vec<usize> {
     order
 }
 
+/// The first `k` indices by greedy expected hypervolume improvement over `front`: candidate
+/// `i`'s gain is the mean improvement of its `samples[i]` (utility vectors drawn from its
+/// predictive distribution); the chosen candidate joins the front at `points[i]` (its mean
+/// prediction) before the next is scored. Ties go to the lower index; when nothing is expected
+/// to improve the front, the rest follow by dominance of `points`.
+pub fn by_ehvi(
+    front: &[Vec<f64>],
+    points: &[Vec<f64>],
+    samples: &[Vec<Vec<f64>>],
+    k: usize,
+) -> Vec<usize> {
+    let Some(d) = points.first().map(Vec::len) else {
+        return Vec::new();
+    };
+    let mut front = front.to_vec();
+    let mut base = hypervolume(&front, d);
+    let mut left: Vec<usize> = (0..points.len()).collect();
+    let mut order = Vec::with_capacity(k.min(points.len()));
+    while order.len() < k && !left.is_empty() {
+        let mut best: Option<(usize, f64)> = None;
+        for (pos, &i) in left.iter().enumerate() {
+            let mut gain = 0.0;
+            for draw in &samples[i] {
+                front.push(draw.clone());
+                gain += hypervolume(&front, d) - base;
+                front.pop();
+            }
+            let gain = gain / samples[i].len().max(1) as f64;
+            if gain > NO_GAIN && best.is_none_or(|b| gain > b.1) {
+                best = Some((pos, gain));
+            }
+        }
+        let Some((pos, _)) = best else { break };
+        let i = left.remove(pos);
+        join(&mut front, &points[i]);
+        base = hypervolume(&front, d);
+        order.push(i);
+    }
+    let rest: Vec<Vec<f64>> = left.iter().map(|&i| points[i].clone()).collect();
+    order.extend(by_dominance(&rest).into_iter().map(|p| left[p]));
+    order.truncate(k);
+    order
+}
+
 impl<C> MoRank<C> {
     /// The ranking `kind` for `objectives`, looking the known costs of a cell up in `known`.
     pub fn new(kind: MoRankKind, objectives: MultiObjective, known: Arc<dyn Evaluator<C>>) -> Self {
@@ -164,8 +215,38 @@ impl<C> MoRank<C> {
             .utilities(val, &self.known.known_metrics(cell))
     }
 
-    /// The `k` candidates of `pool` (with predicted `scores`) to evaluate, best first.
-    pub fn order(&self, pool: &[C], scores: &[f64], k: usize) -> Vec<usize> {
+    /// The `k` candidates of `pool` to evaluate, best first, from the acquisition's `scores`
+    /// or, for `ehvi`, the ensemble's `means` and `spread` (draws from `rng`).
+    pub fn order(
+        &self,
+        pool: &[C],
+        scores: &[f64],
+        means: &[f64],
+        spread: &[f64],
+        k: usize,
+        rng: &mut emprox_benchmarks::seed::Rng,
+    ) -> Vec<usize> {
+        if self.kind == MoRankKind::Ehvi {
+            use rand_distr::{Distribution, StandardNormal};
+            let points: Vec<Vec<f64>> = pool
+                .iter()
+                .zip(means)
+                .map(|(c, &m)| self.predicted(c, m))
+                .collect();
+            let samples: Vec<Vec<Vec<f64>>> = pool
+                .iter()
+                .zip(means.iter().zip(spread))
+                .map(|(c, (&m, &sd))| {
+                    (0..EHVI_SAMPLES)
+                        .map(|_| {
+                            let z: f64 = StandardNormal.sample(rng);
+                            self.predicted(c, m + sd * z)
+                        })
+                        .collect()
+                })
+                .collect();
+            return by_ehvi(&self.front, &points, &samples, k);
+        }
         let points: Vec<Vec<f64>> = pool
             .iter()
             .zip(scores)
@@ -177,7 +258,7 @@ impl<C> MoRank<C> {
                 order.truncate(k);
                 order
             }
-            MoRankKind::Hvi => by_hvi(&self.front, &points, k),
+            MoRankKind::Hvi | MoRankKind::Ehvi => by_hvi(&self.front, &points, k),
         }
     }
 }
@@ -190,6 +271,29 @@ mod tests {
 
     fn p(x: &[f64]) -> Vec<f64> {
         x.to_vec()
+    }
+
+    #[test]
+    fn ehvi_averages_the_improvement_of_the_draws() {
+        let front = vec![p(&[0.5, 0.5])];
+        let points = vec![p(&[0.6, 0.5]), p(&[0.4, 0.4])];
+        // Candidate 0: both draws at its mean, 0.05 each. Candidate 1: one draw adds
+        // 0.5 · 0.1 + 0.0 (at [0.4, 0.6]: 0.4 · 0.1 = 0.04) and one nothing: mean 0.02.
+        let samples = vec![
+            vec![p(&[0.6, 0.5]), p(&[0.6, 0.5])],
+            vec![p(&[0.4, 0.6]), p(&[0.1, 0.1])],
+        ];
+        assert_eq!(by_ehvi(&front, &points, &samples, 2), vec![0, 1]);
+        // A draw far out lifts candidate 1's expectation above candidate 0's: at [0.4, 1.0]
+        // it adds 0.4 · 0.5 = 0.2, so the mean is 0.1.
+        let samples = vec![
+            vec![p(&[0.6, 0.5]), p(&[0.6, 0.5])],
+            vec![p(&[0.4, 1.0]), p(&[0.1, 0.1])],
+        ];
+        assert_eq!(by_ehvi(&front, &points, &samples, 1), vec![1]);
+        // Nothing expected to improve: by dominance.
+        let none = vec![vec![p(&[0.1, 0.1])], vec![p(&[0.2, 0.2])]];
+        assert_eq!(by_ehvi(&front, &points, &none, 2), vec![0, 1]);
     }
 
     #[test]
@@ -285,9 +389,24 @@ mod tests {
         let scores = [85.0, 99.0, 70.0, 100.0];
         // 5 at 99% adds 0.2 · 0.5 = 0.1; then 2 at 85% adds 0.25 · 0.3 = 0.075 and 9 (latency
         // utility 0.1) only 0.05 · 0.1.
-        assert_eq!(rank.order(&pool, &scores, 2), vec![1, 0]);
-        let dom = MoRank::new(MoRankKind::Dominance, mo, Arc::new(Lat));
+        let mut rng = emprox_benchmarks::seed::stream(1, "test");
+        let no_spread = [0.0; 4];
+        let order = |r: &MoRank<u32>, k: usize, rng: &mut emprox_benchmarks::seed::Rng| {
+            r.order(&pool, &scores, &scores, &no_spread, k, rng)
+        };
+        assert_eq!(order(&rank, 2, &mut rng), vec![1, 0]);
+        let dom = MoRank::new(MoRankKind::Dominance, mo.clone(), Arc::new(Lat));
         // Front: 2 (0.25, 0.8), 5 (0.95, 0.5), 9 (1.0, 0.1); 8 (0, 0.2) is dominated by 2.
-        assert_eq!(dom.order(&pool, &scores, 4), vec![0, 3, 1, 2]);
+        assert_eq!(order(&dom, 4, &mut rng), vec![0, 3, 1, 2]);
+        // Without spread the expected improvement is the predicted one.
+        let mut ehvi = MoRank::new(MoRankKind::Ehvi, mo, Arc::new(Lat));
+        ehvi.observe(&[0.75, 0.5]);
+        assert_eq!(order(&ehvi, 2, &mut rng), vec![1, 0]);
+        // A wide spread on cell 2 (85%, latency utility 0.8: a point gain of 0.075, behind
+        // cell 5's 0.1): its draws near 100% would add up to 0.425, so its expected gain
+        // (about 0.17) puts it first.
+        let wide = [40.0, 0.0, 0.0, 0.0];
+        let first = ehvi.order(&pool, &scores, &scores, &wide, 1, &mut rng);
+        assert_eq!(first, vec![0]);
     }
 }

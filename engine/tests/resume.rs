@@ -169,6 +169,15 @@ fn killed_multi_objective_runs_resume_to_identical_journals() {
     let ls = tmp.path().join("mo_ls.toml");
     std::fs::write(&ls, text).unwrap();
     check_kill_and_resume(ls.to_str().unwrap(), &q, 3, &mut rng);
+    // Expected improvement draws from its own stream per pool: a resume replays the draws.
+    let mut ehvi = q.to_vec();
+    ehvi.extend([
+        "--set",
+        "filter.mo_rank=\"ehvi\"",
+        "--set",
+        "filter.ensemble=3",
+    ]);
+    check_kill_and_resume(file, &ehvi, 3, &mut rng);
 }
 
 /// A table with 30 extras (params, FLOPs, device latencies): every journal line carries them, in

@@ -36,7 +36,7 @@ pub fn list() -> anyhow::Result<()> {
     );
     println!("filter ([filter]): {}", defaults(&FilterConfig::default()));
     println!(
-        "  with several objectives also mo_rank = {} (dominance: predicted non-dominated rank, then crowding | hvi: greedy predicted hypervolume improvement)",
+        "  with several objectives also mo_rank = {} (dominance: predicted non-dominated rank, then crowding | hvi: greedy predicted hypervolume improvement | ehvi: greedy expected improvement over the ensemble's spread)",
         toml::Value::try_from(crate::mo_rank::MoRankKind::default())
             .expect("a ranking serialises to a TOML string")
     );
