@@ -114,34 +114,9 @@ pub fn by_dominance(points: &[Vec<f64>]) -> Vec<usize> {
 /// The first `k` indices of `points` by greedy hypervolume improvement over `front` (see the
 /// module documentation); ties go to the lower index.
 pub fn by_hvi(front: &[Vec<f64>], points: &[Vec<f64>], k: usize) -> Vec<usize> {
-    let Some(d) = points.first().map(Vec::len) else {
-        return Vec::new();
-    };
-    let mut front = front.to_vec();
-    let mut base = hypervolume(&front, d);
-    let mut left: Vec<usize> = (0..points.len()).collect();
-    let mut order = Vec::with_capacity(k.min(points.len()));
-    while order.len() < k && !left.is_empty() {
-        let mut best: Option<(usize, f64)> = None;
-        for (pos, &i) in left.iter().enumerate() {
-            front.push(points[i].clone());
-            let gain = hypervolume(&front, d) - base;
-            front.pop();
-            if gain > NO_GAIN && best.is_none_or(|b| gain > b.1) {
-                best = Some((pos, gain));
-            }
-        }
-        let Some((pos, _)) = best else { break };
-        let i = left.remove(pos);
-        join(&mut front, &points[i]);
-        base = hypervolume(&front, d);
-        order.push(i);
-    }
-    // Nothing adds hypervolume any more: the rest by dominance.
-    let rest: Vec<Vec<f64>> = left.iter().map(|&i| points[i].clone()).collect();
-    order.extend(by_dominance(&rest).into_iter().map(|p| left[p]));
-    order.truncate(k);
-    order
+    // The expected improvement of a prediction without spread: one draw at the point.
+    let samples: Vec<Vec<Vec<f64>>> = points.iter().map(|p| vec![p.clone()]).collect();
+    by_ehvi(front, points, &samples, k)
 }
 
 /// The first `k` indices by greedy expected hypervolume improvement over `front`: candidate
