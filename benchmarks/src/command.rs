@@ -81,12 +81,16 @@ impl CommandConfig {
                 self.timeout_seconds
             ));
         }
-        if let Some(d) = &self.working_dir {
-            if !d.is_dir() {
-                return err(format!("`working_dir` {} is not a directory", d.display()));
-            }
-        }
-        Ok(())
+        check_working_dir(self.working_dir.as_deref()).map_err(CommandConfigError)
+    }
+}
+
+/// Checks that a `working_dir`, where one is given, is a directory (command and Slurm
+/// evaluators).
+pub fn check_working_dir(dir: Option<&std::path::Path>) -> Result<(), String> {
+    match dir {
+        Some(d) if !d.is_dir() => Err(format!("`working_dir` {} is not a directory", d.display())),
+        _ => Ok(()),
     }
 }
 

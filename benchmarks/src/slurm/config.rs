@@ -172,12 +172,7 @@ impl SlurmConfig {
                 self.poll_seconds
             ));
         }
-        if let Some(d) = &self.working_dir {
-            if !d.is_dir() {
-                return err(format!("`working_dir` {} is not a directory", d.display()));
-            }
-        }
-        Ok(())
+        crate::command::check_working_dir(self.working_dir.as_deref()).or_else(err)
     }
 
     /// Checks that the cluster can take the jobs: the Slurm commands are on `PATH`, the
