@@ -5,14 +5,29 @@
 use crate::config::Experiment;
 use crate::evaluators::{Evaluation, EvaluatorKind};
 use crate::objectives::{self, Metrics, MultiObjective};
+use crate::proxy;
 use emprox_benchmarks::config::BenchmarkKind;
 use emprox_benchmarks::evaluator::Goal;
 use emprox_benchmarks::nb201::Nb201Space;
 use emprox_benchmarks::SearchSpace;
 use std::sync::Arc;
 
+/// Checks the filter's proxy against the metrics the benchmark knows before training (`None`:
+/// none).
+fn check_proxy(exp: &Experiment, known: Option<&[(String, Vec<f64>)]>) -> anyhow::Result<()> {
+    match exp.filter.as_ref().and_then(|f| f.proxy.as_deref()) {
+        Some(metric) => {
+            let names: Option<Vec<String>> =
+                known.map(|k| k.iter().map(|(n, _)| n.clone()).collect());
+            proxy::check(metric, names.as_deref()).map_err(anyhow::Error::msg)
+        }
+        None => Ok(()),
+    }
+}
+
 /// Resolves the experiment's objectives, for a benchmark without a table of metrics.
 fn no_table(exp: &Experiment, goal: Goal) -> anyhow::Result<Option<MultiObjective>> {
+    check_proxy(exp, None)?;
     let metrics = Metrics {
         signal_names: vec!["val_acc"],
         goal,
@@ -75,6 +90,7 @@ pub fn open<F: WithBenchmark>(exp: &Experiment, f: F) -> anyhow::Result<F::Outpu
                     ("flops_m".to_string(), m(|x| x.flops_m)),
                     ("latency_s".to_string(), m(|x| x.latency_s)),
                 ];
+                check_proxy(exp, Some(&extras))?;
                 let metrics = Metrics {
                     signal_names: vec!["val_acc"],
                     goal,
@@ -117,6 +133,7 @@ pub fn open<F: WithBenchmark>(exp: &Experiment, f: F) -> anyhow::Result<F::Outpu
                 }));
             }
             let best = table.objective()[table.best_row()];
+            check_proxy(exp, Some(table.extras()))?;
             let metrics = Metrics {
                 signal_names: vec!["val_acc", table.objective_name()],
                 goal: table.goal(),

@@ -221,6 +221,10 @@ pub struct At {
     /// The hypervolume over runs (several objectives only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hypervolume: Option<HvAt>,
+    /// Share of runs whose incumbent by this query is the best-validation cell (where the
+    /// benchmark's best is known).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub found_best_share: Option<f64>,
 }
 
 /// The hypervolume of the runs of one experiment after a number of queries.
@@ -299,11 +303,24 @@ pub fn run_comparison(
                     } else {
                         None
                     };
+                    let found = best_val.map(|b| {
+                        let hit = f
+                            .trajectories
+                            .iter()
+                            .filter(|t| {
+                                t.get(q as usize - 1)
+                                    .or(t.last())
+                                    .is_some_and(|p| !goal.better(b, p.val_acc))
+                            })
+                            .count();
+                        hit as f64 / f.trajectories.len().max(1) as f64
+                    });
                     At {
                         queries: q,
                         mean,
                         std,
                         mean_val: mean_std(&v).0,
+                        found_best_share: found,
                         hypervolume: hv.filter(|h| !h.is_empty()).map(|h| {
                             let (mean, std) = mean_std(&h);
                             HvAt {
@@ -437,9 +454,11 @@ pub fn markdown(c: &Comparison, rows: &[Row]) -> String {
     for q in &c.report_at {
         let _ = write!(s, " test acc @ {q} |");
     }
+    let by: Vec<String> = c.report_at.iter().map(|q| q.to_string()).collect();
     let _ = writeln!(
         s,
-        " found best-val cell | median queries to it | estimator s/run |"
+        " found best-val cell by {} | median queries to it | estimator s/run |",
+        by.join(" / ")
     );
     let _ = write!(s, "|---|---|");
     for _ in &c.report_at {
@@ -458,10 +477,15 @@ pub fn markdown(c: &Comparison, rows: &[Row]) -> String {
                 }
             }
         }
+        let found: Vec<String> = r
+            .at
+            .iter()
+            .map(|a| a.found_best_share.map_or("—".into(), |f| format!("{:.0}%", f * 100.0)))
+            .collect();
         let _ = writeln!(
             s,
-            " {:.0}% | {} | {} |",
-            r.found_best_share * 100.0,
+            " {} | {} | {} |",
+            found.join(" / "),
             r.median_queries_to_best
                 .map_or("—".into(), |m| format!("{m:.0}")),
             r.estimator_seconds_per_run

@@ -9,6 +9,7 @@ use crate::dedup::Dedup;
 use crate::journal::{JournalWriter, Timing, WriteError};
 use crate::mo_rank::{MoRank, MoRankKind};
 use crate::pool::{self, PoolSettings};
+use crate::proxy::{Line, Proxy, ProxyUse};
 use emprox_benchmarks::{seed, SearchSpace};
 use emprox_estimators::{Estimator, EstimatorError, FittedEstimator};
 use emprox_strategies::{Feedback, Strategy};
@@ -61,6 +62,13 @@ pub struct FilterConfig {
     /// The weight of the ensemble's standard deviation in `ucb` (default 1).
     #[serde(default = "d_beta")]
     pub beta: f64,
+    /// A zero-cost proxy: a metric known before training that grows with the search signal
+    /// (default none). See [`crate::proxy`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy: Option<String>,
+    /// What the proxy serves: `both` (the default), `warmup` or `prior`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy_use: Option<ProxyUse>,
 }
 
 fn d_candidates() -> usize {
@@ -106,6 +114,8 @@ impl Default for FilterConfig {
             ensemble: d_ensemble(),
             acquisition: Acquisition::default(),
             beta: d_beta(),
+            proxy: None,
+            proxy_use: None,
         }
     }
 }
@@ -148,8 +158,18 @@ impl FilterConfig {
                 min_train.max(1)
             ));
         }
+        if self.proxy_use.is_some() && self.proxy.is_none() {
+            return Err("[filter] proxy_use needs a `proxy` (a metric known before training, \
+                        e.g. proxy = \"params_m\")"
+                .into());
+        }
         self.pool().validate()?;
         acquisition::validate(self.ensemble, self.beta)
+    }
+
+    /// What the proxy serves, where there is one.
+    pub fn proxy_usage(&self) -> Option<ProxyUse> {
+        self.proxy.as_ref().map(|_| self.proxy_use.unwrap_or_default())
     }
 
     /// The pool keys.
@@ -196,7 +216,9 @@ pub struct Filter<S: SearchSpace> {
     fitted: Vec<Box<dyn FittedEstimator<S>>>,
     fitted_at: usize,
     fits: u64,
-    queue: VecDeque<(S::Cell, f64)>,
+    /// Chosen cells still to propose, with the estimator's prediction (none for a pool the
+    /// proxy ranked in the warm-up).
+    queue: VecDeque<(S::Cell, Option<f64>)>,
     /// The training set: evaluated cells with their (maximised) scores, in query order.
     evaluated: Vec<(S::Cell, f64)>,
     seed: u64,
@@ -210,6 +232,9 @@ pub struct Filter<S: SearchSpace> {
     pub query_seconds: f64,
     /// With several objectives: the ranking of a pool.
     mo: Option<MoRank<S::Cell>>,
+    /// A zero-cost proxy, and its line under the estimator at the last refit.
+    proxy: Option<Proxy<S::Cell>>,
+    line: Option<Line>,
 }
 
 impl<S: SearchSpace> Filter<S> {
@@ -235,7 +260,20 @@ impl<S: SearchSpace> Filter<S> {
             fit_seconds: 0.0,
             query_seconds: 0.0,
             mo: None,
+            proxy: None,
+            line: None,
         }
+    }
+
+    /// The filter with a zero-cost proxy.
+    pub fn with_proxy(mut self, proxy: Proxy<S::Cell>) -> Self {
+        self.proxy = Some(proxy);
+        self
+    }
+
+    /// Whether the warm-up's pools are ranked by the proxy.
+    fn proxy_warmup(&self) -> bool {
+        self.proxy.as_ref().is_some_and(|p| p.usage().warmup())
     }
 
     /// The filter ranking pools by several objectives with `mo`.
@@ -244,9 +282,9 @@ impl<S: SearchSpace> Filter<S> {
         self
     }
 
-    /// True while the strategy still proposes unfiltered.
+    /// True while the strategy still proposes unfiltered (the warm-up, unless a proxy ranks it).
     pub fn warming_up(&self, queries: u64) -> bool {
-        queries < self.cfg.warmup
+        queries < self.cfg.warmup && !self.proxy_warmup()
     }
 
     /// A cell was evaluated successfully, and its strategy told `told`: it joins the training
@@ -258,7 +296,8 @@ impl<S: SearchSpace> Filter<S> {
         }
     }
 
-    /// The next cell to evaluate with its score, or `None` when the pool held nothing new.
+    /// The next cell to evaluate with its predicted score (`None` in a warm-up ranked by the
+    /// proxy), or `None` when the pool held nothing new.
     /// `dedup` knows the cells evaluated or in flight, and what counts as the same cell.
     #[allow(clippy::too_many_arguments)]
     pub fn next(
@@ -270,14 +309,26 @@ impl<S: SearchSpace> Filter<S> {
         dedup: &Dedup<S::Cell>,
         pools: &mut JournalWriter,
         timings: &mut JournalWriter,
-    ) -> Result<Option<(S::Cell, f64)>, FilterError> {
+    ) -> Result<Option<(S::Cell, Option<f64>)>, FilterError> {
         if let Some(x) = self.queue.pop_front() {
             return Ok(Some(x));
         }
-        if self.fitted.is_empty()
-            || self.evaluated.len() >= self.fitted_at + self.cfg.refit_every as usize
+        // With a proxy for the warm-up, its pools are ranked by the proxy, unfitted.
+        let warm = queries < self.cfg.warmup;
+        if !warm
+            && (self.fitted.is_empty()
+                || self.evaluated.len() >= self.fitted_at + self.cfg.refit_every as usize)
         {
-            let (cells, targets): (Vec<S::Cell>, Vec<f64>) = self.evaluated.iter().cloned().unzip();
+            let (cells, mut targets): (Vec<S::Cell>, Vec<f64>) =
+                self.evaluated.iter().cloned().unzip();
+            if let Some(p) = self.proxy.as_ref().filter(|p| p.usage().prior()) {
+                // The estimator learns what the proxy's line leaves.
+                let line = Line::fit(&p.values(&cells), &targets);
+                for (t, z) in targets.iter_mut().zip(p.values(&cells)) {
+                    *t -= line.at(z);
+                }
+                self.line = Some(line);
+            }
             let t0 = Instant::now();
             self.fitted = acquisition::fit(
                 self.estimator.as_ref(),
@@ -316,7 +367,27 @@ impl<S: SearchSpace> Filter<S> {
             return Ok(None);
         }
         let t0 = Instant::now();
-        let (means, spread) = acquisition::predict(&self.fitted, space, &pool)?;
+        let (means, spread) = match (&self.proxy, warm) {
+            (Some(p), true) => {
+                let z = p.values(&pool);
+                let z = match &self.mo {
+                    // Several objectives: the proxy stands in for the signal, stretched over
+                    // its range, and the pool is ranked with the known costs.
+                    Some(mo) => crate::proxy::stretch(&z, mo.score_range()),
+                    None => z,
+                };
+                (z, vec![0.0; pool.len()])
+            }
+            _ => {
+                let (mut means, spread) = acquisition::predict(&self.fitted, space, &pool)?;
+                if let (Some(p), Some(line)) = (&self.proxy, self.line) {
+                    for (m, z) in means.iter_mut().zip(p.values(&pool)) {
+                        *m += line.at(z);
+                    }
+                }
+                (means, spread)
+            }
+        };
         let mut acq_rng = seed::stream(self.seed, &format!("acquire/{queries}"));
         let scores = acquisition::acquire(
             self.cfg.acquisition,
@@ -372,9 +443,10 @@ impl<S: SearchSpace> Filter<S> {
                     .then(|| spread.iter().zip(&scores).map(|(s, a)| [*s, *a]).collect()),
             })?;
         }
+        let predicted = !(warm && self.proxy.is_some());
         self.queue = order
             .into_iter()
-            .map(|i| (pool[i].clone(), means[i]))
+            .map(|i| (pool[i].clone(), predicted.then_some(means[i])))
             .collect();
         Ok(self.queue.pop_front())
     }

@@ -17,6 +17,7 @@ pub mod objectives;
 pub mod plot;
 pub mod pool;
 pub mod progress;
+pub mod proxy;
 pub mod replay;
 pub mod results;
 pub mod resume;

@@ -179,6 +179,16 @@ impl<C> MoRank<C> {
         join(&mut self.front, utilities);
     }
 
+    /// The search signal's range as the filter scores it (maximised: negated for a minimised
+    /// signal): the scores of its worst and its best value.
+    pub fn score_range(&self) -> (f64, f64) {
+        let b = self.objectives.bounds[0];
+        match self.objectives.goals[0] {
+            Goal::Maximize => (b.worst, b.best),
+            Goal::Minimize => (-b.worst, -b.best),
+        }
+    }
+
     /// The predicted utilities of `cell` whose search signal is predicted as `score`
     /// (maximised, as the filter scores: negated for a minimised signal).
     pub fn predicted(&self, cell: &C, score: f64) -> Vec<f64> {

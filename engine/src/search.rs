@@ -15,6 +15,7 @@ use crate::filter::Filter;
 use crate::journal::{JournalWriter, Timing, Trial, WriteError};
 use crate::mo_rank::MoRank;
 use crate::objectives::MultiObjective;
+use crate::proxy::Proxy;
 use crate::replay::{Replay, ReplayError};
 use crate::results::{Best, RunSummary, TrajectoryPoint};
 use crate::stopping::{FailureStreak, StopReason, StoppingCriteria};
@@ -375,8 +376,7 @@ impl<S: SearchSpace> Chain<S> {
                     &self.dedup,
                     logs.pools.as_mut().expect("pools log exists with a filter"),
                     &mut logs.timings,
-                )?
-                .map(|(c, s)| (c, Some(s))),
+                )?,
             _ => Some((self.strategy.ask(space, &mut self.rng), None)),
         };
         let known = proposal.as_ref().map(|(c, _)| self.dedup.known(space, c));
@@ -440,6 +440,14 @@ pub fn run<S: SearchSpace + 'static>(
                 spec.seed,
                 spec.replay.len() as u64,
             );
+            let filter = match (&f.proxy, f.proxy_usage()) {
+                (Some(metric), Some(usage)) => filter.with_proxy(Proxy::new(
+                    metric.clone(),
+                    usage,
+                    spec.evaluation.evaluator.clone(),
+                )),
+                _ => filter,
+            };
             Some(match spec.objectives {
                 Some(mo) => filter.with_objectives(MoRank::new(
                     f.mo_rank.unwrap_or_default(),

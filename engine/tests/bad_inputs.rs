@@ -492,6 +492,21 @@ fn bad_inputs_get_clear_errors() {
             needle: "[filter] exploit must be in [0, 1], got 1.5",
         },
         Case {
+            what: "[filter] proxy: unknown metric",
+            args: run(file(
+                &e.replace("candidates = 100 ", "proxy = \"parms_m\"\ncandidates = 100 "),
+            )),
+            needle: "`parms_m` is not a metric this benchmark knows before training \
+                     (available: params_m, flops_m, latency_s)",
+        },
+        Case {
+            what: "[filter] proxy_use without proxy",
+            args: run(file(
+                &e.replace("candidates = 100 ", "proxy_use = \"prior\"\ncandidates = 100 "),
+            )),
+            needle: "[filter] proxy_use needs a `proxy`",
+        },
+        Case {
             what: "[filter] ensemble = 0",
             args: run(file(
                 &e.replace("candidates = 100 ", "ensemble = 0\ncandidates = 100 "),

@@ -373,3 +373,101 @@ fn mutation_pools_and_thompson_sampling_repeat_and_resume() {
         assert!(pools.iter().all(|p| p["spread"].is_array()));
     }
 }
+
+/// A zero-cost proxy (`[filter] proxy`) ranks the warm-up's pools: each warm-up pool's chosen
+/// cells are its `top_k` by the proxy (the parameter count), with no prediction in the journal;
+/// afterwards the estimator's predictions (over the proxy's line) are journalled. Runs repeat at
+/// any thread count and a killed run resumes to the same journal.
+#[test]
+fn a_zero_cost_proxy_ranks_the_warm_up_and_runs_repeat_and_resume() {
+    let tmp = tempfile::tempdir().unwrap();
+    let args = |out: &Path| -> Vec<String> {
+        [
+            "run",
+            "examples/nb201_evolution_emprox.toml",
+            "--out",
+            out.to_str().unwrap(),
+            "--seeds",
+            "2",
+            "--set",
+            "budget.max_queries=70",
+            "--set",
+            "estimator={type=\"knn_onehot\"}",
+            "--set",
+            "filter={candidates=48, top_k=10, warmup=30, refit_every=10, exploit=1.0, \
+             mutate_top=2, mutations=1, proxy=\"params_m\"}",
+        ]
+        .map(String::from)
+        .to_vec()
+    };
+    let run = |out: &Path, extra: &[&str]| {
+        let mut a = args(out);
+        a.extend(extra.iter().map(|s| s.to_string()));
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        let o = emprox(&a);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    };
+    let (one, two) = (tmp.path().join("one"), tmp.path().join("two"));
+    run(&one, &["--threads", "1"]);
+    run(&two, &["--threads", "2"]);
+    let killed = tmp.path().join("killed");
+    let mut a = args(&killed);
+    a.extend(["--threads", "1", "--throttle-ms", "10"].map(String::from));
+    kill_when(&a, &killed.join("seed-0/trials.jsonl"), 35);
+    let o = emprox(&["resume", killed.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for s in 0..2 {
+        for f in ["trials.jsonl", "pools.jsonl"] {
+            let f = format!("seed-{s}/{f}");
+            let a = std::fs::read(one.join(&f)).unwrap();
+            assert_eq!(a, std::fs::read(two.join(&f)).unwrap(), "{f}");
+            assert_eq!(a, std::fs::read(killed.join(&f)).unwrap(), "{f} after resume");
+        }
+        let trials = lines(&one.join(format!("seed-{s}/trials.jsonl")));
+        let params: std::collections::HashMap<u64, f64> = trials
+            .iter()
+            .map(|t| {
+                (
+                    t["index"].as_u64().unwrap(),
+                    t["extras"]["params_m"].as_f64().unwrap(),
+                )
+            })
+            .collect();
+        // Warm-up trials carry no prediction, the filtered ones do.
+        for t in &trials {
+            let q = t["query"].as_u64().unwrap();
+            assert_eq!(t.get("predicted").is_some(), q > 30, "query {q}: {t}");
+        }
+        let pools = lines(&one.join(format!("seed-{s}/pools.jsonl")));
+        let warm: Vec<_> = pools
+            .iter()
+            .filter(|p| p["after_query"].as_u64().unwrap() < 30)
+            .collect();
+        assert_eq!(warm.len(), 3, "three warm-up pools of 10");
+        for p in warm {
+            assert_eq!(p["train_size"], 0, "no estimator in the warm-up");
+            let scored = p["scored"].as_array().unwrap();
+            let chosen: HashSet<u64> = p["chosen"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c.as_u64().unwrap())
+                .collect();
+            assert_eq!(chosen.len(), 10);
+            // Each score is the cell's parameter count; no cell left out has more than a
+            // chosen one.
+            let mut least_chosen = f64::INFINITY;
+            let mut most_left = f64::NEG_INFINITY;
+            for c in scored {
+                let (i, v) = (c[0].as_u64().unwrap(), c[1].as_f64().unwrap());
+                if chosen.contains(&i) {
+                    assert_eq!(v, params[&i], "cell {i}: the pool's score is its params");
+                    least_chosen = least_chosen.min(v);
+                } else {
+                    most_left = most_left.max(v);
+                }
+            }
+            assert!(least_chosen >= most_left, "{least_chosen} < {most_left}");
+        }
+    }
+}
