@@ -477,11 +477,13 @@ pub fn markdown(c: &Comparison, rows: &[Row]) -> String {
                 }
             }
         }
-        let found: Vec<String> = r
-            .at
-            .iter()
-            .map(|a| a.found_best_share.map_or("—".into(), |f| format!("{:.0}%", f * 100.0)))
-            .collect();
+        let found: Vec<String> =
+            r.at.iter()
+                .map(|a| {
+                    a.found_best_share
+                        .map_or("—".into(), |f| format!("{:.0}%", f * 100.0))
+                })
+                .collect();
         let _ = writeln!(
             s,
             " {} | {} | {} |",

@@ -159,9 +159,11 @@ impl FilterConfig {
             ));
         }
         if self.proxy_use.is_some() && self.proxy.is_none() {
-            return Err("[filter] proxy_use needs a `proxy` (a metric known before training, \
+            return Err(
+                "[filter] proxy_use needs a `proxy` (a metric known before training, \
                         e.g. proxy = \"params_m\")"
-                .into());
+                    .into(),
+            );
         }
         self.pool().validate()?;
         acquisition::validate(self.ensemble, self.beta)
@@ -169,7 +171,9 @@ impl FilterConfig {
 
     /// What the proxy serves, where there is one.
     pub fn proxy_usage(&self) -> Option<ProxyUse> {
-        self.proxy.as_ref().map(|_| self.proxy_use.unwrap_or_default())
+        self.proxy
+            .as_ref()
+            .map(|_| self.proxy_use.unwrap_or_default())
     }
 
     /// The pool keys.

@@ -367,16 +367,15 @@ impl<S: SearchSpace> Chain<S> {
         logs: &mut Logs,
     ) -> Result<Proposal<S::Cell>, RunError> {
         let proposal = match self.filter.as_mut() {
-            Some(f) if !f.warming_up(submitted) => f
-                .next(
-                    self.strategy.as_mut(),
-                    space,
-                    &mut self.rng,
-                    submitted,
-                    &self.dedup,
-                    logs.pools.as_mut().expect("pools log exists with a filter"),
-                    &mut logs.timings,
-                )?,
+            Some(f) if !f.warming_up(submitted) => f.next(
+                self.strategy.as_mut(),
+                space,
+                &mut self.rng,
+                submitted,
+                &self.dedup,
+                logs.pools.as_mut().expect("pools log exists with a filter"),
+                &mut logs.timings,
+            )?,
             _ => Some((self.strategy.ask(space, &mut self.rng), None)),
         };
         let known = proposal.as_ref().map(|(c, _)| self.dedup.known(space, c));

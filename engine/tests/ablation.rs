@@ -291,3 +291,74 @@ fn the_pool_ablation_runs_every_pool_and_acquisition() {
     assert!(row("RE+EmProx")[0] > 0.2, "{text}");
     assert!(row("RE+random").iter().all(|t| t.abs() < 0.1), "{text}");
 }
+
+/// The zero-cost proxy ablation (`examples/ablation_proxy.toml`): every lever runs; a filter
+/// with the proxy for its warm-up evaluates, in its warm-up, cells with more parameters than
+/// the one without it on the same seeds (the proxy ranks the pools by exactly that), and the
+/// filter without it starts like plain local search.
+#[test]
+fn the_proxy_ablation_runs_every_lever() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("proxy");
+    let rows = compare("examples/ablation_proxy.toml", "2", &out);
+    assert_eq!(rows.len(), 3 * 16, "3 datasets × 16 experiments");
+    let mean_params = |label: &str, dataset: &str, seed: u32| -> f64 {
+        let t = records(&out, dataset, &folder(label), seed, "trials.jsonl");
+        t[..30]
+            .iter()
+            .map(|r| r["extras"]["params_m"].as_f64().unwrap())
+            .sum::<f64>()
+            / 30.0
+    };
+    for dataset in ["cifar10", "cifar100", "imagenet16-120"] {
+        for seed in 0..2 {
+            let with = mean_params("LS+EmProx proxy", dataset, seed);
+            let prior_only = mean_params("LS+EmProx proxy prior", dataset, seed);
+            assert!(
+                with > prior_only,
+                "{dataset} {seed}: {with} vs {prior_only}"
+            );
+            // Without the proxy in the warm-up, the warm-up is local search's own.
+            let plain = trials(&out, dataset, "LS", seed);
+            let unranked = trials(&out, dataset, &folder("LS+EmProx proxy prior"), seed);
+            assert_eq!(plain[..30], unranked[..30], "{dataset} {seed}");
+            for label in ["LS+EmProx proxy", "LS+knn_onehot proxy", "RE+EmProx proxy"] {
+                assert_eq!(trials(&out, dataset, &folder(label), seed).len(), 150);
+            }
+        }
+    }
+    for r in &rows {
+        // The share of runs that found the best-validation cell never falls as queries grow.
+        let found: Vec<f64> = r["at"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["found_best_share"].as_f64().unwrap())
+            .collect();
+        assert!(found.windows(2).all(|w| w[0] <= w[1]), "{r}");
+        assert!(found.iter().all(|f| (0.0..=1.0).contains(f)), "{r}");
+    }
+}
+
+/// The proxy ablation's slow row (`examples/ablation_proxy_long.toml`) runs: three estimators in
+/// the same filter, each run spending its budget, the warm-up the same for all three (the proxy
+/// ranks it, no estimator is fitted yet).
+#[test]
+fn the_long_proxy_ablation_file_runs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("proxy-long");
+    let rows = compare("examples/ablation_proxy_long.toml", "1", &out);
+    assert_eq!(rows.len(), 2 * 3, "2 datasets × 3 experiments");
+    for dataset in ["cifar10", "cifar100"] {
+        let emprox = trials(&out, dataset, &folder("LS+EmProx proxy"), 0);
+        for label in ["LS+knn_onehot proxy", "LS+mlp_ensemble proxy"] {
+            let t = trials(&out, dataset, &folder(label), 0);
+            assert_eq!(t.len(), 150, "{label}");
+            assert_eq!(
+                t[..30],
+                emprox[..30],
+                "{label} {dataset}: the proxy's warm-up"
+            );
+        }
+    }
+}

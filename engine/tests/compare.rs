@@ -23,7 +23,7 @@ fn the_shipped_comparison_runs_on_shared_seeds() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let rows: Vec<serde_json::Value> =
         serde_json::from_slice(&std::fs::read(out.join("comparison.json")).unwrap()).unwrap();
-    assert_eq!(rows.len(), 3 * 7, "3 datasets × 7 experiments");
+    assert_eq!(rows.len(), 3 * 9, "3 datasets × 9 experiments");
     for r in &rows {
         let at = r["at"].as_array().unwrap();
         assert_eq!(at.len(), 3);
@@ -34,7 +34,11 @@ fn the_shipped_comparison_runs_on_shared_seeds() {
             assert!(mean > 1.0 && mean < 94.38, "{r}");
             assert!(a["std"].as_f64().unwrap() >= 0.0, "{r}");
             assert!(a["mean_val"].as_f64().unwrap() > 1.0, "{r}");
+            let found = a["found_best_share"].as_f64().unwrap();
+            assert!((0.0..=1.0).contains(&found), "{r}");
         }
+        // Found by the last report is found at the end of the budget (150 queries).
+        assert_eq!(at[2]["found_best_share"], r["found_best_share"], "{r}");
         let filtered = r["label"].as_str().unwrap().contains("+EmProx");
         assert_eq!(r["estimator_seconds_per_run"].is_null(), !filtered, "{r}");
     }
@@ -50,6 +54,10 @@ fn the_shipped_comparison_runs_on_shared_seeds() {
     assert_eq!(first(&plain), first(&filt));
     let md = std::fs::read_to_string(out.join("comparison.md")).unwrap();
     assert!(md.contains("| cifar100 | LS+EmProx |"));
+    assert!(
+        md.contains("| found best-val cell by 50 / 100 / 150 |"),
+        "{md}"
+    );
     assert!(
         md.contains("mean ± one standard deviation over runs"),
         "{md}"

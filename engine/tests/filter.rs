@@ -421,7 +421,11 @@ fn a_zero_cost_proxy_ranks_the_warm_up_and_runs_repeat_and_resume() {
             let f = format!("seed-{s}/{f}");
             let a = std::fs::read(one.join(&f)).unwrap();
             assert_eq!(a, std::fs::read(two.join(&f)).unwrap(), "{f}");
-            assert_eq!(a, std::fs::read(killed.join(&f)).unwrap(), "{f} after resume");
+            assert_eq!(
+                a,
+                std::fs::read(killed.join(&f)).unwrap(),
+                "{f} after resume"
+            );
         }
         let trials = lines(&one.join(format!("seed-{s}/trials.jsonl")));
         let params: std::collections::HashMap<u64, f64> = trials

@@ -18,6 +18,9 @@ pub struct CompareArgs {
     /// Runs per experiment (overrides `seeds`).
     #[arg(long)]
     pub seeds: Option<u64>,
+    /// The first run's seed (overrides `seed`): the same comparison on fresh seeds.
+    #[arg(long)]
+    pub seed: Option<u64>,
     /// Threads for parallel runs (default: all cores). Results do not depend on it.
     #[arg(long)]
     pub threads: Option<usize>,
@@ -39,6 +42,9 @@ pub fn compare(args: &CompareArgs) -> anyhow::Result<()> {
         anyhow::ensure!(s >= 1, "--seeds must be at least 1");
         c.seeds = s;
     }
+    if let Some(s) = args.seed {
+        c.seed = s;
+    }
     let out = args
         .out
         .clone()
@@ -47,7 +53,13 @@ pub fn compare(args: &CompareArgs) -> anyhow::Result<()> {
     // The file and the options that change it: resume must continue the same comparison.
     let manifest = Manifest::new(
         FolderKind::Comparison,
-        &format!("{text}\n# --seeds {:?}\n", args.seeds),
+        &format!(
+            "{text}\n# --seeds {:?}\n{}",
+            args.seeds,
+            args.seed
+                .map(|s| format!("# --seed {s}\n"))
+                .unwrap_or_default()
+        ),
     );
     let _lock = if args.resume {
         let (lock, old) = rundir::lock_existing(&out, FolderKind::Comparison)?;
@@ -74,6 +86,10 @@ pub fn compare(args: &CompareArgs) -> anyhow::Result<()> {
         args.seeds
             .map(|s| format!(" --seeds {s}"))
             .unwrap_or_default()
+            + &args
+                .seed
+                .map(|s| format!(" --seed {s}"))
+                .unwrap_or_default()
     ));
     let exec = Execution {
         threads: args
