@@ -61,6 +61,8 @@ def experiment(folder, truth):
     for f in sorted(folder.glob("seed-*/pools.jsonl")):
         for line in f.read_text().splitlines():
             rec = json.loads(line)
+            if rec["train_size"] == 0:
+                continue  # a warm-up pool ranked by a zero-cost proxy: no estimator yet
             scored = [(truth[i], s) for i, s in rec["scored"] if i is not None]
             if len(scored) < 2:
                 continue
