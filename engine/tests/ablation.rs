@@ -340,18 +340,22 @@ fn the_proxy_ablation_runs_every_lever() {
     }
 }
 
-/// The proxy ablation's slow row (`examples/ablation_proxy_long.toml`) runs: three estimators in
-/// the same filter, each run spending its budget, the warm-up the same for all three (the proxy
-/// ranks it, no estimator is fitted yet).
+/// The proxy ablation's slow rows (`examples/ablation_proxy_long.toml`) run: three estimators and
+/// an encoder per run in the same filter, each run spending its budget, the warm-up the same for
+/// all (the proxy ranks it, no estimator is fitted yet).
 #[test]
 fn the_long_proxy_ablation_file_runs() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("proxy-long");
     let rows = compare("examples/ablation_proxy_long.toml", "1", &out);
-    assert_eq!(rows.len(), 2 * 3, "2 datasets × 3 experiments");
+    assert_eq!(rows.len(), 2 * 4, "2 datasets × 4 experiments");
     for dataset in ["cifar10", "cifar100"] {
         let emprox = trials(&out, dataset, &folder("LS+EmProx proxy"), 0);
-        for label in ["LS+knn_onehot proxy", "LS+mlp_ensemble proxy"] {
+        for label in [
+            "LS+knn_onehot proxy",
+            "LS+mlp_ensemble proxy",
+            "LS+EmProx proxy encrun",
+        ] {
             let t = trials(&out, dataset, &folder(label), 0);
             assert_eq!(t.len(), 150, "{label}");
             assert_eq!(
