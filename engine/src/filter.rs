@@ -62,7 +62,7 @@ pub struct FilterConfig {
     /// The weight of the ensemble's standard deviation in `ucb` (default 1).
     #[serde(default = "d_beta")]
     pub beta: f64,
-    /// A zero-cost proxy: a metric known before training that grows with the search signal
+    /// A zero-cost proxy: a metric known before training that is larger for better cells
     /// (default none). See [`crate::proxy`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proxy: Option<String>,

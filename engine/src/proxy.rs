@@ -1,6 +1,6 @@
 //! A zero-cost proxy for the filter (`[filter] proxy`): a metric known before training (a
-//! benchmark's `known_metrics`: parameters, FLOPs, a table's measured latency) that is taken to
-//! grow with the search signal. It serves the filter twice (`proxy_use`):
+//! benchmark's `known_metrics`: parameters, FLOPs, a table's measured latency) that is taken to be
+//! larger for better cells (as the filter scores them: maximised). It serves the filter twice (`proxy_use`):
 //!
 //! - **warm-up** (Abdelfattah et al., "Zero-Cost Proxies for Lightweight NAS", ICLR 2021: the
 //!   zero-cost warm-up of a search): while the estimator has no training set yet, each pool of
