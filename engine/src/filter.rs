@@ -327,8 +327,9 @@ impl<S: SearchSpace> Filter<S> {
                 self.evaluated.iter().cloned().unzip();
             if let Some(p) = self.proxy.as_ref().filter(|p| p.usage().prior()) {
                 // The estimator learns what the proxy's line leaves.
-                let line = Line::fit(&p.values(&cells), &targets);
-                for (t, z) in targets.iter_mut().zip(p.values(&cells)) {
+                let z = p.values(&cells);
+                let line = Line::fit(&z, &targets);
+                for (t, z) in targets.iter_mut().zip(z) {
                     *t -= line.at(z);
                 }
                 self.line = Some(line);

@@ -2,7 +2,7 @@
 //! runs are reproducible and resumable.
 
 use std::collections::HashSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn emprox(args: &[&str]) -> std::process::Output {
@@ -317,29 +317,30 @@ fn local_search_with_the_filter_climbs_from_neighbourhood_to_neighbourhood() {
     );
 }
 
-/// Mutation pools, an ensemble and Thompson sampling draw from the run's own seeded streams: the
-/// same journal at any thread count, and a killed run resumes to it.
-#[test]
-fn mutation_pools_and_thompson_sampling_repeat_and_resume() {
+/// Runs the EmProx example with `knn_onehot`, `filter` and `max_queries` on two seeds at 1 and at
+/// 2 threads, and once killed after `kill_after` trials of seed 0 and resumed: the trials and
+/// pools of all three are byte-identical. Returns the temporary folder and the 1-thread run's.
+fn repeats_and_resumes(
+    filter: &str,
+    max_queries: u32,
+    kill_after: usize,
+) -> (tempfile::TempDir, PathBuf) {
     let tmp = tempfile::tempdir().unwrap();
     let args = |out: &Path| -> Vec<String> {
-        [
-            "run",
-            "examples/nb201_evolution_emprox.toml",
-            "--out",
-            out.to_str().unwrap(),
-            "--seeds",
-            "2",
-            "--set",
-            "budget.max_queries=80",
-            "--set",
-            "estimator={type=\"knn_onehot\"}",
-            "--set",
-            "filter={candidates=30, top_k=10, warmup=20, refit_every=10, exploit=1.0, \
-             mutate_top=2, mutations=1, ensemble=3, acquisition=\"thompson\"}",
+        vec![
+            "run".into(),
+            "examples/nb201_evolution_emprox.toml".into(),
+            "--out".into(),
+            out.to_str().unwrap().into(),
+            "--seeds".into(),
+            "2".into(),
+            "--set".into(),
+            format!("budget.max_queries={max_queries}"),
+            "--set".into(),
+            "estimator={type=\"knn_onehot\"}".into(),
+            "--set".into(),
+            format!("filter={filter}"),
         ]
-        .map(String::from)
-        .to_vec()
     };
     let run = |out: &Path, extra: &[&str]| {
         let mut a = args(out);
@@ -354,7 +355,7 @@ fn mutation_pools_and_thompson_sampling_repeat_and_resume() {
     let killed = tmp.path().join("killed");
     let mut a = args(&killed);
     a.extend(["--threads", "1", "--throttle-ms", "10"].map(String::from));
-    kill_when(&a, &killed.join("seed-0/trials.jsonl"), 45);
+    kill_when(&a, &killed.join("seed-0/trials.jsonl"), kill_after);
     let o = emprox(&["resume", killed.to_str().unwrap()]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     for s in 0..2 {
@@ -368,6 +369,21 @@ fn mutation_pools_and_thompson_sampling_repeat_and_resume() {
                 "{f} after resume"
             );
         }
+    }
+    (tmp, one)
+}
+
+/// Mutation pools, an ensemble and Thompson sampling draw from the run's own seeded streams: the
+/// same journal at any thread count, and a killed run resumes to it.
+#[test]
+fn mutation_pools_and_thompson_sampling_repeat_and_resume() {
+    let (_tmp, one) = repeats_and_resumes(
+        "{candidates=30, top_k=10, warmup=20, refit_every=10, exploit=1.0, mutate_top=2, \
+         mutations=1, ensemble=3, acquisition=\"thompson\"}",
+        80,
+        45,
+    );
+    for s in 0..2 {
         // Every pool carries the ensemble's spread and Thompson draws.
         let pools = lines(&one.join(format!("seed-{s}/pools.jsonl")));
         assert!(pools.iter().all(|p| p["spread"].is_array()));
@@ -380,53 +396,13 @@ fn mutation_pools_and_thompson_sampling_repeat_and_resume() {
 /// any thread count and a killed run resumes to the same journal.
 #[test]
 fn a_zero_cost_proxy_ranks_the_warm_up_and_runs_repeat_and_resume() {
-    let tmp = tempfile::tempdir().unwrap();
-    let args = |out: &Path| -> Vec<String> {
-        [
-            "run",
-            "examples/nb201_evolution_emprox.toml",
-            "--out",
-            out.to_str().unwrap(),
-            "--seeds",
-            "2",
-            "--set",
-            "budget.max_queries=70",
-            "--set",
-            "estimator={type=\"knn_onehot\"}",
-            "--set",
-            "filter={candidates=48, top_k=10, warmup=30, refit_every=10, exploit=1.0, \
-             mutate_top=2, mutations=1, proxy=\"params_m\"}",
-        ]
-        .map(String::from)
-        .to_vec()
-    };
-    let run = |out: &Path, extra: &[&str]| {
-        let mut a = args(out);
-        a.extend(extra.iter().map(|s| s.to_string()));
-        let a: Vec<&str> = a.iter().map(String::as_str).collect();
-        let o = emprox(&a);
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    };
-    let (one, two) = (tmp.path().join("one"), tmp.path().join("two"));
-    run(&one, &["--threads", "1"]);
-    run(&two, &["--threads", "2"]);
-    let killed = tmp.path().join("killed");
-    let mut a = args(&killed);
-    a.extend(["--threads", "1", "--throttle-ms", "10"].map(String::from));
-    kill_when(&a, &killed.join("seed-0/trials.jsonl"), 35);
-    let o = emprox(&["resume", killed.to_str().unwrap()]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let (_tmp, one) = repeats_and_resumes(
+        "{candidates=48, top_k=10, warmup=30, refit_every=10, exploit=1.0, mutate_top=2, \
+         mutations=1, proxy=\"params_m\"}",
+        70,
+        35,
+    );
     for s in 0..2 {
-        for f in ["trials.jsonl", "pools.jsonl"] {
-            let f = format!("seed-{s}/{f}");
-            let a = std::fs::read(one.join(&f)).unwrap();
-            assert_eq!(a, std::fs::read(two.join(&f)).unwrap(), "{f}");
-            assert_eq!(
-                a,
-                std::fs::read(killed.join(&f)).unwrap(),
-                "{f} after resume"
-            );
-        }
         let trials = lines(&one.join(format!("seed-{s}/trials.jsonl")));
         let params: std::collections::HashMap<u64, f64> = trials
             .iter()
