@@ -301,7 +301,7 @@ fn the_proxy_ablation_runs_every_lever() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("proxy");
     let rows = compare("examples/ablation_proxy.toml", "2", &out);
-    assert_eq!(rows.len(), 3 * 15, "3 datasets × 15 experiments");
+    assert_eq!(rows.len(), 3 * 16, "3 datasets × 16 experiments");
     let mean_params = |label: &str, dataset: &str, seed: u32| -> f64 {
         let t = records(&out, dataset, &folder(label), seed, "trials.jsonl");
         t[..30]

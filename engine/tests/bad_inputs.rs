@@ -242,6 +242,22 @@ fn bad_inputs_get_clear_errors() {
             needle: "k",
         },
         Case {
+            what: "mean of one estimator",
+            args: run(file(&e.replace(
+                "type = \"emprox\"",
+                "type = \"mean\"\nmembers = [{ type = \"knn_onehot\" }]\n# type = \"emprox\"",
+            ).replace("\npretrain = 2000", "\n# pretrain = 2000"))),
+            needle: "estimator `mean`: `members` must hold 2 to 8 estimators, got 1",
+        },
+        Case {
+            what: "mean with a bad member",
+            args: run(file(&e.replace(
+                "type = \"emprox\"",
+                "type = \"mean\"\nmembers = [{ type = \"knn_onehot\", k = 0 }, { type = \"gbdt\" }]\n# type = \"emprox\"",
+            ).replace("\npretrain = 2000", "\n# pretrain = 2000"))),
+            needle: "estimator `mean`: member 1: estimator `knn_onehot`: `k` = 0 is out of range [1, 100000]",
+        },
+        Case {
             what: "estimator key of another type",
             args: run(file(
                 &e.replace("pretrain = 2000", "pretrain = 2000\nrounds = 10"),

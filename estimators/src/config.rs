@@ -8,6 +8,7 @@ use crate::error::EstimatorError;
 use crate::estimator::Estimator;
 use crate::gbdt::GbdtParams;
 use crate::knn::KnnOneHotParams;
+use crate::mean::MeanParams;
 use crate::mlp::MlpParams;
 use crate::nao::NaoSettings;
 use crate::random::RandomParams;
@@ -31,11 +32,13 @@ pub enum EstimatorParams {
     MlpEnsemble(MlpParams),
     /// Random scores.
     Random(RandomParams),
+    /// The mean prediction of several estimators.
+    Mean(MeanParams),
 }
 
 impl EstimatorParams {
     /// Every type with its defaults, in documentation order.
-    pub fn all() -> [EstimatorParams; 6] {
+    pub fn all() -> [EstimatorParams; 7] {
         [
             EstimatorParams::Emprox(Default::default()),
             EstimatorParams::Nao(Default::default()),
@@ -43,6 +46,7 @@ impl EstimatorParams {
             EstimatorParams::Gbdt(Default::default()),
             EstimatorParams::MlpEnsemble(Default::default()),
             EstimatorParams::Random(Default::default()),
+            EstimatorParams::Mean(Default::default()),
         ]
     }
 
@@ -55,6 +59,7 @@ impl EstimatorParams {
             EstimatorParams::Gbdt(_) => "gbdt",
             EstimatorParams::MlpEnsemble(_) => "mlp_ensemble",
             EstimatorParams::Random(_) => "random",
+            EstimatorParams::Mean(_) => "mean",
         }
     }
 
@@ -63,6 +68,7 @@ impl EstimatorParams {
     pub fn for_run(&self, run_seed: u64) -> EstimatorParams {
         match self {
             EstimatorParams::Emprox(p) => EstimatorParams::Emprox(p.for_run(run_seed)),
+            EstimatorParams::Mean(p) => EstimatorParams::Mean(p.for_run(run_seed)),
             other => other.clone(),
         }
     }
@@ -81,6 +87,7 @@ impl EstimatorParams {
             EstimatorParams::Gbdt(p) => boxed(p.check()),
             EstimatorParams::MlpEnsemble(p) => boxed(p.check()),
             EstimatorParams::Random(p) => boxed(p.check()),
+            EstimatorParams::Mean(p) => boxed(p.check::<S>()),
         }
         .map_err(|e| EstimatorError::Config(format!("estimator `{}`: {e}", self.name())))
     }
@@ -97,6 +104,7 @@ impl EstimatorParams {
                     EstimatorParams::Gbdt(_) => GbdtParams::docs(),
                     EstimatorParams::MlpEnsemble(_) => MlpParams::docs(),
                     EstimatorParams::Random(_) => RandomParams::docs(),
+                    EstimatorParams::Mean(_) => MeanParams::docs(),
                 };
                 (p.name(), docs)
             })

@@ -4,7 +4,7 @@
 //! - [`Estimator`] / [`FittedEstimator`]: fit on (architectures, accuracies), then score.
 //! - [`EstimatorConfig`]: the `type = "…"` TOML table that builds any estimator.
 //! - Estimators: [`emprox`] (the paper's method), [`nao`], [`knn`] (`knn_onehot`), [`gbdt`],
-//!   [`mlp`] (`mlp_ensemble`), [`random`].
+//!   [`mlp`] (`mlp_ensemble`), [`random`], and [`mean`] of several.
 //! - [`metrics`]: Kendall tau, Spearman, Pearson, MAE, RMSE, precision@k.
 //! - [`evaluation`]: the NASLib protocol behind `emprox eval-predictors`.
 
@@ -15,6 +15,7 @@ pub mod estimator;
 pub mod evaluation;
 pub mod gbdt;
 pub mod knn;
+pub mod mean;
 pub mod metrics;
 pub mod mlp;
 pub mod nao;

@@ -51,6 +51,17 @@ fn tiny(mut cfg: PredictorEvalConfig) -> PredictorEvalConfig {
             }
             EstimatorParams::MlpEnsemble(p) => p.epochs = 3,
             EstimatorParams::Gbdt(p) => p.rounds = 20,
+            EstimatorParams::Mean(m) => {
+                for p in &mut m.members {
+                    if let EstimatorParams::Emprox(p) = p {
+                        p.epochs = 3;
+                        if p.pretrain > 0 {
+                            p.pretrain = 50;
+                            p.pretrain_epochs = 2;
+                        }
+                    }
+                }
+            }
             _ => {}
         }
     }
