@@ -26,6 +26,15 @@ fn emprox_filter() -> String {
     std::fs::read_to_string(root().join("examples/nb201_evolution_emprox.toml")).unwrap()
 }
 
+/// The EmProx example `e` with its estimator replaced by a `mean` of `members` (TOML tables).
+fn mean(e: &str, members: &str) -> String {
+    e.replace(
+        "type = \"emprox\"",
+        &format!("type = \"mean\"\nmembers = [{members}]\n# type = \"emprox\""),
+    )
+    .replace("\npretrain = 2000", "\n# pretrain = 2000")
+}
+
 #[test]
 fn bad_inputs_get_clear_errors() {
     let tmp = tempfile::tempdir().unwrap();
@@ -243,18 +252,15 @@ fn bad_inputs_get_clear_errors() {
         },
         Case {
             what: "mean of one estimator",
-            args: run(file(&e.replace(
-                "type = \"emprox\"",
-                "type = \"mean\"\nmembers = [{ type = \"knn_onehot\" }]\n# type = \"emprox\"",
-            ).replace("\npretrain = 2000", "\n# pretrain = 2000"))),
+            args: run(file(&mean(&e, "{ type = \"knn_onehot\" }"))),
             needle: "estimator `mean`: `members` must hold 2 to 8 estimators, got 1",
         },
         Case {
             what: "mean with a bad member",
-            args: run(file(&e.replace(
-                "type = \"emprox\"",
-                "type = \"mean\"\nmembers = [{ type = \"knn_onehot\", k = 0 }, { type = \"gbdt\" }]\n# type = \"emprox\"",
-            ).replace("\npretrain = 2000", "\n# pretrain = 2000"))),
+            args: run(file(&mean(
+                &e,
+                "{ type = \"knn_onehot\", k = 0 }, { type = \"gbdt\" }",
+            ))),
             needle: "estimator `mean`: member 1: estimator `knn_onehot`: `k` = 0 is out of range [1, 100000]",
         },
         Case {
