@@ -213,6 +213,10 @@ struct PoolRecord<'a> {
     spread: Option<Vec<[f64; 2]>>,
 }
 
+/// A cell the filter chose, with the estimator's prediction (none for a pool the proxy ranked
+/// in the warm-up).
+pub type Choice<C> = (C, Option<f64>);
+
 /// A filter for one run.
 pub struct Filter<S: SearchSpace> {
     cfg: FilterConfig,
@@ -220,9 +224,8 @@ pub struct Filter<S: SearchSpace> {
     fitted: Vec<Box<dyn FittedEstimator<S>>>,
     fitted_at: usize,
     fits: u64,
-    /// Chosen cells still to propose, with the estimator's prediction (none for a pool the
-    /// proxy ranked in the warm-up).
-    queue: VecDeque<(S::Cell, Option<f64>)>,
+    /// Chosen cells still to propose.
+    queue: VecDeque<Choice<S::Cell>>,
     /// The training set: evaluated cells with their (maximised) scores, in query order.
     evaluated: Vec<(S::Cell, f64)>,
     seed: u64,
@@ -313,7 +316,7 @@ impl<S: SearchSpace> Filter<S> {
         dedup: &Dedup<S::Cell>,
         pools: &mut JournalWriter,
         timings: &mut JournalWriter,
-    ) -> Result<Option<(S::Cell, Option<f64>)>, FilterError> {
+    ) -> Result<Option<Choice<S::Cell>>, FilterError> {
         if let Some(x) = self.queue.pop_front() {
             return Ok(Some(x));
         }
