@@ -25,7 +25,7 @@
 //! malformed line, or running past `timeout_seconds` (the command and its whole process group
 //! are then killed) is an [`EvalFailure`] with the reason.
 
-use crate::evaluator::{EvalFailure, Evaluator, Outcome};
+use crate::evaluator::{EvalFailure, Evaluator, Goal, Outcome, Signal};
 use crate::space::SearchSpace;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -55,6 +55,78 @@ pub struct CommandConfig {
     /// Extra environment variables for the command (default none; the rest is inherited).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub env: BTreeMap<String, String>,
+    /// Which field of the result line is the objective, and its goal (default: the benchmark's
+    /// objective, see [`ResultObjective`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub objective: Option<ResultObjective>,
+}
+
+/// The objective of a command's result line, `objective = { key = "val_err", goal = "minimize",
+/// test = "test_err" }` in `[evaluator.command]` or `[evaluator.slurm]`.
+///
+/// Without it the line's objective is the benchmark's: `val_acc` (maximised, a percentage) on
+/// NAS-Bench-201; on a table, its objective column with the table's goal (the key named after
+/// the column, or `val_acc`). `val_acc` and `test_acc` must be percentages in [0, 100]; any
+/// other key any finite number.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResultObjective {
+    /// The key of the objective in the result line.
+    pub key: String,
+    /// `maximize` or `minimize` (default: the benchmark's goal).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub goal: Option<Goal>,
+    /// The key of the test value (reported only; default: none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test: Option<String>,
+    /// What it measures, for labels (`error`: "validation error"; default: the keys).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// Its unit, shown after labels.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
+    /// Decimals shown for every value (default: two significant digits of the spread).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decimals: Option<u8>,
+}
+
+/// The search signal of a command's result line: `objective` where the config gives one (its
+/// goal defaulting to the benchmark's), else the benchmark's own signal `default`.
+pub fn result_signal(objective: Option<&ResultObjective>, default: &Signal) -> Signal {
+    match objective {
+        None => default.clone(),
+        Some(o) => Signal {
+            metric: o.key.clone(),
+            goal: o.goal.unwrap_or(default.goal),
+            test: o.test.clone(),
+            label: o.label.clone(),
+            unit: o.unit.clone(),
+            decimals: o.decimals,
+        },
+    }
+}
+
+/// Checks an `objective` table: non-empty, distinct keys that are not `cost_seconds` or
+/// `error`, and its display settings.
+pub fn check_result_objective(o: Option<&ResultObjective>) -> Result<(), String> {
+    let Some(o) = o else { return Ok(()) };
+    let keys = std::iter::once(&o.key).chain(o.test.as_ref());
+    for k in keys {
+        if k.trim().is_empty() || ["cost_seconds", "error"].contains(&k.as_str()) {
+            return Err(format!(
+                "`objective` key {k:?} cannot hold a result: name the field your command prints"
+            ));
+        }
+    }
+    if o.test.as_ref() == Some(&o.key) {
+        return Err(format!(
+            "`objective` names {:?} as both the objective and the test key",
+            o.key
+        ));
+    }
+    result_signal(Some(o), &Signal::accuracy())
+        .check()
+        .map_err(|e| format!("`objective`: {e}"))
 }
 
 /// A command config that cannot work.
@@ -81,7 +153,8 @@ impl CommandConfig {
                 self.timeout_seconds
             ));
         }
-        check_working_dir(self.working_dir.as_deref()).map_err(CommandConfigError)
+        check_working_dir(self.working_dir.as_deref()).map_err(CommandConfigError)?;
+        check_result_objective(self.objective.as_ref()).map_err(CommandConfigError)
     }
 }
 
@@ -241,6 +314,8 @@ pub fn trial_spec<S: SearchSpace>(space: &S, cell: &S::Cell, seed: u64) -> serde
 pub struct CommandEvaluator<S> {
     config: CommandConfig,
     space: S,
+    /// What the result line's objective is (key, goal, test key).
+    signal: Signal,
 }
 
 impl<S: SearchSpace> CommandEvaluator<S> {
@@ -249,7 +324,19 @@ impl<S: SearchSpace> CommandEvaluator<S> {
     pub fn new(config: CommandConfig, space: S) -> Result<Self, CommandConfigError> {
         config.validate()?;
         config.check_program()?;
-        Ok(Self { config, space })
+        let signal = result_signal(config.objective.as_ref(), &Signal::accuracy());
+        Ok(Self {
+            config,
+            space,
+            signal,
+        })
+    }
+
+    /// Reads the benchmark's objective `default` where the config names none (a table's
+    /// objective column and goal).
+    pub fn for_benchmark(mut self, default: &Signal) -> Self {
+        self.signal = result_signal(self.config.objective.as_ref(), default);
+        self
     }
 
     /// The configuration.
@@ -364,7 +451,8 @@ impl<S: SearchSpace> CommandEvaluator<S> {
                 tail(&err, 400)
             )));
         }
-        parse_result(&out, wall).map_err(|r| fail(format!("{r}; stdout: {}", tail(&out, 400))))
+        parse_result(&out, wall, &self.signal)
+            .map_err(|r| fail(format!("{r}; stdout: {}", tail(&out, 400))))
     }
 }
 
@@ -377,18 +465,27 @@ impl<S: SearchSpace> Evaluator<S::Cell> for CommandEvaluator<S> {
         let seed = rng.next_u64();
         self.run(cell, seed)
     }
+
+    fn goal(&self) -> Goal {
+        self.signal.goal
+    }
 }
 
 /// Parses the last line of `stdout` that starts with `{` into an [`Outcome`]; `wall` is the
-/// cost used when the line has no `cost_seconds`.
-pub fn parse_result(stdout: &str, wall: f64) -> Result<Outcome, String> {
+/// cost used when the line has no `cost_seconds`. The objective is the field `signal.metric`
+/// (or `val_acc` where that is absent), the test value `signal.test` (or `test_acc`; required
+/// where the signal has a test metric).
+pub fn parse_result(stdout: &str, wall: f64, signal: &Signal) -> Result<Outcome, String> {
     let line = stdout
         .lines()
         .map(str::trim)
         .rfind(|l| l.starts_with('{'))
-        .ok_or(
-            "no JSON line {\"val_acc\": ..., \"test_acc\": ..., \"cost_seconds\": ...} on stdout",
-        )?;
+        .ok_or_else(|| {
+            format!(
+                "no JSON line {{\"{}\": ..., \"cost_seconds\": ...}} on stdout",
+                signal.metric
+            )
+        })?;
     let v: serde_json::Value =
         serde_json::from_str(line).map_err(|e| format!("bad JSON result line ({e})"))?;
     let obj = v
@@ -402,20 +499,34 @@ pub fn parse_result(stdout: &str, wall: f64) -> Result<Outcome, String> {
                 .unwrap_or_else(|| e.to_string())
         ));
     }
-    let acc = |name: &str| -> Result<f64, String> {
-        let x = obj
-            .get(name)
-            .ok_or(format!("the result line has no `{name}`"))?
-            .as_f64()
-            .ok_or(format!("`{name}` is not a number"))?;
-        if x.is_finite() && (0.0..=100.0).contains(&x) {
-            Ok(x)
-        } else {
+    // The named key, else the documented default key.
+    let field = |name: &str, fallback: &'static str| -> Option<(String, &serde_json::Value)> {
+        [name, fallback]
+            .into_iter()
+            .find_map(|k| obj.get(k).map(|v| (k.to_string(), v)))
+    };
+    let number = |(name, v): (String, &serde_json::Value)| -> Result<(String, f64), String> {
+        let x = v.as_f64().ok_or(format!("`{name}` is not a number"))?;
+        let percent = name == "val_acc" || name == "test_acc";
+        if percent && !(x.is_finite() && (0.0..=100.0).contains(&x)) {
             Err(format!("`{name}` = {x} is not a percentage in [0, 100]"))
+        } else if !x.is_finite() {
+            Err(format!("`{name}` = {x} is not a finite number"))
+        } else {
+            Ok((name, x))
         }
     };
-    let val_acc = acc("val_acc")?;
-    let test_acc = acc("test_acc")?;
+    let (val_key, val) = number(
+        field(&signal.metric, "val_acc")
+            .ok_or(format!("the result line has no `{}`", signal.metric))?,
+    )?;
+    let test = match field(signal.test.as_deref().unwrap_or("test_acc"), "test_acc") {
+        Some(f) => Some(number(f)?),
+        None => match &signal.test {
+            Some(t) => return Err(format!("the result line has no `{t}`")),
+            None => None,
+        },
+    };
     let cost_seconds = match obj.get("cost_seconds") {
         None => wall,
         Some(c) => c
@@ -423,14 +534,16 @@ pub fn parse_result(stdout: &str, wall: f64) -> Result<Outcome, String> {
             .filter(|c| c.is_finite() && *c >= 0.0)
             .ok_or("`cost_seconds` is not a non-negative number")?,
     };
+    let used =
+        |k: &str| k == val_key || k == "cost_seconds" || test.as_ref().is_some_and(|(t, _)| t == k);
     let extras = obj
         .iter()
-        .filter(|(k, _)| !["val_acc", "test_acc", "cost_seconds"].contains(&k.as_str()))
+        .filter(|(k, _)| !used(k))
         .filter_map(|(k, v)| v.as_f64().filter(|x| x.is_finite()).map(|x| (k.clone(), x)))
         .collect();
     Ok(Outcome {
-        val_acc,
-        test_acc: Some(test_acc),
+        val_acc: val,
+        test_acc: test.map(|(_, t)| t),
         cost_seconds,
         extras,
     })
@@ -613,9 +726,11 @@ mod tests {
 
     #[test]
     fn parses_result_lines() {
+        let acc = Signal::accuracy();
         let o = parse_result(
             "log\n{\"val_acc\": 1}\nmore\n{\"val_acc\": 91.5, \"test_acc\": 90, \"cost_seconds\": 12, \"params\": 3}\n",
             7.0,
+            &acc,
         )
         .unwrap();
         assert_eq!(
@@ -623,7 +738,7 @@ mod tests {
             (91.5, Some(90.0), 12.0)
         );
         assert_eq!(o.extras, vec![("params".to_string(), 3.0)]);
-        let o = parse_result("{\"val_acc\": 50, \"test_acc\": 40}", 7.0).unwrap();
+        let o = parse_result("{\"val_acc\": 50, \"test_acc\": 40}", 7.0, &acc).unwrap();
         assert_eq!(o.cost_seconds, 7.0);
         for (bad, why) in [
             ("nothing", "no JSON line"),
@@ -633,8 +748,66 @@ mod tests {
             ("{\"val_acc\": \"x\", \"test_acc\": 1}", "not a number"),
             ("{\"error\": \"out of memory\"}", "out of memory"),
         ] {
-            let e = parse_result(bad, 1.0).unwrap_err();
+            let e = parse_result(bad, 1.0, &acc).unwrap_err();
             assert!(e.contains(why), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn a_named_objective_is_read_with_its_goal() {
+        let o = ResultObjective {
+            key: "val_err".into(),
+            goal: Some(Goal::Minimize),
+            test: Some("test_err".into()),
+            label: None,
+            unit: None,
+            decimals: None,
+        };
+        let signal = result_signal(Some(&o), &Signal::accuracy());
+        assert_eq!(signal.goal, Goal::Minimize);
+        // Not a percentage: any finite number; the keys used are not extras.
+        let r = parse_result(
+            "{\"val_err\": 2.5, \"test_err\": 3.25, \"val_acc\": 97.5, \"cost_seconds\": 1}",
+            9.0,
+            &signal,
+        )
+        .unwrap();
+        assert_eq!((r.val_acc, r.test_acc), (2.5, Some(3.25)));
+        assert_eq!(r.extras, vec![("val_acc".to_string(), 97.5)]);
+        assert!(parse_result("{\"val_err\": 250}", 1.0, &signal)
+            .unwrap_err()
+            .contains("no `test_err`"));
+        assert!(parse_result("{\"val_err\": 1e999}", 1.0, &signal).is_err());
+        // No goal given: the benchmark's (a table's minimised objective).
+        let table = Signal {
+            metric: "loss".into(),
+            goal: Goal::Minimize,
+            test: None,
+            label: None,
+            unit: None,
+            decimals: None,
+        };
+        let no_goal = ResultObjective {
+            goal: None,
+            ..o.clone()
+        };
+        assert_eq!(result_signal(Some(&no_goal), &table).goal, Goal::Minimize);
+        // No objective table: the benchmark's, read under the column's name or `val_acc`.
+        let r = parse_result("{\"loss\": 0.5}", 1.0, &table).unwrap();
+        assert_eq!((r.val_acc, r.test_acc), (0.5, None));
+        let r = parse_result("{\"val_acc\": 7}", 1.0, &table).unwrap();
+        assert_eq!(r.val_acc, 7.0);
+        for bad in [
+            r#"{"command": ["x"], "objective": {"key": ""}}"#,
+            r#"{"command": ["x"], "objective": {"key": "cost_seconds"}}"#,
+            r#"{"command": ["x"], "objective": {"key": "a", "test": "a"}}"#,
+            r#"{"command": ["x"], "objective": {"key": "a", "decimals": 40}}"#,
+            r#"{"command": ["x"], "objective": {"key": "a", "goal": "down"}}"#,
+        ] {
+            let c = serde_json::from_str::<CommandConfig>(bad)
+                .map_err(|e| e.to_string())
+                .and_then(|c| c.validate().map_err(|e| e.to_string()));
+            assert!(c.is_err(), "{bad}");
         }
     }
 
@@ -668,6 +841,7 @@ mod tests {
                 timeout_seconds,
                 working_dir: None,
                 env: BTreeMap::new(),
+                objective: None,
             },
             Nb201Space::new(Nb201Data::shipped().unwrap()),
         )
@@ -718,6 +892,7 @@ mod tests {
             timeout_seconds: 10.0,
             working_dir: None,
             env: BTreeMap::new(),
+            objective: None,
         };
         cfg("sh").check_program().unwrap();
         cfg("/bin/sh").check_program().unwrap();

@@ -67,6 +67,147 @@ impl Goal {
     }
 }
 
+/// What the search signal ([`Outcome::val_acc`]) is: its metric's name, its goal and how a person
+/// reads it. NAS-Bench-201 and trained networks: validation accuracy in percent
+/// ([`Signal::accuracy`]); a table: its objective column, with the description's `label`,
+/// `unit` and `decimals`; a command: the key of its result line.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Signal {
+    /// The metric's name: `val_acc`, a table's objective column or a command's result key.
+    pub metric: String,
+    /// Maximised or minimised.
+    pub goal: Goal,
+    /// The test metric's name, where there is one (reported only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test: Option<String>,
+    /// What the metric measures, for people (`accuracy`, `error`, `latency`): labels then read
+    /// "validation accuracy" and "test accuracy". Absent: the metrics' own names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// The unit, shown after labels (`%`, `ms`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
+    /// Decimals shown for every value of the metric. Absent: chosen from the spread
+    /// ([`decimals`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decimals: Option<u8>,
+}
+
+impl Default for Signal {
+    fn default() -> Self {
+        Signal::accuracy()
+    }
+}
+
+/// The most decimals a description may ask for (`decimals`).
+pub const MAX_DECIMALS: u8 = 12;
+
+impl Signal {
+    /// Validation accuracy in percent, maximised (NAS-Bench-201, trained networks, the default).
+    pub fn accuracy() -> Self {
+        Signal {
+            metric: "val_acc".into(),
+            goal: Goal::Maximize,
+            test: Some("test_acc".into()),
+            label: Some("accuracy".into()),
+            unit: Some("%".into()),
+            decimals: None,
+        }
+    }
+
+    /// The validation metric's label: "validation accuracy", or the metric's name.
+    pub fn val_label(&self) -> String {
+        match &self.label {
+            Some(l) => format!("validation {l}"),
+            None => self.metric.clone(),
+        }
+    }
+
+    /// The test metric's label: "test accuracy", or the test metric's name.
+    pub fn test_label(&self) -> String {
+        match (&self.label, &self.test) {
+            (Some(l), _) => format!("test {l}"),
+            (None, Some(t)) => t.clone(),
+            (None, None) => "test".into(),
+        }
+    }
+
+    /// What the metric measures without "validation" or "test": `accuracy`, or the metric's
+    /// name.
+    pub fn quantity(&self) -> &str {
+        self.label.as_deref().unwrap_or(&self.metric)
+    }
+
+    /// `text (unit)`, or `text` without a unit: an axis label.
+    pub fn with_unit(&self, text: &str) -> String {
+        match &self.unit {
+            Some(u) => format!("{text} ({u})"),
+            None => text.to_string(),
+        }
+    }
+
+    /// Checks the display settings: a label and unit on one line, decimals in range.
+    pub fn check(&self) -> Result<(), String> {
+        for (key, v) in [("label", &self.label), ("unit", &self.unit)] {
+            if let Some(v) = v {
+                if v.is_empty() || v.chars().count() > 40 || v.chars().any(char::is_control) {
+                    return Err(format!(
+                        "`{key}` must be 1 to 40 characters on one line, got {v:?}"
+                    ));
+                }
+            }
+        }
+        match self.decimals {
+            Some(d) if d > MAX_DECIMALS => Err(format!(
+                "`decimals` must be at most {MAX_DECIMALS}, got {d}"
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// `mean ± std` with the decimals of [`Signal::decimals`] or, where none is declared, of
+    /// [`decimals`] (two significant digits of the spread).
+    pub fn mean_std(&self, mean: f64, std: f64) -> String {
+        let d = self.decimals_for(mean, std);
+        if std.is_finite() {
+            format!("{mean:.d$} ± {std:.d$}")
+        } else {
+            format!("{mean:.d$}")
+        }
+    }
+
+    /// One value with the decimals `mean_std` would give it alone.
+    pub fn value(&self, v: f64) -> String {
+        let d = self.decimals_for(v, f64::NAN);
+        format!("{v:.d$}")
+    }
+
+    /// The decimals for a mean and its spread: the declared ones, else [`decimals`].
+    pub fn decimals_for(&self, mean: f64, std: f64) -> usize {
+        self.decimals
+            .map_or_else(|| decimals(mean, std), |d| d as usize)
+    }
+}
+
+/// Decimals that show a mean with its spread: two significant digits of `std` (0.21 → 2,
+/// 0.013 → 3, 2.5 → 1, 25 → 0) and the mean to the same place. Without a spread (zero, NaN:
+/// one run, one value), four significant digits of the value (94.37 → 2, 0.8034 → 4). At most
+/// [`MAX_DECIMALS`].
+pub fn decimals(value: f64, std: f64) -> usize {
+    let sig = |x: f64, digits: i32| -> usize {
+        let place = x.abs().log10().floor() as i32;
+        (digits - 1 - place).clamp(0, MAX_DECIMALS as i32) as usize
+    };
+    if std.is_finite() && std > 0.0 {
+        sig(std, 2)
+    } else if value.is_finite() && value != 0.0 {
+        sig(value, 4)
+    } else {
+        2
+    }
+}
+
 /// Where an evaluation belongs: the run folder and the query, for evaluators that keep files
 /// per trial (the Slurm evaluator's job scripts, outputs and job ids).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -123,6 +264,67 @@ mod tests {
                 .unwrap()
         };
         assert_eq!((best(Goal::Maximize), best(Goal::Minimize)), (3.0, 1.0));
+    }
+
+    #[test]
+    fn decimals_follow_the_spread() {
+        assert_eq!(decimals(94.3, 0.21), 2);
+        assert_eq!(decimals(0.803, 0.013), 3);
+        assert_eq!(decimals(0.8, 0.0123), 3);
+        assert_eq!(decimals(94.3, 2.5), 1);
+        assert_eq!(decimals(1200.0, 25.0), 0);
+        assert_eq!(decimals(0.8034, 0.0), 4);
+        assert_eq!(decimals(94.37, f64::NAN), 2);
+        assert_eq!(decimals(0.0, 0.0), 2);
+        assert_eq!(decimals(1.0, 1e-300), MAX_DECIMALS as usize);
+        // A table of fractions: the differences that matter stay visible.
+        let s = Signal {
+            metric: "acc".into(),
+            label: None,
+            unit: None,
+            test: None,
+            ..Signal::accuracy()
+        };
+        assert_eq!(s.mean_std(0.80312, 0.0112), "0.803 ± 0.011");
+        assert_eq!(s.mean_std(94.301, 0.2111), "94.30 ± 0.21");
+        let fixed = Signal {
+            decimals: Some(4),
+            ..s.clone()
+        };
+        assert_eq!(fixed.mean_std(0.80312, 0.0112), "0.8031 ± 0.0112");
+        assert_eq!(fixed.value(2.0), "2.0000");
+    }
+
+    #[test]
+    fn signal_labels() {
+        let acc = Signal::accuracy();
+        assert_eq!(acc.with_unit(&acc.val_label()), "validation accuracy (%)");
+        assert_eq!(acc.test_label(), "test accuracy");
+        let err = Signal {
+            metric: "val_err".into(),
+            goal: Goal::Minimize,
+            test: Some("test_err".into()),
+            label: None,
+            unit: None,
+            decimals: None,
+        };
+        assert_eq!(
+            (err.val_label(), err.test_label()),
+            ("val_err".into(), "test_err".into())
+        );
+        assert!(Signal {
+            decimals: Some(13),
+            ..err.clone()
+        }
+        .check()
+        .is_err());
+        assert!(Signal {
+            label: Some("a\nb".into()),
+            ..err.clone()
+        }
+        .check()
+        .is_err());
+        assert!(err.check().is_ok());
     }
 
     #[test]

@@ -30,5 +30,5 @@ pub mod toml_error;
 pub mod workers;
 
 pub use error::{ArchParseError, DataError};
-pub use evaluator::{Evaluator, Goal, Outcome};
+pub use evaluator::{Evaluator, Goal, Outcome, Signal};
 pub use space::{SearchSpace, SeqEncoding};

@@ -32,6 +32,7 @@ fn config(command: Vec<String>, timeout_seconds: f64) -> CommandConfig {
         timeout_seconds,
         working_dir: None,
         env: BTreeMap::new(),
+        objective: None,
     }
 }
 

@@ -37,7 +37,8 @@ fn no_table(exp: &Experiment, goal: Goal) -> anyhow::Result<Option<MultiObjectiv
     objectives::resolve(&exp.objectives, &metrics).map_err(anyhow::Error::msg)
 }
 
-/// A space with its evaluation.
+/// A space with its evaluation (whose `signal` says what its score is and whether it is
+/// maximised).
 pub struct Benchmark<S: SearchSpace> {
     /// The search space.
     pub space: S,
@@ -45,8 +46,6 @@ pub struct Benchmark<S: SearchSpace> {
     pub evaluation: Evaluation<S::Cell>,
     /// The best validation value in the table, where the evaluation is a lookup in a table.
     pub best_val: Option<f64>,
-    /// Whether the search signal is maximised or minimised.
-    pub goal: Goal,
     /// Several objectives, resolved against the benchmark's metrics (`None`: one).
     pub objectives: Option<MultiObjective>,
 }
@@ -74,7 +73,7 @@ pub fn open<F: WithBenchmark>(exp: &Experiment, f: F) -> anyhow::Result<F::Outpu
                     .map(|r| r.metrics(dataset).val_acc)
                     .fold(f64::MIN, f64::max)
             });
-            let goal = evaluation.evaluator.goal();
+            let goal = evaluation.signal.goal;
             let objectives = if evaluation.simulated_cost() {
                 // A lookup: the table's own columns are the metrics, as the evaluator names
                 // its extras.
@@ -104,7 +103,6 @@ pub fn open<F: WithBenchmark>(exp: &Experiment, f: F) -> anyhow::Result<F::Outpu
             Ok(f.with(Benchmark {
                 space: Nb201Space::new(data),
                 objectives,
-                goal,
                 evaluation,
                 best_val,
             }))
@@ -121,12 +119,10 @@ pub fn open<F: WithBenchmark>(exp: &Experiment, f: F) -> anyhow::Result<F::Outpu
                      benchmark (to evaluate its rows with your own program); leave [evaluator] \
                      out to look the rows up (type = \"train\" builds NAS-Bench-201 networks)"
                 );
-                let evaluation =
-                    Evaluation::external(cfg, b.space.clone()).map_err(anyhow::Error::msg)?;
-                let goal = evaluation.evaluator.goal();
+                let evaluation = Evaluation::external(cfg, b.space.clone(), table.signal())
+                    .map_err(anyhow::Error::msg)?;
                 return Ok(f.with(Benchmark {
-                    objectives: no_table(exp, goal)?,
-                    goal,
+                    objectives: no_table(exp, evaluation.signal.goal)?,
                     space: b.space,
                     evaluation,
                     best_val: None,
@@ -142,10 +138,13 @@ pub fn open<F: WithBenchmark>(exp: &Experiment, f: F) -> anyhow::Result<F::Outpu
             };
             let objectives =
                 objectives::resolve(&exp.objectives, &metrics).map_err(anyhow::Error::msg)?;
-            let evaluation =
-                Evaluation::table(Arc::new(b.evaluator), b.space.name(), b.space.name());
+            let evaluation = Evaluation::table(
+                Arc::new(b.evaluator),
+                b.space.name(),
+                b.space.name(),
+                table.signal().clone(),
+            );
             Ok(f.with(Benchmark {
-                goal: table.goal(),
                 objectives,
                 space: b.space,
                 evaluation,

@@ -204,7 +204,12 @@ mod tests {
     fn a_stored_success_is_found_again_by_arch_and_seed_and_survives_reopening() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("cache.jsonl");
-        let mut ev = Evaluation::<Cell>::table(Arc::new(Never), "nasbench201", "cifar10");
+        let mut ev = Evaluation::<Cell>::table(
+            Arc::new(Never),
+            "nasbench201",
+            "cifar10",
+            emprox_benchmarks::Signal::accuracy(),
+        );
         assert!(lookup(&ev, "|a|", 1).key.is_none(), "no cache, no key");
         ev.cache = Some(Arc::new(CacheFile::open(&path).unwrap()));
         let miss = lookup(&ev, "|a|", 1);

@@ -10,8 +10,8 @@ use crate::plot::{self, Series, PALETTE};
 use crate::results::{mean_std, TrajectoryPoint};
 use crate::rundir::{self, FolderKind};
 use emprox_benchmarks::config::{BenchmarkConfig, BenchmarkKind};
-use emprox_benchmarks::evaluator::Goal;
 use emprox_benchmarks::nb201::{Dataset, NoiseModel};
+use emprox_benchmarks::Signal;
 use emprox_estimators::config::EstimatorConfig;
 use emprox_strategies::StrategyConfig;
 use serde::{Deserialize, Serialize};
@@ -211,6 +211,9 @@ fn slug(label: &str) -> String {
 pub struct At {
     /// Queries.
     pub queries: u64,
+    /// Runs that made this many queries (the others stopped earlier: a time budget, a
+    /// used-up space); the values below are over these runs, and absent (NaN) where none did.
+    pub runs: usize,
     /// Mean over runs of the incumbent's test value (absent where the benchmark has no test
     /// value).
     pub mean: Option<f64>,
@@ -258,6 +261,8 @@ pub struct Row {
     /// The hypervolume of the table's true front (several objectives, on a table).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub true_front_hypervolume: Option<f64>,
+    /// The benchmark's search signal: its metric, goal and display.
+    pub signal: Signal,
 }
 
 /// Runs a comparison into `out` (prepared and locked by the caller) and returns its rows; with
@@ -278,7 +283,7 @@ pub fn run_comparison(
         for entry in &c.experiments {
             let exp = c.experiment(entry, &target.benchmark);
             let dir: PathBuf = out.join(&target.name).join(slug(&entry.label));
-            let (f, best_val, goal, true_hv) = crate::benchmark::open(
+            let (f, best_val, signal, true_hv) = crate::benchmark::open(
                 &exp,
                 EntryRun {
                     exp: &exp,
@@ -297,6 +302,7 @@ pub fn run_comparison(
                         .filter_map(|t| t.get(q as usize - 1))
                         .collect();
                     let (mean, std) = test_mean_std(&pts);
+                    let goal = signal.goal;
                     let v: Vec<f64> = pts.iter().map(|p| p.val_acc).collect();
                     let hv: Option<Vec<f64>> = if c.objectives.len() > 1 {
                         pts.iter().map(|p| p.hypervolume).collect()
@@ -317,6 +323,7 @@ pub fn run_comparison(
                     });
                     At {
                         queries: q,
+                        runs: pts.len(),
                         mean,
                         std,
                         mean_val: mean_std(&v).0,
@@ -337,7 +344,7 @@ pub fn run_comparison(
                 .iter()
                 .filter_map(|t| {
                     t.iter()
-                        .find(|p| best_val.is_some_and(|b| !goal.better(b, p.val_acc)))
+                        .find(|p| best_val.is_some_and(|b| !signal.goal.better(b, p.val_acc)))
                         .map(|p| p.query as f64)
                 })
                 .collect();
@@ -366,18 +373,24 @@ pub fn run_comparison(
                 median_queries_to_best: median,
                 estimator_seconds_per_run: (!est.is_empty()).then(|| mean_std(&est).0),
                 true_front_hypervolume: true_hv,
+                signal: signal.clone(),
             });
             series_data.push((entry.label.clone(), f.trajectories));
         }
+        let signal = rows
+            .last()
+            .map_or_else(Signal::accuracy, |r: &Row| r.signal.clone());
         plot_dataset(
             &out.join(format!("incumbent_{}.svg", target.name)),
             target,
             &series_data,
+            &signal,
         )?;
         plot_against_time(
             &out.join(format!("incumbent_time_{}.svg", target.name)),
             target,
             &series_data,
+            &signal,
         )?;
         if c.objectives.len() > 1 {
             let truth = rows.last().and_then(|r: &Row| r.true_front_hypervolume);
@@ -398,7 +411,7 @@ pub fn run_comparison(
 }
 
 /// Runs (or, resuming, continues) one experiment of a comparison in its folder; gives its
-/// results, the best validation value of the table, whether it is maximised and, with several
+/// results, the best validation value of the table, its search signal (name, goal) and, with several
 /// objectives on a table, the hypervolume of the table's front.
 struct EntryRun<'a> {
     exp: &'a Experiment,
@@ -407,7 +420,7 @@ struct EntryRun<'a> {
 }
 
 impl WithBenchmark for EntryRun<'_> {
-    type Output = Result<(Finished, Option<f64>, Goal, Option<f64>), ExperimentError>;
+    type Output = Result<(Finished, Option<f64>, Signal, Option<f64>), ExperimentError>;
     fn with<S: emprox_benchmarks::SearchSpace + 'static>(
         self,
         bench: Benchmark<S>,
@@ -440,7 +453,7 @@ impl WithBenchmark for EntryRun<'_> {
             .as_ref()
             .and_then(|o| o.reference.as_ref())
             .map(|r| r.hypervolume);
-        Ok((f, bench.best_val, bench.goal, true_hv))
+        Ok((f, bench.best_val, bench.evaluation.signal.clone(), true_hv))
     }
 }
 
@@ -449,10 +462,21 @@ pub fn markdown(c: &Comparison, rows: &[Row]) -> String {
     if c.objectives.len() > 1 {
         return markdown_hypervolume(c, rows);
     }
+    let signal = rows
+        .first()
+        .map_or_else(Signal::accuracy, |r| r.signal.clone());
+    let has_test = rows
+        .iter()
+        .any(|r| r.at.iter().any(|a| a.runs > 0 && a.mean.is_some()));
+    let shown = if has_test {
+        signal.test_label()
+    } else {
+        signal.val_label()
+    };
     let mut s = String::new();
     let _ = write!(s, "| dataset | experiment |");
     for q in &c.report_at {
-        let _ = write!(s, " test acc @ {q} |");
+        let _ = write!(s, " {shown} @ {q} |");
     }
     let by: Vec<String> = c.report_at.iter().map(|q| q.to_string()).collect();
     let _ = writeln!(
@@ -465,15 +489,20 @@ pub fn markdown(c: &Comparison, rows: &[Row]) -> String {
         let _ = write!(s, "---|");
     }
     let _ = writeln!(s, "---|---|---|");
+    let mut short = false;
     for r in rows {
         let _ = write!(s, "| {} | {} |", r.dataset, r.label);
         for a in &r.at {
-            match (a.mean, a.std) {
-                (Some(m), Some(sd)) => {
-                    let _ = write!(s, " {m:.2} ± {sd:.2} |");
+            match (a.runs, a.mean, a.std) {
+                (0, _, _) => {
+                    short = true;
+                    let _ = write!(s, " — (no run reached {} queries) |", a.queries);
+                }
+                (_, Some(m), Some(sd)) => {
+                    let _ = write!(s, " {} |", r.signal.mean_std(m, sd));
                 }
                 _ => {
-                    let _ = write!(s, " — (val {:.4}) |", a.mean_val);
+                    let _ = write!(s, " {} |", r.signal.value(a.mean_val));
                 }
             }
         }
@@ -481,6 +510,7 @@ pub fn markdown(c: &Comparison, rows: &[Row]) -> String {
             r.at.iter()
                 .map(|a| {
                     a.found_best_share
+                        .filter(|_| a.runs > 0)
                         .map_or("—".into(), |f| format!("{:.0}%", f * 100.0))
                 })
                 .collect();
@@ -497,8 +527,18 @@ pub fn markdown(c: &Comparison, rows: &[Row]) -> String {
     // The spread of the plots too.
     let _ = writeln!(
         s,
-        "\nTest accuracy: mean ± one standard deviation over runs."
+        "\n{}: the incumbent's (best by {}, {}d), mean ± one standard deviation over runs.",
+        signal.with_unit(&shown),
+        signal.val_label(),
+        signal.goal.name()
     );
+    if short {
+        let _ = writeln!(
+            s,
+            "A column without values: every run stopped before that many queries (its budget \
+             ended, or its strategy found nothing new)."
+        );
+    }
     s
 }
 
@@ -517,7 +557,8 @@ fn markdown_hypervolume(c: &Comparison, rows: &[Row]) -> String {
         for a in &r.at {
             match &a.hypervolume {
                 Some(h) => {
-                    let _ = write!(s, " {:.4} ± {:.4}", h.mean, h.std);
+                    let d = emprox_benchmarks::evaluator::decimals(h.mean, h.std);
+                    let _ = write!(s, " {:.d$} ± {:.d$}", h.mean, h.std);
                     if let Some(share) = h.share_of_front {
                         let _ = write!(s, " ({:.1}%)", share * 100.0);
                     }
@@ -563,25 +604,28 @@ fn test_mean_std(pts: &[&TrajectoryPoint]) -> (Option<f64>, Option<f64>) {
 }
 
 /// The value a comparison plots for an incumbent: its test value, or its validation value on a
-/// benchmark without test values; and the words for it.
+/// benchmark without test values; and the words for it (what, and the axis label).
 fn plotted(
     series: &[(String, Vec<Vec<TrajectoryPoint>>)],
-) -> (fn(&TrajectoryPoint) -> f64, &'static str, &'static str) {
+    signal: &Signal,
+) -> (fn(&TrajectoryPoint) -> f64, String, String) {
     let has_test = series
         .iter()
         .flat_map(|(_, t)| t.iter().flatten())
         .all(|p| p.test_acc.is_some());
     if has_test {
+        let test = signal.test_label();
         (
             |p| p.test_acc.unwrap_or(f64::NAN),
-            "test accuracy",
-            "test accuracy of the best-validation cell (%)",
+            test.clone(),
+            signal.with_unit(&format!("{test} of the incumbent")),
         )
     } else {
+        let val = signal.val_label();
         (
             |p| p.val_acc,
-            "validation score (no test values)",
-            "validation score of the incumbent",
+            format!("{val} (no test values)"),
+            signal.with_unit(&format!("{val} of the incumbent")),
         )
     }
 }
@@ -590,13 +634,14 @@ fn plot_dataset(
     path: &Path,
     target: &Target,
     series: &[(String, Vec<Vec<TrajectoryPoint>>)],
+    signal: &Signal,
 ) -> Result<(), ExperimentError> {
-    let (value, what, y_label) = plotted(series);
+    let (value, what, y_label) = plotted(series, signal);
     let out = mean_bands(series, |p| Some(value(p)));
     plot::history(
         path,
         &format!("{}: mean incumbent {what} (± std over runs)", target.title),
-        y_label,
+        &y_label,
         &out,
         &[],
     )
@@ -666,8 +711,9 @@ fn plot_against_time(
     path: &Path,
     target: &Target,
     series: &[(String, Vec<Vec<TrajectoryPoint>>)],
+    signal: &Signal,
 ) -> Result<(), ExperimentError> {
-    let (value, _, y_label) = plotted(series);
+    let (value, _, y_label) = plotted(series, signal);
     let mut out = Vec::new();
     for (i, (label, trajs)) in series.iter().enumerate() {
         let max_q = trajs.iter().map(|t| t.len()).max().unwrap_or(0);

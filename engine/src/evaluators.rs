@@ -6,12 +6,12 @@
 //! - `slurm`: run a user's command as one Slurm batch job per candidate (`[evaluator.slurm]`).
 
 use crate::cache::CacheFile;
-use emprox_benchmarks::command::{CommandConfig, CommandEvaluator};
+use emprox_benchmarks::command::{result_signal, CommandConfig, CommandEvaluator};
 use emprox_benchmarks::config::BenchmarkConfig;
 use emprox_benchmarks::nb201::{Cell, Nb201Data, Nb201Space, Nb201Tabular};
 use emprox_benchmarks::slurm::{SlurmConfig, SlurmEvaluator};
 use emprox_benchmarks::workers::cache_key;
-use emprox_benchmarks::{Evaluator, SearchSpace};
+use emprox_benchmarks::{Evaluator, SearchSpace, Signal};
 use emprox_train::config::config_hash;
 use emprox_train::{TrainingConfig, TrainingEvaluator};
 use serde::{Deserialize, Serialize};
@@ -154,6 +154,8 @@ pub struct Evaluation<C> {
     pub config_hash: String,
     /// The shared result cache, if any.
     pub cache: Option<Arc<CacheFile>>,
+    /// What the evaluator's score is: its metric's name, goal and display.
+    pub signal: Signal,
 }
 
 impl<C> Evaluation<C> {
@@ -162,9 +164,15 @@ impl<C> Evaluation<C> {
         self.kind == EvaluatorKind::Nasbench201
     }
 
-    /// A lookup in a table: the benchmark's own evaluator.
-    pub fn table(evaluator: Arc<dyn Evaluator<C>>, space: &str, dataset: &str) -> Self {
+    /// A lookup in a table: the benchmark's own evaluator, whose score is `signal`.
+    pub fn table(
+        evaluator: Arc<dyn Evaluator<C>>,
+        space: &str,
+        dataset: &str,
+        signal: Signal,
+    ) -> Self {
         Evaluation {
+            signal,
             evaluator,
             kind: EvaluatorKind::Nasbench201,
             workers: 1,
@@ -199,12 +207,18 @@ impl<C: 'static> Evaluation<C> {
     /// Evaluation by a user's command, describing cells by `space` (any space, tabular
     /// included): a local process per candidate (`type = "command"`), or a Slurm batch job
     /// (`type = "slurm"`; the cluster is checked, its commands and the partition, before
-    /// anything is submitted).
-    pub fn external<S>(cfg: &EvaluatorConfig, space: S) -> Result<Self, String>
+    /// anything is submitted). The result line's objective is the benchmark's `default` unless
+    /// the command's `objective` names another.
+    pub fn external<S>(cfg: &EvaluatorConfig, space: S, default: &Signal) -> Result<Self, String>
     where
         S: SearchSpace<Cell = C> + 'static,
     {
         let name = space.name().to_string();
+        let objective = match cfg.kind {
+            EvaluatorKind::Slurm => cfg.slurm.as_ref().and_then(|c| c.objective.as_ref()),
+            _ => cfg.command.as_ref().and_then(|c| c.objective.as_ref()),
+        };
+        let signal = result_signal(objective, default);
         let (config_hash, evaluator): (String, Arc<dyn Evaluator<C>>) = match cfg.kind {
             EvaluatorKind::Slurm => {
                 let c = cfg
@@ -212,8 +226,9 @@ impl<C: 'static> Evaluation<C> {
                     .clone()
                     .ok_or("[evaluator] type = \"slurm\" needs an [evaluator.slurm] table")?;
                 let hash = config_hash(&c);
-                let ev =
-                    SlurmEvaluator::new(c, space).map_err(|e| format!("[evaluator.slurm] {e}"))?;
+                let ev = SlurmEvaluator::new(c, space)
+                    .map_err(|e| format!("[evaluator.slurm] {e}"))?
+                    .for_benchmark(default);
                 (hash, Arc::new(ev))
             }
             _ => {
@@ -223,11 +238,13 @@ impl<C: 'static> Evaluation<C> {
                     .ok_or("[evaluator] type = \"command\" needs an [evaluator.command] table")?;
                 let hash = config_hash(&c);
                 let ev = CommandEvaluator::new(c, space)
-                    .map_err(|e| format!("[evaluator.command] {e}"))?;
+                    .map_err(|e| format!("[evaluator.command] {e}"))?
+                    .for_benchmark(default);
                 (hash, Arc::new(ev))
             }
         };
         Ok(Evaluation {
+            signal,
             dataset: "external".into(),
             space: name,
             config_hash,
@@ -254,6 +271,7 @@ impl Evaluation<Cell> {
                 Arc::new(Nb201Tabular::new(data.clone(), dataset, benchmark.noise)),
                 "nasbench201",
                 dataset.name(),
+                Signal::accuracy(),
             )
         };
         let Some(cfg) = evaluator else {
@@ -264,6 +282,7 @@ impl Evaluation<Cell> {
             EvaluatorKind::Train => {
                 let t = cfg.training.clone().unwrap_or_default();
                 Evaluation {
+                    signal: Signal::accuracy(),
                     dataset: t.dataset.name().to_string(),
                     space: "nasbench201".into(),
                     config_hash: t.hash(),
@@ -278,7 +297,7 @@ impl Evaluation<Cell> {
                 }
             }
             EvaluatorKind::Command | EvaluatorKind::Slurm => {
-                Evaluation::external(cfg, Nb201Space::new(data))?
+                Evaluation::external(cfg, Nb201Space::new(data), &Signal::accuracy())?
             }
         })
     }

@@ -8,7 +8,7 @@ use crate::plot::{self, Series, PALETTE};
 use crate::results::{self, ExperimentSummary, TrajectoryPoint};
 use crate::search::{self, Progress, RunError, RunSpec};
 use emprox_benchmarks::seed;
-use emprox_benchmarks::SearchSpace;
+use emprox_benchmarks::{SearchSpace, Signal};
 use rayon::prelude::*;
 use std::path::Path;
 
@@ -111,7 +111,6 @@ pub fn execute<S: SearchSpace + 'static>(
                     experiment: exp,
                     space: &bench.space,
                     evaluation,
-                    goal: bench.goal,
                     objectives: bench.objectives.as_ref(),
                     run: i,
                     seed: seed::run_seed(exp.seed, i),
@@ -127,13 +126,13 @@ pub fn execute<S: SearchSpace + 'static>(
                 );
                 let mut o = search::run(&spec, &dir, exec.progress)
                     .map_err(|source| ExperimentError::Run { run: i, source })?;
-                log_run_end(&exp.name, &o.summary);
+                log_run_end(&exp.name, &evaluation.signal, &o.summary);
                 write_run_files(
                     &dir,
                     exp,
                     bench.objectives.as_ref(),
-                    &evaluation.dataset,
-                    &o.summary,
+                    evaluation,
+                    &mut o.summary,
                     &mut o.trajectory,
                 )?;
                 Ok(o)
@@ -144,9 +143,17 @@ pub fn execute<S: SearchSpace + 'static>(
         .into_iter()
         .map(|o| (o.summary, o.trajectory))
         .unzip();
-    let summary = results::aggregate(exp, &evaluation.dataset, estimator_label(exp), runs, &trajs);
+    let summary = results::aggregate(
+        exp,
+        &evaluation.dataset,
+        &evaluation.signal,
+        estimator_label(exp),
+        runs,
+        &trajs,
+    );
     plot_mean_incumbent(
         &out.join(rundir::INCUMBENT_SVG),
+        &evaluation.signal,
         &format!(
             "{}: mean incumbent over {} runs (± std)",
             exp.name,
@@ -173,14 +180,15 @@ pub struct Finished {
     pub trajectories: Vec<Vec<TrajectoryPoint>>,
 }
 
-fn write_run_files(
+fn write_run_files<C>(
     dir: &Path,
     exp: &Experiment,
     objectives: Option<&crate::objectives::MultiObjective>,
-    dataset: &str,
-    summary: &results::RunSummary,
+    evaluation: &crate::evaluators::Evaluation<C>,
+    summary: &mut results::RunSummary,
     traj: &mut [TrajectoryPoint],
 ) -> Result<(), ExperimentError> {
+    let signal = &evaluation.signal;
     // Every evaluation of the run, replayed ones included, from its journal.
     let trials = crate::journal::read::<crate::journal::Trial>(&dir.join(rundir::TRIALS))
         .map_err(|e| ExperimentError::Other(e.to_string()))?
@@ -196,7 +204,16 @@ fn write_run_files(
             p.hypervolume = h.map(|h| h.val);
             p.test_hypervolume = h.and_then(|h| h.test);
         }
-        write_file(&dir.join(rundir::PARETO), &mo.pareto_csv(&trials))?;
+        let front = mo.pareto_csv(&trials, signal.test.as_deref().unwrap_or("test"));
+        summary.front = traj.last().and_then(|p| {
+            Some(results::FrontSummary {
+                // The CSV's rows less its header.
+                size: front.iter().filter(|&&b| b == b'\n').count() - 1,
+                hypervolume: p.hypervolume?,
+                test_hypervolume: p.test_hypervolume,
+            })
+        });
+        write_file(&dir.join(rundir::PARETO), &front)?;
         mo.plot_pareto(
             &dir.join(rundir::PARETO_SVG),
             &format!("{} (run {})", exp.name, summary.run),
@@ -215,7 +232,8 @@ fn write_run_files(
     )?;
     let run_summary = results::aggregate(
         exp,
-        dataset,
+        &evaluation.dataset,
+        signal,
         estimator_label(exp),
         vec![summary.clone()],
         &[traj.to_vec()],
@@ -227,6 +245,7 @@ fn write_run_files(
     plot_run_history(
         &dir.join(rundir::INCUMBENT_SVG),
         &format!("{} (run {})", exp.name, summary.run),
+        signal,
         &trials,
         traj,
     )
@@ -237,6 +256,7 @@ fn write_run_files(
 pub fn plot_run_history(
     path: &Path,
     title: &str,
+    signal: &Signal,
     trials: &[crate::journal::Trial],
     traj: &[TrajectoryPoint],
 ) -> Result<(), ExperimentError> {
@@ -248,8 +268,12 @@ pub fn plot_run_history(
             .filter_map(|p| Some((p.query as f64, f(p)?)))
             .collect::<Vec<_>>()
     };
+    let (val_label, test_label) = (
+        format!("incumbent: {}", signal.val_label()),
+        format!("incumbent: {} (reported only)", signal.test_label()),
+    );
     let mut series = vec![Series {
-        label: "incumbent: validation",
+        label: &val_label,
         color: PALETTE[0],
         points: line(|p| Some(p.val_acc)),
         band: vec![],
@@ -258,19 +282,20 @@ pub fn plot_run_history(
     // A benchmark without test values plots validation only.
     if !test.is_empty() {
         series.push(Series {
-            label: "incumbent: test (reported only)",
+            label: &test_label,
             color: PALETTE[1],
             points: test,
             band: vec![],
         });
     }
+    let each = format!("each query: {}", signal.val_label());
     plot::history(
         path,
         title,
-        "accuracy (%)",
+        &signal.with_unit(signal.quantity()),
         &series,
         &[plot::Dots {
-            label: "each query: validation",
+            label: &each,
             color: PALETTE[0],
             points: trials
                 .iter()
@@ -285,6 +310,7 @@ pub fn plot_run_history(
 /// line, ± one standard deviation over runs (the spread of the tables) as a band.
 pub fn plot_mean_incumbent(
     path: &Path,
+    signal: &Signal,
     title: &str,
     trajs: &[Vec<TrajectoryPoint>],
 ) -> Result<(), ExperimentError> {
@@ -309,8 +335,12 @@ pub fn plot_mean_incumbent(
     };
     let (val, val_band) = mean_band(|p| Some(p.val_acc));
     let (test, test_band) = mean_band(|p| p.test_acc);
+    let (val_label, test_label) = (
+        signal.val_label(),
+        format!("{} (reported only)", signal.test_label()),
+    );
     let mut series = vec![Series {
-        label: "validation",
+        label: &val_label,
         color: PALETTE[0],
         points: val,
         band: val_band,
@@ -318,7 +348,7 @@ pub fn plot_mean_incumbent(
     // A benchmark without test values plots validation only.
     if !test.is_empty() {
         series.push(Series {
-            label: "test (reported only)",
+            label: &test_label,
             color: PALETTE[1],
             points: test,
             band: test_band,
@@ -327,7 +357,10 @@ pub fn plot_mean_incumbent(
     plot::history(
         path,
         title,
-        "incumbent accuracy (%), mean ± std over runs",
+        &format!(
+            "incumbent {}, mean ± std over runs",
+            signal.with_unit(signal.quantity())
+        ),
         &series,
         &[],
     )
@@ -335,17 +368,16 @@ pub fn plot_mean_incumbent(
 }
 
 /// `-v`: one line per finished run.
-fn log_run_end(name: &str, r: &results::RunSummary) {
+fn log_run_end(name: &str, signal: &Signal, r: &results::RunSummary) {
     let stop = serde_json::to_value(r.stop_reason)
         .ok()
         .and_then(|v| v.as_str().map(String::from))
         .unwrap_or_default();
     let best = match &r.best {
         Some(b) => format!(
-            "best {} val {:.4}{}",
+            "best {} {}",
             b.arch,
-            b.val_acc,
-            crate::commands::show::test_text(b.test_acc)
+            crate::commands::show::scores_text(signal, b)
         ),
         None => "no successful evaluation".into(),
     };

@@ -75,7 +75,8 @@ pub struct Metrics<'a> {
 /// Several objectives resolved against a benchmark.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MultiObjective {
-    /// Names as written in `pareto.csv` (the first is the signal: `val_acc`).
+    /// Names as written in `pareto.csv` (the first is the signal: `val_acc`, or a table's
+    /// objective column).
     pub metrics: Vec<String>,
     /// One goal per objective.
     pub goals: Vec<Goal>,
@@ -163,7 +164,13 @@ pub fn resolve(
         }
     };
     let mut out = MultiObjective {
-        metrics: vec!["val_acc".into()],
+        // The signal by its own name (a table's objective column), as a person reads it.
+        metrics: vec![metrics
+            .signal_names
+            .last()
+            .copied()
+            .unwrap_or("val_acc")
+            .into()],
         goals: vec![first.goal],
         bounds: vec![range(first, metrics.signal)?],
         reference: None,
@@ -355,8 +362,9 @@ impl MultiObjective {
     }
 
     /// `pareto.csv`: the non-dominated evaluated cells (by validation), in query order, with
-    /// each objective and the test value (reported only). Equal points all appear.
-    pub fn pareto_csv(&self, trials: &[Trial]) -> Vec<u8> {
+    /// each objective and the test value (reported only) under `test_name`. Equal points all
+    /// appear.
+    pub fn pareto_csv(&self, trials: &[Trial], test_name: &str) -> Vec<u8> {
         let evaluated: Vec<(&Trial, Vec<f64>)> = trials
             .iter()
             .filter_map(|t| Some((t, self.point(t)?)))
@@ -366,7 +374,7 @@ impl MultiObjective {
         let mut w = csv::Writer::from_writer(Vec::new());
         let mut header = vec!["query".to_string(), "index".into(), "arch".into()];
         header.extend(self.metrics.iter().cloned());
-        header.push("test_acc".into());
+        header.push(test_name.into());
         w.write_record(&header).expect("in-memory csv");
         for i in front {
             let (t, p) = &evaluated[i];
@@ -530,7 +538,7 @@ mod tests {
         let mo = resolve(&specs, &metrics(Some(&t), &[0.0, 1.0]))
             .unwrap()
             .unwrap();
-        assert_eq!(mo.metrics, vec!["val_acc", "lat"]);
+        assert_eq!(mo.metrics, vec!["c10_val_acc", "lat"]);
         let trials = vec![
             trial(1, Some(90.0), 20.0),  // (0.5, 0.5): 0.25
             trial(2, None, 10.0),        // failed: nothing
@@ -562,14 +570,14 @@ mod tests {
         let r = mo.reference.as_ref().unwrap();
         assert_eq!(r.front, vec![vec![0.0, 10.0], vec![1.0, 30.0]]);
         assert_eq!(r.hypervolume, 0.0);
-        let csv = String::from_utf8(mo.pareto_csv(&trials)).unwrap();
+        let csv = String::from_utf8(mo.pareto_csv(&trials, "c10_test_acc")).unwrap();
         assert_eq!(
             csv,
-            "query,index,arch,val_acc,lat,test_acc\n4,4,a4,100,30,101\n6,6,a6,95,10,96\n"
+            "query,index,arch,c10_val_acc,lat,c10_test_acc\n4,4,a4,100,30,101\n6,6,a6,95,10,96\n"
         );
         assert_eq!(
-            String::from_utf8(mo.pareto_csv(&trials[..1])).unwrap(),
-            "query,index,arch,val_acc,lat,test_acc\n1,1,a1,90,20,91\n"
+            String::from_utf8(mo.pareto_csv(&trials[..1], "test")).unwrap(),
+            "query,index,arch,c10_val_acc,lat,test\n1,1,a1,90,20,91\n"
         );
     }
 }

@@ -1,8 +1,12 @@
 //! Run results: the incumbent trajectory, per-run and aggregate `summary.json`.
 
+use emprox_benchmarks::Signal;
 use serde::{Deserialize, Serialize};
 
-/// The best cell of a run (by validation accuracy).
+/// The best cell of a run (by its validation score, under the signal's goal).
+///
+/// `val_acc` and `test_acc` are the keys of the search signal and its test value whatever the
+/// metric is (kept for compatibility): the summary's `objective` names the metric.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Best {
     /// Architecture string.
@@ -10,9 +14,9 @@ pub struct Best {
     /// Benchmark index, where the space has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub index: Option<u64>,
-    /// Validation accuracy (%).
+    /// Validation score (the search signal: accuracy in %, or the table's objective).
     pub val_acc: f64,
-    /// Test accuracy (%), reported only; null where the benchmark has no test value.
+    /// Test score, reported only; null where the benchmark has no test value.
     pub test_acc: Option<f64>,
 }
 
@@ -72,6 +76,20 @@ pub struct RunSummary {
     /// Wall seconds spent querying the estimator (filtered runs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub estimator_query_seconds_total: Option<f64>,
+    /// Several objectives: the run's final Pareto front (size, hypervolume).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub front: Option<FrontSummary>,
+}
+
+/// A run's final Pareto front (several objectives).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FrontSummary {
+    /// Non-dominated evaluated cells (by validation; the rows of `pareto.csv` so marked).
+    pub size: usize,
+    /// Hypervolume of the evaluated cells by validation.
+    pub hypervolume: f64,
+    /// The same cells' hypervolume with their test values (reported only), where known.
+    pub test_hypervolume: Option<f64>,
 }
 
 /// Mean and standard deviation of the incumbent's accuracy after a number of queries.
@@ -104,6 +122,10 @@ pub struct ExperimentSummary {
     pub estimator: Option<String>,
     /// Dataset name.
     pub dataset: String,
+    /// The search signal: its metric, goal and display (absent in summaries written before
+    /// it was recorded: validation accuracy, maximised).
+    #[serde(default)]
+    pub objective: Signal,
     /// The budget.
     pub budget: crate::config::Budget,
     /// One entry per run.
@@ -123,6 +145,52 @@ pub struct ExperimentSummary {
     pub mean_best_val_acc: f64,
     /// Incumbent accuracy after 10, 20, 50, 100, 150, ... queries.
     pub checkpoints: Vec<Checkpoint>,
+}
+
+impl ExperimentSummary {
+    /// The best incumbent over the runs, by validation under the signal's goal (the first of
+    /// equals), with its run.
+    pub fn best(&self) -> Option<(&RunSummary, &Best)> {
+        self.runs
+            .iter()
+            .filter_map(|r| r.best.as_ref().map(|b| (r, b)))
+            .reduce(|a, b| {
+                if self.objective.goal.better(b.1.val_acc, a.1.val_acc) {
+                    b
+                } else {
+                    a
+                }
+            })
+    }
+
+    /// Mean and sample standard deviation over runs of the final fronts' hypervolume, its
+    /// test counterpart (where every run has one) and the mean front size; `None` with one
+    /// objective.
+    pub fn fronts(&self) -> Option<Fronts> {
+        let f: Vec<&FrontSummary> = self.runs.iter().filter_map(|r| r.front.as_ref()).collect();
+        if f.is_empty() {
+            return None;
+        }
+        let hv: Vec<f64> = f.iter().map(|x| x.hypervolume).collect();
+        let test: Option<Vec<f64>> = f.iter().map(|x| x.test_hypervolume).collect();
+        let sizes: Vec<f64> = f.iter().map(|x| x.size as f64).collect();
+        Some(Fronts {
+            hypervolume: mean_std(&hv),
+            test_hypervolume: test.map(|t| mean_std(&t)),
+            mean_size: mean_std(&sizes).0,
+        })
+    }
+}
+
+/// The final fronts of an experiment's runs, over runs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Fronts {
+    /// Hypervolume by validation: mean and sample std.
+    pub hypervolume: (f64, f64),
+    /// With test values: mean and sample std.
+    pub test_hypervolume: Option<(f64, f64)>,
+    /// Mean number of non-dominated cells.
+    pub mean_size: f64,
 }
 
 /// Reads a number, or null (how serde_json writes NaN) as NaN.
@@ -147,6 +215,7 @@ pub fn checkpoint_queries(max: u64) -> Vec<u64> {
 pub fn aggregate(
     experiment: &crate::config::Experiment,
     dataset: &str,
+    objective: &Signal,
     estimator: Option<String>,
     runs: Vec<RunSummary>,
     trajectories: &[Vec<TrajectoryPoint>],
@@ -193,6 +262,7 @@ pub fn aggregate(
         strategy: experiment.strategy.name().to_string(),
         estimator,
         dataset: dataset.to_string(),
+        objective: objective.clone(),
         budget: experiment.budget.clone(),
         failed: runs.iter().map(|r| r.failed).sum(),
         runs,
@@ -224,6 +294,7 @@ mod tests {
             strategy: "random".into(),
             estimator: None,
             dataset: "external".into(),
+            objective: Signal::accuracy(),
             budget: crate::config::Budget::default(),
             failed: 3,
             runs: vec![],

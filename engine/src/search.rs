@@ -89,8 +89,6 @@ pub struct RunSpec<'a, S: SearchSpace> {
     pub space: &'a S,
     /// How cells are evaluated.
     pub evaluation: &'a Evaluation<S::Cell>,
-    /// Whether the search signal is maximised or minimised.
-    pub goal: Goal,
     /// Several objectives (`None`: one): strategies are told each, the filter ranks by them.
     pub objectives: Option<&'a MultiObjective>,
     /// Run number (0-based).
@@ -497,12 +495,12 @@ fn run_with<S: SearchSpace + 'static>(
             exp.search.max_repeated_proposals,
         ),
         rng: seed::stream(spec.seed, "strategy"),
-        goal: spec.goal,
+        goal: spec.evaluation.signal.goal,
         objectives: spec.objectives.cloned(),
     };
     let space_size = space.size().unwrap_or(u64::MAX);
     let start = Instant::now();
-    let mut tally = Tally::new(spec.goal);
+    let mut tally = Tally::new(spec.evaluation.signal.goal);
     let mut submitted = 0u64;
     let mut reason: Option<StopReason> = None;
 
@@ -632,6 +630,8 @@ fn run_with<S: SearchSpace + 'static>(
             failed: tally.failed,
             estimator_fit_seconds_total: fit,
             estimator_query_seconds_total: query,
+            // Written with the run's files, from its journal.
+            front: None,
         },
         trajectory: tally.trajectory,
     })
@@ -686,7 +686,12 @@ mod tests {
             cost,
             sleep: std::time::Duration::from_millis(sleep_ms),
         };
-        Evaluation::table(Arc::new(f), "nasbench201", "cifar10")
+        Evaluation::table(
+            Arc::new(f),
+            "nasbench201",
+            "cifar10",
+            emprox_benchmarks::Signal::accuracy(),
+        )
     }
 
     /// What a scripted strategy was told.
@@ -734,7 +739,6 @@ mod tests {
             experiment: exp,
             space: &space,
             evaluation: ev,
-            goal: Goal::Maximize,
             objectives: None,
             run: 0,
             seed: 7,

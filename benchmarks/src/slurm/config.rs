@@ -57,6 +57,10 @@ pub struct SlurmConfig {
     /// every 50 ms).
     #[serde(default = "default_poll_seconds")]
     pub poll_seconds: f64,
+    /// Which field of the result line is the objective, and its goal (as in
+    /// `[evaluator.command]`: [`crate::command::ResultObjective`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub objective: Option<crate::command::ResultObjective>,
 }
 
 /// A Slurm config that cannot work, or a cluster that cannot take its jobs.
@@ -172,7 +176,8 @@ impl SlurmConfig {
                 self.poll_seconds
             ));
         }
-        crate::command::check_working_dir(self.working_dir.as_deref()).or_else(err)
+        crate::command::check_working_dir(self.working_dir.as_deref()).or_else(err)?;
+        crate::command::check_result_objective(self.objective.as_ref()).or_else(err)
     }
 
     /// Checks that the cluster can take the jobs: the Slurm commands are on `PATH`, the

@@ -35,9 +35,10 @@ pub mod script;
 pub use config::{SlurmConfig, SlurmConfigError};
 
 use crate::command::{
-    index_value, interrupted, park_forever, parse_result, substitute, tail, trial_spec,
+    index_value, interrupted, park_forever, parse_result, result_signal, substitute, tail,
+    trial_spec,
 };
-use crate::evaluator::{EvalFailure, Evaluator, Outcome, TrialContext};
+use crate::evaluator::{EvalFailure, Evaluator, Goal, Outcome, Signal, TrialContext};
 use crate::space::SearchSpace;
 use ledger::{Entry, JobTiming, Ledger};
 use scheduler::JobStatus;
@@ -66,6 +67,8 @@ pub struct SlurmEvaluator<S> {
     emprox: String,
     /// The jobs' working directory.
     workdir: PathBuf,
+    /// What the result line's objective is (key, goal, test key).
+    signal: Signal,
 }
 
 /// A submitted job.
@@ -103,12 +106,21 @@ impl<S: SearchSpace> SlurmEvaluator<S> {
             None => std::env::current_dir(),
         }
         .map_err(|e| SlurmConfigError(format!("cannot find the working directory: {e}")))?;
+        let signal = result_signal(config.objective.as_ref(), &Signal::accuracy());
         Ok(Self {
             config,
             space,
             emprox,
             workdir,
+            signal,
         })
+    }
+
+    /// Reads the benchmark's objective `default` where the config names none (a table's
+    /// objective column and goal).
+    pub fn for_benchmark(mut self, default: &Signal) -> Self {
+        self.signal = result_signal(self.config.objective.as_ref(), default);
+        self
     }
 
     /// The configuration.
@@ -377,7 +389,7 @@ impl<S: SearchSpace> SlurmEvaluator<S> {
             .collect::<Vec<_>>()
             .join("\n");
         let (state, result) = if code == 0 {
-            let r = parse_result(&stdout, cost).map_err(|r| EvalFailure {
+            let r = parse_result(&stdout, cost, &self.signal).map_err(|r| EvalFailure {
                 reason: format!("{r}; stdout: {}", tail(&stdout, 400)),
                 cost_seconds: cost,
             });
@@ -451,6 +463,10 @@ impl<S: SearchSpace> Evaluator<S::Cell> for SlurmEvaluator<S> {
     ) -> Result<Outcome, EvalFailure> {
         let seed = rng.next_u64();
         self.run(trial, cell, seed)
+    }
+
+    fn goal(&self) -> Goal {
+        self.signal.goal
     }
 }
 

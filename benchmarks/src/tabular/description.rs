@@ -5,7 +5,8 @@
 //! data = "table.csv.gz"                    # .csv or gzip (detected by magic bytes); relative paths
 //!                                          # resolve against the description file's folder
 //! select = { dataset = "cora" }            # optional: keep rows whose column equals the value
-//! objective = { column = "val_acc", goal = "maximize" }   # or "minimize"
+//! objective = { column = "val_acc", goal = "maximize" }   # or "minimize"; optional
+//!                                          # label = "accuracy", unit = "%", decimals = 2
 //! test = "test_acc"                        # optional, reported only
 //! cost = "train_seconds"                   # optional simulated training seconds (else 0)
 //! iso_key = "iso"                          # optional isomorphism key column
@@ -26,7 +27,7 @@
 //! compared). Architecture cells are read as strings (`"001"` keeps its leading zeros).
 
 use super::error::TabularError;
-use crate::evaluator::Goal;
+use crate::evaluator::{Goal, Signal};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -72,6 +73,16 @@ pub struct Objective {
     pub column: String,
     /// `maximize` or `minimize` (required: the table's units are not guessed).
     pub goal: Goal,
+    /// What the column measures, for people (`"error"`: labels read "validation error" and
+    /// "test error"; default: the column names).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// Its unit, shown after labels (`"%"`, `"ms"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
+    /// Decimals shown for every value (default: two significant digits of the spread).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decimals: Option<u8>,
 }
 
 /// One architecture column.
@@ -186,6 +197,9 @@ impl TabularDescription {
         if self.data.as_os_str().is_empty() {
             return Err(bad("`data` is empty: name the CSV file".into()));
         }
+        self.signal()
+            .check()
+            .map_err(|e| bad(format!("objective: {e}")))?;
         if self.architecture.is_empty() {
             return Err(bad(
                 "no [[architecture]] column: name at least one categorical column".into(),
@@ -256,6 +270,19 @@ impl TabularDescription {
             }
         }
         Ok(())
+    }
+
+    /// The search signal this table gives: its objective column, goal and display, its test
+    /// column.
+    pub fn signal(&self) -> Signal {
+        Signal {
+            metric: self.objective.column.clone(),
+            goal: self.objective.goal,
+            test: self.test.clone(),
+            label: self.objective.label.clone(),
+            unit: self.objective.unit.clone(),
+            decimals: self.objective.decimals,
+        }
     }
 
     /// The space's name: `name`, else the data file's name without `.gz`/`.csv` plus the

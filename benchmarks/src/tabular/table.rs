@@ -3,7 +3,7 @@
 
 use super::description::{TabularDescription, COLUMN_JOINER};
 use super::error::TabularError;
-use crate::evaluator::Goal;
+use crate::evaluator::{Goal, Signal};
 use flate2::read::GzDecoder;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -192,8 +192,7 @@ pub struct TabularTable {
     pub(crate) iso: Vec<u64>,
     pub(crate) iso_classes: usize,
     pub(crate) index: RowIndex,
-    pub(crate) goal: Goal,
-    pub(crate) objective_name: String,
+    pub(crate) signal: Signal,
     pub(crate) objective: Vec<f64>,
     pub(crate) test: Option<Vec<f64>>,
     pub(crate) cost: Option<Vec<f64>>,
@@ -546,8 +545,7 @@ impl TabularTable {
             iso,
             iso_classes: if c_iso.is_some() { iso_ids.len() } else { n },
             index: RowIndex::Boxed(FxMap::default()),
-            goal: desc.objective.goal,
-            objective_name: desc.objective.column.clone(),
+            signal: desc.signal(),
             objective,
             test,
             cost,
@@ -676,12 +674,17 @@ impl TabularTable {
 
     /// Maximise or minimise the objective.
     pub fn goal(&self) -> Goal {
-        self.goal
+        self.signal.goal
     }
 
     /// The objective column's name.
     pub fn objective_name(&self) -> &str {
-        &self.objective_name
+        &self.signal.metric
+    }
+
+    /// The search signal: the objective column, its goal and display, the test column.
+    pub fn signal(&self) -> &Signal {
+        &self.signal
     }
 
     /// Objective values by row.
@@ -713,7 +716,7 @@ impl TabularTable {
     pub fn best_row(&self) -> usize {
         let mut best = 0;
         for (r, &v) in self.objective.iter().enumerate() {
-            if self.goal.better(v, self.objective[best]) {
+            if self.goal().better(v, self.objective[best]) {
                 best = r;
             }
         }

@@ -630,7 +630,7 @@ proptest! {
 fn description_inline_in_a_tagged_benchmark_table() {
     #[derive(Debug, serde::Deserialize)]
     #[serde(tag = "type", rename_all = "snake_case")]
-    #[allow(dead_code)]
+    #[allow(dead_code, clippy::large_enum_variant)]
     enum Benchmark {
         Nasbench201 { dataset: String },
         Tabular(TabularDescription),

@@ -216,39 +216,28 @@ fn summary_text(
         summary.dataset,
         secs.map(|s| format!(" in {s:.2}s")).unwrap_or_default()
     );
-    if summary.mean_best_test_acc.is_nan() {
+    let sig = &summary.objective;
+    let _ = writeln!(
+        text,
+        "{}; results in {}",
+        crate::commands::show::means_text(summary),
+        out.display()
+    );
+    if let Some((_, best)) = summary.best() {
         let _ = writeln!(
             text,
-            "mean best validation {:.4} (no test values); results in {}",
-            summary.mean_best_val_acc,
-            out.display()
-        );
-    } else {
-        let _ = writeln!(
-            text,
-            "mean best test accuracy {:.2} ± {:.2} (std over runs; validation {:.2}); results in {}",
-            summary.mean_best_test_acc,
-            summary.std_best_test_acc,
-            summary.mean_best_val_acc,
-            out.display()
-        );
-    }
-    if let Some(best) = summary
-        .runs
-        .iter()
-        .filter_map(|r| r.best.as_ref())
-        .max_by(|a, b| a.val_acc.total_cmp(&b.val_acc))
-    {
-        let _ = writeln!(
-            text,
-            "best found: {}{} val {:.4}{}",
+            "best found ({}d {}): {}{} {}",
+            sig.goal.name(),
+            sig.metric,
             best.arch,
             best.index
                 .map(|i| format!(" (index {i})"))
                 .unwrap_or_default(),
-            best.val_acc,
-            crate::commands::show::test_text(best.test_acc)
+            crate::commands::show::scores_text(sig, best)
         );
+    }
+    if let Some(f) = summary.fronts() {
+        let _ = writeln!(text, "{}", crate::commands::show::fronts_text(&f, out));
     }
     if summary.failed > 0 {
         let n: u64 = summary.runs.iter().map(|r| r.queries).sum();

@@ -1,7 +1,9 @@
 //! `emprox show`: a table of the best found per run and overall.
 
-use crate::results::ExperimentSummary;
+use crate::results::{Best, ExperimentSummary};
 use clap::Args;
+use emprox_benchmarks::Signal;
+use std::fmt::Write as _;
 use std::path::PathBuf;
 
 /// Arguments of `emprox show`.
@@ -22,63 +24,122 @@ pub fn show(args: &ShowArgs) -> anyhow::Result<()> {
     })?;
     let s: ExperimentSummary = serde_json::from_str(&text)
         .map_err(|e| anyhow::anyhow!("{}: not an emprox summary: {e}", path.display()))?;
-    println!("{} — {} on {}", s.experiment, s.strategy, s.dataset);
-    println!(
+    print!("{}", summary_table(&s, &args.out_dir));
+    Ok(())
+}
+
+/// What `show` prints of an experiment's summary: one row per run, the overall best by the
+/// signal's goal, the means, and the fronts with several objectives.
+fn summary_table(s: &ExperimentSummary, dir: &std::path::Path) -> String {
+    let sig = &s.objective;
+    let mut out = String::new();
+    let _ = writeln!(out, "{} — {} on {}", s.experiment, s.strategy, s.dataset);
+    let _ = writeln!(
+        out,
+        "{} ({}d{})",
+        sig.val_label(),
+        sig.goal.name(),
+        sig.unit
+            .as_ref()
+            .map(|u| format!(", {u}"))
+            .unwrap_or_default()
+    );
+    let _ = writeln!(
+        out,
         "{:>4} {:>8} {:>12} {:>9} {:>9} {:>6}  arch",
         "run", "queries", "sim seconds", "val", "test", "found"
     );
+    // One precision for the column: that of the spread over runs.
+    let vals: Vec<f64> = s
+        .runs
+        .iter()
+        .filter_map(|r| r.best.as_ref().map(|b| b.val_acc))
+        .collect();
+    let (m, sd) = crate::results::mean_std(&vals);
+    let d = sig.decimals_for(m, sd);
     for r in &s.runs {
-        match &r.best {
-            Some(b) => println!(
-                "{:>4} {:>8} {:>12.0} {:>9.4} {:>9} {:>6}  {}",
+        let _ = match &r.best {
+            Some(b) => writeln!(
+                out,
+                "{:>4} {:>8} {:>12.0} {:>9.d$} {:>9} {:>6}  {}",
                 r.run,
                 r.queries,
                 r.sim_seconds,
                 b.val_acc,
-                b.test_acc.map_or("-".into(), |t| format!("{t:.4}")),
+                b.test_acc.map_or("-".into(), |t| format!("{t:.d$}")),
                 r.first_query_reaching_best,
                 b.arch
             ),
-            None => println!(
+            None => writeln!(
+                out,
                 "{:>4} {:>8} {:>12.0} {:>9} {:>9} {:>6}  -",
                 r.run, r.queries, r.sim_seconds, "-", "-", "-"
             ),
-        }
+        };
     }
-    if let Some((r, b)) = s
-        .runs
-        .iter()
-        .filter_map(|r| r.best.as_ref().map(|b| (r, b)))
-        .max_by(|a, b| a.1.val_acc.total_cmp(&b.1.val_acc))
-    {
-        println!(
-            "overall best (by validation): run {} {}{} val {:.4}{}",
+    if let Some((r, b)) = s.best() {
+        let _ = writeln!(
+            out,
+            "overall best (by {}, {}d): run {} {}{} {}",
+            sig.val_label(),
+            sig.goal.name(),
             r.run,
             b.arch,
             b.index.map(|i| format!(" (index {i})")).unwrap_or_default(),
-            b.val_acc,
-            test_text(b.test_acc)
+            scores_text(sig, b)
         );
     }
-    if s.mean_best_test_acc.is_nan() {
-        println!(
-            "mean best val {:.4} over {} runs (no test values)",
-            s.mean_best_val_acc,
-            s.runs.len()
-        );
-    } else {
-        println!(
-            "mean best test {:.4} ± {:.4}, mean best val {:.4} over {} runs",
-            s.mean_best_test_acc,
-            s.std_best_test_acc,
-            s.mean_best_val_acc,
-            s.runs.len()
-        );
+    let _ = writeln!(out, "{} over {} runs", means_text(s), s.runs.len());
+    if let Some(f) = s.fronts() {
+        let _ = writeln!(out, "{}", fronts_text(&f, dir));
     }
-    Ok(())
+    out
 }
 
-/// ` test 12.3456`, or ` (no test value)` where the benchmark has none.
-pub fn test_text(test: Option<f64>) -> String {
-    test.map_or(" (no test value)".into(), |t| format!(" test {t:.4}"))
+/// `mean best test accuracy 94.30 ± 0.21 (std over runs; validation accuracy 91.55)`, or the
+/// validation mean alone where the benchmark has no test values.
+pub fn means_text(s: &ExperimentSummary) -> String {
+    let sig = &s.objective;
+    if s.mean_best_test_acc.is_nan() {
+        format!(
+            "mean best {} {} (no test values)",
+            sig.val_label(),
+            sig.value(s.mean_best_val_acc)
+        )
+    } else {
+        format!(
+            "mean best {} {} (std over runs; {} {})",
+            sig.test_label(),
+            sig.mean_std(s.mean_best_test_acc, s.std_best_test_acc),
+            sig.val_label(),
+            sig.value(s.mean_best_val_acc)
+        )
+    }
+}
+
+/// `val_acc 91.6067 test_acc 94.3700`: a cell's scores by the signal's own names (` (no test
+/// value)` where the benchmark has none).
+pub fn scores_text(sig: &Signal, b: &Best) -> String {
+    let val = format!("{} {}", sig.metric, sig.value(b.val_acc));
+    match (b.test_acc, &sig.test) {
+        (Some(t), Some(name)) => format!("{val} {name} {}", sig.value(t)),
+        (Some(t), None) => format!("{val} test {}", sig.value(t)),
+        (None, _) => format!("{val} (no test value)"),
+    }
+}
+
+/// The lines on the final fronts of a run with several objectives.
+pub fn fronts_text(f: &crate::results::Fronts, dir: &std::path::Path) -> String {
+    let (hv, sd) = f.hypervolume;
+    let d = emprox_benchmarks::evaluator::decimals(hv, sd);
+    let test = f
+        .test_hypervolume
+        .map(|(t, tsd)| format!(", test {t:.d$} ± {tsd:.d$}"))
+        .unwrap_or_default();
+    format!(
+        "final front: hypervolume {hv:.d$} ± {sd:.d$} (validation, std over runs{test}), \
+         {:.1} non-dominated cells per run; fronts in {}",
+        f.mean_size,
+        dir.join("seed-*/pareto.csv (and pareto.svg)").display()
+    )
 }
