@@ -122,17 +122,21 @@ impl Experiment {
         let exp = if overrides.is_empty() && !resolved_paths {
             exp
         } else {
-            for o in overrides {
-                apply_override(&mut table, o)?;
-            }
-            let text = toml::to_string(&table).expect("a table serialises");
-            toml::from_str(&text).map_err(|e| {
-                ConfigError(format!(
-                    "{} with --set {}: {}",
-                    path.display(),
-                    overrides.join(" --set "),
-                    with_suggestion(e.message())
-                ))
+            let ordered = override_order(overrides);
+            let parse = |n: usize| -> Result<Experiment, ConfigError> {
+                let mut t = table.clone();
+                for o in &ordered[..n] {
+                    apply_override(&mut t, o)?;
+                }
+                let text = toml::to_string(&t).expect("a table serialises");
+                toml::from_str(&text).map_err(|e| ConfigError(with_suggestion(e.message())))
+            };
+            parse(ordered.len()).map_err(|e| {
+                // Blame the first --set after which the file no longer reads.
+                let culprit = (1..=ordered.len())
+                    .find(|&n| parse(n).is_err())
+                    .map_or_else(|| overrides.join(" --set "), |n| ordered[n - 1].to_string());
+                ConfigError(format!("{} with --set {culprit}: {}", path.display(), e.0))
             })?
         };
         let mut exp = exp;
@@ -336,7 +340,20 @@ fn with_suggestion(message: &str) -> String {
     }
 }
 
+/// The order in which `--set` pairs apply: those that change a table's `type` first (they reset
+/// the table), then the others, each group in the order given.
+fn override_order(overrides: &[String]) -> Vec<&str> {
+    let is_type = |o: &&str| o.split_once('=').is_some_and(|(k, _)| k.trim().ends_with(".type"));
+    let all: Vec<&str> = overrides.iter().map(String::as_str).collect();
+    let (mut first, rest): (Vec<&str>, Vec<&str>) = all.into_iter().partition(is_type);
+    first.extend(rest);
+    first
+}
+
 /// Applies `a.b.c=VALUE` to a TOML table. VALUE is read as a TOML value, else as a string.
+///
+/// A `type` that changes (`strategy.type=random` where the file says `regularized_evolution`)
+/// replaces its table: the old type's keys go, and the new type starts from its defaults.
 pub(crate) fn apply_override(table: &mut toml::Table, pair: &str) -> Result<(), ConfigError> {
     let (key, raw) = pair
         .split_once('=')
@@ -359,7 +376,11 @@ pub(crate) fn apply_override(table: &mut toml::Table, pair: &str) -> Result<(), 
             .as_table_mut()
             .ok_or_else(|| ConfigError(format!("--set {pair}: `{p}` is not a table")))?;
     }
-    cur.insert(parts[parts.len() - 1].to_string(), value);
+    let last = parts[parts.len() - 1];
+    if last == "type" && parts.len() > 1 && cur.get("type").is_some_and(|t| *t != value) {
+        cur.clear();
+    }
+    cur.insert(last.to_string(), value);
     Ok(())
 }
 
@@ -446,6 +467,39 @@ max_queries = 150
         assert!(err.contains("--set") && err.contains("cifar100"), "{err}");
         assert!(load_str(MINIMAL, &["budget.max_queries=lots"]).is_err());
         assert!(load_str(MINIMAL, &["nonsense"]).is_err());
+    }
+
+    #[test]
+    fn a_type_changed_by_set_starts_from_its_defaults_and_errors_name_their_set() {
+        // The file's population_size belongs to evolution: random search starts afresh.
+        let e = load_str(MINIMAL, &["strategy.type=random"]).unwrap();
+        assert_eq!(e.strategy.name(), "random");
+        // A key for the new type, given before or after the type, is kept.
+        for sets in [
+            ["strategy.type=local_search", "strategy.num_init=7"],
+            ["strategy.num_init=7", "strategy.type=local_search"],
+        ] {
+            let e = load_str(MINIMAL, &sets).unwrap();
+            let resolved = toml::to_string(&e.strategy).unwrap();
+            assert!(resolved.contains("num_init = 7"), "{resolved}");
+        }
+        // The same type keeps the file's keys.
+        let e = load_str(MINIMAL, &["strategy.type=regularized_evolution"]).unwrap();
+        assert!(toml::to_string(&e.strategy)
+            .unwrap()
+            .contains("population_size = 30"));
+        // The error names the --set that caused it, not every --set.
+        let err = load_str(
+            MINIMAL,
+            &["budget.max_queries=50", "strategy.sampel_size=3"],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("--set strategy.sampel_size=3:") && !err.contains("max_queries"),
+            "{err}"
+        );
+        assert!(err.contains("did you mean `sample_size`"), "{err}");
     }
 
     #[test]

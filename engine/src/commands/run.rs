@@ -26,7 +26,9 @@ pub struct RunArgs {
     /// Number of runs (overrides `seeds`).
     #[arg(long)]
     pub seeds: Option<u64>,
-    /// Override any key of the file, e.g. `--set benchmark.dataset=cifar100`.
+    /// Override any key of the file, e.g. `--set benchmark.dataset=cifar100`. Changing a
+    /// table's type (`--set strategy.type=random`) replaces that table: the old type's keys
+    /// go and the new type starts from its defaults (other `--set` keys of it still apply).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
     /// Threads for parallel runs (default: all cores). Results do not depend on it.
