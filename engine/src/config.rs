@@ -343,7 +343,10 @@ fn with_suggestion(message: &str) -> String {
 /// The order in which `--set` pairs apply: those that change a table's `type` first (they reset
 /// the table), then the others, each group in the order given.
 fn override_order(overrides: &[String]) -> Vec<&str> {
-    let is_type = |o: &&str| o.split_once('=').is_some_and(|(k, _)| k.trim().ends_with(".type"));
+    let is_type = |o: &&str| {
+        o.split_once('=')
+            .is_some_and(|(k, _)| k.trim().ends_with(".type"))
+    };
     let all: Vec<&str> = overrides.iter().map(String::as_str).collect();
     let (mut first, rest): (Vec<&str>, Vec<&str>) = all.into_iter().partition(is_type);
     first.extend(rest);

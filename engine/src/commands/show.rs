@@ -1,36 +1,116 @@
-//! `emprox show`: a table of the best found per run and overall.
+//! `emprox show`: what an output folder holds: an experiment's best per run and overall, a
+//! comparison's table and plots, a predictor evaluation's summary, or how far an unfinished one
+//! got and how to continue it.
 
 use crate::results::{Best, ExperimentSummary};
+use crate::rundir::{FolderKind, Manifest, SUMMARY};
 use clap::Args;
 use emprox_benchmarks::Signal;
 use std::fmt::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Arguments of `emprox show`.
 #[derive(Debug, Args)]
 pub struct ShowArgs {
-    /// An output folder written by `emprox run`.
+    /// A folder written by `emprox run`, `emprox compare` or `emprox eval-predictors`.
     pub out_dir: PathBuf,
 }
 
-/// Runs `emprox show`.
+/// Runs `emprox show`: what the folder holds, by the kind its manifest names.
 pub fn show(args: &ShowArgs) -> anyhow::Result<()> {
-    let path = args.out_dir.join("summary.json");
-    let text = std::fs::read_to_string(&path).map_err(|e| {
-        anyhow::anyhow!(
-            "cannot read {}: {e} (is it an emprox output folder?)",
-            path.display()
-        )
+    let dir = &args.out_dir;
+    // Folders of emprox 0.1 have a summary but may lack a manifest: experiments.
+    let kind = Manifest::read(dir).map(|m| m.kind).or_else(|e| {
+        if dir.join(SUMMARY).exists() {
+            Ok(FolderKind::Experiment)
+        } else {
+            Err(anyhow::anyhow!(
+                "{e} (is {} an emprox output folder?)",
+                dir.display()
+            ))
+        }
     })?;
+    let text = match kind {
+        FolderKind::Experiment => experiment_text(dir)?,
+        FolderKind::Comparison => comparison_text(dir)?,
+        FolderKind::PredictorEvaluation => finished_markdown(
+            dir,
+            "summary.md",
+            "emprox eval-predictors FILE --overwrite --out",
+        )?,
+    };
+    Ok(super::print_out(&text)?)
+}
+
+/// An experiment's table, or how far its runs got and how to continue it.
+fn experiment_text(dir: &Path) -> anyhow::Result<String> {
+    let path = dir.join(SUMMARY);
+    if !path.exists() {
+        let mut out = String::new();
+        for i in 0.. {
+            let run = crate::rundir::run_dir(dir, i);
+            if !run.is_dir() {
+                break;
+            }
+            let n = std::fs::read_to_string(run.join(crate::rundir::TRIALS))
+                .map_or(0, |t| t.lines().count());
+            let _ = writeln!(out, "run {i}: {n} queries journaled");
+        }
+        let _ = writeln!(
+            out,
+            "{}: not finished: continue it with `emprox resume {}`",
+            dir.display(),
+            dir.display()
+        );
+        return Ok(out);
+    }
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
     let s: ExperimentSummary = serde_json::from_str(&text)
         .map_err(|e| anyhow::anyhow!("{}: not an emprox summary: {e}", path.display()))?;
-    print!("{}", summary_table(&s, &args.out_dir));
-    Ok(())
+    Ok(summary_table(&s, dir))
+}
+
+/// A comparison's table and where its plots are, or how to continue it.
+fn comparison_text(dir: &Path) -> anyhow::Result<String> {
+    let mut out = finished_markdown(
+        dir,
+        "comparison.md",
+        &format!(
+            "emprox compare {} --resume --out",
+            dir.join("comparison.toml").display()
+        ),
+    )?;
+    if dir.join("comparison.md").exists() {
+        let mut plots: Vec<String> = std::fs::read_dir(dir)
+            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", dir.display()))?
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|n| n.ends_with(".svg"))
+            .collect();
+        plots.sort();
+        let _ = writeln!(out, "plots in {}: {}", dir.display(), plots.join(", "));
+    }
+    Ok(out)
+}
+
+/// The Markdown summary `file` of a finished folder, or a line saying that it is not finished
+/// and the command (`continue`, followed by the folder) that finishes it.
+fn finished_markdown(dir: &Path, file: &str, continue_with: &str) -> anyhow::Result<String> {
+    let path = dir.join(file);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => Ok(text),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(format!(
+            "{}: not finished: continue it with `{continue_with} {}`\n",
+            dir.display(),
+            dir.display()
+        )),
+        Err(e) => Err(anyhow::anyhow!("cannot read {}: {e}", path.display())),
+    }
 }
 
 /// What `show` prints of an experiment's summary: one row per run, the overall best by the
 /// signal's goal, the means, and the fronts with several objectives.
-fn summary_table(s: &ExperimentSummary, dir: &std::path::Path) -> String {
+fn summary_table(s: &ExperimentSummary, dir: &Path) -> String {
     let sig = &s.objective;
     let mut out = String::new();
     let _ = writeln!(out, "{} — {} on {}", s.experiment, s.strategy, s.dataset);
@@ -129,7 +209,7 @@ pub fn scores_text(sig: &Signal, b: &Best) -> String {
 }
 
 /// The lines on the final fronts of a run with several objectives.
-pub fn fronts_text(f: &crate::results::Fronts, dir: &std::path::Path) -> String {
+pub fn fronts_text(f: &crate::results::Fronts, dir: &Path) -> String {
     let (hv, sd) = f.hypervolume;
     let d = emprox_benchmarks::evaluator::decimals(hv, sd);
     let test = f
