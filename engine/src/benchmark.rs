@@ -37,6 +37,10 @@ fn no_table(exp: &Experiment, goal: Goal) -> anyhow::Result<Option<MultiObjectiv
     objectives::resolve(&exp.objectives, &metrics).map_err(anyhow::Error::msg)
 }
 
+/// The metrics the built-in NAS-Bench-201 lookup knows before training, by name (objectives,
+/// the filter's proxy).
+pub const NB201_METRICS: [&str; 3] = ["params_m", "flops_m", "latency_s"];
+
 /// A space with its evaluation (whose `signal` says what its score is and whether it is
 /// maximised).
 pub struct Benchmark<S: SearchSpace> {
@@ -84,10 +88,11 @@ pub fn open<F: WithBenchmark>(exp: &Experiment, f: F) -> anyhow::Result<F::Outpu
                         .collect()
                 };
                 let signal = m(|x| x.val_acc);
+                let [params, flops, latency] = NB201_METRICS.map(String::from);
                 let extras = vec![
-                    ("params_m".to_string(), m(|x| x.params_m)),
-                    ("flops_m".to_string(), m(|x| x.flops_m)),
-                    ("latency_s".to_string(), m(|x| x.latency_s)),
+                    (params, m(|x| x.params_m)),
+                    (flops, m(|x| x.flops_m)),
+                    (latency, m(|x| x.latency_s)),
                 ];
                 check_proxy(exp, Some(&extras))?;
                 let metrics = Metrics {

@@ -321,6 +321,34 @@ pub fn parse_toml<T: DeserializeOwned>(text: &str, path: &Path) -> Result<T, Con
     })
 }
 
+/// The NAS-Bench-101 and -301 subsets that ship as tables, by the number in the type names
+/// users try (`nasbench101`, `nb301`).
+const SHIPPED_SUBSETS: [(&str, &str, &str); 2] = [
+    (
+        "101",
+        "benchmarks/data/nb101_subset500.tabular.toml",
+        "a subset of 500 rows (292 networks): good for predictor evaluation; a search uses it up in about 30 queries",
+    ),
+    (
+        "301",
+        "benchmarks/data/nb301_subset.tabular.toml",
+        "a subset of 1,218 rows: good for predictor evaluation, not a search of the DARTS space",
+    ),
+];
+
+/// The hint for a `[benchmark] type` that names a benchmark shipped as a table.
+fn shipped_table_hint(given: &str) -> Option<String> {
+    let g = given.to_ascii_lowercase().replace(['-', '_'], "");
+    if !(g.starts_with("nasbench") || g.starts_with("nb")) {
+        return None;
+    }
+    let (_, file, what) = SHIPPED_SUBSETS.iter().find(|(n, _, _)| g.ends_with(n))?;
+    Some(format!(
+        "did you mean `type = \"tabular\"` with `description = \"{file}\"`? ({what}; the path is \
+         the repository's, relative paths resolve against your file's folder)"
+    ))
+}
+
 /// Adds "did you mean `x`?" to serde's "unknown field/variant `a`, expected one of `b`, `c`".
 fn with_suggestion(message: &str) -> String {
     let msg = message.trim().replace('\n', " ");
@@ -330,6 +358,9 @@ fn with_suggestion(message: &str) -> String {
         return msg;
     }
     let given = ticked[0];
+    if let Some(hint) = shipped_table_hint(given) {
+        return format!("{msg}; {hint}");
+    }
     let best = ticked[1..]
         .iter()
         .map(|c| (strsim::levenshtein(given, c), *c))
@@ -439,6 +470,23 @@ max_queries = 150
         assert!(e.contains("exp.toml:12:1"), "{e}");
         assert!(e.contains("did you mean `sample_size`"), "{e}");
         assert!(!e.contains('\n'));
+    }
+
+    #[test]
+    fn nasbench101_and_301_point_at_the_shipped_subsets() {
+        for (ty, file) in [
+            ("nasbench101", "nb101_subset500.tabular.toml"),
+            ("nas-bench-301", "nb301_subset.tabular.toml"),
+            ("nb101", "nb101_subset500.tabular.toml"),
+        ] {
+            let bad = MINIMAL.replace("type = \"nasbench201\"", &format!("type = {ty:?}"));
+            let e = load_str(&bad, &[]).unwrap_err().to_string();
+            assert!(
+                e.contains("did you mean `type = \"tabular\"`") && e.contains(file),
+                "{e}"
+            );
+            assert!(e.contains("subset") && !e.contains('\n'), "{e}");
+        }
     }
 
     #[test]

@@ -74,3 +74,53 @@ fn the_stated_rust_version_is_the_manifest_one() {
         "README must state Rust {v}"
     );
 }
+
+/// The keys of the TOML blocks of the README's experiment-file reference (from "## Experiment
+/// files" to "## Outputs"), commented-out ones included.
+fn reference_keys(text: &str) -> Vec<String> {
+    let start = text
+        .find("## Experiment files")
+        .expect("the reference section");
+    let end = start
+        + text[start..]
+            .find("## Outputs")
+            .expect("the section after it");
+    let mut keys = std::collections::BTreeSet::new();
+    for block in text[start..end].split("```toml").skip(1) {
+        let block = block.split("```").next().unwrap();
+        for line in block.lines() {
+            let l = line.trim_start().trim_start_matches('#').trim_start();
+            // `key = ...` at the start of a line, and `{ key = ...` / `, key = ...` inside one.
+            let mut candidates = vec![l];
+            candidates.extend(line.split(['{', ',']).skip(1));
+            for c in candidates {
+                let c = c.trim_start();
+                let name: String = c
+                    .chars()
+                    .take_while(|ch| ch.is_ascii_alphanumeric() || *ch == '_')
+                    .collect();
+                // Keys are snake_case; an `env` table's variables are the user's.
+                let key = !name.is_empty() && !name.chars().any(|ch| ch.is_ascii_uppercase());
+                if key && c[name.len()..].trim_start().starts_with('=') {
+                    keys.insert(name);
+                }
+            }
+        }
+    }
+    keys.into_iter().collect()
+}
+
+#[test]
+fn every_key_of_the_readme_reference_is_in_emprox_list() {
+    let keys = reference_keys(&readme());
+    assert!(keys.len() >= 40, "only {} keys found: {keys:?}", keys.len());
+    let list = String::from_utf8(emprox_ok(&["list"]).stdout).unwrap();
+    let words: std::collections::HashSet<&str> = list
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .collect();
+    let missing: Vec<&String> = keys
+        .iter()
+        .filter(|k| !words.contains(k.as_str()))
+        .collect();
+    assert!(missing.is_empty(), "`emprox list` lacks {missing:?}");
+}
