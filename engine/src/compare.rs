@@ -164,6 +164,16 @@ impl Comparison {
             .collect())
     }
 
+    /// The experiment folders, relative to the comparison's folder (`<benchmark>/<label>`), in
+    /// the order they run: what its manifest lists.
+    pub fn folders(&self) -> Result<Vec<String>, emprox_benchmarks::tabular::TabularError> {
+        Ok(self
+            .targets()?
+            .iter()
+            .flat_map(|t| self.experiments.iter().map(|e| folder(t, e)))
+            .collect())
+    }
+
     /// The experiment of `entry` on `benchmark`.
     pub fn experiment(&self, entry: &Entry, benchmark: &BenchmarkConfig) -> Experiment {
         Experiment {
@@ -191,6 +201,11 @@ pub struct Target {
     pub title: String,
     /// The benchmark.
     pub benchmark: BenchmarkConfig,
+}
+
+/// The folder of `entry`'s experiment on `target`, relative to the comparison's folder.
+fn folder(target: &Target, entry: &Entry) -> String {
+    format!("{}/{}", target.name, slug(&entry.label))
 }
 
 fn slug(label: &str) -> String {
@@ -277,7 +292,7 @@ pub fn run_comparison(
         let mut series_data: Vec<(String, Vec<Vec<TrajectoryPoint>>)> = Vec::new();
         for entry in &c.experiments {
             let exp = c.experiment(entry, &target.benchmark);
-            let dir: PathBuf = out.join(&target.name).join(slug(&entry.label));
+            let dir: PathBuf = out.join(folder(target, entry));
             let (f, best_val, goal, true_hv) = crate::benchmark::open(
                 &exp,
                 EntryRun {
@@ -427,7 +442,20 @@ impl WithBenchmark for EntryRun<'_> {
             }
             execute(exp, &bench, dir, exec)?
         } else {
-            let _lock = rundir::prepare(dir, FolderKind::Experiment, true)
+            // The comparison's --overwrite removed the folders its manifest listed: anything
+            // here now is not this comparison's to delete.
+            rundir::refuse_link(dir.parent().unwrap_or(dir))?;
+            rundir::refuse_link(dir)?;
+            if rundir::holds_files(dir)? {
+                return Err(ExperimentError::Other(format!(
+                    "{} already holds files that this comparison did not write (its {} does not \
+                     list them; a comparison of an earlier emprox lists none): move them away \
+                     or choose another --out",
+                    dir.display(),
+                    rundir::MANIFEST
+                )));
+            }
+            let _lock = rundir::prepare(dir, FolderKind::Experiment, false)
                 .map_err(|e| ExperimentError::Other(e.0))?;
             let fresh = Execution {
                 resume: false,

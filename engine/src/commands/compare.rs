@@ -51,7 +51,7 @@ pub fn compare(args: &CompareArgs) -> anyhow::Result<()> {
         .unwrap_or_else(|| PathBuf::from("runs").join(&c.name));
     let text = std::fs::read_to_string(&args.file)?;
     // The file and the options that change it: resume must continue the same comparison.
-    let manifest = Manifest::new(
+    let mut manifest = Manifest::new(
         FolderKind::Comparison,
         &format!(
             "{text}\n# --seeds {:?}\n{}",
@@ -61,6 +61,8 @@ pub fn compare(args: &CompareArgs) -> anyhow::Result<()> {
                 .unwrap_or_default()
         ),
     );
+    // What --overwrite may delete later: the experiment folders this comparison writes.
+    manifest.experiments = Some(c.folders()?);
     let _lock = if args.resume {
         let (lock, old) = rundir::lock_existing(&out, FolderKind::Comparison)?;
         old.check_version(&out, args.allow_version_change)?;
