@@ -275,16 +275,19 @@ pub struct Row {
     pub true_front_hypervolume: Option<f64>,
 }
 
-/// Runs a comparison into `out` (prepared and locked by the caller) and returns its rows; with
-/// `exec.resume`, experiments already started there are continued from their journals; writes `comparison.md`, `comparison.json`
+/// Runs a comparison into `out` (prepared and locked by the caller, its experiment folders
+/// `held` by [`Comparison::lock_folders`]) and returns its rows; experiments started before
+/// (with `exec.resume`) are continued from their journals; writes `comparison.md`, `comparison.json`
 /// and, per dataset, `incumbent_<dataset>.svg` (against queries) and
 /// `incumbent_time_<dataset>.svg` (against simulated time plus estimator time).
 pub fn run_comparison(
     c: &Comparison,
     out: &Path,
     exec: &Execution,
+    held: &[Held],
 ) -> Result<Vec<Row>, ExperimentError> {
     let mut rows = Vec::new();
+    let mut held = held.iter();
     let targets = c
         .targets()
         .map_err(|e| ExperimentError::Other(e.to_string()))?;
@@ -299,6 +302,7 @@ pub fn run_comparison(
                     exp: &exp,
                     dir: &dir,
                     exec,
+                    started: held.next().is_some_and(|h| h.started),
                 },
             )
             .map_err(|e| ExperimentError::Other(format!("{e:#}")))??;
@@ -412,13 +416,15 @@ pub fn run_comparison(
     Ok(rows)
 }
 
-/// Runs (or, resuming, continues) one experiment of a comparison in its folder; gives its
-/// results, the best validation value of the table, whether it is maximised and, with several
-/// objectives on a table, the hypervolume of the table's front.
+/// Runs (or, resuming, continues) one experiment of a comparison in its folder, locked by the
+/// caller; gives its results, the best validation value of the table, whether it is maximised
+/// and, with several objectives on a table, the hypervolume of the table's front.
 struct EntryRun<'a> {
     exp: &'a Experiment,
     dir: &'a Path,
     exec: &'a Execution<'a>,
+    /// Started before the interruption: replay what it has and go on.
+    started: bool,
 }
 
 impl WithBenchmark for EntryRun<'_> {
@@ -428,35 +434,9 @@ impl WithBenchmark for EntryRun<'_> {
         bench: Benchmark<S>,
     ) -> Self::Output {
         let (exp, dir, exec) = (self.exp, self.dir, self.exec);
-        let f = if exec.resume && dir.join(rundir::MANIFEST).exists() {
-            // Started before the interruption: replay what it has and go on.
-            let (_lock, m) = rundir::lock_existing(dir, FolderKind::Experiment)
-                .map_err(|e| ExperimentError::Other(e.0))?;
-            // Compared as values: a folder whose resolved file leaves defaults out (written by
-            // an earlier emprox) is the same experiment.
-            if crate::resume::read_config(dir, &m).ok().as_ref() != Some(exp) {
-                return Err(ExperimentError::Other(format!(
-                    "{}: its configuration differs from the comparison's: refusing to resume",
-                    dir.display()
-                )));
-            }
+        let f = if self.started {
             execute(exp, &bench, dir, exec)?
         } else {
-            // The comparison's --overwrite removed the folders its manifest listed: anything
-            // here now is not this comparison's to delete.
-            rundir::refuse_link(dir.parent().unwrap_or(dir))?;
-            rundir::refuse_link(dir)?;
-            if rundir::holds_files(dir)? {
-                return Err(ExperimentError::Other(format!(
-                    "{} already holds files that this comparison did not write (its {} does not \
-                     list them; a comparison of an earlier emprox lists none): move them away \
-                     or choose another --out",
-                    dir.display(),
-                    rundir::MANIFEST
-                )));
-            }
-            let _lock = rundir::prepare(dir, FolderKind::Experiment, false)
-                .map_err(|e| ExperimentError::Other(e.0))?;
             let fresh = Execution {
                 resume: false,
                 ..*exec
@@ -470,6 +450,89 @@ impl WithBenchmark for EntryRun<'_> {
             .map(|r| r.hypervolume);
         Ok((f, bench.best_val, bench.goal, true_hv))
     }
+}
+
+/// An experiment folder of a comparison, locked for as long as the comparison runs.
+pub struct Held {
+    _lock: rundir::FolderLock,
+    /// Started before (with `--resume`): continued from its journals.
+    started: bool,
+}
+
+impl Comparison {
+    /// Checks every experiment folder of the comparison in `out` but those in `except` (the
+    /// ones `--overwrite` is about to delete) without creating anything: refuses a link, or a
+    /// folder holding files this comparison did not write.
+    pub fn check_folders(&self, out: &Path, except: &[String]) -> Result<(), ExperimentError> {
+        for f in self
+            .folders()
+            .map_err(|e| ExperimentError::Other(e.to_string()))?
+        {
+            if !except.contains(&f) {
+                check_folder(&out.join(f), false)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Locks every experiment folder of the comparison in `out` (creating the missing ones)
+    /// for as long as the result lives, so that no other emprox process writes into one while
+    /// the comparison runs; with `resume`, an experiment already started must have the
+    /// comparison's configuration.
+    pub fn lock_folders(&self, out: &Path, resume: bool) -> Result<Vec<Held>, ExperimentError> {
+        let targets = self
+            .targets()
+            .map_err(|e| ExperimentError::Other(e.to_string()))?;
+        let mut held = Vec::new();
+        for target in &targets {
+            for entry in &self.experiments {
+                let dir = out.join(folder(target, entry));
+                held.push(if check_folder(&dir, resume)? {
+                    let (lock, m) = rundir::lock_existing(&dir, FolderKind::Experiment)?;
+                    // Compared as values: a folder whose resolved file leaves defaults out
+                    // (written by an earlier emprox) is the same experiment.
+                    let exp = self.experiment(entry, &target.benchmark);
+                    if crate::resume::read_config(&dir, &m).ok().as_ref() != Some(&exp) {
+                        return Err(ExperimentError::Other(format!(
+                            "{}: its configuration differs from the comparison's: refusing to resume",
+                            dir.display()
+                        )));
+                    }
+                    Held {
+                        _lock: lock,
+                        started: true,
+                    }
+                } else {
+                    Held {
+                        _lock: rundir::prepare(&dir, FolderKind::Experiment, false)?,
+                        started: false,
+                    }
+                });
+            }
+        }
+        Ok(held)
+    }
+}
+
+/// Checks the experiment folder `dir` of a comparison: whether it was started (with
+/// `resume`), and that it holds nothing the comparison did not write (its `--overwrite`
+/// removed the folders its manifest listed) and is not a link.
+fn check_folder(dir: &Path, resume: bool) -> Result<bool, ExperimentError> {
+    rundir::refuse_link(dir.parent().unwrap_or(dir))?;
+    rundir::refuse_link(dir)?;
+    if resume && dir.join(rundir::MANIFEST).exists() {
+        return Ok(true);
+    }
+    if rundir::holds_files(dir)? {
+        return Err(ExperimentError::Other(format!(
+            "{} already holds files that this comparison did not write (its {} does not \
+             list them; a comparison of an earlier emprox lists none): move them away or \
+             choose another --out",
+            dir.display(),
+            rundir::MANIFEST
+        )));
+    }
+    Ok(false)
 }
 
 /// The Markdown table of a comparison.

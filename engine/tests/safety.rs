@@ -212,11 +212,55 @@ fn comparison_overwrite_deletes_only_the_experiments_it_lists() {
             .unwrap()
             .replace("label = \"RE\"", "label = \"mine\""),
     );
+    let before = tree(&cmp);
     assert_refused(
-        &emprox(&["-q", "compare", s(&other), "--out", s(&cmp), "--overwrite"]),
+        &emprox(&["compare", s(&other), "--out", s(&cmp), "--overwrite"]),
         "did not write",
     );
-    assert_eq!(tree(&mine), before_mine);
+    assert_eq!(tree(&cmp), before, "refused before anything is deleted");
+}
+
+#[test]
+fn a_running_comparison_locks_every_experiment_folder() {
+    let t = tempfile::tempdir().unwrap();
+    let file = small_comparison(t.path(), 60);
+    let cmp = t.path().join("cmp");
+    let mut child = bin()
+        .args(["compare", s(&file), "--out", s(&cmp), "--threads", "1"])
+        .args(["--throttle-ms", "50"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let wait_for = |p: &Path| {
+        let t0 = std::time::Instant::now();
+        while std::fs::metadata(p).map_or(0, |m| m.len()) == 0 {
+            assert!(t0.elapsed() < Duration::from_secs(30), "{}", p.display());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    let in_use = format!("pid {}", child.id());
+    // The first experiment runs: the second, not started yet, is locked too.
+    wait_for(&cmp.join("cifar10/RS/seed-0/trials.jsonl"));
+    let re = cmp.join("cifar10/RE");
+    assert_refused(
+        &emprox(&["run", RE, "--seeds", "1", "--out", s(&re)]),
+        &in_use,
+    );
+    // The first has finished, the second runs: the first is still locked.
+    let rs = cmp.join("cifar10/RS");
+    wait_for(&rs.join("summary.json"));
+    let journal = std::fs::read(rs.join("seed-0/trials.jsonl")).unwrap();
+    assert_refused(
+        &emprox(&["run", RE, "--seeds", "1", "--out", s(&rs), "--overwrite"]),
+        &in_use,
+    );
+    assert!(child.wait().unwrap().success());
+    assert_eq!(
+        std::fs::read(rs.join("seed-0/trials.jsonl")).unwrap(),
+        journal
+    );
+    assert_eq!(lines(&re.join("seed-0/trials.jsonl")).len(), 60);
 }
 
 #[cfg(unix)]
