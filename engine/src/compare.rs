@@ -498,6 +498,7 @@ impl Comparison {
                             dir.display()
                         )));
                     }
+                    crate::resume::check_inputs(&dir, &m).map_err(ExperimentError::Other)?;
                     Held {
                         _lock: lock,
                         started: true,
