@@ -9,16 +9,17 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// An experiment of `max_queries` random-search trials through `command` (a TOML array body).
+/// An experiment of 5 random-search trials through `command` (a TOML array body); `extra`
+/// follows `[evaluator] type` (keys of `[evaluator]`, or other tables).
 fn command_experiment(dir: &Path, name: &str, command: &str, extra: &str) -> std::path::PathBuf {
     let p = dir.join(format!("{name}.toml"));
     std::fs::write(
         &p,
         format!(
             "name = \"{name}\"\n[benchmark]\ntype = \"nasbench201\"\ndataset = \"cifar10\"\n\
-             [strategy]\ntype = \"random\"\n[budget]\nmax_queries = 5\n{extra}\n\
-             [evaluator]\ntype = \"command\"\n[evaluator.command]\ncommand = [{command}]\n\
-             timeout_seconds = 20\n"
+             [strategy]\ntype = \"random\"\n[budget]\nmax_queries = 5\n\
+             [evaluator]\ntype = \"command\"\n{extra}\n[evaluator.command]\n\
+             command = [{command}]\ntimeout_seconds = 20\n"
         ),
     )
     .unwrap();
@@ -258,18 +259,12 @@ fn a_write_error_stops_the_commands_in_flight_and_deletes_their_spec_files() {
         first = first.display(),
         pids = pids.display()
     );
-    let exp = tmp.path().join("w.toml");
-    std::fs::write(
-        &exp,
-        format!(
-            "name = \"w\"\n[benchmark]\ntype = \"nasbench201\"\ndataset = \"cifar10\"\n\
-             [strategy]\ntype = \"random\"\n[budget]\nmax_queries = 5\n\
-             [evaluator]\ntype = \"command\"\nworkers = 3\n[evaluator.command]\n\
-             command = [\"sh\", \"-c\", {script:?}, \"{{spec}}\", \"{{index}}\"]\n\
-             timeout_seconds = 20\n"
-        ),
-    )
-    .unwrap();
+    let exp = command_experiment(
+        tmp.path(),
+        "w",
+        &format!("\"sh\", \"-c\", {script:?}, \"{{spec}}\", \"{{index}}\""),
+        "workers = 3",
+    );
     // The cell of query 1 (random search proposes the same cells whatever the results).
     std::fs::write(&fast, "").unwrap();
     let probe = tmp.path().join("probe");
