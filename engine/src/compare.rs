@@ -136,8 +136,8 @@ impl Comparison {
                 }
                 // Paths were made absolute when the file was loaded.
                 BenchmarkKind::Tabular => {
-                    let n = b.tabular_description(Path::new(""))?.space_name();
-                    (slug(&n), n)
+                    let d = b.tabular_description(Path::new(""))?;
+                    (table_folder(&d), d.space_name())
                 }
             };
             return Ok(vec![Target {
@@ -201,6 +201,29 @@ pub struct Target {
     pub title: String,
     /// The benchmark.
     pub benchmark: BenchmarkConfig,
+}
+
+/// A readable folder name for a table: the description's `name`, or the data file's name and
+/// the selected values (`gnn_bench-cora`), in words of letters, digits, `_` and `-` joined by
+/// `-`.
+fn table_folder(d: &emprox_benchmarks::tabular::TabularDescription) -> String {
+    let parts: Vec<String> = match &d.name {
+        Some(n) => vec![n.clone()],
+        None => std::iter::once(d.data_stem())
+            .chain(d.select.values().map(|v| v.to_string()))
+            .collect(),
+    };
+    let words: Vec<&str> = parts
+        .iter()
+        .flat_map(|p| p.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-')))
+        .map(|w| w.trim_matches('-'))
+        .filter(|w| !w.is_empty())
+        .collect();
+    if words.is_empty() {
+        "benchmark".to_string()
+    } else {
+        words.join("-")
+    }
 }
 
 /// The folder of `entry`'s experiment on `target`, relative to the comparison's folder.
@@ -789,4 +812,44 @@ fn plot_against_time(
         &out,
     )
     .map_err(ExperimentError::Other)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use emprox_benchmarks::tabular::TabularDescription;
+
+    #[test]
+    fn a_table_gets_a_readable_folder_name() {
+        let desc = |text: &str| {
+            TabularDescription::from_toml_str(
+                &format!(
+                    "{text}\nobjective = {{ column = \"v\", goal = \"maximize\" }}\n\
+                     [[architecture]]\ncolumn = \"ops\"\n"
+                ),
+                Path::new("d.toml"),
+            )
+            .unwrap()
+        };
+        for (text, name) in [
+            (
+                "data = \"gnn_bench.csv.gz\"\nselect = { dataset = \"cora\" }",
+                "gnn_bench-cora",
+            ),
+            (
+                "data = \"x/nb 201.csv\"\nselect = { dataset = \"ImageNet16-120\", seed = 7 }",
+                "nb-201-ImageNet16-120-7",
+            ),
+            ("data = \"t.csv\"", "t"),
+            (
+                "name = \"My bench (v2.1)\"\ndata = \"t.csv\"",
+                "My-bench-v2-1",
+            ),
+            ("name = \"../..\"\ndata = \"t.csv\"", "benchmark"),
+        ] {
+            let f = table_folder(&desc(text));
+            assert_eq!(f, name, "{text}");
+            crate::rundir::check_folder_name("folder", &f).unwrap();
+        }
+    }
 }
