@@ -136,8 +136,8 @@ impl Comparison {
                 }
                 // Paths were made absolute when the file was loaded.
                 BenchmarkKind::Tabular => {
-                    let n = b.tabular_description(Path::new(""))?.space_name();
-                    (slug(&n), n)
+                    let d = b.tabular_description(Path::new(""))?;
+                    (table_folder(&d), d.space_name())
                 }
             };
             return Ok(vec![Target {
@@ -161,6 +161,16 @@ impl Comparison {
                     table: None,
                 },
             })
+            .collect())
+    }
+
+    /// The experiment folders, relative to the comparison's folder (`<benchmark>/<label>`), in
+    /// the order they run: what its manifest lists.
+    pub fn folders(&self) -> Result<Vec<String>, emprox_benchmarks::tabular::TabularError> {
+        Ok(self
+            .targets()?
+            .iter()
+            .flat_map(|t| self.experiments.iter().map(|e| folder(t, e)))
             .collect())
     }
 
@@ -191,6 +201,34 @@ pub struct Target {
     pub title: String,
     /// The benchmark.
     pub benchmark: BenchmarkConfig,
+}
+
+/// A readable folder name for a table: the description's `name`, or the data file's name and
+/// the selected values (`gnn_bench-cora`), in words of letters, digits, `_` and `-` joined by
+/// `-`.
+fn table_folder(d: &emprox_benchmarks::tabular::TabularDescription) -> String {
+    let parts: Vec<String> = match &d.name {
+        Some(n) => vec![n.clone()],
+        None => std::iter::once(d.data_stem())
+            .chain(d.select.values().map(|v| v.to_string()))
+            .collect(),
+    };
+    let words: Vec<&str> = parts
+        .iter()
+        .flat_map(|p| p.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-')))
+        .map(|w| w.trim_matches('-'))
+        .filter(|w| !w.is_empty())
+        .collect();
+    if words.is_empty() {
+        "benchmark".to_string()
+    } else {
+        words.join("-")
+    }
+}
+
+/// The folder of `entry`'s experiment on `target`, relative to the comparison's folder.
+fn folder(target: &Target, entry: &Entry) -> String {
+    format!("{}/{}", target.name, slug(&entry.label))
 }
 
 fn slug(label: &str) -> String {
@@ -265,16 +303,19 @@ pub struct Row {
     pub signal: Signal,
 }
 
-/// Runs a comparison into `out` (prepared and locked by the caller) and returns its rows; with
-/// `exec.resume`, experiments already started there are continued from their journals; writes `comparison.md`, `comparison.json`
+/// Runs a comparison into `out` (prepared and locked by the caller, its experiment folders
+/// `held` by [`Comparison::lock_folders`]) and returns its rows; experiments started before
+/// (with `exec.resume`) are continued from their journals; writes `comparison.md`, `comparison.json`
 /// and, per dataset, `incumbent_<dataset>.svg` (against queries) and
 /// `incumbent_time_<dataset>.svg` (against simulated time plus estimator time).
 pub fn run_comparison(
     c: &Comparison,
     out: &Path,
     exec: &Execution,
+    held: &[Held],
 ) -> Result<Vec<Row>, ExperimentError> {
     let mut rows = Vec::new();
+    let mut held = held.iter();
     let targets = c
         .targets()
         .map_err(|e| ExperimentError::Other(e.to_string()))?;
@@ -282,13 +323,14 @@ pub fn run_comparison(
         let mut series_data: Vec<(String, Vec<Vec<TrajectoryPoint>>)> = Vec::new();
         for entry in &c.experiments {
             let exp = c.experiment(entry, &target.benchmark);
-            let dir: PathBuf = out.join(&target.name).join(slug(&entry.label));
+            let dir: PathBuf = out.join(folder(target, entry));
             let (f, best_val, signal, true_hv) = crate::benchmark::open(
                 &exp,
                 EntryRun {
                     exp: &exp,
                     dir: &dir,
                     exec,
+                    started: held.next().is_some_and(|h| h.started),
                 },
             )
             .map_err(|e| ExperimentError::Other(format!("{e:#}")))??;
@@ -410,13 +452,15 @@ pub fn run_comparison(
     Ok(rows)
 }
 
-/// Runs (or, resuming, continues) one experiment of a comparison in its folder; gives its
-/// results, the best validation value of the table, its search signal (name, goal) and, with several
-/// objectives on a table, the hypervolume of the table's front.
+/// Runs (or, resuming, continues) one experiment of a comparison in its folder, locked by the
+/// caller; gives its results, the best validation value of the table, its search signal (name,
+/// goal) and, with several objectives on a table, the hypervolume of the table's front.
 struct EntryRun<'a> {
     exp: &'a Experiment,
     dir: &'a Path,
     exec: &'a Execution<'a>,
+    /// Started before the interruption: replay what it has and go on.
+    started: bool,
 }
 
 impl WithBenchmark for EntryRun<'_> {
@@ -426,22 +470,9 @@ impl WithBenchmark for EntryRun<'_> {
         bench: Benchmark<S>,
     ) -> Self::Output {
         let (exp, dir, exec) = (self.exp, self.dir, self.exec);
-        let f = if exec.resume && dir.join(rundir::MANIFEST).exists() {
-            // Started before the interruption: replay what it has and go on.
-            let (_lock, m) = rundir::lock_existing(dir, FolderKind::Experiment)
-                .map_err(|e| ExperimentError::Other(e.0))?;
-            // Compared as values: a folder whose resolved file leaves defaults out (written by
-            // an earlier emprox) is the same experiment.
-            if crate::resume::read_config(dir, &m).ok().as_ref() != Some(exp) {
-                return Err(ExperimentError::Other(format!(
-                    "{}: its configuration differs from the comparison's: refusing to resume",
-                    dir.display()
-                )));
-            }
+        let f = if self.started {
             execute(exp, &bench, dir, exec)?
         } else {
-            let _lock = rundir::prepare(dir, FolderKind::Experiment, true)
-                .map_err(|e| ExperimentError::Other(e.0))?;
             let fresh = Execution {
                 resume: false,
                 ..*exec
@@ -455,6 +486,90 @@ impl WithBenchmark for EntryRun<'_> {
             .map(|r| r.hypervolume);
         Ok((f, bench.best_val, bench.evaluation.signal.clone(), true_hv))
     }
+}
+
+/// An experiment folder of a comparison, locked for as long as the comparison runs.
+pub struct Held {
+    _lock: rundir::FolderLock,
+    /// Started before (with `--resume`): continued from its journals.
+    started: bool,
+}
+
+impl Comparison {
+    /// Checks every experiment folder of the comparison in `out` but those in `except` (the
+    /// ones `--overwrite` is about to delete) without creating anything: refuses a link, or a
+    /// folder holding files this comparison did not write.
+    pub fn check_folders(&self, out: &Path, except: &[String]) -> Result<(), ExperimentError> {
+        for f in self
+            .folders()
+            .map_err(|e| ExperimentError::Other(e.to_string()))?
+        {
+            if !except.contains(&f) {
+                check_folder(&out.join(f), false)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Locks every experiment folder of the comparison in `out` (creating the missing ones)
+    /// for as long as the result lives, so that no other emprox process writes into one while
+    /// the comparison runs; with `resume`, an experiment already started must have the
+    /// comparison's configuration.
+    pub fn lock_folders(&self, out: &Path, resume: bool) -> Result<Vec<Held>, ExperimentError> {
+        let targets = self
+            .targets()
+            .map_err(|e| ExperimentError::Other(e.to_string()))?;
+        let mut held = Vec::new();
+        for target in &targets {
+            for entry in &self.experiments {
+                let dir = out.join(folder(target, entry));
+                held.push(if check_folder(&dir, resume)? {
+                    let (lock, m) = rundir::lock_existing(&dir, FolderKind::Experiment)?;
+                    // Compared as values: a folder whose resolved file leaves defaults out
+                    // (written by an earlier emprox) is the same experiment.
+                    let exp = self.experiment(entry, &target.benchmark);
+                    if crate::resume::read_config(&dir, &m).ok().as_ref() != Some(&exp) {
+                        return Err(ExperimentError::Other(format!(
+                            "{}: its configuration differs from the comparison's: refusing to resume",
+                            dir.display()
+                        )));
+                    }
+                    crate::resume::check_inputs(&dir, &m).map_err(ExperimentError::Other)?;
+                    Held {
+                        _lock: lock,
+                        started: true,
+                    }
+                } else {
+                    Held {
+                        _lock: rundir::prepare(&dir, FolderKind::Experiment, false)?,
+                        started: false,
+                    }
+                });
+            }
+        }
+        Ok(held)
+    }
+}
+
+/// Checks the experiment folder `dir` of a comparison: whether it was started (with
+/// `resume`), and that it holds nothing the comparison did not write (its `--overwrite`
+/// removed the folders its manifest listed) and is not a link.
+fn check_folder(dir: &Path, resume: bool) -> Result<bool, ExperimentError> {
+    rundir::refuse_link(dir.parent().unwrap_or(dir))?;
+    rundir::refuse_link(dir)?;
+    if resume && dir.join(rundir::MANIFEST).exists() {
+        return Ok(true);
+    }
+    if rundir::holds_files(dir)? {
+        return Err(ExperimentError::Other(format!(
+            "{} already holds files that this comparison did not write (its {} does not \
+             list them; a comparison of an earlier emprox lists none): move them away or \
+             choose another --out",
+            dir.display(),
+            rundir::MANIFEST
+        )));
+    }
+    Ok(false)
 }
 
 /// The Markdown table of a comparison.
@@ -743,4 +858,44 @@ fn plot_against_time(
         &out,
     )
     .map_err(ExperimentError::Other)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use emprox_benchmarks::tabular::TabularDescription;
+
+    #[test]
+    fn a_table_gets_a_readable_folder_name() {
+        let desc = |text: &str| {
+            TabularDescription::from_toml_str(
+                &format!(
+                    "{text}\nobjective = {{ column = \"v\", goal = \"maximize\" }}\n\
+                     [[architecture]]\ncolumn = \"ops\"\n"
+                ),
+                Path::new("d.toml"),
+            )
+            .unwrap()
+        };
+        for (text, name) in [
+            (
+                "data = \"gnn_bench.csv.gz\"\nselect = { dataset = \"cora\" }",
+                "gnn_bench-cora",
+            ),
+            (
+                "data = \"x/nb 201.csv\"\nselect = { dataset = \"ImageNet16-120\", seed = 7 }",
+                "nb-201-ImageNet16-120-7",
+            ),
+            ("data = \"t.csv\"", "t"),
+            (
+                "name = \"My bench (v2.1)\"\ndata = \"t.csv\"",
+                "My-bench-v2-1",
+            ),
+            ("name = \"../..\"\ndata = \"t.csv\"", "benchmark"),
+        ] {
+            let f = table_folder(&desc(text));
+            assert_eq!(f, name, "{text}");
+            crate::rundir::check_folder_name("folder", &f).unwrap();
+        }
+    }
 }

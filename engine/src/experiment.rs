@@ -60,8 +60,14 @@ pub fn run_experiment<S: SearchSpace + 'static>(
     exec: &Execution,
 ) -> Result<Finished, ExperimentError> {
     let resolved = toml::to_string(exp).expect("experiments serialise");
+    // The data's digests, for resume to refuse a changed table.
+    let inputs = crate::resume::input_digests(exp).map_err(ExperimentError::Other)?;
     // The manifest first: a folder with it is ours to overwrite, whenever a kill comes.
-    Manifest::new(FolderKind::Experiment, &resolved).write(out)?;
+    Manifest {
+        inputs,
+        ..Manifest::new(FolderKind::Experiment, &resolved)
+    }
+    .write(out)?;
     write_file(&out.join(rundir::CONFIG), resolved.as_bytes())?;
     execute(exp, bench, out, exec)
 }

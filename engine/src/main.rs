@@ -90,6 +90,11 @@ fn main() -> ExitCode {
         Command::Predict(a) => predictors::predict(a),
         Command::TrainOne(a) => train_one::train_one(a),
     };
+    if result.is_err() {
+        // A run stopped by an error (a failed write) may leave commands in flight: stop them and
+        // delete their spec files, as an interruption does, before the process exits.
+        emprox_benchmarks::command::stop_all(std::time::Duration::from_secs(2));
+    }
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if e.is::<run::NothingEvaluated>() || e.is::<train_one::TrainingFailed>() => {

@@ -8,7 +8,8 @@ use crate::benchmark::{Benchmark, WithBenchmark};
 use crate::config::{parse_toml, Experiment};
 use crate::experiment::{execute, Execution, ExperimentError};
 use crate::results::ExperimentSummary;
-use crate::rundir::{self, FolderKind, Manifest};
+use crate::rundir::{self, FolderKind, InputDigest, Manifest};
+use emprox_benchmarks::config::BenchmarkKind;
 use emprox_benchmarks::digest::sha256_hex;
 use std::path::Path;
 
@@ -37,6 +38,7 @@ pub fn resume(
     if out.join(rundir::SUMMARY).exists() {
         return Ok(Resumed::AlreadyFinished);
     }
+    check_inputs(out, &manifest).map_err(other)?;
     let exec = Execution {
         resume: true,
         ..*exec
@@ -75,6 +77,57 @@ pub(crate) fn read_config(out: &Path, manifest: &Manifest) -> Result<Experiment,
     let exp: Experiment = parse_toml(&text, &cfg_path).map_err(|e| other(e.to_string()))?;
     exp.validate(&cfg_path).map_err(|e| other(e.to_string()))?;
     Ok(exp)
+}
+
+/// The data files `exp` reads, digested: a NAS-Bench-201 `data` copy (the shipped table goes
+/// with the emprox version), a tabular description file and its table.
+pub(crate) fn input_digests(exp: &Experiment) -> Result<Vec<InputDigest>, String> {
+    let b = &exp.benchmark;
+    let mut inputs = Vec::new();
+    match b.kind {
+        BenchmarkKind::NasBench201 => {
+            if let Some(p) = &b.data {
+                inputs.push(InputDigest::of("table", p)?);
+            }
+        }
+        BenchmarkKind::Tabular => {
+            if let Some(p) = &b.description {
+                inputs.push(InputDigest::of("description", p)?);
+            }
+            // Paths were made absolute when the experiment was loaded.
+            let d = b
+                .tabular_description(Path::new(""))
+                .map_err(|e| e.to_string())?;
+            inputs.push(InputDigest::of("table", &d.data)?);
+        }
+    }
+    Ok(inputs)
+}
+
+/// Refuses to continue the experiment in `out` when a data file its manifest digested has
+/// changed since it started: the journal would mix values from two tables. (A manifest of an
+/// earlier emprox digests none.)
+pub(crate) fn check_inputs(out: &Path, manifest: &Manifest) -> Result<(), String> {
+    for old in &manifest.inputs {
+        let refuse = |why: String| {
+            format!(
+                "{why}: refusing to resume {}, whose journal holds values of the {} as it was \
+                 when the run started; start a new run instead",
+                out.display(),
+                old.what
+            )
+        };
+        let now = InputDigest::of(&old.what, &old.path).map_err(refuse)?;
+        if now.sha256 != old.sha256 {
+            return Err(refuse(format!(
+                "the {} {} changed since the run started (its SHA-256 no longer matches {})",
+                old.what,
+                old.path.display(),
+                rundir::MANIFEST
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Continues every run of an experiment from its journals.

@@ -88,6 +88,40 @@ pub struct Manifest {
     pub config_sha256: String,
     /// The emprox version that started it.
     pub emprox_version: String,
+    /// A comparison: its experiment folders, relative (`<benchmark>/<label>`). `--overwrite`
+    /// deletes these and no other folder inside it (an older comparison lists none: its
+    /// experiments are kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub experiments: Option<Vec<String>>,
+    /// An experiment: the data files it reads (its table, its description), with their
+    /// SHA-256, so that a resume refuses a changed table (older folders have none and are not
+    /// checked).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inputs: Vec<InputDigest>,
+}
+
+/// A data file an experiment reads, and its SHA-256 when the experiment started.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InputDigest {
+    /// What the file is to the experiment: `table` or `description`.
+    pub what: String,
+    /// Its path.
+    pub path: PathBuf,
+    /// SHA-256 (hex) of its bytes.
+    pub sha256: String,
+}
+
+impl InputDigest {
+    /// Reads and digests `path`.
+    pub fn of(what: &str, path: &Path) -> Result<InputDigest, String> {
+        let bytes = std::fs::read(path)
+            .map_err(|e| format!("cannot read the {what} {}: {e}", path.display()))?;
+        Ok(InputDigest {
+            what: what.to_string(),
+            path: path.to_path_buf(),
+            sha256: emprox_benchmarks::digest::sha256_hex(&bytes),
+        })
+    }
 }
 
 impl Manifest {
@@ -97,6 +131,8 @@ impl Manifest {
             kind,
             config_sha256: emprox_benchmarks::digest::sha256_hex(config_text.as_bytes()),
             emprox_version: env!("CARGO_PKG_VERSION").to_string(),
+            experiments: None,
+            inputs: Vec::new(),
         }
     }
 
@@ -163,11 +199,16 @@ impl FolderLock {
     /// Takes the lock on `dir` (which must exist), or says which process holds it.
     pub fn acquire(dir: &Path) -> Result<FolderLock, FolderError> {
         let path = dir.join(LOCK);
-        let mut file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .read(true)
-            .write(true)
+        refuse_link(&path)?;
+        let mut options = OpenOptions::new();
+        options.create(true).truncate(false).read(true).write(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            // A link put there after the check above is not followed either.
+            options.custom_flags(libc::O_NOFOLLOW);
+        }
+        let mut file = options
             .open(&path)
             .map_err(|e| FolderError(format!("cannot open lock file {}: {e}", path.display())))?;
         match file.try_lock() {
@@ -201,11 +242,26 @@ impl FolderLock {
     }
 }
 
-/// Locks an existing output folder for resuming: it must hold a manifest of `kind`.
+/// Refuses `path` if it is a symbolic link: emprox never writes or deletes through a link in a
+/// folder it owns (the link could lead out of it).
+pub fn refuse_link(path: &Path) -> Result<(), FolderError> {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => Err(FolderError(format!(
+            "{} is a symbolic link: emprox does not write or delete through links in its \
+             folders; remove the link (or choose another --out)",
+            path.display()
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// Locks an existing output folder for resuming: it must hold a manifest of `kind`, and no
+/// link where emprox writes.
 pub fn lock_existing(dir: &Path, kind: FolderKind) -> Result<(FolderLock, Manifest), FolderError> {
     if !dir.is_dir() {
         return Err(FolderError(format!("{} is not a folder", dir.display())));
     }
+    refuse_link(&dir.join(MANIFEST))?;
     let manifest = Manifest::read(dir).map_err(|e| {
         FolderError(format!(
             "{e}: not an emprox output folder, or it was killed before it started \
@@ -220,23 +276,34 @@ pub fn lock_existing(dir: &Path, kind: FolderKind) -> Result<(FolderLock, Manife
             kind.describe()
         )));
     }
-    Ok((FolderLock::acquire(dir)?, manifest))
+    let lock = FolderLock::acquire(dir)?;
+    let listed = manifest.experiments.clone().unwrap_or_default();
+    sweep(dir, kind, &listed, false)?;
+    Ok((lock, manifest))
+}
+
+/// Whether the folder `d` holds anything besides a lock (a missing folder holds nothing).
+pub fn holds_files(d: &Path) -> Result<bool, FolderError> {
+    if !d.exists() {
+        return Ok(false);
+    }
+    let mut it = std::fs::read_dir(d)
+        .map_err(|e| FolderError(format!("cannot read output folder {}: {e}", d.display())))?;
+    Ok(it.any(|e| e.map_or(true, |e| e.file_name() != LOCK)))
 }
 
 /// Prepares `dir` for a new output of `kind` and locks it.
 ///
 /// A missing or empty folder is created. A folder that holds files is refused unless
 /// `overwrite`; with it, only an emprox folder of the same kind is accepted, and only the files
-/// emprox wrote there are deleted (the manifest is kept until the caller writes its new one).
+/// emprox wrote there are deleted (the manifest is kept until the caller writes its new one):
+/// in a comparison, only the experiment folders its manifest lists, each locked first. A link
+/// where emprox writes or deletes is refused before anything is deleted.
 pub fn prepare(dir: &Path, kind: FolderKind, overwrite: bool) -> Result<FolderLock, FolderError> {
-    let holds_files = |d: &Path| -> Result<bool, FolderError> {
-        let mut it = std::fs::read_dir(d)
-            .map_err(|e| FolderError(format!("cannot read output folder {}: {e}", d.display())))?;
-        Ok(it.any(|e| e.map_or(true, |e| e.file_name() != LOCK)))
-    };
-    let check = |d: &Path| -> Result<bool, FolderError> {
+    // The manifest of a folder to clear, `None` for a missing or empty one.
+    let check = |d: &Path| -> Result<Option<Manifest>, FolderError> {
         if !d.exists() {
-            return Ok(false);
+            return Ok(None);
         }
         if !d.is_dir() {
             return Err(FolderError(format!(
@@ -245,7 +312,7 @@ pub fn prepare(dir: &Path, kind: FolderKind, overwrite: bool) -> Result<FolderLo
             )));
         }
         if !holds_files(d)? {
-            return Ok(false);
+            return Ok(None);
         }
         if !overwrite {
             let resume = match kind {
@@ -263,6 +330,7 @@ pub fn prepare(dir: &Path, kind: FolderKind, overwrite: bool) -> Result<FolderLo
                 d.display()
             )));
         }
+        refuse_link(&d.join(MANIFEST))?;
         let m = Manifest::read(d).map_err(|_| {
             FolderError(format!(
                 "{} is not an emprox output folder (it has no {MANIFEST}): --overwrite deletes \
@@ -278,7 +346,7 @@ pub fn prepare(dir: &Path, kind: FolderKind, overwrite: bool) -> Result<FolderLo
                 kind.describe()
             )));
         }
-        Ok(true)
+        Ok(Some(m))
     };
     // Checked before anything is created, and again under the lock.
     check(dir)?;
@@ -289,10 +357,17 @@ pub fn prepare(dir: &Path, kind: FolderKind, overwrite: bool) -> Result<FolderLo
         ))
     })?;
     let lock = FolderLock::acquire(dir)?;
-    if check(dir)? {
-        let kept = clean(dir, Layout::Top(kind), true).map_err(|e| {
-            FolderError(format!("cannot clear output folder {}: {e}", dir.display()))
-        })?;
+    if let Some(m) = check(dir)? {
+        let listed = m.experiments.unwrap_or_default();
+        // Links first, then the listed experiments' locks: nothing is deleted unless all is well.
+        sweep(dir, kind, &listed, false)?;
+        let _experiments = listed
+            .iter()
+            .map(|e| dir.join(e))
+            .filter(|p| std::fs::symlink_metadata(p).is_ok_and(|m| m.is_dir()))
+            .map(|p| FolderLock::acquire(&p))
+            .collect::<Result<Vec<_>, _>>()?;
+        let kept = sweep(dir, kind, &listed, true)?;
         if kept > 0 {
             tracing::warn!(
                 folder = %dir.display(),
@@ -304,6 +379,26 @@ pub fn prepare(dir: &Path, kind: FolderKind, overwrite: bool) -> Result<FolderLo
     Ok(lock)
 }
 
+/// Walks the folder `dir` of `kind` (a comparison listing the experiment folders `listed`):
+/// refuses a link where emprox writes or deletes and, with `delete`, deletes what emprox wrote
+/// (keeping the lock and the manifest at the top); returns how many entries emprox did not write
+/// were kept.
+fn sweep(
+    dir: &Path,
+    kind: FolderKind,
+    listed: &[String],
+    delete: bool,
+) -> Result<usize, FolderError> {
+    let mut walk = Walk { listed, delete };
+    walk.clean(dir, Layout::Top(kind), true)
+        .map_err(|e| match e {
+            WalkError::Link(e) => e,
+            WalkError::Io(e) => {
+                FolderError(format!("cannot clear output folder {}: {e}", dir.display()))
+            }
+        })
+}
+
 /// The layout of a folder, for telling emprox's files from others.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Layout {
@@ -313,8 +408,10 @@ enum Layout {
     Run,
     /// `seed-<i>/slurm/`: the Slurm evaluator's job files.
     Slurm,
-    /// `<dataset>/` of a comparison: one experiment folder per label.
+    /// `<dataset>/` of a comparison: the experiment folders its manifest lists.
     ComparisonDataset,
+    /// An experiment folder of a comparison (its lock is deleted with it).
+    ComparisonExperiment,
     /// `models/` of a predictor evaluation.
     Models,
     /// `models/<label>-n<n>/`.
@@ -329,7 +426,7 @@ fn strip_tmp(name: &str) -> &str {
 fn owns_file(layout: Layout, name: &str) -> bool {
     let n = strip_tmp(name);
     match layout {
-        Layout::Top(FolderKind::Experiment) => {
+        Layout::Top(FolderKind::Experiment) | Layout::ComparisonExperiment => {
             [MANIFEST, CONFIG, SUMMARY, INCUMBENT_SVG].contains(&n)
                 // Temporary files of emprox 0.1 (`summary.tmp`).
                 || ["run.tmp", "config.resolved.tmp", "summary.tmp", "incumbent.tmp"].contains(&name)
@@ -373,19 +470,26 @@ fn owns_file(layout: Layout, name: &str) -> bool {
     }
 }
 
-/// The layout of subfolder `name` of a folder of `layout`, if emprox writes such a folder.
-fn owns_dir(layout: Layout, dir: &Path, name: &str) -> Option<Layout> {
+/// The layout of subfolder `name` of the folder `dir` of `layout`, if emprox writes such a
+/// folder (in a comparison: one its manifest lists, `listed`).
+fn owns_dir(layout: Layout, dir: &Path, name: &str, listed: &[String]) -> Option<Layout> {
     let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
     match layout {
-        Layout::Top(FolderKind::Experiment) => name
+        Layout::Top(FolderKind::Experiment) | Layout::ComparisonExperiment => name
             .strip_prefix("seed-")
             .filter(|s| digits(s))
             .map(|_| Layout::Run),
-        Layout::Top(FolderKind::Comparison) => Some(Layout::ComparisonDataset),
-        Layout::ComparisonDataset => Manifest::read(&dir.join(name))
-            .ok()
-            .filter(|m| m.kind == FolderKind::Experiment)
-            .map(|_| Layout::Top(FolderKind::Experiment)),
+        Layout::Top(FolderKind::Comparison) => listed
+            .iter()
+            .any(|e| e.split_once('/').is_some_and(|(d, _)| d == name))
+            .then_some(Layout::ComparisonDataset),
+        Layout::ComparisonDataset => {
+            let dataset = dir.file_name()?.to_str()?;
+            listed
+                .iter()
+                .any(|e| e.split_once('/') == Some((dataset, name)))
+                .then_some(Layout::ComparisonExperiment)
+        }
         Layout::Top(FolderKind::PredictorEvaluation) => {
             (name == "models").then_some(Layout::Models)
         }
@@ -426,40 +530,84 @@ fn is_slurm_file(name: &str) -> bool {
     }
 }
 
-/// Deletes the files emprox owns in `dir` (recursively, by `layout`), then every folder left
-/// empty; returns how many entries that emprox did not write were kept. At the top the lock and
-/// (with `keep_manifest`) the manifest stay.
-fn clean(dir: &Path, layout: Layout, keep_manifest: bool) -> std::io::Result<usize> {
-    let mut kept = 0;
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
-        let name = entry.file_name();
-        let Some(name) = name.to_str() else {
-            kept += 1;
-            continue;
-        };
-        let path = entry.path();
-        let ty = entry.file_type()?;
-        if ty.is_dir() {
-            match owns_dir(layout, dir, name) {
-                Some(sub) => {
-                    kept += clean(&path, sub, false)?;
-                    // Fails (and keeps it) when something we do not own is left inside.
-                    if std::fs::remove_dir(&path).is_err() {
-                        kept += 1;
-                    }
-                }
-                None => kept += 1,
-            }
-        } else if name == LOCK || (keep_manifest && name == MANIFEST) {
-            // The lock is held by this process; the manifest is replaced by the caller.
-        } else if ty.is_file() && owns_file(layout, name) {
-            std::fs::remove_file(&path)?;
-        } else {
-            kept += 1;
-        }
+/// Why a walk stopped.
+enum WalkError {
+    /// A link where emprox writes or deletes.
+    Link(FolderError),
+    /// Reading or deleting failed.
+    Io(std::io::Error),
+}
+
+impl From<std::io::Error> for WalkError {
+    fn from(e: std::io::Error) -> Self {
+        WalkError::Io(e)
     }
-    Ok(kept)
+}
+
+/// A walk over an output folder by its layout.
+struct Walk<'a> {
+    /// A comparison's experiment folders (`<dataset>/<label>`).
+    listed: &'a [String],
+    /// Delete what emprox wrote (else only check for links).
+    delete: bool,
+}
+
+impl Walk<'_> {
+    /// Walks `dir` of `layout` recursively: refuses a link with a name emprox writes and, with
+    /// `delete`, deletes the files emprox owns, then every folder of ours left empty; returns
+    /// how many entries that emprox did not write were kept. At the top the lock and (with
+    /// `keep_manifest`) the manifest stay.
+    fn clean(
+        &mut self,
+        dir: &Path,
+        layout: Layout,
+        keep_manifest: bool,
+    ) -> Result<usize, WalkError> {
+        let mut kept = 0;
+        for entry in std::fs::read_dir(dir)? {
+            let entry = entry?;
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else {
+                kept += 1;
+                continue;
+            };
+            let path = entry.path();
+            let ty = entry.file_type()?;
+            let sub = owns_dir(layout, dir, name, self.listed);
+            if ty.is_symlink() {
+                if sub.is_some() || name == LOCK || owns_file(layout, name) {
+                    return Err(WalkError::Link(refuse_link(&path).unwrap_err()));
+                }
+                kept += 1;
+            } else if ty.is_dir() {
+                match sub {
+                    Some(sub) => {
+                        kept += self.clean(&path, sub, false)?;
+                        if self.delete {
+                            if sub == Layout::ComparisonExperiment {
+                                // Locked by the caller, and going with its folder.
+                                let _ = std::fs::remove_file(path.join(LOCK));
+                            }
+                            // Fails (and keeps it) when something we do not own is left inside.
+                            if std::fs::remove_dir(&path).is_err() {
+                                kept += 1;
+                            }
+                        }
+                    }
+                    None => kept += 1,
+                }
+            } else if name == LOCK || (keep_manifest && name == MANIFEST) {
+                // The lock is held by this process; the manifest is replaced by the caller.
+            } else if ty.is_file() && owns_file(layout, name) {
+                if self.delete {
+                    std::fs::remove_file(&path)?;
+                }
+            } else {
+                kept += 1;
+            }
+        }
+        Ok(kept)
+    }
 }
 
 /// Checks that `name` can be used as one folder name under `runs/`.
@@ -656,22 +804,116 @@ mod tests {
         assert!(e.0.contains("holds an experiment"), "{e}");
     }
 
-    #[test]
-    fn comparison_folders_keep_foreign_subfolders() {
-        let t = tempfile::tempdir().unwrap();
-        let d = t.path().join("cmp");
-        std::fs::create_dir_all(&d).unwrap();
-        Manifest::new(FolderKind::Comparison, "c")
-            .write(&d)
-            .unwrap();
+    fn comparison_folder(d: &Path, listed: Option<Vec<String>>) {
+        std::fs::create_dir_all(d).unwrap();
+        let mut m = Manifest::new(FolderKind::Comparison, "c");
+        m.experiments = listed;
+        m.write(d).unwrap();
         touch(&d.join("comparison.md"));
         touch(&d.join("incumbent_cifar10.svg"));
-        experiment_folder(&d.join("cifar10").join("RE"));
+    }
+
+    #[test]
+    fn comparison_overwrite_deletes_only_the_experiments_its_manifest_lists() {
+        let t = tempfile::tempdir().unwrap();
+        let d = t.path().join("cmp");
+        comparison_folder(&d, Some(vec!["cifar10/RE".into(), "cifar10/LS".into()]));
+        let re = d.join("cifar10").join("RE");
+        experiment_folder(&re);
+        touch(&re.join(LOCK));
+        // A user's backup, a separate run and their data beside the comparison's experiments.
+        let backup = d.join("cifar10").join("RE-backup");
+        experiment_folder(&backup);
+        experiment_folder(&d.join("other").join("RE"));
         touch(&d.join("cifar10").join("mine").join("data.csv"));
         drop(prepare(&d, FolderKind::Comparison, true).unwrap());
-        assert!(!d.join("cifar10").join("RE").exists());
+        assert!(!re.exists(), "listed: deleted, its lock with it");
+        assert!(backup.join(CONFIG).exists() && run_dir(&backup, 0).join(TRIALS).exists());
+        assert!(run_dir(&d.join("other").join("RE"), 0)
+            .join(TRIALS)
+            .exists());
         assert!(d.join("cifar10").join("mine").join("data.csv").exists());
         assert!(!d.join("comparison.md").exists());
+        // A comparison whose manifest lists nothing (an earlier emprox): every experiment stays.
+        comparison_folder(&d, None);
+        experiment_folder(&re);
+        drop(prepare(&d, FolderKind::Comparison, true).unwrap());
+        assert!(run_dir(&re, 0).join(TRIALS).exists());
+        assert!(!d.join("comparison.md").exists());
+    }
+
+    #[test]
+    fn a_listed_experiment_in_use_is_not_deleted() {
+        let t = tempfile::tempdir().unwrap();
+        let d = t.path().join("cmp");
+        comparison_folder(&d, Some(vec!["cifar10/RE".into()]));
+        let re = d.join("cifar10").join("RE");
+        experiment_folder(&re);
+        let held = FolderLock::acquire(&re).unwrap();
+        let e = prepare(&d, FolderKind::Comparison, true).unwrap_err();
+        assert!(e.0.contains("is in use"), "{e}");
+        assert!(run_dir(&re, 0).join(TRIALS).exists() && d.join("comparison.md").exists());
+        drop(held);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn links_where_emprox_writes_are_refused_before_anything_is_deleted() {
+        use std::os::unix::fs::symlink;
+        let t = tempfile::tempdir().unwrap();
+        let elsewhere = t.path().join("elsewhere");
+        experiment_folder(&elsewhere);
+        let d = t.path().join("exp");
+        experiment_folder(&d);
+        let link = run_dir(&d, 1);
+        symlink(run_dir(&elsewhere, 0), &link).unwrap();
+        let refused = |e: FolderError, link: &Path| {
+            assert!(
+                e.0.contains(&link.display().to_string()) && e.0.contains("symbolic link"),
+                "{e}"
+            );
+        };
+        refused(
+            prepare(&d, FolderKind::Experiment, true).unwrap_err(),
+            &link,
+        );
+        refused(
+            lock_existing(&d, FolderKind::Experiment).unwrap_err(),
+            &link,
+        );
+        assert!(run_dir(&d, 0).join(TRIALS).exists(), "nothing deleted");
+        assert!(run_dir(&elsewhere, 0).join(TRIALS).exists());
+        // A file emprox writes, linked out of the folder.
+        std::fs::remove_file(&link).unwrap();
+        let file = run_dir(&d, 0).join(TIMINGS);
+        std::fs::remove_file(&file).unwrap();
+        symlink(run_dir(&elsewhere, 0).join(TIMINGS), &file).unwrap();
+        refused(
+            prepare(&d, FolderKind::Experiment, true).unwrap_err(),
+            &file,
+        );
+        std::fs::remove_file(&file).unwrap();
+        // The lock file, and a comparison's listed experiment.
+        let lock = d.join(LOCK);
+        std::fs::remove_file(&lock).unwrap();
+        symlink(elsewhere.join("x"), &lock).unwrap();
+        refused(FolderLock::acquire(&d).unwrap_err(), &lock);
+        assert!(!elsewhere.join("x").exists());
+        std::fs::remove_file(&lock).unwrap();
+        let c = t.path().join("cmp");
+        comparison_folder(&c, Some(vec!["cifar10/RE".into()]));
+        std::fs::create_dir_all(c.join("cifar10")).unwrap();
+        symlink(&elsewhere, c.join("cifar10").join("RE")).unwrap();
+        refused(
+            prepare(&c, FolderKind::Comparison, true).unwrap_err(),
+            &c.join("cifar10").join("RE"),
+        );
+        assert!(c.join("comparison.md").exists());
+        // A link of the user's, under a name emprox does not write, is kept and not followed.
+        symlink(&elsewhere, d.join("my-data")).unwrap();
+        drop(prepare(&d, FolderKind::Experiment, true).unwrap());
+        assert!(d.join("my-data").exists() && run_dir(&elsewhere, 0).join(TRIALS).exists());
+        assert!(elsewhere.join(CONFIG).exists());
     }
 
     #[test]

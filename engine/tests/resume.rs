@@ -1,6 +1,8 @@
 //! Crash tests: a run killed with SIGKILL at a random moment, then resumed, ends with the same
 //! journal as an uninterrupted run.
 
+mod common;
+
 use rand::{Rng, SeedableRng};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -289,11 +291,9 @@ fn torn_last_line_is_discarded_and_finished_runs_are_left_alone() {
     assert_eq!(o.status.code(), Some(2));
 }
 
+#[cfg(unix)]
 #[test]
 fn a_full_disk_stops_the_run_with_a_clear_error_and_a_valid_journal() {
-    if !Path::new("/dev/full").exists() {
-        return;
-    }
     let tmp = tempfile::tempdir().unwrap();
     let full = tmp.path().join("full");
     assert!(run(&[
@@ -311,20 +311,35 @@ fn a_full_disk_stops_the_run_with_a_clear_error_and_a_valid_journal() {
     for f in ["config.resolved.toml", "run.json"] {
         std::fs::copy(full.join(f), disk.join(f)).unwrap();
     }
-    // Every write to the timings fails with ENOSPC, as on a full disk.
-    std::os::unix::fs::symlink("/dev/full", disk.join("seed-0/timings.jsonl")).unwrap();
-    let o = run(&["resume", disk.to_str().unwrap()]);
+    // Files may not grow past the 20th line of the journal: the next write fails (EFBIG), as
+    // on a full disk, in the middle of a line.
+    let expected = std::fs::read_to_string(full.join("seed-0/trials.jsonl")).unwrap();
+    let limit: usize = expected
+        .lines()
+        .take(20)
+        .map(|l| l.len() + 1)
+        .sum::<usize>()
+        + 10;
+    let mut cmd = bin();
+    cmd.args(["resume", disk.to_str().unwrap()]);
+    common::limit_file_size(&mut cmd, limit as u64);
+    let o = cmd.output().unwrap();
     assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
     assert!(
-        err.contains("timings.jsonl") && err.contains("No space left"),
+        err.contains("trials.jsonl") && err.contains("File too large"),
         "{err}"
     );
-    // The journal holds complete lines only, and they agree with the uninterrupted run.
+    // The journal's complete lines agree with the uninterrupted run; resume goes on from them.
     let written = std::fs::read_to_string(disk.join("seed-0/trials.jsonl")).unwrap();
-    let expected = std::fs::read_to_string(full.join("seed-0/trials.jsonl")).unwrap();
-    assert!(written.ends_with('\n') && expected.starts_with(&written) && !written.is_empty());
+    let complete = &written[..written.rfind('\n').unwrap() + 1];
+    assert_eq!(complete.lines().count(), 20);
+    assert!(expected.starts_with(complete));
     assert!(!disk.join("summary.json").exists());
+    let o = run(&["resume", disk.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(journals(&disk, 1), journals(&full, 1));
 }
 
 /// Keeps the first `n` lines of a run's journal and removes the experiment's summary, as if the
@@ -426,4 +441,128 @@ fn copy_run(from: &Path, to: &Path) {
         let e = e.unwrap();
         std::fs::copy(e.path(), to.join("seed-0").join(e.file_name())).unwrap();
     }
+}
+
+/// Copies a folder and everything in it.
+fn copy_tree(from: &Path, to: &Path) {
+    let o = Command::new("cp")
+        .arg("-a")
+        .arg(from)
+        .arg(to)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+/// A run of a table killed midway resumes only on the table and the description it started
+/// with: a changed one is refused with one line naming it, and the same one gives the journal of
+/// an uninterrupted run. A manifest of an earlier emprox (no digests) still resumes.
+#[test]
+fn a_killed_run_resumes_on_its_own_table_only() {
+    use emprox_benchmarks::tabular::synthetic::{write_synthetic_benchmark, write_synthetic_table};
+    let tmp = tempfile::tempdir().unwrap();
+    let desc = write_synthetic_benchmark(&tmp.path().join("bench"), 3000, 7, "cora").unwrap();
+    let data = tmp.path().join("bench/synthetic_gnn.csv.gz");
+    let file = tmp.path().join("exp.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "name = \"t\"\nseeds = 2\n[benchmark]\ntype = \"tabular\"\ndescription = {:?}\n\
+             [strategy]\ntype = \"regularized_evolution\"\n[budget]\nmax_queries = 150\n",
+            desc.to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let file = file.to_str().unwrap();
+    let full = tmp.path().join("full");
+    let o = run(&["run", file, "--out", full.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let expected = journals(&full, 2);
+
+    let killed = tmp.path().join("killed");
+    killed_run(
+        file,
+        &killed,
+        &["--threads", "1"],
+        Duration::from_millis(150),
+    );
+    assert!(!killed.join("summary.json").exists(), "killed too late");
+    let cut = journals(&killed, 2);
+    assert!(!cut[0].is_empty(), "killed too early");
+    let (old, described) = (tmp.path().join("old"), tmp.path().join("described"));
+    copy_tree(&killed, &old);
+    copy_tree(&killed, &described);
+    let refused = |dir: &Path, what: &str, path: &Path| {
+        let o = run(&["resume", dir.to_str().unwrap()]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(
+            err.contains(&format!("the {what} {} changed", path.display()))
+                && err.contains("refusing to resume"),
+            "{err}"
+        );
+        assert_eq!(journals(dir, 2), cut, "nothing appended");
+    };
+
+    // Other values in the table (the same rows, other numbers): refused.
+    write_synthetic_table(&data, 3000, 8).unwrap();
+    refused(&killed, "table", &data);
+    // The table it started with: resumed to the uninterrupted run's journals.
+    write_synthetic_table(&data, 3000, 7).unwrap();
+    let o = run(&["resume", killed.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(journals(&killed, 2), expected);
+
+    // A changed description: refused.
+    let text = std::fs::read_to_string(&desc).unwrap();
+    std::fs::write(&desc, text.replace("\"cora\"", "\"citeseer\"")).unwrap();
+    refused(&described, "description", &desc);
+    std::fs::write(&desc, &text).unwrap();
+
+    // A manifest without digests (an earlier emprox) is not checked, and resumes.
+    let m = old.join("run.json");
+    let mut manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&m).unwrap()).unwrap();
+    assert_eq!(
+        manifest["inputs"].as_array().unwrap().len(),
+        2,
+        "{manifest}"
+    );
+    manifest.as_object_mut().unwrap().remove("inputs");
+    std::fs::write(&m, serde_json::to_vec_pretty(&manifest).unwrap()).unwrap();
+    let o = run(&["resume", old.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(journals(&old, 2), expected);
+
+    // compare --resume checks each experiment's table the same way.
+    let cmp_file = tmp.path().join("cmp.toml");
+    std::fs::write(
+        &cmp_file,
+        format!(
+            "name = \"c\"\nseeds = 1\nreport_at = [20]\n[benchmark]\ntype = \"tabular\"\n\
+             description = {:?}\n[budget]\nmax_queries = 20\n\
+             [[experiments]]\nlabel = \"RS\"\nstrategy = {{ type = \"random\" }}\n",
+            desc.to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let cmp = tmp.path().join("cmp");
+    let args = [
+        "compare",
+        cmp_file.to_str().unwrap(),
+        "--out",
+        cmp.to_str().unwrap(),
+    ];
+    let o = run(&args);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    std::fs::remove_file(cmp.join("comparison.json")).unwrap();
+    write_synthetic_table(&data, 3000, 8).unwrap();
+    let o = run(&[&args[..], &["--resume"]].concat());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(&format!("the table {} changed", data.display())),
+        "{err}"
+    );
 }

@@ -9,16 +9,17 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// An experiment of `max_queries` random-search trials through `command` (a TOML array body).
+/// An experiment of 5 random-search trials through `command` (a TOML array body); `extra`
+/// follows `[evaluator] type` (keys of `[evaluator]`, or other tables).
 fn command_experiment(dir: &Path, name: &str, command: &str, extra: &str) -> std::path::PathBuf {
     let p = dir.join(format!("{name}.toml"));
     std::fs::write(
         &p,
         format!(
             "name = \"{name}\"\n[benchmark]\ntype = \"nasbench201\"\ndataset = \"cifar10\"\n\
-             [strategy]\ntype = \"random\"\n[budget]\nmax_queries = 5\n{extra}\n\
-             [evaluator]\ntype = \"command\"\n[evaluator.command]\ncommand = [{command}]\n\
-             timeout_seconds = 20\n"
+             [strategy]\ntype = \"random\"\n[budget]\nmax_queries = 5\n\
+             [evaluator]\ntype = \"command\"\n{extra}\n[evaluator.command]\n\
+             command = [{command}]\ntimeout_seconds = 20\n"
         ),
     )
     .unwrap();
@@ -235,4 +236,79 @@ fn sigterm_stops_the_commands_and_the_run_resumes() {
     let trials = lines(&out.join("seed-0/trials.jsonl"));
     assert_eq!(trials.len(), 5);
     assert!(trials.iter().all(|t| t["val_acc"] == 70.0), "{trials:?}");
+}
+
+/// A run that stops on a write error while commands are in flight stops them and deletes their
+/// spec files, as an interruption does.
+#[test]
+fn a_write_error_stops_the_commands_in_flight_and_deletes_their_spec_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec_dir = tmp.path().join("tmp");
+    std::fs::create_dir(&spec_dir).unwrap();
+    let (pids, first, fast) = (
+        tmp.path().join("pids"),
+        tmp.path().join("first"),
+        tmp.path().join("fast"),
+    );
+    // Query 1 fails after a moment with a long reason (a journal line of ~660 bytes); the
+    // others record their process and wait.
+    let script = format!(
+        "if [ -e {fast} ] || [ \"$1\" = \"$(cat {first})\" ]; then sleep 0.5; \
+         x=$(printf '%0400d' 0); echo \"$x\" >&2; exit 1; fi; echo $$ >> {pids}; sleep 60",
+        fast = fast.display(),
+        first = first.display(),
+        pids = pids.display()
+    );
+    let exp = command_experiment(
+        tmp.path(),
+        "w",
+        &format!("\"sh\", \"-c\", {script:?}, \"{{spec}}\", \"{{index}}\""),
+        "workers = 3",
+    );
+    // The cell of query 1 (random search proposes the same cells whatever the results).
+    std::fs::write(&fast, "").unwrap();
+    let probe = tmp.path().join("probe");
+    let o = emprox(&["run", s(&exp), "--out", s(&probe)]);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    std::fs::remove_file(&fast).unwrap();
+    let q1 = &lines(&probe.join("seed-0/trials.jsonl"))[0];
+    std::fs::write(&first, q1["index"].to_string()).unwrap();
+    // Files may not grow past 600 bytes: the configuration and the spec files fit, the journal
+    // line of query 1 does not.
+    let mut cmd = bin();
+    cmd.args(["run", s(&exp), "--out", s(&tmp.path().join("out"))])
+        .env("TMPDIR", &spec_dir);
+    limit_file_size(&mut cmd, 600);
+    let o = cmd.output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    let started: Vec<String> = std::fs::read_to_string(&pids)
+        .unwrap_or_default()
+        .lines()
+        .map(String::from)
+        .collect();
+    let t = Instant::now();
+    let alive = |pid: &String| Path::new(&format!("/proc/{pid}")).exists();
+    while started.iter().any(alive) && t.elapsed() < Duration::from_secs(3) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let left: Vec<_> = std::fs::read_dir(&spec_dir).unwrap().collect();
+    let still: Vec<&String> = started.iter().filter(|p| alive(p)).collect();
+    for pid in &still {
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{pid}")])
+            .status();
+    }
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("trials.jsonl") && err.contains("File too large"),
+        "{err}"
+    );
+    assert_eq!(started.len(), 2, "queries 2 and 3 were in flight: {err}");
+    assert!(still.is_empty(), "commands still running: {still:?}");
+    assert!(left.is_empty(), "spec files left: {left:?}");
 }

@@ -1,4 +1,5 @@
-//! Nothing the user did not ask to lose is lost: `--overwrite` deletes only what emprox wrote,
+//! Nothing the user did not ask to lose is lost: `--overwrite` deletes only what emprox wrote
+//! (in a comparison, only the experiments it lists), links out of a folder are never followed,
 //! names are plain folder names, output folders are locked, the result cache survives torn
 //! lines and bad values, and resume keeps what it keeps byte for byte.
 
@@ -135,6 +136,171 @@ fn overwrite_deletes_only_emprox_files_in_an_emprox_folder() {
         ]),
         "holds a predictor evaluation",
     );
+}
+
+/// A small comparison file: RS on CIFAR-10, `queries` queries per run.
+fn small_comparison(dir: &Path, queries: u64) -> std::path::PathBuf {
+    let file = dir.join("cmp.toml");
+    write(
+        &file,
+        &format!(
+            "name = \"c\"\nseeds = 1\ndatasets = [\"cifar10\"]\nreport_at = [10]\n\
+             [budget]\nmax_queries = {queries}\n\
+             [[experiments]]\nlabel = \"RS\"\n[experiments.strategy]\ntype = \"random\"\n\
+             [[experiments]]\nlabel = \"RE\"\n[experiments.strategy]\n\
+             type = \"regularized_evolution\"\n"
+        ),
+    );
+    file
+}
+
+/// Every file under `dir`, with its bytes.
+fn tree(dir: &Path) -> std::collections::BTreeMap<std::path::PathBuf, Vec<u8>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                todo.push(p);
+            } else {
+                out.insert(p.clone(), std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn comparison_overwrite_deletes_only_the_experiments_it_lists() {
+    let t = tempfile::tempdir().unwrap();
+    let file = small_comparison(t.path(), 20);
+    let cmp = t.path().join("cmp");
+    emprox_ok(&["compare", s(&file), "--out", s(&cmp)]);
+    // A separate run and a user's backup of an experiment, inside the comparison's folder.
+    let mine = cmp.join("cifar10/mine");
+    emprox_ok(&["run", RE, "--seeds", "1", "--out", s(&mine)]);
+    let backup = cmp.join("cifar10/RS-backup");
+    std::fs::create_dir_all(backup.join("seed-0")).unwrap();
+    for f in [
+        "run.json",
+        "config.resolved.toml",
+        "summary.json",
+        "seed-0/trials.jsonl",
+    ] {
+        std::fs::copy(cmp.join("cifar10/RS").join(f), backup.join(f)).unwrap();
+    }
+    let (before_mine, before_backup) = (tree(&mine), tree(&backup));
+    emprox_ok(&["compare", s(&file), "--out", s(&cmp), "--overwrite"]);
+    assert_eq!(
+        tree(&mine),
+        before_mine,
+        "a separate run is not the comparison's"
+    );
+    assert_eq!(tree(&backup), before_backup, "nor is a backup");
+    // The manifest lists the comparison's own experiments.
+    let manifest = std::fs::read_to_string(cmp.join("run.json")).unwrap();
+    assert!(
+        manifest.contains("\"cifar10/RS\"") && manifest.contains("\"cifar10/RE\""),
+        "{manifest}"
+    );
+    assert_eq!(lines(&cmp.join("cifar10/RS/seed-0/trials.jsonl")).len(), 20);
+    // A comparison whose experiment folder holds a run it did not write refuses to replace it.
+    let other = t.path().join("other.toml");
+    write(
+        &other,
+        &std::fs::read_to_string(&file)
+            .unwrap()
+            .replace("label = \"RE\"", "label = \"mine\""),
+    );
+    let before = tree(&cmp);
+    assert_refused(
+        &emprox(&["compare", s(&other), "--out", s(&cmp), "--overwrite"]),
+        "did not write",
+    );
+    assert_eq!(tree(&cmp), before, "refused before anything is deleted");
+}
+
+#[test]
+fn a_running_comparison_locks_every_experiment_folder() {
+    let t = tempfile::tempdir().unwrap();
+    let file = small_comparison(t.path(), 60);
+    let cmp = t.path().join("cmp");
+    let mut child = bin()
+        .args(["compare", s(&file), "--out", s(&cmp), "--threads", "1"])
+        .args(["--throttle-ms", "50"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let wait_for = |p: &Path| {
+        let t0 = std::time::Instant::now();
+        while std::fs::metadata(p).map_or(0, |m| m.len()) == 0 {
+            assert!(t0.elapsed() < Duration::from_secs(30), "{}", p.display());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    let in_use = format!("pid {}", child.id());
+    // The first experiment runs: the second, not started yet, is locked too.
+    wait_for(&cmp.join("cifar10/RS/seed-0/trials.jsonl"));
+    let re = cmp.join("cifar10/RE");
+    assert_refused(
+        &emprox(&["run", RE, "--seeds", "1", "--out", s(&re)]),
+        &in_use,
+    );
+    // The first has finished, the second runs: the first is still locked.
+    let rs = cmp.join("cifar10/RS");
+    wait_for(&rs.join("summary.json"));
+    let journal = std::fs::read(rs.join("seed-0/trials.jsonl")).unwrap();
+    assert_refused(
+        &emprox(&["run", RE, "--seeds", "1", "--out", s(&rs), "--overwrite"]),
+        &in_use,
+    );
+    assert!(child.wait().unwrap().success());
+    assert_eq!(
+        std::fs::read(rs.join("seed-0/trials.jsonl")).unwrap(),
+        journal
+    );
+    assert_eq!(lines(&re.join("seed-0/trials.jsonl")).len(), 60);
+}
+
+#[cfg(unix)]
+#[test]
+fn overwrite_and_resume_refuse_a_linked_run_folder() {
+    let t = tempfile::tempdir().unwrap();
+    let out = t.path().join("out");
+    emprox_ok(&["run", RE, "--seeds", "2", "--out", s(&out)]);
+    // seed-1 moved elsewhere and linked back: the link leads out of the folder.
+    let elsewhere = t.path().join("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    std::fs::rename(out.join("seed-1"), elsewhere.join("seed-1")).unwrap();
+    std::os::unix::fs::symlink(elsewhere.join("seed-1"), out.join("seed-1")).unwrap();
+    let before = tree(&elsewhere);
+    let link = out.join("seed-1");
+    let o = emprox(&["run", RE, "--seeds", "2", "--out", s(&out), "--overwrite"]);
+    assert_refused(&o, &format!("{} is a symbolic link", link.display()));
+    std::fs::remove_file(out.join("summary.json")).unwrap();
+    assert_refused(
+        &emprox(&["resume", s(&out)]),
+        &format!("{} is a symbolic link", link.display()),
+    );
+    assert_eq!(tree(&elsewhere), before, "nothing written through the link");
+    assert!(out.join("seed-0/trials.jsonl").exists(), "nothing deleted");
+    // A journal linked out of the folder is refused the same way.
+    std::fs::remove_file(&link).unwrap();
+    let journal = out.join("seed-0/trials.jsonl");
+    std::fs::rename(&journal, elsewhere.join("trials.jsonl")).unwrap();
+    std::os::unix::fs::symlink(elsewhere.join("trials.jsonl"), &journal).unwrap();
+    let before = tree(&elsewhere);
+    assert_refused(
+        &emprox(&["resume", s(&out)]),
+        "trials.jsonl is a symbolic link",
+    );
+    assert_refused(
+        &emprox(&["run", RE, "--seeds", "2", "--out", s(&out), "--overwrite"]),
+        "trials.jsonl is a symbolic link",
+    );
+    assert_eq!(tree(&elsewhere), before);
 }
 
 #[test]

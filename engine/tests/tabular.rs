@@ -551,6 +551,38 @@ fn a_comparison_names_datasets_or_a_benchmark() {
     }
 }
 
+/// A comparison on a table names its folder, plots and rows readably: the data file's name and
+/// the selection (`synthetic_gnn-cora`), or the description's `name` made a folder name.
+#[test]
+fn a_comparison_names_a_table_readably() {
+    let t = tempfile::tempdir().unwrap();
+    let desc = write_synthetic_benchmark(&t.path().join("bench"), 1_000, 3, "cora").unwrap();
+    let f = t.path().join("c.toml");
+    std::fs::write(
+        &f,
+        "name = \"c\"\nseeds = 1\nreport_at = [10]\n[benchmark]\ntype = \"tabular\"\n\
+         description = \"bench/synthetic_gnn.tabular.toml\"\n[budget]\nmax_queries = 10\n\
+         [[experiments]]\nlabel = \"RS\"\nstrategy = { type = \"random\" }\n",
+    )
+    .unwrap();
+    let text = std::fs::read_to_string(&desc).unwrap();
+    for (name, folder) in [
+        (None, "synthetic_gnn-cora"),
+        (Some("GNN bench (cora)"), "GNN-bench-cora"),
+    ] {
+        if let Some(n) = name {
+            std::fs::write(&desc, format!("name = {n:?}\n{text}")).unwrap();
+        }
+        let out = t.path().join(folder);
+        emprox_ok(&["compare", s(&f), "--out", s(&out)]);
+        assert!(out.join(folder).join("RS/seed-0/trials.jsonl").exists());
+        assert!(out.join(format!("incumbent_{folder}.svg")).exists());
+        let rows: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(out.join("comparison.json")).unwrap()).unwrap();
+        assert_eq!(rows[0]["dataset"], folder);
+    }
+}
+
 /// `objectives`: one objective is today's search byte for byte; two give `pareto.csv` (exactly
 /// the non-dominated evaluated cells of the journal) and a non-decreasing `hypervolume` column;
 /// a bad objective is one line, exit 2.

@@ -291,13 +291,7 @@ impl TabularDescription {
         if let Some(n) = &self.name {
             return n.clone();
         }
-        let file = self
-            .data
-            .file_name()
-            .map(|f| f.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let stem = file.strip_suffix(".gz").unwrap_or(&file);
-        let stem = stem.strip_suffix(".csv").unwrap_or(stem).to_string();
+        let stem = self.data_stem();
         if self.select.is_empty() {
             stem
         } else {
@@ -308,6 +302,17 @@ impl TabularDescription {
                 .collect();
             format!("{stem}[{}]", sel.join(","))
         }
+    }
+
+    /// The data file's name without `.gz`/`.csv` (`gnn_bench` for `gnn_bench.csv.gz`).
+    pub fn data_stem(&self) -> String {
+        let file = self
+            .data
+            .file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let stem = file.strip_suffix(".gz").unwrap_or(&file);
+        stem.strip_suffix(".csv").unwrap_or(stem).to_string()
     }
 
     /// The selection as text for messages (`{dataset = "cora"}`, or `(none)`).

@@ -33,6 +33,9 @@ pub struct CompareArgs {
     /// With `--resume`: continue a comparison that another emprox version started.
     #[arg(long, requires = "resume")]
     pub allow_version_change: bool,
+    /// Sleep this many milliseconds after each query (for crash tests).
+    #[arg(long, hide = true)]
+    pub throttle_ms: Option<u64>,
 }
 
 /// Runs `emprox compare`.
@@ -51,7 +54,7 @@ pub fn compare(args: &CompareArgs) -> anyhow::Result<()> {
         .unwrap_or_else(|| PathBuf::from("runs").join(&c.name));
     let text = std::fs::read_to_string(&args.file)?;
     // The file and the options that change it: resume must continue the same comparison.
-    let manifest = Manifest::new(
+    let mut manifest = Manifest::new(
         FolderKind::Comparison,
         &format!(
             "{text}\n# --seeds {:?}\n{}",
@@ -61,6 +64,8 @@ pub fn compare(args: &CompareArgs) -> anyhow::Result<()> {
                 .unwrap_or_default()
         ),
     );
+    // What --overwrite may delete later: the experiment folders this comparison writes.
+    manifest.experiments = Some(c.folders()?);
     let _lock = if args.resume {
         let (lock, old) = rundir::lock_existing(&out, FolderKind::Comparison)?;
         old.check_version(&out, args.allow_version_change)?;
@@ -72,11 +77,21 @@ pub fn compare(args: &CompareArgs) -> anyhow::Result<()> {
         );
         lock
     } else {
+        if args.overwrite {
+            // Nothing is deleted while a folder the comparison would write holds another's
+            // files.
+            let old = Manifest::read(&out).ok().and_then(|m| m.experiments);
+            c.check_folders(&out, old.as_deref().unwrap_or_default())?;
+        }
         let lock = rundir::prepare(&out, FolderKind::Comparison, args.overwrite)?;
+        // Again under the lock, before the manifest lists them as the comparison's.
+        c.check_folders(&out, &[])?;
         manifest.write(&out)?;
         rundir::write_file(&out.join("comparison.toml"), text.as_bytes())?;
         lock
     };
+    // Every experiment folder, for the whole comparison: no other run writes there meanwhile.
+    let held = c.lock_folders(&out, args.resume)?;
     let reporter = Reporter::new();
     // Ctrl-C or SIGTERM from here on: say how to continue this comparison.
     crate::commands::run::set_resume_command(format!(
@@ -97,9 +112,9 @@ pub fn compare(args: &CompareArgs) -> anyhow::Result<()> {
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
         progress: &reporter,
         resume: args.resume,
-        throttle: None,
+        throttle: args.throttle_ms.map(std::time::Duration::from_millis),
     };
-    let rows = run_comparison(&c, &out, &exec)?;
+    let rows = run_comparison(&c, &out, &exec, &held)?;
     reporter.finish();
     super::print_out(&format!(
         "{}results in {}\n",

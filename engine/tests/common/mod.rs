@@ -72,3 +72,25 @@ pub fn emprox_closed_stdout<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Output {
     drop(child.stdout.take());
     child.wait_with_output().expect("binary runs")
 }
+
+/// Limits the size of every file `cmd` writes to `bytes` (RLIMIT_FSIZE): a write past it fails
+/// with EFBIG ("File too large"), as on a full disk, instead of killing the process.
+#[cfg(unix)]
+pub fn limit_file_size(cmd: &mut Command, bytes: u64) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: setrlimit and signal are async-signal-safe; nothing else runs between fork and
+    // exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            let limit = libc::rlimit {
+                rlim_cur: bytes as libc::rlim_t,
+                rlim_max: bytes as libc::rlim_t,
+            };
+            if libc::setrlimit(libc::RLIMIT_FSIZE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+            Ok(())
+        });
+    }
+}
