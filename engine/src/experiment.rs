@@ -65,6 +65,7 @@ pub fn run_experiment<S: SearchSpace + 'static>(
     // The manifest first: a folder with it is ours to overwrite, whenever a kill comes.
     Manifest {
         inputs,
+        objective: Some(bench.evaluation.signal.clone()),
         ..Manifest::new(FolderKind::Experiment, &resolved)
     }
     .write(out)?;

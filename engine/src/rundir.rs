@@ -98,6 +98,11 @@ pub struct Manifest {
     /// checked).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub inputs: Vec<InputDigest>,
+    /// An experiment: its search signal, the metric the journals' `val_acc` and `test_acc` keys
+    /// hold (kept under those names for compatibility, whatever the metric is), its goal and
+    /// display.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub objective: Option<emprox_benchmarks::Signal>,
 }
 
 /// A data file an experiment reads, and its SHA-256 when the experiment started.
@@ -133,6 +138,7 @@ impl Manifest {
             emprox_version: env!("CARGO_PKG_VERSION").to_string(),
             experiments: None,
             inputs: Vec::new(),
+            objective: None,
         }
     }
 

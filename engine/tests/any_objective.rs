@@ -60,6 +60,11 @@ fn a_minimised_table_names_its_lowest_cell_as_best_everywhere() {
     let stdout = String::from_utf8_lossy(&o.stdout).to_string();
     let summary = json(&out.join("summary.json"));
     assert_eq!(summary["objective"]["metric"], "latency_ms");
+    // The manifest names what the journals' val_acc holds.
+    assert_eq!(
+        json(&out.join("run.json"))["objective"]["metric"],
+        "latency_ms"
+    );
     assert_eq!(summary["objective"]["goal"], "minimize");
     let bests = run_bests(&summary);
     let lowest = bests.iter().cloned().fold(f64::MAX, f64::min);
