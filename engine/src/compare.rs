@@ -832,7 +832,7 @@ fn plot_against_time(
     let mut out = Vec::new();
     for (i, (label, trajs)) in series.iter().enumerate() {
         let max_q = trajs.iter().map(|t| t.len()).max().unwrap_or(0);
-        let points = (0..max_q)
+        let (points, band): (Vec<_>, Vec<_>) = (0..max_q)
             .map(|q| {
                 let pts: Vec<&TrajectoryPoint> = trajs.iter().filter_map(|t| t.get(q)).collect();
                 let x: Vec<f64> = pts
@@ -840,22 +840,34 @@ fn plot_against_time(
                     .map(|p| (p.sim_seconds + p.estimator_seconds) / 3600.0)
                     .collect();
                 let y: Vec<f64> = pts.iter().map(|p| value(p)).collect();
-                (mean_std(&x).0, mean_std(&y).0)
+                let (x, (m, sd)) = (mean_std(&x).0, mean_std(&y));
+                ((x, m), (x, m - sd, m + sd))
             })
-            .collect();
+            .unzip();
         out.push(Series {
             label,
             color: PALETTE[i % PALETTE.len()],
             points,
-            band: vec![],
+            band,
         });
     }
-    plot::lines(
+    let title = format!(
+        "{}: incumbent against cost (± std over runs; a dot where each ends)",
+        target.title
+    );
+    let y_label = format!("mean {y_label}");
+    plot::plot(
         path,
-        &format!("{}: incumbent against cost", target.title),
-        "simulated training hours + estimator wall time (mean over runs)",
-        &format!("mean {y_label}"),
+        &plot::Axes {
+            end_markers: true,
+            ..plot::Axes::new(
+                &title,
+                "simulated training hours + estimator wall time (mean over runs)",
+                &y_label,
+            )
+        },
         &out,
+        &[],
     )
     .map_err(ExperimentError::Other)
 }

@@ -162,8 +162,9 @@ pub fn execute<S: SearchSpace + 'static>(
         &out.join(rundir::INCUMBENT_SVG),
         &evaluation.signal,
         &format!(
-            "{}: mean incumbent over {} runs (± std)",
+            "{} on {}: mean incumbent over {} runs (± std)",
             exp.name,
+            evaluation.dataset,
             trajs.len()
         ),
         &trajs,
@@ -223,7 +224,10 @@ fn write_run_files<C>(
         write_file(&dir.join(rundir::PARETO), &front)?;
         mo.plot_pareto(
             &dir.join(rundir::PARETO_SVG),
-            &format!("{} (run {})", exp.name, summary.run),
+            &format!(
+                "{} on {} (run {})",
+                exp.name, evaluation.dataset, summary.run
+            ),
             &trials,
         )
         .map_err(ExperimentError::Other)?;
@@ -251,7 +255,10 @@ fn write_run_files<C>(
     )?;
     plot_run_history(
         &dir.join(rundir::INCUMBENT_SVG),
-        &format!("{} (run {})", exp.name, summary.run),
+        &format!(
+            "{} on {} (run {})",
+            exp.name, evaluation.dataset, summary.run
+        ),
         signal,
         &trials,
         traj,
@@ -270,10 +277,14 @@ pub fn plot_run_history(
     if traj.is_empty() {
         return Ok(());
     }
+    // The incumbent holds until the query that improves it: steps.
     let line = |f: fn(&TrajectoryPoint) -> Option<f64>| {
-        traj.iter()
-            .filter_map(|p| Some((p.query as f64, f(p)?)))
-            .collect::<Vec<_>>()
+        plot::steps(
+            &traj
+                .iter()
+                .filter_map(|p| Some((p.query as f64, f(p)?)))
+                .collect::<Vec<_>>(),
+        )
     };
     let (val_label, test_label) = (
         format!("incumbent: {}", signal.val_label()),
@@ -295,22 +306,60 @@ pub fn plot_run_history(
             band: vec![],
         });
     }
-    let each = format!("each query: {}", signal.val_label());
-    plot::history(
+    let queries: Vec<(f64, f64)> = trials
+        .iter()
+        .filter_map(|t| Some((t.query as f64, t.val_acc?)))
+        .collect();
+    let (y, outside) = history_y_range(&series, &queries);
+    let dots: Vec<(f64, f64)> = queries
+        .into_iter()
+        .filter(|p| (y.0..=y.1).contains(&p.1))
+        .collect();
+    let each = match outside {
+        0 => format!("each query: {}", signal.val_label()),
+        n => format!("each query: {} ({n} off the axis)", signal.val_label()),
+    };
+    let last = traj.last().map_or(1.0, |p| p.query as f64);
+    plot::plot(
         path,
-        title,
-        &signal.with_unit(signal.quantity()),
+        &plot::Axes {
+            integer_x: true,
+            range: Some(((1.0, last.max(2.0)), y)),
+            ..plot::Axes::new(title, "queries", &signal.with_unit(signal.quantity()))
+        },
         &series,
         &[plot::Dots {
             label: &each,
             color: PALETTE[0],
-            points: trials
-                .iter()
-                .filter_map(|t| Some((t.query as f64, t.val_acc?)))
-                .collect(),
+            points: dots,
         }],
     )
     .map_err(ExperimentError::Other)
+}
+
+/// The y range of a run's history: the incumbents' values, and the middle 80% of the queries'
+/// scores (one outlier does not squash the incumbent into a line), padded by 5%; with the
+/// number of queries that fall outside it.
+fn history_y_range(series: &[Series], queries: &[(f64, f64)]) -> ((f64, f64), usize) {
+    let mut scores: Vec<f64> = queries.iter().map(|p| p.1).collect();
+    scores.sort_by(f64::total_cmp);
+    let quantile = |q: f64| scores[((scores.len() - 1) as f64 * q).round() as usize];
+    let mut values: Vec<f64> = series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.1))
+        .collect();
+    if !scores.is_empty() {
+        values.extend([quantile(0.1), quantile(0.9)]);
+    }
+    let lo = values.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let pad = ((hi - lo) * 0.05).max(1e-9 * hi.abs().max(1.0));
+    let range = (lo - pad, hi + pad);
+    let outside = scores
+        .iter()
+        .filter(|v| !(range.0..=range.1).contains(v))
+        .count();
+    (range, outside)
 }
 
 /// Plots the incumbent's validation and test accuracy against queries: the mean over runs as a

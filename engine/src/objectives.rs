@@ -337,14 +337,9 @@ impl MultiObjective {
             .zip(&titles)
             .map(|((k, dots, series), t)| Panel {
                 axes: Axes {
-                    title: t,
-                    x_label: &self.metrics[*k],
-                    y_label: &self.metrics[0],
-                    log_x: false,
-                    markers: false,
-                    integer_x: false,
                     // The normalisation's box: what lies outside adds nothing.
                     range: Some((self.span(*k), self.span(0))),
+                    ..Axes::new(t, &self.metrics[*k], &self.metrics[0])
                 },
                 series,
                 dots,
