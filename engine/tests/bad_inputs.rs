@@ -567,6 +567,68 @@ fn bad_inputs_get_clear_errors() {
         },
     ]);
 
+    // Values within each key's type that could not run (issue 21): refused before anything
+    // is written, never a panic or an abort.
+    let eval = |evaluation: &str, estimator: &str| {
+        format!(
+            "[benchmark]\ntype = \"nasbench201\"\ndataset = \"cifar10\"\n\
+             [evaluation]\ntrain_sizes = [10]\ntest_size = 20\n{evaluation}\n\
+             [[estimators]]\n{estimator}\n"
+        )
+    };
+    let predictors = |f: String| vec!["eval-predictors".to_string(), f, "--out".into(), o.clone()];
+    cases.extend([
+        Case {
+            what: "[evaluation] trials = 2^63-1",
+            args: predictors(file(&eval(
+                "trials = 9223372036854775807",
+                "type = \"random\"",
+            ))),
+            needle: "`evaluation.trials` must be at most 10000, got 9223372036854775807",
+        },
+        Case {
+            what: "[evaluation] trials_per_size = 2^63-1",
+            args: predictors(file(&eval(
+                "trials_per_size = { 10 = 9223372036854775807 }",
+                "type = \"random\"",
+            ))),
+            needle: "give 1 to 10000 trials",
+        },
+        Case {
+            what: "[evaluation] jobs = 100000",
+            args: predictors(file(&eval("jobs = 100000", "type = \"random\""))),
+            needle: "`evaluation.jobs` must be at most 1024 (one thread each), got 100000",
+        },
+        Case {
+            what: "[filter] mutations = 10^9",
+            args: run(file(&e.replace(
+                "candidates = 100 ",
+                "mutations = 1000000000\ncandidates = 100 ",
+            ))),
+            needle: "[filter] mutations must be in [1, 100], got 1000000000",
+        },
+        Case {
+            what: "mlp_ensemble with every size at its maximum",
+            args: predictors(file(&eval(
+                "",
+                "type = \"mlp_ensemble\"\nensemble_size = 100\nlayers = 64\nwidth = 4096\n\
+                 epochs = 100000\nbatch_size = 100000",
+            ))),
+            needle: "`ensemble_size` × `layers` × `width`² = 100 × 64 × 4096² is more than",
+        },
+        Case {
+            what: "[estimator] mlp_ensemble too large for memory (filter)",
+            args: run(file(
+                &e.replace(
+                    "type = \"emprox\"",
+                    "type = \"mlp_ensemble\"\nensemble_size = 100\nlayers = 64\nwidth = 4096\n# ",
+                )
+                .replace("\npretrain = 2000", "\n# pretrain = 2000"),
+            )),
+            needle: "hidden weights an ensemble may hold",
+        },
+    ]);
+
     let mut table = String::from(
         "| # | bad input | exit | message (first 150 characters) |\n|---|---|---|---|\n",
     );

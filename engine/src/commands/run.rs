@@ -56,8 +56,7 @@ pub struct ResumeArgs {
     pub throttle_ms: Option<u64>,
 }
 
-/// The most threads `--threads` accepts.
-pub const MAX_THREADS: usize = 1024;
+pub use emprox_benchmarks::workers::MAX_THREADS;
 
 fn default_threads(t: Option<usize>) -> anyhow::Result<usize> {
     match t {
