@@ -11,62 +11,77 @@ use emprox_train::TrainingConfig;
 
 /// Runs `emprox list`.
 pub fn list() -> anyhow::Result<()> {
-    println!("benchmarks ([benchmark] type):");
-    println!("  nasbench201");
-    println!("    dataset = cifar10 | cifar100 | imagenet16-120   (required)");
-    println!(
+    let mut o = Vec::new();
+    o.push("benchmarks ([benchmark] type):".into());
+    o.push("  nasbench201".into());
+    o.push("    dataset = cifar10 | cifar100 | imagenet16-120   (required)".into());
+    o.push(
         "    noise   = \"mean\"    mean over seeds, or \"sample\" one per-seed validation run"
+            .into(),
     );
-    println!("    data    = <shipped> another copy of nb201.csv(.gz)");
-    println!("  tabular    any table of trained architectures (README: \"Your own benchmark\")");
-    println!(
-        "    description = <file>  a description file, or an inline [benchmark.table] with the same keys:"
+    o.push("    data    = <shipped> another copy of nb201.csv(.gz)".into());
+    o.push(
+        "  tabular    any table of trained architectures (README: \"Your own benchmark\")".into(),
     );
-    println!(
+    o.push("    description = <file>  a description file, or an inline [benchmark.table] with the same keys:".into());
+    o.push(format!(
         "      data, name, select, objective = {{ column, goal = \"maximize\" | \"minimize\" }}, test, cost, iso_key, extras,"
-    );
-    println!("      [[architecture]] column, separator, choices");
-    println!(
-        "    shipped: benchmarks/data/nb201_<dataset>.tabular.toml, nb201_cifar10_hw.tabular.toml (device latencies),\n             nb101_subset500.tabular.toml, nb301_subset.tabular.toml"
-    );
-    print_catalogue("strategies ([strategy] type):", StrategyConfig::describe());
+    ));
+    o.push("      [[architecture]] column, separator, choices".into());
+    o.push("    shipped: benchmarks/data/nb201_<dataset>.tabular.toml, nb201_cifar10_hw.tabular.toml (device latencies),\n             nb101_subset500.tabular.toml, nb301_subset.tabular.toml".into());
     print_catalogue(
+        &mut o,
+        "strategies ([strategy] type):",
+        StrategyConfig::describe(),
+    );
+    print_catalogue(
+        &mut o,
         "estimators ([estimator] with [filter], or [[estimators]] in eval-predictors files):",
         EstimatorParams::describe(),
     );
-    println!("filter ([filter]): {}", defaults(&FilterConfig::default()));
-    println!(
+    o.push(format!(
+        "filter ([filter]): {}",
+        defaults(&FilterConfig::default())
+    ));
+    o.push(format!(
         "  with several objectives also mo_rank = {} (dominance: predicted non-dominated rank, then crowding | hvi: greedy predicted hypervolume improvement | ehvi: greedy expected improvement over the ensemble's spread)",
         toml::Value::try_from(crate::mo_rank::MoRankKind::default())
             .expect("a ranking serialises to a TOML string")
-    );
-    println!(
+    ));
+    o.push(
         "evaluators ([evaluator] type; default: nasbench201, a lookup in the [benchmark] table):"
+            .into(),
     );
-    println!("  nasbench201");
-    println!(
+    o.push("  nasbench201".into());
+    o.push(
         "  train      workers = 1, cache = <none>; [evaluator.training] (dataset: digits | mnist):"
+            .into(),
     );
-    println!("             {}", defaults(&TrainingConfig::default()));
+    o.push(format!(
+        "             {}",
+        defaults(&TrainingConfig::default())
+    ));
     let command: CommandConfig =
         toml::from_str("command = [\"PROGRAM\"]").expect("a command list is a valid table");
-    println!("  command    workers = 1, cache = <none>; [evaluator.command] (placeholders {{arch}} {{index}} {{seed}} {{spec}}; also working_dir, env; any benchmark, tabular included):");
-    println!("             {}", defaults(&command));
+    o.push(format!("  command    workers = 1, cache = <none>; [evaluator.command] (placeholders {{arch}} {{index}} {{seed}} {{spec}}; also working_dir, env; any benchmark, tabular included):"));
+    o.push(format!("             {}", defaults(&command)));
     let slurm: SlurmConfig =
         toml::from_str("command = [\"PROGRAM\"]").expect("a command list is a valid table");
-    println!("  slurm      workers = 1 (jobs in flight), cache = <none>; [evaluator.slurm] (one batch job per candidate; placeholders {{arch}} {{index}} {{seed}} {{spec}} {{emprox}}; also partition, time, cpus_per_task, mem, gres, account, qos, sbatch_args, working_dir, env; any benchmark):");
-    println!("             {}", defaults(&slurm));
-    println!(
+    o.push(format!("  slurm      workers = 1 (jobs in flight), cache = <none>; [evaluator.slurm] (one batch job per candidate; placeholders {{arch}} {{index}} {{seed}} {{spec}} {{emprox}}; also partition, time, cpus_per_task, mem, gres, account, qos, sbatch_args, working_dir, env; any benchmark):"));
+    o.push(format!("             {}", defaults(&slurm)));
+    o.push(
         "budget ([budget], OR-ed, at least one): max_queries, max_sim_seconds, max_wall_seconds"
+            .into(),
     );
-    println!(
+    o.push(format!(
         "objectives (top level, optional): [{{ metric, goal = \"maximize\" | \"minimize\", range = [lo, hi] }}, ...]; \
          up to 3, the first the search signal, the others extras of a tabular benchmark"
-    );
-    println!(
+    ));
+    o.push(format!(
         "search ([search]): {}",
         defaults(&SearchSettings::default())
-    );
+    ));
+    super::print_out(&(o.join("\n") + "\n"))?;
     Ok(())
 }
 
@@ -82,17 +97,17 @@ fn defaults<T: serde::Serialize>(value: &T) -> String {
 }
 
 /// A registry's types, each with its keys: default, accepted values and description (all from
-/// the parameter structs' declarations).
-fn print_catalogue(title: &str, catalogue: Catalogue) {
-    println!("{title}");
+/// the parameter structs' declarations), as lines appended to `o`.
+fn print_catalogue(o: &mut Vec<String>, title: &str, catalogue: Catalogue) {
+    o.push(format!("{title}"));
     for (name, params) in catalogue {
-        println!("  {name}");
+        o.push(format!("  {name}"));
         for p in params {
             let range = format!("{}", p.range);
-            println!(
+            o.push(format!(
                 "    {:<16} = {:<8} {:<18} {}",
                 p.name, p.default, range, p.doc
-            );
+            ));
         }
     }
 }

@@ -62,7 +62,7 @@ pub fn eval_predictors(args: &EvalPredictorsArgs) -> anyhow::Result<()> {
     Manifest::new(FolderKind::PredictorEvaluation, &text).write(&out)?;
     let outcome = emprox_estimators::evaluation::run(&cfg, &out, &base, &|line| {
         if !crate::progress::quiet() {
-            eprintln!("{line}");
+            crate::progress::say(line);
         }
     })
     .map_err(|e| anyhow::anyhow!("{}: {e}", args.file.display()))?;
@@ -87,8 +87,11 @@ pub fn predict(args: &PredictArgs) -> anyhow::Result<()> {
     }
     let scores = FittedEstimator::<Nb201Space>::predict(&model, &space, &cells)
         .map_err(|e| anyhow::anyhow!("{}: {e}", args.model.display()))?;
-    for (s, a) in scores.iter().zip(&args.archs) {
-        println!("{s:.4}\t{a}");
-    }
+    let lines: String = scores
+        .iter()
+        .zip(&args.archs)
+        .map(|(s, a)| format!("{s:.4}\t{a}\n"))
+        .collect();
+    super::print_out(&lines)?;
     Ok(())
 }
