@@ -131,6 +131,25 @@ fn a_result_that_cannot_be_written_is_one_error_line_and_exit_1() {
         assert_eq!(o.status.code(), Some(1), "{:?}", args[0]);
         let _ = std::fs::remove_dir_all(&out);
     }
+    emprox_ok(&[
+        "run",
+        "examples/nb201_random.toml",
+        "--seeds",
+        "1",
+        "--out",
+        s(&out),
+    ]);
+    let o = bin()
+        .args(["show", s(&out)])
+        .stdout(full())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "show: {err}");
+    assert!(
+        err.starts_with("error: cannot write the result to stdout"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -22,14 +22,18 @@ pub fn show(args: &ShowArgs) -> anyhow::Result<()> {
     })?;
     let s: ExperimentSummary = serde_json::from_str(&text)
         .map_err(|e| anyhow::anyhow!("{}: not an emprox summary: {e}", path.display()))?;
-    println!("{} — {} on {}", s.experiment, s.strategy, s.dataset);
-    println!(
+    let mut o = Vec::new();
+    o.push(format!(
+        "{} — {} on {}",
+        s.experiment, s.strategy, s.dataset
+    ));
+    o.push(format!(
         "{:>4} {:>8} {:>12} {:>9} {:>9} {:>6}  arch",
         "run", "queries", "sim seconds", "val", "test", "found"
-    );
+    ));
     for r in &s.runs {
         match &r.best {
-            Some(b) => println!(
+            Some(b) => o.push(format!(
                 "{:>4} {:>8} {:>12.0} {:>9.4} {:>9} {:>6}  {}",
                 r.run,
                 r.queries,
@@ -38,11 +42,11 @@ pub fn show(args: &ShowArgs) -> anyhow::Result<()> {
                 b.test_acc.map_or("-".into(), |t| format!("{t:.4}")),
                 r.first_query_reaching_best,
                 b.arch
-            ),
-            None => println!(
+            )),
+            None => o.push(format!(
                 "{:>4} {:>8} {:>12.0} {:>9} {:>9} {:>6}  -",
                 r.run, r.queries, r.sim_seconds, "-", "-", "-"
-            ),
+            )),
         }
     }
     if let Some((r, b)) = s
@@ -51,30 +55,31 @@ pub fn show(args: &ShowArgs) -> anyhow::Result<()> {
         .filter_map(|r| r.best.as_ref().map(|b| (r, b)))
         .max_by(|a, b| a.1.val_acc.total_cmp(&b.1.val_acc))
     {
-        println!(
+        o.push(format!(
             "overall best (by validation): run {} {}{} val {:.4}{}",
             r.run,
             b.arch,
             b.index.map(|i| format!(" (index {i})")).unwrap_or_default(),
             b.val_acc,
             test_text(b.test_acc)
-        );
+        ));
     }
     if s.mean_best_test_acc.is_nan() {
-        println!(
+        o.push(format!(
             "mean best val {:.4} over {} runs (no test values)",
             s.mean_best_val_acc,
             s.runs.len()
-        );
+        ));
     } else {
-        println!(
+        o.push(format!(
             "mean best test {:.4} ± {:.4}, mean best val {:.4} over {} runs",
             s.mean_best_test_acc,
             s.std_best_test_acc,
             s.mean_best_val_acc,
             s.runs.len()
-        );
+        ));
     }
+    super::print_out(&(o.join("\n") + "\n"))?;
     Ok(())
 }
 
