@@ -629,6 +629,69 @@ fn bad_inputs_get_clear_errors() {
         },
     ]);
 
+    // Tabular input that was accepted without a word (issue 21): one line naming the file and
+    // the key.
+    let tabular = |name: &str, csv: &str, desc: &str| -> String {
+        std::fs::write(dir.join(format!("{name}.csv")), csv).unwrap();
+        std::fs::write(
+            dir.join(format!("{name}.tabular.toml")),
+            format!(
+                "data = \"{name}.csv\"\nobjective = {{ column = \"acc\", goal = \"maximize\" }}\n\
+                 {desc}\n[[architecture]]\ncolumn = \"ops\"\nseparator = \" \"\n"
+            ),
+        )
+        .unwrap();
+        b.replace(
+            "type = \"nasbench201\"\ndataset = \"cifar10\"",
+            &format!("type = \"tabular\"\ndescription = \"{name}.tabular.toml\"\n#"),
+        )
+        .replace("noise = \"mean\"", "")
+    };
+    let rows = "a b,90,5\nb a,91,6\na a,89,7\nb b,92,8\n";
+    let objective_is_arch = tabular("objarch", &format!("ops,acc,s\n{rows}"), "");
+    let desc = dir.join("objarch.tabular.toml");
+    let text = std::fs::read_to_string(&desc).unwrap();
+    std::fs::write(&desc, text.replace("column = \"acc\"", "column = \"ops\"")).unwrap();
+    cases.extend([
+        Case {
+            what: "tabular: the header names a used column twice",
+            args: run(file(&tabular("twice", &format!("ops,acc,acc\n{rows}"), ""))),
+            needle: "twice.csv: the header names column `acc` (the objective) twice, as columns 2 and 3",
+        },
+        Case {
+            what: "tabular: the objective is an architecture column",
+            args: run(file(&objective_is_arch)),
+            needle: "objarch.tabular.toml: invalid tabular description: `objective.column` = `ops` is also an [[architecture]] column",
+        },
+        Case {
+            what: "tabular: a negative cost",
+            args: run(file(&tabular(
+                "negcost",
+                "ops,acc,s\na b,90,5\nb a,91,-6\n",
+                "cost = \"s\"",
+            ))),
+            needle: "negcost.csv: line 3, column `s`: the `cost` (simulated training seconds) must be >= 0, found -6",
+        },
+        Case {
+            what: "objectives: a range of three numbers",
+            args: run(file(&format!(
+                "objectives = [{{ metric = \"val_acc\", goal = \"maximize\", range = [0, 10, 20] }}, \
+                 {{ metric = \"params_m\", goal = \"minimize\" }}]\n{b}"
+            ))),
+            needle: "invalid length 3, expected two numbers [lo, hi]",
+        },
+        Case {
+            what: "tabular: description both as a file and inline",
+            args: run(file(&format!(
+                "{}\n[benchmark.table]\ndata = \"twice.csv\"\n\
+                 objective = {{ column = \"acc\", goal = \"maximize\" }}\n\
+                 [[benchmark.table.architecture]]\ncolumn = \"ops\"\n",
+                tabular("both", &format!("ops,acc,s\n{rows}"), "")
+            ))),
+            needle: "takes either `description = \"FILE.toml\"` or an inline [benchmark.table], not both",
+        },
+    ]);
+
     let mut table = String::from(
         "| # | bad input | exit | message (first 150 characters) |\n|---|---|---|---|\n",
     );

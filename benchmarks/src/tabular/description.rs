@@ -207,6 +207,17 @@ impl TabularDescription {
                 return Err(bad(format!("`{role}` names an empty column")));
             }
         }
+        // A metric that is also an architecture column would score a cell by its own name.
+        for (c, role) in &names {
+            if matches!(*role, "objective.column" | "test" | "cost")
+                && self.architecture.iter().any(|a| a.column == *c)
+            {
+                return Err(bad(format!(
+                    "`{role}` = `{c}` is also an [[architecture]] column: a column describes \
+                     the architecture or measures it, not both"
+                )));
+            }
+        }
         let mut seen = HashSet::new();
         for a in &self.architecture {
             if !seen.insert(a.column.as_str()) {
@@ -382,6 +393,14 @@ separator = " "
             (
                 OK.replace("column = \"ops\"", "column = \"\""),
                 "empty column",
+            ),
+            (
+                OK.replace("column = \"acc\"", "column = \"ops\""),
+                "`objective.column` = `ops` is also an [[architecture]] column",
+            ),
+            (
+                format!("cost = \"ops\"\n{OK}"),
+                "`cost` = `ops` is also an [[architecture]] column",
             ),
         ];
         for (text, want) in cases {
