@@ -56,6 +56,28 @@ fn default_report() -> Vec<u64> {
     vec![50, 100, 150]
 }
 
+/// Checks `report_at`: distinct query counts from 1 to the budget's `max_queries`, where there
+/// is one (a count no run reaches would be a column of NaN).
+fn check_report_at(at: &[u64], budget: &Budget) -> Result<(), String> {
+    if at.is_empty() {
+        return Err("`report_at` is empty: name the query counts to report".into());
+    }
+    for (i, &q) in at.iter().enumerate() {
+        if q == 0 {
+            return Err("`report_at` holds 0: query counts start at 1".into());
+        }
+        if let Some(max) = budget.max_queries.filter(|&m| q > m) {
+            return Err(format!(
+                "`report_at` holds {q}, beyond the budget's max_queries ({max}): no run gets there"
+            ));
+        }
+        if at[..i].contains(&q) {
+            return Err(format!("`report_at` holds {q} twice"));
+        }
+    }
+    Ok(())
+}
+
 /// One experiment of a comparison.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -101,6 +123,7 @@ impl Comparison {
             b.resolve_paths(path.parent().unwrap_or(Path::new("")));
         }
         crate::rundir::check_folder_name("`name`", &c.name).map_err(err)?;
+        check_report_at(&c.report_at, &c.budget).map_err(err)?;
         // Each label names a folder: two labels must not map to the same one.
         let mut folders = std::collections::HashMap::new();
         for e in &c.experiments {

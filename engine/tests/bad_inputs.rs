@@ -692,6 +692,46 @@ fn bad_inputs_get_clear_errors() {
         },
     ]);
 
+    // Report points outside the budget and repeated sizes (issue 21).
+    let comparison = |report_at: &str| {
+        format!(
+            "name = \"c\"\nseeds = 2\ndatasets = [\"cifar10\"]\nreport_at = {report_at}\n\
+             [budget]\nmax_queries = 20\n[[experiments]]\nlabel = \"RS\"\n\
+             strategy = {{ type = \"random\" }}\n"
+        )
+    };
+    let compare = |f: String| vec!["compare".to_string(), f, "--out".into(), o.clone()];
+    cases.extend([
+        Case {
+            what: "compare: report_at beyond the budget",
+            args: compare(file(&comparison("[10, 1000000]"))),
+            needle: "`report_at` holds 1000000, beyond the budget's max_queries (20): no run gets there",
+        },
+        Case {
+            what: "compare: report_at = 0",
+            args: compare(file(&comparison("[0, 10]"))),
+            needle: "`report_at` holds 0: query counts start at 1",
+        },
+        Case {
+            what: "compare: report_at twice",
+            args: compare(file(&comparison("[10, 20, 10]"))),
+            needle: "`report_at` holds 10 twice",
+        },
+        Case {
+            what: "compare: default report_at beyond a small budget",
+            args: compare(file(&comparison("[50]").replace("report_at = [50]\n", ""))),
+            needle: "`report_at` holds 50, beyond the budget's max_queries (20)",
+        },
+        Case {
+            what: "[evaluation] train_sizes twice",
+            args: predictors(file(
+                &eval("", "type = \"random\"")
+                    .replace("train_sizes = [10]", "train_sizes = [10, 10, 10]"),
+            )),
+            needle: "`evaluation.train_sizes` holds 10 twice",
+        },
+    ]);
+
     let mut table = String::from(
         "| # | bad input | exit | message (first 150 characters) |\n|---|---|---|---|\n",
     );

@@ -176,6 +176,14 @@ impl PredictorEvalConfig {
         if e.train_sizes.is_empty() || e.train_sizes.contains(&0) {
             return bad("`evaluation.train_sizes` must be a non-empty list of sizes >= 1".into());
         }
+        let sizes = &e.train_sizes;
+        if let Some(n) =
+            (1..sizes.len()).find_map(|i| sizes[..i].contains(&sizes[i]).then_some(sizes[i]))
+        {
+            return bad(format!(
+                "`evaluation.train_sizes` holds {n} twice: each size is one row of the results"
+            ));
+        }
         if e.test_size == 0 || e.trials == 0 || e.jobs == 0 {
             return bad("`evaluation.test_size`, `trials` and `jobs` must be >= 1".into());
         }
