@@ -732,6 +732,39 @@ fn bad_inputs_get_clear_errors() {
         },
     ]);
 
+    // Names that a terminal or a folder would misread (issue 21): the experiment-name rule, in
+    // experiment files and tabular descriptions alike.
+    let long = "n".repeat(300);
+    tabular(
+        "longname",
+        &format!("ops,acc,s\n{rows}"),
+        &format!("name = \"{long}\""),
+    );
+    cases.extend([
+        Case {
+            what: "name with a right-to-left override (U+202E)",
+            args: run(file(&b.replace("name = \"nb201-re\"", "name = \"abc\\u202Egpj\""))),
+            needle: "`name` \"abc\\u{202e}gpj\" must not contain Unicode format characters",
+        },
+        Case {
+            what: "tabular: description name with an escape sequence",
+            args: run(file(&tabular(
+                "escname",
+                &format!("ops,acc,s\n{rows}"),
+                "name = \"\\u001b[2J\\u001b[31mred\"",
+            ))),
+            needle: "escname.tabular.toml: invalid tabular description: `name` \"\\u{1b}[2J\\u{1b}[31mred\" must not contain control characters",
+        },
+        Case {
+            what: "compare: tabular description name of 300 characters",
+            args: compare(file(&format!(
+                "{}[benchmark]\ntype = \"tabular\"\ndescription = \"longname.tabular.toml\"\n",
+                comparison("[10]").replace("datasets = [\"cifar10\"]\n", "")
+            ))),
+            needle: "longname.tabular.toml: invalid tabular description: `name` \"nnnn",
+        },
+    ]);
+
     let mut table = String::from(
         "| # | bad input | exit | message (first 150 characters) |\n|---|---|---|---|\n",
     );

@@ -262,8 +262,11 @@ impl TabularDescription {
             }
         }
         if let Some(n) = &self.name {
-            if n.trim().is_empty() {
-                return Err(bad("`name` is empty".into()));
+            if let Some(why) = crate::fsutil::plain_name_problem(n) {
+                return Err(bad(format!(
+                    "`name` {:?} {why} (it names the benchmark in results, folders and models)",
+                    n.chars().take(120).collect::<String>()
+                )));
             }
         }
         Ok(())
@@ -401,6 +404,22 @@ separator = " "
             (
                 format!("cost = \"ops\"\n{OK}"),
                 "`cost` = `ops` is also an [[architecture]] column",
+            ),
+            (
+                format!("name = \"\\u001b[31mred\"\n{OK}"),
+                "`name` \"\\u{1b}[31mred\" must not contain control characters",
+            ),
+            (
+                format!("name = \"abc\\u202Egpj\"\n{OK}"),
+                "`name` \"abc\\u{202e}gpj\" must not contain Unicode format characters",
+            ),
+            (
+                format!("name = \"{}\"\n{OK}", "n".repeat(300)),
+                "must be at most 100 characters",
+            ),
+            (
+                format!("name = \"a/b\"\n{OK}"),
+                "must be a plain folder name",
             ),
         ];
         for (text, want) in cases {
