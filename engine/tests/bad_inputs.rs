@@ -765,6 +765,34 @@ fn bad_inputs_get_clear_errors() {
         },
     ]);
 
+    // Numbers above 2^63 - 1, which a TOML file cannot hold (issue 21): refused as numbers.
+    let big = "18446744073709551615";
+    cases.extend([
+        Case {
+            what: "--seed 2^64-1",
+            args: [run(file(&b)), vec!["--seed".into(), big.into()]].concat(),
+            needle: "--seed 18446744073709551615 is above the largest seed, 9223372036854775807",
+        },
+        Case {
+            what: "compare --seed 2^64-1",
+            args: [
+                compare(file(&comparison("[10]"))),
+                vec!["--seed".into(), big.into()],
+            ]
+            .concat(),
+            needle: "--seed 18446744073709551615 is above the largest seed",
+        },
+        Case {
+            what: "--set with an integer above 2^63-1",
+            args: [
+                run(file(&b)),
+                vec!["--set".into(), format!("strategy.population_size={big}")],
+            ]
+            .concat(),
+            needle: "--set strategy.population_size=18446744073709551615: 18446744073709551615 is out of range",
+        },
+    ]);
+
     let mut table = String::from(
         "| # | bad input | exit | message (first 150 characters) |\n|---|---|---|---|\n",
     );

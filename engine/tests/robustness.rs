@@ -153,6 +153,32 @@ fn a_result_that_cannot_be_written_is_one_error_line_and_exit_1() {
 }
 
 #[test]
+fn a_run_stopped_before_its_first_query_says_so() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let o = emprox(&[
+        "run",
+        "examples/nb201_random.toml",
+        "--seeds",
+        "1",
+        "--set",
+        "budget.max_wall_seconds=1e-9",
+        "--out",
+        s(&out),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("no evaluation succeeded in run 0 of 1: run 0 stopped (max_wall_seconds) before its first query"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("trials.jsonl"),
+        "nothing to read there: {err}"
+    );
+}
+
+#[test]
 fn show_reads_a_run_whose_evaluations_all_failed_and_failures_are_visible() {
     let tmp = tempfile::tempdir().unwrap();
     // Fails, naming its arguments (the spec file's path among them).
