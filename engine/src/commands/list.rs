@@ -11,24 +11,19 @@ use emprox_train::TrainingConfig;
 
 /// Runs `emprox list`.
 pub fn list() -> anyhow::Result<()> {
-    let mut o = Vec::new();
-    o.push("benchmarks ([benchmark] type):".into());
-    o.push("  nasbench201".into());
-    o.push("    dataset = cifar10 | cifar100 | imagenet16-120   (required)".into());
-    o.push(
+    let mut o: Vec<String> = vec![
+        "benchmarks ([benchmark] type):".into(),
+        "  nasbench201".into(),
+        "    dataset = cifar10 | cifar100 | imagenet16-120   (required)".into(),
         "    noise   = \"mean\"    mean over seeds, or \"sample\" one per-seed validation run"
             .into(),
-    );
-    o.push("    data    = <shipped> another copy of nb201.csv(.gz)".into());
-    o.push(
+        "    data    = <shipped> another copy of nb201.csv(.gz)".into(),
         "  tabular    any table of trained architectures (README: \"Your own benchmark\")".into(),
-    );
-    o.push("    description = <file>  a description file, or an inline [benchmark.table] with the same keys:".into());
-    o.push(format!(
-        "      data, name, select, objective = {{ column, goal = \"maximize\" | \"minimize\" }}, test, cost, iso_key, extras,"
-    ));
-    o.push("      [[architecture]] column, separator, choices".into());
-    o.push("    shipped: benchmarks/data/nb201_<dataset>.tabular.toml, nb201_cifar10_hw.tabular.toml (device latencies),\n             nb101_subset500.tabular.toml, nb301_subset.tabular.toml".into());
+        "    description = <file>  a description file, or an inline [benchmark.table] with the same keys:".into(),
+        "      data, name, select, objective = { column, goal = \"maximize\" | \"minimize\" }, test, cost, iso_key, extras,".into(),
+        "      [[architecture]] column, separator, choices".into(),
+        "    shipped: benchmarks/data/nb201_<dataset>.tabular.toml, nb201_cifar10_hw.tabular.toml (device latencies),\n             nb101_subset500.tabular.toml, nb301_subset.tabular.toml".into(),
+    ];
     print_catalogue(
         &mut o,
         "strategies ([strategy] type):",
@@ -63,20 +58,18 @@ pub fn list() -> anyhow::Result<()> {
     ));
     let command: CommandConfig =
         toml::from_str("command = [\"PROGRAM\"]").expect("a command list is a valid table");
-    o.push(format!("  command    workers = 1, cache = <none>; [evaluator.command] (placeholders {{arch}} {{index}} {{seed}} {{spec}}; also working_dir, env; any benchmark, tabular included):"));
+    o.push("  command    workers = 1, cache = <none>; [evaluator.command] (placeholders {arch} {index} {seed} {spec}; also working_dir, env; any benchmark, tabular included):".into());
     o.push(format!("             {}", defaults(&command)));
     let slurm: SlurmConfig =
         toml::from_str("command = [\"PROGRAM\"]").expect("a command list is a valid table");
-    o.push(format!("  slurm      workers = 1 (jobs in flight), cache = <none>; [evaluator.slurm] (one batch job per candidate; placeholders {{arch}} {{index}} {{seed}} {{spec}} {{emprox}}; also partition, time, cpus_per_task, mem, gres, account, qos, sbatch_args, working_dir, env; any benchmark):"));
+    o.push("  slurm      workers = 1 (jobs in flight), cache = <none>; [evaluator.slurm] (one batch job per candidate; placeholders {arch} {index} {seed} {spec} {emprox}; also partition, time, cpus_per_task, mem, gres, account, qos, sbatch_args, working_dir, env; any benchmark):".into());
     o.push(format!("             {}", defaults(&slurm)));
     o.push(
         "budget ([budget], OR-ed, at least one): max_queries, max_sim_seconds, max_wall_seconds"
             .into(),
     );
-    o.push(format!(
-        "objectives (top level, optional): [{{ metric, goal = \"maximize\" | \"minimize\", range = [lo, hi] }}, ...]; \
-         up to 3, the first the search signal, the others extras of a tabular benchmark"
-    ));
+    o.push("objectives (top level, optional): [{ metric, goal = \"maximize\" | \"minimize\", range = [lo, hi] }, ...]; \
+         up to 3, the first the search signal, the others extras of a tabular benchmark".into());
     o.push(format!(
         "search ([search]): {}",
         defaults(&SearchSettings::default())
@@ -99,7 +92,7 @@ fn defaults<T: serde::Serialize>(value: &T) -> String {
 /// A registry's types, each with its keys: default, accepted values and description (all from
 /// the parameter structs' declarations), as lines appended to `o`.
 fn print_catalogue(o: &mut Vec<String>, title: &str, catalogue: Catalogue) {
-    o.push(format!("{title}"));
+    o.push(title.into());
     for (name, params) in catalogue {
         o.push(format!("  {name}"));
         for p in params {

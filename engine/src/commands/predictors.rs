@@ -80,8 +80,7 @@ pub fn eval_predictors(args: &EvalPredictorsArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The `[benchmark]` table of any emprox file (other tables are ignored), its relative paths
-/// resolved against the file's folder.
+/// The `[benchmark]` table of any emprox file (its other tables are ignored).
 #[derive(serde::Deserialize)]
 struct BenchmarkOf {
     benchmark: BenchmarkConfig,
