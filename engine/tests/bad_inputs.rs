@@ -718,11 +718,6 @@ fn bad_inputs_get_clear_errors() {
             needle: "`report_at` holds 10 twice",
         },
         Case {
-            what: "compare: default report_at beyond a small budget",
-            args: compare(file(&comparison("[50]").replace("report_at = [50]\n", ""))),
-            needle: "`report_at` holds 50, beyond the budget's max_queries (20)",
-        },
-        Case {
             what: "[evaluation] train_sizes twice",
             args: predictors(file(
                 &eval("", "type = \"random\"")
