@@ -150,7 +150,7 @@ impl CommandConfig {
         {
             return err(format!(
                 "`timeout_seconds` must be a positive number of seconds up to {MAX_TIMEOUT_SECONDS} (30 days), got {}",
-                self.timeout_seconds
+                seconds_text(self.timeout_seconds)
             ));
         }
         check_working_dir(self.working_dir.as_deref()).map_err(CommandConfigError)?;
@@ -169,6 +169,17 @@ pub fn check_working_dir(dir: Option<&std::path::Path>) -> Result<(), String> {
 
 /// The longest `timeout_seconds`: 30 days.
 pub const MAX_TIMEOUT_SECONDS: f64 = 30.0 * 24.0 * 3600.0;
+
+/// A number of seconds as written in a message: as a decimal where that is short (`0.5`,
+/// `3600`), else in exponent form (`1e-300`, not three hundred digits).
+pub fn seconds_text(x: f64) -> String {
+    let plain = x.to_string();
+    if plain.len() <= 12 {
+        plain
+    } else {
+        format!("{x:e}")
+    }
+}
 
 impl CommandConfig {
     /// Checks that the program can be started: a path (with a `/`) must name an executable
@@ -427,7 +438,7 @@ impl<S: SearchSpace> CommandEvaluator<S> {
             let _ = child.wait();
             return Err(fail(format!(
                 "timed out after {} s (killed)",
-                self.config.timeout_seconds
+                seconds_text(self.config.timeout_seconds)
             )));
         };
         // The command exited. Something it left running in the background may still hold the
@@ -846,6 +857,21 @@ mod tests {
             Nb201Space::new(Nb201Data::shipped().unwrap()),
         )
         .unwrap()
+    }
+
+    #[test]
+    fn a_tiny_timeout_is_printed_short() {
+        assert_eq!(seconds_text(0.5), "0.5");
+        assert_eq!(seconds_text(3600.0), "3600");
+        assert_eq!(seconds_text(1e20), "1e20");
+        let e = evaluator(&["sleep", "1"], 1e-300)
+            .run(&Cell::from_code(1).unwrap(), 1)
+            .unwrap_err();
+        assert!(
+            e.reason.contains("timed out after 1e-300 s (killed)"),
+            "{}",
+            e.reason
+        );
     }
 
     #[test]

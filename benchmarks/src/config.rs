@@ -70,7 +70,10 @@ impl BenchmarkConfig {
                 if self.dataset.is_some() || self.data.is_some() || self.noise != NoiseModel::Mean {
                     return Err("[benchmark] `dataset`, `data` and `noise` apply to type = \"nasbench201\" only; a tabular benchmark names its table in its description (select rows with `select`)".into());
                 }
-                if self.description.is_some() == self.table.is_some() {
+                if self.description.is_some() && self.table.is_some() {
+                    return Err("[benchmark] type = \"tabular\" takes either `description = \"FILE.toml\"` or an inline [benchmark.table], not both".into());
+                }
+                if self.description.is_none() && self.table.is_none() {
                     return Err("[benchmark] type = \"tabular\" needs either `description = \"FILE.toml\"` or an inline [benchmark.table]".into());
                 }
             }

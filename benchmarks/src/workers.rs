@@ -26,6 +26,10 @@ use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
+/// The most threads one of emprox's thread pools may start (`--threads`, `[evaluation] jobs`):
+/// each is an OS thread with its own stack.
+pub const MAX_THREADS: usize = 1024;
+
 /// The identifier the caller gives a job.
 pub type JobId = u64;
 

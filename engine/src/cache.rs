@@ -46,7 +46,10 @@ fn check_cached(o: &Outcome) -> Result<(), String> {
 }
 
 impl CacheFile {
-    /// Opens (creating) a cache file and loads its valid entries.
+    /// Opens (creating) a cache file and loads its valid entries. Torn lines (a kill or a full
+    /// disk in the middle of an append) are removed from the file under its exclusive lock, so
+    /// that they are reported once: no append is in progress while the lock is held, and every
+    /// whole line is kept.
     pub fn open(path: &Path) -> Result<CacheFile, String> {
         let file = std::fs::OpenOptions::new()
             .create(true)
@@ -54,26 +57,10 @@ impl CacheFile {
             .append(true)
             .open(path)
             .map_err(|e| e.to_string())?;
-        let bytes = {
-            file.lock_shared().map_err(|e| e.to_string())?;
-            let bytes = std::fs::read(path);
-            let _ = file.unlock();
-            bytes.map_err(|e| e.to_string())?
-        };
-        let mut cache = ResultCache::new();
-        let mut skipped = Vec::new();
-        for (i, line) in bytes.split_inclusive(|&b| b == b'\n').enumerate() {
-            let parsed = if line.ends_with(b"\n") {
-                serde_json::from_slice::<CacheLine>(line).map_err(|e| e.to_string())
-            } else {
-                Err("a torn last line".to_string())
-            };
-            match parsed.and_then(|l| check_cached(&l.outcome).map(|_| l)) {
-                Ok(l) => cache.insert(l.key, &Ok(l.outcome)),
-                Err(why) if line.iter().all(u8::is_ascii_whitespace) => drop(why),
-                Err(why) => skipped.push(format!("line {}: {why}", i + 1)),
-            }
-        }
+        file.lock().map_err(|e| e.to_string())?;
+        let loaded = load_and_repair(path);
+        let _ = file.unlock();
+        let (cache, skipped) = loaded.map_err(|e| format!("{}: {e}", path.display()))?;
         if !skipped.is_empty() {
             tracing::warn!(
                 "result cache {}: ignored {} invalid entr{} (evaluated again): {}",
@@ -118,6 +105,45 @@ impl CacheFile {
         g.0.insert(key, result);
         Ok(())
     }
+}
+
+/// Reads the cache file (its lock held) into a cache, with why each line that was skipped was
+/// skipped, and rewrites the file without its torn lines (those that are not whole records: the
+/// remains of an interrupted append), in place, since other processes hold it open.
+fn load_and_repair(path: &Path) -> std::io::Result<(ResultCache, Vec<String>)> {
+    use std::io::Write;
+    let bytes = std::fs::read(path)?;
+    let mut cache = ResultCache::new();
+    let mut skipped = Vec::new();
+    let mut whole = Vec::with_capacity(bytes.len());
+    for (i, line) in bytes.split_inclusive(|&b| b == b'\n').enumerate() {
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let parsed = if line.ends_with(b"\n") {
+            serde_json::from_slice::<CacheLine>(line)
+                .map_err(|e| format!("{e} (a torn line, removed)"))
+        } else {
+            Err("a torn last line (removed)".to_string())
+        };
+        let Ok(l) = parsed.map_err(|why| skipped.push(format!("line {}: {why}", i + 1))) else {
+            continue;
+        };
+        whole.extend_from_slice(line);
+        match check_cached(&l.outcome) {
+            Ok(()) => cache.insert(l.key, &Ok(l.outcome)),
+            Err(why) => skipped.push(format!("line {}: {why}", i + 1)),
+        }
+    }
+    if whole.len() != bytes.len() {
+        // The whole lines only move towards the start: a crash part-way leaves whole lines and
+        // at worst a torn one, which the next open removes.
+        let mut f = std::fs::OpenOptions::new().write(true).open(path)?;
+        f.write_all(&whole)?;
+        f.set_len(whole.len() as u64)?;
+        f.sync_data()?;
+    }
+    Ok((cache, skipped))
 }
 
 /// Appends `line` under the file's exclusive lock, on a new line, with one write, synced.
@@ -236,5 +262,38 @@ mod tests {
             Some(Some(89.0))
         );
         assert_eq!(std::fs::read_to_string(&path).unwrap().lines().count(), 1);
+    }
+
+    #[test]
+    fn torn_lines_are_removed_once_and_whole_lines_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cache.jsonl");
+        let line = |key: &str, v: f64| {
+            let mut l = serde_json::to_string(&CacheLine {
+                key: key.into(),
+                outcome: outcome(v),
+            })
+            .unwrap();
+            l.push('\n');
+            l
+        };
+        let (a, b, absurd) = (line("a", 90.0), line("b", 80.0), line("c", 1e9));
+        // A torn fragment that a later append put on its own line, an absurd value (a whole
+        // line: kept, and ignored), and a torn last line.
+        let torn = &b[..b.len() / 2];
+        std::fs::write(&path, format!("{a}{torn}\n{absurd}{b}{torn}")).unwrap();
+        let c = CacheFile::open(&path).unwrap();
+        assert!(c.get("a").is_some() && c.get("b").is_some() && c.get("c").is_none());
+        let repaired = format!("{a}{absurd}{b}");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), repaired);
+        // Appends follow the whole lines; reopening changes nothing.
+        c.put("d".into(), &Ok(outcome(70.0))).unwrap();
+        drop(c);
+        let c = CacheFile::open(&path).unwrap();
+        assert_eq!(c.get("d").map(|o| o.val_acc), Some(70.0));
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            format!("{repaired}{}", line("d", 70.0))
+        );
     }
 }

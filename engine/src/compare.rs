@@ -43,8 +43,9 @@ pub struct Comparison {
     /// then reports the hypervolume at each `report_at` (and its share of the table's front).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub objectives: Vec<crate::objectives::ObjectiveSpec>,
-    /// Query counts reported in the table (default 50, 100, 150).
-    #[serde(default = "default_report")]
+    /// Query counts reported in the table (default: 50, 100 and 150, those within the budget's
+    /// `max_queries`, else `max_queries`; filled in by [`Comparison::load`]).
+    #[serde(default)]
     pub report_at: Vec<u64>,
     /// Budget shared by every experiment.
     pub budget: Budget,
@@ -52,8 +53,36 @@ pub struct Comparison {
     pub experiments: Vec<Entry>,
 }
 
-fn default_report() -> Vec<u64> {
-    vec![50, 100, 150]
+/// The default `report_at`: 50, 100 and 150 queries, those the budget reaches (else its
+/// `max_queries` alone).
+fn default_report(budget: &Budget) -> Vec<u64> {
+    let within: Vec<u64> = [50, 100, 150]
+        .into_iter()
+        .filter(|&q| budget.max_queries.is_none_or(|m| q <= m))
+        .collect();
+    match budget.max_queries {
+        Some(m) if within.is_empty() => vec![m],
+        _ => within,
+    }
+}
+
+/// Checks `report_at`: distinct query counts from 1 to the budget's `max_queries`, where there
+/// is one (a count no run reaches would be a column of NaN).
+fn check_report_at(at: &[u64], budget: &Budget) -> Result<(), String> {
+    for (i, &q) in at.iter().enumerate() {
+        if q == 0 {
+            return Err("`report_at` holds 0: query counts start at 1".into());
+        }
+        if let Some(max) = budget.max_queries.filter(|&m| q > m) {
+            return Err(format!(
+                "`report_at` holds {q}, beyond the budget's max_queries ({max}): no run gets there"
+            ));
+        }
+        if at[..i].contains(&q) {
+            return Err(format!("`report_at` holds {q} twice"));
+        }
+    }
+    Ok(())
 }
 
 /// One experiment of a comparison.
@@ -101,6 +130,10 @@ impl Comparison {
             b.resolve_paths(path.parent().unwrap_or(Path::new("")));
         }
         crate::rundir::check_folder_name("`name`", &c.name).map_err(err)?;
+        if c.report_at.is_empty() {
+            c.report_at = default_report(&c.budget);
+        }
+        check_report_at(&c.report_at, &c.budget).map_err(err)?;
         // Each label names a folder: two labels must not map to the same one.
         let mut folders = std::collections::HashMap::new();
         for e in &c.experiments {
@@ -909,5 +942,21 @@ mod tests {
             assert_eq!(f, name, "{text}");
             crate::rundir::check_folder_name("folder", &f).unwrap();
         }
+    }
+
+    #[test]
+    fn report_points_are_counts_the_budget_reaches() {
+        let budget = |max_queries| Budget {
+            max_queries,
+            max_sim_seconds: None,
+            max_wall_seconds: Some(60.0),
+        };
+        assert_eq!(default_report(&budget(None)), [50, 100, 150]);
+        assert_eq!(default_report(&budget(Some(1000))), [50, 100, 150]);
+        assert_eq!(default_report(&budget(Some(120))), [50, 100]);
+        assert_eq!(default_report(&budget(Some(20))), [20]);
+        assert!(check_report_at(&[20], &budget(Some(20))).is_ok());
+        assert!(check_report_at(&[21], &budget(Some(20))).is_err());
+        assert!(check_report_at(&[1_000_000], &budget(None)).is_ok());
     }
 }

@@ -20,6 +20,21 @@ pub struct ConfigError(pub String);
 /// The most runs (`seeds`) of one experiment.
 pub const MAX_SEEDS: u64 = 100_000;
 
+/// The largest master seed (`--seed`): the largest integer a TOML file holds, since the
+/// resolved configuration records it.
+pub const MAX_SEED: u64 = i64::MAX as u64;
+
+/// `--seed`'s value, if it is at most [`MAX_SEED`].
+pub fn check_seed_flag(seed: u64) -> Result<u64, ConfigError> {
+    if seed > MAX_SEED {
+        return Err(ConfigError(format!(
+            "--seed {seed} is above the largest seed, {MAX_SEED} (2^63 - 1, the largest integer \
+             a TOML file holds)"
+        )));
+    }
+    Ok(seed)
+}
+
 fn default_seeds() -> u64 {
     1
 }
@@ -384,7 +399,14 @@ fn override_order(overrides: &[String]) -> Vec<&str> {
     first
 }
 
-/// Applies `a.b.c=VALUE` to a TOML table. VALUE is read as a TOML value, else as a string.
+/// Digits with an optional sign.
+fn is_whole_number(s: &str) -> bool {
+    let digits = s.strip_prefix(['-', '+']).unwrap_or(s);
+    !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Applies `a.b.c=VALUE` to a TOML table. VALUE is read as a TOML value, else as a string (a
+/// whole number beyond TOML's integers is an error).
 ///
 /// A `type` that changes (`strategy.type=random` where the file says `regularized_evolution`)
 /// replaces its table: the old type's keys go, and the new type starts from its defaults.
@@ -397,9 +419,18 @@ pub(crate) fn apply_override(table: &mut toml::Table, pair: &str) -> Result<(), 
     if parts.iter().any(|p| p.is_empty()) {
         return Err(ConfigError(format!("--set {pair}: invalid key `{key}`")));
     }
-    let value = match toml::from_str::<toml::Table>(&format!("v = {}", raw.trim())) {
+    let raw = raw.trim();
+    let value = match toml::from_str::<toml::Table>(&format!("v = {raw}")) {
         Ok(mut t) => t.remove("v").expect("just parsed"),
-        Err(_) => toml::Value::String(raw.trim().to_string()),
+        // A whole number TOML cannot hold is a number out of range, not a string.
+        Err(_) if is_whole_number(raw) => {
+            return Err(ConfigError(format!(
+                "--set {pair}: {raw} is out of range: integers go from {} to {} (TOML's)",
+                i64::MIN,
+                i64::MAX
+            )))
+        }
+        Err(_) => toml::Value::String(raw.to_string()),
     };
     let mut cur = table;
     for p in &parts[..parts.len() - 1] {

@@ -425,10 +425,7 @@ pub fn plot_mean_incumbent(
 
 /// `-v`: one line per finished run.
 fn log_run_end(name: &str, signal: &Signal, r: &results::RunSummary) {
-    let stop = serde_json::to_value(r.stop_reason)
-        .ok()
-        .and_then(|v| v.as_str().map(String::from))
-        .unwrap_or_default();
+    let stop = r.stop_reason.to_string();
     let best = match &r.best {
         Some(b) => format!(
             "best {} {}",

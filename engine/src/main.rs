@@ -1,7 +1,10 @@
 //! The `emprox` command-line tool.
 
 use clap::{Parser, Subcommand};
-use emprox_engine::commands::{arch, compare, list, predictors, run, show, train_one};
+use emprox_engine::commands::{
+    arch, compare, list, predictors, run, show, train_one, StdoutFailed,
+};
+use emprox_engine::progress::say;
 use std::process::ExitCode;
 
 /// emprox: neural architecture search with cheap performance estimation.
@@ -66,6 +69,9 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         // Colour codes only on a terminal: a log file or a pipe gets plain text.
         .with_ansi(std::io::stderr().is_terminal())
+        // A log line that cannot be written is dropped: the default reports it with
+        // `eprintln!`, which panics on the same stderr.
+        .log_internal_errors(false)
         .init();
     if matches!(
         cli.command,
@@ -97,12 +103,16 @@ fn main() -> ExitCode {
     }
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) if e.is::<run::NothingEvaluated>() || e.is::<train_one::TrainingFailed>() => {
-            eprintln!("error: {}", one_line(&e));
+        Err(e)
+            if e.is::<run::NothingEvaluated>()
+                || e.is::<train_one::TrainingFailed>()
+                || e.is::<StdoutFailed>() =>
+        {
+            say(&format!("error: {}", one_line(&e)));
             ExitCode::from(1)
         }
         Err(e) => {
-            eprintln!("error: {}", one_line(&e));
+            say(&format!("error: {}", one_line(&e)));
             ExitCode::from(2)
         }
     }
@@ -110,7 +120,7 @@ fn main() -> ExitCode {
 
 /// Commands that only print (list, arch, show, predict) end quietly when their reader goes away
 /// (`emprox list | head -1`), as Unix filters do: SIGPIPE gets its default action back (Rust
-/// ignores it, and `println!` would then panic on the closed pipe).
+/// ignores it, and a write would then fail with `EPIPE`).
 fn quiet_on_closed_pipe() {
     #[cfg(unix)]
     // SAFETY: restores the default disposition of one signal before any other thread exists.
@@ -134,12 +144,12 @@ fn stop_cleanly_on_signals() {
                 emprox_benchmarks::command::stop_all(std::time::Duration::from_secs(2));
                 match emprox_benchmarks::slurm::cancel_all() {
                     Ok(ids) if ids.is_empty() => {}
-                    Ok(ids) => eprintln!(
+                    Ok(ids) => say(&format!(
                         "\ncancelled {} Slurm job(s) in flight: {}",
                         ids.len(),
                         ids.join(" ")
-                    ),
-                    Err(e) => eprintln!("\nerror: scancel failed: {e}"),
+                    )),
+                    Err(e) => say(&format!("\nerror: scancel failed: {e}")),
                 }
                 let name = if sig == SIGINT {
                     "interrupted"
@@ -147,10 +157,10 @@ fn stop_cleanly_on_signals() {
                     "terminated"
                 };
                 match run::resume_hint() {
-                    Some(command) => {
-                        eprintln!("\n{name}: the run stopped; continue it with `{command}`")
-                    }
-                    None => eprintln!("\n{name}"),
+                    Some(command) => say(&format!(
+                        "\n{name}: the run stopped; continue it with `{command}`"
+                    )),
+                    None => say(&format!("\n{name}")),
                 }
                 std::process::exit(128 + sig);
             }

@@ -29,8 +29,20 @@ pub struct ObjectiveSpec {
     /// `[lo, hi]`: the values that normalise this objective to [0, 1] for the hypervolume
     /// (values outside are clipped: below an accuracy's `lo` adds nothing). Default: the range
     /// of the column in the table.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "two_numbers"
+    )]
     pub range: Option<[f64; 2]>,
+}
+
+/// A `range`: exactly two numbers (a fixed-size array alone would take the first two of more).
+fn two_numbers<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<[f64; 2]>, D::Error> {
+    let v = Vec::<f64>::deserialize(d)?;
+    <[f64; 2]>::try_from(v.as_slice())
+        .map(Some)
+        .map_err(|_| serde::de::Error::invalid_length(v.len(), &"two numbers [lo, hi]"))
 }
 
 /// The most objectives of one experiment (hypervolume is computed exactly).
@@ -494,6 +506,25 @@ mod tests {
         assert!(check(&[spec("val_acc", Goal::Maximize), bad])
             .unwrap_err()
             .contains("lo < hi"));
+    }
+
+    #[test]
+    fn a_range_is_exactly_two_numbers() {
+        let parse = |range: &str| {
+            toml::from_str::<ObjectiveSpec>(&format!(
+                "metric = \"lat\"\ngoal = \"minimize\"\n{range}"
+            ))
+            .map(|s| s.range)
+            .map_err(|e| e.message().to_string())
+        };
+        assert_eq!(parse(""), Ok(None));
+        assert_eq!(parse("range = [0, 10]"), Ok(Some([0.0, 10.0])));
+        for (range, n) in [("[0, 10, 20]", 3), ("[5]", 1), ("[]", 0)] {
+            assert_eq!(
+                parse(&format!("range = {range}")),
+                Err(format!("invalid length {n}, expected two numbers [lo, hi]"))
+            );
+        }
     }
 
     #[test]

@@ -31,6 +31,10 @@ impl Default for PoolSettings {
     }
 }
 
+/// The most mutations one mutant may be from its parent (`[filter] mutations`): each is one
+/// step of the space's mutation, drawn anew for every mutant of every pool.
+pub const MAX_MUTATIONS: usize = 100;
+
 /// Draws per mutant before a pool of mutations is given up as full (of repeats).
 const ATTEMPTS_PER_MUTANT: usize = 20;
 
@@ -46,8 +50,11 @@ impl PoolSettings {
         if self.mutate_top == 0 {
             return Err("[filter] mutate_top must be at least 1".into());
         }
-        if self.mutations == 0 {
-            return Err("[filter] mutations must be at least 1".into());
+        if !(1..=MAX_MUTATIONS).contains(&self.mutations) {
+            return Err(format!(
+                "[filter] mutations must be in [1, {MAX_MUTATIONS}], got {}",
+                self.mutations
+            ));
         }
         Ok(())
     }

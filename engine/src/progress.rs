@@ -21,6 +21,14 @@ pub const LINE_EVERY: u64 = 50;
 
 static QUIET: AtomicBool = AtomicBool::new(false);
 
+/// Writes `line` and a newline to stderr. A stderr that cannot be written (a full disk, a closed
+/// descriptor) is ignored: progress, warnings and log lines must never stop a run (`eprintln!`
+/// would panic).
+pub fn say(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
+}
+
 /// `--quiet`: no progress and no warnings, only errors and the final result.
 pub fn set_quiet(quiet: bool) {
     QUIET.store(quiet, Ordering::SeqCst);
@@ -98,10 +106,10 @@ impl Reporter {
         }
         let n = self.failures();
         if n > FAILURES_SHOWN && !matches!(self.display, Display::Quiet) {
-            eprintln!(
+            say(&format!(
                 "warning: {} more evaluation(s) failed (reasons in the runs' trials.jsonl)",
                 n - FAILURES_SHOWN
-            );
+            ));
         }
     }
 
@@ -167,8 +175,8 @@ impl Progress for Reporter {
         if n <= FAILURES_SHOWN {
             let msg = format!("warning: run {run} query {query} ({arch}) failed: {reason}");
             match &self.display {
-                Display::Bar(bar) => bar.suspend(|| eprintln!("{msg}")),
-                Display::Lines => eprintln!("{msg}"),
+                Display::Bar(bar) => bar.suspend(|| say(&msg)),
+                Display::Lines => say(&msg),
                 Display::Quiet => {}
             }
         }
@@ -204,11 +212,11 @@ impl Progress for Reporter {
                     }
                     None => format!("{} queries in {}", c.done, human_secs(elapsed)),
                 };
-                eprintln!(
+                say(&format!(
                     "{}: run {run} query {query}{of}: {}; {overall}",
                     c.label,
                     incumbent(best)
-                );
+                ));
             }
         }
     }

@@ -618,20 +618,7 @@ impl Walk<'_> {
 
 /// Checks that `name` can be used as one folder name under `runs/`.
 pub fn check_folder_name(what: &str, name: &str) -> Result<(), String> {
-    let bad = if name.trim().is_empty() {
-        Some("must not be empty")
-    } else if name == "." || name == ".." {
-        Some("must not be `.` or `..`")
-    } else if name.contains(['/', '\\']) {
-        Some("must be a plain folder name, without `/` or `\\`")
-    } else if name.chars().any(char::is_control) {
-        Some("must not contain control characters")
-    } else if name.chars().count() > 100 {
-        Some("must be at most 100 characters")
-    } else {
-        None
-    };
-    match bad {
+    match emprox_benchmarks::fsutil::plain_name_problem(name) {
         Some(why) => Err(format!(
             "{what} {:?} {why} (it names the output folder runs/<name>)",
             name.chars().take(120).collect::<String>()

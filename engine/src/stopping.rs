@@ -19,6 +19,14 @@ pub enum StopReason {
     MaxFailures,
 }
 
+/// Its name in files (`max_wall_seconds`, ...).
+impl std::fmt::Display for StopReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let v = serde_json::to_value(self).map_err(|_| std::fmt::Error)?;
+        f.write_str(v.as_str().unwrap_or_default())
+    }
+}
+
 /// Counts failed evaluations in a row against `[search] max_failures`.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FailureStreak {

@@ -567,6 +567,227 @@ fn bad_inputs_get_clear_errors() {
         },
     ]);
 
+    // Values within each key's type that could not run (issue 21): refused before anything
+    // is written, never a panic or an abort.
+    let eval = |evaluation: &str, estimator: &str| {
+        format!(
+            "[benchmark]\ntype = \"nasbench201\"\ndataset = \"cifar10\"\n\
+             [evaluation]\ntrain_sizes = [10]\ntest_size = 20\n{evaluation}\n\
+             [[estimators]]\n{estimator}\n"
+        )
+    };
+    let predictors = |f: String| vec!["eval-predictors".to_string(), f, "--out".into(), o.clone()];
+    cases.extend([
+        Case {
+            what: "[evaluation] trials = 2^63-1",
+            args: predictors(file(&eval(
+                "trials = 9223372036854775807",
+                "type = \"random\"",
+            ))),
+            needle: "`evaluation.trials` must be at most 10000, got 9223372036854775807",
+        },
+        Case {
+            what: "[evaluation] trials_per_size = 2^63-1",
+            args: predictors(file(&eval(
+                "trials_per_size = { 10 = 9223372036854775807 }",
+                "type = \"random\"",
+            ))),
+            needle: "give 1 to 10000 trials",
+        },
+        Case {
+            what: "[evaluation] jobs = 100000",
+            args: predictors(file(&eval("jobs = 100000", "type = \"random\""))),
+            needle: "`evaluation.jobs` must be at most 1024 (one thread each), got 100000",
+        },
+        Case {
+            what: "[filter] mutations = 10^9",
+            args: run(file(&e.replace(
+                "candidates = 100 ",
+                "mutations = 1000000000\ncandidates = 100 ",
+            ))),
+            needle: "[filter] mutations must be in [1, 100], got 1000000000",
+        },
+        Case {
+            what: "mlp_ensemble with every size at its maximum",
+            args: predictors(file(&eval(
+                "",
+                "type = \"mlp_ensemble\"\nensemble_size = 100\nlayers = 64\nwidth = 4096\n\
+                 epochs = 100000\nbatch_size = 100000",
+            ))),
+            needle: "`ensemble_size` × `layers` × `width`² = 100 × 64 × 4096² is more than",
+        },
+        Case {
+            what: "[estimator] mlp_ensemble too large for memory (filter)",
+            args: run(file(
+                &e.replace(
+                    "type = \"emprox\"",
+                    "type = \"mlp_ensemble\"\nensemble_size = 100\nlayers = 64\nwidth = 4096\n# ",
+                )
+                .replace("\npretrain = 2000", "\n# pretrain = 2000"),
+            )),
+            needle: "hidden weights an ensemble may hold",
+        },
+    ]);
+
+    // Tabular input that was accepted without a word (issue 21): one line naming the file and
+    // the key.
+    let tabular = |name: &str, csv: &str, desc: &str| -> String {
+        std::fs::write(dir.join(format!("{name}.csv")), csv).unwrap();
+        std::fs::write(
+            dir.join(format!("{name}.tabular.toml")),
+            format!(
+                "data = \"{name}.csv\"\nobjective = {{ column = \"acc\", goal = \"maximize\" }}\n\
+                 {desc}\n[[architecture]]\ncolumn = \"ops\"\nseparator = \" \"\n"
+            ),
+        )
+        .unwrap();
+        b.replace(
+            "type = \"nasbench201\"\ndataset = \"cifar10\"",
+            &format!("type = \"tabular\"\ndescription = \"{name}.tabular.toml\"\n#"),
+        )
+        .replace("noise = \"mean\"", "")
+    };
+    let rows = "a b,90,5\nb a,91,6\na a,89,7\nb b,92,8\n";
+    let objective_is_arch = tabular("objarch", &format!("ops,acc,s\n{rows}"), "");
+    let desc = dir.join("objarch.tabular.toml");
+    let text = std::fs::read_to_string(&desc).unwrap();
+    std::fs::write(&desc, text.replace("column = \"acc\"", "column = \"ops\"")).unwrap();
+    cases.extend([
+        Case {
+            what: "tabular: the header names a used column twice",
+            args: run(file(&tabular("twice", &format!("ops,acc,acc\n{rows}"), ""))),
+            needle: "twice.csv: the header names column `acc` (the objective) twice, as columns 2 and 3",
+        },
+        Case {
+            what: "tabular: the objective is an architecture column",
+            args: run(file(&objective_is_arch)),
+            needle: "objarch.tabular.toml: invalid tabular description: `objective.column` = `ops` is also an [[architecture]] column",
+        },
+        Case {
+            what: "tabular: a negative cost",
+            args: run(file(&tabular(
+                "negcost",
+                "ops,acc,s\na b,90,5\nb a,91,-6\n",
+                "cost = \"s\"",
+            ))),
+            needle: "negcost.csv: line 3, column `s`: the `cost` (simulated training seconds) must be >= 0, found -6",
+        },
+        Case {
+            what: "objectives: a range of three numbers",
+            args: run(file(&format!(
+                "objectives = [{{ metric = \"val_acc\", goal = \"maximize\", range = [0, 10, 20] }}, \
+                 {{ metric = \"params_m\", goal = \"minimize\" }}]\n{b}"
+            ))),
+            needle: "invalid length 3, expected two numbers [lo, hi]",
+        },
+        Case {
+            what: "tabular: description both as a file and inline",
+            args: run(file(&format!(
+                "{}\n[benchmark.table]\ndata = \"twice.csv\"\n\
+                 objective = {{ column = \"acc\", goal = \"maximize\" }}\n\
+                 [[benchmark.table.architecture]]\ncolumn = \"ops\"\n",
+                tabular("both", &format!("ops,acc,s\n{rows}"), "")
+            ))),
+            needle: "takes either `description = \"FILE.toml\"` or an inline [benchmark.table], not both",
+        },
+    ]);
+
+    // Report points outside the budget and repeated sizes (issue 21).
+    let comparison = |report_at: &str| {
+        format!(
+            "name = \"c\"\nseeds = 2\ndatasets = [\"cifar10\"]\nreport_at = {report_at}\n\
+             [budget]\nmax_queries = 20\n[[experiments]]\nlabel = \"RS\"\n\
+             strategy = {{ type = \"random\" }}\n"
+        )
+    };
+    let compare = |f: String| vec!["compare".to_string(), f, "--out".into(), o.clone()];
+    cases.extend([
+        Case {
+            what: "compare: report_at beyond the budget",
+            args: compare(file(&comparison("[10, 1000000]"))),
+            needle: "`report_at` holds 1000000, beyond the budget's max_queries (20): no run gets there",
+        },
+        Case {
+            what: "compare: report_at = 0",
+            args: compare(file(&comparison("[0, 10]"))),
+            needle: "`report_at` holds 0: query counts start at 1",
+        },
+        Case {
+            what: "compare: report_at twice",
+            args: compare(file(&comparison("[10, 20, 10]"))),
+            needle: "`report_at` holds 10 twice",
+        },
+        Case {
+            what: "[evaluation] train_sizes twice",
+            args: predictors(file(
+                &eval("", "type = \"random\"")
+                    .replace("train_sizes = [10]", "train_sizes = [10, 10, 10]"),
+            )),
+            needle: "`evaluation.train_sizes` holds 10 twice",
+        },
+    ]);
+
+    // Names that a terminal or a folder would misread (issue 21): the experiment-name rule, in
+    // experiment files and tabular descriptions alike.
+    let long = "n".repeat(300);
+    tabular(
+        "longname",
+        &format!("ops,acc,s\n{rows}"),
+        &format!("name = \"{long}\""),
+    );
+    cases.extend([
+        Case {
+            what: "name with a right-to-left override (U+202E)",
+            args: run(file(&b.replace("name = \"nb201-re\"", "name = \"abc\\u202Egpj\""))),
+            needle: "`name` \"abc\\u{202e}gpj\" must not contain Unicode format characters",
+        },
+        Case {
+            what: "tabular: description name with an escape sequence",
+            args: run(file(&tabular(
+                "escname",
+                &format!("ops,acc,s\n{rows}"),
+                "name = \"\\u001b[2J\\u001b[31mred\"",
+            ))),
+            needle: "escname.tabular.toml: invalid tabular description: `name` \"\\u{1b}[2J\\u{1b}[31mred\" must not contain control characters",
+        },
+        Case {
+            what: "compare: tabular description name of 300 characters",
+            args: compare(file(&format!(
+                "{}[benchmark]\ntype = \"tabular\"\ndescription = \"longname.tabular.toml\"\n",
+                comparison("[10]").replace("datasets = [\"cifar10\"]\n", "")
+            ))),
+            needle: "longname.tabular.toml: invalid tabular description: `name` \"nnnn",
+        },
+    ]);
+
+    // Numbers above 2^63 - 1, which a TOML file cannot hold (issue 21): refused as numbers.
+    let big = "18446744073709551615";
+    cases.extend([
+        Case {
+            what: "--seed 2^64-1",
+            args: [run(file(&b)), vec!["--seed".into(), big.into()]].concat(),
+            needle: "--seed 18446744073709551615 is above the largest seed, 9223372036854775807",
+        },
+        Case {
+            what: "compare --seed 2^64-1",
+            args: [
+                compare(file(&comparison("[10]"))),
+                vec!["--seed".into(), big.into()],
+            ]
+            .concat(),
+            needle: "--seed 18446744073709551615 is above the largest seed",
+        },
+        Case {
+            what: "--set with an integer above 2^63-1",
+            args: [
+                run(file(&b)),
+                vec!["--set".into(), format!("strategy.population_size={big}")],
+            ]
+            .concat(),
+            needle: "--set strategy.population_size=18446744073709551615: 18446744073709551615 is out of range",
+        },
+    ]);
+
     let mut table = String::from(
         "| # | bad input | exit | message (first 150 characters) |\n|---|---|---|---|\n",
     );

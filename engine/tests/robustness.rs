@@ -51,6 +51,134 @@ fn printing_commands_end_quietly_on_a_closed_pipe() {
     }
 }
 
+/// `/dev/full`: every write fails with ENOSPC.
+fn full() -> Stdio {
+    Stdio::from(
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap(),
+    )
+}
+
+#[test]
+fn a_run_whose_stderr_cannot_be_written_finishes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    // Progress lines (stderr is not a terminal) and `-v` log lines go to stderr.
+    let o = bin()
+        .args([
+            "run",
+            "examples/nb201_random.toml",
+            "--seeds",
+            "3",
+            "-v",
+            "--out",
+            s(&out),
+        ])
+        .stderr(full())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{:?}", o.status);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("mean best test"), "{stdout}");
+    assert_eq!(
+        json(&out.join("summary.json"))["runs"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+}
+
+#[test]
+fn a_result_that_cannot_be_written_is_one_error_line_and_exit_1() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let runs = [
+        vec!["list".to_string()],
+        vec!["arch".into(), "0".into()],
+        vec![
+            "run".into(),
+            "examples/nb201_random.toml".into(),
+            "--seeds".into(),
+            "1".into(),
+            "--out".into(),
+            s(&out).into(),
+        ],
+    ];
+    for args in &runs {
+        let o = bin().args(args).stdout(full()).output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{:?}: {err}", args[0]);
+        let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("error: ")).collect();
+        assert_eq!(
+            lines,
+            ["error: cannot write the result to stdout: No space left on device (os error 28)"],
+            "{:?}: {err}",
+            args[0]
+        );
+        assert!(!err.contains("panicked"), "{err}");
+        // The run's results are on disk whatever stdout did.
+        assert_eq!(args[0] == "run", out.join("summary.json").exists());
+        let _ = std::fs::remove_dir_all(&out);
+        // Neither stream writable: still no panic and no abort, only the exit code.
+        let o = bin()
+            .args(args)
+            .stdout(full())
+            .stderr(full())
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(1), "{:?}", args[0]);
+        let _ = std::fs::remove_dir_all(&out);
+    }
+    emprox_ok(&[
+        "run",
+        "examples/nb201_random.toml",
+        "--seeds",
+        "1",
+        "--out",
+        s(&out),
+    ]);
+    let o = bin()
+        .args(["show", s(&out)])
+        .stdout(full())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "show: {err}");
+    assert!(
+        err.starts_with("error: cannot write the result to stdout"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_run_stopped_before_its_first_query_says_so() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let o = emprox(&[
+        "run",
+        "examples/nb201_random.toml",
+        "--seeds",
+        "1",
+        "--set",
+        "budget.max_wall_seconds=1e-9",
+        "--out",
+        s(&out),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("no evaluation succeeded in run 0 of 1: run 0 stopped (max_wall_seconds) before its first query"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("trials.jsonl"),
+        "nothing to read there: {err}"
+    );
+}
+
 #[test]
 fn show_reads_a_run_whose_evaluations_all_failed_and_failures_are_visible() {
     let tmp = tempfile::tempdir().unwrap();

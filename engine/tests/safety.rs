@@ -456,21 +456,27 @@ fn the_result_cache_recovers_from_torn_lines_and_ignores_absurd_values() {
         trials.iter().all(|t| t["val_acc"] == 70.5),
         "no 1e9 incumbent"
     );
-    // The next append started on a new line: every complete line parses, and a third run
-    // takes everything from the cache.
+    // The torn line was removed under the lock, the whole lines kept: every line parses, and a
+    // third run takes everything from the cache without a word about a torn line.
     let after = std::fs::read_to_string(&cache).unwrap();
     assert!(after.ends_with('\n'));
-    let valid = after
-        .lines()
-        .filter(|l| serde_json::from_str::<serde_json::Value>(l).is_ok())
-        .count();
     assert_eq!(
-        valid, 6,
-        "4 old (1 poisoned) + 2 new, the torn fragment on its own line"
+        after.lines().count(),
+        6,
+        "4 old (1 poisoned) + 2 new: {after}"
     );
+    for l in after.lines() {
+        serde_json::from_str::<serde_json::Value>(l).unwrap();
+    }
     std::fs::remove_file(&counter).unwrap();
-    emprox_ok(&["run", s(&exp), "--out", s(&t.path().join("c"))]);
+    let o = emprox_ok(&["run", s(&exp), "--out", s(&t.path().join("c"))]);
     assert_eq!(calls(&counter), 0);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!err.contains("torn"), "{err}");
+    assert!(
+        err.contains("ignored 1 invalid entry"),
+        "the poisoned one: {err}"
+    );
 }
 
 #[test]

@@ -286,6 +286,77 @@ fn the_nb301_predictor_example_runs_every_estimator_on_the_subset() {
     check_example("predictors_nb301.toml", 200, 0.15, 0.05);
 }
 
+/// A model that `eval-predictors` saved on a tabular space predicts through `predict` given the
+/// same `[benchmark]` table, as it predicted in the evaluation; without it, the error names the
+/// model's space and the flag.
+#[test]
+fn predict_uses_a_model_saved_on_a_tabular_space() {
+    let t = tempfile::tempdir().unwrap();
+    let desc = root().join("benchmarks/data/nb101_subset500.tabular.toml");
+    let file = t.path().join("eval.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[benchmark]\ntype = \"tabular\"\ndescription = {:?}\n\
+             [evaluation]\ntrain_sizes = [20]\ntest_size = 10\ntrials = 1\nsave_models = true\n\
+             [[estimators]]\ntype = \"emprox\"\nepochs = 5\n",
+            desc.to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let out = t.path().join("out");
+    emprox_ok(&["eval-predictors", s(&file), "--out", s(&out)]);
+    let model = out.join("models/emprox-n20");
+    let preds = std::fs::read_to_string(out.join("predictions.csv")).unwrap();
+    let rows: Vec<(String, f64)> = preds
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (f[4].to_string(), f[6].parse().unwrap())
+        })
+        .collect();
+    let archs: Vec<&str> = rows.iter().map(|r| r.0.as_str()).collect();
+    let o = emprox_ok(
+        &[
+            &["predict", "--model", s(&model), "--benchmark", s(&file)],
+            &archs[..],
+        ]
+        .concat(),
+    );
+    let lines: Vec<String> = String::from_utf8(o.stdout)
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect();
+    assert_eq!(lines.len(), rows.len());
+    for (line, (arch, predicted)) in lines.iter().zip(&rows) {
+        let (score, a) = line.split_once('\t').unwrap();
+        assert_eq!(a, arch);
+        let score: f64 = score.parse().unwrap();
+        assert!((score - predicted).abs() < 1e-3, "{line} vs {predicted}");
+    }
+    // Without the table: NAS-Bench-201, and the error says what the model needs.
+    let o = emprox(&["predict", "--model", s(&model), archs[0]]);
+    assert_refused(
+        &o,
+        "the model is for space \"nb101-subset500\", not \"nasbench201\": give `--benchmark FILE`",
+    );
+    // An architecture of another space is named with the space it is not in.
+    let o = emprox(&[
+        "predict",
+        "--model",
+        s(&model),
+        "--benchmark",
+        s(&file),
+        "|none~0|",
+    ]);
+    assert_refused(
+        &o,
+        "\"|none~0|\" is not an architecture of space \"nb101-subset500\"",
+    );
+}
+
 /// A comparison file on the synthetic table: RS, RE and LS, each with and without the filter.
 fn synthetic_comparison(path: &Path, description: &str) {
     let mut text = format!(

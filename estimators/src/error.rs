@@ -26,6 +26,14 @@ pub enum EstimatorError {
     /// A saved model is malformed or does not match this build.
     #[error("invalid saved model: {0}")]
     Model(String),
+    /// A saved model was fitted on another search space than the one it is loaded for.
+    #[error("the model is for space {model:?}, not {given:?}")]
+    WrongSpace {
+        /// The model's space.
+        model: String,
+        /// The space it was loaded for.
+        given: String,
+    },
     /// A fitted estimator could not score the architectures (e.g. an empty reference set, or a
     /// model whose outputs are not finite).
     #[error("cannot predict: {0}")]

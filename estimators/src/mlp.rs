@@ -33,10 +33,26 @@ emprox_benchmarks::params! {
     weight_decay: f64 = 0.0, Range::Real { lo: 0.0, hi: 1.0, open_lo: false };
 }
 
+/// The most hidden-layer weights of a whole ensemble (`ensemble_size` × `layers` × `width`²):
+/// 1 GB of `f32`, kept for every network, plus three times one network's share while it trains
+/// (gradients and Adam's two moments). Each key alone may be at its maximum, not all at once.
+pub const MAX_WEIGHTS: u64 = 250_000_000;
+
 impl MlpParams {
     /// The validated estimator.
     pub fn check(&self) -> Result<MlpEnsemble, String> {
         self.check_ranges()?;
+        let weights = [self.ensemble_size, self.layers, self.width, self.width]
+            .iter()
+            .try_fold(1u64, |acc, &v| acc.checked_mul(v as u64))
+            .filter(|&w| w <= MAX_WEIGHTS);
+        if weights.is_none() {
+            return Err(format!(
+                "`ensemble_size` × `layers` × `width`² = {} × {} × {}² is more than the \
+                 {MAX_WEIGHTS} hidden weights an ensemble may hold (1 GB): make it smaller",
+                self.ensemble_size, self.layers, self.width
+            ));
+        }
         Ok(MlpEnsemble {
             params: self.clone(),
         })
@@ -257,5 +273,30 @@ mod tests {
         train(&mut net, &x, &y, &p, &mut rng);
         let after = mse(&net);
         assert!(after < 0.01 && after < before / 10.0, "{before} → {after}");
+    }
+
+    #[test]
+    fn an_ensemble_too_large_for_memory_is_refused_though_each_key_is_in_range() {
+        let p = |ensemble_size, layers, width| MlpParams {
+            ensemble_size,
+            layers,
+            width,
+            ..MlpParams::default()
+        };
+        let e = p(100, 64, 4096).check().err().unwrap();
+        assert!(
+            e.contains("`ensemble_size` × `layers` × `width`² = 100 × 64 × 4096²")
+                && e.contains(&MAX_WEIGHTS.to_string()),
+            "{e}"
+        );
+        assert!(p(5, 5, 20).check().is_ok());
+        assert!(p(1, 1, 4096).check().is_ok(), "the largest width alone");
+        assert!(
+            p(100, 1, 1024).check().is_ok(),
+            "the largest ensemble alone"
+        );
+        assert!(p(1, 64, 1024).check().is_ok(), "the most layers alone");
+        assert!(p(14, 1, 4096).check().is_ok());
+        assert!(p(14, 2, 4096).check().is_err());
     }
 }

@@ -221,6 +221,17 @@ impl TabularDescription {
                 return Err(bad(format!("`{role}` names an empty column")));
             }
         }
+        // A metric that is also an architecture column would score a cell by its own name.
+        for (c, role) in &names {
+            if matches!(*role, "objective.column" | "test" | "cost")
+                && self.architecture.iter().any(|a| a.column == *c)
+            {
+                return Err(bad(format!(
+                    "`{role}` = `{c}` is also an [[architecture]] column: a column describes \
+                     the architecture or measures it, not both"
+                )));
+            }
+        }
         let mut seen = HashSet::new();
         for a in &self.architecture {
             if !seen.insert(a.column.as_str()) {
@@ -265,8 +276,11 @@ impl TabularDescription {
             }
         }
         if let Some(n) = &self.name {
-            if n.trim().is_empty() {
-                return Err(bad("`name` is empty".into()));
+            if let Some(why) = crate::fsutil::plain_name_problem(n) {
+                return Err(bad(format!(
+                    "`name` {:?} {why} (it names the benchmark in results, folders and models)",
+                    n.chars().take(120).collect::<String>()
+                )));
             }
         }
         Ok(())
@@ -414,6 +428,30 @@ separator = " "
             (
                 OK.replace("column = \"ops\"", "column = \"\""),
                 "empty column",
+            ),
+            (
+                OK.replace("column = \"acc\"", "column = \"ops\""),
+                "`objective.column` = `ops` is also an [[architecture]] column",
+            ),
+            (
+                format!("cost = \"ops\"\n{OK}"),
+                "`cost` = `ops` is also an [[architecture]] column",
+            ),
+            (
+                format!("name = \"\\u001b[31mred\"\n{OK}"),
+                "`name` \"\\u{1b}[31mred\" must not contain control characters",
+            ),
+            (
+                format!("name = \"abc\\u202Egpj\"\n{OK}"),
+                "`name` \"abc\\u{202e}gpj\" must not contain Unicode format characters",
+            ),
+            (
+                format!("name = \"{}\"\n{OK}", "n".repeat(300)),
+                "must be at most 100 characters",
+            ),
+            (
+                format!("name = \"a/b\"\n{OK}"),
+                "must be a plain folder name",
             ),
         ];
         for (text, want) in cases {

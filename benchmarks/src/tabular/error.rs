@@ -29,6 +29,17 @@ pub enum TabularError {
         role: &'static str,
         available: String,
     },
+    /// A column named by the description appears more than once in the header.
+    #[error("{}: the header names column `{column}` (the {role}) twice, as columns {first} and {second}: rename one", path.display())]
+    AmbiguousColumn {
+        path: PathBuf,
+        column: String,
+        /// What the description uses it for.
+        role: &'static str,
+        /// Its first and second position in the header (1-based).
+        first: usize,
+        second: usize,
+    },
     /// A metric cell is not a number.
     #[error("{}: line {line}, column `{column}`: expected a number, found {value:?}", path.display())]
     NotNumeric {

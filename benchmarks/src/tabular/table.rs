@@ -298,15 +298,23 @@ impl TabularTable {
             .map(|h| String::from_utf8_lossy(h).into_owned())
             .collect();
         let col = |name: &str, role: &'static str| -> Result<usize, TabularError> {
-            headers
-                .iter()
-                .position(|h| h == name)
-                .ok_or_else(|| TabularError::MissingColumn {
+            let mut at = headers.iter().enumerate().filter(|(_, h)| *h == name);
+            let (first, _) = at.next().ok_or_else(|| TabularError::MissingColumn {
+                path: path.to_path_buf(),
+                column: name.to_string(),
+                role,
+                available: headers.join(", "),
+            })?;
+            match at.next() {
+                Some((second, _)) => Err(TabularError::AmbiguousColumn {
                     path: path.to_path_buf(),
                     column: name.to_string(),
                     role,
-                    available: headers.join(", "),
-                })
+                    first: first + 1,
+                    second: second + 1,
+                }),
+                None => Ok(first),
+            }
         };
         let select: Vec<(usize, &super::SelectValue)> = desc
             .select
@@ -478,7 +486,16 @@ impl TabularTable {
                 t.push(num(c)?);
             }
             if let (Some(t), Some(c)) = (cost.as_mut(), c_cost) {
-                t.push(num(c)?);
+                let seconds = num(c)?;
+                if seconds < 0.0 {
+                    return Err(invalid(
+                        c,
+                        format!(
+                            "the `cost` (simulated training seconds) must be >= 0, found {seconds}"
+                        ),
+                    ));
+                }
+                t.push(seconds);
             }
             for (e, &c) in extras.iter_mut().zip(&c_extras) {
                 e.push(num(c)?);

@@ -536,6 +536,20 @@ fn data_errors_name_file_and_column() {
             SEQ_DESC.into(),
             vec!["corrupt or unreadable"],
         ),
+        (
+            "ops,acc,acc\na b,1,2\n",
+            SEQ_DESC.into(),
+            vec!["the header names column `acc` (the objective) twice, as columns 2 and 3"],
+        ),
+        (
+            "ops,acc,secs\na b,1,5\nb b,2,-3\n",
+            format!("cost = \"secs\"\n{SEQ_DESC}"),
+            vec![
+                "line 3",
+                "column `secs`",
+                "the `cost` (simulated training seconds) must be >= 0, found -3",
+            ],
+        ),
     ];
     for (csv, desc, wants) in cases {
         let (_d, b) = load(csv, &desc);

@@ -15,6 +15,7 @@ pub struct ArchArgs {
 /// Runs `emprox arch`.
 pub fn arch(args: &ArchArgs) -> anyhow::Result<()> {
     let data = Nb201Data::shipped()?;
+    let mut o = Vec::new();
     for a in &args.archs {
         let cell = match a.trim().parse::<usize>() {
             Ok(i) => data.by_index(i).map(|r| r.cell).ok_or_else(|| {
@@ -23,16 +24,16 @@ pub fn arch(args: &ArchArgs) -> anyhow::Result<()> {
             Err(_) => Cell::parse(a)?,
         };
         let r = data.record(&cell);
-        println!("{cell}");
-        println!(
+        o.push(format!("{cell}"));
+        o.push(format!(
             "  index {}  isomorphism class {}  connected {}",
             r.index,
             r.iso_rep_index,
             cell.is_connected()
-        );
+        ));
         for d in Dataset::ALL {
             let m = r.metrics(d);
-            println!(
+            o.push(format!(
                 "  {:<15} val {:>8.4}  test {:>8.4}  params {:.3} M  FLOPs {:.2} M  train {:.0} s",
                 d.name(),
                 m.val_acc,
@@ -40,8 +41,9 @@ pub fn arch(args: &ArchArgs) -> anyhow::Result<()> {
                 m.params_m,
                 m.flops_m,
                 m.train_time_s
-            );
+            ));
         }
     }
+    super::print_out(&(o.join("\n") + "\n"))?;
     Ok(())
 }

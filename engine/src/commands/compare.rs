@@ -46,7 +46,7 @@ pub fn compare(args: &CompareArgs) -> anyhow::Result<()> {
         c.seeds = s;
     }
     if let Some(s) = args.seed {
-        c.seed = s;
+        c.seed = crate::config::check_seed_flag(s)?;
     }
     let out = args
         .out

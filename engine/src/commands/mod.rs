@@ -8,13 +8,20 @@ pub mod run;
 pub mod show;
 pub mod train_one;
 
+/// The final result could not be written to stdout (a full disk, a closed descriptor): the
+/// results are on disk, but the command fails (exit 1).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot write the result to stdout: {0}")]
+pub struct StdoutFailed(#[source] pub std::io::Error);
+
 /// Writes `text` to stdout. A reader that went away (`emprox run FILE | head -1`) ends the
-/// output quietly, as Unix filters such as ripgrep do: the results are on disk already.
-pub fn print_out(text: &str) -> std::io::Result<()> {
+/// output quietly, as Unix filters such as ripgrep do: the results are on disk already. Any
+/// other failure is a [`StdoutFailed`] (`println!` would panic).
+pub fn print_out(text: &str) -> Result<(), StdoutFailed> {
     use std::io::Write;
     let mut out = std::io::stdout().lock();
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        r => r,
+        r => r.map_err(StdoutFailed),
     }
 }

@@ -3,10 +3,10 @@
 use crate::rundir::{self, FolderKind, Manifest};
 use anyhow::Context;
 use clap::Args;
-use emprox_benchmarks::nb201::{Nb201Data, Nb201Space};
+use emprox_benchmarks::config::{BenchmarkConfig, Lookup, WithLookup};
 use emprox_benchmarks::SearchSpace;
 use emprox_estimators::emprox::persist;
-use emprox_estimators::{FittedEstimator, PredictorEvalConfig};
+use emprox_estimators::{EstimatorError, FittedEstimator, PredictorEvalConfig};
 use std::path::{Path, PathBuf};
 
 /// Arguments of `emprox eval-predictors`.
@@ -28,6 +28,10 @@ pub struct PredictArgs {
     /// Folder of a saved, fitted model.
     #[arg(long)]
     pub model: PathBuf,
+    /// A TOML file whose `[benchmark]` table names the model's space (the predictor-evaluation
+    /// file that saved it, or an experiment file); default: NAS-Bench-201.
+    #[arg(long, value_name = "FILE")]
+    pub benchmark: Option<PathBuf>,
     /// Architecture strings to score.
     #[arg(required = true)]
     pub archs: Vec<String>,
@@ -62,7 +66,7 @@ pub fn eval_predictors(args: &EvalPredictorsArgs) -> anyhow::Result<()> {
     Manifest::new(FolderKind::PredictorEvaluation, &text).write(&out)?;
     let outcome = emprox_estimators::evaluation::run(&cfg, &out, &base, &|line| {
         if !crate::progress::quiet() {
-            eprintln!("{line}");
+            crate::progress::say(line);
         }
     })
     .map_err(|e| anyhow::anyhow!("{}: {e}", args.file.display()))?;
@@ -76,19 +80,70 @@ pub fn eval_predictors(args: &EvalPredictorsArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Runs `emprox predict`: one line per architecture, `score<TAB>arch`.
+/// The `[benchmark]` table of any emprox file (its other tables are ignored).
+#[derive(serde::Deserialize)]
+struct BenchmarkOf {
+    benchmark: BenchmarkConfig,
+}
+
+/// Runs `emprox predict`: one line per architecture, `score<TAB>arch`, on the space of
+/// `--benchmark` (NAS-Bench-201 by default).
 pub fn predict(args: &PredictArgs) -> anyhow::Result<()> {
-    let space = Nb201Space::new(Nb201Data::shipped()?);
-    let model = persist::load(&args.model, &space)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", args.model.display()))?;
-    let mut cells = Vec::with_capacity(args.archs.len());
-    for a in &args.archs {
-        cells.push(space.parse(a)?);
-    }
-    let scores = FittedEstimator::<Nb201Space>::predict(&model, &space, &cells)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", args.model.display()))?;
-    for (s, a) in scores.iter().zip(&args.archs) {
-        println!("{s:.4}\t{a}");
-    }
+    let (benchmark, base) = match &args.benchmark {
+        Some(file) => {
+            let text = std::fs::read_to_string(file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            let mut b = crate::config::parse_toml::<BenchmarkOf>(&text, file)?.benchmark;
+            let base = file.parent().map(Path::to_path_buf).unwrap_or_default();
+            b.resolve_paths(&base);
+            (b, base)
+        }
+        None => (
+            toml::from_str("type = \"nasbench201\"\ndataset = \"cifar10\"")
+                .expect("NAS-Bench-201's table parses"),
+            PathBuf::new(),
+        ),
+    };
+    let from = args.benchmark.as_deref();
+    let lines = benchmark
+        .open_lookup(&base, Predict(args))
+        .map_err(|e| match from {
+            Some(f) => anyhow::anyhow!("{}: {e}", f.display()),
+            None => e.into(),
+        })??;
+    super::print_out(&lines)?;
     Ok(())
+}
+
+struct Predict<'a>(&'a PredictArgs);
+
+impl WithLookup for Predict<'_> {
+    type Output = anyhow::Result<String>;
+    fn with<S: SearchSpace + 'static>(self, lookup: Lookup<S>) -> Self::Output {
+        let (args, space) = (self.0, &lookup.space);
+        let dir = args.model.display();
+        let model = persist::load(&args.model, space).map_err(|e| match e {
+            EstimatorError::WrongSpace { .. } => anyhow::anyhow!(
+                "{dir}: {e}: give `--benchmark FILE`, a file whose [benchmark] table is that \
+                 space (the evaluation file that saved the model)"
+            ),
+            e => anyhow::anyhow!("{dir}: {e}"),
+        })?;
+        let mut cells = Vec::with_capacity(args.archs.len());
+        for a in &args.archs {
+            cells.push(space.parse(a).map_err(|e| {
+                anyhow::anyhow!(
+                    "{a:?} is not an architecture of space {:?}: {e}",
+                    space.name()
+                )
+            })?);
+        }
+        let scores = FittedEstimator::<S>::predict(&model, space, &cells)
+            .map_err(|e| anyhow::anyhow!("{dir}: {e}"))?;
+        Ok(scores
+            .iter()
+            .zip(&args.archs)
+            .map(|(s, a)| format!("{s:.4}\t{a}\n"))
+            .collect())
+    }
 }

@@ -58,8 +58,7 @@ pub struct ResumeArgs {
     pub throttle_ms: Option<u64>,
 }
 
-/// The most threads `--threads` accepts.
-pub const MAX_THREADS: usize = 1024;
+pub use emprox_benchmarks::workers::MAX_THREADS;
 
 fn default_threads(t: Option<usize>) -> anyhow::Result<usize> {
     match t {
@@ -99,20 +98,24 @@ pub struct NothingEvaluated(pub String);
 
 /// Err([`NothingEvaluated`]) when a run of the experiment has no successful evaluation.
 fn check_evaluated(summary: &crate::results::ExperimentSummary) -> anyhow::Result<()> {
-    let empty: Vec<String> = summary
-        .runs
-        .iter()
-        .filter(|r| r.best.is_none())
-        .map(|r| r.run.to_string())
-        .collect();
-    if empty.is_empty() {
+    let empty: Vec<&crate::results::RunSummary> =
+        summary.runs.iter().filter(|r| r.best.is_none()).collect();
+    let Some(first) = empty.first() else {
         return Ok(());
-    }
+    };
+    let runs: Vec<String> = empty.iter().map(|r| r.run.to_string()).collect();
+    // A run stopped before its first query has no reasons to read: say why it stopped.
+    let why = match first.queries {
+        0 => format!(
+            "run {} stopped ({}) before its first query",
+            first.run, first.stop_reason
+        ),
+        _ => format!("see the reasons in seed-{}/trials.jsonl", first.run),
+    };
     Err(NothingEvaluated(format!(
-        "no evaluation succeeded in run {} of {}: see the reasons in seed-{}/trials.jsonl",
-        empty.join(", "),
-        summary.runs.len(),
-        empty[0]
+        "no evaluation succeeded in run {} of {}: {why}",
+        runs.join(", "),
+        summary.runs.len()
     ))
     .into())
 }
@@ -147,7 +150,7 @@ pub fn resume_cmd(args: &ResumeArgs) -> anyhow::Result<()> {
 pub fn run(args: &RunArgs) -> anyhow::Result<()> {
     let mut overrides = args.set.clone();
     if let Some(s) = args.seed {
-        overrides.push(format!("seed={s}"));
+        overrides.push(format!("seed={}", crate::config::check_seed_flag(s)?));
     }
     if let Some(s) = args.seeds {
         overrides.push(format!("seeds={s}"));

@@ -70,11 +70,10 @@ pub fn load<S: SearchSpace>(dir: &Path, space: &S) -> Result<FittedEmProx, Estim
         )));
     }
     if file.space != space.name() {
-        return Err(EstimatorError::Model(format!(
-            "model is for space {:?}, not {:?}",
-            file.space,
-            space.name()
-        )));
+        return Err(EstimatorError::WrongSpace {
+            model: file.space,
+            given: space.name().to_string(),
+        });
     }
     check(&file, space).map_err(|e| EstimatorError::Model(format!("{}: {e}", p.display())))?;
     let w = dir.join("weights.safetensors");

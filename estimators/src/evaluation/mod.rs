@@ -11,6 +11,7 @@ use crate::config::EstimatorConfig;
 use crate::estimator::Estimator;
 use crate::metrics::Metrics;
 use emprox_benchmarks::config::{BenchmarkConfig, Lookup, OpenError, WithLookup};
+use emprox_benchmarks::workers::MAX_THREADS;
 use emprox_benchmarks::{seed, DataError, Goal, SearchSpace};
 use rayon::prelude::*;
 use report::SummaryRow;
@@ -47,6 +48,10 @@ fn default_jobs() -> usize {
     1
 }
 
+/// The most trials of one training size (`trials` and each value of `trials_per_size`): every
+/// trial's split is held in memory and written to `splits.json`.
+pub const MAX_TRIALS: usize = 10_000;
+
 /// The `[evaluation]` table.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -56,7 +61,7 @@ pub struct EvaluationSettings {
     /// Test architectures per trial (default 200).
     #[serde(default = "default_test_size")]
     pub test_size: usize,
-    /// Trials (seeds) per training size (default 20).
+    /// Trials (seeds) per training size (default 20; at most [`MAX_TRIALS`]).
     #[serde(default = "default_trials")]
     pub trials: usize,
     /// More trials for some sizes, e.g. `trials_per_size = { 121 = 50 }`.
@@ -68,7 +73,8 @@ pub struct EvaluationSettings {
     /// A `splits.json` to reuse instead of sampling (relative to the evaluation file).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub splits: Option<PathBuf>,
-    /// Trials run at once (default 1). Above 1, fit and query times overlap and are flagged.
+    /// Trials run at once (default 1; at most [`MAX_THREADS`], one thread each). Above 1, fit
+    /// and query times overlap and are flagged.
     #[serde(default = "default_jobs")]
     pub jobs: usize,
     /// Save the fitted models of trial 0 (where the estimator supports it) under `models/`.
@@ -170,15 +176,35 @@ impl PredictorEvalConfig {
         if e.train_sizes.is_empty() || e.train_sizes.contains(&0) {
             return bad("`evaluation.train_sizes` must be a non-empty list of sizes >= 1".into());
         }
+        let sizes = &e.train_sizes;
+        if let Some(n) =
+            (1..sizes.len()).find_map(|i| sizes[..i].contains(&sizes[i]).then_some(sizes[i]))
+        {
+            return bad(format!(
+                "`evaluation.train_sizes` holds {n} twice: each size is one row of the results"
+            ));
+        }
         if e.test_size == 0 || e.trials == 0 || e.jobs == 0 {
             return bad("`evaluation.test_size`, `trials` and `jobs` must be >= 1".into());
         }
+        if e.jobs > MAX_THREADS {
+            return bad(format!(
+                "`evaluation.jobs` must be at most {MAX_THREADS} (one thread each), got {}",
+                e.jobs
+            ));
+        }
+        if e.trials > MAX_TRIALS {
+            return bad(format!(
+                "`evaluation.trials` must be at most {MAX_TRIALS}, got {}",
+                e.trials
+            ));
+        }
         for (k, &v) in &e.trials_per_size {
             match k.parse::<usize>() {
-                Ok(n) if e.train_sizes.contains(&n) && v >= 1 => {}
+                Ok(n) if e.train_sizes.contains(&n) && (1..=MAX_TRIALS).contains(&v) => {}
                 _ => {
                     return bad(format!(
-                        "`evaluation.trials_per_size`: `{k} = {v}` must name a size of train_sizes and give >= 1 trials"
+                        "`evaluation.trials_per_size`: `{k} = {v}` must name a size of train_sizes and give 1 to {MAX_TRIALS} trials"
                     ))
                 }
             }
