@@ -124,3 +124,50 @@ fn every_key_of_the_readme_reference_is_in_emprox_list() {
         .collect();
     assert!(missing.is_empty(), "`emprox list` lacks {missing:?}");
 }
+
+#[test]
+fn the_readme_has_no_duplicated_paragraph_and_no_issue_reference() {
+    let text = readme();
+    let lines = text.lines().count();
+    assert!(lines <= 380, "the README has {lines} lines; keep it a user's document");
+    // Paragraphs: blank-line separated, outside fenced code blocks.
+    let mut paragraphs = Vec::new();
+    let mut current = String::new();
+    let mut in_code = false;
+    for line in text.lines() {
+        if line.trim_start().starts_with("```") {
+            in_code = !in_code;
+            continue;
+        }
+        if in_code {
+            continue;
+        }
+        if line.trim().is_empty() {
+            if !current.is_empty() {
+                paragraphs.push(std::mem::take(&mut current));
+            }
+        } else {
+            if !current.is_empty() {
+                current.push('\n');
+            }
+            current.push_str(line.trim());
+        }
+    }
+    if !current.is_empty() {
+        paragraphs.push(current);
+    }
+    let mut seen = std::collections::HashSet::new();
+    for p in paragraphs.iter().filter(|p| p.chars().count() > 60) {
+        assert!(seen.insert(p.as_str()), "the README repeats the paragraph:\n{p}");
+    }
+    // No "issue 12"-style reference a reader cannot follow.
+    let lower = text.to_ascii_lowercase();
+    for (i, _) in lower.match_indices("issue ") {
+        let next = lower[i + "issue ".len()..].chars().next();
+        assert!(
+            !next.is_some_and(|c| c.is_ascii_digit()),
+            "the README refers to an issue by number: {:?}",
+            text[i..].chars().take(20).collect::<String>()
+        );
+    }
+}
