@@ -936,7 +936,7 @@ mod tests {
                 "name = \"My bench (v2.1)\"\ndata = \"t.csv\"",
                 "My-bench-v2-1",
             ),
-            ("name = \"../..\"\ndata = \"t.csv\"", "benchmark"),
+            ("name = \"(+)\"\ndata = \"t.csv\"", "benchmark"),
         ] {
             let f = table_folder(&desc(text));
             assert_eq!(f, name, "{text}");
