@@ -54,6 +54,20 @@ pub struct Benchmark<S: SearchSpace> {
     pub objectives: Option<MultiObjective>,
 }
 
+/// `f`, told that the benchmark's loading phase ended when it gets the benchmark.
+struct Loaded<'a, F> {
+    f: F,
+    progress: &'a dyn crate::search::Progress,
+}
+
+impl<F: WithBenchmark> WithBenchmark for Loaded<'_, F> {
+    type Output = F::Output;
+    fn with<S: SearchSpace + 'static>(self, bench: Benchmark<S>) -> Self::Output {
+        self.progress.phase(None, None);
+        self.f.with(bench)
+    }
+}
+
 /// Something to do with a benchmark of any space (a run, a resume, a comparison entry).
 pub trait WithBenchmark {
     /// What it gives.
@@ -62,8 +76,22 @@ pub trait WithBenchmark {
     fn with<S: SearchSpace + 'static>(self, bench: Benchmark<S>) -> Self::Output;
 }
 
-/// Loads the benchmark of `exp` (checking its data) and hands it to `f`.
-pub fn open<F: WithBenchmark>(exp: &Experiment, f: F) -> anyhow::Result<F::Output> {
+/// Loads the benchmark of `exp` (checking its data), a phase `progress` hears of, and hands it
+/// to `f`.
+pub fn open<F: WithBenchmark>(
+    exp: &Experiment,
+    progress: &dyn crate::search::Progress,
+    f: F,
+) -> anyhow::Result<F::Output> {
+    let b = &exp.benchmark;
+    let what = match (&b.kind, &b.description, &b.data) {
+        (BenchmarkKind::Tabular, Some(d), _) => format!("the table of {}", d.display()),
+        (BenchmarkKind::Tabular, None, _) => "the table".to_string(),
+        (BenchmarkKind::NasBench201, _, Some(d)) => format!("NAS-Bench-201 from {}", d.display()),
+        (BenchmarkKind::NasBench201, _, None) => "the NAS-Bench-201 table".to_string(),
+    };
+    progress.phase(None, Some(&format!("loading {what}")));
+    let f = Loaded { f, progress };
     match exp.benchmark.kind {
         BenchmarkKind::NasBench201 => {
             let data = exp.benchmark.load_nb201()?;

@@ -359,6 +359,7 @@ pub fn run_comparison(
             let dir: PathBuf = out.join(folder(target, entry));
             let (f, best_val, signal, true_hv) = crate::benchmark::open(
                 &exp,
+                exec.progress,
                 EntryRun {
                     exp: &exp,
                     dir: &dir,

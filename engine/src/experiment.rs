@@ -99,6 +99,7 @@ pub fn execute<S: SearchSpace + 'static>(
         runs: exp.seeds,
         queries_per_run: exp.budget.max_queries,
         slow: !evaluation.simulated_cost(),
+        signal: &evaluation.signal,
     });
     let outputs: Vec<_> = pool.install(|| {
         (0..exp.seeds)

@@ -239,6 +239,8 @@ pub struct Filter<S: SearchSpace> {
     pub query_seconds: f64,
     /// With several objectives: the ranking of a pool.
     mo: Option<MoRank<S::Cell>>,
+    /// Cells the estimator pre-trains an encoder on at its first fit (named in progress).
+    pretrain: usize,
     /// A zero-cost proxy, and its line under the estimator at the last refit.
     proxy: Option<Proxy<S::Cell>>,
     line: Option<Line>,
@@ -254,6 +256,7 @@ impl<S: SearchSpace> Filter<S> {
         replay_until: u64,
     ) -> Self {
         Self {
+            pretrain: 0,
             cfg,
             estimator,
             fitted: Vec::new(),
@@ -270,6 +273,13 @@ impl<S: SearchSpace> Filter<S> {
             proxy: None,
             line: None,
         }
+    }
+
+    /// The filter of an estimator that pre-trains an encoder on `cells` unlabelled cells at
+    /// its first fit (progress names that phase).
+    pub fn with_pretraining(mut self, cells: usize) -> Self {
+        self.pretrain = cells;
+        self
     }
 
     /// The filter with a zero-cost proxy.
@@ -316,6 +326,7 @@ impl<S: SearchSpace> Filter<S> {
         dedup: &Dedup<S::Cell>,
         pools: &mut JournalWriter,
         timings: &mut JournalWriter,
+        phase: &dyn Fn(Option<&str>),
     ) -> Result<Option<Choice<S::Cell>>, FilterError> {
         if let Some(x) = self.queue.pop_front() {
             return Ok(Some(x));
@@ -337,8 +348,15 @@ impl<S: SearchSpace> Filter<S> {
                 }
                 self.line = Some(line);
             }
+            phase(Some(&match (self.fits, self.pretrain) {
+                (0, n) if n > 0 => format!(
+                    "pre-training the EmProx encoder on {n} cells, then fitting on {}",
+                    cells.len()
+                ),
+                _ => format!("fitting the estimator on {} cells", cells.len()),
+            }));
             let t0 = Instant::now();
-            self.fitted = acquisition::fit(
+            let fitted = acquisition::fit(
                 self.estimator.as_ref(),
                 &self.fitted,
                 space,
@@ -348,7 +366,9 @@ impl<S: SearchSpace> Filter<S> {
                 self.seed,
                 self.fits,
                 self.estimator.needs().min_train_size,
-            )?;
+            );
+            phase(None);
+            self.fitted = fitted?;
             let secs = t0.elapsed().as_secs_f64();
             self.fit_seconds += secs;
             self.fits += 1;

@@ -5,11 +5,11 @@
 //! that made the query and an ETA; no colour codes. `--quiet`: nothing but errors and
 //! the final result.
 
-use crate::search::{ExperimentStart, Progress};
+use crate::search::{ExperimentStart, Progress, QueryEnd};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Failed evaluations whose reason is printed in full; later ones are only counted.
@@ -53,7 +53,20 @@ struct Current {
     every: u64,
     done: u64,
     started: Instant,
+    /// Each evaluation takes real time: each is shown.
+    slow: bool,
+    signal: emprox_benchmarks::Signal,
+    /// Phases under way (by run; `None`: the experiment's), with their start and whether they
+    /// ended (for a log line announced after [`PHASE_REPORTED`]).
+    phases: Vec<(Option<u64>, String, Instant, Arc<AtomicBool>)>,
+    /// Wall seconds during which some phase ran (left out of the evaluation rate; phases of
+    /// parallel runs overlap and count once).
+    phase_seconds: f64,
 }
+
+/// Phases shorter than this are not reported in logs: a longer one gets a line when it has run
+/// this long, and one when it ends.
+const PHASE_REPORTED: f64 = 1.0;
 
 /// Progress over all runs of an experiment (or of each experiment of a comparison in turn).
 pub struct Reporter {
@@ -83,12 +96,16 @@ impl Reporter {
         Self {
             display,
             current: Mutex::new(Current {
-                label: String::new(),
+                label: "emprox".into(),
                 queries_per_run: None,
                 total: None,
                 every: LINE_EVERY,
                 done: 0,
                 started: Instant::now(),
+                slow: false,
+                signal: emprox_benchmarks::Signal::accuracy(),
+                phases: Vec::new(),
+                phase_seconds: 0.0,
             }),
             failed: AtomicU64::new(0),
         }
@@ -134,11 +151,70 @@ pub fn human_secs(s: f64) -> String {
 }
 
 /// A run's incumbent, as plain text.
-fn incumbent(best: Option<(f64, f64)>) -> String {
+fn incumbent(best: Option<(f64, f64)>, signal: &emprox_benchmarks::Signal) -> String {
     match best {
-        Some((v, t)) if t.is_finite() => format!("run's best val {v:.4} (test {t:.4})"),
-        Some((v, _)) => format!("run's best val {v:.4}"),
+        Some((v, t)) if t.is_finite() => format!(
+            "run's best val {} (test {})",
+            signal.value(v),
+            signal.value(t)
+        ),
+        Some((v, _)) => format!("run's best val {}", signal.value(v)),
         None => "no successful evaluation yet".into(),
+    }
+}
+
+impl Current {
+    /// `done/total queries in 4.2s, ETA 3m 05s`: the ETA from the evaluation rate so far
+    /// (phases left out), "ETA unknown" before the first result or while a phase runs.
+    fn overall(&self) -> String {
+        let elapsed = self.started.elapsed().as_secs_f64();
+        let Some(total) = self.total else {
+            return format!("{} queries in {}", self.done, human_secs(elapsed));
+        };
+        let left = total.saturating_sub(self.done);
+        let eta = if left == 0 {
+            "done".to_string()
+        } else if self.done == 0 || !self.phases.is_empty() {
+            "ETA unknown".to_string()
+        } else {
+            let rate = (elapsed - self.phase_seconds).max(0.0) / self.done as f64;
+            match rate * left as f64 {
+                t if t < 1.0 => "ETA under 1s".to_string(),
+                t => format!("ETA {}", human_secs(t)),
+            }
+        };
+        format!(
+            "{}/{total} queries in {}, {eta}",
+            self.done,
+            human_secs(elapsed)
+        )
+    }
+
+    /// `run 2: ` or nothing for the experiment's own phases.
+    fn who(run: Option<u64>) -> String {
+        run.map(|r| format!("run {r}: ")).unwrap_or_default()
+    }
+}
+
+impl Reporter {
+    /// Shows `line` above the bar, or as a log line.
+    fn line(&self, line: &str) {
+        match &self.display {
+            Display::Bar(bar) => bar.suspend(|| say(line)),
+            Display::Lines => say(line),
+            Display::Quiet => {}
+        }
+    }
+
+    /// The bar's message: the phases under way, else `text`; with the ETA.
+    fn message(&self, c: &Current, text: String) {
+        if let Display::Bar(bar) = &self.display {
+            let now = match c.phases.last() {
+                Some((run, what, _, _)) => format!("{}{what}...", Current::who(*run)),
+                None => text,
+            };
+            bar.set_message(format!("{now}  [{}]", c.overall()));
+        }
     }
 }
 
@@ -155,41 +231,117 @@ impl Progress for Reporter {
         };
         c.done = 0;
         c.started = Instant::now();
-        if let Display::Bar(bar) = &self.display {
-            let template = match c.total {
-                Some(_) => {
-                    "{prefix} {bar:30} {pos}/{len} queries  {msg}  [{elapsed_precise}, ETA {eta}]"
-                }
-                None => "{prefix} {spinner} {pos} queries  {msg}  [{elapsed_precise}]",
-            };
-            bar.set_style(ProgressStyle::with_template(template).expect("valid template"));
-            bar.set_prefix(c.label.clone());
-            bar.set_length(c.total.unwrap_or(0));
-            bar.reset();
-            bar.set_message("");
+        c.slow = start.slow;
+        c.signal = start.signal.clone();
+        c.phase_seconds = 0.0;
+        match &self.display {
+            Display::Bar(bar) => {
+                let template = match c.total {
+                    Some(_) => "{prefix} {bar:30} {pos}/{len} queries  {msg}",
+                    None => "{prefix} {spinner} {pos} queries  {msg}",
+                };
+                bar.set_style(ProgressStyle::with_template(template).expect("valid template"));
+                bar.set_prefix(c.label.clone());
+                bar.set_length(c.total.unwrap_or(0));
+                bar.reset();
+                self.message(&c, String::new());
+            }
+            Display::Lines => say(&format!(
+                "{}: {} run(s){} started",
+                c.label,
+                start.runs,
+                c.queries_per_run
+                    .map(|q| format!(" of {q} queries"))
+                    .unwrap_or_default()
+            )),
+            Display::Quiet => {}
         }
+    }
+
+    fn phase(&self, run: Option<u64>, what: Option<&str>) {
+        let mut c = self.lock();
+        match what {
+            Some(w) => {
+                let ended = Arc::new(AtomicBool::new(false));
+                c.phases
+                    .push((run, w.to_string(), Instant::now(), ended.clone()));
+                if matches!(self.display, Display::Lines) {
+                    // Said once it has taken a second: quick phases (most refits) stay quiet.
+                    let line = format!("{}: {}{w}...", c.label, Current::who(run));
+                    std::thread::spawn(move || {
+                        std::thread::sleep(Duration::from_secs_f64(PHASE_REPORTED));
+                        if !ended.load(Ordering::SeqCst) {
+                            say(&line);
+                        }
+                    });
+                }
+            }
+            None => {
+                let Some(i) = c.phases.iter().rposition(|p| p.0 == run) else {
+                    return;
+                };
+                let (_, w, t, ended) = c.phases.remove(i);
+                ended.store(true, Ordering::SeqCst);
+                let secs = t.elapsed().as_secs_f64();
+                // The time since the earliest phase still running (or this one) began, once.
+                let since = c.phases.iter().map(|p| p.2).min().map_or(t, |m| m.min(t));
+                if c.phases.is_empty() {
+                    c.phase_seconds += since.elapsed().as_secs_f64();
+                }
+                if secs >= PHASE_REPORTED {
+                    let line = format!(
+                        "{}: {}{w}: done in {}",
+                        c.label,
+                        Current::who(run),
+                        human_secs(secs)
+                    );
+                    self.message(&c, String::new());
+                    drop(c);
+                    self.line(&line);
+                    return;
+                }
+            }
+        }
+        self.message(&c, String::new());
     }
 
     fn failed(&self, run: u64, query: u64, arch: &str, reason: &str) {
         let n = self.failed.fetch_add(1, Ordering::SeqCst) + 1;
         if n <= FAILURES_SHOWN {
-            let msg = format!("warning: run {run} query {query} ({arch}) failed: {reason}");
-            match &self.display {
-                Display::Bar(bar) => bar.suspend(|| say(&msg)),
-                Display::Lines => say(&msg),
-                Display::Quiet => {}
-            }
+            self.line(&format!(
+                "warning: run {run} query {query} ({arch}) failed: {reason}"
+            ));
         }
     }
 
-    fn query(&self, run: u64, query: u64, best: Option<(f64, f64)>) {
+    fn query(&self, end: &QueryEnd) {
         let mut c = self.lock();
         c.done += 1;
+        let best = incumbent(end.best, &c.signal);
+        // A slow evaluation is shown on its own: cell, score, time.
+        let evaluated = (c.slow && !end.replayed).then(|| {
+            let score = end.score.map_or("failed".to_string(), |v| {
+                format!("{} {}", c.signal.metric, c.signal.value(v))
+            });
+            format!(
+                "run {} query {}{}: {} {score} in {}",
+                end.run,
+                end.query,
+                c.queries_per_run
+                    .map(|q| format!("/{q}"))
+                    .unwrap_or_default(),
+                end.arch,
+                human_secs(end.seconds)
+            )
+        });
         match &self.display {
             Display::Quiet => {}
             Display::Bar(bar) => {
+                if let Some(e) = &evaluated {
+                    bar.suspend(|| say(e));
+                }
                 bar.inc(1);
-                bar.set_message(format!("run {run}: {}", incumbent(best)));
+                self.message(&c, format!("run {}: {best}", end.run));
             }
             Display::Lines => {
                 if !(c.done.is_multiple_of(c.every) || c.total == Some(c.done)) {
@@ -199,24 +351,11 @@ impl Progress for Reporter {
                     .queries_per_run
                     .map(|q| format!("/{q}"))
                     .unwrap_or_default();
-                let elapsed = c.started.elapsed().as_secs_f64();
-                let overall = match c.total {
-                    Some(total) => {
-                        let left = total.saturating_sub(c.done) as f64;
-                        format!(
-                            "{}/{total} queries in {}, ETA {}",
-                            c.done,
-                            human_secs(elapsed),
-                            human_secs(elapsed / c.done as f64 * left)
-                        )
-                    }
-                    None => format!("{} queries in {}", c.done, human_secs(elapsed)),
+                let what = match evaluated {
+                    Some(e) => format!("{e}; {best}"),
+                    None => format!("run {} query {}{of}: {best}", end.run, end.query),
                 };
-                say(&format!(
-                    "{}: run {run} query {query}{of}: {}; {overall}",
-                    c.label,
-                    incumbent(best)
-                ));
+                say(&format!("{}: {what}; {}", c.label, c.overall()));
             }
         }
     }
@@ -232,7 +371,11 @@ mod tests {
         assert_eq!(human_secs(185.0), "3m 05s");
         assert_eq!(human_secs(7620.0), "2h 07m");
         assert_eq!(human_secs(f64::NAN), "?");
-        assert_eq!(incumbent(None), "no successful evaluation yet");
-        assert_eq!(incumbent(Some((91.5, f64::NAN))), "run's best val 91.5000");
+        let acc = emprox_benchmarks::Signal::accuracy();
+        assert_eq!(incumbent(None, &acc), "no successful evaluation yet");
+        assert_eq!(
+            incumbent(Some((91.5, f64::NAN)), &acc),
+            "run's best val 91.50"
+        );
     }
 }

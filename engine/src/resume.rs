@@ -45,6 +45,7 @@ pub fn resume(
     };
     crate::benchmark::open(
         &exp,
+        exec.progress,
         Continue {
             exp: &exp,
             out,

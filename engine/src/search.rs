@@ -53,12 +53,33 @@ pub enum RunError {
 
 /// Receives progress events (for a progress bar or logs).
 pub trait Progress: Sync {
-    /// A query finished in run `run`; `best` is the incumbent (val, test).
-    fn query(&self, run: u64, query: u64, best: Option<(f64, f64)>);
+    /// A query finished.
+    fn query(&self, end: &QueryEnd);
     /// Query `query` of run `run` (on cell `arch`) failed for `reason` (new evaluations only).
     fn failed(&self, _run: u64, _query: u64, _arch: &str, _reason: &str) {}
     /// An experiment starts (or resumes); its runs' queries follow.
     fn experiment(&self, _start: &ExperimentStart) {}
+    /// A phase that takes time other than evaluating starts (`Some`: what it is, e.g. "fitting
+    /// the estimator on 40 cells") or ends (`None`), in run `run` (`None`: the experiment's).
+    fn phase(&self, _run: Option<u64>, _what: Option<&str>) {}
+}
+
+/// A finished query, as a progress display sees it.
+pub struct QueryEnd<'a> {
+    /// Run.
+    pub run: u64,
+    /// Query (1-based).
+    pub query: u64,
+    /// The cell.
+    pub arch: &'a str,
+    /// Its validation score (`None`: failed).
+    pub score: Option<f64>,
+    /// Wall seconds the evaluation took (0 for a replayed one).
+    pub seconds: f64,
+    /// Answered from the journal of an interrupted attempt, not evaluated now.
+    pub replayed: bool,
+    /// The run's incumbent (val, test; NaN where there is no test value).
+    pub best: Option<(f64, f64)>,
 }
 
 /// What a progress display learns when an experiment starts.
@@ -73,12 +94,14 @@ pub struct ExperimentStart<'a> {
     pub queries_per_run: Option<u64>,
     /// Each evaluation takes real time (training, an external command), not a table lookup.
     pub slow: bool,
+    /// The search signal (for its name and decimals).
+    pub signal: &'a emprox_benchmarks::Signal,
 }
 
 /// Ignores progress.
 pub struct NoProgress;
 impl Progress for NoProgress {
-    fn query(&self, _: u64, _: u64, _: Option<(f64, f64)>) {}
+    fn query(&self, _: &QueryEnd) {}
 }
 
 /// Everything a run needs.
@@ -357,12 +380,14 @@ impl<S: SearchSpace> Chain<S> {
         }
     }
 
-    /// The next proposal, `submitted` queries into the run; a new cell goes in flight.
+    /// The next proposal, `submitted` queries into the run; a new cell goes in flight. `phase`
+    /// hears of the estimator's fits.
     fn propose(
         &mut self,
         space: &S,
         submitted: u64,
         logs: &mut Logs,
+        phase: &dyn Fn(Option<&str>),
     ) -> Result<Proposal<S::Cell>, RunError> {
         let proposal = match self.filter.as_mut() {
             Some(f) if !f.warming_up(submitted) => f.next(
@@ -373,6 +398,7 @@ impl<S: SearchSpace> Chain<S> {
                 &self.dedup,
                 logs.pools.as_mut().expect("pools log exists with a filter"),
                 &mut logs.timings,
+                phase,
             )?,
             _ => Some((self.strategy.ask(space, &mut self.rng), None)),
         };
@@ -436,7 +462,8 @@ pub fn run<S: SearchSpace + 'static>(
                 e.params.for_run(spec.seed).build::<S>()?,
                 spec.seed,
                 spec.replay.len() as u64,
-            );
+            )
+            .with_pretraining(e.params.pretrain_cells());
             let filter = match (&f.proxy, f.proxy_usage()) {
                 (Some(metric), Some(usage)) => filter.with_proxy(Proxy::new(
                     metric.clone(),
@@ -516,7 +543,8 @@ fn run_with<S: SearchSpace + 'static>(
             if reason.is_some() {
                 break;
             }
-            let (cell, predicted) = match chain.propose(space, submitted, &mut logs)? {
+            let phase = |what: Option<&str>| progress.phase(Some(spec.run), what);
+            let (cell, predicted) = match chain.propose(space, submitted, &mut logs, &phase)? {
                 Proposal::New(cell, predicted) => (cell, predicted),
                 Proposal::Repeat => continue,
                 Proposal::Exhausted => {
@@ -564,6 +592,7 @@ fn run_with<S: SearchSpace + 'static>(
         let cell = job.cell;
         let index = space.index(&cell);
         let arch = space.format(&cell);
+        let arch_shown = arch.clone();
         let (val, test, cost, error) = match &done.result {
             Ok(o) => (Some(o.val_acc), o.test_acc, o.cost_seconds, None),
             Err(f) => (None, None, f.cost_seconds, Some(f.reason.clone())),
@@ -614,7 +643,15 @@ fn run_with<S: SearchSpace + 'static>(
         if let Some(d) = spec.throttle {
             std::thread::sleep(d);
         }
-        progress.query(spec.run, job.query, tally.incumbent());
+        progress.query(&QueryEnd {
+            run: spec.run,
+            query: job.query,
+            arch: &arch_shown,
+            score: val,
+            seconds: done.wall,
+            replayed: done.source == Source::Replayed,
+            best: tally.incumbent(),
+        });
     }
     replay.finished(tally.queries)?;
     let (fit, query) = chain.estimator_seconds();
@@ -912,7 +949,8 @@ mod tests {
             pools: None,
         };
         let mut propose =
-            |chain: &mut Chain<Nb201Space>| match chain.propose(&s, 0, &mut logs).unwrap() {
+            |chain: &mut Chain<Nb201Space>| match chain.propose(&s, 0, &mut logs, &|_| {}).unwrap()
+            {
                 Proposal::New(c, p) => format!("new {} {p:?}", c == a),
                 Proposal::Repeat => "repeat".into(),
                 Proposal::Exhausted => "exhausted".into(),

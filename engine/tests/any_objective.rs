@@ -136,20 +136,21 @@ fn a_comparison_on_a_minimised_table_follows_the_goal_and_reports_only_reached_b
         lowest,
         table.objective().iter().cloned().fold(f64::MAX, f64::min)
     );
-    // A budget below the default report_at (50 / 100 / 150).
+    // A simulated-time budget that stops every run before its 60th query.
     let cmp = write(
         t.path(),
         "cmp.toml",
-        "name = \"cmp\"\nseeds = 3\n[benchmark]\ntype = \"tabular\"\n\
-         description = \"bench/synthetic_gnn.tabular.toml\"\n[budget]\nmax_queries = 60\n\
+        "name = \"cmp\"\nseeds = 3\nreport_at = [5, 60]\n[benchmark]\ntype = \"tabular\"\n\
+         description = \"bench/synthetic_gnn.tabular.toml\"\n\
+         [budget]\nmax_queries = 60\nmax_sim_seconds = 3000\n\
          [[experiments]]\nlabel = \"RE\"\nstrategy = { type = \"regularized_evolution\" }\n",
     );
     let out = t.path().join("cmp-out");
     let o = emprox_ok(&["compare", &cmp, "--out", s(&out)]);
     let md = String::from_utf8_lossy(&o.stdout).to_string();
     assert!(!md.contains("NaN"), "{md}");
-    assert!(md.contains("no run reached 100 queries"), "{md}");
-    assert!(md.contains("validation latency @ 50"), "{md}");
+    assert!(md.contains("no run reached 60 queries"), "{md}");
+    assert!(md.contains("validation latency @ 5 "), "{md}");
     assert!(!md.contains("accuracy"), "{md}");
     assert!(md.contains("minimized"), "{md}");
     // "Found the best-validation cell" means found the minimum: compare each run's journal.

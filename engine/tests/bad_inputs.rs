@@ -101,7 +101,7 @@ fn bad_inputs_get_clear_errors() {
         Case {
             what: "unknown benchmark",
             args: run(file(&b.replace("\"nasbench201\"", "\"nasbench101\""))),
-            needle: "did you mean `nasbench201`",
+            needle: "did you mean `type = \"tabular\"` with `description = \"benchmarks/data/nb101_subset500.tabular.toml\"`?",
         },
         Case {
             what: "unknown noise model",

@@ -33,6 +33,42 @@ fn command_experiment(dir: &Path) -> std::path::PathBuf {
 }
 
 #[test]
+fn phases_that_take_time_are_named_in_the_log() {
+    let tmp = tempfile::tempdir().unwrap();
+    let o = emprox_ok(&[
+        "run",
+        "examples/nb201_evolution_emprox.toml",
+        "--out",
+        s(&tmp.path().join("f")),
+        "--seeds",
+        "1",
+        "--set",
+        "budget.max_queries=25",
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_plain(&err);
+    let lines: Vec<&str> = err.lines().collect();
+    assert!(
+        lines[0].ends_with("1 run(s) of 25 queries started"),
+        "{err}"
+    );
+    // The pre-training of the encoder (2,000 cells) takes seconds: said when it has taken one,
+    // and when it ends, with its time.
+    let named = "run 0: pre-training the EmProx encoder on 2000 cells, then fitting on 20";
+    assert!(
+        lines.iter().any(|l| l.ends_with(&format!("{named}..."))),
+        "{err}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains(&format!("{named}: done in "))),
+        "{err}"
+    );
+    assert!(!err.contains("ETA 0"), "{err}");
+}
+
+#[test]
 fn progress_outside_a_terminal_is_plain_lines_and_quiet_prints_none() {
     let tmp = tempfile::tempdir().unwrap();
     // Table lookups: a line every so many queries and at the end, with the incumbent and an ETA.
@@ -53,7 +89,18 @@ fn progress_outside_a_terminal_is_plain_lines_and_quiet_prints_none() {
     assert!(!lines.is_empty(), "no progress line: {err}");
     let last = lines.last().unwrap();
     assert!(last.contains("120/120 queries"), "{err}");
-    assert!(last.contains("ETA") && last.contains("best val"), "{last}");
+    // The last line says the work is done; the others give an ETA.
+    assert!(
+        last.ends_with(", done") && last.contains("best val"),
+        "{last}"
+    );
+    assert!(
+        lines[..lines.len() - 1].iter().all(|l| l.contains("ETA")),
+        "{err}"
+    );
+    // The first line comes at the start, and no ETA is a guess of zero.
+    assert!(err.lines().next().unwrap().ends_with("started"), "{err}");
+    assert!(!err.contains("ETA 0"), "{err}");
 
     // A slow evaluator (an external command): one line per evaluation.
     let exp = command_experiment(tmp.path());
@@ -61,11 +108,16 @@ fn progress_outside_a_terminal_is_plain_lines_and_quiet_prints_none() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert_plain(&err);
     for q in 1..=3 {
+        // Each evaluation: its cell, its score and its time, with the incumbent.
+        let line = err
+            .lines()
+            .find(|l| l.contains(&format!("run 0 query {q}/3: |")))
+            .unwrap_or_else(|| panic!("no line for query {q}: {err}"));
         assert!(
-            err.lines()
-                .any(|l| l.contains(&format!("run 0 query {q}/3:")) && l.contains("ETA")),
-            "no line for query {q}: {err}"
+            line.contains("| val_acc 70.00 in ") && line.contains("best val"),
+            "{line}"
         );
+        assert!(line.contains("ETA") || q == 3, "{line}");
     }
 
     // -v: a line per finished run; -vv: debug detail too; neither by default.
@@ -239,7 +291,17 @@ fn outputs_load_cleanly() {
         assert_eq!(kinds, ["estimator_fit", "estimator_query", "evaluation"]);
         // The run's plot: every evaluation a point, the incumbent a line.
         let svg = std::fs::read_to_string(dir.join("incumbent.svg")).unwrap();
-        assert!(svg.matches("<circle").count() >= 30, "no point per query");
+        // Queries far below the incumbent are counted in the legend, not drawn.
+        let off: usize = svg
+            .split(" off the axis)")
+            .next()
+            .and_then(|t| t.rsplit('(').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        assert!(
+            svg.matches("<circle").count() + off >= 30,
+            "no point per query"
+        );
         assert!(svg.contains("<polyline"), "no incumbent line");
     }
     // The multi-run plot: a band of one standard deviation, said in the plot.

@@ -129,7 +129,10 @@ fn every_key_of_the_readme_reference_is_in_emprox_list() {
 fn the_readme_has_no_duplicated_paragraph_and_no_issue_reference() {
     let text = readme();
     let lines = text.lines().count();
-    assert!(lines <= 380, "the README has {lines} lines; keep it a user's document");
+    assert!(
+        lines <= 380,
+        "the README has {lines} lines; keep it a user's document"
+    );
     // Paragraphs: blank-line separated, outside fenced code blocks.
     let mut paragraphs = Vec::new();
     let mut current = String::new();
@@ -158,7 +161,10 @@ fn the_readme_has_no_duplicated_paragraph_and_no_issue_reference() {
     }
     let mut seen = std::collections::HashSet::new();
     for p in paragraphs.iter().filter(|p| p.chars().count() > 60) {
-        assert!(seen.insert(p.as_str()), "the README repeats the paragraph:\n{p}");
+        assert!(
+            seen.insert(p.as_str()),
+            "the README repeats the paragraph:\n{p}"
+        );
     }
     // No "issue 12"-style reference a reader cannot follow.
     let lower = text.to_ascii_lowercase();

@@ -37,6 +37,16 @@ pub enum EstimatorParams {
 }
 
 impl EstimatorParams {
+    /// Unlabelled cells this estimator pre-trains an encoder on at its first fit (EmProx's
+    /// `pretrain`, summed over a mean's members); 0 for none. Progress displays name that phase.
+    pub fn pretrain_cells(&self) -> usize {
+        match self {
+            EstimatorParams::Emprox(p) => p.pretrain,
+            EstimatorParams::Mean(m) => m.members.iter().map(Self::pretrain_cells).sum(),
+            _ => 0,
+        }
+    }
+
     /// Every type with its defaults, in documentation order.
     pub fn all() -> [EstimatorParams; 7] {
         [

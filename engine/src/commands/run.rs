@@ -169,6 +169,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
     // The data and the evaluator are loaded and checked before anything is created on disk.
     let summary = crate::benchmark::open(
         &exp,
+        &reporter,
         NewRun {
             exp: &exp,
             out: &out,

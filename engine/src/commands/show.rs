@@ -3,7 +3,7 @@
 //! got and how to continue it.
 
 use crate::results::{Best, ExperimentSummary};
-use crate::rundir::{FolderKind, Manifest, SUMMARY};
+use crate::rundir::{FolderKind, Manifest, MANIFEST, SUMMARY};
 use clap::Args;
 use emprox_benchmarks::Signal;
 use std::fmt::Write as _;
@@ -25,7 +25,7 @@ pub fn show(args: &ShowArgs) -> anyhow::Result<()> {
             Ok(FolderKind::Experiment)
         } else {
             Err(anyhow::anyhow!(
-                "{e} (is {} an emprox output folder?)",
+                "{} is not an emprox output folder: it has no readable {MANIFEST} or {SUMMARY} ({e})",
                 dir.display()
             ))
         }
