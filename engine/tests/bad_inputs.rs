@@ -670,7 +670,7 @@ fn bad_inputs_get_clear_errors() {
                 "ops,acc,s\na b,90,5\nb a,91,-6\n",
                 "cost = \"s\"",
             ))),
-            needle: "negcost.csv: line 3, column `s`: the `cost` (simulated training seconds) must be >= 0, found -6",
+            needle: "negcost.csv: data row 1, file line 3, column `s`: the `cost` (simulated training seconds) must be >= 0, found -6",
         },
         Case {
             what: "objectives: a range of three numbers",

@@ -41,18 +41,18 @@ pub enum TabularError {
         second: usize,
     },
     /// A metric cell is not a number.
-    #[error("{}: line {line}, column `{column}`: expected a number, found {value:?}", path.display())]
+    #[error("{}: {at}, column `{column}`: expected a number, found {value:?}", path.display())]
     NotNumeric {
         path: PathBuf,
-        line: u64,
+        at: Row,
         column: String,
         value: String,
     },
     /// A metric cell is NaN or infinite.
-    #[error("{}: line {line}, column `{column}`: expected a finite number, found {value:?}", path.display())]
+    #[error("{}: {at}, column `{column}`: expected a finite number, found {value:?}", path.display())]
     NonFinite {
         path: PathBuf,
-        line: u64,
+        at: Row,
         column: String,
         value: String,
     },
@@ -64,29 +64,29 @@ pub enum TabularError {
         rows: usize,
     },
     /// Two selected rows have the same architecture.
-    #[error("{}: lines {first_line} and {line} have the same architecture {arch:?} (architecture columns {columns}); add the column that tells them apart to `select`", path.display())]
+    #[error("{}: {first} and {at} have the same architecture {arch:?} (architecture columns {columns}): add the column that tells them apart as another [[architecture]] column, or, if it is a task column (a dataset, a seed), pick one value of it with `select`", path.display())]
     Duplicate {
         path: PathBuf,
-        first_line: u64,
-        line: u64,
+        first: Row,
+        at: Row,
         arch: String,
         columns: String,
     },
     /// A sequence column whose rows have different numbers of tokens.
-    #[error("{}: line {line}, column `{column}`: {found} tokens, expected {expected} as on line {first_line}", path.display())]
+    #[error("{}: {at}, column `{column}`: {found} tokens, expected {expected} as in {first}", path.display())]
     RaggedSequence {
         path: PathBuf,
-        line: u64,
+        at: Row,
         column: String,
         found: usize,
         expected: usize,
-        first_line: u64,
+        first: Row,
     },
     /// A value outside the declared `choices` of an architecture column.
-    #[error("{}: line {line}, column `{column}`{}: {value:?} is not one of the declared choices [{choices}]", path.display(), position.map_or(String::new(), |p| format!(" position {p}")))]
+    #[error("{}: {at}, column `{column}`{}: {value:?} is not one of the declared choices [{choices}]", path.display(), position.map_or(String::new(), |p| format!(" position {p}")))]
     UnknownChoice {
         path: PathBuf,
-        line: u64,
+        at: Row,
         column: String,
         /// The position within a sequence column (`None` for a plain column).
         position: Option<usize>,
@@ -94,11 +94,27 @@ pub enum TabularError {
         choices: String,
     },
     /// Any other row-level inconsistency (an empty sequence, a value containing the joiner, ...).
-    #[error("{}: line {line}, column `{column}`: {message}", path.display())]
+    #[error("{}: {at}, column `{column}`: {message}", path.display())]
     Invalid {
         path: PathBuf,
-        line: u64,
+        at: Row,
         column: String,
         message: String,
     },
+}
+
+/// Where a row of a table is: its 0-based data row in the file (the journal's `index`, before
+/// any `select`) and the file line an editor shows (1-based, the header on line 1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Row {
+    /// 0-based data row.
+    pub index: usize,
+    /// 1-based file line.
+    pub line: u64,
+}
+
+impl std::fmt::Display for Row {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "data row {}, file line {}", self.index, self.line)
+    }
 }

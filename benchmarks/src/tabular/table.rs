@@ -2,7 +2,7 @@
 //! index from value vectors to rows.
 
 use super::description::{TabularDescription, COLUMN_JOINER};
-use super::error::TabularError;
+use super::error::{Row, TabularError};
 use crate::evaluator::{Goal, Signal};
 use flate2::read::GzDecoder;
 use std::collections::HashMap;
@@ -353,11 +353,11 @@ impl TabularTable {
         // Dimensions of each column, created on the first selected row.
         let mut columns: Vec<ColumnInfo> = Vec::new();
         let mut dims: Vec<Dimension> = Vec::new();
-        let mut first_line = 0u64;
+        let mut first_row = Row { index: 0, line: 0 };
 
         let mut codes: Vec<u32> = Vec::new();
         let mut file_rows: Vec<u32> = Vec::new();
-        let mut lines: Vec<u64> = Vec::new();
+        let mut lines: Vec<Row> = Vec::new();
         let mut objective = Vec::new();
         let mut test = c_test.map(|_| Vec::new());
         let mut cost = c_cost.map(|_| Vec::new());
@@ -377,13 +377,13 @@ impl TabularTable {
             let line = rec.position().map_or(0, |p| p.line());
             let this_row = file_row;
             file_row += 1;
+            let at = Row {
+                index: this_row,
+                line,
+            };
             let field = |i: usize| -> Result<&str, TabularError> {
-                std::str::from_utf8(rec.get(i).unwrap_or(b"")).map_err(|_| {
-                    corrupt(format!(
-                        "line {line}, column `{}`: not valid UTF-8",
-                        headers[i]
-                    ))
-                })
+                std::str::from_utf8(rec.get(i).unwrap_or(b""))
+                    .map_err(|_| corrupt(format!("{at}, column `{}`: not valid UTF-8", headers[i])))
             };
             let mut keep = true;
             for (c, v) in &select {
@@ -401,13 +401,13 @@ impl TabularTable {
                     Ok(x) if x.is_finite() => Ok(x),
                     Ok(_) => Err(TabularError::NonFinite {
                         path: path.to_path_buf(),
-                        line,
+                        at,
                         column: headers[i].clone(),
                         value: s.to_string(),
                     }),
                     Err(_) => Err(TabularError::NotNumeric {
                         path: path.to_path_buf(),
-                        line,
+                        at,
                         column: headers[i].clone(),
                         value: s.chars().take(80).collect(),
                     }),
@@ -415,7 +415,7 @@ impl TabularTable {
             };
             let invalid = |c: usize, message: String| TabularError::Invalid {
                 path: path.to_path_buf(),
-                line,
+                at,
                 column: headers[c].clone(),
                 message,
             };
@@ -443,17 +443,17 @@ impl TabularTable {
                         separator: a.separator.clone(),
                         dims: start..dims.len(),
                     });
-                    first_line = line;
+                    first_row = at;
                 }
                 let range = columns[k].dims.clone();
                 if toks.len() != range.len() {
                     return Err(TabularError::RaggedSequence {
                         path: path.to_path_buf(),
-                        line,
+                        at,
                         column: a.column.clone(),
                         found: toks.len(),
                         expected: range.len(),
-                        first_line,
+                        first: first_row,
                     });
                 }
                 for (p, &(t0, t1)) in toks.iter().enumerate() {
@@ -462,7 +462,7 @@ impl TabularTable {
                     let id = match &a.choices {
                         Some(ch) => d.id(t).ok_or_else(|| TabularError::UnknownChoice {
                             path: path.to_path_buf(),
-                            line,
+                            at,
                             column: a.column.clone(),
                             position: d.position,
                             value: t.to_string(),
@@ -515,7 +515,7 @@ impl TabularTable {
                 None => objective.len() as u64 - 1,
             });
             file_rows.push(this_row as u32);
-            lines.push(line);
+            lines.push(at);
         }
         let n = objective.len();
         if n == 0 {
@@ -572,8 +572,8 @@ impl TabularTable {
             if let Some(prev) = index.insert(table.row_codes(r), r as u32) {
                 return Err(TabularError::Duplicate {
                     path: path.to_path_buf(),
-                    first_line: lines[prev as usize],
-                    line: lines[r],
+                    first: lines[prev as usize],
+                    at: lines[r],
                     arch: table.format_row(r),
                     columns: desc
                         .architecture

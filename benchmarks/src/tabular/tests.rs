@@ -484,17 +484,26 @@ fn data_errors_name_file_and_column() {
         (
             "ops,acc\na b,1\nb b,high\n",
             SEQ_DESC.into(),
-            vec!["line 3", "column `acc`", "expected a number", "\"high\""],
+            vec![
+                "data row 1, file line 3",
+                "column `acc`",
+                "expected a number",
+                "\"high\"",
+            ],
         ),
         (
             "ops,acc\na b,1\nb b,\n",
             SEQ_DESC.into(),
-            vec!["line 3", "column `acc`", "expected a number"],
+            vec![
+                "data row 1, file line 3",
+                "column `acc`",
+                "expected a number",
+            ],
         ),
         (
             "ops,acc\na b,NaN\n",
             SEQ_DESC.into(),
-            vec!["line 2", "column `acc`", "finite"],
+            vec!["data row 0, file line 2", "column `acc`", "finite"],
         ),
         (
             "ops,acc\na b,inf\n",
@@ -510,26 +519,37 @@ fn data_errors_name_file_and_column() {
         (
             "ops,acc\na b,1\nb b,2\na b,3\n",
             SEQ_DESC.into(),
-            vec!["lines 2 and 4", "\"a b\"", "`ops`"],
+            vec![
+                "data row 0, file line 2 and data row 2, file line 4",
+                "\"a b\"",
+                "`ops`",
+                "another [[architecture]] column",
+                "`select`",
+            ],
         ),
         (
             "ops,acc\na b,1\na b c,2\n",
             SEQ_DESC.into(),
             vec![
-                "line 3",
+                "data row 1, file line 3",
                 "column `ops`",
-                "3 tokens, expected 2 as on line 2",
+                "3 tokens, expected 2 as in data row 0, file line 2",
             ],
         ),
         (
             "ops,acc\na b,1\na c,2\n",
             with_choices,
-            vec!["line 3", "column `ops` position 1", "\"c\"", "[a, b]"],
+            vec![
+                "data row 1, file line 3",
+                "column `ops` position 1",
+                "\"c\"",
+                "[a, b]",
+            ],
         ),
         (
             "ops,acc\na  b,1\n",
             SEQ_DESC.into(),
-            vec!["line 2", "column `ops`", "empty token"],
+            vec!["data row 0, file line 2", "column `ops`", "empty token"],
         ),
         (
             "ops,acc\na b,1\n\"unclosed,2\nx\n",
@@ -545,7 +565,7 @@ fn data_errors_name_file_and_column() {
             "ops,acc,secs\na b,1,5\nb b,2,-3\n",
             format!("cost = \"secs\"\n{SEQ_DESC}"),
             vec![
-                "line 3",
+                "data row 1, file line 3",
                 "column `secs`",
                 "the `cost` (simulated training seconds) must be >= 0, found -3",
             ],
