@@ -708,6 +708,11 @@ fn bad_inputs_get_clear_errors() {
             needle: "`report_at` holds 1000000, beyond the budget's max_queries (20): no run gets there",
         },
         Case {
+            what: "compare: --seeds beyond the most runs",
+            args: [compare(file(&comparison("[10]"))), vec!["--seeds".into(), "1000001".into()]].concat(),
+            needle: "--seeds must be between 1 and 100000, got 1000001",
+        },
+        Case {
             what: "compare: report_at = 0",
             args: compare(file(&comparison("[0, 10]"))),
             needle: "`report_at` holds 0: query counts start at 1",

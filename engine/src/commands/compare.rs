@@ -42,7 +42,11 @@ pub struct CompareArgs {
 pub fn compare(args: &CompareArgs) -> anyhow::Result<()> {
     let mut c = Comparison::load(&args.file)?;
     if let Some(s) = args.seeds {
-        anyhow::ensure!(s >= 1, "--seeds must be at least 1");
+        let max = crate::config::MAX_SEEDS;
+        anyhow::ensure!(
+            (1..=max).contains(&s),
+            "--seeds must be between 1 and {max}, got {s}"
+        );
         c.seeds = s;
     }
     if let Some(s) = args.seed {
