@@ -32,7 +32,7 @@ pub struct Trial {
     pub sim_seconds: Option<f64>,
     /// True when this cell became the best so far (by validation accuracy).
     pub incumbent: bool,
-    /// The estimator's score, when a filter chose this cell.
+    /// The estimator's predicted score, in the objective's units, when a filter chose this cell.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub predicted: Option<f64>,
     /// Why the evaluation failed.

@@ -371,7 +371,8 @@ enum Proposal<C> {
 }
 
 impl<S: SearchSpace> Chain<S> {
-    /// Strategies and estimators maximise: a minimised signal is told negated.
+    /// Strategies and estimators maximise: a minimised signal is told negated (and a maximised
+    /// score read back the same way, negation being its own inverse).
     fn score(&self, v: f64) -> f64 {
         if self.goal == Goal::Minimize {
             -v
@@ -622,7 +623,8 @@ fn run_with<S: SearchSpace + 'static>(
                 cost_seconds: simulated.then_some(cost),
                 sim_seconds: simulated.then_some(tally.sim),
                 incumbent,
-                predicted: job.predicted,
+                // In the objective's units (the filter ranks by the maximised score).
+                predicted: job.predicted.map(|p| chain.score(p)),
                 error,
                 extras: match &done.result {
                     Ok(o) if simulated => o.extras.clone(),
