@@ -164,30 +164,35 @@ fn incumbent(best: Option<(f64, f64)>, signal: &emprox_benchmarks::Signal) -> St
 }
 
 impl Current {
-    /// `done/total queries in 4.2s, ETA 3m 05s`: the ETA from the evaluation rate so far
-    /// (phases left out), "ETA unknown" before the first result or while a phase runs.
+    /// `done/total queries in 4.2s, ETA 3m 05s` (or `done` at the end).
     fn overall(&self) -> String {
-        let elapsed = self.started.elapsed().as_secs_f64();
+        let elapsed = human_secs(self.started.elapsed().as_secs_f64());
+        match self.total {
+            Some(total) => format!("{}/{total} queries in {elapsed}, {}", self.done, self.eta()),
+            None => format!("{} queries in {elapsed}", self.done),
+        }
+    }
+
+    /// `ETA 3m 05s` from the evaluation rate so far (phases left out); "ETA unknown" before the
+    /// first result or while a phase runs; `done` when every query is made; empty without a
+    /// query budget.
+    fn eta(&self) -> String {
         let Some(total) = self.total else {
-            return format!("{} queries in {}", self.done, human_secs(elapsed));
+            return String::new();
         };
         let left = total.saturating_sub(self.done);
-        let eta = if left == 0 {
+        if left == 0 {
             "done".to_string()
         } else if self.done == 0 || !self.phases.is_empty() {
             "ETA unknown".to_string()
         } else {
+            let elapsed = self.started.elapsed().as_secs_f64();
             let rate = (elapsed - self.phase_seconds).max(0.0) / self.done as f64;
             match rate * left as f64 {
                 t if t < 1.0 => "ETA under 1s".to_string(),
                 t => format!("ETA {}", human_secs(t)),
             }
-        };
-        format!(
-            "{}/{total} queries in {}, {eta}",
-            self.done,
-            human_secs(elapsed)
-        )
+        }
     }
 
     /// `run 2: ` or nothing for the experiment's own phases.
@@ -213,7 +218,10 @@ impl Reporter {
                 Some((run, what, _, _)) => format!("{}{what}...", Current::who(*run)),
                 None => text,
             };
-            bar.set_message(format!("{now}  [{}]", c.overall()));
+            bar.set_message(match c.eta() {
+                eta if eta.is_empty() => now,
+                eta => format!("{now}  [{eta}]"),
+            });
         }
     }
 }
@@ -237,8 +245,8 @@ impl Progress for Reporter {
         match &self.display {
             Display::Bar(bar) => {
                 let template = match c.total {
-                    Some(_) => "{prefix} {bar:30} {pos}/{len} queries  {msg}",
-                    None => "{prefix} {spinner} {pos} queries  {msg}",
+                    Some(_) => "{prefix} {bar:30} {pos}/{len} queries in {elapsed}  {msg}",
+                    None => "{prefix} {spinner} {pos} queries in {elapsed}  {msg}",
                 };
                 bar.set_style(ProgressStyle::with_template(template).expect("valid template"));
                 bar.set_prefix(c.label.clone());
