@@ -326,9 +326,12 @@ fn a_full_disk_stops_the_run_with_a_clear_error_and_a_valid_journal() {
     let o = cmd.output().unwrap();
     assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(err.lines().count(), 1, "{err}");
+    // One error line (after the progress log's start line), the last one.
+    let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("error")).collect();
+    assert_eq!(errors.len(), 1, "{err}");
+    assert_eq!(err.lines().last(), errors.first().copied(), "{err}");
     assert!(
-        err.contains("trials.jsonl") && err.contains("File too large"),
+        errors[0].contains("trials.jsonl") && errors[0].contains("File too large"),
         "{err}"
     );
     // The journal's complete lines agree with the uninterrupted run; resume goes on from them.
