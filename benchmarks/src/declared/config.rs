@@ -63,7 +63,7 @@ pub struct DimensionConfig {
     /// Ordinal: `[lo, hi]`, values `lo, lo + step, …` up to `hi`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub range: Option<[f64; 2]>,
-    /// The step of `range` (default 1).
+    /// The step of `range` (default [`super::DEFAULT_STEP`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub step: Option<f64>,
     /// Ordinal, positive: `[lo, hi]`, `levels` values evenly spaced in log scale.

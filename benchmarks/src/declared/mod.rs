@@ -26,7 +26,7 @@
 //! ops = ["none", "skip_connect", "nor_conv_3x3"]
 //! ```
 //!
-//! - **Values.** `values` are taken as written; `range = [lo, hi]` with `step` (default 1) gives
+//! - **Values.** `values` are taken as written; `range = [lo, hi]` with `step` (default [`DEFAULT_STEP`]) gives
 //!   `lo, lo + step, …` up to `hi`; `log_range = [lo, hi]` (positive) gives `levels` (default
 //!   [`DEFAULT_LEVELS`]) values evenly spaced in log scale, rounded to 6 significant digits.
 //!   Each value is one token for the estimators. At most [`MAX_VALUES`] values a dimension.
@@ -61,6 +61,8 @@ pub mod space;
 pub use config::{DimensionConfig, DimensionType, Scalar, SpaceConfig};
 pub use space::{DeclaredCell, DeclaredSpace, INACTIVE};
 
+/// The step of a `range` without `step`.
+pub const DEFAULT_STEP: f64 = 1.0;
 /// The values of a `log_range` without `levels`.
 pub const DEFAULT_LEVELS: u32 = 10;
 /// The chance that mutating an ordinal position jumps to any other value instead of a

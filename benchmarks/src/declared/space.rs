@@ -2,7 +2,10 @@
 
 use super::cell::{self, OpRole};
 use super::config::{DimensionConfig, DimensionType, Scalar, SpaceConfig};
-use super::{SpaceError, DEFAULT_LEVELS, JUMP_PROBABILITY, MAX_NODES, MAX_POSITIONS, MAX_VALUES};
+use super::{
+    SpaceError, DEFAULT_LEVELS, DEFAULT_STEP, JUMP_PROBABILITY, MAX_NODES, MAX_POSITIONS,
+    MAX_VALUES,
+};
 use crate::error::ArchParseError;
 use crate::space::{SearchSpace, SeqEncoding};
 use rand::Rng;
@@ -133,7 +136,7 @@ fn values_of(d: &DimensionConfig) -> Result<(Kind, Vec<String>), String> {
         return Ok((Kind::Categorical, v.iter().map(Scalar::to_string).collect()));
     }
     if let Some([lo, hi]) = d.range {
-        let step = d.step.unwrap_or(1.0);
+        let step = d.step.unwrap_or(DEFAULT_STEP);
         if !(lo.is_finite() && hi.is_finite() && step.is_finite()) {
             return Err("`range` and `step` must be finite numbers".into());
         }
