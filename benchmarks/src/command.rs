@@ -11,6 +11,7 @@
 //! | `{index}` | the cell's index in its benchmark (NB201: 0..15625 in the table the experiment uses; a table: the data row) |
 //! | `{spec}` | path of a JSON file with the full spec (below), deleted afterwards |
 //! | `{seed}` | the trial seed (a `u64`) |
+//! | `{values_json}` | the cell's dimensions as one JSON object, name → value (a value that reads as a JSON number is a number, others strings) |
 //!
 //! The spec file holds `{"space": …, "arch": …, "index": … (null where the space has none),
 //! "dimensions": [names], "values": [values], "seed": …}`: the cell's value in each dimension of
@@ -240,7 +241,44 @@ pub(crate) fn is_executable(p: &Path) -> bool {
     }
 }
 
-const PLACEHOLDERS: [&str; 4] = ["arch", "index", "spec", "seed"];
+/// Placeholders of a command (a Slurm command adds `{emprox}`).
+pub const PLACEHOLDERS: [&str; 5] = ["arch", "index", "spec", "seed", "values_json"];
+
+/// `{values_json}`: the cell's [`SearchSpace::components`] as a JSON object, name → value in the
+/// space's order, a value that reads as a JSON number written as one.
+pub fn values_json<S: SearchSpace>(space: &S, cell: &S::Cell) -> String {
+    // Written by hand to keep the space's order (serde_json's maps sort their keys).
+    let pairs: Vec<String> = space
+        .components(cell)
+        .into_iter()
+        .map(|(name, value)| {
+            let v = match serde_json::from_str::<serde_json::Number>(&value) {
+                Ok(n) => serde_json::Value::Number(n),
+                Err(_) => serde_json::Value::String(value),
+            };
+            format!("{}:{v}", serde_json::Value::String(name))
+        })
+        .collect();
+    format!("{{{}}}", pairs.join(","))
+}
+
+/// The values of the placeholders every command has: `{arch}`, `{index}`, `{spec}`, `{seed}`,
+/// `{values_json}` (an `{index}` the space lacks is an error, see [`index_value`]).
+pub(crate) fn trial_values<S: SearchSpace>(
+    space: &S,
+    cell: &S::Cell,
+    args: &[String],
+    spec: &str,
+    seed: u64,
+) -> Result<Vec<(&'static str, String)>, String> {
+    Ok(vec![
+        ("arch", space.format(cell)),
+        ("index", index_value(space, cell, args)?),
+        ("spec", spec.to_string()),
+        ("seed", seed.to_string()),
+        ("values_json", values_json(space, cell)),
+    ])
+}
 
 /// Checks a command list: a program (non-empty; `example` shows one) and known placeholders.
 pub fn check_command(command: &[String], known: &[&str], example: &str) -> Result<(), String> {
@@ -294,11 +332,11 @@ pub(crate) fn index_value<S: SearchSpace>(
 }
 
 /// `args` with each `{name}` of `values` replaced by its value, in the order given.
-pub fn substitute(args: &[String], values: &[(&str, &str)]) -> Vec<String> {
+pub fn substitute<V: AsRef<str>>(args: &[String], values: &[(&str, V)]) -> Vec<String> {
     args.iter()
         .map(|a| {
             values.iter().fold(a.clone(), |a, (name, value)| {
-                a.replace(&format!("{{{name}}}"), value)
+                a.replace(&format!("{{{name}}}"), value.as_ref())
             })
         })
         .collect()
@@ -377,21 +415,12 @@ impl<S: SearchSpace> CommandEvaluator<S> {
         }
         let spec = SpecFile::write(&self.spec(cell, seed))
             .map_err(|e| fail(format!("cannot write the spec file: {e}")))?;
-        let arch = self.space.format(cell);
-        let index = index_value(&self.space, cell, &self.config.command).map_err(fail)?;
-        let seed_s = seed.to_string();
         let spec_s = spec.path.display().to_string();
+        let values =
+            trial_values(&self.space, cell, &self.config.command, &spec_s, seed).map_err(fail)?;
         // The spec file's name is random: keep it out of the reason, which is journaled.
         let fail = |reason: String| fail(reason.replace(&spec_s, "{spec}"));
-        let args = substitute(
-            &self.config.command,
-            &[
-                ("arch", &arch),
-                ("index", &index),
-                ("spec", &spec_s),
-                ("seed", &seed_s),
-            ],
-        );
+        let args = substitute(&self.config.command, &values);
         let mut cmd = Command::new(&args[0]);
         cmd.args(&args[1..])
             .stdin(Stdio::null())

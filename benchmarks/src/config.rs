@@ -1,5 +1,6 @@
 //! The `[benchmark]` table of experiment files, shared by searches and predictor evaluations.
 
+use crate::declared::{DeclaredSpace, SpaceConfig};
 use crate::error::DataError;
 use crate::evaluator::Evaluator;
 use crate::nb201::{Dataset, Nb201Data, Nb201Space, Nb201Tabular, NoiseModel};
@@ -18,6 +19,9 @@ pub enum BenchmarkKind {
     /// Any table: a CSV file and a description of its columns.
     #[serde(rename = "tabular")]
     Tabular,
+    /// A declared space (`[benchmark.space]` or a space file): no table, evaluated by a command.
+    #[serde(rename = "declared")]
+    Declared,
 }
 
 /// The `[benchmark]` table.
@@ -36,12 +40,16 @@ pub struct BenchmarkConfig {
     /// NAS-Bench-201: another copy of the table (`.csv` or `.csv.gz`); default: the shipped one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<PathBuf>,
-    /// Tabular: a description file (TOML) naming the table and its columns.
+    /// Tabular: a description file (TOML) naming the table and its columns; declared: a space
+    /// file (`name`, `[[dimension]]`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<PathBuf>,
     /// Tabular: the description written inline, as `[benchmark.table]`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub table: Option<TabularDescription>,
+    /// Declared: the space written inline, as `[benchmark.space]` with `[[benchmark.space.dimension]]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub space: Option<SpaceConfig>,
 }
 
 impl BenchmarkConfig {
@@ -51,7 +59,7 @@ impl BenchmarkConfig {
             BenchmarkKind::NasBench201 => {
                 "[benchmark] type = \"nasbench201\" needs `dataset` (cifar10, cifar100 or imagenet16-120)".to_string()
             }
-            BenchmarkKind::Tabular => {
+            BenchmarkKind::Tabular | BenchmarkKind::Declared => {
                 "this command needs a NAS-Bench-201 benchmark (type = \"nasbench201\")".to_string()
             }
         })
@@ -62,11 +70,24 @@ impl BenchmarkConfig {
         match self.kind {
             BenchmarkKind::NasBench201 => {
                 self.dataset()?;
-                if self.description.is_some() || self.table.is_some() {
-                    return Err("[benchmark] `description` and [benchmark.table] apply to type = \"tabular\" only".into());
+                if self.description.is_some() || self.table.is_some() || self.space.is_some() {
+                    return Err("[benchmark] `description`, [benchmark.table] and [benchmark.space] apply to type = \"tabular\" or \"declared\" only".into());
                 }
             }
+            BenchmarkKind::Declared => {
+                if self.dataset.is_some()
+                    || self.data.is_some()
+                    || self.noise != NoiseModel::Mean
+                    || self.table.is_some()
+                {
+                    return Err("[benchmark] `dataset`, `data`, `noise` and [benchmark.table] do not apply to type = \"declared\" (a space of [[benchmark.space.dimension]] or a space file in `description`)".into());
+                }
+                self.declared_space()?;
+            }
             BenchmarkKind::Tabular => {
+                if self.space.is_some() {
+                    return Err("[benchmark.space] applies to type = \"declared\" only".into());
+                }
                 if self.dataset.is_some() || self.data.is_some() || self.noise != NoiseModel::Mean {
                     return Err("[benchmark] `dataset`, `data` and `noise` apply to type = \"nasbench201\" only; a tabular benchmark names its table in its description (select rows with `select`)".into());
                 }
@@ -130,6 +151,21 @@ impl BenchmarkConfig {
         }
     }
 
+    /// The declared space: the space file of `description` (as it stands: resolve relative paths
+    /// first with [`BenchmarkConfig::resolve_paths`]) or the inline `[benchmark.space]`. An error
+    /// names the file or `[benchmark.space]`, and the dimension and key.
+    pub fn declared_space(&self) -> Result<DeclaredSpace, String> {
+        match (&self.description, &self.space) {
+            (Some(_), Some(_)) => Err("[benchmark] type = \"declared\" takes either `description = \"FILE.toml\"` (a space file) or an inline [benchmark.space], not both".into()),
+            (None, None) => Err("[benchmark] type = \"declared\" needs an inline [benchmark.space] with [[benchmark.space.dimension]] tables, or `description = \"FILE.toml\"` (a space file)".into()),
+            (Some(p), None) => {
+                let config = SpaceConfig::from_file(p)?;
+                DeclaredSpace::new(&config).map_err(|e| format!("{}: {e}", p.display()))
+            }
+            (None, Some(s)) => DeclaredSpace::new(s).map_err(|e| format!("[benchmark.space] {e}")),
+        }
+    }
+
     /// Loads the tabular benchmark this config describes.
     pub fn load_tabular(&self, base: &Path) -> Result<TabularBenchmark, TabularError> {
         TabularBenchmark::load(&self.tabular_description(base)?)
@@ -187,6 +223,11 @@ impl BenchmarkConfig {
                     evaluator: Arc::new(Nb201Tabular::new(data.clone(), dataset, self.noise)),
                     noise_free: Arc::new(Nb201Tabular::new(data, dataset, NoiseModel::Mean)),
                 })
+            }
+            BenchmarkKind::Declared => {
+                return Err(OpenError::Config(
+                    "a declared space has no table to look up: this command needs [benchmark] type = \"nasbench201\" or \"tabular\"".into(),
+                ))
             }
             BenchmarkKind::Tabular => {
                 let b = self.load_tabular(base)?;

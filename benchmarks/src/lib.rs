@@ -15,6 +15,7 @@
 
 pub mod command;
 pub mod config;
+pub mod declared;
 pub mod digest;
 pub mod error;
 pub mod evaluator;

@@ -9,7 +9,7 @@ use crate::proxy;
 use emprox_benchmarks::config::BenchmarkKind;
 use emprox_benchmarks::evaluator::Goal;
 use emprox_benchmarks::nb201::Nb201Space;
-use emprox_benchmarks::SearchSpace;
+use emprox_benchmarks::{SearchSpace, Signal};
 use std::sync::Arc;
 
 /// Checks the filter's proxy against the metrics the benchmark knows before training (`None`:
@@ -40,6 +40,10 @@ fn no_table(exp: &Experiment, goal: Goal) -> anyhow::Result<Option<MultiObjectiv
 /// The metrics the built-in NAS-Bench-201 lookup knows before training, by name (objectives,
 /// the filter's proxy).
 pub const NB201_METRICS: [&str; 3] = ["params_m", "flops_m", "latency_s"];
+
+/// Why a declared space needs a command (checked when the experiment is loaded).
+pub const DECLARED_NEEDS_COMMAND: &str = "[benchmark] type = \"declared\" has no table to look \
+     up: it needs [evaluator] type = \"command\" or \"slurm\" (your program scores each member)";
 
 /// A space with its evaluation (whose `signal` says what its score is and whether it is
 /// maximised).
@@ -89,6 +93,8 @@ pub fn open<F: WithBenchmark>(
         (BenchmarkKind::Tabular, None, _) => "the table".to_string(),
         (BenchmarkKind::NasBench201, _, Some(d)) => format!("NAS-Bench-201 from {}", d.display()),
         (BenchmarkKind::NasBench201, _, None) => "the NAS-Bench-201 table".to_string(),
+        (BenchmarkKind::Declared, Some(d), _) => format!("the space of {}", d.display()),
+        (BenchmarkKind::Declared, None, _) => "the declared space".to_string(),
     };
     progress.phase(None, Some(&format!("loading {what}")));
     let f = Loaded { f, progress };
@@ -138,6 +144,24 @@ pub fn open<F: WithBenchmark>(
                 objectives,
                 evaluation,
                 best_val,
+            }))
+        }
+        BenchmarkKind::Declared => {
+            let space = exp.benchmark.declared_space().map_err(anyhow::Error::msg)?;
+            let cfg = exp
+                .evaluator
+                .as_ref()
+                .filter(|c| matches!(c.kind, EvaluatorKind::Command | EvaluatorKind::Slurm));
+            let Some(cfg) = cfg else {
+                anyhow::bail!(DECLARED_NEEDS_COMMAND);
+            };
+            let evaluation = Evaluation::external(cfg, space.clone(), &Signal::accuracy())
+                .map_err(anyhow::Error::msg)?;
+            Ok(f.with(Benchmark {
+                objectives: no_table(exp, evaluation.signal.goal)?,
+                space,
+                evaluation,
+                best_val: None,
             }))
         }
         BenchmarkKind::Tabular => {

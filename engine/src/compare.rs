@@ -172,6 +172,14 @@ impl Comparison {
                     let d = b.tabular_description(Path::new(""))?;
                     (table_folder(&d), d.space_name())
                 }
+                BenchmarkKind::Declared => {
+                    // Checked when the file was loaded.
+                    let name = b.declared_space().map_or_else(
+                        |_| "declared".into(),
+                        |s| emprox_benchmarks::SearchSpace::name(&s).to_string(),
+                    );
+                    (name.clone(), format!("declared space {name}"))
+                }
             };
             return Ok(vec![Target {
                 name,
@@ -192,6 +200,7 @@ impl Comparison {
                     data: None,
                     description: None,
                     table: None,
+                    space: None,
                 },
             })
             .collect())

@@ -101,6 +101,11 @@ pub(crate) fn input_digests(exp: &Experiment) -> Result<Vec<InputDigest>, String
                 .map_err(|e| e.to_string())?;
             inputs.push(InputDigest::of("table", &d.data)?);
         }
+        BenchmarkKind::Declared => {
+            if let Some(p) = &b.description {
+                inputs.push(InputDigest::of("space", p)?);
+            }
+        }
     }
     Ok(inputs)
 }

@@ -793,6 +793,112 @@ fn bad_inputs_get_clear_errors() {
         },
     ]);
 
+    // Declared spaces: the example, each case one edit of it (or a space file).
+    let d = std::fs::read_to_string(root().join("examples/declared_command.toml")).unwrap();
+    let edit = |from: &str, to: &str| {
+        assert!(d.contains(from), "{from}");
+        d.replacen(from, to, 1)
+    };
+    let (head, rest) = d.split_once("[benchmark.space]").unwrap();
+    let tail = &rest[rest.find("[strategy]").unwrap()..];
+    let with_space_file = |sp: String| format!("{head}description = {sp:?}\n\n{tail}");
+    cases.extend(vec![
+        Case {
+            what: "declared space without dimensions (a space file)",
+            args: {
+                let sp = file("name = \"empty\"\n");
+                run(file(&with_space_file(sp)))
+            },
+            needle: "dimension: the space has no dimensions",
+        },
+        Case {
+            what: "declared space file: unknown key",
+            args: {
+                let sp = file("[[dimension]]\nname = \"a\"\nvalus = [1, 2]\n");
+                run(file(&with_space_file(sp)))
+            },
+            needle: ":3:1: unknown field `valus`",
+        },
+        Case {
+            what: "declared space with one member (a space file)",
+            args: {
+                let sp = file("[[dimension]]\nname = \"a\"\nvalues = [1]\n");
+                run(file(&with_space_file(sp)))
+            },
+            needle: "the space has one member",
+        },
+        Case {
+            what: "declared dimension with empty values",
+            args: run(file(&edit("values = [2, 3, 4]", "values = []"))),
+            needle: "[benchmark.space] dimension \"depth\": `values` is empty",
+        },
+        Case {
+            what: "declared dimensions with the same name",
+            args: run(file(&edit("name = \"width4\"", "name = \"width3\""))),
+            needle: "dimension \"width3\": `name` is used by two dimensions",
+        },
+        Case {
+            what: "declared repeat = 0",
+            args: run(file(&edit("repeat = 2", "repeat = 0"))),
+            needle: "dimension \"width\": `repeat` = 0",
+        },
+        Case {
+            what: "declared condition on an unknown dimension",
+            args: run(file(&edit(
+                "when = { depth = [4] }",
+                "when = { deep = [4] }",
+            ))),
+            needle: "dimension \"width4\", `when`: names the unknown dimension \"deep\"",
+        },
+        Case {
+            what: "declared condition on an unknown value",
+            args: run(file(&edit(
+                "when = { depth = [4] }",
+                "when = { depth = [5] }",
+            ))),
+            needle: "\"5\" is not a value of \"depth\"",
+        },
+        Case {
+            what: "declared cyclic conditions",
+            args: run(file(&edit(
+                "values = [2, 3, 4]",
+                "values = [2, 3, 4]\nwhen = { width4 = [16] }",
+            ))),
+            needle: "`when`: the conditions form a cycle",
+        },
+        Case {
+            what: "declared range with lo > hi",
+            args: run(file(&edit("range = [16, 64]", "range = [64, 16]"))),
+            needle: "dimension \"width\": `range` = [64, 16] has lo > hi",
+        },
+        Case {
+            what: "declared range with step <= 0",
+            args: run(file(&edit("step = 16", "step = 0"))),
+            needle: "dimension \"width\": `step` = 0 must be positive",
+        },
+        Case {
+            what: "declared cell with fewer than 2 nodes",
+            args: run(file(&edit("nodes = 4", "nodes = 1"))),
+            needle: "dimension \"cell\": `nodes` = 1 must be between 2 and 8",
+        },
+        Case {
+            what: "declared cell without ops",
+            args: run(file(&edit(
+                "ops = [\"none\", \"skip_connect\", \"conv\", \"pool\"]",
+                "ops = []",
+            ))),
+            needle: "dimension \"cell\": a cell needs `ops`",
+        },
+        Case {
+            what: "declared space without a command evaluator",
+            args: run(file(&edit(
+                "type = \"command\"\nworkers = 2",
+                "type = \"train\"",
+            ))),
+            needle: "needs [evaluator] type = \"command\" or \"slurm\"",
+        },
+    ]);
+
     let mut table = String::from(
         "| # | bad input | exit | message (first 150 characters) |\n|---|---|---|---|\n",
     );

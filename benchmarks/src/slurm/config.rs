@@ -6,9 +6,10 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::Command;
 
-/// Placeholders of a Slurm command: the command evaluator's, and `{emprox}` (the path of the
-/// running emprox binary, so that a job can run `emprox train-one`).
-pub const PLACEHOLDERS: [&str; 5] = ["arch", "index", "spec", "seed", "emprox"];
+/// The placeholder a Slurm command has beyond the command evaluator's
+/// ([`crate::command::PLACEHOLDERS`]): `{emprox}`, the path of the running emprox binary, so
+/// that a job can run `emprox train-one`.
+pub const EMPROX_PLACEHOLDER: &str = "emprox";
 
 fn default_poll_seconds() -> f64 {
     5.0
@@ -108,7 +109,7 @@ impl SlurmConfig {
         let err = |m: String| Err(SlurmConfigError(m));
         check_command(
             &self.command,
-            &PLACEHOLDERS,
+            &[&crate::command::PLACEHOLDERS[..], &[EMPROX_PLACEHOLDER]].concat(),
             "[\"{emprox}\", \"train-one\", \"--arch\", \"{arch}\"]",
         )
         .map_err(SlurmConfigError)?;

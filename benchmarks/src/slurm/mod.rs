@@ -35,8 +35,8 @@ pub mod script;
 pub use config::{SlurmConfig, SlurmConfigError};
 
 use crate::command::{
-    index_value, interrupted, park_forever, parse_result, result_signal, substitute, tail,
-    trial_spec,
+    interrupted, park_forever, parse_result, result_signal, substitute, tail, trial_spec,
+    trial_values,
 };
 use crate::evaluator::{EvalFailure, Evaluator, Goal, Outcome, Signal, TrialContext};
 use crate::space::SearchSpace;
@@ -258,17 +258,15 @@ impl<S: SearchSpace> SlurmEvaluator<S> {
             .expect("specs serialise");
         crate::fsutil::write_atomic(&spec_path, &spec)
             .map_err(|e| format!("cannot write {}: {e}", spec_path.display()))?;
-        let index = index_value(&self.space, cell, &self.config.command)?;
-        let args = substitute(
+        let mut values = trial_values(
+            &self.space,
+            cell,
             &self.config.command,
-            &[
-                ("arch", arch),
-                ("index", &index),
-                ("spec", &spec_path.display().to_string()),
-                ("seed", &seed.to_string()),
-                ("emprox", &self.emprox),
-            ],
-        );
+            &spec_path.display().to_string(),
+            seed,
+        )?;
+        values.push((config::EMPROX_PLACEHOLDER, self.emprox.clone()));
+        let args = substitute(&self.config.command, &values);
         let submitted_at = unix_now();
         let token = crate::digest::sha256_hex(
             format!(

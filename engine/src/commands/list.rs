@@ -6,6 +6,7 @@ use crate::compare::{Comparison, Entry};
 use crate::config::{Budget, SearchSettings};
 use crate::filter::FilterConfig;
 use emprox_benchmarks::command::CommandConfig;
+use emprox_benchmarks::declared::{DimensionConfig, SpaceConfig, DEFAULT_LEVELS, DEFAULT_STEP};
 use emprox_benchmarks::params::Catalogue;
 use emprox_benchmarks::slurm::SlurmConfig;
 use emprox_estimators::evaluation::EvaluationSettings;
@@ -70,6 +71,20 @@ pub fn listing() -> String {
         out,
         "             nb101_subset500.tabular.toml, nb301_subset.tabular.toml (subsets: for predictor evaluation)",
     );
+    line(
+        out,
+        "  declared   a space of dimensions nobody enumerated (README: \"Declaring a space\"); needs a command or slurm evaluator",
+    );
+    wrapped(
+        out,
+        "    description = <space file>, or inline [benchmark.space]: ",
+        &keys::<SpaceConfig>(),
+    );
+    wrapped(out, "      [[dimension]]: ", &keys::<DimensionConfig>());
+    line(
+        out,
+        &format!("      exactly one of values | range (step = {DEFAULT_STEP}) | log_range (levels = {DEFAULT_LEVELS}) | type = \"cell\" (nodes, ops); repeat = 1; when = {{ dim = [values] }}"),
+    );
     catalogue(
         out,
         "strategies ([strategy] type):",
@@ -111,11 +126,11 @@ pub fn listing() -> String {
     wrapped(out, "             ", &defaults(&TrainingConfig::default()));
     let command: CommandConfig =
         toml::from_str("command = [\"PROGRAM\"]").expect("a command list is a valid table");
-    line(out, "  command    workers = 1, cache = <none>; [evaluator.command] (placeholders {arch} {index} {seed} {spec}; any benchmark, tabular included):");
+    line(out, "  command    workers = 1, cache = <none>; [evaluator.command] (placeholders {arch} {index} {seed} {spec} {values_json}; any benchmark, tabular included):");
     wrapped(out, "             ", &defaults(&command));
     let slurm: SlurmConfig =
         toml::from_str("command = [\"PROGRAM\"]").expect("a command list is a valid table");
-    line(out, "  slurm      workers = 1 (jobs in flight), cache = <none>; [evaluator.slurm] (one batch job per candidate; placeholders {arch} {index} {seed} {spec} {emprox}; any benchmark):");
+    line(out, "  slurm      workers = 1 (jobs in flight), cache = <none>; [evaluator.slurm] (one batch job per candidate; placeholders {arch} {index} {seed} {spec} {values_json} {emprox}; any benchmark):");
     wrapped(out, "             ", &defaults(&slurm));
     line(
         out,
@@ -256,6 +271,9 @@ mod tests {
             "params_m",
             "flops_m",
             "latency_s",
+            "log_range",
+            "when",
+            "values_json",
         ] {
             assert!(text.contains(key), "{key} missing");
         }
