@@ -3,7 +3,6 @@
 //! no NUL) loaded for NAS-Bench-201: never panics; a model that loads predicts finite scores or
 //! returns an error.
 use emprox_benchmarks::nb201::{Nb201Data, Nb201Space};
-use emprox_benchmarks::SearchSpace;
 use emprox_estimators::emprox::persist;
 use emprox_estimators::FittedEstimator;
 use libfuzzer_sys::fuzz_target;
