@@ -121,7 +121,11 @@ fn load_and_repair(path: &Path) -> std::io::Result<(ResultCache, Vec<String>)> {
             continue;
         }
         let parsed = if line.ends_with(b"\n") {
-            serde_json::from_slice::<CacheLine>(line)
+            // As text first: `from_slice` lets invalid UTF-8 through in the strings of fields it
+            // ignores, and such a line is no JSON for any other reader of the file.
+            std::str::from_utf8(line)
+                .map_err(|e| e.to_string())
+                .and_then(|t| serde_json::from_str::<CacheLine>(t).map_err(|e| e.to_string()))
                 .map_err(|e| format!("{e} (a torn line, removed)"))
         } else {
             Err("a torn last line (removed)".to_string())
@@ -224,6 +228,24 @@ mod tests {
             cost_seconds: 3.0,
             extras: vec![],
         }
+    }
+
+    #[test]
+    fn a_line_with_invalid_utf8_is_removed_even_in_a_field_that_is_ignored() {
+        // Found by fuzzing (`fuzz/regressions/cache/invalid-utf8-in-ignored-field`).
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cache.jsonl");
+        let good = b"{\"key\":\"a\",\"outcome\":{\"val_acc\":1.0,\"cost_seconds\":0.0}}\n";
+        let mut bytes = good.to_vec();
+        bytes.extend_from_slice(
+            b"{\"key\":\"b\",\"outcome\":{\"val_acc\":1.0,\"cost_seconds\":0.0,",
+        );
+        bytes.extend_from_slice(b"\"x\":\"\xff\"}}\n");
+        std::fs::write(&path, &bytes).unwrap();
+        let c = CacheFile::open(&path).unwrap();
+        assert!(c.get("a").is_some());
+        assert!(c.get("b").is_none());
+        assert_eq!(std::fs::read(&path).unwrap(), good);
     }
 
     #[test]

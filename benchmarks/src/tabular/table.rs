@@ -428,6 +428,21 @@ impl TabularTable {
                         format!("{cell:?} contains {COLUMN_JOINER:?}, which joins the architecture columns"),
                     ));
                 }
+                // A cell ending with the start of the joiner (`"x |"`) would run into the joiner
+                // after it: its architecture string would split in the wrong place.
+                let j = COLUMN_JOINER;
+                if multi
+                    && k + 1 < arch_cols.len()
+                    && (1..j.len()).any(|l| cell.ends_with(&j[..l]) && j.starts_with(&j[l..]))
+                {
+                    return Err(invalid(
+                        c,
+                        format!(
+                            "{cell:?} ends as {j:?}, which joins the architecture columns, \
+                             begins: the architecture string would split in the wrong place"
+                        ),
+                    ));
+                }
                 tokens(cell, splits[k], &mut toks);
                 if first {
                     if toks.is_empty() {

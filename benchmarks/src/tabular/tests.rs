@@ -722,3 +722,28 @@ fn huge_spaces_index_rows_by_vector() {
         table::RowIndex::Packed { .. }
     ));
 }
+
+#[test]
+fn a_cell_ending_as_the_column_joiner_begins_is_refused() {
+    // Found while writing the `tabular` fuzz target and kept with its inputs
+    // (`fuzz/regressions/tabular/joiner-at-cell-end`): `"x |"` then `"z"` formatted as
+    // `"x | | z"`, which split as `"x"` and `"| z"`.
+    let desc = r#"
+data = "data.csv"
+objective = { column = "acc", goal = "maximize" }
+[[architecture]]
+column = "a"
+[[architecture]]
+column = "b"
+"#;
+    let (_d, b) = load("a,b,acc\nx |,z,1\n", desc);
+    let e = b.unwrap_err().to_string();
+    assert!(e.contains("line 2") && e.contains("column `a`"), "{e}");
+    assert!(e.contains("split in the wrong place"), "{e}");
+    // The last column may end so (nothing follows it), and a `|` alone is no joiner.
+    let (_d, b) = load("a,b,acc\nx|,z |,1\ny,| z,2\n", desc);
+    let b = b.unwrap();
+    for c in b.space.all_cells() {
+        assert_eq!(b.space.parse(&b.space.format(&c)).unwrap(), c);
+    }
+}
