@@ -108,9 +108,9 @@ pub enum TabularError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Row {
     /// 0-based data row.
-    pub index: usize,
-    /// 1-based file line.
-    pub line: u64,
+    pub index: u32,
+    /// 1-based file line (saturating: 4 billion lines and more read as the most).
+    pub line: u32,
 }
 
 impl std::fmt::Display for Row {

@@ -378,8 +378,8 @@ impl TabularTable {
             let this_row = file_row;
             file_row += 1;
             let at = Row {
-                index: this_row,
-                line,
+                index: this_row as u32,
+                line: u32::try_from(line).unwrap_or(u32::MAX),
             };
             let field = |i: usize| -> Result<&str, TabularError> {
                 std::str::from_utf8(rec.get(i).unwrap_or(b""))
