@@ -28,6 +28,9 @@ struct CacheLine {
     outcome: Outcome,
 }
 
+/// How every line of a cache file begins (`CacheLine`'s first field).
+const RECORD_START: &[u8] = b"{\"key\":";
+
 /// Checks a cached outcome: accuracies are percentages, the cost a non-negative number.
 fn check_cached(o: &Outcome) -> Result<(), String> {
     for (name, x) in [("val_acc", Some(o.val_acc)), ("test_acc", o.test_acc)] {
@@ -56,8 +59,9 @@ impl CacheFile {
             .read(true)
             .append(true)
             .open(path)
-            .map_err(|e| e.to_string())?;
-        file.lock().map_err(|e| e.to_string())?;
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        file.lock()
+            .map_err(|e| format!("{}: {e}", path.display()))?;
         let loaded = load_and_repair(path);
         let _ = file.unlock();
         let (cache, skipped) = loaded.map_err(|e| format!("{}: {e}", path.display()))?;
@@ -113,6 +117,15 @@ impl CacheFile {
 fn load_and_repair(path: &Path) -> std::io::Result<(ResultCache, Vec<String>)> {
     use std::io::Write;
     let bytes = std::fs::read(path)?;
+    // Only a file emprox wrote is read as a cache, let alone repaired: every record, and so
+    // every torn first record, begins as a serialised `CacheLine` does.
+    let start = bytes.iter().position(|b| !b.is_ascii_whitespace());
+    if start.is_some_and(|i| !bytes[i..].starts_with(RECORD_START)) {
+        return Err(std::io::Error::other(
+            "not an emprox result cache (its first line is no cache record): name a new file \
+             or one emprox wrote; this one is left as it is",
+        ));
+    }
     let mut cache = ResultCache::new();
     let mut skipped = Vec::new();
     let mut whole = Vec::with_capacity(bytes.len());
@@ -284,6 +297,24 @@ mod tests {
             Some(Some(89.0))
         );
         assert_eq!(std::fs::read_to_string(&path).unwrap().lines().count(), 1);
+    }
+
+    #[test]
+    fn a_file_emprox_did_not_write_is_refused_and_left_as_it_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("notes.jsonl");
+        let notes = "my notes\n{\"key\": \"not ours\"}\n";
+        std::fs::write(&path, notes).unwrap();
+        let e = CacheFile::open(&path).err().expect("refused");
+        assert!(e.contains("not an emprox result cache"), "{e}");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), notes);
+        // The first record's serialisation is what the check looks for.
+        let line = serde_json::to_vec(&CacheLine {
+            key: "k".into(),
+            outcome: outcome(1.0),
+        })
+        .unwrap();
+        assert!(line.starts_with(RECORD_START));
     }
 
     #[test]

@@ -198,7 +198,7 @@ fn open_cache(cfg: &EvaluatorConfig) -> Result<Option<Arc<CacheFile>>, String> {
         .map(|p| {
             CacheFile::open(p)
                 .map(Arc::new)
-                .map_err(|e| format!("[evaluator] cache {}: {e}", p.display()))
+                .map_err(|e| format!("[evaluator] cache: {e}"))
         })
         .transpose()
 }

@@ -582,3 +582,27 @@ fn a_killed_comparison_resumes_to_the_same_results() {
         "--allow-version-change",
     ]);
 }
+
+#[test]
+fn a_cache_path_naming_a_users_file_leaves_it_untouched() {
+    let t = tempfile::tempdir().unwrap();
+    let notes = t.path().join("notes.txt");
+    let text = "my notes\nline two, not JSON\n";
+    write(&notes, text);
+    let exp = t.path().join("e.toml");
+    write(
+        &exp,
+        &format!(
+            "name = \"c\"\n[benchmark]\ntype = \"nasbench201\"\ndataset = \"cifar10\"\n\
+             [strategy]\ntype = \"random\"\n[budget]\nmax_queries = 2\n\
+             [evaluator]\ntype = \"command\"\ncache = {:?}\n[evaluator.command]\n\
+             command = [\"sh\", \"-c\", \"echo '{{\\\"val_acc\\\": 70, \\\"test_acc\\\": 60}}'\"]\n",
+            notes.to_str().unwrap()
+        ),
+    );
+    let out = t.path().join("out");
+    let o = emprox(&["run", s(&exp), "--out", s(&out)]);
+    assert_refused(&o, "not an emprox result cache");
+    assert_eq!(std::fs::read_to_string(&notes).unwrap(), text);
+    assert!(!out.exists());
+}
