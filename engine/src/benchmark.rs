@@ -5,7 +5,7 @@
 use crate::config::Experiment;
 use crate::evaluators::{Evaluation, EvaluatorKind};
 use crate::objectives::{self, Metrics, MultiObjective};
-use crate::proxy;
+use crate::pipeline::proxy;
 use emprox_benchmarks::config::BenchmarkKind;
 use emprox_benchmarks::evaluator::Goal;
 use emprox_benchmarks::nb201::Nb201Space;
@@ -61,7 +61,7 @@ pub struct Benchmark<S: SearchSpace> {
 /// `f`, told that the benchmark's loading phase ended when it gets the benchmark.
 struct Loaded<'a, F> {
     f: F,
-    progress: &'a dyn crate::search::Progress,
+    progress: &'a dyn crate::pipeline::search::Progress,
 }
 
 impl<F: WithBenchmark> WithBenchmark for Loaded<'_, F> {
@@ -84,7 +84,7 @@ pub trait WithBenchmark {
 /// to `f`.
 pub fn open<F: WithBenchmark>(
     exp: &Experiment,
-    progress: &dyn crate::search::Progress,
+    progress: &dyn crate::pipeline::search::Progress,
     f: F,
 ) -> anyhow::Result<F::Output> {
     let b = &exp.benchmark;

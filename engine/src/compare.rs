@@ -5,7 +5,7 @@
 use crate::benchmark::{Benchmark, WithBenchmark};
 use crate::config::{parse_toml, Budget, ConfigError, Experiment, SearchSettings};
 use crate::experiment::{execute, run_experiment, Execution, ExperimentError, Finished};
-use crate::filter::FilterConfig;
+use crate::pipeline::filter::FilterConfig;
 use crate::plot::{self, Series, PALETTE};
 use crate::results::{mean_std, TrajectoryPoint};
 use crate::rundir::{self, FolderKind};

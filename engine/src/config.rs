@@ -2,7 +2,7 @@
 //! file, line and column.
 
 use crate::evaluators::{EvaluatorConfig, EvaluatorKind};
-use crate::filter::FilterConfig;
+use crate::pipeline::filter::FilterConfig;
 use emprox_benchmarks::config::BenchmarkConfig;
 use emprox_benchmarks::nb201::Nb201Space;
 use emprox_benchmarks::toml_error;

@@ -5,7 +5,7 @@
 //! - `command`: run a user's command (`[evaluator.command]`).
 //! - `slurm`: run a user's command as one Slurm batch job per candidate (`[evaluator.slurm]`).
 
-use crate::cache::CacheFile;
+use crate::pipeline::cache::CacheFile;
 use emprox_benchmarks::command::{result_signal, CommandConfig, CommandEvaluator};
 use emprox_benchmarks::config::BenchmarkConfig;
 use emprox_benchmarks::nb201::{Cell, Nb201Data, Nb201Space, Nb201Tabular};

@@ -4,9 +4,9 @@
 use crate::benchmark::Benchmark;
 use crate::config::Experiment;
 use crate::journal::WriteError;
+use crate::pipeline::search::{self, Progress, RunError, RunSpec};
 use crate::plot::{self, Series, PALETTE};
 use crate::results::{self, ExperimentSummary, TrajectoryPoint};
-use crate::search::{self, Progress, RunError, RunSpec};
 use emprox_benchmarks::seed;
 use emprox_benchmarks::{SearchSpace, Signal};
 use rayon::prelude::*;

@@ -5,7 +5,7 @@
 //! that made the query and an ETA; no colour codes. `--quiet`: nothing but errors and
 //! the final result.
 
-use crate::search::{ExperimentStart, Progress, QueryEnd};
+use crate::pipeline::search::{ExperimentStart, Progress, QueryEnd};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

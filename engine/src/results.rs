@@ -67,7 +67,7 @@ pub struct RunSummary {
     /// The query at which the final best was found.
     pub first_query_reaching_best: u64,
     /// Why the run stopped.
-    pub stop_reason: crate::stopping::StopReason,
+    pub stop_reason: crate::pipeline::stopping::StopReason,
     /// Failed evaluations.
     pub failed: u64,
     /// Wall seconds spent fitting the estimator (filtered runs).

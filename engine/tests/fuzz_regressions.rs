@@ -4,10 +4,10 @@
 use emprox_benchmarks::nb201::{Cell, Nb201Data, Nb201Space};
 use emprox_benchmarks::tabular::{TabularDescription, TabularSpace, TabularTable};
 use emprox_benchmarks::SearchSpace;
-use emprox_engine::cache::CacheFile;
 use emprox_engine::compare::Comparison;
 use emprox_engine::config::{parse_toml, Experiment};
 use emprox_engine::journal::{parse, Trial};
+use emprox_engine::pipeline::cache::CacheFile;
 use emprox_estimators::emprox::persist;
 use emprox_estimators::FittedEstimator;
 use std::path::{Path, PathBuf};

@@ -1,7 +1,7 @@
 #![no_main]
 //! The result cache: opening a file of any bytes never panics, leaves only whole lines in the
 //! file, and opening it again changes nothing and finds the same entries.
-use emprox_engine::cache::CacheFile;
+use emprox_engine::pipeline::cache::CacheFile;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -4,7 +4,7 @@
 
 use crate::compare::{Comparison, Entry};
 use crate::config::{Budget, SearchSettings};
-use crate::filter::FilterConfig;
+use crate::pipeline::filter::FilterConfig;
 use emprox_benchmarks::command::CommandConfig;
 use emprox_benchmarks::declared::{DimensionConfig, SpaceConfig, DEFAULT_LEVELS, DEFAULT_STEP};
 use emprox_benchmarks::params::Catalogue;
@@ -105,7 +105,7 @@ pub fn listing() -> String {
         out,
         &format!(
             "  with several objectives also mo_rank = {}: ",
-            toml::Value::try_from(crate::mo_rank::MoRankKind::default())
+            toml::Value::try_from(crate::pipeline::mo_rank::MoRankKind::default())
                 .expect("a ranking serialises to a TOML string")
         ),
         &[

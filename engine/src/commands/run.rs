@@ -257,7 +257,7 @@ fn summary_text(
     let exhausted: Vec<String> = summary
         .runs
         .iter()
-        .filter(|r| r.stop_reason == crate::stopping::StopReason::Exhausted)
+        .filter(|r| r.stop_reason == crate::pipeline::stopping::StopReason::Exhausted)
         .map(|r| format!("run {} after {} queries", r.run, r.queries))
         .collect();
     if !exhausted.is_empty() {

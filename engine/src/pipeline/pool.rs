@@ -3,7 +3,7 @@
 //! (BANANAS's acquisition search, exploitation). The strategy never sees a score: the filter
 //! builds the mutations from its own training set.
 
-use crate::dedup::Dedup;
+use crate::pipeline::dedup::Dedup;
 use emprox_benchmarks::{seed, SearchSpace};
 use emprox_strategies::Strategy;
 use rand::Rng as _;

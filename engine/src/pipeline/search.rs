@@ -1,24 +1,24 @@
 //! One search run: the ask/tell loop. The strategy proposes, the engine evaluates, the journal
 //! records, the strategy is told. Proposals pass the middleware in turn: the filter
-//! ([`crate::filter`], with an estimator), dedup ([`crate::dedup`]), replay ([`crate::replay`],
-//! on resume) and the result cache ([`crate::cache`]), in front of the executor.
+//! ([`crate::pipeline::filter`], with an estimator), dedup ([`crate::pipeline::dedup`]), replay ([`crate::pipeline::replay`],
+//! on resume) and the result cache ([`crate::pipeline::cache`]), in front of the executor.
 //!
 //! With `workers > 1` up to `workers` evaluations run at once. Results are journaled and told to
 //! the strategy in the order the cells were proposed, and a new cell is proposed only after the
 //! result `workers` places earlier was told, so a run is the same whatever the timing.
 
-use crate::cache;
 use crate::config::Experiment;
-use crate::dedup::{Dedup, Known};
 use crate::evaluators::Evaluation;
-use crate::filter::Filter;
 use crate::journal::{JournalWriter, Timing, Trial, WriteError};
-use crate::mo_rank::MoRank;
 use crate::objectives::MultiObjective;
-use crate::proxy::Proxy;
-use crate::replay::{Replay, ReplayError};
+use crate::pipeline::cache;
+use crate::pipeline::dedup::{Dedup, Known};
+use crate::pipeline::filter::Filter;
+use crate::pipeline::mo_rank::MoRank;
+use crate::pipeline::proxy::Proxy;
+use crate::pipeline::replay::{Replay, ReplayError};
+use crate::pipeline::stopping::{FailureStreak, StopReason, StoppingCriteria};
 use crate::results::{Best, RunSummary, TrajectoryPoint};
-use crate::stopping::{FailureStreak, StopReason, StoppingCriteria};
 use emprox_benchmarks::evaluator::{EvalFailure, Goal, Outcome, TrialContext};
 use emprox_benchmarks::workers::WorkerPool;
 use emprox_benchmarks::{seed, SearchSpace};
@@ -39,7 +39,7 @@ pub enum RunError {
     Strategy(#[from] emprox_strategies::StrategyError),
     /// The estimator filter failed.
     #[error(transparent)]
-    Filter(#[from] crate::filter::FilterError),
+    Filter(#[from] crate::pipeline::filter::FilterError),
     /// An invalid estimator.
     #[error(transparent)]
     Estimator(#[from] emprox_estimators::EstimatorError),

@@ -4,12 +4,12 @@
 //! [`Dedup`] key (isomorphism classes with `[search] dedup_isomorphic`); the fitted estimator
 //! scores the rest; only the top `top_k` are evaluated.
 
-use crate::acquisition::{self, Acquisition};
-use crate::dedup::Dedup;
 use crate::journal::{JournalWriter, Timing, WriteError};
-use crate::mo_rank::{MoRank, MoRankKind};
-use crate::pool::{self, PoolSettings};
-use crate::proxy::{Line, Proxy, ProxyUse};
+use crate::pipeline::acquisition::{self, Acquisition};
+use crate::pipeline::dedup::Dedup;
+use crate::pipeline::mo_rank::{MoRank, MoRankKind};
+use crate::pipeline::pool::{self, PoolSettings};
+use crate::pipeline::proxy::{Line, Proxy, ProxyUse};
 use emprox_benchmarks::{seed, SearchSpace};
 use emprox_estimators::{Estimator, EstimatorError, FittedEstimator};
 use emprox_strategies::{Feedback, Strategy};
@@ -40,11 +40,11 @@ pub struct FilterConfig {
     #[serde(default, skip_serializing)]
     pub dedup_isomorphic: Option<bool>,
     /// With several `objectives`: how a pool is ranked (`dominance`, the default, or `hvi`;
-    /// see [`crate::mo_rank`]).
+    /// see [`crate::pipeline::mo_rank`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mo_rank: Option<MoRankKind>,
     /// Share of each pool made of mutations of the best evaluated cells (default 0: the
-    /// strategy's proposals only). See [`crate::pool`].
+    /// strategy's proposals only). See [`crate::pipeline::pool`].
     #[serde(default = "d_exploit")]
     pub exploit: f64,
     /// The best evaluated cells that are mutated (default 10).
@@ -53,7 +53,7 @@ pub struct FilterConfig {
     /// Mutations per mutant, at most (default 2).
     #[serde(default = "d_mutations")]
     pub mutations: usize,
-    /// Fitted estimators per refit (default 1). See [`crate::acquisition`].
+    /// Fitted estimators per refit (default 1). See [`crate::pipeline::acquisition`].
     #[serde(default = "d_ensemble")]
     pub ensemble: usize,
     /// How candidates are scored from the ensemble: mean | ucb | thompson (default mean).
@@ -63,7 +63,7 @@ pub struct FilterConfig {
     #[serde(default = "d_beta")]
     pub beta: f64,
     /// A zero-cost proxy: a metric known before training that is larger for better cells
-    /// (default none). See [`crate::proxy`].
+    /// (default none). See [`crate::pipeline::proxy`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proxy: Option<String>,
     /// What the proxy serves: `both` (the default), `warmup` or `prior`.
@@ -401,7 +401,7 @@ impl<S: SearchSpace> Filter<S> {
                 let z = match &self.mo {
                     // Several objectives: the proxy stands in for the signal, stretched over
                     // its range, and the pool is ranked with the known costs.
-                    Some(mo) => crate::proxy::stretch(&z, mo.score_range()),
+                    Some(mo) => crate::pipeline::proxy::stretch(&z, mo.score_range()),
                     None => z,
                 };
                 (z, vec![0.0; pool.len()])
