@@ -8,11 +8,11 @@ use crate::error::EstimatorError;
 use crate::estimator::Estimator;
 use crate::gbdt::GbdtParams;
 use crate::knn::KnnOneHotParams;
-use crate::mean::MeanParams;
+use crate::mean::MeanEstimator;
 use crate::mlp::MlpParams;
 use crate::nao::NaoSettings;
 use crate::random::RandomParams;
-use emprox_benchmarks::params::Catalogue;
+use emprox_benchmarks::params::{toml_value, Catalogue, ParamDoc, Range};
 use emprox_benchmarks::SearchSpace;
 use serde::{Deserialize, Serialize};
 
@@ -122,6 +122,84 @@ impl EstimatorParams {
     }
 }
 
+/// The most members a `mean` may have.
+pub const MAX_MEMBERS: usize = 8;
+
+/// The `mean` table. Its members are this registry's own parameter types, so it lives here
+/// rather than beside [`MeanEstimator`] (which only averages built estimators).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MeanParams {
+    /// The estimators whose predictions are averaged (2 to [`MAX_MEMBERS`], any type but
+    /// `mean`).
+    pub members: Vec<EstimatorParams>,
+}
+
+impl Default for MeanParams {
+    fn default() -> Self {
+        Self {
+            members: vec![
+                EstimatorParams::Emprox(Default::default()),
+                EstimatorParams::KnnOnehot(Default::default()),
+            ],
+        }
+    }
+}
+
+impl MeanParams {
+    /// Checks the members (count, no nesting).
+    pub fn check_members(&self) -> Result<(), String> {
+        if !(2..=MAX_MEMBERS).contains(&self.members.len()) {
+            return Err(format!(
+                "`members` must hold 2 to {MAX_MEMBERS} estimators, got {}",
+                self.members.len()
+            ));
+        }
+        if self
+            .members
+            .iter()
+            .any(|m| matches!(m, EstimatorParams::Mean(_)))
+        {
+            return Err("`members` cannot hold another `mean`".into());
+        }
+        Ok(())
+    }
+
+    /// The validated estimator.
+    pub fn check<S: SearchSpace + 'static>(&self) -> Result<MeanEstimator<S>, String> {
+        self.check_members()?;
+        let members = self
+            .members
+            .iter()
+            .enumerate()
+            .map(|(i, m)| {
+                m.build::<S>().map_err(|e| match e {
+                    EstimatorError::Config(msg) => format!("member {}: {msg}", i + 1),
+                    other => format!("member {}: {other}", i + 1),
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(MeanEstimator::new(members))
+    }
+
+    /// The parameters for the search run with seed `run_seed` (each member's).
+    pub fn for_run(&self, run_seed: u64) -> Self {
+        Self {
+            members: self.members.iter().map(|m| m.for_run(run_seed)).collect(),
+        }
+    }
+
+    /// The key with its default, range and description.
+    pub fn docs() -> Vec<ParamDoc> {
+        vec![ParamDoc {
+            name: "members",
+            default: toml_value(&Self::default().members),
+            range: Range::Any,
+            doc: "estimators whose predictions are averaged (2-8, any type but mean)",
+        }]
+    }
+}
+
 /// One estimator table: the type and its parameters, and an optional label.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EstimatorConfig {
@@ -164,6 +242,25 @@ impl EstimatorConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn members_are_checked() {
+        let one = MeanParams {
+            members: vec![EstimatorParams::KnnOnehot(Default::default())],
+        };
+        assert!(one.check_members().unwrap_err().contains("2 to 8"));
+        let nested = MeanParams {
+            members: vec![
+                EstimatorParams::KnnOnehot(Default::default()),
+                EstimatorParams::Mean(Default::default()),
+            ],
+        };
+        assert!(nested
+            .check_members()
+            .unwrap_err()
+            .contains("another `mean`"));
+        assert!(MeanParams::default().check_members().is_ok());
+    }
     use emprox_benchmarks::nb201::Nb201Space;
     use emprox_benchmarks::SeqEncoding;
 

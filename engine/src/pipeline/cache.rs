@@ -2,7 +2,6 @@
 //! before a cell is evaluated and filled after. An evaluation is keyed by
 //! [`Evaluation::key`]: (space, arch, dataset, evaluator config, trial seed).
 
-use crate::evaluators::Evaluation;
 use crate::journal::WriteError;
 use emprox_benchmarks::evaluator::{EvalFailure, Outcome};
 use emprox_benchmarks::workers::ResultCache;
@@ -196,13 +195,13 @@ pub struct Lookup {
     pub hit: Option<Outcome>,
 }
 
-/// Looks up the evaluation of the cell whose architecture string is `arch` with trial seed
-/// `seed` in `ev`'s cache (computing its key once, for [`store`]).
-pub fn lookup<C>(ev: &Evaluation<C>, arch: &str, seed: u64) -> Lookup {
-    let Some(cache) = &ev.cache else {
+/// Looks up an evaluation in `cache` (none: no lookup and no key), computing its key once with
+/// `key` (for [`store`]); the key is [`crate::evaluators::Evaluation::key`] in the loop.
+pub fn lookup(cache: Option<&CacheFile>, key: impl FnOnce() -> String) -> Lookup {
+    let Some(cache) = cache else {
         return Lookup::default();
     };
-    let key = ev.key(arch, seed);
+    let key = key();
     Lookup {
         hit: cache.get(&key),
         key: Some(key),
@@ -210,12 +209,12 @@ pub fn lookup<C>(ev: &Evaluation<C>, arch: &str, seed: u64) -> Lookup {
 }
 
 /// Stores the result of an evaluation looked up as `key` (a success only).
-pub fn store<C>(
-    ev: &Evaluation<C>,
+pub fn store(
+    cache: Option<&CacheFile>,
     key: Option<String>,
     result: &Result<Outcome, EvalFailure>,
 ) -> Result<(), WriteError> {
-    match (&ev.cache, key) {
+    match (cache, key) {
         (Some(c), Some(k)) => c.put(k, result),
         _ => Ok(()),
     }
@@ -224,15 +223,6 @@ pub fn store<C>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use emprox_benchmarks::nb201::Cell;
-    use std::sync::Arc;
-
-    struct Never;
-    impl emprox_benchmarks::Evaluator<Cell> for Never {
-        fn evaluate(&self, _: &Cell, _: &mut dyn rand::RngCore) -> Result<Outcome, EvalFailure> {
-            unreachable!("the cache tests evaluate nothing")
-        }
-    }
 
     fn outcome(v: f64) -> Outcome {
         Outcome {
@@ -262,40 +252,33 @@ mod tests {
     }
 
     #[test]
-    fn a_stored_success_is_found_again_by_arch_and_seed_and_survives_reopening() {
+    fn a_stored_success_is_found_again_by_key_and_survives_reopening() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("cache.jsonl");
-        let mut ev = Evaluation::<Cell>::table(
-            Arc::new(Never),
-            "nasbench201",
-            "cifar10",
-            emprox_benchmarks::Signal::accuracy(),
+        fn key(arch: &'static str, seed: u64) -> impl FnOnce() -> String {
+            move || format!("{arch}/{seed}")
+        }
+        assert!(
+            lookup(None, key("|a|", 1)).key.is_none(),
+            "no cache, no key"
         );
-        assert!(lookup(&ev, "|a|", 1).key.is_none(), "no cache, no key");
-        ev.cache = Some(Arc::new(CacheFile::open(&path).unwrap()));
-        let miss = lookup(&ev, "|a|", 1);
+        let mut cache = CacheFile::open(&path).unwrap();
+        let miss = lookup(Some(&cache), key("|a|", 1));
         assert!(miss.hit.is_none());
-        assert_eq!(miss.key.as_deref(), Some(ev.key("|a|", 1).as_str()));
-        store(&ev, miss.key, &Ok(outcome(90.0))).unwrap();
+        assert_eq!(miss.key.as_deref(), Some("|a|/1"));
+        store(Some(&cache), miss.key, &Ok(outcome(90.0))).unwrap();
         let failure = EvalFailure {
             reason: "timeout".into(),
             cost_seconds: 1.0,
         };
-        store(&ev, lookup(&ev, "|b|", 1).key, &Err(failure)).unwrap();
-        assert_eq!(lookup(&ev, "|a|", 1).hit.map(|o| o.val_acc), Some(90.0));
-        assert!(
-            lookup(&ev, "|a|", 2).hit.is_none(),
-            "the seed is part of the key"
-        );
-        assert!(
-            lookup(&ev, "|b|", 1).hit.is_none(),
-            "failures are not cached"
-        );
-        ev.cache = Some(Arc::new(CacheFile::open(&path).unwrap()));
-        assert_eq!(
-            lookup(&ev, "|a|", 1).hit.map(|o| o.test_acc),
-            Some(Some(89.0))
-        );
+        let b = lookup(Some(&cache), key("|b|", 1)).key;
+        store(Some(&cache), b, &Err(failure)).unwrap();
+        let hit = |c: &CacheFile, arch: &'static str, seed| lookup(Some(c), key(arch, seed)).hit;
+        assert_eq!(hit(&cache, "|a|", 1).map(|o| o.val_acc), Some(90.0));
+        assert!(hit(&cache, "|a|", 2).is_none(), "another key");
+        assert!(hit(&cache, "|b|", 1).is_none(), "failures are not cached");
+        cache = CacheFile::open(&path).unwrap();
+        assert_eq!(hit(&cache, "|a|", 1).map(|o| o.test_acc), Some(Some(89.0)));
         assert_eq!(std::fs::read_to_string(&path).unwrap().lines().count(), 1);
     }
 

@@ -565,7 +565,7 @@ fn run_with<S: SearchSpace + 'static>(
             let (ready, cache_key) = match replay.result(query, space.index(&cell), &arch)? {
                 Some(r) => (Some(Done::ready(r, Source::Replayed)), None),
                 None => {
-                    let found = cache::lookup(ev, &arch, job_seed);
+                    let found = cache::lookup(ev.cache.as_deref(), || ev.key(&arch, job_seed));
                     let hit = found.hit.map(|o| Done::ready(Ok(o), Source::Cached));
                     (hit, found.key)
                 }
@@ -588,7 +588,7 @@ fn run_with<S: SearchSpace + 'static>(
             break;
         };
         if done.source == Source::Evaluated {
-            cache::store(ev, job.cache_key, &done.result)?;
+            cache::store(ev.cache.as_deref(), job.cache_key, &done.result)?;
         }
         let cell = job.cell;
         let index = space.index(&cell);
