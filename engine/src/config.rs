@@ -284,7 +284,8 @@ fn base_dir(file: &Path) -> PathBuf {
 
 /// Resolves the relative paths of an experiment file's table against `base` (the file's
 /// folder), so that a run does not depend on the current directory: `[benchmark] data`,
-/// `[evaluator] cache` and `[evaluator.command]`/`[evaluator.slurm] working_dir` always; in
+/// `[evaluator] cache`, `[evaluator.training] data`'s `path` and `labels`, and
+/// `[evaluator.command]`/`[evaluator.slurm] working_dir` always; in
 /// their `command`, the program and each argument that is a relative path
 /// naming an existing file or folder in `base` (no placeholder). True if anything changed.
 fn resolve_paths(table: &mut toml::Table, base: &Path) -> bool {
@@ -312,6 +313,8 @@ fn resolve_paths(table: &mut toml::Table, base: &Path) -> bool {
     for keys in [
         &["benchmark", "data"][..],
         &["evaluator", "cache"],
+        &["evaluator", "training", "data", "path"],
+        &["evaluator", "training", "data", "labels"],
         &["evaluator", "command", "working_dir"],
         &["evaluator", "slurm", "working_dir"],
     ] {

@@ -281,16 +281,16 @@ impl Evaluation<Cell> {
             EvaluatorKind::Nasbench201 => tabular(),
             EvaluatorKind::Train => {
                 let t = cfg.training.clone().unwrap_or_default();
+                let threads_per_worker = t.threads;
+                let trainer =
+                    TrainingEvaluator::new(t).map_err(|e| format!("[evaluator.training] {e}"))?;
                 Evaluation {
                     signal: Signal::accuracy(),
-                    dataset: t.dataset.name().to_string(),
+                    dataset: trainer.dataset_name(),
                     space: "nasbench201".into(),
-                    config_hash: t.hash(),
-                    threads_per_worker: t.threads,
-                    evaluator: Arc::new(
-                        TrainingEvaluator::new(t)
-                            .map_err(|e| format!("[evaluator.training] {e}"))?,
-                    ),
+                    config_hash: trainer.config_hash().to_string(),
+                    threads_per_worker,
+                    evaluator: Arc::new(trainer),
                     kind: EvaluatorKind::Train,
                     workers: cfg.workers,
                     cache: open_cache(cfg)?,

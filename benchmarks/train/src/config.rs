@@ -1,5 +1,6 @@
 //! The training configuration (`[evaluator] type = "train"` in experiment files).
 
+use crate::data::DataConfig;
 pub use emprox_benchmarks::digest::{canonical_json, config_hash, sha256_hex};
 use serde::{Deserialize, Serialize};
 
@@ -51,8 +52,15 @@ pub enum DataOrder {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TrainingConfig {
-    /// `digits` (default) or `mnist`.
+    /// `digits` (default) or `mnist`: the images that ship (`data` replaces them).
     pub dataset: ImageDataset,
+    /// Your own images (an image folder, CIFAR binary batches, NumPy arrays; see
+    /// [`crate::data`]); default: none, the shipped `dataset`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data: Option<DataConfig>,
+    /// Random crops (zero padding of an eighth of the side, 4 on 32×32) and horizontal flips of
+    /// the training images, drawn from the trial seed (default false).
+    pub augment: bool,
     /// Channels of the first stage, C (default 8; NAS-Bench-201 uses 16). Stages have C, 2C, 4C.
     pub channels: usize,
     /// Cells per stage, N (default 1; NAS-Bench-201 uses 5).
@@ -91,6 +99,8 @@ impl Default for TrainingConfig {
     fn default() -> Self {
         Self {
             dataset: ImageDataset::Digits,
+            data: None,
+            augment: false,
             channels: 8,
             cells_per_stage: 1,
             epochs: 5,
@@ -192,6 +202,12 @@ impl TrainingConfig {
                 ),
             );
         }
+        if let Some(d) = &self.data {
+            d.validate().map_err(|reason| TrainingConfigError {
+                field: "data",
+                reason,
+            })?;
+        }
         if !(1..=64).contains(&self.threads) {
             return err(
                 "threads",
@@ -202,11 +218,30 @@ impl TrainingConfig {
     }
 
     /// The SHA-256 (hex) of the canonical JSON of every field that can change a result (all
-    /// but `threads`). Part of the result-cache key.
-    pub fn hash(&self) -> String {
+    /// but `threads`), with `data_digest` (the content of a user's images) in place of the
+    /// `data` paths. Part of the result-cache key and of the weights' seed. The keys added
+    /// since the first release count only where they are set (`augment = true`, `data`), so
+    /// the shipped configurations keep their hashes and results.
+    pub fn hash_with(&self, data_digest: Option<&str>) -> String {
         let mut c = self.clone();
         c.threads = 1;
-        config_hash(&c)
+        let mut v = serde_json::to_value(&c).expect("a config serialises");
+        let m = v.as_object_mut().expect("a table");
+        if !self.augment {
+            m.remove("augment");
+        }
+        if let (Some(d), Some(data)) = (data_digest, m.get_mut("data")) {
+            let data = data.as_object_mut().expect("a table");
+            data.remove("path");
+            data.remove("labels");
+            data.insert("sha256".into(), d.into());
+        }
+        config_hash(&v)
+    }
+
+    /// [`TrainingConfig::hash_with`] for the shipped images.
+    pub fn hash(&self) -> String {
+        self.hash_with(None)
     }
 }
 

@@ -39,24 +39,58 @@ pub struct TrainingEvaluator {
 }
 
 impl TrainingEvaluator {
-    /// Validates `config` and prepares the data splits.
+    /// Validates `config` and prepares the data splits (the shipped `dataset`, or reads the
+    /// user's `data`: any problem with it is an error here, before any training).
     pub fn new(config: TrainingConfig) -> Result<Self, TrainingSetupError> {
         config.validate()?;
-        let splits = images::split(
-            config.dataset,
-            config.val_fraction,
-            config.test_fraction,
-            config.split_seed,
-        )?;
+        let (splits, config_hash) = match &config.data {
+            None => (
+                images::split(
+                    config.dataset,
+                    config.val_fraction,
+                    config.test_fraction,
+                    config.split_seed,
+                )?,
+                config.hash(),
+            ),
+            Some(data) => {
+                let splits = images::split_parts(
+                    data.load()?,
+                    config.val_fraction,
+                    config.test_fraction,
+                    config.split_seed,
+                );
+                let digest = splits.digest();
+                (splits, config.hash_with(Some(&digest)))
+            }
+        };
         Ok(Self {
-            config_hash: config.hash(),
+            config_hash,
             config,
             splits: Arc::new(splits),
         })
     }
 
-    /// An evaluator on splits the caller prepared (its own images: one channel, `classes`
-    /// labels); `config.dataset` and the split fields are then only recorded, not used.
+    /// The hash of the configuration and, for a user's images, of their content: the
+    /// result-cache key's evaluator part.
+    pub fn config_hash(&self) -> &str {
+        &self.config_hash
+    }
+
+    /// The name of the images trained on, in results: the shipped dataset's, or the last part
+    /// of a user's data path.
+    pub fn dataset_name(&self) -> String {
+        match &self.config.data {
+            None => self.config.dataset.name().to_string(),
+            Some(d) => d
+                .path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| d.path.display().to_string()),
+        }
+    }
+
+    /// An evaluator on splits the caller prepared (its own images); `config.dataset` and the split fields are then only recorded, not used.
     pub fn with_splits(config: TrainingConfig, splits: Splits) -> Result<Self, TrainingSetupError> {
         config.validate()?;
         Ok(Self {

@@ -3,6 +3,7 @@
 //! as recorded in `benchmarks/data/CHECKSUMS`) when first decoded.
 
 use crate::config::{sha256_hex, ImageDataset};
+use crate::data::Parts;
 use emprox_benchmarks::seed;
 use emprox_benchmarks::DataError;
 use flate2::read::GzDecoder;
@@ -25,16 +26,19 @@ pub const MNIST_LABELS_SHA256: &str =
     "364de413ea4102745aa4d08a168e3501716cb789ace0f8b3033481882a00e25f";
 const HINT: &str = "Restore it from the repository (git checkout -- benchmarks/data) and rebuild";
 
-/// A set of grey images with labels; pixels scaled to [0, 1], row-major, one channel.
+/// A set of images with labels: C×H×W values per image (the shipped ones grey, scaled to
+/// [0, 1]), one image after another.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Images {
+    /// Channels: 1 (grey) or 3 (colour).
+    pub channels: usize,
     /// Image height.
     pub height: usize,
     /// Image width.
     pub width: usize,
     /// Number of classes.
     pub classes: usize,
-    /// `len × height × width` pixels.
+    /// `len × channels × height × width` values.
     pub pixels: Vec<f32>,
     /// One label per image, in `0..classes`.
     pub labels: Vec<u8>,
@@ -51,19 +55,38 @@ impl Images {
         self.labels.is_empty()
     }
 
-    /// Pixels per image.
-    pub fn image_size(&self) -> usize {
-        self.height * self.width
+    /// Values per image (channels × height × width).
+    pub fn values_per_image(&self) -> usize {
+        self.channels * self.height * self.width
+    }
+
+    /// The same images with `c` channels: a grey image's one channel repeated (`c` ≥ the
+    /// current count).
+    pub fn to_channels(&mut self, c: usize) {
+        if c == self.channels {
+            return;
+        }
+        let plane = self.height * self.width;
+        let old = std::mem::take(&mut self.pixels);
+        self.pixels = old
+            .chunks(self.values_per_image())
+            .flat_map(|img| {
+                (0..c).flat_map(move |ch| &img[ch.min(img.len() / plane - 1) * plane..][..plane])
+            })
+            .copied()
+            .collect();
+        self.channels = c;
     }
 
     /// The images at `idx`, in that order.
     pub fn select(&self, idx: &[usize]) -> Images {
-        let s = self.image_size();
+        let s = self.values_per_image();
         let mut pixels = Vec::with_capacity(idx.len() * s);
         for &i in idx {
             pixels.extend_from_slice(&self.pixels[i * s..(i + 1) * s]);
         }
         Images {
+            channels: self.channels,
             height: self.height,
             width: self.width,
             classes: self.classes,
@@ -74,7 +97,7 @@ impl Images {
 }
 
 /// A dataset split into train, validation (search signal) and test (reported only) images,
-/// standardised with the mean and standard deviation of the training pixels.
+/// standardised per channel with the mean and standard deviation of the training values.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Splits {
     /// Training images.
@@ -83,6 +106,25 @@ pub struct Splits {
     pub val: Images,
     /// Test images.
     pub test: Images,
+    /// Per channel, the training values' mean and standard deviation that were removed:
+    /// `(x - mean) / std` prepares a new image (in [0, 1]) the same way.
+    pub normalisation: Vec<(f32, f32)>,
+}
+
+impl Splits {
+    /// SHA-256 (hex) of every part's shape, labels and values: what a user's images are, for
+    /// the cache key, whatever their path.
+    pub fn digest(&self) -> String {
+        let mut bytes = Vec::new();
+        for set in [&self.train, &self.val, &self.test] {
+            for d in [set.len(), set.channels, set.height, set.width, set.classes] {
+                bytes.extend_from_slice(&(d as u64).to_le_bytes());
+            }
+            bytes.extend_from_slice(&set.labels);
+            bytes.extend(set.pixels.iter().flat_map(|p| p.to_le_bytes()));
+        }
+        sha256_hex(&bytes)
+    }
 }
 
 /// The whole shipped dataset, decoded once per process.
@@ -110,6 +152,23 @@ pub fn split(
     split_seed: u64,
 ) -> Result<Splits, DataError> {
     let all = load(dataset)?;
+    let parts = Parts {
+        train: (*all).clone(),
+        val: None,
+        test: None,
+    };
+    Ok(split_parts(parts, val_fraction, test_fraction, split_seed))
+}
+
+/// Cuts the parts the data does not give (validation, test) out of the training images after a
+/// shuffle with `split_seed`, in that order (the training images keep the rest), then
+/// standardises every part per channel with the training values' statistics.
+pub fn split_parts(parts: Parts, val_fraction: f64, test_fraction: f64, split_seed: u64) -> Splits {
+    let Parts {
+        train: all,
+        val,
+        test,
+    } = parts;
     let n = all.len();
     let mut idx: Vec<usize> = (0..n).collect();
     let mut rng = seed::stream(split_seed, "split");
@@ -117,26 +176,51 @@ pub fn split(
         let j = rng.random_range(0..=i);
         idx.swap(i, j);
     }
-    let n_val = ((n as f64) * val_fraction).round() as usize;
-    let n_test = ((n as f64) * test_fraction).round() as usize;
-    let mut val = all.select(&idx[..n_val]);
-    let mut test = all.select(&idx[n_val..n_val + n_test]);
+    let take = |f: f64, given: &Option<Images>| match given {
+        Some(_) => 0,
+        None => ((n as f64) * f).round() as usize,
+    };
+    let (n_val, n_test) = (take(val_fraction, &val), take(test_fraction, &test));
+    let mut val = val.unwrap_or_else(|| all.select(&idx[..n_val]));
+    let mut test = test.unwrap_or_else(|| all.select(&idx[n_val..n_val + n_test]));
     let mut train = all.select(&idx[n_val + n_test..]);
-    let m = train.pixels.len() as f64;
-    let mean = train.pixels.iter().map(|&p| p as f64).sum::<f64>() / m;
-    let var = train
-        .pixels
+    let plane = train.height * train.width;
+    let stats: Vec<(f64, f64)> = (0..train.channels)
+        .map(|c| {
+            let values = || {
+                train
+                    .pixels
+                    .chunks(train.values_per_image())
+                    .flat_map(move |img| &img[c * plane..(c + 1) * plane])
+                    .map(|&p| p as f64)
+            };
+            let m = (train.len() * plane) as f64;
+            let mean = values().sum::<f64>() / m;
+            let var = values().map(|p| (p - mean).powi(2)).sum::<f64>() / m;
+            (mean, var.sqrt().max(1e-6))
+        })
+        .collect();
+    let normalisation = stats.iter().map(|&(m, s)| (m as f32, s as f32)).collect();
+    let inverse: Vec<(f32, f32)> = stats
         .iter()
-        .map(|&p| (p as f64 - mean).powi(2))
-        .sum::<f64>()
-        / m;
-    let (mean, inv) = (mean as f32, (1.0 / var.sqrt().max(1e-6)) as f32);
+        .map(|&(mean, std)| (mean as f32, (1.0 / std) as f32))
+        .collect();
     for set in [&mut train, &mut val, &mut test] {
-        for p in set.pixels.iter_mut() {
-            *p = (*p - mean) * inv;
+        let per = set.values_per_image();
+        for img in set.pixels.chunks_mut(per.max(1)) {
+            for (c, &(mean, inv)) in inverse.iter().enumerate() {
+                for p in &mut img[c * plane..(c + 1) * plane] {
+                    *p = (*p - mean) * inv;
+                }
+            }
         }
     }
-    Ok(Splits { train, val, test })
+    Splits {
+        train,
+        val,
+        test,
+        normalisation,
+    }
 }
 
 fn embedded(name: &str) -> PathBuf {
@@ -207,6 +291,7 @@ fn parse_digits_csv(csv: &[u8], path: &Path) -> Result<Images, DataError> {
         ));
     }
     Ok(Images {
+        channels: 1,
         height: 8,
         width: 8,
         classes: 10,
@@ -238,6 +323,7 @@ fn decode_mnist() -> Result<Images, DataError> {
         ));
     }
     Ok(Images {
+        channels: 1,
         height: 28,
         width: 28,
         classes: 10,

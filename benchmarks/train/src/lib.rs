@@ -11,8 +11,10 @@
 //! - [`network::Network`], [`ops`]: the macro skeleton, the cell and its five ops.
 //! - [`trainer::train`]: SGD (Nesterov momentum, weight decay, cosine rate, label smoothing).
 //! - [`images`]: sklearn digits 8×8 and 10,000 MNIST images, split and standardised.
+//! - [`data`]: your own images (image folders, CIFAR binary batches, NumPy arrays).
 
 pub mod config;
+pub mod data;
 pub mod evaluator;
 pub mod images;
 pub mod network;

@@ -87,7 +87,7 @@ pub fn train(
         cell,
         config.channels,
         config.cells_per_stage,
-        1,
+        splits.train.channels,
         splits.train.classes,
     )
     .map_err(candle_err)?;
@@ -99,6 +99,7 @@ pub fn train(
         .collect();
     let mut sgd = Sgd::new(config);
     let mut order_rng = seed::stream(seeds.order, "batches");
+    let mut augment = config.augment.then(|| seed::stream(seeds.order, "augment"));
     let n_train = match config.max_train_images {
         0 => splits.train.len(),
         m => m.min(splits.train.len()),
@@ -119,7 +120,12 @@ pub fn train(
             let lr = config.lr
                 * 0.5
                 * (1.0 + (std::f64::consts::PI * step as f64 / total_steps as f64).cos());
-            let loss = train_step(&net, &vars, &mut sgd, &splits.train, batch, config, lr)
+            let x = match augment.as_mut() {
+                Some(rng) => augmented_batch(&splits.train, batch, rng),
+                None => batch_tensor(&splits.train, batch),
+            }
+            .map_err(candle_err)?;
+            let loss = train_step(&net, &vars, &mut sgd, &x, &splits.train, batch, config, lr)
                 .map_err(candle_err)?;
             if !loss.is_finite() {
                 return Err(TrainError::Diverged {
@@ -170,24 +176,63 @@ fn non_finite_param(net: &Network) -> candle_core::Result<Option<String>> {
 }
 
 fn batch_tensor(set: &Images, idx: &[usize]) -> candle_core::Result<Tensor> {
-    let s = set.image_size();
+    let s = set.values_per_image();
     let mut v = Vec::with_capacity(idx.len() * s);
     for &i in idx {
         v.extend_from_slice(&set.pixels[i * s..(i + 1) * s]);
     }
-    Tensor::from_vec(v, (idx.len(), 1, set.height, set.width), &Device::Cpu)
+    let shape = (idx.len(), set.channels, set.height, set.width);
+    Tensor::from_vec(v, shape, &Device::Cpu)
 }
 
+/// The images at `idx`, each shifted by a random offset of up to an eighth of its side in each
+/// direction (a random crop of the zero-padded image: zero is the training mean after
+/// standardisation) and mirrored left to right with probability ½; three draws from `rng` per
+/// image, in batch order.
+fn augmented_batch(
+    set: &Images,
+    idx: &[usize],
+    rng: &mut seed::Rng,
+) -> candle_core::Result<Tensor> {
+    let (c, h, w) = (set.channels, set.height, set.width);
+    let (ph, pw) = ((h / 8).max(1) as i64, (w / 8).max(1) as i64);
+    let s = set.values_per_image();
+    let mut v = vec![0f32; idx.len() * s];
+    for (out, &i) in v.chunks_mut(s).zip(idx) {
+        let img = &set.pixels[i * s..(i + 1) * s];
+        let dy = rng.random_range(-ph..=ph);
+        let dx = rng.random_range(-pw..=pw);
+        let flip = rng.random_bool(0.5);
+        for ch in 0..c {
+            for y in 0..h as i64 {
+                let sy = y + dy;
+                if !(0..h as i64).contains(&sy) {
+                    continue;
+                }
+                for x in 0..w as i64 {
+                    let sx = if flip { w as i64 - 1 - x } else { x } + dx;
+                    if (0..w as i64).contains(&sx) {
+                        out[(ch * h + y as usize) * w + x as usize] =
+                            img[(ch * h + sy as usize) * w + sx as usize];
+                    }
+                }
+            }
+        }
+    }
+    Tensor::from_vec(v, (idx.len(), c, h, w), &Device::Cpu)
+}
+
+#[allow(clippy::too_many_arguments)]
 fn train_step(
     net: &Network,
     vars: &[Var],
     sgd: &mut Sgd,
+    x: &Tensor,
     set: &Images,
     batch: &[usize],
     config: &TrainingConfig,
     lr: f64,
 ) -> candle_core::Result<f64> {
-    let x = batch_tensor(set, batch)?;
     let k = set.classes;
     let eps = config.label_smoothing as f32;
     let mut target = vec![eps / k as f32; batch.len() * k];
@@ -195,7 +240,7 @@ fn train_step(
         target[r * k + set.labels[i] as usize] += 1.0 - eps;
     }
     let target = Tensor::from_vec(target, (batch.len(), k), &Device::Cpu)?;
-    let logits = net.forward(&x, true)?;
+    let logits = net.forward(x, true)?;
     let logp = candle_nn::ops::log_softmax(&logits, 1)?;
     let loss = ((logp * target)?.sum_all()? * (-1.0 / batch.len() as f64))?;
     let value = loss.to_scalar::<f32>()? as f64;
