@@ -35,8 +35,7 @@ tr, va, te = order[:1000], order[1000:1397], order[1397:]
 mean = x[tr].mean(axis=0)
 x = x - mean
 
-widths = [v[k] for k in ("width1", "width2", "width3")[: v["depth"]]]
-assert all(k in v for k in ("width1", "width2", "width3")[: v["depth"]]), v
+widths = [v[k] for k in ("width1", "width2", "width3")[: v["depth"]]]  # one per layer
 act, dact = {
     "relu": (lambda z: np.maximum(z, 0.0), lambda z, a: (z > 0).astype(z.dtype)),
     "tanh": (np.tanh, lambda z, a: 1.0 - a * a),

@@ -119,6 +119,7 @@ fn a_member_and_a_seed_give_the_same_accuracies() {
     let train = |seed: &str| {
         let o = Command::new("python3")
             .current_dir(&examples)
+            .env("OPENBLAS_NUM_THREADS", "1")
             .args([
                 "declared_space_train.py",
                 r#"{"depth": 2, "width1": 64, "width2": 32, "activation": "relu", "lr": 0.1}"#,
