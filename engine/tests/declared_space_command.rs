@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{emprox, emprox_ok, lines, root, s};
+use common::{emprox, lines, root, s};
 use emprox_benchmarks::config::BenchmarkConfig;
 use emprox_benchmarks::SearchSpace;
 use std::process::Command;
@@ -141,14 +141,4 @@ fn a_member_and_a_seed_give_the_same_accuracies() {
     // 64 inputs, 64 and 32 hidden units, 10 classes.
     assert_eq!(a["params"], 64 * 64 + 64 + 64 * 32 + 32 + 32 * 10 + 10);
     assert!(a["val_acc"].as_f64().unwrap() > 80.0, "{a}");
-}
-
-#[test]
-fn the_readme_shows_the_example() {
-    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
-    assert!(readme.contains("### Your own search space"));
-    assert!(readme.contains(EXAMPLE));
-    // The example's space is read as the README's section says: inline, [benchmark.space].
-    let o = emprox_ok(&["list"]);
-    assert!(String::from_utf8_lossy(&o.stdout).contains("Your own search space"));
 }

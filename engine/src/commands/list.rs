@@ -49,7 +49,7 @@ pub fn listing() -> String {
     );
     line(
         out,
-        "  tabular    any table of trained architectures (README: \"Your own benchmark\")",
+        "  tabular    any table of trained architectures (README: \"Your own table\")",
     );
     line(
         out,
