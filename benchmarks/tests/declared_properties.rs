@@ -1,14 +1,14 @@
 //! Properties of declared spaces drawn at random (categorical, `range`, `log_range`, repeats,
 //! cells, conditions on earlier dimensions), each checked against the `[space]` as written, not
-//! against the space's own idea of which dimensions are active: samples are valid members,
-//! a member's string parses back to it, a mutation changes exactly one active position (and
-//! only the dimensions whose condition that change toggles), and a neighbourhood holds distinct
-//! valid members one step away.
+//! against the space's own idea of which dimensions are active: samples are valid members (an
+//! inactive position with a token of its own in the encoding), a member's string parses back to
+//! it, a mutation changes exactly one active position (and only the dimensions whose condition
+//! that change toggles), and a neighbourhood holds distinct valid members one step away.
 
 use emprox_benchmarks::declared::{
     DeclaredCell, DeclaredSpace, DimensionConfig, DimensionType, Scalar, SpaceConfig, INACTIVE,
 };
-use emprox_benchmarks::SearchSpace;
+use emprox_benchmarks::{SearchSpace, SeqEncoding};
 use proptest::prelude::*;
 use rand::SeedableRng;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -272,8 +272,20 @@ proptest! {
         seed in any::<u64>(),
     ) {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-        for _ in 0..10 {
-            check_member(&config, &space, &space.sample(&mut rng))?;
+        let samples: Vec<DeclaredCell> = (0..10).map(|_| space.sample(&mut rng)).collect();
+        for c in &samples {
+            check_member(&config, &space, c)?;
+        }
+        // The encoders' tokens: an inactive position has one token of its own, which no value
+        // of that position shares.
+        let seqs: Vec<Vec<u32>> = samples.iter().map(|c| space.sequence(c, SeqEncoding::Compact)).collect();
+        for (a, sa) in samples.iter().zip(&seqs) {
+            for (b, sb) in samples.iter().zip(&seqs) {
+                for p in 0..a.0.len() {
+                    let off = (a.0[p] == INACTIVE, b.0[p] == INACTIVE);
+                    prop_assert_eq!(sa[p] == sb[p], off == (true, true) || a.0[p] == b.0[p], "position {}", p);
+                }
+            }
         }
     }
 
