@@ -278,12 +278,13 @@ proptest! {
         }
         // The encoders' tokens: an inactive position has one token of its own, which no value
         // of that position shares.
-        let seqs: Vec<Vec<u32>> = samples.iter().map(|c| space.sequence(c, SeqEncoding::Compact)).collect();
+        let seqs: Vec<Vec<u32>> =
+            samples.iter().map(|c| space.sequence(c, SeqEncoding::Compact)).collect();
         for (a, sa) in samples.iter().zip(&seqs) {
             for (b, sb) in samples.iter().zip(&seqs) {
                 for p in 0..a.0.len() {
-                    let off = (a.0[p] == INACTIVE, b.0[p] == INACTIVE);
-                    prop_assert_eq!(sa[p] == sb[p], off == (true, true) || a.0[p] == b.0[p], "position {}", p);
+                    let both_off = a.0[p] == INACTIVE && b.0[p] == INACTIVE;
+                    prop_assert_eq!(sa[p] == sb[p], both_off || a.0[p] == b.0[p], "position {}", p);
                 }
             }
         }

@@ -9,8 +9,8 @@
 //! `dedup_isomorphic`, on one thread, every output file written. A command would spend its time
 //! starting processes, so the members are scored in-process by a deterministic synthetic
 //! evaluator (a hash of each position's value, a stand-in used only here). The process reports
-//! its wall and CPU time and peak resident memory (getrusage); the spaces take turns, `--reps` times,
-//! and the medians and their ratios to the 10^4 space are printed.
+//! its wall and CPU time and peak resident memory (getrusage: unix); the spaces take turns,
+//! `--reps` times, and the medians and their ratios to the 10^4 space are printed.
 //!
 //! - `nb201`: a cell of 4 nodes and 5 ops (6 positions, 15,625 members);
 //! - `wide`: 6 positions of 1,000 values (10^18 members, as long as `nb201`'s);
@@ -55,9 +55,8 @@ const SPACES: [&str; 3] = ["nb201", "wide", "darts"];
 /// The `[benchmark.space]` of a space.
 fn space_toml(name: &str) -> String {
     let cell = |name: &str, nodes: u32, ops: &[&str]| {
-        format!(
-            "[[benchmark.space.dimension]]\nname = {name:?}\ntype = \"cell\"\nnodes = {nodes}\nops = {ops:?}\n"
-        )
+        let head = format!("[[benchmark.space.dimension]]\nname = {name:?}\ntype = \"cell\"\n");
+        format!("{head}nodes = {nodes}\nops = {ops:?}\n")
     };
     let dims = match name {
         "nb201" => cell(
@@ -165,7 +164,12 @@ fn measure(name: &str) {
     println!(
         "{wall} {} {} {size:.1e} {}",
         cpu(usage.ru_utime) + cpu(usage.ru_stime),
-        usage.ru_maxrss,
+        // Linux counts KiB, macOS bytes.
+        if cfg!(target_os = "macos") {
+            usage.ru_maxrss / 1024
+        } else {
+            usage.ru_maxrss
+        },
         bench.space.position_names().count()
     );
 }
