@@ -110,7 +110,7 @@ fn finished_markdown(dir: &Path, file: &str, continue_with: &str) -> anyhow::Res
 
 /// What `show` prints of an experiment's summary: one row per run, the overall best by the
 /// signal's goal, the means, and the fronts with several objectives.
-fn summary_table(s: &ExperimentSummary, dir: &Path) -> String {
+pub fn summary_table(s: &ExperimentSummary, dir: &Path) -> String {
     let sig = &s.objective;
     let mut out = String::new();
     let _ = writeln!(out, "{} — {} on {}", s.experiment, s.strategy, s.dataset);
