@@ -397,8 +397,37 @@ fn experiment_page(dir: &Path) -> Result<String, ReportError> {
     Ok(frame(&format!("emprox report: {}", s.experiment), &b))
 }
 
+/// The true front of the experiment's table (its non-dominated rows by validation, one vector of
+/// objectives each), where the benchmark is a table lookup that still loads.
+struct TrueFront;
+
+impl crate::benchmark::WithBenchmark for TrueFront {
+    type Output = Option<Vec<Vec<f64>>>;
+    fn with<S: emprox_benchmarks::SearchSpace + 'static>(
+        self,
+        bench: crate::benchmark::Benchmark<S>,
+    ) -> Self::Output {
+        Some(bench.objectives?.reference?.front)
+    }
+}
+
+fn true_front(exp: &Experiment) -> Option<Vec<Vec<f64>>> {
+    use emprox_benchmarks::config::BenchmarkKind;
+    let table = matches!(
+        exp.benchmark.kind,
+        BenchmarkKind::Tabular | BenchmarkKind::NasBench201
+    );
+    if !table || exp.evaluator.is_some() {
+        return None;
+    }
+    crate::benchmark::open(exp, &crate::pipeline::search::NoProgress, TrueFront)
+        .ok()
+        .flatten()
+}
+
 /// Several objectives: the signal against each other objective (evaluated cells, the front
-/// over all runs as a step line) and the hypervolume after each query.
+/// over all runs as a step line, the table's true front where known) and the hypervolume after
+/// each query.
 fn pareto_section(
     exp: &Experiment,
     sig: &Signal,
@@ -408,7 +437,8 @@ fn pareto_section(
     ids: &mut Ids,
 ) -> String {
     let mut b = String::from("<h2>Pareto front</h2>");
-    for o in exp.objectives.iter().skip(1) {
+    let truth = true_front(exp);
+    for (k, o) in exp.objectives.iter().enumerate().skip(1) {
         let goals = [o.goal, exp.objectives[0].goal];
         let cells: Vec<(&Cell, (f64, f64))> = runs
             .iter()
@@ -434,11 +464,20 @@ fn pareto_section(
                 y_label: sig.with_unit(&sig.val_label()),
                 // The hypervolume's box in the signal, where the experiment sets it.
                 y_range: exp.objectives[0].range.map(|[a, b]| (a, b)),
-                lines: vec![Line {
+                lines: std::iter::once(Line {
                     label: "front of the evaluated cells (all runs)".into(),
                     points: front,
                     ..Line::default()
-                }],
+                })
+                .chain(truth.as_ref().map(|t| {
+                    let pairs: Vec<(f64, f64)> = t.iter().map(|v| (v[k], v[0])).collect();
+                    Line {
+                        label: "true front of the table".into(),
+                        points: crate::objectives::staircase(&pairs, goals),
+                        ..Line::default()
+                    }
+                }))
+                .collect(),
                 points: Some(Points {
                     class: "pcells",
                     xy: pairs.iter().map(|&(x, y)| (x, Some(y))).collect(),
@@ -771,6 +810,32 @@ mod tests {
             h,
             "<table><thead><tr><th>a</th><th>b</th></tr></thead><tbody><tr><td>1</td>\
              <td>&lt;2&gt;</td></tr></tbody></table>\n<p>note: x &amp; y</p>\n"
+        );
+    }
+
+    #[test]
+    fn failures_are_listed_with_their_reasons_and_fidelity_shows_where_there_is_one() {
+        let line = |l: &str| serde_json::from_str::<Cell>(l).unwrap();
+        let failed = line(
+            r#"{"run":1,"query":7,"arch":"a<b","val_acc":null,"test_acc":null,"cost_seconds":null,"sim_seconds":null,"incumbent":false,"error":"exit status 3"}"#,
+        );
+        let ok = line(
+            r#"{"run":0,"query":2,"index":5,"arch":"x","val_acc":91.25,"test_acc":null,"cost_seconds":1.0,"sim_seconds":3.0,"incumbent":true,"fidelity":12,"extras":{"params_m":1.5}}"#,
+        );
+        let html = failures_section(&[&ok, &failed]);
+        assert!(html.contains("1 of 2 evaluations failed"), "{html}");
+        assert!(
+            html.contains("<td>1</td><td>7</td><td><code>a&lt;b</code></td><td>exit status 3</td>"),
+            "{html}"
+        );
+        let sig = Signal::accuracy();
+        assert_eq!(
+            tip(&sig, &failed, &[]),
+            "a<b\nrun 1, query 7\nfailed: exit status 3"
+        );
+        assert_eq!(
+            tip(&sig, &ok, &["params_m".into()]),
+            "x\nrun 0, query 2, index 5\nfidelity 12\nval_acc 91.25 (no test value)\nparams_m 1.500"
         );
     }
 

@@ -136,7 +136,7 @@ fn reports_open_in_chromium_with_every_cell_and_its_tooltip() {
         "every cell on the front chart"
     );
     hover_shows_the_cell(&mut b, "pcells", &cells);
-    b.eval("document.querySelector('g.pcells').scrollIntoView({block: 'start'})");
+    b.eval("document.querySelector('g.pcells').closest('figure').scrollIntoView()");
     screenshot(&mut b, "mo");
 
     // A comparison: its tables, and a legend that turns an experiment off.
@@ -164,14 +164,20 @@ fn reports_open_in_chromium_with_every_cell_and_its_tooltip() {
     );
     assert_eq!(legend[0], "RE");
     let (x, y) = (legend[1].as_f64().unwrap(), legend[2].as_f64().unwrap());
-    for kind in ["mousePressed", "mouseReleased"] {
-        b.call(
-            "Input.dispatchMouseEvent",
-            serde_json::json!({ "type": kind, "x": x, "y": y, "button": "left", "clickCount": 1 }),
+    let shown = "getComputedStyle(document.querySelector('#c1 g[data-s=\"1\"]')).display";
+    for expected in ["none", "inline"] {
+        for kind in ["mousePressed", "mouseReleased"] {
+            b.call(
+                "Input.dispatchMouseEvent",
+                serde_json::json!({ "type": kind, "x": x, "y": y, "button": "left", "clickCount": 1 }),
+            );
+        }
+        assert_eq!(
+            b.eval(shown),
+            expected,
+            "the legend button turns RE off and on"
         );
     }
-    let hidden = b.eval("getComputedStyle(document.querySelector('#c1 g[data-s=\"1\"]')).display");
-    assert_eq!(hidden, "none", "the legend button hid RE");
     b.eval("window.scrollTo(0, 0)");
     screenshot(&mut b, "comparison");
 }
@@ -226,22 +232,29 @@ fn reports_of_100_runs_of_150_queries_are_small_and_open_fast() {
     emprox_ok(&["compare", s(&file), "--out", s(&cmp), "--quiet"]);
     let re = cmp.join("cifar10/RE");
     emprox_ok(&["report", s(&re)]);
-    let mut b = Browser::start(1000, 1300);
     for (kind, report) in [
         ("comparison", cmp.join("report.html")),
         ("run", re.join("report.html")),
     ] {
-        // The first load warms the browser's caches of code; the second is measured.
-        open_clean(&mut b, &report, kind);
-        let took = open_clean(&mut b, &report, kind);
+        let mut b = Browser::start(1000, 1300);
+        // The first load in a fresh browser, then again (its code caches warm).
+        let first = open_clean(&mut b, &report, kind);
+        let again = open_clean(&mut b, &report, kind);
         let bytes = std::fs::metadata(&report).unwrap().len();
         println!(
-            "{kind} report of 100 runs x 150 queries: {bytes} bytes, loaded in {:.3} s",
-            took.as_secs_f64()
+            "{kind} report of 100 runs x 150 queries: {bytes} bytes, painted {:.3} s after the \
+             request (first load), {:.3} s (again)",
+            first.as_secs_f64(),
+            again.as_secs_f64()
         );
         assert!(bytes < 5_000_000, "{kind}: {bytes} bytes");
-        assert!(took < Duration::from_secs(2), "{kind}: {took:?}");
+        assert!(
+            first.max(again) < Duration::from_secs(2),
+            "{kind}: {first:?}, {again:?}"
+        );
+        if kind == "run" {
+            let shown = b.eval("document.querySelectorAll('g.cells > *').length");
+            assert_eq!(shown.as_u64(), Some(15_000));
+        }
     }
-    let shown = b.eval("document.querySelectorAll('g.cells > *').length");
-    assert_eq!(shown.as_u64(), Some(15_000));
 }

@@ -158,8 +158,8 @@ impl Browser {
         }
     }
 
-    /// Loads `path` and waits for its load event; returns the time from the request to the
-    /// event.
+    /// Loads `path` and waits for its load event and the first frame painted after it;
+    /// returns the time from the request to that frame.
     pub fn open(&mut self, path: &Path) -> Duration {
         self.events.clear();
         let url = format!("file://{}", path.canonicalize().unwrap().display());
@@ -174,6 +174,14 @@ impl Browser {
             self.events.push(m);
             assert!(start.elapsed() < Duration::from_secs(60), "no load event");
         }
+        // The second animation frame after load comes once the first one is painted.
+        self.call(
+            "Runtime.evaluate",
+            json!({
+                "expression": "new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))",
+                "awaitPromise": true
+            }),
+        );
         start.elapsed()
     }
 
