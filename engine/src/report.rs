@@ -116,6 +116,9 @@ struct Cell {
 struct Run {
     cells: Vec<Cell>,
     traj: Vec<TrajectoryPoint>,
+    /// Its costs were measured, not simulated: `traj`'s `sim_seconds` hold the evaluations'
+    /// cumulative wall seconds (from `timings.jsonl`).
+    measured: bool,
 }
 
 fn read_text(path: &Path) -> Result<String, ReportError> {
@@ -133,16 +136,11 @@ fn read_summary(dir: &Path) -> Result<ExperimentSummary, ReportError> {
             ),
         ));
     }
-    serde_json::from_str(&read_text(&path)?)
-        .map_err(|e| err(&path, format!("not an emprox summary: {e}")))
+    ExperimentSummary::read(&path).map_err(ReportError)
 }
 
-/// `trajectory.csv` of a run.
 fn read_trajectory(path: &Path) -> Result<Vec<TrajectoryPoint>, ReportError> {
-    let mut r = csv::Reader::from_path(path).map_err(|e| err(path, e))?;
-    r.deserialize()
-        .collect::<Result<_, _>>()
-        .map_err(|e| err(path, format!("not an emprox trajectory: {e}")))
+    crate::results::read_trajectory(path).map_err(ReportError)
 }
 
 /// The runs of the experiment folder `dir` (as many as its summary lists).
@@ -156,33 +154,44 @@ fn read_runs(dir: &Path, s: &ExperimentSummary) -> Result<Vec<Run>, ReportError>
                 .records;
             let mut traj = read_trajectory(&d.join(rundir::TRAJECTORY))?;
             // Measured costs (no simulated seconds): the time axis is the evaluations' wall time.
-            if traj.iter().all(|p| p.sim_seconds == 0.0) {
-                let timings = d.join(rundir::TIMINGS);
-                if timings.exists() {
-                    let wall = journal::read::<Timing>(&timings)
-                        .map_err(|e| ReportError(e.to_string()))?
-                        .records;
-                    let mut sum = 0.0;
-                    let mut at = std::collections::HashMap::new();
-                    for t in wall {
-                        if let Timing::Evaluation {
-                            query,
-                            wall_seconds,
-                            ..
-                        } = t
-                        {
-                            sum += wall_seconds;
-                            at.insert(query, sum);
-                        }
-                    }
-                    for p in &mut traj {
-                        p.sim_seconds = at.get(&p.query).copied().unwrap_or(p.sim_seconds);
-                    }
+            let wall = traj
+                .iter()
+                .all(|p| p.sim_seconds == 0.0)
+                .then(|| wall_clock(&d.join(rundir::TIMINGS)))
+                .flatten();
+            let measured = wall.is_some();
+            for p in &mut traj {
+                if let Some(w) = wall.as_ref().and_then(|w| w.get(&p.query)) {
+                    p.sim_seconds = *w;
                 }
             }
-            Ok(Run { cells, traj })
+            Ok(Run {
+                cells,
+                traj,
+                measured,
+            })
         })
         .collect()
+}
+
+/// The cumulative wall seconds of a run's evaluations after each query, from its
+/// `timings.jsonl` (`None` where it is missing or unreadable: no time axis to offer).
+fn wall_clock(timings: &Path) -> Option<std::collections::HashMap<u64, f64>> {
+    let records = journal::read::<Timing>(timings).ok()?.records;
+    let mut sum = 0.0;
+    let mut at = std::collections::HashMap::new();
+    for t in records {
+        if let Timing::Evaluation {
+            query,
+            wall_seconds,
+            ..
+        } = t
+        {
+            sum += wall_seconds;
+            at.insert(query, sum);
+        }
+    }
+    Some(at)
 }
 
 /// A value with four significant digits, the rule for a lone value of any metric.
@@ -373,9 +382,12 @@ fn experiment_page(dir: &Path) -> Result<String, ReportError> {
         &Chart {
             id: ids.next(),
             title: format!("Incumbent against cost — {}", goal_note(sig)),
-            x_label:
-                "training hours (simulated, or the evaluations' wall time) + estimator wall time"
-                    .into(),
+            x_label: if runs.iter().all(|r| r.measured) {
+                "hours: the evaluations' wall time + estimator wall time"
+            } else {
+                "hours: simulated training time + estimator wall time"
+            }
+            .into(),
             y_label: sig.with_unit(&sig.val_label()),
             lines: vec![time],
             ..Chart::default()

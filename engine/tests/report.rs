@@ -199,6 +199,19 @@ fn a_report_emprox_did_not_write_is_kept_and_no_report_writes_none() {
     // --overwrite deletes only what emprox wrote: this report stays.
     run(example, 1, 5, &dir, &["--overwrite", "--quiet"]);
     assert_eq!(std::fs::read_to_string(&report).unwrap(), "my own notes");
+    // --open without a browser opener: the report is written and the user told where it is.
+    std::fs::remove_file(&report).unwrap();
+    let o = bin()
+        .args(["report", s(&dir), "--open"])
+        .env("PATH", t.path())
+        .output()
+        .unwrap();
+    assert!(o.status.success() && report.exists());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("no browser opener") && err.contains("report.html"),
+        "{err}"
+    );
     // A folder emprox did not write.
     let mine = t.path().join("mine");
     std::fs::create_dir(&mine).unwrap();

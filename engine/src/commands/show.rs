@@ -64,10 +64,7 @@ fn experiment_text(dir: &Path) -> anyhow::Result<String> {
         );
         return Ok(out);
     }
-    let text = std::fs::read_to_string(&path)
-        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
-    let s: ExperimentSummary = serde_json::from_str(&text)
-        .map_err(|e| anyhow::anyhow!("{}: not an emprox summary: {e}", path.display()))?;
+    let s = ExperimentSummary::read(&path).map_err(anyhow::Error::msg)?;
     Ok(summary_table(&s, dir))
 }
 
