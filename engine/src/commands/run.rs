@@ -56,6 +56,9 @@ pub struct ResumeArgs {
     /// Continue a folder started by another emprox version (its journal may not be reproduced).
     #[arg(long)]
     pub allow_version_change: bool,
+    /// Do not write report.html at the end (`emprox report FOLDER` writes it later).
+    #[arg(long)]
+    pub no_report: bool,
     /// Sleep this many milliseconds after each query (for crash tests).
     #[arg(long, hide = true)]
     pub throttle_ms: Option<u64>,
@@ -142,7 +145,15 @@ pub fn resume_cmd(args: &ResumeArgs) -> anyhow::Result<()> {
             args.out_dir.display()
         ))?,
         Resumed::Finished(s) => {
-            print_out(&summary_text(&s, &args.out_dir, None))?;
+            let mut text = summary_text(&s, &args.out_dir, None);
+            if !args.no_report {
+                // Under the folder's lock again: no other run writes there meanwhile.
+                let _lock = rundir::FolderLock::acquire(&args.out_dir)?;
+                if let Some(p) = super::report::write_locked(&args.out_dir) {
+                    let _ = writeln!(text, "report in {}", p.display());
+                }
+            }
+            print_out(&text)?;
             return check_evaluated(&s);
         }
     }
