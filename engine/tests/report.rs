@@ -190,6 +190,17 @@ fn a_report_emprox_did_not_write_is_kept_and_no_report_writes_none() {
     run(example, 1, 5, &dir, &["--no-report", "--quiet"]);
     let report = dir.join("report.html");
     assert!(!report.exists(), "--no-report");
+    // Bad files: one line naming the file, exit 2, and no page.
+    let journal = dir.join("seed-0/trials.jsonl");
+    let good = std::fs::read(&journal).unwrap();
+    std::fs::write(&journal, [&good[..], b"{\"query\": 6}\n"].concat()).unwrap();
+    assert_refused(&emprox(&["report", s(&dir)]), "trials.jsonl:6");
+    std::fs::write(&journal, good).unwrap();
+    let trajectory = dir.join("seed-0/trajectory.csv");
+    std::fs::rename(&trajectory, t.path().join("t.csv")).unwrap();
+    assert_refused(&emprox(&["report", s(&dir)]), "trajectory.csv");
+    std::fs::rename(t.path().join("t.csv"), &trajectory).unwrap();
+    assert!(!report.exists());
     std::fs::write(&report, "my own notes").unwrap();
     assert_refused(
         &emprox(&["report", s(&dir)]),
