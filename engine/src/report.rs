@@ -693,6 +693,11 @@ fn comparison_page(dir: &Path) -> Result<String, ReportError> {
             None => datasets.push((name, vec![(s, trajs)])),
         }
     }
+    // The hypervolume of each table's true front, where `comparison.json` knows it.
+    let rows: Vec<serde_json::Value> = std::fs::read(dir.join("comparison.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default();
     let name = dir
         .file_name()
         .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
@@ -763,6 +768,14 @@ fn comparison_page(dir: &Path) -> Result<String, ReportError> {
                     lines: crate::compare::mean_bands(&series, |p| p.hypervolume)
                         .into_iter()
                         .map(line)
+                        .chain(true_hv(&rows, dataset).map(|t| {
+                            let n = series.iter().flat_map(|(_, t)| t).map(Vec::len).max();
+                            Line {
+                                label: "true front of the table".into(),
+                                points: vec![(1.0, t), (n.unwrap_or(1).max(2) as f64, t)],
+                                ..Line::default()
+                            }
+                        }))
                         .collect(),
                     ..Chart::default()
                 }
@@ -809,6 +822,13 @@ fn comparison_page(dir: &Path) -> Result<String, ReportError> {
         let _ = writeln!(b, "<h2>Comparison file</h2><pre>{}</pre>", esc(&text));
     }
     Ok(frame(&format!("emprox report: {name}"), &b))
+}
+
+/// The hypervolume of the true front of `dataset`'s table, from the rows of `comparison.json`.
+fn true_hv(rows: &[serde_json::Value], dataset: &str) -> Option<f64> {
+    rows.iter()
+        .filter(|r| r["dataset"] == dataset)
+        .find_map(|r| r["true_front_hypervolume"].as_f64())
 }
 
 #[cfg(test)]
