@@ -346,6 +346,7 @@ fn experiment_page(dir: &Path) -> Result<String, ReportError> {
     {
         let mut test = line(crate::compare::mean_bands(&series, |p| p.test_acc).remove(0));
         test.label = format!("incumbent {} (mean ± std, reported only)", sig.test_label());
+        test.faint = faint(&runs, |p| p.query as f64, |p| p.test_acc);
         lines.push(test);
     }
     let cells: Vec<&Cell> = runs.iter().flat_map(|r| &r.cells).collect();

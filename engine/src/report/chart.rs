@@ -340,10 +340,11 @@ impl Chart {
     }
 }
 
-/// The marker of series `k` at (x, y).
+/// The marker of series `k` at (x, y): shifted by one every round of dash patterns, so that no
+/// two of the first 25 series share both their dash pattern and their marker.
 fn marker(k: usize, x: f64, y: f64) -> String {
     let (x, y) = (px(x), px(y));
-    match MARKERS[k % MARKERS.len()] {
+    match MARKERS[(k + k / DASHES.len()) % MARKERS.len()] {
         "circle" => format!("<circle class=\"mk\" cx=\"{x}\" cy=\"{y}\" r=\"3.5\"/>"),
         "square" => format!("<path class=\"mk\" d=\"M{x} {y}m-3.5-3.5h7v7h-7z\"/>"),
         "triangle" => format!("<path class=\"mk\" d=\"M{x} {y}m0-4.5l4 7h-8z\"/>"),
@@ -370,6 +371,16 @@ mod tests {
         );
         let (t, _) = ticks(1.0, 150.0, true);
         assert_eq!(t, vec![20.0, 40.0, 60.0, 80.0, 100.0, 120.0, 140.0]);
+    }
+
+    #[test]
+    fn series_differ_without_colour() {
+        let style = |k: usize| (DASHES[k % DASHES.len()], marker(k, 0.0, 0.0));
+        for a in 0..25 {
+            for b in 0..a {
+                assert_ne!(style(a), style(b), "series {a} and {b}");
+            }
+        }
     }
 
     #[test]
