@@ -260,7 +260,7 @@ impl Ids {
     }
 }
 
-/// "(maximized)" or "(minimized: lower is better)": how to read the signal's axis.
+/// "maximized: higher is better" or "minimized: lower is better": how to read the signal.
 fn goal_note(sig: &Signal) -> &'static str {
     match sig.goal {
         emprox_benchmarks::Goal::Maximize => "maximized: higher is better",
