@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 
 /// The first two lines of every report emprox writes: how it tells its own `report.html` from
 /// another's.
-const HEAD: &str =
+pub(crate) const HEAD: &str =
     "<!DOCTYPE html>\n<!-- written by `emprox report`; rewritten from the folder's files -->\n";
 
 /// Why a report could not be written, as one line naming the file.

@@ -764,6 +764,21 @@ mod tests {
     }
 
     #[test]
+    fn overwrite_deletes_a_report_emprox_wrote_and_keeps_another() {
+        let t = tempfile::tempdir().unwrap();
+        let ours = t.path().join("ours");
+        experiment_folder(&ours);
+        std::fs::write(ours.join(REPORT), format!("{}<html>", crate::report::HEAD)).unwrap();
+        drop(prepare(&ours, FolderKind::Experiment, true).unwrap());
+        assert!(!ours.join(REPORT).exists());
+        let theirs = t.path().join("theirs");
+        experiment_folder(&theirs);
+        std::fs::write(theirs.join(REPORT), "<!DOCTYPE html>\n<p>mine").unwrap();
+        drop(prepare(&theirs, FolderKind::Experiment, true).unwrap());
+        assert!(theirs.join(REPORT).exists());
+    }
+
+    #[test]
     fn overwrite_deletes_the_slurm_job_files_and_keeps_the_users() {
         let t = tempfile::tempdir().unwrap();
         let d = t.path().join("exp");
