@@ -763,7 +763,7 @@ fn test_mean_std(pts: &[&TrajectoryPoint]) -> (Option<f64>, Option<f64>) {
 
 /// The value a comparison plots for an incumbent: its test value, or its validation value on a
 /// benchmark without test values; and the words for it (what, and the axis label).
-fn plotted(
+pub(crate) fn plotted(
     series: &[(String, Vec<Vec<TrajectoryPoint>>)],
     signal: &Signal,
 ) -> (fn(&TrajectoryPoint) -> f64, String, String) {
@@ -808,7 +808,7 @@ fn plot_dataset(
 
 /// One line per experiment: the mean over runs of `value` after each query, with a band of one
 /// standard deviation (the tables' spread).
-fn mean_bands<'a>(
+pub(crate) fn mean_bands<'a>(
     series: &'a [(String, Vec<Vec<TrajectoryPoint>>)],
     value: impl Fn(&TrajectoryPoint) -> Option<f64>,
 ) -> Vec<Series<'a>> {
@@ -872,6 +872,35 @@ fn plot_against_time(
     signal: &Signal,
 ) -> Result<(), ExperimentError> {
     let (value, _, y_label) = plotted(series, signal);
+    let out = time_bands(series, value);
+    let title = format!(
+        "{}: incumbent against cost (± std over runs; a dot where each ends)",
+        target.title
+    );
+    let y_label = format!("mean {y_label}");
+    plot::plot(
+        path,
+        &plot::Axes {
+            end_markers: true,
+            ..plot::Axes::new(
+                &title,
+                "simulated training hours + estimator wall time (mean over runs)",
+                &y_label,
+            )
+        },
+        &out,
+        &[],
+    )
+    .map_err(ExperimentError::Other)
+}
+
+/// One line per experiment: after each query, the mean over runs of `value` against the mean
+/// cumulative cost in hours (simulated training seconds plus estimator wall seconds), with a
+/// band of one standard deviation.
+pub(crate) fn time_bands(
+    series: &[(String, Vec<Vec<TrajectoryPoint>>)],
+    value: fn(&TrajectoryPoint) -> f64,
+) -> Vec<Series<'_>> {
     let mut out = Vec::new();
     for (i, (label, trajs)) in series.iter().enumerate() {
         let max_q = trajs.iter().map(|t| t.len()).max().unwrap_or(0);
@@ -894,25 +923,7 @@ fn plot_against_time(
             band,
         });
     }
-    let title = format!(
-        "{}: incumbent against cost (± std over runs; a dot where each ends)",
-        target.title
-    );
-    let y_label = format!("mean {y_label}");
-    plot::plot(
-        path,
-        &plot::Axes {
-            end_markers: true,
-            ..plot::Axes::new(
-                &title,
-                "simulated training hours + estimator wall time (mean over runs)",
-                &y_label,
-            )
-        },
-        &out,
-        &[],
-    )
-    .map_err(ExperimentError::Other)
+    out
 }
 
 #[cfg(test)]

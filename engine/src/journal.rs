@@ -49,7 +49,7 @@ pub struct Trial {
 
 /// `Vec<(name, value)>` as a JSON object that keeps the order of the names (a NaN, which JSON
 /// cannot hold, is written as `null` and read back as NaN).
-mod extras_object {
+pub(crate) mod extras_object {
     use serde::de::{MapAccess, Visitor};
     use serde::ser::SerializeMap;
     use serde::{Deserializer, Serializer};

@@ -12,6 +12,7 @@ pub mod objectives;
 pub mod pipeline;
 pub mod plot;
 pub mod progress;
+pub mod report;
 pub mod results;
 pub mod resume;
 pub mod rundir;

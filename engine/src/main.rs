@@ -2,7 +2,7 @@
 
 use clap::{Parser, Subcommand};
 use emprox_engine::commands::{
-    arch, compare, list, predictors, run, show, train_one, StdoutFailed,
+    arch, compare, list, predictors, report, run, show, train_one, StdoutFailed,
 };
 use emprox_engine::progress::say;
 use std::process::ExitCode;
@@ -36,6 +36,8 @@ enum Command {
     List,
     /// Show the best architectures of an output folder.
     Show(show::ShowArgs),
+    /// Write report.html, one self-contained page, into a run or comparison folder.
+    Report(report::ReportArgs),
     /// Evaluate performance predictors (NASLib protocol).
     EvalPredictors(predictors::EvalPredictorsArgs),
     /// Print a saved estimator's predictions for architectures.
@@ -92,6 +94,7 @@ fn main() -> ExitCode {
         Command::Arch(a) => arch::arch(a),
         Command::List => list::list(),
         Command::Show(a) => show::show(a),
+        Command::Report(a) => report::report(a),
         Command::EvalPredictors(a) => predictors::eval_predictors(a),
         Command::Predict(a) => predictors::predict(a),
         Command::TrainOne(a) => train_one::train_one(a),

@@ -401,7 +401,7 @@ impl MultiObjective {
 /// The step line through the non-dominated points of `points` (two objectives under `goals`):
 /// sorted by the first coordinate, each pair of neighbours joined through the corner that both
 /// dominate, which outlines the region the points dominate.
-fn staircase(points: &[(f64, f64)], goals: [Goal; 2]) -> Vec<(f64, f64)> {
+pub(crate) fn staircase(points: &[(f64, f64)], goals: [Goal; 2]) -> Vec<(f64, f64)> {
     let as_vecs: Vec<Vec<f64>> = points.iter().map(|&(x, y)| vec![x, y]).collect();
     let Ok(front) = pareto::non_dominated(&as_vecs, &goals) else {
         return vec![];

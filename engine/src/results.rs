@@ -182,6 +182,25 @@ impl ExperimentSummary {
     }
 }
 
+impl ExperimentSummary {
+    /// Reads a `summary.json`; the error is one line naming the file.
+    pub fn read(path: &std::path::Path) -> Result<ExperimentSummary, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        serde_json::from_str(&text)
+            .map_err(|e| format!("{}: not an emprox summary: {e}", path.display()))
+    }
+}
+
+/// Reads a run's `trajectory.csv`; the error is one line naming the file.
+pub fn read_trajectory(path: &std::path::Path) -> Result<Vec<TrajectoryPoint>, String> {
+    let mut r =
+        csv::Reader::from_path(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    r.deserialize()
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("{}: not an emprox trajectory: {e}", path.display()))
+}
+
 /// The final fronts of an experiment's runs, over runs.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Fronts {

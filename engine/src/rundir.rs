@@ -35,6 +35,8 @@ pub const INCUMBENT_SVG: &str = "incumbent.svg";
 pub const PARETO: &str = "pareto.csv";
 /// Its plot, against each objective besides the search signal.
 pub const PARETO_SVG: &str = "pareto.svg";
+/// The page of an experiment or a comparison (`emprox report`).
+pub const REPORT: &str = "report.html";
 /// Every file emprox writes in a run folder.
 const RUN_FILES: [&str; 8] = [
     TRIALS,
@@ -433,7 +435,7 @@ fn owns_file(layout: Layout, name: &str) -> bool {
     let n = strip_tmp(name);
     match layout {
         Layout::Top(FolderKind::Experiment) | Layout::ComparisonExperiment => {
-            [MANIFEST, CONFIG, SUMMARY, INCUMBENT_SVG].contains(&n)
+            [MANIFEST, CONFIG, SUMMARY, INCUMBENT_SVG, REPORT].contains(&n)
                 // Temporary files of emprox 0.1 (`summary.tmp`).
                 || ["run.tmp", "config.resolved.tmp", "summary.tmp", "incumbent.tmp"].contains(&name)
         }
@@ -453,6 +455,7 @@ fn owns_file(layout: Layout, name: &str) -> bool {
                 "comparison.md",
                 "comparison.json",
                 "comparison.toml",
+                REPORT,
             ]
             .contains(&n)
                 || ((n.starts_with("incumbent_") || n.starts_with("hypervolume_"))
@@ -604,7 +607,11 @@ impl Walk<'_> {
                 }
             } else if name == LOCK || (keep_manifest && name == MANIFEST) {
                 // The lock is held by this process; the manifest is replaced by the caller.
-            } else if ty.is_file() && owns_file(layout, name) {
+            } else if ty.is_file()
+                && owns_file(layout, name)
+                // A report.html of the user's under our name stays.
+                && (name != REPORT || crate::report::written_by_emprox(&path))
+            {
                 if self.delete {
                     std::fs::remove_file(&path)?;
                 }
@@ -754,6 +761,21 @@ mod tests {
         assert!(!run_dir(&d, 0).join(TRIALS).exists());
         assert!(!d.join(SUMMARY).exists() && !d.join(CONFIG).exists());
         assert!(d.join(MANIFEST).exists(), "replaced by the caller");
+    }
+
+    #[test]
+    fn overwrite_deletes_a_report_emprox_wrote_and_keeps_another() {
+        let t = tempfile::tempdir().unwrap();
+        let ours = t.path().join("ours");
+        experiment_folder(&ours);
+        std::fs::write(ours.join(REPORT), format!("{}<html>", crate::report::HEAD)).unwrap();
+        drop(prepare(&ours, FolderKind::Experiment, true).unwrap());
+        assert!(!ours.join(REPORT).exists());
+        let theirs = t.path().join("theirs");
+        experiment_folder(&theirs);
+        std::fs::write(theirs.join(REPORT), "<!DOCTYPE html>\n<p>mine").unwrap();
+        drop(prepare(&theirs, FolderKind::Experiment, true).unwrap());
+        assert!(theirs.join(REPORT).exists());
     }
 
     #[test]

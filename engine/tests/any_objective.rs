@@ -123,6 +123,12 @@ fn a_minimised_table_names_its_lowest_cell_as_best_everywhere() {
     );
     let run_svg = std::fs::read_to_string(out.join("seed-0/incumbent.svg")).unwrap();
     assert!(run_svg.contains("validation latency") && !run_svg.contains("accuracy"));
+    // The report reads the minimised objective as such, by its label and unit.
+    let report = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(report.contains("minimized: lower is better"));
+    assert!(
+        report.contains("search signal: validation latency (ms)") && !report.contains("accuracy")
+    );
 }
 
 #[test]

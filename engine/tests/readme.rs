@@ -177,3 +177,25 @@ fn the_readme_has_no_duplicated_paragraph_and_no_issue_reference() {
         );
     }
 }
+
+#[test]
+fn the_sections_emprox_list_names_are_readme_headings() {
+    let readme = readme();
+    let headings: Vec<&str> = readme
+        .lines()
+        .filter_map(|l| l.strip_prefix("### ").or_else(|| l.strip_prefix("## ")))
+        .collect();
+    let list = String::from_utf8(emprox_ok(&["list"]).stdout).unwrap();
+    let named: Vec<&str> = list
+        .split("README: \"")
+        .skip(1)
+        .map(|rest| rest.split('"').next().unwrap())
+        .collect();
+    assert!(named.contains(&"Your own search space"), "{named:?}");
+    for n in named {
+        assert!(
+            headings.contains(&n),
+            "emprox list names the README section {n:?}"
+        );
+    }
+}

@@ -69,12 +69,18 @@ fn check_kill_and_resume(file: &str, extra: &[&str], seeds: usize, rng: &mut imp
         !killed.join("summary.json").exists() || partial == expected,
         "{file}: killed after {after:?}"
     );
+    let finished_before = killed.join("summary.json").exists();
     let o = run(&["resume", killed.to_str().unwrap()]);
     assert!(
         o.status.success(),
         "{file}: {}",
         String::from_utf8_lossy(&o.stderr)
     );
+    if !finished_before {
+        // A resume that finishes the run writes its report too.
+        assert!(String::from_utf8_lossy(&o.stdout).contains("report in"));
+        assert!(killed.join("report.html").exists());
+    }
     assert_eq!(
         journals(&killed, seeds),
         expected,

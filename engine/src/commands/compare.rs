@@ -33,6 +33,9 @@ pub struct CompareArgs {
     /// With `--resume`: continue a comparison that another emprox version started.
     #[arg(long, requires = "resume")]
     pub allow_version_change: bool,
+    /// Do not write report.html at the end (`emprox report FOLDER` writes it later).
+    #[arg(long)]
+    pub no_report: bool,
     /// Sleep this many milliseconds after each query (for crash tests).
     #[arg(long, hide = true)]
     pub throttle_ms: Option<u64>,
@@ -119,9 +122,15 @@ pub fn compare(args: &CompareArgs) -> anyhow::Result<()> {
         throttle: args.throttle_ms.map(std::time::Duration::from_millis),
     };
     let rows = run_comparison(&c, &out, &exec, &held)?;
+    // Under the comparison's lock.
+    let report = (!args.no_report)
+        .then(|| super::report::write_locked(&out))
+        .flatten()
+        .map(|p| format!("report in {}\n", p.display()))
+        .unwrap_or_default();
     reporter.finish();
     super::print_out(&format!(
-        "{}results in {}\n",
+        "{}results in {}\n{report}",
         markdown(&c, &rows),
         out.display()
     ))?;

@@ -49,7 +49,7 @@ pub fn listing() -> String {
     );
     line(
         out,
-        "  tabular    any table of trained architectures (README: \"Your own benchmark\")",
+        "  tabular    any table of trained architectures (README: \"Your own table\")",
     );
     line(
         out,
@@ -73,7 +73,7 @@ pub fn listing() -> String {
     );
     line(
         out,
-        "  declared   a space of dimensions nobody enumerated (README: \"Declaring a space\"); needs a command or slurm evaluator",
+        "  declared   a space of dimensions nobody enumerated (README: \"Your own search space\"); needs a command or slurm evaluator",
     );
     wrapped(
         out,

@@ -4,6 +4,7 @@ pub mod arch;
 pub mod compare;
 pub mod list;
 pub mod predictors;
+pub mod report;
 pub mod run;
 pub mod show;
 pub mod train_one;

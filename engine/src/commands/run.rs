@@ -37,6 +37,9 @@ pub struct RunArgs {
     /// Replace an earlier emprox output in the folder (only the files emprox wrote are deleted).
     #[arg(long)]
     pub overwrite: bool,
+    /// Do not write report.html at the end (`emprox report FOLDER` writes it later).
+    #[arg(long)]
+    pub no_report: bool,
     /// Sleep this many milliseconds after each query (for crash tests).
     #[arg(long, hide = true)]
     pub throttle_ms: Option<u64>,
@@ -53,6 +56,9 @@ pub struct ResumeArgs {
     /// Continue a folder started by another emprox version (its journal may not be reproduced).
     #[arg(long)]
     pub allow_version_change: bool,
+    /// Do not write report.html at the end (`emprox report FOLDER` writes it later).
+    #[arg(long)]
+    pub no_report: bool,
     /// Sleep this many milliseconds after each query (for crash tests).
     #[arg(long, hide = true)]
     pub throttle_ms: Option<u64>,
@@ -139,7 +145,15 @@ pub fn resume_cmd(args: &ResumeArgs) -> anyhow::Result<()> {
             args.out_dir.display()
         ))?,
         Resumed::Finished(s) => {
-            print_out(&summary_text(&s, &args.out_dir, None))?;
+            let mut text = summary_text(&s, &args.out_dir, None);
+            if !args.no_report {
+                // Under the folder's lock again: no other run writes there meanwhile.
+                let _lock = rundir::FolderLock::acquire(&args.out_dir)?;
+                if let Some(p) = super::report::write_locked(&args.out_dir) {
+                    let _ = writeln!(text, "report in {}", p.display());
+                }
+            }
+            print_out(&text)?;
             return check_evaluated(&s);
         }
     }
@@ -167,22 +181,23 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
         throttle: args.throttle_ms.map(std::time::Duration::from_millis),
     };
     // The data and the evaluator are loaded and checked before anything is created on disk.
-    let summary = crate::benchmark::open(
+    let (summary, report) = crate::benchmark::open(
         &exp,
         &reporter,
         NewRun {
             exp: &exp,
             out: &out,
             overwrite: args.overwrite,
+            report: !args.no_report,
             exec: &exec,
         },
     )??;
     reporter.finish();
-    print_out(&summary_text(
-        &summary,
-        &out,
-        Some(start.elapsed().as_secs_f64()),
-    ))?;
+    let mut text = summary_text(&summary, &out, Some(start.elapsed().as_secs_f64()));
+    if let Some(p) = report {
+        let _ = writeln!(text, "report in {}", p.display());
+    }
+    print_out(&text)?;
     check_evaluated(&summary)
 }
 
@@ -191,18 +206,25 @@ struct NewRun<'a> {
     exp: &'a Experiment,
     out: &'a std::path::Path,
     overwrite: bool,
+    report: bool,
     exec: &'a Execution<'a>,
 }
 
 impl WithBenchmark for NewRun<'_> {
-    type Output = anyhow::Result<crate::results::ExperimentSummary>;
+    type Output = anyhow::Result<(crate::results::ExperimentSummary, Option<PathBuf>)>;
     fn with<S: emprox_benchmarks::SearchSpace + 'static>(
         self,
         bench: Benchmark<S>,
     ) -> Self::Output {
         let _lock = rundir::prepare(self.out, FolderKind::Experiment, self.overwrite)?;
         set_resume_hint(self.out);
-        Ok(run_experiment(self.exp, &bench, self.out, self.exec)?.summary)
+        let summary = run_experiment(self.exp, &bench, self.out, self.exec)?.summary;
+        // Under the run's lock.
+        let report = self
+            .report
+            .then(|| super::report::write_locked(self.out))
+            .flatten();
+        Ok((summary, report))
     }
 }
 

@@ -64,10 +64,7 @@ fn experiment_text(dir: &Path) -> anyhow::Result<String> {
         );
         return Ok(out);
     }
-    let text = std::fs::read_to_string(&path)
-        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
-    let s: ExperimentSummary = serde_json::from_str(&text)
-        .map_err(|e| anyhow::anyhow!("{}: not an emprox summary: {e}", path.display()))?;
+    let s = ExperimentSummary::read(&path).map_err(anyhow::Error::msg)?;
     Ok(summary_table(&s, dir))
 }
 
@@ -110,7 +107,7 @@ fn finished_markdown(dir: &Path, file: &str, continue_with: &str) -> anyhow::Res
 
 /// What `show` prints of an experiment's summary: one row per run, the overall best by the
 /// signal's goal, the means, and the fronts with several objectives.
-fn summary_table(s: &ExperimentSummary, dir: &Path) -> String {
+pub fn summary_table(s: &ExperimentSummary, dir: &Path) -> String {
     let sig = &s.objective;
     let mut out = String::new();
     let _ = writeln!(out, "{} — {} on {}", s.experiment, s.strategy, s.dataset);
