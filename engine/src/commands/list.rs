@@ -12,6 +12,7 @@ use emprox_benchmarks::slurm::SlurmConfig;
 use emprox_estimators::evaluation::EvaluationSettings;
 use emprox_estimators::EstimatorParams;
 use emprox_strategies::StrategyConfig;
+use emprox_train::data::DataConfig;
 use emprox_train::TrainingConfig;
 use serde::de::DeserializeOwned;
 use std::fmt::Write as _;
@@ -124,6 +125,13 @@ pub fn listing() -> String {
         "  train      workers = 1, cache = <none>; [evaluator.training] (dataset: digits | mnist):",
     );
     wrapped(out, "             ", &defaults(&TrainingConfig::default()));
+    line(
+        out,
+        &format!(
+            "             data = {{ {} }}: your own images (README \"Your own images\")",
+            keys::<DataConfig>().join(", ")
+        ),
+    );
     let command: CommandConfig =
         toml::from_str("command = [\"PROGRAM\"]").expect("a command list is a valid table");
     line(out, "  command    workers = 1, cache = <none>; [evaluator.command] (placeholders {arch} {index} {seed} {spec} {values_json}; any benchmark, tabular included):");
