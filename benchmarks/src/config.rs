@@ -160,9 +160,18 @@ impl BenchmarkConfig {
             (None, None) => Err("[benchmark] type = \"declared\" needs an inline [benchmark.space] with [[benchmark.space.dimension]] tables, or `description = \"FILE.toml\"` (a space file)".into()),
             (Some(p), None) => {
                 let config = SpaceConfig::from_file(p)?;
-                DeclaredSpace::new(&config).map_err(|e| format!("{}: {e}", p.display()))
+                DeclaredSpace::new(&config).map_err(|e| format!("{} {e}", self.space_origin()))
             }
-            (None, Some(s)) => DeclaredSpace::new(s).map_err(|e| format!("[benchmark.space] {e}")),
+            (None, Some(s)) => DeclaredSpace::new(s).map_err(|e| format!("{} {e}", self.space_origin())),
+        }
+    }
+
+    /// Where the declared space is written, to start its errors: the space file or
+    /// `[benchmark.space]`.
+    pub fn space_origin(&self) -> String {
+        match &self.description {
+            Some(p) => format!("{}:", p.display()),
+            None => "[benchmark.space]".into(),
         }
     }
 

@@ -41,9 +41,10 @@ fn no_table(exp: &Experiment, goal: Goal) -> anyhow::Result<Option<MultiObjectiv
 /// the filter's proxy).
 pub const NB201_METRICS: [&str; 3] = ["params_m", "flops_m", "latency_s"];
 
-/// Why a declared space needs a command (checked when the experiment is loaded).
+/// Why a declared space needs an evaluator (checked when the experiment is loaded).
 pub const DECLARED_NEEDS_COMMAND: &str = "[benchmark] type = \"declared\" has no table to look \
-     up: it needs [evaluator] type = \"command\" or \"slurm\" (your program scores each member)";
+     up: it needs [evaluator] type = \"command\" or \"slurm\" (your program scores each member) \
+     or \"train\" (a space of one cell)";
 
 /// A space with its evaluation (whose `signal` says what its score is and whether it is
 /// maximised).
@@ -148,15 +149,16 @@ pub fn open<F: WithBenchmark>(
         }
         BenchmarkKind::Declared => {
             let space = exp.benchmark.declared_space().map_err(anyhow::Error::msg)?;
-            let cfg = exp
-                .evaluator
-                .as_ref()
-                .filter(|c| matches!(c.kind, EvaluatorKind::Command | EvaluatorKind::Slurm));
-            let Some(cfg) = cfg else {
-                anyhow::bail!(DECLARED_NEEDS_COMMAND);
-            };
-            let evaluation = Evaluation::external(cfg, space.clone(), &Signal::accuracy())
-                .map_err(anyhow::Error::msg)?;
+            let evaluation = match exp.evaluator.as_ref() {
+                Some(cfg) if matches!(cfg.kind, EvaluatorKind::Command | EvaluatorKind::Slurm) => {
+                    Evaluation::external(cfg, space.clone(), &Signal::accuracy())
+                }
+                Some(cfg) if cfg.kind == EvaluatorKind::Train => {
+                    Evaluation::declared_training(cfg, &space, &exp.benchmark.space_origin())
+                }
+                _ => Err(DECLARED_NEEDS_COMMAND.to_string()),
+            }
+            .map_err(anyhow::Error::msg)?;
             Ok(f.with(Benchmark {
                 objectives: no_table(exp, evaluation.signal.goal)?,
                 space,

@@ -240,11 +240,13 @@ impl Experiment {
             }
             (None, None) => {}
         }
-        let external = self
-            .evaluator
-            .as_ref()
-            .is_some_and(|e| matches!(e.kind, EvaluatorKind::Command | EvaluatorKind::Slurm));
-        if self.benchmark.kind == emprox_benchmarks::config::BenchmarkKind::Declared && !external {
+        let evaluated = self.evaluator.as_ref().is_some_and(|e| {
+            matches!(
+                e.kind,
+                EvaluatorKind::Command | EvaluatorKind::Slurm | EvaluatorKind::Train
+            )
+        });
+        if self.benchmark.kind == emprox_benchmarks::config::BenchmarkKind::Declared && !evaluated {
             return err(crate::benchmark::DECLARED_NEEDS_COMMAND.into());
         }
         if let Some(ev) = &self.evaluator {

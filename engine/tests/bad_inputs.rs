@@ -795,6 +795,7 @@ fn bad_inputs_get_clear_errors() {
 
     // Declared spaces: the example, each case one edit of it (or a space file).
     let d = std::fs::read_to_string(root().join("examples/declared_command.toml")).unwrap();
+    let train = std::fs::read_to_string(root().join("examples/declared_train.toml")).unwrap();
     let edit = |from: &str, to: &str| {
         assert!(d.contains(from), "{from}");
         d.replacen(from, to, 1)
@@ -890,12 +891,29 @@ fn bad_inputs_get_clear_errors() {
             needle: "dimension \"cell\": a cell needs `ops`",
         },
         Case {
-            what: "declared space without a command evaluator",
+            what: "declared space without an evaluator",
             args: run(file(&edit(
                 "type = \"command\"\nworkers = 2",
-                "type = \"train\"",
+                "type = \"nasbench201\"",
             ))),
             needle: "needs [evaluator] type = \"command\" or \"slurm\"",
+        },
+        Case {
+            what: "declared space trained, not one cell",
+            args: run(file(&format!(
+                "{}{}",
+                &d[..d.find("[strategy]").unwrap()],
+                &train[train.find("[strategy]").unwrap()..]
+            ))),
+            needle:
+                "dimension \"depth\": [evaluator] type = \"train\" trains a space of exactly one",
+        },
+        Case {
+            what: "declared cell trained, an op train cannot build",
+            args: run(file(
+                &train.replace("\"avg_pool_3x3\"]", "\"sep_conv_3x3\"]"),
+            )),
+            needle: "dimension \"cell\", `ops`: \"sep_conv_3x3\" is not an op",
         },
     ]);
 

@@ -131,7 +131,17 @@ fn the_same_seed_and_a_killed_and_resumed_run_give_the_same_journal() {
 }
 
 #[test]
-fn a_declared_space_needs_a_command() {
+fn a_declared_space_needs_an_evaluator_and_train_needs_one_cell_of_its_ops() {
+    let o = emprox(&[
+        "run",
+        EXAMPLE,
+        "--set",
+        "evaluator.type=nasbench201",
+        "--out",
+        "/nonexistent/never",
+    ]);
+    common::assert_refused(&o, "needs [evaluator] type = \"command\" or \"slurm\"");
+    // The example's macro space has other dimensions than a cell: train cannot build it.
     let o = emprox(&[
         "run",
         EXAMPLE,
@@ -140,5 +150,64 @@ fn a_declared_space_needs_a_command() {
         "--out",
         "/nonexistent/never",
     ]);
-    common::assert_refused(&o, "needs [evaluator] type = \"command\" or \"slurm\"");
+    common::assert_refused(&o, "[benchmark.space] dimension \"depth\": [evaluator] type = \"train\" trains a space of exactly one");
+    // An op train cannot build, named with its key, before anything is trained or written.
+    let tmp = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(root().join(TRAIN)).unwrap();
+    let bad = tmp.path().join("bad.toml");
+    std::fs::write(&bad, text.replace("\"avg_pool_3x3\"]", "\"sep_conv_3x3\"]")).unwrap();
+    let out = tmp.path().join("out");
+    let o = emprox(&["run", s(&bad), "--out", s(&out)]);
+    common::assert_refused(
+        &o,
+        "[benchmark.space] dimension \"cell\", `ops`: \"sep_conv_3x3\" is not an op",
+    );
+    assert!(!out.exists());
+}
+
+const TRAIN: &str = "examples/declared_train.toml";
+
+#[test]
+fn declared_cells_of_three_and_five_nodes_train_end_to_end() {
+    let tmp = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(root().join(TRAIN)).unwrap();
+    for nodes in [3usize, 5] {
+        let file = tmp.path().join(format!("cell{nodes}.toml"));
+        std::fs::write(
+            &file,
+            text.replace("nodes = 5", &format!("nodes = {nodes}")),
+        )
+        .unwrap();
+        let out = tmp.path().join(format!("out{nodes}"));
+        emprox_ok(&[
+            "run",
+            s(&file),
+            "--out",
+            s(&out),
+            "-q",
+            "--set",
+            "budget.max_queries=3",
+            "--set",
+            "evaluator.training.epochs=1",
+            "--set",
+            "evaluator.training.channels=4",
+            "--set",
+            "evaluator.training.max_train_images=200",
+        ]);
+        let records = lines(&out.join("seed-0/trials.jsonl"));
+        assert_eq!(records.len(), 3, "{nodes} nodes");
+        for r in &records {
+            assert!(r.get("error").is_none(), "{r}");
+            let arch = r["arch"].as_str().unwrap();
+            // One pair per edge: nodes·(nodes-1)/2.
+            assert_eq!(arch.split(' ').count(), nodes * (nodes - 1) / 2, "{arch}");
+            assert!(
+                arch.contains(&format!("cell[{}<-{}]=", nodes - 1, nodes - 2)),
+                "{arch}"
+            );
+            let val = r["val_acc"].as_f64().unwrap();
+            assert!((0.0..=100.0).contains(&val), "{r}");
+            assert!(r["test_acc"].as_f64().is_some(), "{r}");
+        }
+    }
 }

@@ -59,7 +59,7 @@ pub mod config;
 pub mod space;
 
 pub use config::{DimensionConfig, DimensionType, Scalar, SpaceConfig};
-pub use space::{DeclaredCell, DeclaredSpace, INACTIVE};
+pub use space::{DeclaredCell, DeclaredSpace, DimensionView, INACTIVE};
 
 /// The step of a `range` without `step`.
 pub const DEFAULT_STEP: f64 = 1.0;
