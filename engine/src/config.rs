@@ -246,8 +246,14 @@ impl Experiment {
                 EvaluatorKind::Command | EvaluatorKind::Slurm | EvaluatorKind::Train
             )
         });
-        if self.benchmark.kind == emprox_benchmarks::config::BenchmarkKind::Declared && !evaluated {
-            return err(crate::benchmark::DECLARED_NEEDS_COMMAND.into());
+        if self.benchmark.kind == emprox_benchmarks::config::BenchmarkKind::Declared {
+            match (&self.benchmark.join, evaluated) {
+                (None, false) => return err(crate::benchmark::DECLARED_NEEDS_COMMAND.into()),
+                (Some(_), _) if self.evaluator.is_some() => {
+                    return err(crate::benchmark::DECLARED_JOIN_NO_EVALUATOR.into())
+                }
+                _ => {}
+            }
         }
         if let Some(ev) = &self.evaluator {
             ev.validate()

@@ -796,6 +796,16 @@ fn bad_inputs_get_clear_errors() {
     // Declared spaces: the example, each case one edit of it (or a space file).
     let d = std::fs::read_to_string(root().join("examples/declared_command.toml")).unwrap();
     let train = std::fs::read_to_string(root().join("examples/declared_train.toml")).unwrap();
+    let joined = std::fs::read_to_string(root().join("examples/declared_nb201_table.toml"))
+        .unwrap()
+        .replace(
+            "\"spaces/",
+            &format!("\"{}/examples/spaces/", root().display()),
+        )
+        .replace(
+            "\"../benchmarks/",
+            &format!("\"{}/benchmarks/", root().display()),
+        );
     let edit = |from: &str, to: &str| {
         assert!(d.contains(from), "{from}");
         d.replacen(from, to, 1)
@@ -907,6 +917,18 @@ fn bad_inputs_get_clear_errors() {
             ))),
             needle:
                 "dimension \"depth\": [evaluator] type = \"train\" trains a space of exactly one",
+        },
+        Case {
+            what: "declared space joined by an unknown column",
+            args: run(file(
+                &joined.replace("key = { cell = \"ops\" }", "key = { cell = \"op\" }"),
+            )),
+            needle: "[benchmark.join] `key`: \"op\" is not an architecture column",
+        },
+        Case {
+            what: "declared space joined to a table and given an evaluator",
+            args: run(file(&format!("{joined}\n[evaluator]\ntype = \"train\"\n"))),
+            needle: "[benchmark.join] looks the members up in its table: leave [evaluator] out",
         },
         Case {
             what: "declared cell trained, an op train cannot build",

@@ -211,3 +211,122 @@ fn declared_cells_of_three_and_five_nodes_train_end_to_end() {
         }
     }
 }
+
+const JOINED: &str = "examples/declared_nb201_table.toml";
+
+/// The best test accuracy of each run of `summary.json` in `out`.
+fn best_tests(out: &Path) -> Vec<f64> {
+    let sm = common::summary(out);
+    let runs = sm["runs"].as_array().unwrap();
+    runs.iter()
+        .map(|r| r["best"]["test_acc"].as_f64().unwrap())
+        .collect()
+}
+
+/// The two-sample Kolmogorov–Smirnov statistic: the largest gap between the empirical
+/// distribution functions.
+fn ks(a: &[f64], b: &[f64]) -> f64 {
+    let cdf = |x: &[f64], t: f64| x.iter().filter(|&&v| v <= t).count() as f64 / x.len() as f64;
+    a.iter()
+        .chain(b)
+        .map(|&t| (cdf(a, t) - cdf(b, t)).abs())
+        .fold(0.0, f64::max)
+}
+
+#[test]
+fn declared_nb201_joined_to_the_table_matches_the_built_in_benchmark() {
+    let tmp = tempfile::tempdir().unwrap();
+    let runs = 100usize;
+    let built_in = tmp.path().join("built_in.toml");
+    let text = std::fs::read_to_string(root().join(JOINED)).unwrap();
+    let (head, rest) = text.split_once("[benchmark]").unwrap();
+    let tail = &rest[rest.find("[strategy]").unwrap()..];
+    std::fs::write(
+        &built_in,
+        format!("{head}[benchmark]\ntype = \"nasbench201\"\ndataset = \"cifar10\"\n\n{tail}"),
+    )
+    .unwrap();
+    let joined = root().join(JOINED);
+    for strategy in ["random", "regularized_evolution"] {
+        let mut found = Vec::new();
+        for (name, file) in [("built_in", &built_in), ("joined", &joined)] {
+            let out = tmp.path().join(format!("{strategy}-{name}"));
+            emprox_ok(&[
+                "run",
+                s(file),
+                "--out",
+                s(&out),
+                "-q",
+                "--seeds",
+                &runs.to_string(),
+                "--set",
+                &format!("strategy.type={strategy}"),
+            ]);
+            found.push(best_tests(&out));
+        }
+        let (a, b) = (&found[0], &found[1]);
+        assert_eq!((a.len(), b.len()), (runs, runs));
+        let mean = |x: &[f64]| x.iter().sum::<f64>() / x.len() as f64;
+        let sd = |x: &[f64]| {
+            let m = mean(x);
+            (x.iter().map(|v| (v - m).powi(2)).sum::<f64>() / (x.len() - 1) as f64).sqrt()
+        };
+        // Same distribution, other random numbers: the means within 3 standard errors, and the
+        // KS statistic under its 1% critical value, 1.628·√(2/n) (0.230 at n = 100).
+        let se = ((sd(a).powi(2) + sd(b).powi(2)) / runs as f64).sqrt();
+        let d = ks(a, b);
+        eprintln!(
+            "{strategy}: built-in {:.3} ± {:.3}, joined {:.3} ± {:.3}, KS D = {d:.3}",
+            mean(a),
+            sd(a),
+            mean(b),
+            sd(b)
+        );
+        assert!((mean(a) - mean(b)).abs() < 3.0 * se, "{strategy}: se {se}");
+        assert!(
+            d < 1.628 * (2.0 / runs as f64).sqrt(),
+            "{strategy}: KS D = {d}"
+        );
+    }
+}
+
+#[test]
+fn a_member_not_in_the_table_is_a_failed_trial_that_says_so() {
+    let tmp = tempfile::tempdir().unwrap();
+    // The NB201 cell with a sixth op the table has not: its members are not in the table.
+    let space = tmp.path().join("six.space.toml");
+    let nb201 = std::fs::read_to_string(root().join("examples/spaces/nb201.space.toml")).unwrap();
+    std::fs::write(
+        &space,
+        nb201.replace("\"avg_pool_3x3\"]", "\"avg_pool_3x3\", \"sep_conv_3x3\"]"),
+    )
+    .unwrap();
+    let file = tmp.path().join("six.toml");
+    let text = std::fs::read_to_string(root().join(JOINED))
+        .unwrap()
+        .replace("\"spaces/nb201.space.toml\"", &format!("{:?}", s(&space)));
+    let text = text.replace("../benchmarks", s(&root().join("benchmarks")));
+    std::fs::write(&file, text).unwrap();
+    let out = tmp.path().join("out");
+    emprox_ok(&["run", s(&file), "--out", s(&out), "-q", "--seeds", "1"]);
+    let records = lines(&out.join("seed-0/trials.jsonl"));
+    let (failed, found): (Vec<_>, Vec<_>) = records.iter().partition(|r| r.get("error").is_some());
+    assert_eq!(records.len(), 150);
+    for r in &failed {
+        assert_eq!(r["error"], "not in the table nb201-cifar10", "{r}");
+        assert!(r["arch"].as_str().unwrap().contains("=sep_conv_3x3"), "{r}");
+        assert!(r["val_acc"].is_null(), "{r}");
+    }
+    for r in &found {
+        assert!(!r["arch"].as_str().unwrap().contains("sep_conv_3x3"), "{r}");
+        assert!(r["val_acc"].as_f64().unwrap() > 0.0, "{r}");
+    }
+    // 1 - (5/6)^6 ≈ 67% of uniform members have the sixth op: evolution still finds both kinds.
+    assert!(!failed.is_empty() && !found.is_empty());
+    let sm: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(
+        sm["runs"][0]["failed"].as_u64().unwrap() as usize,
+        failed.len()
+    );
+}

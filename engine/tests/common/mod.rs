@@ -55,6 +55,11 @@ pub fn lines(path: &Path) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// The `summary.json` of a run folder.
+pub fn summary(out: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap()
+}
+
 /// A path as a `&str`.
 pub fn s(p: &Path) -> &str {
     p.to_str().unwrap()
