@@ -246,6 +246,14 @@ impl BenchmarkConfig {
     /// Loads the benchmark (relative tabular paths against `base`) and hands its space, cells and
     /// lookup evaluators to `f`.
     pub fn open_lookup<F: WithLookup>(&self, base: &Path, f: F) -> Result<F::Output, OpenError> {
+        if self.kind == BenchmarkKind::Declared {
+            // A space file and a joined table, as the tabular paths, against `base`.
+            let mut resolved = self.clone();
+            resolved.resolve_paths(base);
+            if resolved != *self {
+                return resolved.open_lookup(base, f);
+            }
+        }
         self.validate().map_err(OpenError::Config)?;
         Ok(match self.kind {
             BenchmarkKind::NasBench201 => {

@@ -2,6 +2,8 @@
 //! leaves no output folder behind. Set `EMPROX_BAD_INPUT_TABLE=FILE` to write the Markdown table
 //! of what each input gets (`docs/bad-inputs.md`).
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -796,16 +798,7 @@ fn bad_inputs_get_clear_errors() {
     // Declared spaces: the example, each case one edit of it (or a space file).
     let d = std::fs::read_to_string(root().join("examples/declared_command.toml")).unwrap();
     let train = std::fs::read_to_string(root().join("examples/declared_train.toml")).unwrap();
-    let joined = std::fs::read_to_string(root().join("examples/declared_nb201_table.toml"))
-        .unwrap()
-        .replace(
-            "\"spaces/",
-            &format!("\"{}/examples/spaces/", root().display()),
-        )
-        .replace(
-            "\"../benchmarks/",
-            &format!("\"{}/benchmarks/", root().display()),
-        );
+    let joined = common::example_anywhere("declared_nb201_table.toml");
     let edit = |from: &str, to: &str| {
         assert!(d.contains(from), "{from}");
         d.replacen(from, to, 1)

@@ -302,10 +302,10 @@ fn a_member_not_in_the_table_is_a_failed_trial_that_says_so() {
     )
     .unwrap();
     let file = tmp.path().join("six.toml");
-    let text = std::fs::read_to_string(root().join(JOINED))
-        .unwrap()
-        .replace("\"spaces/nb201.space.toml\"", &format!("{:?}", s(&space)));
-    let text = text.replace("../benchmarks", s(&root().join("benchmarks")));
+    let text = common::example_anywhere("declared_nb201_table.toml").replace(
+        &format!("{:?}", s(&root().join("examples/spaces/nb201.space.toml"))),
+        &format!("{:?}", s(&space)),
+    );
     std::fs::write(&file, text).unwrap();
     let out = tmp.path().join("out");
     emprox_ok(&["run", s(&file), "--out", s(&out), "-q", "--seeds", "1"]);
@@ -329,4 +329,38 @@ fn a_member_not_in_the_table_is_a_failed_trial_that_says_so() {
         sm["runs"][0]["failed"].as_u64().unwrap() as usize,
         failed.len()
     );
+}
+
+#[test]
+fn predictors_are_evaluated_on_a_declared_space_joined_to_the_nb301_subset() {
+    let tmp = tempfile::tempdir().unwrap();
+    let text = common::example_anywhere("predictors_nb301_declared.toml")
+        .replace("train_sizes = [100, 400]", "train_sizes = [20]")
+        .replace("trials = 5", "trials = 1")
+        .replace("pretrain = 2000", "pretrain = 50");
+    let file = tmp.path().join("p.toml");
+    std::fs::write(&file, text).unwrap();
+    let out = tmp.path().join("out");
+    emprox_ok(&["eval-predictors", s(&file), "--out", s(&out), "-q"]);
+    let sm = common::summary(&out);
+    let rows = sm["results"].as_array().unwrap();
+    assert_eq!(rows.len(), 3, "{sm}");
+    for r in rows {
+        let tau = r["kendall_tau_mean"].as_f64().unwrap();
+        assert!((-1.0..=1.0).contains(&tau), "{r}");
+    }
+    // The splits name labelled members by their place among the 1,218 joined rows.
+    let splits: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("splits.json")).unwrap()).unwrap();
+    let t = &splits["trials"][0];
+    let all: Vec<u64> = t["train"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(t["test"].as_array().unwrap())
+        .map(|i| i.as_u64().unwrap())
+        .collect();
+    assert_eq!(all.len(), 220);
+    assert!(all.iter().all(|&i| i < 1218));
+    assert_eq!(splits["space"], "darts-declared");
 }

@@ -365,3 +365,43 @@ fn bad_joins_name_their_key() {
     let e = JoinedTable::new(&two, table.clone(), &join).unwrap_err();
     assert!(e.contains("dimension \"lr\" names no column"), "{e}");
 }
+
+#[test]
+fn the_declared_darts_space_joins_every_nb301_genotype_by_several_dimensions_a_column() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let sp = SpaceConfig::from_file(&root.join("examples/spaces/darts.space.toml")).unwrap();
+    let sp = DeclaredSpace::new(&sp).unwrap();
+    let text =
+        std::fs::read_to_string(root.join("examples/predictors_nb301_declared.toml")).unwrap();
+    let t: toml::Table = toml::from_str(&text).unwrap();
+    let mut join: JoinConfig = t["benchmark"]["join"].clone().try_into().unwrap();
+    join.description = root.join("examples").join(&join.description);
+    let table = load_table(&join);
+    let joined = JoinedTable::new(&sp, table.clone(), &join).unwrap();
+    let members = joined.members();
+    assert_eq!((members.len(), table.len()), (1218, 1218));
+    for (r, m) in &members {
+        assert_eq!(joined.row(m), Some(*r));
+        // The columns' cells, read back from the member: ops, then node k's two inputs.
+        let v: HashMap<String, String> = sp.components(m).into_iter().collect();
+        let cell = |name: &dyn Fn(usize) -> String| {
+            (0..8)
+                .map(|i| v[&name(i)].clone())
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        let row = table.format_row(*r);
+        let normal_ops = cell(&|i| format!("normal_op[{i}]"));
+        let normal_in = cell(&|i| format!("normal_in{}[{}]", i / 2, i % 2));
+        assert!(
+            row.starts_with(&format!("{normal_ops} | {normal_in} | ")),
+            "{row}"
+        );
+    }
+    // Uniform members mostly repeat an input of some node: not DARTS genotypes, not in the table.
+    let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+    let found = (0..2000)
+        .filter(|_| joined.row(&sp.sample(&mut rng)).is_some())
+        .count();
+    assert_eq!(found, 0);
+}
