@@ -912,6 +912,13 @@ fn bad_inputs_get_clear_errors() {
                 "dimension \"depth\": [evaluator] type = \"train\" trains a space of exactly one",
         },
         Case {
+            what: "a table join on a benchmark that is not declared",
+            args: run(file(&format!(
+                "{b}\n[benchmark.join]\ndescription = \"t.toml\"\nkey = {{}}\n"
+            ))),
+            needle: "[benchmark.join] apply to type = \"tabular\" or \"declared\" only",
+        },
+        Case {
             what: "declared space joined by an unknown column",
             args: run(file(
                 &joined.replace("key = { cell = \"ops\" }", "key = { cell = \"op\" }"),
