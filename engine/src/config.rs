@@ -254,6 +254,16 @@ impl Experiment {
                 }
                 _ => {}
             }
+            if self.evaluator.as_ref().map(|e| e.kind) == Some(EvaluatorKind::Train) {
+                let space = self.benchmark.declared_space();
+                let checked = space.and_then(|s| {
+                    emprox_train::DeclaredTraining::check(&s)
+                        .map_err(|e| format!("{} {e}", self.benchmark.space_origin()))
+                });
+                if let Err(e) = checked {
+                    return err(e);
+                }
+            }
         }
         if let Some(ev) = &self.evaluator {
             ev.validate()

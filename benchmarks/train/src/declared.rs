@@ -19,9 +19,16 @@ pub struct DeclaredTraining {
 }
 
 impl DeclaredTraining {
-    /// Checks that `space` is one `type = "cell"` dimension whose every op `train` builds. The
-    /// error names the dimension and key (`dimension "cell", `ops``) and what is allowed.
+    /// A training of the members of `space`, checked by [`DeclaredTraining::check`]: the error
+    /// names the dimension and key (`dimension "cell", `ops``) and what is allowed.
     pub fn new(inner: TrainingEvaluator, space: &DeclaredSpace) -> Result<Self, String> {
+        let (nodes, ops) = Self::check(space)?;
+        Ok(DeclaredTraining { inner, nodes, ops })
+    }
+
+    /// Checks that `space` is one `type = "cell"` dimension whose every op `train` builds,
+    /// without preparing any training: its number of nodes and the op of each value id.
+    pub fn check(space: &DeclaredSpace) -> Result<(usize, Vec<Op>), String> {
         let builds = || {
             Op::ALL
                 .iter()
@@ -59,7 +66,7 @@ impl DeclaredTraining {
                 })
             })
             .collect::<Result<_, _>>()?;
-        Ok(DeclaredTraining { inner, nodes, ops })
+        Ok((nodes, ops))
     }
 
     /// The cell graph of a member.
