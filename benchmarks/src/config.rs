@@ -1,6 +1,6 @@
 //! The `[benchmark]` table of experiment files, shared by searches and predictor evaluations.
 
-use crate::declared::{DeclaredSpace, SpaceConfig};
+use crate::declared::{DeclaredSpace, JoinConfig, JoinedTable, SpaceConfig};
 use crate::error::DataError;
 use crate::evaluator::Evaluator;
 use crate::nb201::{Dataset, Nb201Data, Nb201Space, Nb201Tabular, NoiseModel};
@@ -50,6 +50,9 @@ pub struct BenchmarkConfig {
     /// Declared: the space written inline, as `[benchmark.space]` with `[[benchmark.space.dimension]]`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub space: Option<SpaceConfig>,
+    /// Declared: a table its members are looked up in, joined by key columns.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub join: Option<JoinConfig>,
 }
 
 impl BenchmarkConfig {
@@ -70,8 +73,12 @@ impl BenchmarkConfig {
         match self.kind {
             BenchmarkKind::NasBench201 => {
                 self.dataset()?;
-                if self.description.is_some() || self.table.is_some() || self.space.is_some() {
-                    return Err("[benchmark] `description`, [benchmark.table] and [benchmark.space] apply to type = \"tabular\" or \"declared\" only".into());
+                if self.description.is_some()
+                    || self.table.is_some()
+                    || self.space.is_some()
+                    || self.join.is_some()
+                {
+                    return Err("[benchmark] `description`, [benchmark.table], [benchmark.space] and [benchmark.join] apply to type = \"tabular\" or \"declared\" only".into());
                 }
             }
             BenchmarkKind::Declared => {
@@ -85,8 +92,11 @@ impl BenchmarkConfig {
                 self.declared_space()?;
             }
             BenchmarkKind::Tabular => {
-                if self.space.is_some() {
-                    return Err("[benchmark.space] applies to type = \"declared\" only".into());
+                if self.space.is_some() || self.join.is_some() {
+                    return Err(
+                        "[benchmark.space] and [benchmark.join] apply to type = \"declared\" only"
+                            .into(),
+                    );
                 }
                 if self.dataset.is_some() || self.data.is_some() || self.noise != NoiseModel::Mean {
                     return Err("[benchmark] `dataset`, `data` and `noise` apply to type = \"nasbench201\" only; a tabular benchmark names its table in its description (select rows with `select`)".into());
@@ -149,6 +159,9 @@ impl BenchmarkConfig {
         if let Some(t) = self.table.as_mut() {
             abs(&mut t.data);
         }
+        if let Some(j) = self.join.as_mut() {
+            abs(&mut j.description);
+        }
     }
 
     /// The declared space: the space file of `description` (as it stands: resolve relative paths
@@ -160,9 +173,31 @@ impl BenchmarkConfig {
             (None, None) => Err("[benchmark] type = \"declared\" needs an inline [benchmark.space] with [[benchmark.space.dimension]] tables, or `description = \"FILE.toml\"` (a space file)".into()),
             (Some(p), None) => {
                 let config = SpaceConfig::from_file(p)?;
-                DeclaredSpace::new(&config).map_err(|e| format!("{}: {e}", p.display()))
+                DeclaredSpace::new(&config).map_err(|e| format!("{} {e}", self.space_origin()))
             }
-            (None, Some(s)) => DeclaredSpace::new(s).map_err(|e| format!("[benchmark.space] {e}")),
+            (None, Some(s)) => DeclaredSpace::new(s).map_err(|e| format!("{} {e}", self.space_origin())),
+        }
+    }
+
+    /// The table `[benchmark.join]` names, joined to `space` (`None` without one). An error
+    /// names `[benchmark.join]` and the key, or the description file.
+    pub fn joined_table(&self, space: &DeclaredSpace) -> Result<Option<JoinedTable>, OpenError> {
+        let Some(j) = &self.join else {
+            return Ok(None);
+        };
+        let table =
+            crate::tabular::TabularTable::load(&TabularDescription::from_file(&j.description)?)?;
+        JoinedTable::new(space, Arc::new(table), j)
+            .map(Some)
+            .map_err(|e| OpenError::Config(format!("[benchmark.join] {e}")))
+    }
+
+    /// Where the declared space is written, to start its errors: the space file or
+    /// `[benchmark.space]`.
+    pub fn space_origin(&self) -> String {
+        match &self.description {
+            Some(p) => format!("{}:", p.display()),
+            None => "[benchmark.space]".into(),
         }
     }
 
@@ -211,6 +246,14 @@ impl BenchmarkConfig {
     /// Loads the benchmark (relative tabular paths against `base`) and hands its space, cells and
     /// lookup evaluators to `f`.
     pub fn open_lookup<F: WithLookup>(&self, base: &Path, f: F) -> Result<F::Output, OpenError> {
+        if self.kind == BenchmarkKind::Declared {
+            // A space file and a joined table, as the tabular paths, against `base`.
+            let mut resolved = self.clone();
+            resolved.resolve_paths(base);
+            if resolved != *self {
+                return resolved.open_lookup(base, f);
+            }
+        }
         self.validate().map_err(OpenError::Config)?;
         Ok(match self.kind {
             BenchmarkKind::NasBench201 => {
@@ -225,9 +268,20 @@ impl BenchmarkConfig {
                 })
             }
             BenchmarkKind::Declared => {
-                return Err(OpenError::Config(
-                    "a declared space has no table to look up: this command needs [benchmark] type = \"nasbench201\" or \"tabular\"".into(),
-                ))
+                let space = self.declared_space().map_err(OpenError::Config)?;
+                let Some(joined) = self.joined_table(&space)? else {
+                    return Err(OpenError::Config(
+                        "a declared space without [benchmark.join] has no table to look up: this command needs [benchmark] type = \"nasbench201\" or \"tabular\", or a [benchmark.join]".into(),
+                    ));
+                };
+                let cells = joined.members().into_iter().map(|(_, c)| c).collect();
+                let evaluator: Arc<dyn Evaluator<_>> = Arc::new(joined);
+                f.with(Lookup {
+                    cells,
+                    space,
+                    noise_free: evaluator.clone(),
+                    evaluator,
+                })
             }
             BenchmarkKind::Tabular => {
                 let b = self.load_tabular(base)?;

@@ -9,6 +9,7 @@ use crate::pipeline::proxy;
 use emprox_benchmarks::config::BenchmarkKind;
 use emprox_benchmarks::evaluator::Goal;
 use emprox_benchmarks::nb201::Nb201Space;
+use emprox_benchmarks::tabular::TabularTable;
 use emprox_benchmarks::{SearchSpace, Signal};
 use std::sync::Arc;
 
@@ -37,13 +38,34 @@ fn no_table(exp: &Experiment, goal: Goal) -> anyhow::Result<Option<MultiObjectiv
     objectives::resolve(&exp.objectives, &metrics).map_err(anyhow::Error::msg)
 }
 
+/// Resolves the experiment's objectives against a table's columns (a lookup in it), after
+/// checking the filter's proxy against its extras.
+fn table_objectives(
+    exp: &Experiment,
+    table: &TabularTable,
+) -> anyhow::Result<Option<MultiObjective>> {
+    check_proxy(exp, Some(table.extras()))?;
+    let metrics = Metrics {
+        signal_names: vec!["val_acc", table.objective_name()],
+        goal: table.goal(),
+        signal: table.objective(),
+        extras: Some(table.extras()),
+    };
+    objectives::resolve(&exp.objectives, &metrics).map_err(anyhow::Error::msg)
+}
+
 /// The metrics the built-in NAS-Bench-201 lookup knows before training, by name (objectives,
 /// the filter's proxy).
 pub const NB201_METRICS: [&str; 3] = ["params_m", "flops_m", "latency_s"];
 
-/// Why a declared space needs a command (checked when the experiment is loaded).
+/// Why a declared space needs an evaluator (checked when the experiment is loaded).
 pub const DECLARED_NEEDS_COMMAND: &str = "[benchmark] type = \"declared\" has no table to look \
-     up: it needs [evaluator] type = \"command\" or \"slurm\" (your program scores each member)";
+     up: it needs [evaluator] type = \"command\" or \"slurm\" (your program scores each member) \
+     or \"train\" (a space of one cell)";
+
+/// Why a declared space joined to a table takes no evaluator.
+pub const DECLARED_JOIN_NO_EVALUATOR: &str = "[benchmark.join] looks the members up in its \
+     table: leave [evaluator] out";
 
 /// A space with its evaluation (whose `signal` says what its score is and whether it is
 /// maximised).
@@ -148,15 +170,40 @@ pub fn open<F: WithBenchmark>(
         }
         BenchmarkKind::Declared => {
             let space = exp.benchmark.declared_space().map_err(anyhow::Error::msg)?;
-            let cfg = exp
-                .evaluator
-                .as_ref()
-                .filter(|c| matches!(c.kind, EvaluatorKind::Command | EvaluatorKind::Slurm));
-            let Some(cfg) = cfg else {
-                anyhow::bail!(DECLARED_NEEDS_COMMAND);
-            };
-            let evaluation = Evaluation::external(cfg, space.clone(), &Signal::accuracy())
-                .map_err(anyhow::Error::msg)?;
+            if let Some(joined) = exp.benchmark.joined_table(&space)? {
+                anyhow::ensure!(exp.evaluator.is_none(), DECLARED_JOIN_NO_EVALUATOR);
+                let table = joined.table().clone();
+                let goal = table.goal();
+                // The best row the space reaches.
+                let best_val = joined
+                    .members()
+                    .iter()
+                    .map(|(r, _)| table.objective()[*r])
+                    .reduce(|a, b| if goal.better(a, b) { a } else { b });
+                let objectives = table_objectives(exp, &table)?;
+                let evaluation = Evaluation::table(
+                    Arc::new(joined),
+                    space.name(),
+                    table.name(),
+                    table.signal().clone(),
+                );
+                return Ok(f.with(Benchmark {
+                    objectives,
+                    space,
+                    evaluation,
+                    best_val,
+                }));
+            }
+            let evaluation = match exp.evaluator.as_ref() {
+                Some(cfg) if matches!(cfg.kind, EvaluatorKind::Command | EvaluatorKind::Slurm) => {
+                    Evaluation::external(cfg, space.clone(), &Signal::accuracy())
+                }
+                Some(cfg) if cfg.kind == EvaluatorKind::Train => {
+                    Evaluation::declared_training(cfg, &space, &exp.benchmark.space_origin())
+                }
+                _ => Err(DECLARED_NEEDS_COMMAND.to_string()),
+            }
+            .map_err(anyhow::Error::msg)?;
             Ok(f.with(Benchmark {
                 objectives: no_table(exp, evaluation.signal.goal)?,
                 space,
@@ -186,15 +233,7 @@ pub fn open<F: WithBenchmark>(
                 }));
             }
             let best = table.objective()[table.best_row()];
-            check_proxy(exp, Some(table.extras()))?;
-            let metrics = Metrics {
-                signal_names: vec!["val_acc", table.objective_name()],
-                goal: table.goal(),
-                signal: table.objective(),
-                extras: Some(table.extras()),
-            };
-            let objectives =
-                objectives::resolve(&exp.objectives, &metrics).map_err(anyhow::Error::msg)?;
+            let objectives = table_objectives(exp, &table)?;
             let evaluation = Evaluation::table(
                 Arc::new(b.evaluator),
                 b.space.name(),

@@ -201,6 +201,7 @@ impl Comparison {
                     description: None,
                     table: None,
                     space: None,
+                    join: None,
                 },
             })
             .collect())

@@ -240,12 +240,30 @@ impl Experiment {
             }
             (None, None) => {}
         }
-        let external = self
-            .evaluator
-            .as_ref()
-            .is_some_and(|e| matches!(e.kind, EvaluatorKind::Command | EvaluatorKind::Slurm));
-        if self.benchmark.kind == emprox_benchmarks::config::BenchmarkKind::Declared && !external {
-            return err(crate::benchmark::DECLARED_NEEDS_COMMAND.into());
+        let evaluated = self.evaluator.as_ref().is_some_and(|e| {
+            matches!(
+                e.kind,
+                EvaluatorKind::Command | EvaluatorKind::Slurm | EvaluatorKind::Train
+            )
+        });
+        if self.benchmark.kind == emprox_benchmarks::config::BenchmarkKind::Declared {
+            match (&self.benchmark.join, evaluated) {
+                (None, false) => return err(crate::benchmark::DECLARED_NEEDS_COMMAND.into()),
+                (Some(_), _) if self.evaluator.is_some() => {
+                    return err(crate::benchmark::DECLARED_JOIN_NO_EVALUATOR.into())
+                }
+                _ => {}
+            }
+            if self.evaluator.as_ref().map(|e| e.kind) == Some(EvaluatorKind::Train) {
+                let space = self.benchmark.declared_space();
+                let checked = space.and_then(|s| {
+                    emprox_train::DeclaredTraining::check(&s)
+                        .map_err(|e| format!("{} {e}", self.benchmark.space_origin()))
+                });
+                if let Err(e) = checked {
+                    return err(e);
+                }
+            }
         }
         if let Some(ev) = &self.evaluator {
             ev.validate()

@@ -8,12 +8,13 @@
 use crate::pipeline::cache::CacheFile;
 use emprox_benchmarks::command::{result_signal, CommandConfig, CommandEvaluator};
 use emprox_benchmarks::config::BenchmarkConfig;
+use emprox_benchmarks::declared::{DeclaredCell, DeclaredSpace};
 use emprox_benchmarks::nb201::{Cell, Nb201Data, Nb201Space, Nb201Tabular};
 use emprox_benchmarks::slurm::{SlurmConfig, SlurmEvaluator};
 use emprox_benchmarks::workers::cache_key;
 use emprox_benchmarks::{Evaluator, SearchSpace, Signal};
 use emprox_train::config::config_hash;
-use emprox_train::{TrainingConfig, TrainingEvaluator};
+use emprox_train::{DeclaredTraining, TrainingConfig, TrainingEvaluator};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -257,6 +258,51 @@ impl<C: 'static> Evaluation<C> {
     }
 }
 
+impl<C: 'static> Evaluation<C> {
+    /// Training (`type = "train"`) of the cells of the space named `space`, by `evaluator`
+    /// (built from `training`, the table's settings).
+    fn training(
+        cfg: &EvaluatorConfig,
+        trainer: &TrainingEvaluator,
+        space: &str,
+        evaluator: Arc<dyn Evaluator<C>>,
+    ) -> Result<Self, String> {
+        Ok(Evaluation {
+            signal: Signal::accuracy(),
+            dataset: trainer.dataset_name(),
+            space: space.into(),
+            config_hash: trainer.config_hash().to_string(),
+            threads_per_worker: trainer.config().threads,
+            evaluator,
+            kind: EvaluatorKind::Train,
+            workers: cfg.workers,
+            cache: open_cache(cfg)?,
+        })
+    }
+}
+
+/// The training evaluator of an `[evaluator]` table of `type = "train"`.
+fn training_evaluator(cfg: &EvaluatorConfig) -> Result<TrainingEvaluator, String> {
+    let t = cfg.training.clone().unwrap_or_default();
+    TrainingEvaluator::new(t).map_err(|e| format!("[evaluator.training] {e}"))
+}
+
+impl Evaluation<DeclaredCell> {
+    /// Training of a declared space of one cell (`type = "train"`); `origin` (the space file
+    /// or `[benchmark.space]`) starts an error: a space of other dimensions, or an op that
+    /// training cannot build.
+    pub fn declared_training(
+        cfg: &EvaluatorConfig,
+        space: &DeclaredSpace,
+        origin: &str,
+    ) -> Result<Self, String> {
+        let ev = training_evaluator(cfg)?;
+        let declared =
+            DeclaredTraining::new(ev.clone(), space).map_err(|e| format!("{origin} {e}"))?;
+        Evaluation::training(cfg, &ev, space.name(), Arc::new(declared))
+    }
+}
+
 impl Evaluation<Cell> {
     /// Builds the evaluation of a NAS-Bench-201 experiment from its `[benchmark]` and
     /// `[evaluator]` tables.
@@ -280,21 +326,8 @@ impl Evaluation<Cell> {
         Ok(match cfg.kind {
             EvaluatorKind::Nasbench201 => tabular(),
             EvaluatorKind::Train => {
-                let t = cfg.training.clone().unwrap_or_default();
-                let threads_per_worker = t.threads;
-                let trainer =
-                    TrainingEvaluator::new(t).map_err(|e| format!("[evaluator.training] {e}"))?;
-                Evaluation {
-                    signal: Signal::accuracy(),
-                    dataset: trainer.dataset_name(),
-                    space: "nasbench201".into(),
-                    config_hash: trainer.config_hash().to_string(),
-                    threads_per_worker,
-                    evaluator: Arc::new(trainer),
-                    kind: EvaluatorKind::Train,
-                    workers: cfg.workers,
-                    cache: open_cache(cfg)?,
-                }
+                let ev = training_evaluator(cfg)?;
+                Evaluation::training(cfg, &ev, "nasbench201", Arc::new(ev.clone()))?
             }
             EvaluatorKind::Command | EvaluatorKind::Slurm => {
                 Evaluation::external(cfg, Nb201Space::new(data), &Signal::accuracy())?

@@ -2,6 +2,8 @@
 //! leaves no output folder behind. Set `EMPROX_BAD_INPUT_TABLE=FILE` to write the Markdown table
 //! of what each input gets (`docs/bad-inputs.md`).
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -795,6 +797,8 @@ fn bad_inputs_get_clear_errors() {
 
     // Declared spaces: the example, each case one edit of it (or a space file).
     let d = std::fs::read_to_string(root().join("examples/declared_command.toml")).unwrap();
+    let train = std::fs::read_to_string(root().join("examples/declared_train.toml")).unwrap();
+    let joined = common::example_anywhere("declared_nb201_table.toml");
     let edit = |from: &str, to: &str| {
         assert!(d.contains(from), "{from}");
         d.replacen(from, to, 1)
@@ -890,12 +894,48 @@ fn bad_inputs_get_clear_errors() {
             needle: "dimension \"cell\": a cell needs `ops`",
         },
         Case {
-            what: "declared space without a command evaluator",
+            what: "declared space without an evaluator",
             args: run(file(&edit(
                 "type = \"command\"\nworkers = 2",
-                "type = \"train\"",
+                "type = \"nasbench201\"",
             ))),
             needle: "needs [evaluator] type = \"command\" or \"slurm\"",
+        },
+        Case {
+            what: "declared space trained, not one cell",
+            args: run(file(&format!(
+                "{}{}",
+                &d[..d.find("[strategy]").unwrap()],
+                &train[train.find("[strategy]").unwrap()..]
+            ))),
+            needle:
+                "dimension \"depth\": [evaluator] type = \"train\" trains a space of exactly one",
+        },
+        Case {
+            what: "a table join on a benchmark that is not declared",
+            args: run(file(&format!(
+                "{b}\n[benchmark.join]\ndescription = \"t.toml\"\nkey = {{}}\n"
+            ))),
+            needle: "[benchmark.join] apply to type = \"tabular\" or \"declared\" only",
+        },
+        Case {
+            what: "declared space joined by an unknown column",
+            args: run(file(
+                &joined.replace("key = { cell = \"ops\" }", "key = { cell = \"op\" }"),
+            )),
+            needle: "[benchmark.join] `key`: \"op\" is not an architecture column",
+        },
+        Case {
+            what: "declared space joined to a table and given an evaluator",
+            args: run(file(&format!("{joined}\n[evaluator]\ntype = \"train\"\n"))),
+            needle: "[benchmark.join] looks the members up in its table: leave [evaluator] out",
+        },
+        Case {
+            what: "declared cell trained, an op train cannot build",
+            args: run(file(
+                &train.replace("\"avg_pool_3x3\"]", "\"sep_conv_3x3\"]"),
+            )),
+            needle: "dimension \"cell\", `ops`: \"sep_conv_3x3\" is not an op",
         },
     ]);
 

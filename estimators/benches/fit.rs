@@ -10,7 +10,7 @@ use emprox_estimators::{Estimator, EstimatorParams};
 
 fn bench(c: &mut Criterion) {
     let space = Nb201Space::new(Nb201Data::shipped().unwrap());
-    let s = splits::sample(&space, 0, 0, 121, 200);
+    let s = splits::sample(&space, None, 0, 0, 121, 200);
     let cells = |v: &[usize]| -> Vec<_> { v.iter().map(|&i| space.cell_at(i).unwrap()).collect() };
     let (xtr, xte) = (cells(&s.train), cells(&s.test));
     let ytr: Vec<f64> = s

@@ -9,7 +9,7 @@ use emprox_estimators::{Estimator, EstimatorParams};
 
 fn tau_of(kind: &EstimatorParams) -> (f64, Metrics) {
     let space = Nb201Space::new(Nb201Data::shipped().unwrap());
-    let s = splits::sample(&space, 0, 1, 121, 200);
+    let s = splits::sample(&space, None, 0, 1, 121, 200);
     let acc = |i: &usize| {
         space
             .data()

@@ -15,7 +15,7 @@ fn space() -> Nb201Space {
 
 /// Trial-0 split (n = 121 train, 200 test), cells and CIFAR-10 validation accuracies.
 fn split(space: &Nb201Space) -> (Vec<Cell>, Vec<f64>, Vec<Cell>, Vec<f64>) {
-    let s = splits::sample(space, 0, 0, 121, 200);
+    let s = splits::sample(space, None, 0, 0, 121, 200);
     let acc = |i: usize| {
         space
             .data()

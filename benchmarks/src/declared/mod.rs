@@ -1,5 +1,6 @@
 //! Declared search spaces: a `[space]` of dimensions that nobody enumerated, searched with a
-//! `command` or `slurm` evaluator.
+//! `command` or `slurm` evaluator, `train` (a space of one cell), or looked up in a table joined
+//! by key columns ([`join`]).
 //!
 //! ```toml
 //! name = "cnn"
@@ -56,10 +57,12 @@
 
 pub mod cell;
 pub mod config;
+pub mod join;
 pub mod space;
 
 pub use config::{DimensionConfig, DimensionType, Scalar, SpaceConfig};
-pub use space::{DeclaredCell, DeclaredSpace, INACTIVE};
+pub use join::{JoinConfig, JoinedTable, NOT_IN_TABLE};
+pub use space::{DeclaredCell, DeclaredSpace, DimensionView, INACTIVE};
 
 /// The step of a `range` without `step`.
 pub const DEFAULT_STEP: f64 = 1.0;

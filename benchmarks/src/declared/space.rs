@@ -195,7 +195,39 @@ fn values_of(d: &DimensionConfig) -> Result<(Kind, Vec<String>), String> {
     Ok((Kind::Cell { nodes, roles }, ops))
 }
 
+/// A dimension as an evaluator that reads members sees it (see [`DeclaredSpace::dimensions`]).
+#[derive(Debug, Clone, Copy)]
+pub struct DimensionView<'a> {
+    /// Its name.
+    pub name: &'a str,
+    /// Its values (a cell's ops), by value id.
+    pub values: &'a [String],
+    /// Its positions in a [`DeclaredCell`]: `first..first + len`.
+    pub first: usize,
+    /// Its number of positions (1, `repeat`, or a cell's edges).
+    pub len: usize,
+    /// A cell's number of nodes; `None` for the other kinds.
+    pub nodes: Option<usize>,
+    /// Whether it has a `when`.
+    pub conditional: bool,
+}
+
 impl DeclaredSpace {
+    /// The dimensions, in declaration order.
+    pub fn dimensions(&self) -> impl Iterator<Item = DimensionView<'_>> {
+        self.inner.dims.iter().map(|d| DimensionView {
+            name: &d.name,
+            values: &d.values,
+            first: d.first,
+            len: d.len,
+            nodes: match d.kind {
+                Kind::Cell { nodes, .. } => Some(nodes),
+                _ => None,
+            },
+            conditional: !d.when.is_empty(),
+        })
+    }
+
     /// Checks a `[space]` table into a space. Each error names the dimension and key.
     pub fn new(config: &SpaceConfig) -> Result<DeclaredSpace, SpaceError> {
         let at = |i: usize, d: &DimensionConfig| -> String {

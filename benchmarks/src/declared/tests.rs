@@ -264,3 +264,144 @@ proptest! {
         }
     }
 }
+
+/// The shipped declared NAS-Bench-201 space and the `[benchmark.join]` of the example that
+/// joins it to the shipped cifar10 table (paths made absolute).
+fn shipped_join() -> (DeclaredSpace, JoinConfig) {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let sp = SpaceConfig::from_file(&root.join("examples/spaces/nb201.space.toml")).unwrap();
+    let text = std::fs::read_to_string(root.join("examples/declared_nb201_table.toml")).unwrap();
+    let t: toml::Table = toml::from_str(&text).unwrap();
+    let mut join: JoinConfig = t["benchmark"]["join"].clone().try_into().unwrap();
+    join.description = root.join("examples").join(&join.description);
+    (DeclaredSpace::new(&sp).unwrap(), join)
+}
+
+fn load_table(join: &JoinConfig) -> std::sync::Arc<crate::tabular::TabularTable> {
+    let desc = crate::tabular::TabularDescription::from_file(&join.description).unwrap();
+    std::sync::Arc::new(crate::tabular::TabularTable::load(&desc).unwrap())
+}
+
+#[test]
+fn the_declared_nb201_space_joins_every_row_and_its_classes_are_the_tables() {
+    use crate::evaluator::Evaluator;
+    let (sp, join) = shipped_join();
+    let table = load_table(&join);
+    let joined = JoinedTable::new(&sp, table.clone(), &join).unwrap();
+    let members = joined.members();
+    assert_eq!((members.len(), table.len()), (15_625, 15_625));
+    let tab = crate::tabular::TabularSpace::new(table.clone());
+    let mut by_key: HashMap<u64, u64> = HashMap::new();
+    let mut by_table: HashMap<u64, u64> = HashMap::new();
+    let mut rng = rand::rng();
+    for (r, m) in &members {
+        assert!(sp.is_valid(m));
+        assert_eq!(joined.row(m), Some(*r));
+        let o = joined.evaluate(m, &mut rng).unwrap();
+        assert_eq!(o.val_acc, table.objective()[*r]);
+        // The table's `ops` cell (op codes, one per edge) is the member's ops, coded.
+        let coded: String = m.0.iter().map(|v| v.to_string()).collect();
+        assert_eq!(table.format_row(*r), coded);
+        let (k, t) = (
+            sp.iso_key(m),
+            tab.iso_key(&crate::tabular::TabCell(*r as u32)),
+        );
+        assert_eq!(*by_key.entry(k).or_insert(t), t);
+        assert_eq!(*by_table.entry(t).or_insert(k), k);
+    }
+    assert_eq!((by_key.len(), table.iso_classes()), (6466, 6466));
+}
+
+#[test]
+fn bad_joins_name_their_key() {
+    let (sp, join) = shipped_join();
+    let table = load_table(&join);
+    let err = |j: &JoinConfig| JoinedTable::new(&sp, table.clone(), j).unwrap_err();
+    let mut j = join.clone();
+    j.key = [("cel".to_string(), "ops".to_string())].into();
+    assert!(
+        err(&j).contains("`key`: \"cel\" is not a dimension"),
+        "{}",
+        err(&j)
+    );
+    j.key = [("cell".to_string(), "op".to_string())].into();
+    assert!(
+        err(&j).contains("\"op\" is not an architecture column"),
+        "{}",
+        err(&j)
+    );
+    let mut j = join.clone();
+    j.values
+        .get_mut("cell")
+        .unwrap()
+        .insert("conv".into(), "3".into());
+    assert!(
+        err(&j).contains("`values.cell`: \"conv\" is not a value"),
+        "{}",
+        err(&j)
+    );
+    // Without `values`, the op names are not the table's codes: nothing would be found.
+    let mut j = join.clone();
+    j.values.clear();
+    assert!(err(&j).contains("no value of the dimensions joined to column \"ops\""));
+    // A 3-node cell has 3 edges, the column 6 positions.
+    let three = space(&format!(
+        "[[dimension]]\nname = \"cell\"\ntype = \"cell\"\nnodes = 3\nops = [{}]\n",
+        NB201_OPS.map(|o| format!("{o:?}")).join(", ")
+    ))
+    .unwrap();
+    let e = JoinedTable::new(&three, table.clone(), &join).unwrap_err();
+    assert!(
+        e.contains("column \"ops\" has 6 positions, its dimensions 3"),
+        "{e}"
+    );
+    // A dimension left out of `key`.
+    let two = space(&format!(
+        "[[dimension]]\nname = \"cell\"\ntype = \"cell\"\nnodes = 4\nops = [{}]\n\
+         [[dimension]]\nname = \"lr\"\nvalues = [1, 2]\n",
+        NB201_OPS.map(|o| format!("{o:?}")).join(", ")
+    ))
+    .unwrap();
+    let e = JoinedTable::new(&two, table.clone(), &join).unwrap_err();
+    assert!(e.contains("dimension \"lr\" names no column"), "{e}");
+}
+
+#[test]
+fn the_declared_darts_space_joins_every_nb301_genotype_by_several_dimensions_a_column() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let sp = SpaceConfig::from_file(&root.join("examples/spaces/darts.space.toml")).unwrap();
+    let sp = DeclaredSpace::new(&sp).unwrap();
+    let text =
+        std::fs::read_to_string(root.join("examples/predictors_nb301_declared.toml")).unwrap();
+    let t: toml::Table = toml::from_str(&text).unwrap();
+    let mut join: JoinConfig = t["benchmark"]["join"].clone().try_into().unwrap();
+    join.description = root.join("examples").join(&join.description);
+    let table = load_table(&join);
+    let joined = JoinedTable::new(&sp, table.clone(), &join).unwrap();
+    let members = joined.members();
+    assert_eq!((members.len(), table.len()), (1218, 1218));
+    for (r, m) in &members {
+        assert_eq!(joined.row(m), Some(*r));
+        // The columns' cells, read back from the member: ops, then node k's two inputs.
+        let v: HashMap<String, String> = sp.components(m).into_iter().collect();
+        let cell = |name: &dyn Fn(usize) -> String| {
+            (0..8)
+                .map(|i| v[&name(i)].clone())
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        let row = table.format_row(*r);
+        let normal_ops = cell(&|i| format!("normal_op[{i}]"));
+        let normal_in = cell(&|i| format!("normal_in{}[{}]", i / 2, i % 2));
+        assert!(
+            row.starts_with(&format!("{normal_ops} | {normal_in} | ")),
+            "{row}"
+        );
+    }
+    // Uniform members mostly repeat an input of some node: not DARTS genotypes, not in the table.
+    let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+    let found = (0..2000)
+        .filter(|_| joined.row(&sp.sample(&mut rng)).is_some())
+        .count();
+    assert_eq!(found, 0);
+}

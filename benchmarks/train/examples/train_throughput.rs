@@ -36,7 +36,7 @@ fn main() {
     let cell: Cell = arch.parse().unwrap_or_else(|e| die(&format!("{e}")));
     let ev = TrainingEvaluator::new(config.clone()).unwrap_or_else(|e| die(&format!("{e}")));
     let r = ev
-        .train(&cell, seed)
+        .train(&(&cell).into(), seed)
         .unwrap_or_else(|e| die(&format!("{e}")));
     let line = serde_json::json!({
         "arch": arch,

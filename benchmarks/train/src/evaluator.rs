@@ -2,6 +2,7 @@
 
 use crate::config::{canonical_json, sha256_hex, DataOrder, TrainingConfig, TrainingConfigError};
 use crate::images::{self, Splits};
+use crate::network::CellGraph;
 use crate::trainer::{train, TrainError, TrainReport, TrainSeeds};
 use emprox_benchmarks::evaluator::{EvalFailure, Evaluator, Outcome};
 use emprox_benchmarks::nb201::Cell;
@@ -26,7 +27,8 @@ pub enum TrainingSetupError {
 /// [`Evaluator::evaluate`] draws one `u64` from the rng it is given: the trial seed. The result
 /// is then a function of (architecture, config, trial seed) only, bit for bit, whatever the
 /// scheduling: the weights come from a stream seeded by SHA-256 of the canonical JSON of
-/// `{arch, config hash, seed}`, and the batch order from the trial seed (and the architecture
+/// `{arch, config hash, seed}` (`arch`: the [`CellGraph`]'s NAS-Bench-201 string, whatever
+/// space the cell comes from), and the batch order from the trial seed (and the architecture
 /// with `data_order = "per_arch"`).
 ///
 /// Training runs on a rayon pool of `config.threads` threads: the current one if the caller is
@@ -111,7 +113,7 @@ impl TrainingEvaluator {
     }
 
     /// The seeds of the training of `cell` with trial seed `seed`.
-    pub fn seeds(&self, cell: &Cell, seed: u64) -> TrainSeeds {
+    pub fn seeds(&self, cell: &CellGraph, seed: u64) -> TrainSeeds {
         let key = serde_json::json!({
             "arch": cell.to_string(),
             "config": self.config_hash,
@@ -127,7 +129,7 @@ impl TrainingEvaluator {
     }
 
     /// Trains `cell` with trial seed `seed`, returning the full report.
-    pub fn train(&self, cell: &Cell, seed: u64) -> Result<TrainReport, TrainError> {
+    pub fn train(&self, cell: &CellGraph, seed: u64) -> Result<TrainReport, TrainError> {
         let seeds = self.seeds(cell, seed);
         let run = || train(cell, &self.config, &self.splits, seeds);
         if rayon::current_thread_index().is_some() {
@@ -147,7 +149,7 @@ impl TrainingEvaluator {
     }
 
     /// Trains `cell` with trial seed `seed` and turns the report into an [`Outcome`].
-    pub fn evaluate_seed(&self, cell: &Cell, seed: u64) -> Result<Outcome, EvalFailure> {
+    pub fn evaluate_seed(&self, cell: &CellGraph, seed: u64) -> Result<Outcome, EvalFailure> {
         match self.train(cell, seed) {
             Ok(r) => Ok(Outcome {
                 val_acc: r.val_acc,
@@ -180,6 +182,6 @@ impl TrainingEvaluator {
 impl Evaluator<Cell> for TrainingEvaluator {
     fn evaluate(&self, cell: &Cell, rng: &mut dyn rand::RngCore) -> Result<Outcome, EvalFailure> {
         let seed = rng.next_u64();
-        self.evaluate_seed(cell, seed)
+        self.evaluate_seed(&cell.into(), seed)
     }
 }

@@ -8,6 +8,7 @@
 //!
 //! - [`config::TrainingConfig`]: the `[evaluator] type = "train"` table, with defaults.
 //! - [`evaluator::TrainingEvaluator`]: an [`emprox_benchmarks::Evaluator`] of NB201 cells.
+//! - [`declared::DeclaredTraining`]: the same for a declared space of one cell (any node count).
 //! - [`network::Network`], [`ops`]: the macro skeleton, the cell and its five ops.
 //! - [`trainer::train`]: SGD (Nesterov momentum, weight decay, cosine rate, label smoothing).
 //! - [`images`]: sklearn digits 8×8 and 10,000 MNIST images, split and standardised.
@@ -15,6 +16,7 @@
 
 pub mod config;
 pub mod data;
+pub mod declared;
 pub mod evaluator;
 pub mod images;
 pub mod network;
@@ -22,5 +24,7 @@ pub mod ops;
 pub mod trainer;
 
 pub use config::{DataOrder, ImageDataset, TrainingConfig, TrainingConfigError};
+pub use declared::DeclaredTraining;
 pub use evaluator::{TrainingEvaluator, TrainingSetupError};
+pub use network::CellGraph;
 pub use trainer::{TrainError, TrainReport, TrainSeeds};

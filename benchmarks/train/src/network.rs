@@ -2,43 +2,83 @@
 //!
 //! Stem (3×3 conv + BN) → N cells with C channels → residual reduction block → N cells with 2C
 //! → residual reduction block → N cells with 4C → BN + ReLU → global average pooling → linear
-//! classifier. A cell has 4 nodes; node j is the sum of op(node i) over its incoming edges
-//! i < j ([`EDGES`]); the cell's output is node 3.
+//! classifier. A cell has `nodes` nodes (NAS-Bench-201: 4); node j is the sum of op(node i)
+//! over its incoming edges i < j ([`cell::edges`] order); the cell's output is the last node.
 
 use crate::ops::{BatchNorm, Conv2d, EdgeOp, Linear, Params, ReluConvBn};
 use candle_core::{DType, Device, Result, Tensor};
-use emprox_benchmarks::nb201::{Cell, EDGES};
+use emprox_benchmarks::declared::cell;
+use emprox_benchmarks::nb201::{Cell, Op};
+
+/// A cell the network builds: `nodes` nodes (at least 2), one op on every edge j→i (j < i), in
+/// [`cell::edges`] order (1←0, 2←0, 2←1, 3←0, …). A NAS-Bench-201 [`Cell`] is one of 4 nodes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CellGraph {
+    /// The number of nodes: input 0, output `nodes - 1`.
+    pub nodes: usize,
+    /// The op of each edge, in [`cell::edges`] order.
+    pub ops: Vec<Op>,
+}
+
+impl From<&Cell> for CellGraph {
+    fn from(c: &Cell) -> Self {
+        CellGraph {
+            nodes: 4,
+            ops: c.ops.to_vec(),
+        }
+    }
+}
+
+impl std::fmt::Display for CellGraph {
+    /// NAS-Bench-201's arch string, for any number of nodes: node i's incoming edges as
+    /// `|op~j|`, the nodes joined by `+`. On 4 nodes it is the [`Cell`]'s own string, so that
+    /// training seeds (derived from it) agree for the same cell.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (e, (to, from)) in cell::edges(self.nodes).into_iter().enumerate() {
+            match (to, from) {
+                (1, 0) => f.write_str("|")?,
+                (_, 0) => f.write_str("+|")?,
+                _ => {}
+            }
+            write!(f, "{}~{from}|", self.ops[e].name())?;
+        }
+        Ok(())
+    }
+}
 
 /// One cell with its parameters.
 pub struct CellModule {
+    nodes: usize,
     edges: Vec<EdgeOp>,
 }
 
 impl CellModule {
     /// The cell `cell` on `channels` channels.
-    pub fn new(p: &mut Params, name: &str, cell: &Cell, channels: usize) -> Result<Self> {
+    pub fn new(p: &mut Params, name: &str, cell: &CellGraph, channels: usize) -> Result<Self> {
         let edges = cell
             .ops
             .iter()
-            .zip(EDGES)
+            .zip(cell::edges(cell.nodes))
             .map(|(&op, (to, from))| {
                 EdgeOp::new(p, &format!("{name}.edge{to}{from}"), op, channels)
             })
             .collect::<Result<_>>()?;
-        Ok(Self { edges })
+        Ok(Self {
+            nodes: cell.nodes,
+            edges,
+        })
     }
 
     /// Applies the cell; the output has the input's shape.
     pub fn forward(&self, x: &Tensor, train: bool) -> Result<Tensor> {
         let shape = x.dims().to_vec();
         let mut nodes: Vec<Option<Tensor>> = vec![Some(x.clone())];
-        for to in 1..4 {
+        let mut edges = self.edges.iter();
+        for _to in 1..self.nodes {
             let mut acc: Option<Tensor> = None;
-            for (e, &(t, from)) in EDGES.iter().enumerate() {
-                if t != to {
-                    continue;
-                }
-                if let Some(y) = self.edges[e].forward(nodes[from].as_ref(), &shape, train)? {
+            // Node `to`'s incoming edges, from 0, 1, …, to - 1: the nodes computed so far.
+            for (input, edge) in nodes.iter().zip(edges.by_ref()) {
+                if let Some(y) = edge.forward(input.as_ref(), &shape, train)? {
                     acc = Some(match acc {
                         None => y,
                         Some(a) => (a + y)?,
@@ -102,7 +142,7 @@ impl Network {
     /// with `in_channels` channels and `classes` classes; weights drawn from `params`' RNG.
     pub fn new(
         mut params: Params,
-        cell: &Cell,
+        cell: &CellGraph,
         channels: usize,
         cells_per_stage: usize,
         in_channels: usize,
@@ -185,7 +225,7 @@ mod tests {
 
     #[test]
     fn a_cell_of_none_edges_gives_a_constant_output() {
-        let none = Cell { ops: [Op::None; 6] };
+        let none = CellGraph::from(&Cell { ops: [Op::None; 6] });
         let mut p = Params::new(seed::stream(0, "w"));
         let cell = CellModule::new(&mut p, "c", &none, 4).unwrap();
         let (a, b) = (input(&[2, 4, 6, 6], 1), input(&[2, 4, 6, 6], 2));
@@ -208,9 +248,9 @@ mod tests {
         assert_eq!(la.dims(), &[3, 10]);
         assert_eq!(values(&la), values(&lb));
         // A cell with a convolution does depend on it.
-        let conv = Cell {
+        let conv = CellGraph::from(&Cell {
             ops: [Op::NorConv3x3; 6],
-        };
+        });
         let net = Network::new(Params::new(seed::stream(0, "w")), &conv, 4, 1, 1, 10).unwrap();
         let (la, lb) = (
             net.forward(&a, true).unwrap(),
@@ -224,6 +264,8 @@ mod tests {
         let cell: Cell = "|nor_conv_3x3~0|+|nor_conv_1x1~0|avg_pool_3x3~1|+|skip_connect~0|none~1|nor_conv_3x3~2|"
             .parse()
             .unwrap();
+        assert_eq!(CellGraph::from(&cell).to_string(), cell.to_string());
+        let cell = CellGraph::from(&cell);
         for (hw, n) in [(8, 1), (28, 2)] {
             let net = Network::new(Params::new(seed::stream(0, "w")), &cell, 8, n, 1, 10).unwrap();
             let y = net.forward(&input(&[2, 1, hw, hw], 5), false).unwrap();

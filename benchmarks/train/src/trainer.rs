@@ -4,10 +4,9 @@
 
 use crate::config::TrainingConfig;
 use crate::images::{Images, Splits};
-use crate::network::Network;
+use crate::network::{CellGraph, Network};
 use crate::ops::Params;
 use candle_core::{Device, Tensor, Var};
-use emprox_benchmarks::nb201::Cell;
 use emprox_benchmarks::seed;
 use rand::Rng as _;
 use std::time::Instant;
@@ -71,7 +70,7 @@ pub struct TrainSeeds {
 /// Trains `cell` on `splits` under `config`; a pure function of its arguments apart from the
 /// times reported.
 pub fn train(
-    cell: &Cell,
+    cell: &CellGraph,
     config: &TrainingConfig,
     splits: &Splits,
     seeds: TrainSeeds,

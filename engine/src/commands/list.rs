@@ -6,7 +6,9 @@ use crate::compare::{Comparison, Entry};
 use crate::config::{Budget, SearchSettings};
 use crate::pipeline::filter::FilterConfig;
 use emprox_benchmarks::command::CommandConfig;
-use emprox_benchmarks::declared::{DimensionConfig, SpaceConfig, DEFAULT_LEVELS, DEFAULT_STEP};
+use emprox_benchmarks::declared::{
+    DimensionConfig, JoinConfig, SpaceConfig, DEFAULT_LEVELS, DEFAULT_STEP,
+};
 use emprox_benchmarks::params::Catalogue;
 use emprox_benchmarks::slurm::SlurmConfig;
 use emprox_estimators::evaluation::EvaluationSettings;
@@ -74,7 +76,11 @@ pub fn listing() -> String {
     );
     line(
         out,
-        "  declared   a space of dimensions nobody enumerated (README: \"Your own search space\"); needs a command or slurm evaluator",
+        "  declared   a space of dimensions nobody enumerated (README: \"Your own search space\"); scored by a command or slurm",
+    );
+    line(
+        out,
+        "             evaluator, by train (one type = \"cell\" of train's ops), or looked up in a [benchmark.join] table:",
     );
     wrapped(
         out,
@@ -86,6 +92,7 @@ pub fn listing() -> String {
         out,
         &format!("      exactly one of values | range (step = {DEFAULT_STEP}) | log_range (levels = {DEFAULT_LEVELS}) | type = \"cell\" (nodes, ops); repeat = 1; when = {{ dim = [values] }}"),
     );
+    wrapped(out, "    [benchmark.join]: ", &keys::<JoinConfig>());
     catalogue(
         out,
         "strategies ([strategy] type):",

@@ -51,7 +51,7 @@ pub fn train_one(args: &TrainOneArgs) -> anyhow::Result<()> {
     };
     let config = training_config(&args.set)?;
     let evaluator = TrainingEvaluator::new(config).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let line = match evaluator.evaluate_seed(&cell, args.seed) {
+    let line = match evaluator.evaluate_seed(&(&cell).into(), args.seed) {
         Ok(o) => {
             let mut m = serde_json::Map::new();
             m.insert("val_acc".into(), o.val_acc.into());

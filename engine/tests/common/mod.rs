@@ -55,6 +55,27 @@ pub fn lines(path: &Path) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// The text of a shipped example whose relative paths (`"spaces/…"`, `"../benchmarks/…"`) are
+/// made absolute, to be written anywhere.
+pub fn example_anywhere(name: &str) -> String {
+    let root = root();
+    std::fs::read_to_string(root.join("examples").join(name))
+        .unwrap()
+        .replace(
+            "\"spaces/",
+            &format!("\"{}/examples/spaces/", root.display()),
+        )
+        .replace(
+            "\"../benchmarks/",
+            &format!("\"{}/benchmarks/", root.display()),
+        )
+}
+
+/// The `summary.json` of a run folder.
+pub fn summary(out: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap()
+}
+
 /// A path as a `&str`.
 pub fn s(p: &Path) -> &str {
     p.to_str().unwrap()

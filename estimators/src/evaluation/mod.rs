@@ -359,16 +359,15 @@ fn run_on<S: SearchSpace + 'static>(
     let estimators = cfg.build(lookup)?;
     let ev = &cfg.evaluation;
     let space = &lookup.space;
-    let mut by_index: HashMap<usize, S::Cell> = HashMap::with_capacity(lookup.cells.len());
-    for c in &lookup.cells {
-        let i = space.index(c).ok_or_else(|| {
-            EvalError::Config(format!(
-                "the space {} does not index its architectures",
-                space.name()
-            ))
-        })?;
-        by_index.insert(i as usize, c.clone());
-    }
+    // A space that does not index its cells (a declared space joined to a table) names each
+    // labelled cell by its place among them.
+    let indexed = lookup.cells.iter().all(|c| space.index(c).is_some());
+    let by_index: HashMap<usize, S::Cell> = lookup
+        .cells
+        .iter()
+        .enumerate()
+        .map(|(p, c)| (space.index(c).map_or(p, |i| i as usize), c.clone()))
+        .collect();
     let cell = |i: usize| by_index[&i].clone();
     let max_n = *ev.train_sizes.iter().max().expect("validated");
     let n_trials = ev.max_trials();
@@ -401,7 +400,10 @@ fn run_on<S: SearchSpace + 'static>(
             f.trials[..n_trials].to_vec()
         }
         None => (0..n_trials)
-            .map(|t| splits::sample(space, ev.seed, t, max_n, ev.test_size))
+            .map(|t| {
+                let cells = (!indexed).then_some(&lookup.cells[..]);
+                splits::sample(space, cells, ev.seed, t, max_n, ev.test_size)
+            })
             .collect(),
     };
     std::fs::create_dir_all(out).map_err(|source| EvalError::Io {
