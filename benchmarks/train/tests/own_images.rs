@@ -3,8 +3,10 @@
 //! sizes, channels, augmentation; and each kind of bad data is one error naming the file.
 //! Run in release (`cargo test --release -p emprox-train --test own_images`).
 
+use emprox_benchmarks::nb201::Cell;
 use emprox_train::data::{DataConfig, DataFormat};
 use emprox_train::images;
+use emprox_train::network::CellGraph;
 use emprox_train::{ImageDataset, TrainingConfig, TrainingEvaluator};
 use npyz::WriterBuilder;
 use std::path::{Path, PathBuf};
@@ -117,6 +119,12 @@ fn digits_npz(d: &Digits, path: &Path) {
     );
 }
 
+/// The test cell (3×3 and 1×1 convolutions, pooling, a skip and `none`), as training builds it.
+fn graph() -> CellGraph {
+    let cell: Cell = CELL.parse().unwrap();
+    (&cell).into()
+}
+
 fn config(path: &Path) -> TrainingConfig {
     TrainingConfig {
         data: Some(DataConfig {
@@ -150,7 +158,7 @@ fn the_same_images_in_every_format_give_the_same_splits_and_accuracy() {
     write_folder(&d, &folder);
     write_cifar(&d, &cifar);
     digits_npz(&d, &npz);
-    let cell = CELL.parse().unwrap();
+    let cell = graph();
     let mut results = Vec::new();
     for (path, format) in [
         (&folder, DataFormat::ImageFolder),
@@ -244,7 +252,7 @@ fn augmentation_is_drawn_from_the_trial_seed() {
         max_train_images: 256,
         ..Default::default()
     };
-    let cell = CELL.parse().unwrap();
+    let cell = graph();
     let plain = TrainingEvaluator::new(c.clone())
         .unwrap()
         .train(&cell, 1)
