@@ -5,6 +5,7 @@
 use crate::compare::{Comparison, Entry};
 use crate::config::{Budget, SearchSettings};
 use crate::pipeline::filter::FilterConfig;
+use crate::pipeline::scheduler::{SchedulerConfig, SchedulerKind};
 use emprox_benchmarks::command::CommandConfig;
 use emprox_benchmarks::declared::{DimensionConfig, SpaceConfig, DEFAULT_LEVELS, DEFAULT_STEP};
 use emprox_benchmarks::params::Catalogue;
@@ -113,6 +114,22 @@ pub fn listing() -> String {
             "hvi (greedy predicted hypervolume improvement)".into(),
             "ehvi (greedy expected improvement over the ensemble's spread)".into(),
         ],
+    );
+    let kinds: Vec<String> = SchedulerKind::ALL.iter().map(|k| k.name()).collect();
+    line(
+        out,
+        &format!(
+            "scheduler ([scheduler], multi-fidelity; needs a table with [fidelity] levels): type = {}",
+            kinds.join(" | ")
+        ),
+    );
+    wrapped(
+        out,
+        "             ",
+        &defaults(&SchedulerConfig::default())
+            .into_iter()
+            .filter(|k| !k.starts_with("type "))
+            .collect::<Vec<_>>(),
     );
     line(
         out,
@@ -274,6 +291,8 @@ mod tests {
             "log_range",
             "when",
             "values_json",
+            "successive_halving",
+            "min_fidelity",
         ] {
             assert!(text.contains(key), "{key} missing");
         }
