@@ -4,10 +4,10 @@
 The incumbent at budget B is the run's best-validation cell among trials at the highest
 fidelity (what trajectory.csv holds) after the last query whose cumulative simulated training
 seconds (trials.jsonl `sim_seconds`, each trial at its own cost) are at most B. Mean ± standard
-error over the seeds, one Markdown row per experiment; a run without an incumbent by B is counted
+deviation over the seeds (as everywhere in emprox), one Markdown row per experiment; a run without an incumbent by B is counted
 in "none".
 
-    python3 examples/fidelity_at_sim_seconds.py runs/nb201-fidelity 50000 100000 200000
+    python3 examples/fidelity_at_sim_seconds.py runs/nb201-fidelity-cifar10 50000 100000 200000
 """
 import csv
 import json
@@ -45,8 +45,8 @@ def main():
                 cells.append("—")
                 continue
             m = sum(v) / len(v)
-            se = (sum((x - m) ** 2 for x in v) / (len(v) - 1) / len(v)) ** 0.5
-            cells.append(f"{m:.2f} ± {se:.2f}")
+            sd = (sum((x - m) ** 2 for x in v) / (len(v) - 1)) ** 0.5
+            cells.append(f"{m:.2f} ± {sd:.2f}")
         print(f"| {r['dataset']} | {r['label']} | " + " | ".join(cells) + f" | {none} |")
 
 

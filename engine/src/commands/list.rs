@@ -62,7 +62,11 @@ pub fn listing() -> String {
     );
     line(
         out,
-        "      test, cost, iso_key, extras, [[architecture]] column, separator, choices",
+        "      test, cost, iso_key, extras, [[architecture]] column, separator, choices,",
+    );
+    line(
+        out,
+        "      [fidelity] full, [[fidelity.levels]] value, objective, test, cost | cost_scale (for a [scheduler])",
     );
     line(
         out,
