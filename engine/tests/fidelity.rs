@@ -95,6 +95,24 @@ fn asha_journals_each_trial_at_its_level_and_the_incumbent_at_200_epochs() {
         let q = trials.iter().position(|t| t["fidelity"] == 200.0).unwrap() + 1;
         assert_eq!(first[0], q.to_string());
     }
+    // `show` says where the incumbent comes from and splits the seconds by fidelity.
+    let shown = String::from_utf8(emprox_ok(&["show", s(&out)]).stdout).unwrap();
+    assert!(
+        shown.contains("incumbent chosen among fidelity 200 trials only"),
+        "{shown}"
+    );
+    let runs = summary["runs"].as_array().unwrap();
+    let low: f64 = runs
+        .iter()
+        .map(|r| r["sim_seconds_by_fidelity"][0][1].as_f64().unwrap())
+        .sum::<f64>()
+        / 2.0;
+    let low = format!("{low:.0}");
+    let low = format!("{},{}", &low[..low.len() - 3], &low[low.len() - 3..]);
+    assert!(
+        shown.contains(&format!("12: {low} (")),
+        "{low} not in {shown}"
+    );
 }
 
 /// The three comparison files run the same experiments (only the budget, scaled by the dataset's
