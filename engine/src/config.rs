@@ -213,6 +213,21 @@ impl Experiment {
         if let Some(s) = &self.scheduler {
             s.validate().or_else(err)?;
         }
+        if let Some(s) = self.scheduler.as_ref().filter(|s| s.active()) {
+            // Only a table's lookup has fidelity levels (a description that does not read is
+            // reported when the table is loaded).
+            let levels = match (&self.benchmark.kind, &self.evaluator) {
+                (emprox_benchmarks::config::BenchmarkKind::Tabular, None) => self
+                    .benchmark
+                    .tabular_description(Path::new(""))
+                    .ok()
+                    .map(|d| d.fidelity.map(|f| f.values()).unwrap_or_default()),
+                _ => Some(Vec::new()),
+            };
+            if let Some(levels) = levels {
+                s.rungs(&levels).map(|_| ()).or_else(err)?;
+            }
+        }
         let several = self.objectives.len() > 1;
         if self.strategy.multi_objective() && !several {
             return err(format!(

@@ -737,6 +737,14 @@ fn bad_inputs_get_clear_errors() {
             needle: "[scheduler] min_fidelity = 50 is not a fidelity of the benchmark (12, 200)",
         },
         Case {
+            what: "scheduler: a table without [fidelity] levels",
+            args: run(file(&format!(
+                "{}\n[scheduler]\ntype = \"hyperband\"\n",
+                tabular("nolevels", fid_rows, "cost = \"s\"")
+            ))),
+            needle: "[scheduler] type = \"hyperband\" needs an evaluator with fidelity levels",
+        },
+        Case {
             what: "scheduler: an evaluator without fidelity levels",
             args: run(file(&format!("{b}\n[scheduler]\ntype = \"successive_halving\"\n"))),
             needle: "[scheduler] type = \"successive_halving\" needs an evaluator with fidelity levels",
@@ -753,6 +761,15 @@ fn bad_inputs_get_clear_errors() {
     };
     let compare = |f: String| vec!["compare".to_string(), f, "--out".into(), o.clone()];
     cases.extend([
+        Case {
+            what: "compare: a scheduler on NAS-Bench-201 (refused before any experiment runs)",
+            args: compare(file(&format!(
+                "{}[[experiments]]\nlabel = \"ASHA\"\nstrategy = {{ type = \"random\" }}\n\
+                 scheduler = {{ type = \"asha\" }}\n",
+                comparison("[10]")
+            ))),
+            needle: "[scheduler] type = \"asha\" needs an evaluator with fidelity levels",
+        },
         Case {
             what: "compare: report_at beyond the budget",
             args: compare(file(&comparison("[10, 1000000]"))),
