@@ -214,14 +214,20 @@ impl Experiment {
             s.validate().or_else(err)?;
         }
         if let Some(s) = self.scheduler.as_ref().filter(|s| s.active()) {
-            // Only a table's lookup has fidelity levels (a description that does not read is
-            // reported when the table is loaded).
+            // Only a table's lookup and `train` (`fidelity_epochs`) have fidelity levels (a
+            // description that does not read is reported when the table is loaded).
             let levels = match (&self.benchmark.kind, &self.evaluator) {
                 (emprox_benchmarks::config::BenchmarkKind::Tabular, None) => self
                     .benchmark
                     .tabular_description(Path::new(""))
                     .ok()
                     .map(|d| d.fidelity.map(|f| f.values()).unwrap_or_default()),
+                (_, Some(e)) if e.kind == EvaluatorKind::Train => Some(
+                    e.training
+                        .as_ref()
+                        .map(|t| t.fidelities())
+                        .unwrap_or_default(),
+                ),
                 _ => Some(Vec::new()),
             };
             if let Some(levels) = levels {

@@ -179,3 +179,75 @@ fn fidelity_comparisons_agree_and_their_schedulers_fill_their_rungs() {
     // Runs without a scheduler journal no fidelity.
     assert!(journal("RS").iter().all(|t| t.get("fidelity").is_none()));
 }
+
+/// Hyperband over `train` epochs on the shipped digits: a run cut right after a rung's trials
+/// (before the promotions, which continue checkpoints on disk) resumes to the journal of the
+/// uninterrupted run, bit for bit.
+#[test]
+fn hyperband_over_epochs_resumes_from_its_checkpoints_to_the_same_journal() {
+    let tmp = tempfile::tempdir().unwrap();
+    let full = tmp.path().join("full");
+    let args = |out: &std::path::Path| {
+        let mut a: Vec<String> = [
+            "run",
+            "examples/train_digits_hyperband.toml",
+            "--set",
+            "budget.max_queries=10",
+            "--set",
+            "evaluator.training.epochs=3",
+            "--set",
+            "evaluator.training.fidelity_epochs=[1]",
+            "--set",
+            "evaluator.training.max_train_images=256",
+            "--set",
+            "evaluator.training.channels=4",
+            "-q",
+            "--out",
+        ]
+        .map(String::from)
+        .to_vec();
+        a.push(s(out).to_string());
+        a
+    };
+    let a = args(&full);
+    emprox_ok(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    let journal = std::fs::read_to_string(full.join("seed-0/trials.jsonl")).unwrap();
+    let trials = lines(&full.join("seed-0/trials.jsonl"));
+    // eta 3 over 1 and 3 epochs: 3 cells at 1 epoch, the best continued to 3; 2 cells at 3.
+    assert_eq!(fidelities(&trials)[..6], [1.0, 1.0, 1.0, 3.0, 3.0, 3.0]);
+    let best = (0..3)
+        .max_by(|&a, &b| {
+            let v = |i: usize| trials[i]["val_acc"].as_f64().unwrap();
+            v(a).total_cmp(&v(b)).then(b.cmp(&a))
+        })
+        .unwrap();
+    assert_eq!(trials[3]["index"], trials[best]["index"]);
+    let ckpts = std::fs::read_dir(full.join("seed-0/checkpoints"))
+        .unwrap()
+        .count();
+    assert!(ckpts >= 3, "{ckpts} checkpoints");
+    // Cut after the first rung (3 lines) and resume: the promotion continues the checkpoint.
+    let cut = tmp.path().join("cut");
+    std::fs::create_dir_all(cut.join("seed-0/checkpoints")).unwrap();
+    for f in ["config.resolved.toml", "run.json"] {
+        std::fs::copy(full.join(f), cut.join(f)).unwrap();
+    }
+    for e in std::fs::read_dir(full.join("seed-0/checkpoints")).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), cut.join("seed-0/checkpoints").join(e.file_name())).unwrap();
+    }
+    let head: String = journal.split_inclusive('\n').take(3).collect();
+    std::fs::write(cut.join("seed-0/trials.jsonl"), head).unwrap();
+    emprox_ok(&["resume", s(&cut), "-q"]);
+    assert_eq!(
+        std::fs::read_to_string(cut.join("seed-0/trials.jsonl")).unwrap(),
+        journal
+    );
+    // --overwrite deletes the checkpoints with the run's other files.
+    let o = a
+        .iter()
+        .map(String::as_str)
+        .chain(["--overwrite"])
+        .collect::<Vec<_>>();
+    emprox_ok(&o);
+}

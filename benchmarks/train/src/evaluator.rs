@@ -9,6 +9,15 @@ use emprox_benchmarks::seed;
 use emprox_benchmarks::DataError;
 use std::sync::Arc;
 
+/// The folder of a run where promotable trainings keep their checkpoints.
+pub const CHECKPOINT_DIR: &str = "checkpoints";
+
+/// Whether `name` is a file [`TrainingEvaluator`] writes in [`CHECKPOINT_DIR`] (a checkpoint,
+/// or its temporary file while it is written).
+pub fn is_checkpoint_file(name: &str) -> bool {
+    name.strip_suffix(".tmp").unwrap_or(name).ends_with(".ckpt")
+}
+
 /// Why a [`TrainingEvaluator`] could not be built.
 #[derive(Debug, thiserror::Error)]
 pub enum TrainingSetupError {
@@ -227,7 +236,7 @@ impl Evaluator<Cell> for TrainingEvaluator {
     }
 
     /// At `fidelity` epochs (a `[scheduler]` trial): continued from the lower rung's
-    /// checkpoint in the run folder's `checkpoints/`.
+    /// checkpoint in the run folder's [`CHECKPOINT_DIR`].
     fn evaluate_trial(
         &self,
         trial: &emprox_benchmarks::evaluator::TrialContext,
@@ -236,7 +245,7 @@ impl Evaluator<Cell> for TrainingEvaluator {
     ) -> Result<Outcome, EvalFailure> {
         let seed = rng.next_u64();
         match trial.fidelity {
-            Some(f) => self.train_to(cell, seed, f as usize, &trial.dir.join("checkpoints")),
+            Some(f) => self.train_to(cell, seed, f as usize, &trial.dir.join(CHECKPOINT_DIR)),
             None => self.evaluate_seed(cell, seed),
         }
     }

@@ -225,6 +225,11 @@ pub fn fidelity_text(s: &ExperimentSummary) -> Option<String> {
     }
     by.sort_by(|a, b| a.0.total_cmp(&b.0));
     let total: f64 = by.iter().map(|(_, t)| t).sum();
+    let top = format!("incumbent chosen among fidelity {top} trials only");
+    if total <= 0.0 {
+        // Measured evaluations (training, a command): their seconds are in timings.jsonl.
+        return Some(top);
+    }
     let n = s.runs.len().max(1) as f64;
     let parts: Vec<String> = by
         .iter()
@@ -234,8 +239,7 @@ pub fn fidelity_text(s: &ExperimentSummary) -> Option<String> {
         })
         .collect();
     Some(format!(
-        "incumbent chosen among fidelity {top} trials only; simulated seconds per run by \
-         fidelity: {}",
+        "{top}; simulated seconds per run by fidelity: {}",
         parts.join(", ")
     ))
 }

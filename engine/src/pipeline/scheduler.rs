@@ -138,8 +138,9 @@ impl SchedulerConfig {
     pub fn rungs(&self, levels: &[f64]) -> Result<Vec<f64>, String> {
         if levels.is_empty() {
             return Err(format!(
-                "[scheduler] type = \"{}\" needs an evaluator with fidelity levels (a tabular \
-                 benchmark whose description declares [fidelity]); this one has only one fidelity",
+                "[scheduler] type = \"{}\" needs an evaluator with fidelity levels (a table whose \
+                 description declares [fidelity], or `train` with `fidelity_epochs`); this one has \
+                 only one fidelity",
                 self.name()
             ));
         }

@@ -675,7 +675,7 @@ fn run_with<S: SearchSpace + 'static>(
             val,
             test,
             if simulated { cost } else { 0.0 },
-            (job.fidelity, top),
+            (job.fidelity.filter(|_| simulated), top),
         );
         if streak.record(val.is_none()) && reason.is_none() {
             reason = Some(StopReason::MaxFailures);
