@@ -123,7 +123,7 @@ pub fn listing() -> String {
     line(
         out,
         &format!(
-            "scheduler ([scheduler], multi-fidelity; needs a table with [fidelity] levels): type = {}",
+            "scheduler ([scheduler], multi-fidelity; a table's [fidelity] levels or train's fidelity_epochs): type = {}",
             kinds.join(" | ")
         ),
     );
