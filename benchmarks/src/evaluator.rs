@@ -208,6 +208,10 @@ pub fn decimals(value: f64, std: f64) -> usize {
     }
 }
 
+/// The folder of a run (`seed-<i>/`) where evaluators keep checkpoints of trainings that a
+/// `[scheduler]` may promote.
+pub const CHECKPOINT_DIR: &str = "checkpoints";
+
 /// Where an evaluation belongs: the run folder and the query, for evaluators that keep files
 /// per trial (the Slurm evaluator's job scripts, outputs and job ids).
 #[derive(Debug, Clone, PartialEq)]

@@ -416,6 +416,9 @@ enum Layout {
     Slurm,
     /// `seed-<i>/checkpoints/`: the training evaluator's checkpoints (multi-fidelity).
     Checkpoints,
+    /// `seed-<i>/checkpoints/<key>/`: the folder emprox makes for a command's checkpoints of
+    /// one cell (`{checkpoint_dir}`): everything in it is the trial's.
+    CommandCheckpoint,
     /// `<dataset>/` of a comparison: the experiment folders its manifest lists.
     ComparisonDataset,
     /// An experiment folder of a comparison (its lock is deleted with it).
@@ -475,6 +478,7 @@ fn owns_file(layout: Layout, name: &str) -> bool {
         Layout::Model => ["weights.safetensors", "model.json"].contains(&n),
         Layout::Slurm => is_slurm_file(name),
         Layout::Checkpoints => emprox_train::evaluator::is_checkpoint_file(name),
+        Layout::CommandCheckpoint => true,
         Layout::ComparisonDataset | Layout::Models => false,
     }
 }
@@ -508,7 +512,9 @@ fn owns_dir(layout: Layout, dir: &Path, name: &str, listed: &[String]) -> Option
             .map(|_| Layout::Model),
         Layout::Run if name == emprox_train::evaluator::CHECKPOINT_DIR => Some(Layout::Checkpoints),
         Layout::Run => (name == emprox_benchmarks::slurm::DIR).then_some(Layout::Slurm),
-        Layout::Model | Layout::Slurm | Layout::Checkpoints => None,
+        Layout::Checkpoints => (name.len() == 16 && name.bytes().all(|b| b.is_ascii_hexdigit()))
+            .then_some(Layout::CommandCheckpoint),
+        Layout::Model | Layout::Slurm | Layout::CommandCheckpoint => None,
     }
 }
 

@@ -745,6 +745,14 @@ fn bad_inputs_get_clear_errors() {
             needle: "[scheduler] type = \"hyperband\" needs an evaluator with fidelity levels",
         },
         Case {
+            what: "command: {fidelity} without `fidelities`",
+            args: run(file(&format!(
+                "{b}\n[evaluator]\ntype = \"command\"\n[evaluator.command]\n\
+                 command = [\"python3\", \"x.py\", \"{{fidelity}}\"]\n"
+            ))),
+            needle: "{fidelity} needs `fidelities = [...]`",
+        },
+        Case {
             what: "scheduler: an evaluator without fidelity levels",
             args: run(file(&format!("{b}\n[scheduler]\ntype = \"successive_halving\"\n"))),
             needle: "[scheduler] type = \"successive_halving\" needs an evaluator with fidelity levels",

@@ -251,3 +251,60 @@ fn hyperband_over_epochs_resumes_from_its_checkpoints_to_the_same_journal() {
         .collect::<Vec<_>>();
     emprox_ok(&o);
 }
+
+/// A command with `fidelities`: successive halving passes each rung in `{fidelity}` and a folder
+/// per cell in `{checkpoint_dir}`; the example script continues its lower rung's checkpoint, so
+/// that a promoted cell's 9-epoch score is the one training it in one go gives. A run cut after
+/// the first rung resumes to the same journal, and `--overwrite` removes the checkpoint folders.
+#[test]
+fn a_command_continues_its_checkpoint_when_promoted() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("sh");
+    let run = |extra: &[&str]| {
+        let mut a = vec![
+            "run",
+            "examples/command_fidelity_sh.toml",
+            "-q",
+            "--out",
+            s(&out),
+        ];
+        a.extend_from_slice(extra);
+        emprox_ok(&a);
+    };
+    run(&[]);
+    let journal = std::fs::read_to_string(out.join("seed-0/trials.jsonl")).unwrap();
+    let trials = lines(&out.join("seed-0/trials.jsonl"));
+    let f = fidelities(&trials);
+    assert_eq!(
+        f[..13],
+        [vec![1.0; 9], vec![3.0; 3], vec![9.0]].concat()[..]
+    );
+    // The 9-epoch trial, trained again in one go in a fresh folder, gives the same score.
+    let top = &trials[12];
+    let fresh = tmp.path().join("fresh");
+    std::fs::create_dir_all(&fresh).unwrap();
+    let o = std::process::Command::new("python3")
+        .arg(root().join("examples/fidelity_command.py"))
+        .args([top["arch"].as_str().unwrap(), "9", s(&fresh)])
+        .output()
+        .unwrap();
+    let line: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(line["val_acc"], top["val_acc"]);
+    assert_eq!(line["epochs_trained_now"], 9);
+    assert_eq!(top["incumbent"], true);
+    // Cut after the first rung and resume: the promotions continue the checkpoints.
+    let text: String = journal.split_inclusive('\n').take(9).collect();
+    std::fs::write(out.join("seed-0/trials.jsonl"), text).unwrap();
+    std::fs::remove_file(out.join("summary.json")).unwrap();
+    emprox_ok(&["resume", s(&out), "-q"]);
+    assert_eq!(
+        std::fs::read_to_string(out.join("seed-0/trials.jsonl")).unwrap(),
+        journal
+    );
+    // Every checkpoint folder is the run's: --overwrite deletes them.
+    run(&["--overwrite"]);
+    assert_eq!(
+        std::fs::read_to_string(out.join("seed-0/trials.jsonl")).unwrap(),
+        journal
+    );
+}

@@ -9,8 +9,7 @@ use emprox_benchmarks::seed;
 use emprox_benchmarks::DataError;
 use std::sync::Arc;
 
-/// The folder of a run where promotable trainings keep their checkpoints.
-pub const CHECKPOINT_DIR: &str = "checkpoints";
+pub use emprox_benchmarks::evaluator::CHECKPOINT_DIR;
 
 /// Whether `name` is a file [`TrainingEvaluator`] writes in [`CHECKPOINT_DIR`] (a checkpoint,
 /// or its temporary file while it is written).

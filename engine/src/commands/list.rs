@@ -147,7 +147,7 @@ pub fn listing() -> String {
     wrapped(out, "             ", &defaults(&TrainingConfig::default()));
     let command: CommandConfig =
         toml::from_str("command = [\"PROGRAM\"]").expect("a command list is a valid table");
-    line(out, "  command    workers = 1, cache = <none>; [evaluator.command] (placeholders {arch} {index} {seed} {spec} {values_json}; any benchmark, tabular included):");
+    line(out, "  command    workers = 1, cache = <none>; [evaluator.command] (placeholders {arch} {index} {seed} {spec} {values_json}, with fidelities {fidelity} {checkpoint_dir}; any benchmark, tabular included):");
     wrapped(out, "             ", &defaults(&command));
     let slurm: SlurmConfig =
         toml::from_str("command = [\"PROGRAM\"]").expect("a command list is a valid table");
