@@ -12,6 +12,8 @@
 //! | `{spec}` | path of a JSON file with the full spec (below), deleted afterwards |
 //! | `{seed}` | the trial seed (a `u64`) |
 //! | `{values_json}` | the cell's dimensions as one JSON object, name → value (a value that reads as a JSON number is a number, others strings) |
+//! | `{fidelity}` | with `fidelities = [...]`: the fidelity to train to (a `[scheduler]`'s rung; else the last, full one) |
+//! | `{checkpoint_dir}` | with `fidelities`: a folder kept for this cell and seed (`seed-<i>/checkpoints/<key>/`), where the command keeps a checkpoint to continue from when the cell is promoted |
 //!
 //! The spec file holds `{"space": …, "arch": …, "index": … (null where the space has none),
 //! "dimensions": [names], "values": [values], "seed": …}`: the cell's value in each dimension of
@@ -60,6 +62,10 @@ pub struct CommandConfig {
     /// objective, see [`ResultObjective`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub objective: Option<ResultObjective>,
+    /// The fidelities the command accepts in `{fidelity}`, ascending, the last the full one
+    /// (e.g. epochs; default none: one fidelity). A `[scheduler]` then runs each trial at one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fidelities: Vec<f64>,
 }
 
 /// The objective of a command's result line, `objective = { key = "val_err", goal = "minimize",
@@ -139,12 +145,37 @@ impl CommandConfig {
     /// Checks the config: a non-empty program, a positive finite timeout, known placeholders.
     pub fn validate(&self) -> Result<(), CommandConfigError> {
         let err = |m: String| Err(CommandConfigError(m));
+        let known: Vec<&str> = PLACEHOLDERS
+            .into_iter()
+            .chain(FIDELITY_PLACEHOLDERS)
+            .collect();
         check_command(
             &self.command,
-            &PLACEHOLDERS,
+            &known,
             "[\"python3\", \"train.py\", \"{arch}\"]",
         )
         .map_err(CommandConfigError)?;
+        if let Some(f) = self
+            .fidelities
+            .iter()
+            .find(|f| !(f.is_finite() && **f > 0.0))
+        {
+            return err(format!("`fidelities` must be positive numbers, got {f}"));
+        }
+        if let Some(w) = self.fidelities.windows(2).find(|w| w[0] >= w[1]) {
+            return err(format!(
+                "`fidelities` must be increasing, but {} comes before {}",
+                w[0], w[1]
+            ));
+        }
+        if self.fidelities.is_empty() {
+            let uses = |p: &str| self.command.iter().any(|a| a.contains(&format!("{{{p}}}")));
+            if let Some(p) = FIDELITY_PLACEHOLDERS.into_iter().find(|p| uses(p)) {
+                return err(format!(
+                    "{{{p}}} needs `fidelities = [...]`: the fidelities the command accepts"
+                ));
+            }
+        }
         if !(self.timeout_seconds.is_finite()
             && self.timeout_seconds > 0.0
             && self.timeout_seconds <= MAX_TIMEOUT_SECONDS)
@@ -243,6 +274,9 @@ pub(crate) fn is_executable(p: &Path) -> bool {
 
 /// Placeholders of a command (a Slurm command adds `{emprox}`).
 pub const PLACEHOLDERS: [&str; 5] = ["arch", "index", "spec", "seed", "values_json"];
+
+/// The placeholders of a command with `fidelities` (not of a Slurm command).
+pub const FIDELITY_PLACEHOLDERS: [&str; 2] = ["fidelity", "checkpoint_dir"];
 
 /// `{values_json}`: the cell's [`SearchSpace::components`] as a JSON object, name → value in the
 /// space's order, a value that reads as a JSON number written as one.
@@ -405,6 +439,18 @@ impl<S: SearchSpace> CommandEvaluator<S> {
     /// keeps its stdout or stderr open cannot hold the trial past its deadline (plus a grace of
     /// at most 2 s after the command exits, to read what it printed).
     pub fn run(&self, cell: &S::Cell, seed: u64) -> Result<Outcome, EvalFailure> {
+        self.run_at(cell, seed, None, None)
+    }
+
+    /// [`CommandEvaluator::run`] at `fidelity` (`None`: the full one), with `{checkpoint_dir}`
+    /// a folder for this cell and seed under `checkpoints` (created; `None`: an empty value).
+    pub fn run_at(
+        &self,
+        cell: &S::Cell,
+        seed: u64,
+        fidelity: Option<f64>,
+        checkpoints: Option<&Path>,
+    ) -> Result<Outcome, EvalFailure> {
         let start = Instant::now();
         let fail = |reason: String| EvalFailure {
             reason,
@@ -416,8 +462,27 @@ impl<S: SearchSpace> CommandEvaluator<S> {
         let spec = SpecFile::write(&self.spec(cell, seed))
             .map_err(|e| fail(format!("cannot write the spec file: {e}")))?;
         let spec_s = spec.path.display().to_string();
-        let values =
+        let mut values =
             trial_values(&self.space, cell, &self.config.command, &spec_s, seed).map_err(fail)?;
+        if let Some(full) = self.config.fidelities.last() {
+            let dir = match checkpoints {
+                Some(base) => {
+                    let key = serde_json::json!({"arch": self.space.format(cell), "seed": seed});
+                    let digest = crate::digest::sha256_hex(key.to_string().as_bytes());
+                    let dir = base.join(&digest[..16]);
+                    std::fs::create_dir_all(&dir).map_err(|e| {
+                        fail(format!(
+                            "cannot create the checkpoint folder {}: {e}",
+                            dir.display()
+                        ))
+                    })?;
+                    dir.display().to_string()
+                }
+                None => String::new(),
+            };
+            values.push(("fidelity", fidelity.unwrap_or(*full).to_string()));
+            values.push(("checkpoint_dir", dir));
+        }
         // The spec file's name is random: keep it out of the reason, which is journaled.
         let fail = |reason: String| fail(reason.replace(&spec_s, "{spec}"));
         let args = substitute(&self.config.command, &values);
@@ -504,6 +569,22 @@ impl<S: SearchSpace> Evaluator<S::Cell> for CommandEvaluator<S> {
     ) -> Result<Outcome, EvalFailure> {
         let seed = rng.next_u64();
         self.run(cell, seed)
+    }
+
+    /// At `trial.fidelity`, `{checkpoint_dir}` under the run folder's [`CHECKPOINT_DIR`].
+    fn evaluate_trial(
+        &self,
+        trial: &crate::evaluator::TrialContext,
+        cell: &S::Cell,
+        rng: &mut dyn rand::RngCore,
+    ) -> Result<Outcome, EvalFailure> {
+        let seed = rng.next_u64();
+        let dir = trial.dir.join(crate::evaluator::CHECKPOINT_DIR);
+        self.run_at(cell, seed, trial.fidelity, Some(&dir))
+    }
+
+    fn fidelities(&self) -> Vec<f64> {
+        self.config.fidelities.clone()
     }
 
     fn goal(&self) -> Goal {
@@ -882,6 +963,7 @@ mod tests {
                 working_dir: None,
                 env: BTreeMap::new(),
                 objective: None,
+                fidelities: Vec::new(),
             },
             Nb201Space::new(Nb201Data::shipped().unwrap()),
         )
@@ -948,6 +1030,7 @@ mod tests {
             working_dir: None,
             env: BTreeMap::new(),
             objective: None,
+            fidelities: Vec::new(),
         };
         cfg("sh").check_program().unwrap();
         cfg("/bin/sh").check_program().unwrap();

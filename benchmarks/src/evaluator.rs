@@ -208,14 +208,20 @@ pub fn decimals(value: f64, std: f64) -> usize {
     }
 }
 
+/// The folder of a run (`seed-<i>/`) where evaluators keep checkpoints of trainings that a
+/// `[scheduler]` may promote.
+pub const CHECKPOINT_DIR: &str = "checkpoints";
+
 /// Where an evaluation belongs: the run folder and the query, for evaluators that keep files
 /// per trial (the Slurm evaluator's job scripts, outputs and job ids).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct TrialContext {
     /// The run's folder (`seed-<i>`).
     pub dir: std::path::PathBuf,
     /// The 1-based query number, as journaled.
     pub query: u64,
+    /// The fidelity to evaluate at, one of [`Evaluator::fidelities`] (`None`: the full one).
+    pub fidelity: Option<f64>,
 }
 
 /// Something that evaluates cells of a space.
@@ -233,6 +239,12 @@ pub trait Evaluator<C>: Send + Sync {
     ) -> Result<Outcome, EvalFailure> {
         let _ = trial;
         self.evaluate(cell, rng)
+    }
+
+    /// The fidelities [`Evaluator::evaluate_trial`] accepts in [`TrialContext::fidelity`],
+    /// ascending, the full one last. Empty (the default): one fidelity, the full one.
+    fn fidelities(&self) -> Vec<f64> {
+        Vec::new()
     }
 
     /// Whether [`Outcome::val_acc`] is maximised (the default: accuracies) or minimised.

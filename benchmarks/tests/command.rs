@@ -33,6 +33,7 @@ fn config(command: Vec<String>, timeout_seconds: f64) -> CommandConfig {
         working_dir: None,
         env: BTreeMap::new(),
         objective: None,
+        fidelities: Vec::new(),
     }
 }
 

@@ -26,6 +26,18 @@ fn check_proxy(exp: &Experiment, known: Option<&[(String, Vec<f64>)]>) -> anyhow
     }
 }
 
+/// Checks the `[scheduler]` against the fidelities `evaluation` has (none: a scheduler is an
+/// error naming the key).
+fn check_scheduler<C>(exp: &Experiment, evaluation: &Evaluation<C>) -> anyhow::Result<()> {
+    match exp.scheduler.as_ref().filter(|s| s.active()) {
+        Some(s) => s
+            .rungs(&evaluation.evaluator.fidelities())
+            .map(|_| ())
+            .map_err(anyhow::Error::msg),
+        None => Ok(()),
+    }
+}
+
 /// Resolves the experiment's objectives, for a benchmark without a table of metrics.
 fn no_table(exp: &Experiment, goal: Goal) -> anyhow::Result<Option<MultiObjective>> {
     check_proxy(exp, None)?;
@@ -161,6 +173,7 @@ pub fn open<F: WithBenchmark>(
             } else {
                 no_table(exp, goal)?
             };
+            check_scheduler(exp, &evaluation)?;
             Ok(f.with(Benchmark {
                 space: Nb201Space::new(data),
                 objectives,
@@ -204,6 +217,7 @@ pub fn open<F: WithBenchmark>(
                 _ => Err(DECLARED_NEEDS_COMMAND.to_string()),
             }
             .map_err(anyhow::Error::msg)?;
+            check_scheduler(exp, &evaluation)?;
             Ok(f.with(Benchmark {
                 objectives: no_table(exp, evaluation.signal.goal)?,
                 space,
@@ -225,6 +239,7 @@ pub fn open<F: WithBenchmark>(
                 );
                 let evaluation = Evaluation::external(cfg, b.space.clone(), table.signal())
                     .map_err(anyhow::Error::msg)?;
+                check_scheduler(exp, &evaluation)?;
                 return Ok(f.with(Benchmark {
                     objectives: no_table(exp, evaluation.signal.goal)?,
                     space: b.space,
@@ -240,6 +255,7 @@ pub fn open<F: WithBenchmark>(
                 b.space.name(),
                 table.signal().clone(),
             );
+            check_scheduler(exp, &evaluation)?;
             Ok(f.with(Benchmark {
                 objectives,
                 space: b.space,

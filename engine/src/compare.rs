@@ -102,6 +102,9 @@ pub struct Entry {
     /// Search-loop settings.
     #[serde(default)]
     pub search: SearchSettings,
+    /// A multi-fidelity scheduler (with a benchmark that has fidelity levels).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheduler: Option<crate::pipeline::scheduler::SchedulerConfig>,
 }
 
 impl Comparison {
@@ -230,6 +233,7 @@ impl Comparison {
             search: entry.search.clone(),
             estimator: entry.estimator.clone(),
             filter: entry.filter.clone(),
+            scheduler: entry.scheduler.clone(),
             evaluator: None,
         }
     }

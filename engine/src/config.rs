@@ -71,6 +71,10 @@ pub struct Experiment {
     /// The estimator filter: only the best-scored candidates are evaluated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub filter: Option<FilterConfig>,
+    /// A multi-fidelity scheduler: which fidelity each trial runs at, which cells are promoted
+    /// (absent: every trial at full fidelity).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheduler: Option<crate::pipeline::scheduler::SchedulerConfig>,
     /// How cells are evaluated (default: a lookup in the `[benchmark]` table).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evaluator: Option<EvaluatorConfig>,
@@ -80,7 +84,8 @@ pub struct Experiment {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Budget {
-    /// Number of queries (evaluations of cells not yet evaluated in the run).
+    /// Number of queries (evaluations of cells not yet evaluated in the run; with a
+    /// `[scheduler]`, every trial, promotions included).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_queries: Option<u64>,
     /// Simulated training seconds (the benchmark's training time of each queried cell).
@@ -205,6 +210,37 @@ impl Experiment {
         self.strategy
             .validate()
             .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
+        if let Some(s) = &self.scheduler {
+            s.validate().or_else(err)?;
+        }
+        if let Some(s) = self.scheduler.as_ref().filter(|s| s.active()) {
+            // Only a table's lookup, `train` (`fidelity_epochs`) and `command` (`fidelities`)
+            // have fidelity levels (a description that does not read is reported when the table
+            // is loaded).
+            let levels = match (&self.benchmark.kind, &self.evaluator) {
+                (emprox_benchmarks::config::BenchmarkKind::Tabular, None) => self
+                    .benchmark
+                    .tabular_description(Path::new(""))
+                    .ok()
+                    .map(|d| d.fidelity.map(|f| f.values()).unwrap_or_default()),
+                (_, Some(e)) if e.kind == EvaluatorKind::Command => Some(
+                    e.command
+                        .as_ref()
+                        .map(|c| c.fidelities.clone())
+                        .unwrap_or_default(),
+                ),
+                (_, Some(e)) if e.kind == EvaluatorKind::Train => Some(
+                    e.training
+                        .as_ref()
+                        .map(|t| t.fidelities())
+                        .unwrap_or_default(),
+                ),
+                _ => Some(Vec::new()),
+            };
+            if let Some(levels) = levels {
+                s.rungs(&levels).map(|_| ()).or_else(err)?;
+            }
+        }
         let several = self.objectives.len() > 1;
         if self.strategy.multi_objective() && !several {
             return err(format!(

@@ -19,6 +19,10 @@ pub struct Trial {
     pub index: Option<u64>,
     /// Architecture string.
     pub arch: String,
+    /// The fidelity the cell was evaluated at (epochs: 12 or 200 on NAS-Bench-201), on every
+    /// line of a run with a `[scheduler]`; absent: the benchmark's only (full) fidelity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fidelity: Option<f64>,
     /// This query's own validation accuracy (%): the search signal (the incumbent's is
     /// `best_val_acc` in `trajectory.csv`). `None` for a failed evaluation.
     pub val_acc: Option<f64>,
@@ -264,6 +268,7 @@ mod tests {
             query: q,
             index: Some(q * 7),
             arch: "a".into(),
+            fidelity: None,
             val_acc: Some(90.0 + q as f64),
             test_acc: Some(91.0),
             cost_seconds: Some(1.5),

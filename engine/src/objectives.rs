@@ -438,6 +438,7 @@ mod tests {
             query,
             index: Some(query),
             arch: format!("a{query}"),
+            fidelity: None,
             val_acc: val,
             test_acc: val.map(|v| v + 1.0),
             cost_seconds: None,

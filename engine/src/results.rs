@@ -79,6 +79,14 @@ pub struct RunSummary {
     /// Several objectives: the run's final Pareto front (size, hypervolume).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub front: Option<FrontSummary>,
+    /// With a `[scheduler]`: the fidelity whose trials alone may be the incumbent (`best`, the
+    /// trajectory), the highest one; a cheaper fidelity's score never is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incumbent_fidelity: Option<f64>,
+    /// With a `[scheduler]`: simulated training seconds spent at each fidelity, `[fidelity,
+    /// seconds]` in the order first met.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sim_seconds_by_fidelity: Vec<(f64, f64)>,
 }
 
 /// A run's final Pareto front (several objectives).

@@ -416,6 +416,11 @@ enum Layout {
     Run,
     /// `seed-<i>/slurm/`: the Slurm evaluator's job files.
     Slurm,
+    /// `seed-<i>/checkpoints/`: the training evaluator's checkpoints (multi-fidelity).
+    Checkpoints,
+    /// `seed-<i>/checkpoints/<key>/`: the folder emprox makes for a command's checkpoints of
+    /// one cell (`{checkpoint_dir}`): everything in it is the trial's.
+    CommandCheckpoint,
     /// `<dataset>/` of a comparison: the experiment folders its manifest lists.
     ComparisonDataset,
     /// An experiment folder of a comparison (its lock is deleted with it).
@@ -475,6 +480,8 @@ fn owns_file(layout: Layout, name: &str) -> bool {
         .contains(&n),
         Layout::Model => ["weights.safetensors", "model.json"].contains(&n),
         Layout::Slurm => is_slurm_file(name),
+        Layout::Checkpoints => emprox_train::evaluator::is_checkpoint_file(name),
+        Layout::CommandCheckpoint => true,
         Layout::ComparisonDataset | Layout::Models => false,
     }
 }
@@ -506,8 +513,11 @@ fn owns_dir(layout: Layout, dir: &Path, name: &str, listed: &[String]) -> Option
             .rsplit_once("-n")
             .filter(|(_, n)| digits(n))
             .map(|_| Layout::Model),
+        Layout::Run if name == emprox_train::evaluator::CHECKPOINT_DIR => Some(Layout::Checkpoints),
         Layout::Run => (name == emprox_benchmarks::slurm::DIR).then_some(Layout::Slurm),
-        Layout::Model | Layout::Slurm => None,
+        Layout::Checkpoints => (name.len() == 16 && name.bytes().all(|b| b.is_ascii_hexdigit()))
+            .then_some(Layout::CommandCheckpoint),
+        Layout::Model | Layout::Slurm | Layout::CommandCheckpoint => None,
     }
 }
 

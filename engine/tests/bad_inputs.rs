@@ -694,6 +694,73 @@ fn bad_inputs_get_clear_errors() {
         },
     ]);
 
+    // Multi-fidelity (issue 23): fidelity levels and the [scheduler].
+    let levels = |value: u32, objective: &str| {
+        format!(
+            "cost = \"s\"\n[fidelity]\nfull = 200\n[[fidelity.levels]]\nvalue = {value}\n\
+             objective = \"{objective}\"\ncost_scale = 0.06"
+        )
+    };
+    let fid_rows = "ops,acc,s,acc12\na b,90,5,50\nb a,91,6,51\na a,89,7,49\nb b,92,8,52\n";
+    let scheduled = |name: &str, levels: &str, scheduler: &str| {
+        format!(
+            "{}\n[scheduler]\n{scheduler}\n",
+            tabular(name, fid_rows, levels)
+        )
+    };
+    cases.extend([
+        Case {
+            what: "fidelity: a level names a missing column",
+            args: run(file(&scheduled("fidmiss", &levels(12, "nope"), "type = \"asha\""))),
+            needle: "missing column `nope` (the fidelity.levels objective)",
+        },
+        Case {
+            what: "fidelity: levels out of order",
+            args: run(file(&scheduled("fidorder", &levels(300, "acc12"), "type = \"asha\""))),
+            needle: "`fidelity.levels` must be in increasing order of `value`, each below `full` (200), but 300 comes before 200",
+        },
+        Case {
+            what: "scheduler: eta below 2",
+            args: run(file(&scheduled("fideta", &levels(12, "acc12"), "type = \"asha\"\neta = 1"))),
+            needle: "[scheduler] eta must be at least 2",
+        },
+        Case {
+            what: "scheduler: min_fidelity above max_fidelity",
+            args: run(file(&scheduled(
+                "fidminmax",
+                &levels(12, "acc12"),
+                "type = \"hyperband\"\nmin_fidelity = 200\nmax_fidelity = 12",
+            ))),
+            needle: "[scheduler] min_fidelity (200) is above max_fidelity (12)",
+        },
+        Case {
+            what: "scheduler: a fidelity the table does not have",
+            args: run(file(&scheduled("fidnone", &levels(12, "acc12"), "type = \"asha\"\nmin_fidelity = 50"))),
+            needle: "[scheduler] min_fidelity = 50 is not a fidelity of the benchmark (12, 200)",
+        },
+        Case {
+            what: "scheduler: a table without [fidelity] levels",
+            args: run(file(&format!(
+                "{}\n[scheduler]\ntype = \"hyperband\"\n",
+                tabular("nolevels", fid_rows, "cost = \"s\"")
+            ))),
+            needle: "[scheduler] type = \"hyperband\" needs an evaluator with fidelity levels",
+        },
+        Case {
+            what: "command: {fidelity} without `fidelities`",
+            args: run(file(&format!(
+                "{b}\n[evaluator]\ntype = \"command\"\n[evaluator.command]\n\
+                 command = [\"python3\", \"x.py\", \"{{fidelity}}\"]\n"
+            ))),
+            needle: "{fidelity} needs `fidelities = [...]`",
+        },
+        Case {
+            what: "scheduler: an evaluator without fidelity levels",
+            args: run(file(&format!("{b}\n[scheduler]\ntype = \"successive_halving\"\n"))),
+            needle: "[scheduler] type = \"successive_halving\" needs an evaluator with fidelity levels",
+        },
+    ]);
+
     // Report points outside the budget and repeated sizes (issue 21).
     let comparison = |report_at: &str| {
         format!(
@@ -704,6 +771,15 @@ fn bad_inputs_get_clear_errors() {
     };
     let compare = |f: String| vec!["compare".to_string(), f, "--out".into(), o.clone()];
     cases.extend([
+        Case {
+            what: "compare: a scheduler on NAS-Bench-201 (refused before any experiment runs)",
+            args: compare(file(&format!(
+                "{}[[experiments]]\nlabel = \"ASHA\"\nstrategy = {{ type = \"random\" }}\n\
+                 scheduler = {{ type = \"asha\" }}\n",
+                comparison("[10]")
+            ))),
+            needle: "[scheduler] type = \"asha\" needs an evaluator with fidelity levels",
+        },
         Case {
             what: "compare: report_at beyond the budget",
             args: compare(file(&comparison("[10, 1000000]"))),

@@ -575,3 +575,81 @@ fn a_killed_run_resumes_on_its_own_table_only() {
         "{err}"
     );
 }
+
+/// Multi-fidelity runs (issue 23): ASHA with the EmProx filter, successive halving and
+/// Hyperband, killed at random moments, resume to the journals of uninterrupted runs.
+#[test]
+fn killed_multi_fidelity_runs_resume_to_identical_journals() {
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(23);
+    let file = "examples/nb201_asha_emprox.toml";
+    let small = [
+        "--seeds",
+        "2",
+        "--threads",
+        "2",
+        "--set",
+        "budget.max_sim_seconds=40000",
+    ];
+    check_kill_and_resume(file, &small, 2, &mut rng);
+    for kind in ["successive_halving", "hyperband"] {
+        let mut args = small.to_vec();
+        let set = format!("scheduler.type={kind}");
+        args.extend(["--set", &set, "--set", "scheduler.eta=3"]);
+        check_kill_and_resume(file, &args, 2, &mut rng);
+    }
+}
+
+/// A successive-halving run cut right after each rung's last evaluation, before the
+/// promotions it decides (and in the middle of the promotions), resumes to the same journal.
+#[test]
+fn a_run_cut_between_a_rung_and_its_promotions_resumes_to_the_same_journal() {
+    let tmp = tempfile::tempdir().unwrap();
+    let full = tmp.path().join("full");
+    let common = [
+        "examples/nb201_asha_emprox.toml",
+        "--seeds",
+        "1",
+        "--set",
+        "scheduler.type=successive_halving",
+        "--set",
+        "scheduler.eta=3",
+        "--set",
+        "scheduler.cells=9",
+        "--set",
+        "budget.max_sim_seconds=30000",
+    ];
+    let mut args = vec!["run"];
+    args.extend(common);
+    args.extend(["--out", full.to_str().unwrap()]);
+    let o = run(&args);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let expected = journals(&full, 1);
+    let text = String::from_utf8(expected[0].clone()).unwrap();
+    let fidelity: Vec<f64> = text
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["fidelity"]
+                .as_f64()
+                .unwrap()
+        })
+        .collect();
+    // Brackets of 9 cells at 12 epochs, then their best 3 at 200.
+    assert_eq!(
+        fidelity[..12],
+        [[12.0; 9].as_slice(), &[200.0; 3]].concat()[..]
+    );
+    // Each place where a rung ends and its promotions begin, and one promotion in.
+    let cuts: Vec<usize> = (1..fidelity.len())
+        .filter(|&n| fidelity[n - 1] == 12.0 && fidelity[n] == 200.0)
+        .flat_map(|n| [n, n + 1])
+        .collect();
+    assert!(cuts.len() >= 4, "{cuts:?}");
+    for n in cuts {
+        let cut = tmp.path().join(format!("cut-{n}"));
+        copy_run(&full, &cut);
+        cut_to(&cut, n);
+        let o = run(&["resume", cut.to_str().unwrap()]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        assert_eq!(journals(&cut, 1), expected, "cut after {n} lines");
+    }
+}

@@ -232,6 +232,8 @@ impl Params {
 pub struct SeededParams<R> {
     params: Params,
     rng: R,
+    /// Non-trainable state (batch norms' running estimates), in registration order.
+    buffers: Vec<Var>,
 }
 
 impl<R: Rng> SeededParams<R> {
@@ -240,7 +242,20 @@ impl<R: Rng> SeededParams<R> {
         Self {
             params: Params::new(),
             rng,
+            buffers: Vec::new(),
         }
+    }
+
+    /// Registers `var` as non-trainable state that a checkpoint must keep (a batch norm's
+    /// running mean); returns it (a handle to the same storage).
+    pub fn buffer(&mut self, var: Var) -> Var {
+        self.buffers.push(var.clone());
+        var
+    }
+
+    /// The non-trainable state, in registration order.
+    pub fn buffers(&self) -> &[Var] {
+        &self.buffers
     }
 
     /// A new parameter, uniform in `[-bound, bound)` (`bound` rounded to `f32`).

@@ -16,6 +16,14 @@
 //! column = "ops"
 //! separator = " "                          # "" = one character per position; absent = whole cell
 //! # choices = ["gat", "gcn", "gin", "skip"] # optional declared choices (else read from the table)
+//!
+//! [fidelity]                               # optional: cheaper levels (multi-fidelity search)
+//! full = 200                               # the fidelity of objective, test and cost above
+//! [[fidelity.levels]]                      # ascending, each below `full`
+//! value = 12
+//! objective = "val_acc_12ep"
+//! test = "test_acc_12ep"                   # optional
+//! cost_scale = 0.06                        # or cost = "<column>"
 //! ```
 //! The same fields may sit inline in another TOML table (an experiment's `[benchmark]`, e.g. an
 //! internally tagged enum variant): the type deserialises with `deny_unknown_fields` from any
@@ -63,6 +71,94 @@ pub struct TabularDescription {
     /// The architecture columns, each categorical (a plain column is one dimension, a sequence
     /// column one dimension per position).
     pub architecture: Vec<ArchColumn>,
+    /// Cheaper fidelity levels beside the full one (absent: one fidelity, the columns above).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fidelity: Option<Fidelity>,
+}
+
+/// The fidelity levels of a table: the columns above are the full level (`full`, e.g. 200
+/// epochs); each of `levels` names the columns of a cheaper one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fidelity {
+    /// The fidelity of the description's own objective, test and cost columns (the highest).
+    pub full: f64,
+    /// The cheaper levels, in increasing fidelity, each below `full`.
+    pub levels: Vec<FidelityLevel>,
+}
+
+/// One cheaper fidelity level.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FidelityLevel {
+    /// Its fidelity (e.g. epochs), below the next level's.
+    pub value: f64,
+    /// The objective column at this level (same goal and units as the full one).
+    pub objective: String,
+    /// The test column at this level (reported only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test: Option<String>,
+    /// A column of simulated training seconds at this level (or `cost_scale`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost: Option<String>,
+    /// This level's cost as a share of the full level's `cost` column (or `cost`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_scale: Option<f64>,
+}
+
+impl Fidelity {
+    /// Every fidelity, ascending, the full one last.
+    pub fn values(&self) -> Vec<f64> {
+        let mut v: Vec<f64> = self.levels.iter().map(|l| l.value).collect();
+        v.push(self.full);
+        v
+    }
+
+    /// Checks the levels: positive, in increasing order below `full`, one cost each (a
+    /// `cost_scale` needs the full level's `cost`); `has_cost`: the description names `cost`.
+    pub fn check(&self, has_cost: bool) -> Result<(), String> {
+        let values = self.values();
+        if let Some(v) = values.iter().find(|v| !(v.is_finite() && **v > 0.0)) {
+            return Err(format!(
+                "`fidelity`: every level's value and `full` must be a positive number, got {v}"
+            ));
+        }
+        if let Some(w) = values.windows(2).find(|w| w[0] >= w[1]) {
+            return Err(format!(
+                "`fidelity.levels` must be in increasing order of `value`, each below `full` \
+                 ({}), but {} comes before {}",
+                self.full, w[0], w[1]
+            ));
+        }
+        for l in &self.levels {
+            let at = format!("`fidelity.levels` value = {}", l.value);
+            match (&l.cost, l.cost_scale) {
+                (Some(_), None) => {}
+                (None, Some(s)) if !(s.is_finite() && s > 0.0) => {
+                    return Err(format!(
+                        "{at}: `cost_scale` must be a positive number, got {s}"
+                    ))
+                }
+                (None, Some(_)) if !has_cost => {
+                    return Err(format!(
+                        "{at}: `cost_scale` scales the full level's `cost` column, which the \
+                         description does not name"
+                    ))
+                }
+                (None, Some(_)) => {}
+                _ => {
+                    return Err(format!(
+                        "{at}: give exactly one of `cost` (a column) and `cost_scale` (a share of \
+                         the full level's cost)"
+                    ))
+                }
+            }
+            if l.objective.is_empty() || l.test.as_deref() == Some("") {
+                return Err(format!("{at}: names an empty column"));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The objective column and its direction.
@@ -268,6 +364,9 @@ impl TabularDescription {
                     }
                 }
             }
+        }
+        if let Some(f) = &self.fidelity {
+            f.check(self.cost.is_some()).map_err(bad)?;
         }
         let mut seen = HashSet::new();
         for e in &self.extras {

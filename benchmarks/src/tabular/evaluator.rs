@@ -63,6 +63,31 @@ impl Evaluator<TabCell> for TabularEvaluator {
         Ok(self.outcome(cell))
     }
 
+    /// At a cheaper fidelity level: that level's objective, test and cost columns.
+    fn evaluate_trial(
+        &self,
+        trial: &crate::evaluator::TrialContext,
+        cell: &TabCell,
+        rng: &mut dyn rand::RngCore,
+    ) -> Result<Outcome, EvalFailure> {
+        let mut o = self.evaluate(cell, rng)?;
+        if let Some(f) = trial.fidelity {
+            let (val, test, cost) =
+                self.table
+                    .at_level(f, cell.row())
+                    .ok_or_else(|| EvalFailure {
+                        reason: format!("the table {} has no fidelity {f}", self.table.name()),
+                        cost_seconds: 0.0,
+                    })?;
+            (o.val_acc, o.test_acc, o.cost_seconds) = (val, test, cost);
+        }
+        Ok(o)
+    }
+
+    fn fidelities(&self) -> Vec<f64> {
+        self.table.fidelities()
+    }
+
     fn goal(&self) -> Goal {
         self.table.goal()
     }

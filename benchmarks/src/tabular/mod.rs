@@ -22,7 +22,9 @@ pub mod space;
 pub mod synthetic;
 pub mod table;
 
-pub use description::{ArchColumn, Objective, SelectValue, TabularDescription, COLUMN_JOINER};
+pub use description::{
+    ArchColumn, Fidelity, FidelityLevel, Objective, SelectValue, TabularDescription, COLUMN_JOINER,
+};
 pub use error::TabularError;
 pub use evaluator::TabularEvaluator;
 pub use space::{TabCell, TabularSpace};

@@ -197,6 +197,19 @@ pub struct TabularTable {
     pub(crate) test: Option<Vec<f64>>,
     pub(crate) cost: Option<Vec<f64>>,
     pub(crate) extras: Vec<(String, Vec<f64>)>,
+    /// The cheaper fidelity levels, ascending (empty: the table has one fidelity).
+    pub(crate) levels: Vec<Level>,
+    /// The fidelity of `objective`, `test` and `cost` (with levels).
+    pub(crate) full: Option<f64>,
+}
+
+/// One cheaper fidelity level's values by row.
+#[derive(Debug)]
+pub(crate) struct Level {
+    pub(crate) value: f64,
+    pub(crate) objective: Vec<f64>,
+    pub(crate) test: Option<Vec<f64>>,
+    pub(crate) cost: Vec<f64>,
 }
 
 /// How a column's cell splits into tokens.
@@ -339,6 +352,35 @@ impl TabularTable {
             .iter()
             .map(|c| col(c, "extras"))
             .collect::<Result<_, _>>()?;
+        let level_specs = desc.fidelity.as_ref().map_or(&[][..], |f| &f.levels[..]);
+        // Per level: objective, test and cost columns.
+        type LevelCols = (usize, Option<usize>, Option<usize>);
+        let c_levels: Vec<LevelCols> = level_specs
+            .iter()
+            .map(|l| {
+                Ok((
+                    col(&l.objective, "fidelity.levels objective")?,
+                    l.test
+                        .as_deref()
+                        .map(|c| col(c, "fidelity.levels test"))
+                        .transpose()?,
+                    l.cost
+                        .as_deref()
+                        .map(|c| col(c, "fidelity.levels cost"))
+                        .transpose()?,
+                ))
+            })
+            .collect::<Result<_, TabularError>>()?;
+        let mut levels: Vec<Level> = level_specs
+            .iter()
+            .zip(&c_levels)
+            .map(|(l, c)| Level {
+                value: l.value,
+                objective: Vec::new(),
+                test: c.1.map(|_| Vec::new()),
+                cost: Vec::new(),
+            })
+            .collect();
 
         let splits: Vec<Split> = desc
             .architecture
@@ -515,6 +557,26 @@ impl TabularTable {
             for (e, &c) in extras.iter_mut().zip(&c_extras) {
                 e.push(num(c)?);
             }
+            for ((level, spec), &(c_o, c_t, c_c)) in
+                levels.iter_mut().zip(level_specs).zip(&c_levels)
+            {
+                level.objective.push(num(c_o)?);
+                if let (Some(t), Some(c)) = (level.test.as_mut(), c_t) {
+                    t.push(num(c)?);
+                }
+                let seconds = match (c_c, spec.cost_scale, cost.as_ref()) {
+                    (Some(c), _, _) => num(c)?,
+                    (None, Some(scale), Some(full)) => scale * full[full.len() - 1],
+                    _ => 0.0,
+                };
+                if seconds < 0.0 {
+                    return Err(invalid(
+                        c_c.unwrap_or(c_obj),
+                        format!("a fidelity level's cost must be >= 0, found {seconds}"),
+                    ));
+                }
+                level.cost.push(seconds);
+            }
             iso.push(match c_iso {
                 Some(c) => {
                     let k = field(c)?;
@@ -582,6 +644,8 @@ impl TabularTable {
             test,
             cost,
             extras: desc.extras.iter().cloned().zip(extras).collect(),
+            levels,
+            full: desc.fidelity.as_ref().map(|f| f.full),
         };
         for r in 0..n {
             if let Some(prev) = index.insert(table.row_codes(r), r as u32) {
@@ -727,6 +791,28 @@ impl TabularTable {
     /// Test values by row, if the description names a test column.
     pub fn test(&self) -> Option<&[f64]> {
         self.test.as_deref()
+    }
+
+    /// The fidelities the table holds, ascending, the full one last (empty: one fidelity).
+    pub fn fidelities(&self) -> Vec<f64> {
+        match self.full {
+            Some(full) => self.levels.iter().map(|l| l.value).chain([full]).collect(),
+            None => Vec::new(),
+        }
+    }
+
+    /// Objective, test and cost of row `r` at fidelity `fidelity` (`None` where the table has
+    /// no such level; the full level's are [`TabularTable::objective`] and its neighbours).
+    pub fn at_level(&self, fidelity: f64, r: usize) -> Option<(f64, Option<f64>, f64)> {
+        if self.full == Some(fidelity) {
+            return Some((
+                self.objective[r],
+                self.test.as_ref().map(|v| v[r]),
+                self.cost.as_ref().map_or(0.0, |v| v[r]),
+            ));
+        }
+        let l = self.levels.iter().find(|l| l.value == fidelity)?;
+        Some((l.objective[r], l.test.as_ref().map(|v| v[r]), l.cost[r]))
     }
 
     /// Cost values by row, if the description names a cost column.

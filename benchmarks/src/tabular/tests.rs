@@ -747,3 +747,87 @@ column = "b"
         assert_eq!(b.space.parse(&b.space.format(&c)).unwrap(), c);
     }
 }
+
+#[test]
+fn nb201_fidelity_levels_read_the_12_epoch_columns() {
+    let b = nb201();
+    let t = b.table();
+    assert_eq!(t.fidelities(), vec![12.0, 200.0]);
+    // The table's first row (NB201 index 0): 12-epoch validation 63.364, test 69.55, and a
+    // 200-epoch training of 1444.22 s, of which the 12-epoch level costs 12/200.
+    assert_eq!(t.file_row(0), 0);
+    let (val, test, cost) = t.at_level(12.0, 0).unwrap();
+    assert_eq!((val, test), (63.364, Some(69.55)));
+    assert!((cost - 1444.22 * 0.06).abs() < 1e-9, "{cost}");
+    let (val, _, cost) = t.at_level(200.0, 0).unwrap();
+    assert_eq!((val, cost), (t.objective()[0], t.cost().unwrap()[0]));
+    assert!(t.at_level(100.0, 0).is_none());
+    let trial = |fidelity| crate::evaluator::TrialContext {
+        dir: "x".into(),
+        query: 1,
+        fidelity,
+    };
+    let mut r = rng(0);
+    let low = b
+        .evaluator
+        .evaluate_trial(&trial(Some(12.0)), &TabCell(0), &mut r)
+        .unwrap();
+    assert_eq!(low.val_acc, 63.364);
+    let full = b
+        .evaluator
+        .evaluate_trial(&trial(None), &TabCell(0), &mut r);
+    assert_eq!(full.unwrap().val_acc, t.objective()[0]);
+    assert!(b
+        .evaluator
+        .evaluate_trial(&trial(Some(7.0)), &TabCell(0), &mut r)
+        .is_err());
+    // Without levels: one fidelity.
+    assert!(shipped("nb101_subset500.tabular.toml")
+        .evaluator
+        .fidelities()
+        .is_empty());
+}
+
+#[test]
+fn fidelity_level_errors_name_the_key() {
+    let csv = "ops,acc,acc12,t\na b,1,0.5,10\n";
+    let desc = |levels: &str| {
+        format!("{SEQ_DESC}cost = \"t\"\n[fidelity]\nfull = 200\n{levels}")
+            .replacen("[[architecture]]", "cost = \"t\"\n[[architecture]]", 1)
+            .replace("cost = \"t\"\n[fidelity]", "[fidelity]")
+    };
+    let level = |v: &str, extra: &str| {
+        format!("[[fidelity.levels]]\nvalue = {v}\nobjective = \"acc12\"\n{extra}\n")
+    };
+    let cases = [
+        (
+            level("12", "cost_scale = 0.06").replace("acc12", "nope"),
+            vec!["missing column `nope`", "fidelity.levels objective"],
+        ),
+        (
+            level("300", "cost_scale = 0.06"),
+            vec!["increasing order", "200"],
+        ),
+        (
+            level("12", "cost_scale = 0.06") + &level("6", "cost_scale = 0.03"),
+            vec!["increasing order", "12 comes before 6"],
+        ),
+        (level("12", ""), vec!["exactly one of `cost`", "value = 12"]),
+        (
+            level("12", "cost_scale = -1"),
+            vec!["cost_scale", "positive"],
+        ),
+    ];
+    for (levels, wants) in cases {
+        let (_dir, b) = load(csv, &desc(&levels));
+        let e = b.unwrap_err().to_string();
+        for w in wants {
+            assert!(e.contains(w), "{w:?} not in {e}");
+        }
+        assert!(!e.contains('\n'), "one line: {e}");
+    }
+    let (_dir, b) = load(csv, &desc(&level("12", "cost_scale = 0.5")));
+    let b = b.unwrap();
+    assert_eq!(b.table().fidelities(), vec![12.0, 200.0]);
+    assert_eq!(b.table().at_level(12.0, 0), Some((0.5, None, 5.0)));
+}

@@ -67,6 +67,11 @@ pub struct TrainingConfig {
     pub cells_per_stage: usize,
     /// Training epochs (default 5).
     pub epochs: usize,
+    /// Cheaper fidelities for a `[scheduler]`: epoch counts, ascending, each below `epochs`
+    /// (default none). A promoted cell continues its training from the lower rung's checkpoint,
+    /// under the learning-rate schedule of all `epochs`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fidelity_epochs: Vec<usize>,
     /// Mini-batch size (default 64). The last, smaller batch of an epoch is kept.
     pub batch_size: usize,
     /// Initial learning rate, decayed to 0 by a cosine schedule over all steps (default 0.1).
@@ -104,6 +109,7 @@ impl Default for TrainingConfig {
             channels: 8,
             cells_per_stage: 1,
             epochs: 5,
+            fidelity_epochs: Vec::new(),
             batch_size: 64,
             lr: 0.1,
             momentum: 0.9,
@@ -144,6 +150,22 @@ impl TrainingConfig {
             return err(
                 "cells_per_stage",
                 format!("must be in 1..=16, got {}", self.cells_per_stage),
+            );
+        }
+        if let Some(w) = self
+            .fidelity_epochs
+            .iter()
+            .chain([&self.epochs])
+            .collect::<Vec<_>>()
+            .windows(2)
+            .find(|w| w[0] >= w[1] || *w[0] == 0)
+        {
+            return err(
+                "fidelity_epochs",
+                format!(
+                    "must be in increasing order, from 1, each below `epochs` ({}), but {} comes before {}",
+                    self.epochs, w[0], w[1]
+                ),
             );
         }
         if !(1..=10_000).contains(&self.epochs) {
@@ -215,6 +237,19 @@ impl TrainingConfig {
             );
         }
         Ok(())
+    }
+
+    /// The fidelities a `[scheduler]` may use: `fidelity_epochs` then `epochs` (empty without
+    /// `fidelity_epochs`: one fidelity).
+    pub fn fidelities(&self) -> Vec<f64> {
+        if self.fidelity_epochs.is_empty() {
+            return Vec::new();
+        }
+        self.fidelity_epochs
+            .iter()
+            .chain([&self.epochs])
+            .map(|&e| e as f64)
+            .collect()
     }
 
     /// The SHA-256 (hex) of the canonical JSON of every field that can change a result (all

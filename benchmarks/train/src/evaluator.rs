@@ -3,12 +3,20 @@
 use crate::config::{canonical_json, sha256_hex, DataOrder, TrainingConfig, TrainingConfigError};
 use crate::images::{self, Splits};
 use crate::network::CellGraph;
-use crate::trainer::{train, TrainError, TrainReport, TrainSeeds};
+use crate::trainer::{train, train_from, Checkpoint, TrainError, TrainReport, TrainSeeds};
 use emprox_benchmarks::evaluator::{EvalFailure, Evaluator, Outcome};
 use emprox_benchmarks::nb201::Cell;
 use emprox_benchmarks::seed;
 use emprox_benchmarks::DataError;
 use std::sync::Arc;
+
+pub use emprox_benchmarks::evaluator::CHECKPOINT_DIR;
+
+/// Whether `name` is a file [`TrainingEvaluator`] writes in [`CHECKPOINT_DIR`] (a checkpoint,
+/// or its temporary file while it is written).
+pub fn is_checkpoint_file(name: &str) -> bool {
+    name.strip_suffix(".tmp").unwrap_or(name).ends_with(".ckpt")
+}
 
 /// Why a [`TrainingEvaluator`] could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -150,32 +158,109 @@ impl TrainingEvaluator {
 
     /// Trains `cell` with trial seed `seed` and turns the report into an [`Outcome`].
     pub fn evaluate_seed(&self, cell: &CellGraph, seed: u64) -> Result<Outcome, EvalFailure> {
-        match self.train(cell, seed) {
-            Ok(r) => Ok(Outcome {
-                val_acc: r.val_acc,
-                test_acc: Some(r.test_acc),
-                cost_seconds: r.total_seconds,
-                extras: vec![
-                    ("params".into(), r.params as f64),
-                    ("final_train_loss".into(), r.final_train_loss),
-                    (
-                        "images_per_second".into(),
-                        r.images_seen as f64 / r.train_seconds.max(1e-9),
-                    ),
-                ],
-            }),
-            Err(e) => {
-                let cost_seconds = match &e {
-                    TrainError::Diverged { seconds, .. } | TrainError::Candle { seconds, .. } => {
-                        *seconds
-                    }
-                };
-                Err(EvalFailure {
-                    reason: e.to_string(),
-                    cost_seconds,
-                })
-            }
+        self.train(cell, seed)
+            .map(|r| self.outcome(&r))
+            .map_err(|e| self.failure(e))
+    }
+
+    /// The outcome of a training.
+    fn outcome(&self, r: &TrainReport) -> Outcome {
+        Outcome {
+            val_acc: r.val_acc,
+            test_acc: Some(r.test_acc),
+            cost_seconds: r.total_seconds,
+            extras: vec![
+                ("params".into(), r.params as f64),
+                ("final_train_loss".into(), r.final_train_loss),
+                (
+                    "images_per_second".into(),
+                    r.images_seen as f64 / r.train_seconds.max(1e-9),
+                ),
+            ],
         }
+    }
+
+    /// A failed training, with the seconds it took.
+    fn failure(&self, e: TrainError) -> EvalFailure {
+        let cost_seconds = match &e {
+            TrainError::Diverged { seconds, .. } | TrainError::Candle { seconds, .. } => *seconds,
+        };
+        EvalFailure {
+            reason: e.to_string(),
+            cost_seconds,
+        }
+    }
+}
+
+impl TrainingEvaluator {
+    /// Trains `cell` (trial seed `seed`) up to `epochs`, continuing from the checkpoint of the
+    /// highest lower fidelity in `dir`, if any, and keeping its own there (written atomically)
+    /// when it may be promoted further.
+    pub fn train_to(
+        &self,
+        cell: &CellGraph,
+        seed: u64,
+        epochs: usize,
+        dir: &std::path::Path,
+    ) -> Result<Outcome, EvalFailure> {
+        let seeds = self.seeds(cell, seed);
+        let key = &sha256_hex(
+            canonical_json(&serde_json::json!({
+                "arch": cell.to_string(),
+                "config": self.config_hash,
+                "seed": seed,
+            }))
+            .as_bytes(),
+        )[..16];
+        let path = |e: usize| dir.join(format!("{key}-e{e}.ckpt"));
+        let fail = |reason: String| EvalFailure {
+            reason,
+            cost_seconds: 0.0,
+        };
+        // A checkpoint that does not read whole is not used (the rung is trained again).
+        let from = self
+            .config
+            .fidelity_epochs
+            .iter()
+            .rev()
+            .filter(|&&e| e < epochs)
+            .find_map(|&e| {
+                let bytes = std::fs::read(path(e)).ok()?;
+                Checkpoint::from_bytes(&bytes).filter(|c| c.epoch == e)
+            });
+        let run = || {
+            train_from(
+                cell,
+                &self.config,
+                &self.splits,
+                seeds,
+                epochs,
+                from.as_ref(),
+            )
+        };
+        let done = if rayon::current_thread_index().is_some() {
+            run()
+        } else {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(self.config.threads)
+                .build()
+                .map_err(|e| fail(format!("cannot start a training thread: {e}")))?
+                .install(run)
+        };
+        let (report, checkpoint) = done.map_err(|e| self.failure(e))?;
+        if epochs < self.config.epochs {
+            std::fs::create_dir_all(dir)
+                .and_then(|_| {
+                    emprox_benchmarks::fsutil::write_atomic(&path(epochs), &checkpoint.to_bytes())
+                })
+                .map_err(|e| {
+                    fail(format!(
+                        "cannot write the checkpoint {}: {e}",
+                        path(epochs).display()
+                    ))
+                })?;
+        }
+        Ok(self.outcome(&report))
     }
 }
 
@@ -183,5 +268,25 @@ impl Evaluator<Cell> for TrainingEvaluator {
     fn evaluate(&self, cell: &Cell, rng: &mut dyn rand::RngCore) -> Result<Outcome, EvalFailure> {
         let seed = rng.next_u64();
         self.evaluate_seed(&cell.into(), seed)
+    }
+
+    /// At `fidelity` epochs (a `[scheduler]` trial): continued from the lower rung's
+    /// checkpoint in the run folder's [`CHECKPOINT_DIR`].
+    fn evaluate_trial(
+        &self,
+        trial: &emprox_benchmarks::evaluator::TrialContext,
+        cell: &Cell,
+        rng: &mut dyn rand::RngCore,
+    ) -> Result<Outcome, EvalFailure> {
+        let seed = rng.next_u64();
+        let graph: CellGraph = cell.into();
+        match trial.fidelity {
+            Some(f) => self.train_to(&graph, seed, f as usize, &trial.dir.join(CHECKPOINT_DIR)),
+            None => self.evaluate_seed(&graph, seed),
+        }
+    }
+
+    fn fidelities(&self) -> Vec<f64> {
+        self.config.fidelities()
     }
 }

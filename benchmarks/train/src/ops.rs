@@ -36,8 +36,9 @@ impl BatchNorm {
         Ok(Self {
             gamma: p.constant(&format!("{name}.weight"), &[channels], 1.0)?,
             beta: p.constant(&format!("{name}.bias"), &[channels], 0.0)?,
-            running_mean: Var::zeros(channels, DType::F32, &dev)?,
-            running_var: Var::ones(channels, DType::F32, &dev)?,
+            // Checkpoints keep them (`Params::buffers`).
+            running_mean: p.buffer(Var::zeros(channels, DType::F32, &dev)?),
+            running_var: p.buffer(Var::ones(channels, DType::F32, &dev)?),
             channels,
         })
     }

@@ -67,6 +67,96 @@ pub struct TrainSeeds {
     pub order: u64,
 }
 
+/// Where a training stopped: enough to continue it bit for bit (the weights, the optimiser's
+/// momentum buffers, the epoch and step reached; the batch order is replayed from its seed and
+/// the learning-rate schedule is planned for `config.epochs` from the start).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Checkpoint {
+    /// Epochs trained.
+    pub epoch: usize,
+    /// Optimiser steps taken.
+    pub step: usize,
+    /// Every parameter, in creation order, then the batch norms' running estimates.
+    pub params: Vec<Vec<f32>>,
+    /// The momentum buffer of each trainable parameter (none before its first step).
+    pub buffers: Vec<Option<Vec<f32>>>,
+}
+
+const MAGIC: &[u8; 8] = b"EMPXCKP1";
+
+fn put_u64(out: &mut Vec<u8>, x: usize) {
+    out.extend_from_slice(&(x as u64).to_le_bytes());
+}
+
+fn get_u64(rest: &mut &[u8]) -> Option<usize> {
+    let (h, t) = rest.split_first_chunk::<8>()?;
+    *rest = t;
+    usize::try_from(u64::from_le_bytes(*h)).ok()
+}
+
+/// A list of optional vectors: its length, then each as 0 (none) or its length + 1 and its
+/// values.
+fn put_list<'a>(out: &mut Vec<u8>, list: impl ExactSizeIterator<Item = Option<&'a Vec<f32>>>) {
+    put_u64(out, list.len());
+    for v in list {
+        match v {
+            Some(v) => {
+                put_u64(out, v.len() + 1);
+                out.extend(v.iter().flat_map(|x| x.to_le_bytes()));
+            }
+            None => put_u64(out, 0),
+        }
+    }
+}
+
+fn get_list(rest: &mut &[u8]) -> Option<Vec<Option<Vec<f32>>>> {
+    let n = get_u64(rest)?;
+    let mut out = Vec::new();
+    for _ in 0..n {
+        out.push(match get_u64(rest)? {
+            0 => None,
+            l => {
+                let (h, t) = rest.split_at_checked((l - 1).checked_mul(4)?)?;
+                *rest = t;
+                Some(
+                    h.chunks_exact(4)
+                        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                        .collect(),
+                )
+            }
+        });
+    }
+    Some(out)
+}
+
+impl Checkpoint {
+    /// The checkpoint as bytes (little-endian; read back by [`Checkpoint::from_bytes`]).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = MAGIC.to_vec();
+        put_u64(&mut out, self.epoch);
+        put_u64(&mut out, self.step);
+        put_list(&mut out, self.params.iter().map(Some));
+        put_list(&mut out, self.buffers.iter().map(Option::as_ref));
+        out
+    }
+
+    /// Reads [`Checkpoint::to_bytes`]' output (`None`: not a whole checkpoint).
+    pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
+        let mut rest = bytes.strip_prefix(MAGIC)?;
+        let (epoch, step) = (get_u64(&mut rest)?, get_u64(&mut rest)?);
+        let params = get_list(&mut rest)?
+            .into_iter()
+            .collect::<Option<Vec<_>>>()?;
+        let buffers = get_list(&mut rest)?;
+        rest.is_empty().then_some(Checkpoint {
+            epoch,
+            step,
+            params,
+            buffers,
+        })
+    }
+}
+
 /// Trains `cell` on `splits` under `config`; a pure function of its arguments apart from the
 /// times reported.
 pub fn train(
@@ -75,6 +165,22 @@ pub fn train(
     splits: &Splits,
     seeds: TrainSeeds,
 ) -> Result<TrainReport, TrainError> {
+    train_from(cell, config, splits, seeds, config.epochs, None).map(|(r, _)| r)
+}
+
+/// [`train`] from `from` (a checkpoint of the same cell, config and seeds; `None`: from the
+/// start) up to epoch `until` (at most `config.epochs`), under the learning-rate schedule of
+/// the whole `config.epochs`: training to `until` in several such pieces gives, bit for bit,
+/// what one piece gives. The report counts this piece's images and seconds; the checkpoint
+/// continues it.
+pub fn train_from(
+    cell: &CellGraph,
+    config: &TrainingConfig,
+    splits: &Splits,
+    seeds: TrainSeeds,
+    until: usize,
+    from: Option<&Checkpoint>,
+) -> Result<(TrainReport, Checkpoint), TrainError> {
     let start = Instant::now();
     let candle_err = |e: candle_core::Error| TrainError::Candle {
         message: e.to_string(),
@@ -97,6 +203,26 @@ pub fn train(
         .map(|(_, v)| v.clone())
         .collect();
     let mut sgd = Sgd::new(config);
+    // What a checkpoint holds: the trainable parameters and the running estimates.
+    let state: Vec<Var> = vars.iter().chain(net.params().buffers()).cloned().collect();
+    let start_epoch = from.map_or(0, |c| c.epoch);
+    if let Some(c) = from {
+        let bad = |what: &str| TrainError::Candle {
+            message: format!("the checkpoint does not fit this network: {what}"),
+            seconds: start.elapsed().as_secs_f64(),
+        };
+        if c.params.len() != state.len() || c.buffers.len() != vars.len() || c.epoch >= until {
+            return Err(bad("parameter count or epoch"));
+        }
+        for (v, p) in state.iter().zip(&c.params) {
+            if p.len() != v.elem_count() {
+                return Err(bad("a parameter's size"));
+            }
+            v.set(&Tensor::from_vec(p.clone(), v.shape(), &Device::Cpu).map_err(candle_err)?)
+                .map_err(candle_err)?;
+        }
+        sgd.buffers = c.buffers.clone();
+    }
     let mut order_rng = seed::stream(seeds.order, "batches");
     let mut augment = config.augment.then(|| seed::stream(seeds.order, "augment"));
     let n_train = match config.max_train_images {
@@ -105,13 +231,23 @@ pub fn train(
     };
     let batches_per_epoch = n_train.div_ceil(config.batch_size);
     let total_steps = batches_per_epoch * config.epochs;
-    let mut step = 0;
+    let mut step = from.map_or(0, |c| c.step);
     let mut final_loss = f64::NAN;
-    for epoch in 0..config.epochs {
+    for epoch in 0..until {
         let mut idx: Vec<usize> = (0..splits.train.len()).collect();
         for i in (1..idx.len()).rev() {
             let j = order_rng.random_range(0..=i);
             idx.swap(i, j);
+        }
+        if epoch < start_epoch {
+            // Trained before the checkpoint: only its batch order and augmentations are
+            // drawn again.
+            if let Some(rng) = augment.as_mut() {
+                for _ in 0..n_train {
+                    shift_and_flip(&splits.train, rng);
+                }
+            }
+            continue;
         }
         idx.truncate(n_train);
         let mut loss_sum = 0.0;
@@ -151,16 +287,28 @@ pub fn train(
     let eval_batch = config.batch_size.clamp(64, 256);
     let val_acc = accuracy(&net, &splits.val, eval_batch).map_err(candle_err)?;
     let test_acc = accuracy(&net, &splits.test, eval_batch).map_err(candle_err)?;
-    Ok(TrainReport {
+    let params = state
+        .iter()
+        .map(|v| v.as_tensor().flatten_all()?.to_vec1::<f32>())
+        .collect::<candle_core::Result<Vec<_>>>()
+        .map_err(candle_err)?;
+    let checkpoint = Checkpoint {
+        epoch: until,
+        step,
+        params,
+        buffers: std::mem::take(&mut sgd.buffers),
+    };
+    let report = TrainReport {
         val_acc,
         test_acc,
         final_train_loss: final_loss,
         params: net.params().count(),
         steps: step,
-        images_seen: n_train * config.epochs,
+        images_seen: n_train * (until - start_epoch),
         train_seconds,
         total_seconds: start.elapsed().as_secs_f64(),
-    })
+    };
+    Ok((report, checkpoint))
 }
 
 /// The name of the first parameter holding a NaN or infinite value.
@@ -194,14 +342,11 @@ fn augmented_batch(
     rng: &mut seed::Rng,
 ) -> candle_core::Result<Tensor> {
     let (c, h, w) = (set.channels, set.height, set.width);
-    let (ph, pw) = ((h / 8).max(1) as i64, (w / 8).max(1) as i64);
     let s = set.values_per_image();
     let mut v = vec![0f32; idx.len() * s];
     for (out, &i) in v.chunks_mut(s).zip(idx) {
         let img = &set.pixels[i * s..(i + 1) * s];
-        let dy = rng.random_range(-ph..=ph);
-        let dx = rng.random_range(-pw..=pw);
-        let flip = rng.random_bool(0.5);
+        let (dy, dx, flip) = shift_and_flip(set, rng);
         for ch in 0..c {
             for y in 0..h as i64 {
                 let sy = y + dy;
@@ -219,6 +364,17 @@ fn augmented_batch(
         }
     }
     Tensor::from_vec(v, (idx.len(), c, h, w), &Device::Cpu)
+}
+
+/// One image's augmentation: a shift of up to an eighth of each side, and a mirror flip.
+fn shift_and_flip(set: &Images, rng: &mut seed::Rng) -> (i64, i64, bool) {
+    let (ph, pw) = (
+        (set.height / 8).max(1) as i64,
+        (set.width / 8).max(1) as i64,
+    );
+    let dy = rng.random_range(-ph..=ph);
+    let dx = rng.random_range(-pw..=pw);
+    (dy, dx, rng.random_bool(0.5))
 }
 
 #[allow(clippy::too_many_arguments)]

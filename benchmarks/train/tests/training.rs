@@ -137,3 +137,71 @@ fn the_config_hash_in_cache_keys_ignores_threads_only() {
     assert_ne!(k, quick(2, 64).hash());
     assert_ne!(k, quick(1, 32).hash());
 }
+
+/// Epochs as fidelity: training to 5 epochs in rungs of 1, 2 and 5 (each continuing the
+/// previous rung's checkpoint, read back from disk) gives, bit for bit, the accuracies, the
+/// loss and the weights of one uninterrupted 5-epoch training; the lower rungs differ from it.
+#[test]
+fn rung_continuation_equals_one_uninterrupted_training_bit_for_bit() {
+    use emprox_benchmarks::evaluator::TrialContext;
+    use emprox_train::trainer::{train_from, Checkpoint};
+    let cell: Cell = CONV_CELL.parse().unwrap();
+    let config = TrainingConfig {
+        fidelity_epochs: vec![1, 2],
+        ..quick(5, 320)
+    };
+    let ev = TrainingEvaluator::new(config.clone()).unwrap();
+    assert_eq!(ev.fidelities(), vec![1.0, 2.0, 5.0]);
+    let seeds = ev.seeds(&cell, 7);
+    let (whole, whole_ckpt) = train_from(&cell, &config, ev.splits(), seeds, 5, None).unwrap();
+    // The plain training is the same one.
+    let plain = ev.train(&cell, 7).unwrap();
+    assert_eq!(plain.val_acc.to_bits(), whole.val_acc.to_bits());
+
+    let dir = tempfile::tempdir().unwrap();
+    let trial = |fidelity: f64| TrialContext {
+        dir: dir.path().to_path_buf(),
+        query: 1,
+        fidelity: Some(fidelity),
+    };
+    // The evaluator draws the trial seed from its rng: 7 each time.
+    struct Seven;
+    impl rand::RngCore for Seven {
+        fn next_u32(&mut self) -> u32 {
+            7
+        }
+        fn next_u64(&mut self) -> u64 {
+            7
+        }
+        fn fill_bytes(&mut self, d: &mut [u8]) {
+            d.fill(0)
+        }
+    }
+    let one = ev.evaluate_trial(&trial(1.0), &cell, &mut Seven).unwrap();
+    let two = ev.evaluate_trial(&trial(2.0), &cell, &mut Seven).unwrap();
+    let five = ev.evaluate_trial(&trial(5.0), &cell, &mut Seven).unwrap();
+    assert_eq!(five.val_acc.to_bits(), whole.val_acc.to_bits());
+    assert_eq!(five.test_acc, Some(whole.test_acc));
+    let loss = |o: &emprox_benchmarks::evaluator::Outcome| o.extras[1].1;
+    assert_eq!(loss(&five).to_bits(), whole.final_train_loss.to_bits());
+    assert_ne!((one.val_acc, loss(&one)), (five.val_acc, loss(&five)));
+    assert_ne!(loss(&two), loss(&five));
+    // The checkpoints on disk: epochs 1 and 2 (a full training is never continued), each the
+    // state of an uninterrupted training stopped there.
+    let ckpts = dir.path().join("checkpoints");
+    let files: Vec<String> = std::fs::read_dir(&ckpts)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(files.len(), 2, "{files:?}");
+    let (_, at2) = train_from(&cell, &config, ev.splits(), seeds, 2, None).unwrap();
+    let two_on_disk = files.iter().find(|f| f.ends_with("-e2.ckpt")).unwrap();
+    let read = Checkpoint::from_bytes(&std::fs::read(ckpts.join(two_on_disk)).unwrap());
+    assert_eq!(read.as_ref(), Some(&at2));
+    // And continuing the in-memory checkpoint gives the whole training's weights.
+    let (_, cont) = train_from(&cell, &config, ev.splits(), seeds, 5, Some(&at2)).unwrap();
+    assert_eq!(cont, whole_ckpt);
+    // A torn checkpoint is not read.
+    let bytes = at2.to_bytes();
+    assert!(Checkpoint::from_bytes(&bytes[..bytes.len() - 3]).is_none());
+}

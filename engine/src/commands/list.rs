@@ -5,6 +5,7 @@
 use crate::compare::{Comparison, Entry};
 use crate::config::{Budget, SearchSettings};
 use crate::pipeline::filter::FilterConfig;
+use crate::pipeline::scheduler::{SchedulerConfig, SchedulerKind};
 use emprox_benchmarks::command::CommandConfig;
 use emprox_benchmarks::declared::{
     DimensionConfig, JoinConfig, SpaceConfig, DEFAULT_LEVELS, DEFAULT_STEP,
@@ -64,7 +65,11 @@ pub fn listing() -> String {
     );
     line(
         out,
-        "      test, cost, iso_key, extras, [[architecture]] column, separator, choices",
+        "      test, cost, iso_key, extras, [[architecture]] column, separator, choices,",
+    );
+    line(
+        out,
+        "      [fidelity] full, [[fidelity.levels]] value, objective, test, cost | cost_scale (for a [scheduler])",
     );
     line(
         out,
@@ -122,6 +127,22 @@ pub fn listing() -> String {
             "ehvi (greedy expected improvement over the ensemble's spread)".into(),
         ],
     );
+    let kinds: Vec<String> = SchedulerKind::ALL.iter().map(|k| k.name()).collect();
+    line(
+        out,
+        &format!(
+            "scheduler ([scheduler], multi-fidelity; a table's [fidelity] levels or train's fidelity_epochs): type = {}",
+            kinds.join(" | ")
+        ),
+    );
+    wrapped(
+        out,
+        "             ",
+        &defaults(&SchedulerConfig::default())
+            .into_iter()
+            .filter(|k| !k.starts_with("type "))
+            .collect::<Vec<_>>(),
+    );
     line(
         out,
         "evaluators ([evaluator] type; default: nasbench201, a lookup in the [benchmark] table):",
@@ -141,7 +162,7 @@ pub fn listing() -> String {
     );
     let command: CommandConfig =
         toml::from_str("command = [\"PROGRAM\"]").expect("a command list is a valid table");
-    line(out, "  command    workers = 1, cache = <none>; [evaluator.command] (placeholders {arch} {index} {seed} {spec} {values_json}; any benchmark, tabular included):");
+    line(out, "  command    workers = 1, cache = <none>; [evaluator.command] (placeholders {arch} {index} {seed} {spec} {values_json}, with fidelities {fidelity} {checkpoint_dir}; any benchmark, tabular included):");
     wrapped(out, "             ", &defaults(&command));
     let slurm: SlurmConfig =
         toml::from_str("command = [\"PROGRAM\"]").expect("a command list is a valid table");
@@ -289,6 +310,8 @@ mod tests {
             "log_range",
             "when",
             "values_json",
+            "successive_halving",
+            "min_fidelity",
         ] {
             assert!(text.contains(key), "{key} missing");
         }

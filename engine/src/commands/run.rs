@@ -267,6 +267,9 @@ fn summary_text(
     if let Some(f) = summary.fronts() {
         let _ = writeln!(text, "{}", crate::commands::show::fronts_text(&f, out));
     }
+    if let Some(f) = crate::commands::show::fidelity_text(summary) {
+        let _ = writeln!(text, "{f}");
+    }
     if summary.failed > 0 {
         let n: u64 = summary.runs.iter().map(|r| r.queries).sum();
         let _ = writeln!(

@@ -33,12 +33,14 @@ impl Replay {
     }
 
     /// The journaled result of query `query` (1-based), which the run proposes as the cell
-    /// (`index`, `arch`); `None` past the end of the journal. A different cell is an error.
+    /// (`index`, `arch`) at `fidelity`; `None` past the end of the journal. A different cell
+    /// or fidelity is an error.
     pub fn result(
         &self,
         query: u64,
         index: Option<u64>,
         arch: &str,
+        fidelity: Option<f64>,
     ) -> Result<Option<Result<Outcome, EvalFailure>>, ReplayError> {
         let Some(t) = query
             .checked_sub(1)
@@ -60,6 +62,15 @@ impl Replay {
                  the journal belongs to another configuration",
                 show(t.index, &t.arch),
                 show(index, arch)
+            )));
+        }
+        if t.fidelity != fidelity {
+            let show = |f: Option<f64>| f.map_or("the full one".into(), |f| f.to_string());
+            return Err(ReplayError(format!(
+                "journal line {query} holds fidelity {} but the run proposes {}: \
+                 the journal belongs to another configuration",
+                show(t.fidelity),
+                show(fidelity)
             )));
         }
         let cost_seconds = t.cost_seconds.unwrap_or(0.0);
@@ -99,6 +110,7 @@ mod tests {
             query,
             index: Some(index),
             arch: format!("cell{index}"),
+            fidelity: None,
             val_acc: val,
             test_acc: val.map(|v| v - 1.0),
             cost_seconds: Some(2.5),
@@ -114,28 +126,39 @@ mod tests {
     fn answers_journaled_queries_and_nothing_after() {
         let r = Replay::new(0, vec![trial(1, 7, Some(90.0)), trial(2, 3, None)]);
         assert_eq!(r.len(), 2);
-        let ok = r.result(1, Some(7), "cell7").unwrap().unwrap().unwrap();
+        let ok = r
+            .result(1, Some(7), "cell7", None)
+            .unwrap()
+            .unwrap()
+            .unwrap();
         assert_eq!(
             (ok.val_acc, ok.test_acc, ok.cost_seconds),
             (90.0, Some(89.0), 2.5)
         );
         assert_eq!(ok.extras, vec![("flops".to_string(), 9.0)]);
-        let failed = r.result(2, Some(3), "cell3").unwrap().unwrap().unwrap_err();
+        let failed = r
+            .result(2, Some(3), "cell3", None)
+            .unwrap()
+            .unwrap()
+            .unwrap_err();
         assert_eq!((failed.reason.as_str(), failed.cost_seconds), ("boom", 2.5));
-        assert!(r.result(3, Some(1), "cell1").unwrap().is_none());
-        assert!(r.result(0, Some(1), "cell1").unwrap().is_none());
-        assert!(Replay::default().result(1, None, "x").unwrap().is_none());
+        assert!(r.result(3, Some(1), "cell1", None).unwrap().is_none());
+        assert!(r.result(0, Some(1), "cell1", None).unwrap().is_none());
+        assert!(Replay::default()
+            .result(1, None, "x", None)
+            .unwrap()
+            .is_none());
     }
 
     #[test]
     fn a_different_cell_or_a_short_run_is_an_error() {
         let r = Replay::new(0, vec![trial(1, 7, Some(90.0)), trial(2, 3, Some(80.0))]);
-        let e = r.result(2, Some(4), "cell4").unwrap_err().to_string();
+        let e = r.result(2, Some(4), "cell4", None).unwrap_err().to_string();
         assert!(
             e.contains("journal line 2 holds cell 3 but the run proposes 4"),
             "{e}"
         );
-        assert!(r.result(1, Some(7), "other").is_err());
+        assert!(r.result(1, Some(7), "other", None).is_err());
         let e = r.finished(1).unwrap_err().to_string();
         assert!(
             e.contains("holds 2 trials but the run stops after 1"),
@@ -144,7 +167,7 @@ mod tests {
         assert!(r.finished(2).is_ok() && r.finished(5).is_ok());
         // Another run's journal.
         let e = Replay::new(1, vec![trial(1, 7, Some(90.0))])
-            .result(1, Some(7), "cell7")
+            .result(1, Some(7), "cell7", None)
             .unwrap_err()
             .to_string();
         assert!(

@@ -17,6 +17,7 @@ use crate::pipeline::filter::Filter;
 use crate::pipeline::mo_rank::MoRank;
 use crate::pipeline::proxy::Proxy;
 use crate::pipeline::replay::{Replay, ReplayError};
+use crate::pipeline::scheduler::{Next, Scheduler};
 use crate::pipeline::stopping::{FailureStreak, StopReason, StoppingCriteria};
 use crate::results::{Best, RunSummary, TrajectoryPoint};
 use emprox_benchmarks::evaluator::{EvalFailure, Goal, Outcome, TrialContext};
@@ -49,6 +50,9 @@ pub enum RunError {
     /// A journal being replayed does not match what the run proposes.
     #[error(transparent)]
     Replay(#[from] ReplayError),
+    /// A `[scheduler]` the evaluator's fidelities do not allow.
+    #[error("{0}")]
+    Scheduler(String),
 }
 
 /// Receives progress events (for a progress bar or logs).
@@ -178,6 +182,12 @@ struct Pending<C> {
     job_seed: u64,
     cache_key: Option<String>,
     started: Instant,
+    /// The fidelity it runs at (`None`: the full one, without a scheduler).
+    fidelity: Option<f64>,
+    /// Its scheduler trial id and rung.
+    sched: Option<(usize, usize)>,
+    /// The cell's first trial (the strategy is told its result), not a promotion.
+    entry: bool,
 }
 
 impl<'a, C: Clone + Send + Sync + 'static> Executor<'a, C> {
@@ -200,10 +210,11 @@ impl<'a, C: Clone + Send + Sync + 'static> Executor<'a, C> {
         })
     }
 
-    fn trial(&self, query: u64) -> TrialContext {
+    fn trial(&self, query: u64, fidelity: Option<f64>) -> TrialContext {
         TrialContext {
             dir: self.dir.to_path_buf(),
             query,
+            fidelity,
         }
     }
 
@@ -214,7 +225,7 @@ impl<'a, C: Clone + Send + Sync + 'static> Executor<'a, C> {
 
     /// Queues `job`: its result is `ready` (replayed, cached), or it is evaluated.
     fn push(&mut self, job: Pending<C>, ready: Option<Done>) {
-        let trial = self.trial(job.query);
+        let trial = self.trial(job.query, job.fidelity);
         match (ready, &mut self.pool) {
             (Some(d), _) => {
                 self.finished.insert(job.query, d);
@@ -234,7 +245,7 @@ impl<'a, C: Clone + Send + Sync + 'static> Executor<'a, C> {
         let done = match &mut self.pool {
             None => {
                 let mut r = seed::Rng::seed_from_u64(job.job_seed);
-                let trial = self.trial(job.query);
+                let trial = self.trial(job.query, job.fidelity);
                 let result = (self.evaluation.evaluator).evaluate_trial(&trial, &job.cell, &mut r);
                 Done {
                     result,
@@ -268,6 +279,8 @@ struct Tally {
     failed: u64,
     best: Option<(Best, u64)>,
     trajectory: Vec<TrajectoryPoint>,
+    /// Simulated seconds per fidelity, in the order first met (with a scheduler).
+    by_fidelity: Vec<(f64, f64)>,
 }
 
 impl Tally {
@@ -279,12 +292,15 @@ impl Tally {
             failed: 0,
             best: None,
             trajectory: Vec::new(),
+            by_fidelity: Vec::new(),
         }
     }
 
     /// Records query `query` on the cell (`index`, `arch`), whose validation accuracy is
-    /// `val` (`None`: failed); `sim_cost` counts towards the simulated seconds. True when the
-    /// cell is the new incumbent.
+    /// `val` (`None`: failed); `sim_cost` counts towards the simulated seconds (and those of
+    /// `fidelity`). Only a trial at the highest fidelity (`top`) may become the incumbent: true
+    /// when it does.
+    #[allow(clippy::too_many_arguments)]
     fn record(
         &mut self,
         query: u64,
@@ -293,10 +309,18 @@ impl Tally {
         val: Option<f64>,
         test: Option<f64>,
         sim_cost: f64,
+        (fidelity, top): (Option<f64>, bool),
     ) -> bool {
         self.queries = query;
         self.sim += sim_cost;
+        if let Some(f) = fidelity {
+            match self.by_fidelity.iter_mut().find(|(g, _)| *g == f) {
+                Some((_, s)) => *s += sim_cost,
+                None => self.by_fidelity.push((f, sim_cost)),
+            }
+        }
         let incumbent = match val {
+            Some(_) if !top => false,
             Some(v) => self
                 .best
                 .as_ref()
@@ -515,6 +539,15 @@ fn run_with<S: SearchSpace + 'static>(
     };
     let replay = Replay::new(spec.run, spec.replay.clone());
     let mut executor = Executor::new(ev, dir)?;
+    let mut scheduler = match exp.scheduler.as_ref().filter(|s| s.active()) {
+        Some(cfg) => {
+            let rungs = cfg
+                .rungs(&ev.evaluator.fidelities())
+                .map_err(RunError::Scheduler)?;
+            Some(Scheduler::new(cfg, rungs))
+        }
+        None => None,
+    };
     let mut chain = Chain {
         strategy,
         filter,
@@ -535,23 +568,47 @@ fn run_with<S: SearchSpace + 'static>(
     loop {
         // Propose until the window is full or the run must stop.
         while reason.is_none() && executor.pending.len() < executor.window() {
+            // The scheduler (if any) asks for a promotion, a new cell at a rung, or a wait.
+            let next = scheduler.as_mut().map(Scheduler::decide);
+            if matches!(next, Some(Next::Wait)) {
+                break;
+            }
+            // A new cell's rung (with a scheduler), or a promotion.
+            let (new_rung, promotion) = match next {
+                Some(Next::Promote { from, cell, rung }) => (None, Some((from, cell, rung))),
+                Some(Next::New(r)) => (Some(r), None),
+                _ => (None, None),
+            };
             reason = stop
                 .reached(submitted, tally.sim, start.elapsed().as_secs_f64())
                 .or_else(|| {
-                    ((chain.dedup.evaluated() + executor.pending.len()) as u64 >= space_size)
+                    (promotion.is_none()
+                        && (chain.dedup.evaluated() + executor.pending.len()) as u64 >= space_size)
                         .then_some(StopReason::Exhausted)
                 });
             if reason.is_some() {
                 break;
             }
-            let phase = |what: Option<&str>| progress.phase(Some(spec.run), what);
-            let (cell, predicted) = match chain.propose(space, submitted, &mut logs, &phase)? {
-                Proposal::New(cell, predicted) => (cell, predicted),
-                Proposal::Repeat => continue,
-                Proposal::Exhausted => {
-                    reason = Some(StopReason::Exhausted);
-                    continue;
+            let (cell, predicted, rung, from) = match promotion {
+                Some((from, cell, rung)) => (cell, None, Some(rung), Some(from)),
+                None => {
+                    let phase = |what: Option<&str>| progress.phase(Some(spec.run), what);
+                    match chain.propose(space, submitted, &mut logs, &phase)? {
+                        Proposal::New(cell, predicted) => (cell, predicted, new_rung, None),
+                        Proposal::Repeat => continue,
+                        Proposal::Exhausted => {
+                            reason = Some(StopReason::Exhausted);
+                            continue;
+                        }
+                    }
                 }
+            };
+            let (sched, fidelity) = match (scheduler.as_mut(), rung) {
+                (Some(s), Some(r)) => (
+                    Some((s.start(cell.clone(), r, from), r)),
+                    Some(s.fidelity(r)),
+                ),
+                _ => (None, None),
             };
             submitted += 1;
             let query = submitted;
@@ -562,14 +619,17 @@ fn run_with<S: SearchSpace + 'static>(
             };
             let started = Instant::now();
             let arch = space.format(&cell);
-            let (ready, cache_key) = match replay.result(query, space.index(&cell), &arch)? {
-                Some(r) => (Some(Done::ready(r, Source::Replayed)), None),
-                None => {
-                    let found = cache::lookup(ev.cache.as_deref(), || ev.key(&arch, job_seed));
-                    let hit = found.hit.map(|o| Done::ready(Ok(o), Source::Cached));
-                    (hit, found.key)
-                }
-            };
+            let (ready, cache_key) =
+                match replay.result(query, space.index(&cell), &arch, fidelity)? {
+                    Some(r) => (Some(Done::ready(r, Source::Replayed)), None),
+                    None => {
+                        // A cheaper fidelity's result is another entry of the cache.
+                        let key = fidelity.map_or_else(|| arch.clone(), |f| format!("{arch}@{f}"));
+                        let found = cache::lookup(ev.cache.as_deref(), || ev.key(&key, job_seed));
+                        let hit = found.hit.map(|o| Done::ready(Ok(o), Source::Cached));
+                        (hit, found.key)
+                    }
+                };
             executor.push(
                 Pending {
                     query,
@@ -578,6 +638,9 @@ fn run_with<S: SearchSpace + 'static>(
                     job_seed,
                     cache_key,
                     started,
+                    fidelity,
+                    sched,
+                    entry: from.is_none(),
                 },
                 ready,
             );
@@ -598,6 +661,13 @@ fn run_with<S: SearchSpace + 'static>(
             Ok(o) => (Some(o.val_acc), o.test_acc, o.cost_seconds, None),
             Err(f) => (None, None, f.cost_seconds, Some(f.reason.clone())),
         };
+        let top = match (&mut scheduler, job.sched) {
+            (Some(s), Some((id, rung))) => {
+                s.finish(id, val.map(|v| chain.score(v)));
+                s.is_top(rung)
+            }
+            _ => true,
+        };
         let incumbent = tally.record(
             job.query,
             index,
@@ -605,6 +675,7 @@ fn run_with<S: SearchSpace + 'static>(
             val,
             test,
             if simulated { cost } else { 0.0 },
+            (job.fidelity.filter(|_| simulated), top),
         );
         if streak.record(val.is_none()) && reason.is_none() {
             reason = Some(StopReason::MaxFailures);
@@ -618,6 +689,7 @@ fn run_with<S: SearchSpace + 'static>(
                 query: job.query,
                 index,
                 arch,
+                fidelity: job.fidelity,
                 val_acc: val,
                 test_acc: test,
                 cost_seconds: simulated.then_some(cost),
@@ -638,8 +710,12 @@ fn run_with<S: SearchSpace + 'static>(
                 cached: done.source == Source::Cached,
             })?;
         }
-        let metrics = done.result.as_ref().map_or(&[][..], |o| &o.extras[..]);
-        chain.tell(space, &cell, val, metrics);
+        // The strategy and the filter learn a cell's score at the rung it entered, once; a
+        // promotion's result goes to the scheduler and the incumbent only.
+        if job.entry {
+            let metrics = done.result.as_ref().map_or(&[][..], |o| &o.extras[..]);
+            chain.tell(space, &cell, val, metrics);
+        }
         let (fit, query) = chain.estimator_seconds();
         tally.point(fit.unwrap_or(0.0) + query.unwrap_or(0.0));
         if let Some(d) = spec.throttle {
@@ -671,6 +747,8 @@ fn run_with<S: SearchSpace + 'static>(
             estimator_query_seconds_total: query,
             // Written with the run's files, from its journal.
             front: None,
+            incumbent_fidelity: scheduler.as_ref().map(|s| s.fidelity(s.top_rung())),
+            sim_seconds_by_fidelity: tally.by_fidelity,
         },
         trajectory: tally.trajectory,
     })
@@ -976,10 +1054,13 @@ mod tests {
     #[test]
     fn the_tally_keeps_the_incumbent_and_counts_failures() {
         let mut t = Tally::new(Goal::Minimize);
-        assert!(t.record(1, Some(4), "d", Some(5.0), Some(6.0), 2.0));
-        assert!(!t.record(2, Some(9), "e", None, None, 1.0));
-        assert!(!t.record(3, Some(1), "f", Some(7.0), None, 0.5));
-        assert!(t.record(4, None, "g", Some(3.0), None, 0.0));
+        let full = (None, true);
+        assert!(t.record(1, Some(4), "d", Some(5.0), Some(6.0), 2.0, full));
+        assert!(!t.record(2, Some(9), "e", None, None, 1.0, full));
+        assert!(!t.record(3, Some(1), "f", Some(7.0), None, 0.5, full));
+        assert!(t.record(4, None, "g", Some(3.0), None, 0.0, full));
+        // A better score at a lower fidelity is never the incumbent.
+        assert!(!t.record(4, None, "h", Some(1.0), None, 0.0, (Some(12.0), false)));
         t.point(0.25);
         assert_eq!((t.queries, t.sim, t.failed), (4, 3.5, 1));
         let (b, at) = t.best.as_ref().unwrap();

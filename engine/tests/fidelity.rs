@@ -1,0 +1,310 @@
+//! Multi-fidelity search (issue 23) on the shipped examples, against known facts of the
+//! NAS-Bench-201 table: every trial is journaled with its fidelity and that level's columns, the
+//! incumbent is a 200-epoch trial, and the schedulers' rungs have the sizes they are set to.
+
+mod common;
+
+use common::{emprox_ok, lines, root, s};
+use emprox_benchmarks::tabular::TabularBenchmark;
+use serde_json::Value;
+
+fn cifar10() -> TabularBenchmark {
+    TabularBenchmark::from_file(&root().join("benchmarks/data/nb201_cifar10.tabular.toml")).unwrap()
+}
+
+fn fidelities(trials: &[Value]) -> Vec<f64> {
+    trials
+        .iter()
+        .map(|t| t["fidelity"].as_f64().unwrap())
+        .collect()
+}
+
+#[test]
+fn asha_journals_each_trial_at_its_level_and_the_incumbent_at_200_epochs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("asha");
+    emprox_ok(&[
+        "run",
+        "examples/nb201_asha_emprox.toml",
+        "--seeds",
+        "2",
+        "--set",
+        "budget.max_sim_seconds=60000",
+        "--out",
+        s(&out),
+        "-q",
+    ]);
+    let table = cifar10();
+    let t = table.table();
+    let summary: Value =
+        serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+    for run in 0..2 {
+        let trials = lines(&out.join(format!("seed-{run}/trials.jsonl")));
+        let mut seen_low = std::collections::HashSet::new();
+        let mut best: Option<f64> = None;
+        let mut sim = 0.0;
+        for tr in &trials {
+            let f = tr["fidelity"].as_f64().unwrap();
+            let row = tr["index"].as_u64().unwrap() as usize;
+            // The tabular space's rows are the file's rows, in NB201 index order.
+            assert_eq!(t.file_row(row), row);
+            let (val, test, cost) = t.at_level(f, row).unwrap();
+            assert_eq!(tr["val_acc"].as_f64(), Some(val));
+            assert_eq!(tr["test_acc"].as_f64(), test);
+            assert_eq!(tr["cost_seconds"].as_f64(), Some(cost));
+            sim += cost;
+            assert!((tr["sim_seconds"].as_f64().unwrap() - sim).abs() < 1e-6);
+            match f {
+                12.0 => {
+                    // A new cell enters at 12 epochs, once; its cost is 12/200 of the full one.
+                    assert!(seen_low.insert(row), "{row} entered twice");
+                    assert!((cost - 0.06 * t.cost().unwrap()[row]).abs() < 1e-9);
+                    assert_eq!(tr["incumbent"], false, "a 12-epoch score is never the best");
+                }
+                200.0 => {
+                    assert!(
+                        seen_low.contains(&row),
+                        "{row} promoted without a 12-epoch trial"
+                    );
+                    let better = best.is_none_or(|b| val > b);
+                    assert_eq!(tr["incumbent"].as_bool(), Some(better));
+                    if better {
+                        best = Some(val);
+                    }
+                }
+                _ => panic!("fidelity {f}"),
+            }
+        }
+        let promoted = trials.iter().filter(|t| t["fidelity"] == 200.0).count();
+        assert!(promoted >= 2, "{promoted}");
+        // The summary names the incumbent's fidelity and splits the seconds by fidelity.
+        let r = &summary["runs"][run];
+        assert_eq!(r["best"]["val_acc"].as_f64(), best);
+        assert_eq!(r["incumbent_fidelity"].as_f64(), Some(200.0));
+        let by: f64 = r["sim_seconds_by_fidelity"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p[1].as_f64().unwrap())
+            .sum();
+        assert!((by - r["sim_seconds"].as_f64().unwrap()).abs() < 1e-6);
+        assert!(r["sim_seconds"].as_f64().unwrap() >= 60000.0);
+        // The trajectory starts at the first 200-epoch result.
+        let traj = std::fs::read_to_string(out.join(format!("seed-{run}/trajectory.csv"))).unwrap();
+        let first: Vec<&str> = traj.lines().nth(1).unwrap().split(',').collect();
+        let q = trials.iter().position(|t| t["fidelity"] == 200.0).unwrap() + 1;
+        assert_eq!(first[0], q.to_string());
+    }
+    // `show` says where the incumbent comes from and splits the seconds by fidelity.
+    let shown = String::from_utf8(emprox_ok(&["show", s(&out)]).stdout).unwrap();
+    assert!(
+        shown.contains("incumbent chosen among fidelity 200 trials only"),
+        "{shown}"
+    );
+    let runs = summary["runs"].as_array().unwrap();
+    let low: f64 = runs
+        .iter()
+        .map(|r| r["sim_seconds_by_fidelity"][0][1].as_f64().unwrap())
+        .sum::<f64>()
+        / 2.0;
+    let low = format!("{low:.0}");
+    let low = format!("{},{}", &low[..low.len() - 3], &low[low.len() - 3..]);
+    assert!(
+        shown.contains(&format!("12: {low} (")),
+        "{low} not in {shown}"
+    );
+}
+
+/// The three comparison files run the same experiments (only the budget, scaled by the dataset's
+/// mean 200-epoch time, and the proxy column differ), and the CIFAR-10 one runs with the
+/// rungs its schedulers are set to.
+#[test]
+fn fidelity_comparisons_agree_and_their_schedulers_fill_their_rungs() {
+    let read = |f: &str| -> toml::Table {
+        toml::from_str(&std::fs::read_to_string(root().join("examples").join(f)).unwrap()).unwrap()
+    };
+    let c10 = read("compare_nb201_fidelity.toml");
+    let mean_time = |k: &str| {
+        let b = TabularBenchmark::from_file(
+            &root().join(format!("benchmarks/data/nb201_{k}.tabular.toml")),
+        )
+        .unwrap();
+        let c = b.table().cost().unwrap();
+        c.iter().sum::<f64>() / c.len() as f64
+    };
+    let budget = |t: &toml::Table| t["budget"]["max_sim_seconds"].as_integer().unwrap() as f64;
+    for (k, code) in [("cifar100", "c100"), ("imagenet16-120", "in16")] {
+        let other = read(&format!("compare_nb201_fidelity_{k}.toml"));
+        let text = serde_json::to_string(&other["experiments"]).unwrap();
+        assert_eq!(
+            text.replace(&format!("{code}_params_M"), "c10_params_M"),
+            serde_json::to_string(&c10["experiments"]).unwrap(),
+            "{k}"
+        );
+        let scaled = budget(&c10) * mean_time(k) / mean_time("cifar10");
+        assert!((budget(&other) - scaled).abs() <= 1.0, "{k}: {}", scaled);
+    }
+
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("c");
+    emprox_ok(&[
+        "compare",
+        "examples/compare_nb201_fidelity.toml",
+        "--seeds",
+        "1",
+        "--out",
+        s(&out),
+        "-q",
+    ]);
+    let journal =
+        |label: &str| lines(&out.join(format!("nb201-cifar10/{label}/seed-0/trials.jsonl")));
+    // SH: 81 cells at 12 epochs, then the best 9 of them at 200, bracket after bracket.
+    let sh = journal("SH");
+    let f = fidelities(&sh);
+    assert_eq!(f[..90], [vec![12.0; 81], vec![200.0; 9]].concat()[..]);
+    let val = |t: &Value| t["val_acc"].as_f64().unwrap();
+    let mut low: Vec<&Value> = sh[..81].iter().collect();
+    low.sort_by(|a, b| val(b).total_cmp(&val(a)));
+    let top: Vec<&Value> = low[..9].to_vec();
+    for (p, want) in sh[81..90].iter().zip(top) {
+        assert_eq!(p["index"], want["index"], "promoted best first");
+    }
+    // Hyperband (eta 3, two rungs): 3 cells at 12 epochs and the best at 200, then 2 cells
+    // straight at 200, again and again.
+    let hb = fidelities(&journal("Hyperband"));
+    assert_eq!(
+        hb[..12],
+        [12.0, 12.0, 12.0, 200.0, 200.0, 200.0].repeat(2)[..]
+    );
+    // Runs without a scheduler journal no fidelity.
+    assert!(journal("RS").iter().all(|t| t.get("fidelity").is_none()));
+}
+
+/// Hyperband over `train` epochs on the shipped digits: a run cut right after a rung's trials
+/// (before the promotions, which continue checkpoints on disk) resumes to the journal of the
+/// uninterrupted run, bit for bit.
+#[test]
+fn hyperband_over_epochs_resumes_from_its_checkpoints_to_the_same_journal() {
+    let tmp = tempfile::tempdir().unwrap();
+    let full = tmp.path().join("full");
+    let args = |out: &std::path::Path| {
+        let mut a: Vec<String> = [
+            "run",
+            "examples/train_digits_hyperband.toml",
+            "--set",
+            "budget.max_queries=10",
+            "--set",
+            "evaluator.training.epochs=3",
+            "--set",
+            "evaluator.training.fidelity_epochs=[1]",
+            "--set",
+            "evaluator.training.max_train_images=256",
+            "--set",
+            "evaluator.training.channels=4",
+            "-q",
+            "--out",
+        ]
+        .map(String::from)
+        .to_vec();
+        a.push(s(out).to_string());
+        a
+    };
+    let a = args(&full);
+    emprox_ok(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    let journal = std::fs::read_to_string(full.join("seed-0/trials.jsonl")).unwrap();
+    let trials = lines(&full.join("seed-0/trials.jsonl"));
+    // eta 3 over 1 and 3 epochs: 3 cells at 1 epoch, the best continued to 3; 2 cells at 3.
+    assert_eq!(fidelities(&trials)[..6], [1.0, 1.0, 1.0, 3.0, 3.0, 3.0]);
+    let best = (0..3)
+        .max_by(|&a, &b| {
+            let v = |i: usize| trials[i]["val_acc"].as_f64().unwrap();
+            v(a).total_cmp(&v(b)).then(b.cmp(&a))
+        })
+        .unwrap();
+    assert_eq!(trials[3]["index"], trials[best]["index"]);
+    let ckpts = std::fs::read_dir(full.join("seed-0/checkpoints"))
+        .unwrap()
+        .count();
+    assert!(ckpts >= 3, "{ckpts} checkpoints");
+    // Cut after the first rung (3 lines) and resume: the promotion continues the checkpoint.
+    let cut = tmp.path().join("cut");
+    std::fs::create_dir_all(cut.join("seed-0/checkpoints")).unwrap();
+    for f in ["config.resolved.toml", "run.json"] {
+        std::fs::copy(full.join(f), cut.join(f)).unwrap();
+    }
+    for e in std::fs::read_dir(full.join("seed-0/checkpoints")).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), cut.join("seed-0/checkpoints").join(e.file_name())).unwrap();
+    }
+    let head: String = journal.split_inclusive('\n').take(3).collect();
+    std::fs::write(cut.join("seed-0/trials.jsonl"), head).unwrap();
+    emprox_ok(&["resume", s(&cut), "-q"]);
+    assert_eq!(
+        std::fs::read_to_string(cut.join("seed-0/trials.jsonl")).unwrap(),
+        journal
+    );
+    // --overwrite deletes the checkpoints with the run's other files.
+    let o = a
+        .iter()
+        .map(String::as_str)
+        .chain(["--overwrite"])
+        .collect::<Vec<_>>();
+    emprox_ok(&o);
+}
+
+/// A command with `fidelities`: successive halving passes each rung in `{fidelity}` and a folder
+/// per cell in `{checkpoint_dir}`; the example script continues its lower rung's checkpoint, so
+/// that a promoted cell's 9-epoch score is the one training it in one go gives. A run cut after
+/// the first rung resumes to the same journal, and `--overwrite` removes the checkpoint folders.
+#[test]
+fn a_command_continues_its_checkpoint_when_promoted() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("sh");
+    let run = |extra: &[&str]| {
+        let mut a = vec![
+            "run",
+            "examples/command_fidelity_sh.toml",
+            "-q",
+            "--out",
+            s(&out),
+        ];
+        a.extend_from_slice(extra);
+        emprox_ok(&a);
+    };
+    run(&[]);
+    let journal = std::fs::read_to_string(out.join("seed-0/trials.jsonl")).unwrap();
+    let trials = lines(&out.join("seed-0/trials.jsonl"));
+    let f = fidelities(&trials);
+    assert_eq!(
+        f[..13],
+        [vec![1.0; 9], vec![3.0; 3], vec![9.0]].concat()[..]
+    );
+    // The 9-epoch trial, trained again in one go in a fresh folder, gives the same score.
+    let top = &trials[12];
+    let fresh = tmp.path().join("fresh");
+    std::fs::create_dir_all(&fresh).unwrap();
+    let o = std::process::Command::new("python3")
+        .arg(root().join("examples/fidelity_command.py"))
+        .args([top["arch"].as_str().unwrap(), "9", s(&fresh)])
+        .output()
+        .unwrap();
+    let line: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(line["val_acc"], top["val_acc"]);
+    assert_eq!(line["epochs_trained_now"], 9);
+    assert_eq!(top["incumbent"], true);
+    // Cut after the first rung and resume: the promotions continue the checkpoints.
+    let text: String = journal.split_inclusive('\n').take(9).collect();
+    std::fs::write(out.join("seed-0/trials.jsonl"), text).unwrap();
+    std::fs::remove_file(out.join("summary.json")).unwrap();
+    emprox_ok(&["resume", s(&out), "-q"]);
+    assert_eq!(
+        std::fs::read_to_string(out.join("seed-0/trials.jsonl")).unwrap(),
+        journal
+    );
+    // Every checkpoint folder is the run's: --overwrite deletes them.
+    run(&["--overwrite"]);
+    assert_eq!(
+        std::fs::read_to_string(out.join("seed-0/trials.jsonl")).unwrap(),
+        journal
+    );
+}
