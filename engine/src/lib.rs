@@ -7,6 +7,7 @@ pub mod compare;
 pub mod config;
 pub mod evaluators;
 pub mod experiment;
+pub mod export;
 pub mod journal;
 pub mod objectives;
 pub mod pipeline;

@@ -2,7 +2,7 @@
 
 use clap::{Parser, Subcommand};
 use emprox_engine::commands::{
-    arch, compare, list, predictors, report, run, show, train_one, StdoutFailed,
+    arch, compare, export, list, predictors, report, run, show, train_one, StdoutFailed,
 };
 use emprox_engine::progress::say;
 use std::process::ExitCode;
@@ -45,6 +45,9 @@ enum Command {
     /// Train one cell on shipped images and print its JSON result line (what a Slurm job of
     /// examples/slurm_digits_evolution.toml runs).
     TrainOne(train_one::TrainOneArgs),
+    /// Write the best cell (or any) out of emprox: architecture.json, and for a cell network
+    /// model.py (PyTorch) and, with --retrain, its weights.
+    Export(export::ExportArgs),
 }
 
 fn main() -> ExitCode {
@@ -98,6 +101,7 @@ fn main() -> ExitCode {
         Command::EvalPredictors(a) => predictors::eval_predictors(a),
         Command::Predict(a) => predictors::predict(a),
         Command::TrainOne(a) => train_one::train_one(a),
+        Command::Export(a) => export::export(a),
     };
     if result.is_err() {
         // A run stopped by an error (a failed write) may leave commands in flight: stop them and

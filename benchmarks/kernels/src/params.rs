@@ -234,6 +234,7 @@ pub struct SeededParams<R> {
     rng: R,
     /// Non-trainable state (batch norms' running estimates), in registration order.
     buffers: Vec<Var>,
+    buffer_names: Vec<String>,
 }
 
 impl<R: Rng> SeededParams<R> {
@@ -243,19 +244,26 @@ impl<R: Rng> SeededParams<R> {
             params: Params::new(),
             rng,
             buffers: Vec::new(),
+            buffer_names: Vec::new(),
         }
     }
 
-    /// Registers `var` as non-trainable state that a checkpoint must keep (a batch norm's
-    /// running mean); returns it (a handle to the same storage).
-    pub fn buffer(&mut self, var: Var) -> Var {
+    /// Registers `var` under `name` as non-trainable state that a checkpoint must keep and an
+    /// export writes (a batch norm's running mean); returns it (a handle to the same storage).
+    pub fn buffer(&mut self, name: &str, var: Var) -> Var {
         self.buffers.push(var.clone());
+        self.buffer_names.push(name.to_string());
         var
     }
 
     /// The non-trainable state, in registration order.
     pub fn buffers(&self) -> &[Var] {
         &self.buffers
+    }
+
+    /// The names of [`SeededParams::buffers`], in the same order.
+    pub fn buffer_names(&self) -> &[String] {
+        &self.buffer_names
     }
 
     /// A new parameter, uniform in `[-bound, bound)` (`bound` rounded to `f32`).

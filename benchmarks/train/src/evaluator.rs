@@ -2,8 +2,10 @@
 
 use crate::config::{canonical_json, sha256_hex, DataOrder, TrainingConfig, TrainingConfigError};
 use crate::images::{self, Splits};
-use crate::network::CellGraph;
-use crate::trainer::{train, train_from, Checkpoint, TrainError, TrainReport, TrainSeeds};
+use crate::network::{CellGraph, Network};
+use crate::trainer::{
+    train, train_from, train_network, Checkpoint, TrainError, TrainReport, TrainSeeds,
+};
 use emprox_benchmarks::evaluator::{EvalFailure, Evaluator, Outcome};
 use emprox_benchmarks::nb201::Cell;
 use emprox_benchmarks::seed;
@@ -136,10 +138,28 @@ impl TrainingEvaluator {
         TrainSeeds { init, order }
     }
 
+    /// Trains `cell` with trial seed `seed`, keeping the trained network (`emprox export`).
+    pub fn train_network(
+        &self,
+        cell: &CellGraph,
+        seed: u64,
+    ) -> Result<(TrainReport, Network), TrainError> {
+        let seeds = self.seeds(cell, seed);
+        self.on_pool(|| train_network(cell, &self.config, &self.splits, seeds))
+    }
+
     /// Trains `cell` with trial seed `seed`, returning the full report.
     pub fn train(&self, cell: &CellGraph, seed: u64) -> Result<TrainReport, TrainError> {
         let seeds = self.seeds(cell, seed);
-        let run = || train(cell, &self.config, &self.splits, seeds);
+        self.on_pool(|| train(cell, &self.config, &self.splits, seeds))
+    }
+
+    /// Runs `run` on a pool of `config.threads` threads: the current one inside a rayon pool
+    /// (a worker's), else a fresh one.
+    fn on_pool<T: Send>(
+        &self,
+        run: impl FnOnce() -> Result<T, TrainError> + Send,
+    ) -> Result<T, TrainError> {
         if rayon::current_thread_index().is_some() {
             return run();
         }

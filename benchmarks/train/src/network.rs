@@ -203,6 +203,26 @@ impl Network {
     pub fn params(&self) -> &Params {
         &self.params
     }
+
+    /// The whole state under PyTorch's names: every parameter, and each batch norm's
+    /// `running_mean`, `running_var` and `num_batches_tracked` (`steps`, the training steps
+    /// taken), as `model.load_state_dict` of the exported `model.py` expects.
+    pub fn state(&self, steps: usize) -> Result<Vec<(String, Tensor)>> {
+        let mut out: Vec<(String, Tensor)> = self
+            .params
+            .params()
+            .in_creation_order()
+            .map(|(n, v)| (n.to_string(), v.as_tensor().detach()))
+            .collect();
+        for (name, v) in self.params.buffer_names().iter().zip(self.params.buffers()) {
+            out.push((name.clone(), v.as_tensor().detach()));
+            if let Some(bn) = name.strip_suffix(".running_var") {
+                let n = Tensor::new(steps as i64, &Device::Cpu)?;
+                out.push((format!("{bn}.num_batches_tracked"), n));
+            }
+        }
+        Ok(out)
+    }
 }
 
 #[cfg(test)]

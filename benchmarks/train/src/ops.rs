@@ -37,8 +37,15 @@ impl BatchNorm {
             gamma: p.constant(&format!("{name}.weight"), &[channels], 1.0)?,
             beta: p.constant(&format!("{name}.bias"), &[channels], 0.0)?,
             // Checkpoints keep them (`Params::buffers`).
-            running_mean: p.buffer(Var::zeros(channels, DType::F32, &dev)?),
-            running_var: p.buffer(Var::ones(channels, DType::F32, &dev)?),
+            // PyTorch's names, so that an export loads into its BatchNorm2d.
+            running_mean: p.buffer(
+                &format!("{name}.running_mean"),
+                Var::zeros(channels, DType::F32, &dev)?,
+            ),
+            running_var: p.buffer(
+                &format!("{name}.running_var"),
+                Var::ones(channels, DType::F32, &dev)?,
+            ),
             channels,
         })
     }

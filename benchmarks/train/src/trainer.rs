@@ -181,6 +181,28 @@ pub fn train_from(
     until: usize,
     from: Option<&Checkpoint>,
 ) -> Result<(TrainReport, Checkpoint), TrainError> {
+    train_pieces(cell, config, splits, seeds, until, from).map(|(r, c, _)| (r, c))
+}
+
+/// [`train`], keeping the trained network (`emprox export`).
+pub fn train_network(
+    cell: &CellGraph,
+    config: &TrainingConfig,
+    splits: &Splits,
+    seeds: TrainSeeds,
+) -> Result<(TrainReport, Network), TrainError> {
+    train_pieces(cell, config, splits, seeds, config.epochs, None).map(|(r, _, n)| (r, n))
+}
+
+/// [`train_from`] with the network it trained.
+fn train_pieces(
+    cell: &CellGraph,
+    config: &TrainingConfig,
+    splits: &Splits,
+    seeds: TrainSeeds,
+    until: usize,
+    from: Option<&Checkpoint>,
+) -> Result<(TrainReport, Checkpoint, Network), TrainError> {
     let start = Instant::now();
     let candle_err = |e: candle_core::Error| TrainError::Candle {
         message: e.to_string(),
@@ -308,7 +330,7 @@ pub fn train_from(
         train_seconds,
         total_seconds: start.elapsed().as_secs_f64(),
     };
-    Ok((report, checkpoint))
+    Ok((report, checkpoint, net))
 }
 
 /// The name of the first parameter holding a NaN or infinite value.

@@ -2,6 +2,7 @@
 
 pub mod arch;
 pub mod compare;
+pub mod export;
 pub mod list;
 pub mod predictors;
 pub mod report;

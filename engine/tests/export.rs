@@ -1,0 +1,176 @@
+//! `emprox export`: architecture.json for any space; for NAS-Bench-201 cells model.py (PyTorch,
+//! no emprox import) and, with --retrain, weights that PyTorch loads unchanged and whose logits
+//! equal candle's within 1e-4 (three cells, one with `none` and `avg_pool_3x3` edges). The
+//! PyTorch check runs where `import torch, safetensors` works (`EMPROX_TORCH_PYTHON`, else
+//! `python3`); in CI (`EMPROX_CI` set) a missing PyTorch fails the test.
+
+mod common;
+use common::*;
+use std::path::Path;
+use std::process::Command;
+
+fn json(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// The Python that has torch and safetensors, or why there is none.
+fn torch_python() -> Result<String, String> {
+    let py = std::env::var("EMPROX_TORCH_PYTHON").unwrap_or_else(|_| "python3".into());
+    match Command::new(&py)
+        .args(["-c", "import torch, safetensors"])
+        .output()
+    {
+        Ok(o) if o.status.success() => Ok(py),
+        Ok(o) => Err(format!(
+            "{py}: {}",
+            String::from_utf8_lossy(&o.stderr).trim()
+        )),
+        Err(e) => Err(format!("{py}: {e}")),
+    }
+}
+
+#[test]
+fn a_table_runs_best_cell_exports_its_architecture_and_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    emprox_ok(&[
+        "run",
+        "examples/nb201_random.toml",
+        "--out",
+        s(&out),
+        "--quiet",
+        "--seeds",
+        "3",
+        "--set",
+        "budget.max_queries=20",
+        "--no-report",
+    ]);
+    let o = emprox_ok(&["export", s(&out)]);
+    let summary = json(&out.join("summary.json"));
+    let a = json(&out.join("export/architecture.json"));
+    // The best over the runs, by validation, with its journal scores.
+    let best = summary["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| &r["best"])
+        .max_by(|x, y| {
+            x["val_acc"]
+                .as_f64()
+                .partial_cmp(&y["val_acc"].as_f64())
+                .unwrap()
+        })
+        .unwrap();
+    assert_eq!(a["arch"], best["arch"]);
+    assert_eq!(a["scores"]["validation"], best["val_acc"]);
+    assert_eq!(a["index"], best["index"]);
+    assert_eq!(a["dimensions"].as_array().unwrap().len(), 6);
+    assert_eq!(a["space"], "nasbench201");
+    let model = std::fs::read_to_string(out.join("export/model.py")).unwrap();
+    assert!(!model.contains("import emprox") && model.contains("def build()"));
+    assert!(
+        !out.join("export/weights.safetensors").exists(),
+        "weights only with --retrain"
+    );
+    assert!(String::from_utf8_lossy(&o.stdout).contains("architecture.json, model.py"));
+    // One run's incumbent; a folder holding someone else's file is refused.
+    emprox_ok(&[
+        "export",
+        s(&out),
+        "--run",
+        "1",
+        "--out",
+        s(&dir.path().join("r1")),
+    ]);
+    let r1 = json(&dir.path().join("r1/architecture.json"));
+    assert_eq!(r1["arch"], summary["runs"][1]["best"]["arch"]);
+    std::fs::write(dir.path().join("r1/notes.txt"), "mine").unwrap();
+    let refused = emprox(&["export", s(&out), "--out", s(&dir.path().join("r1"))]);
+    assert_refused(&refused, "notes.txt");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("r1/notes.txt")).unwrap(),
+        "mine"
+    );
+}
+
+#[test]
+fn retrained_cells_load_in_pytorch_with_candles_logits() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    emprox_ok(&[
+        "run",
+        "examples/train_digits_evolution.toml",
+        "--out",
+        s(&out),
+        "--quiet",
+        "--set",
+        "budget.max_queries=2",
+        "--set",
+        "evaluator.training.epochs=1",
+        "--set",
+        "strategy.population_size=2",
+        "--set",
+        "strategy.sample_size=2",
+        "--no-report",
+    ]);
+    let torch = torch_python();
+    if let Err(why) = &torch {
+        assert!(
+            std::env::var_os("EMPROX_CI").is_none(),
+            "PyTorch is needed for this test in CI: {why}"
+        );
+        eprintln!("PyTorch check skipped (no torch here: {why})");
+    }
+    // The run's best, a cell of 1×1 and 3×3 convolutions, and one with none and avg_pool edges.
+    let cells: [&[&str]; 3] = [&[], &["--index", "1234"], &["--index", "1718"]];
+    let mut seen = Vec::new();
+    for (k, extra) in cells.iter().enumerate() {
+        let to = dir.path().join(format!("export{k}"));
+        let mut args = vec![
+            "export",
+            s(&out),
+            "--retrain",
+            "--epochs",
+            "1",
+            "--out",
+            s(&to),
+        ];
+        args.extend_from_slice(extra);
+        emprox_ok(&args);
+        for f in [
+            "model.py",
+            "weights.safetensors",
+            "preprocess.json",
+            "check.safetensors",
+        ] {
+            assert!(to.join(f).exists(), "{f}");
+        }
+        let pre = json(&to.join("preprocess.json"));
+        assert_eq!(
+            (pre["channels"].as_u64(), pre["classes"].as_u64()),
+            (Some(1), Some(10))
+        );
+        let arch = json(&to.join("architecture.json"))["arch"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        seen.push(arch);
+        if let Ok(py) = &torch {
+            let o = Command::new(py)
+                .args(["model.py", "--check"])
+                .current_dir(&to)
+                .output()
+                .unwrap();
+            let text = String::from_utf8_lossy(&o.stdout).to_string()
+                + &String::from_utf8_lossy(&o.stderr);
+            assert!(o.status.success(), "{}: {text}", seen[k]);
+            assert!(text.contains("largest difference"), "{text}");
+        }
+    }
+    assert!(
+        seen[2].contains("none") && seen[2].contains("avg_pool_3x3"),
+        "{}",
+        seen[2]
+    );
+    assert!(seen[1] != seen[0] && seen[2] != seen[1]);
+}
