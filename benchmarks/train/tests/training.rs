@@ -145,9 +145,12 @@ fn the_config_hash_in_cache_keys_ignores_threads_only() {
 fn rung_continuation_equals_one_uninterrupted_training_bit_for_bit() {
     use emprox_benchmarks::evaluator::TrialContext;
     use emprox_train::trainer::{train_from, Checkpoint};
-    let cell: Cell = CONV_CELL.parse().unwrap();
+    let nb201: Cell = CONV_CELL.parse().unwrap();
+    let cell: emprox_train::network::CellGraph = (&nb201).into();
+    // With augmentation: a continued rung draws the earlier epochs' augmentations again.
     let config = TrainingConfig {
         fidelity_epochs: vec![1, 2],
+        augment: true,
         ..quick(5, 320)
     };
     let ev = TrainingEvaluator::new(config.clone()).unwrap();
@@ -177,9 +180,9 @@ fn rung_continuation_equals_one_uninterrupted_training_bit_for_bit() {
             d.fill(0)
         }
     }
-    let one = ev.evaluate_trial(&trial(1.0), &cell, &mut Seven).unwrap();
-    let two = ev.evaluate_trial(&trial(2.0), &cell, &mut Seven).unwrap();
-    let five = ev.evaluate_trial(&trial(5.0), &cell, &mut Seven).unwrap();
+    let one = ev.evaluate_trial(&trial(1.0), &nb201, &mut Seven).unwrap();
+    let two = ev.evaluate_trial(&trial(2.0), &nb201, &mut Seven).unwrap();
+    let five = ev.evaluate_trial(&trial(5.0), &nb201, &mut Seven).unwrap();
     assert_eq!(five.val_acc.to_bits(), whole.val_acc.to_bits());
     assert_eq!(five.test_acc, Some(whole.test_acc));
     let loss = |o: &emprox_benchmarks::evaluator::Outcome| o.extras[1].1;
