@@ -66,7 +66,7 @@ struct Loaded<'a, F> {
 
 impl<F: WithBenchmark> WithBenchmark for Loaded<'_, F> {
     type Output = F::Output;
-    fn with<S: SearchSpace + 'static>(self, bench: Benchmark<S>) -> Self::Output {
+    fn with<S: SearchSpace + Clone + 'static>(self, bench: Benchmark<S>) -> Self::Output {
         self.progress.phase(None, None);
         self.f.with(bench)
     }
@@ -77,7 +77,7 @@ pub trait WithBenchmark {
     /// What it gives.
     type Output;
     /// Does it.
-    fn with<S: SearchSpace + 'static>(self, bench: Benchmark<S>) -> Self::Output;
+    fn with<S: SearchSpace + Clone + 'static>(self, bench: Benchmark<S>) -> Self::Output;
 }
 
 /// Loads the benchmark of `exp` (checking its data), a phase `progress` hears of, and hands it

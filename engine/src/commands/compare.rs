@@ -40,6 +40,19 @@ pub struct CompareArgs {
 
 /// Runs `emprox compare`.
 pub fn compare(args: &CompareArgs) -> anyhow::Result<()> {
+    let reporter = Reporter::new();
+    let (text, out) = start_compare(args, &reporter)?;
+    reporter.finish();
+    super::print_out(&format!("{text}results in {}\n", out.display()))?;
+    Ok(())
+}
+
+/// What `emprox compare` does before it prints: runs the comparison (`progress` hears of it)
+/// and gives its Markdown table and output folder (the Python package's `emprox.compare`).
+pub fn start_compare(
+    args: &CompareArgs,
+    progress: &dyn crate::pipeline::search::Progress,
+) -> anyhow::Result<(String, PathBuf)> {
     let mut c = Comparison::load(&args.file)?;
     if let Some(s) = args.seeds {
         let max = crate::config::MAX_SEEDS;
@@ -96,7 +109,6 @@ pub fn compare(args: &CompareArgs) -> anyhow::Result<()> {
     };
     // Every experiment folder, for the whole comparison: no other run writes there meanwhile.
     let held = c.lock_folders(&out, args.resume)?;
-    let reporter = Reporter::new();
     // Ctrl-C or SIGTERM from here on: say how to continue this comparison.
     crate::commands::run::set_resume_command(format!(
         "emprox compare {} --resume --out {}{}",
@@ -114,16 +126,10 @@ pub fn compare(args: &CompareArgs) -> anyhow::Result<()> {
         threads: args
             .threads
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
-        progress: &reporter,
+        progress,
         resume: args.resume,
         throttle: args.throttle_ms.map(std::time::Duration::from_millis),
     };
     let rows = run_comparison(&c, &out, &exec, &held)?;
-    reporter.finish();
-    super::print_out(&format!(
-        "{}results in {}\n",
-        markdown(&c, &rows),
-        out.display()
-    ))?;
-    Ok(())
+    Ok((markdown(&c, &rows), out))
 }

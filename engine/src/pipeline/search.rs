@@ -49,6 +49,9 @@ pub enum RunError {
     /// A journal being replayed does not match what the run proposes.
     #[error(transparent)]
     Replay(#[from] ReplayError),
+    /// [`crate::pipeline::stopping::interrupt`] was called: the run stopped, resumable.
+    #[error("interrupted")]
+    Interrupted,
 }
 
 /// Receives progress events (for a progress bar or logs).
@@ -62,6 +65,10 @@ pub trait Progress: Sync {
     /// A phase that takes time other than evaluating starts (`Some`: what it is, e.g. "fitting
     /// the estimator on 40 cells") or ends (`None`), in run `run` (`None`: the experiment's).
     fn phase(&self, _run: Option<u64>, _what: Option<&str>) {}
+    /// Run `run`, `submitted` queries proposed so far, waits for the result of query `query`
+    /// (an evaluator that is told its results, as the Python ask/tell is, learns here that no
+    /// new proposal comes before it).
+    fn waiting(&self, _run: u64, _query: u64, _submitted: u64) {}
 }
 
 /// A finished query, as a progress display sees it.
@@ -533,6 +540,9 @@ fn run_with<S: SearchSpace + 'static>(
     let mut reason: Option<StopReason> = None;
 
     loop {
+        if crate::pipeline::stopping::interrupted() {
+            return Err(RunError::Interrupted);
+        }
         // Propose until the window is full or the run must stop.
         while reason.is_none() && executor.pending.len() < executor.window() {
             reason = stop
@@ -584,9 +594,16 @@ fn run_with<S: SearchSpace + 'static>(
         }
 
         // Complete the oldest pending evaluation.
+        if let Some(front) = executor.pending.front() {
+            progress.waiting(spec.run, front.query, submitted);
+        }
         let Some((job, done)) = executor.next() else {
             break;
         };
+        // Nothing is journaled after an interruption (an evaluation it cut short included).
+        if crate::pipeline::stopping::interrupted() {
+            return Err(RunError::Interrupted);
+        }
         if done.source == Source::Evaluated {
             cache::store(ev, job.cache_key, &done.result)?;
         }
