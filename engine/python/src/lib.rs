@@ -623,6 +623,141 @@ fn _emprox(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(toml_of_json, m)?)?;
     m.add_function(wrap_pyfunction!(best_of, m)?)?;
     m.add_class::<Search>()?;
+    m.add_class::<Estimator>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Estimators on arrays: the estimators crate's fit and predict on architecture strings.
+
+/// An estimator of one space, its type erased.
+trait Fitter: Send + Sync {
+    fn fit(&mut self, archs: &[String], targets: &[f64], seed: u64) -> Result<(), String>;
+    fn predict(&self, archs: &[String]) -> Result<Vec<f64>, String>;
+    fn save(&self, dir: &Path) -> Result<(), String>;
+}
+
+struct Typed<S: SearchSpace> {
+    space: S,
+    estimator: Box<dyn emprox_estimators::Estimator<S>>,
+    fitted: Option<Box<dyn emprox_estimators::FittedEstimator<S>>>,
+}
+
+impl<S: SearchSpace> Typed<S> {
+    fn cells(&self, archs: &[String]) -> Result<Vec<S::Cell>, String> {
+        archs
+            .iter()
+            .map(|a| {
+                self.space.parse(a).map_err(|e| {
+                    format!(
+                        "{a:?} is not an architecture of space {:?}: {e}",
+                        self.space.name()
+                    )
+                })
+            })
+            .collect()
+    }
+}
+
+impl<S: SearchSpace + 'static> Fitter for Typed<S> {
+    fn fit(&mut self, archs: &[String], targets: &[f64], seed: u64) -> Result<(), String> {
+        let cells = self.cells(archs)?;
+        let mut rng = emprox_benchmarks::seed::stream(seed, "estimator");
+        let fitted = self
+            .estimator
+            .fit(&self.space, &cells, targets, &mut rng)
+            .map_err(|e| e.to_string())?;
+        self.fitted = Some(fitted);
+        Ok(())
+    }
+    fn predict(&self, archs: &[String]) -> Result<Vec<f64>, String> {
+        let fitted = self
+            .fitted
+            .as_ref()
+            .ok_or("the estimator is not fitted: call fit first")?;
+        let cells = self.cells(archs)?;
+        fitted
+            .predict(&self.space, &cells)
+            .map_err(|e| e.to_string())
+    }
+    fn save(&self, dir: &Path) -> Result<(), String> {
+        let fitted = self
+            .fitted
+            .as_ref()
+            .ok_or("the estimator is not fitted: call fit first")?;
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        fitted.save(dir).map_err(|e| e.to_string())
+    }
+}
+
+/// Builds the estimator of `params` on the space the lookup opens.
+struct Build(emprox_estimators::EstimatorParams);
+
+impl emprox_benchmarks::config::WithLookup for Build {
+    type Output = Result<Box<dyn Fitter>, String>;
+    fn with<S: SearchSpace + 'static>(
+        self,
+        lookup: emprox_benchmarks::config::Lookup<S>,
+    ) -> Self::Output {
+        let estimator = self.0.build::<S>().map_err(|e| e.to_string())?;
+        Ok(Box::new(Typed {
+            space: lookup.space,
+            estimator,
+            fitted: None,
+        }))
+    }
+}
+
+/// A performance estimator of the estimators crate, on architecture strings of a space.
+#[pyclass(module = "emprox._emprox")]
+struct Estimator {
+    inner: Box<dyn Fitter>,
+}
+
+#[pymethods]
+impl Estimator {
+    /// The estimator of the `[estimator]`-style table `params` (JSON, with its `type`) on the
+    /// space of the `[benchmark]` table `benchmark` (JSON; relative paths from `base`).
+    #[new]
+    fn new(params: &str, benchmark: &str, base: PathBuf) -> PyResult<Estimator> {
+        let value = |what: &str, json: &str| -> PyResult<toml::Table> {
+            serde_json::from_str(json).map_err(|e| PyValueError::new_err(format!("{what}: {e}")))
+        };
+        let params: emprox_estimators::EstimatorParams = value("estimator", params)?
+            .try_into()
+            .map_err(|e: toml::de::Error| {
+                PyValueError::new_err(format!("estimator: {}", e.message()))
+            })?;
+        let mut bench: emprox_benchmarks::config::BenchmarkConfig = value("benchmark", benchmark)?
+            .try_into()
+            .map_err(|e: toml::de::Error| {
+                PyValueError::new_err(format!("benchmark: {}", e.message()))
+            })?;
+        bench.resolve_paths(&base);
+        let inner = bench
+            .open_lookup(&base, Build(params))
+            .map_err(|e| PyValueError::new_err(e.to_string()))?
+            .map_err(PyValueError::new_err)?;
+        Ok(Estimator { inner })
+    }
+
+    /// Fits on `archs` with targets `y` (the GIL released).
+    fn fit(&mut self, py: Python<'_>, archs: Vec<String>, y: Vec<f64>, seed: u64) -> PyResult<()> {
+        let inner = &mut self.inner;
+        py.allow_threads(|| inner.fit(&archs, &y, seed))
+            .map_err(PyValueError::new_err)
+    }
+
+    /// Scores of `archs` (higher is better).
+    fn predict(&self, py: Python<'_>, archs: Vec<String>) -> PyResult<Vec<f64>> {
+        let inner = &self.inner;
+        py.allow_threads(|| inner.predict(&archs))
+            .map_err(PyValueError::new_err)
+    }
+
+    /// Saves the fitted model to `dir` (what `emprox predict --model DIR` reads; EmProx only).
+    fn save(&self, dir: PathBuf) -> PyResult<()> {
+        self.inner.save(&dir).map_err(PyRuntimeError::new_err)
+    }
 }

@@ -133,3 +133,15 @@ def test_compare_returns_the_cli_table(root, cli, tmp_path):
     p = subprocess.run([cli, "compare", file, "--out", tmp_path / "cli", "--seeds", "2", "-q"],
                        check=True, capture_output=True, text=True)
     assert table.strip() and table in p.stdout
+
+
+def test_load_gives_trials_and_a_data_frame(root, tmp_path):
+    r = emprox.run(root / "examples" / "nb201_random.toml", tmp_path / "o", seeds=2,
+                   overrides={"budget.max_queries": 7})
+    again = emprox.load(tmp_path / "o")
+    assert again.trials == r.trials and again.summary == r.summary
+    assert [t["run"] for t in r.trials] == [0] * 7 + [1] * 7
+    pd = pytest.importorskip("pandas")
+    df = again.to_pandas()
+    assert isinstance(df, pd.DataFrame) and len(df) == 14
+    assert df["val_acc"].max() == r.best["val_acc"]

@@ -67,7 +67,7 @@ class Result:
 
     def to_pandas(self) -> Any:
         """The trials as a pandas DataFrame (pandas is an optional dependency)."""
-        import pandas as pd  # noqa: PLC0415 - optional
+        import pandas as pd  # type: ignore[import-untyped,unused-ignore]  # optional
 
         return pd.DataFrame(self.trials)
 
