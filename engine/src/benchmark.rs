@@ -148,10 +148,12 @@ pub fn open<F: WithBenchmark>(
         }
         BenchmarkKind::Declared => {
             let space = exp.benchmark.declared_space().map_err(anyhow::Error::msg)?;
-            let cfg = exp
-                .evaluator
-                .as_ref()
-                .filter(|c| matches!(c.kind, EvaluatorKind::Command | EvaluatorKind::Slurm));
+            let cfg = exp.evaluator.as_ref().filter(|c| {
+                matches!(
+                    c.kind,
+                    EvaluatorKind::Command | EvaluatorKind::Slurm | EvaluatorKind::Python
+                )
+            });
             let Some(cfg) = cfg else {
                 anyhow::bail!(DECLARED_NEEDS_COMMAND);
             };
@@ -171,7 +173,10 @@ pub fn open<F: WithBenchmark>(
             if let Some(cfg) = &exp.evaluator {
                 // The table's rows are the space; a user's command evaluates them.
                 anyhow::ensure!(
-                    matches!(cfg.kind, EvaluatorKind::Command | EvaluatorKind::Slurm),
+                    matches!(
+                        cfg.kind,
+                        EvaluatorKind::Command | EvaluatorKind::Slurm | EvaluatorKind::Python
+                    ),
                     "only [evaluator] type = \"command\" or \"slurm\" applies to a tabular \
                      benchmark (to evaluate its rows with your own program); leave [evaluator] \
                      out to look the rows up (type = \"train\" builds NAS-Bench-201 networks)"

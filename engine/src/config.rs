@@ -250,10 +250,12 @@ impl Experiment {
             }
             (None, None) => {}
         }
-        let external = self
-            .evaluator
-            .as_ref()
-            .is_some_and(|e| matches!(e.kind, EvaluatorKind::Command | EvaluatorKind::Slurm));
+        let external = self.evaluator.as_ref().is_some_and(|e| {
+            matches!(
+                e.kind,
+                EvaluatorKind::Command | EvaluatorKind::Slurm | EvaluatorKind::Python
+            )
+        });
         if self.benchmark.kind == emprox_benchmarks::config::BenchmarkKind::Declared && !external {
             return err(crate::benchmark::DECLARED_NEEDS_COMMAND.into());
         }

@@ -29,6 +29,15 @@ pub fn resume(
     allow_version_change: bool,
 ) -> Result<Resumed, ExperimentError> {
     resume_with(out, exec, allow_version_change, |exp, exec| {
+        if exp
+            .evaluator
+            .as_ref()
+            .is_some_and(|e| e.kind == crate::evaluators::EvaluatorKind::Python)
+        {
+            return Err(ExperimentError::Other(
+                crate::evaluators::PYTHON_ONLY.into(),
+            ));
+        }
         crate::benchmark::open(exp, exec.progress, Continue { exp, out, exec })
             .map_err(|e| ExperimentError::Other(format!("{e:#}")))?
     })

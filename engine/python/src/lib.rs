@@ -320,7 +320,6 @@ impl Progress for HubProgress {
 fn with_user<S: SearchSpace + Clone + 'static>(
     mut bench: Benchmark<S>,
     hub: &Arc<Hub>,
-    workers: usize,
 ) -> Benchmark<S> {
     let e = &bench.evaluation;
     bench.evaluation = Evaluation {
@@ -329,8 +328,8 @@ fn with_user<S: SearchSpace + Clone + 'static>(
             goal: e.signal.goal,
             hub: hub.clone(),
         }),
-        kind: EvaluatorKind::Command,
-        workers,
+        kind: EvaluatorKind::Python,
+        workers: e.workers,
         threads_per_worker: 1,
         dataset: e.dataset.clone(),
         space: e.space.clone(),
@@ -349,13 +348,12 @@ struct UserSearch<'a> {
     overwrite: Option<bool>,
     exec: &'a Execution<'a>,
     hub: Arc<Hub>,
-    workers: usize,
 }
 
 impl WithBenchmark for UserSearch<'_> {
     type Output = Result<Finished, ExperimentError>;
     fn with<S: SearchSpace + Clone + 'static>(self, bench: Benchmark<S>) -> Self::Output {
-        let bench = with_user(bench, &self.hub, self.workers);
+        let bench = with_user(bench, &self.hub);
         match self.overwrite {
             Some(overwrite) => {
                 let _lock = rundir::prepare(self.out, FolderKind::Experiment, overwrite)?;
@@ -384,13 +382,7 @@ impl Search {
         exp: Option<Experiment>,
         out: PathBuf,
         overwrite: bool,
-        workers: usize,
     ) -> PyResult<Search> {
-        if !(1..=64).contains(&workers) {
-            return Err(PyValueError::new_err(format!(
-                "workers must be between 1 and 64, got {workers}"
-            )));
-        }
         let hub = Arc::new(Hub {
             out: out.clone(),
             state: Mutex::default(),
@@ -415,7 +407,6 @@ impl Search {
                         overwrite,
                         exec,
                         hub: h.clone(),
-                        workers,
                     },
                 )
                 .map_err(|e| ExperimentError::Other(one_line(&e)))?
@@ -473,7 +464,8 @@ enum Asked {
 
 #[pymethods]
 impl Search {
-    /// A new search of the experiment (TOML text; relative paths read from `path`'s folder).
+    /// A new search of the experiment (TOML text; relative paths read from `path`'s folder),
+    /// whose `[evaluator]` becomes `type = "python"` with `workers` trials outstanding at most.
     #[staticmethod]
     #[pyo3(signature = (text, path, out, overrides=Vec::new(), overwrite=false, workers=1))]
     fn start(
@@ -481,21 +473,22 @@ impl Search {
         text: &str,
         path: PathBuf,
         out: PathBuf,
-        overrides: Vec<String>,
+        mut overrides: Vec<String>,
         overwrite: bool,
-        workers: usize,
+        workers: i64,
     ) -> PyResult<Search> {
+        overrides.push("evaluator.type=\"python\"".into());
+        overrides.push(format!("evaluator.workers={workers}"));
         let exp = Experiment::load_text(text, &path, &overrides)
             .map_err(|e| PyValueError::new_err(e.0))?;
-        Search::spawn(py, Some(exp), out, overwrite, workers)
+        Search::spawn(py, Some(exp), out, overwrite)
     }
 
     /// The search in `out` continued: its journal replayed, the next proposals as they would
     /// have been.
     #[staticmethod]
-    #[pyo3(signature = (out, workers=1))]
-    fn resume(py: Python<'_>, out: PathBuf, workers: usize) -> PyResult<Search> {
-        Search::spawn(py, None, out, false, workers)
+    fn resume(py: Python<'_>, out: PathBuf) -> PyResult<Search> {
+        Search::spawn(py, None, out, false)
     }
 
     /// The next trial as (run, query, spec JSON), or `None` once the search has ended.

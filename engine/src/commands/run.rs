@@ -154,6 +154,16 @@ pub fn start_resume(
     Ok(resume(&args.out_dir, &exec, args.allow_version_change)?)
 }
 
+/// Refuses an experiment whose results come from Python's ask/tell.
+fn refuse_python(exp: &Experiment) -> Result<(), crate::config::ConfigError> {
+    match &exp.evaluator {
+        Some(e) if e.kind == crate::evaluators::EvaluatorKind::Python => Err(
+            crate::config::ConfigError(crate::evaluators::PYTHON_ONLY.into()),
+        ),
+        _ => Ok(()),
+    }
+}
+
 /// Runs `emprox run`.
 pub fn run(args: &RunArgs) -> anyhow::Result<()> {
     let reporter = Reporter::new();
@@ -183,6 +193,7 @@ pub fn start_run(
     }
     let threads = default_threads(args.threads)?;
     let exp = Experiment::load(&args.file, &overrides)?;
+    refuse_python(&exp)?;
     let out = args.out.clone().unwrap_or_else(|| exp.default_out_dir());
     let exec = Execution {
         threads,

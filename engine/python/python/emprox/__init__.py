@@ -66,10 +66,11 @@ class Result:
         return None if best is None else json.loads(best)
 
     def to_pandas(self) -> Any:
-        """The trials as a pandas DataFrame (pandas is an optional dependency)."""
+        """The trials as a pandas DataFrame, a row per query of every run, the ``extras`` as
+        columns ``extras.NAME`` (pandas is an optional dependency)."""
         import pandas as pd  # type: ignore[import-untyped,unused-ignore]  # optional
 
-        return pd.DataFrame(self.trials)
+        return pd.json_normalize(self.trials)
 
 
 def load(out: PathLike) -> Result:
@@ -199,7 +200,8 @@ class Search:
     (``space`` is ``[benchmark]``). Every told result goes to the same journal as
     ``emprox run`` writes, in the order the trials were asked, so :meth:`Search.resume`
     continues a killed script with the same next proposals. Up to ``workers`` trials may be
-    outstanding at once (as with the worker pool); resume with the same ``workers``.
+    outstanding at once (as with the worker pool). The experiment's ``[evaluator]`` becomes
+    ``type = "python"`` (any space: NAS-Bench-201, a table's rows, a declared space).
     """
 
     def __init__(
@@ -249,10 +251,10 @@ class Search:
         self._s = _emprox.Search.start(text, str(path), str(out), extra, overwrite, workers)
 
     @classmethod
-    def resume(cls, out: PathLike, *, workers: int = 1) -> "Search":
-        """The search in ``out`` continued (its journal replayed): the trials asked and not
-        told when it stopped are asked again."""
-        return cls(out=out, _native=_emprox.Search.resume(str(out), workers))
+    def resume(cls, out: PathLike) -> "Search":
+        """The search in ``out`` continued (its journal replayed, with its ``workers``): the
+        trials asked and not told when it stopped are asked again."""
+        return cls(out=out, _native=_emprox.Search.resume(str(out)))
 
     @property
     def out(self) -> Path:
