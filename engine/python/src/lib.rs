@@ -173,6 +173,31 @@ fn compare(
     })
 }
 
+/// `emprox eval-predictors`: the Markdown table and the output folder. Ctrl-C is seen once
+/// the evaluation has ended (it has no journal to resume).
+#[pyfunction]
+#[pyo3(signature = (file, out=None, overwrite=false, quiet=true))]
+fn eval_predictors(
+    py: Python<'_>,
+    file: PathBuf,
+    out: Option<PathBuf>,
+    overwrite: bool,
+    quiet: bool,
+) -> PyResult<(String, PathBuf)> {
+    let args = emprox_engine::commands::predictors::EvalPredictorsArgs {
+        file,
+        out,
+        overwrite,
+    };
+    interruptible(py, move || {
+        emprox_engine::commands::predictors::start_eval_predictors(&args, &|line| {
+            if !quiet {
+                emprox_engine::progress::say(line);
+            }
+        })
+    })
+}
+
 /// The folder of run `i` of the experiment in `out` (`seed-<i>`) and its journal file's name.
 #[pyfunction]
 fn run_files(out: PathBuf, i: u64) -> (PathBuf, &'static str) {
@@ -612,6 +637,7 @@ fn _emprox(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(run, m)?)?;
     m.add_function(wrap_pyfunction!(resume, m)?)?;
     m.add_function(wrap_pyfunction!(compare, m)?)?;
+    m.add_function(wrap_pyfunction!(eval_predictors, m)?)?;
     m.add_function(wrap_pyfunction!(run_files, m)?)?;
     m.add_function(wrap_pyfunction!(toml_of_json, m)?)?;
     m.add_function(wrap_pyfunction!(best_of, m)?)?;

@@ -145,3 +145,36 @@ def test_load_gives_trials_and_a_data_frame(root, tmp_path):
     df = again.to_pandas()
     assert isinstance(df, pd.DataFrame) and len(df) == 14
     assert df["val_acc"].max() == r.best["val_acc"]
+
+
+PREDICTORS = """[benchmark]
+type = "nasbench201"
+dataset = "cifar10"
+[evaluation]
+train_sizes = [20, 40]
+test_size = 50
+trials = 2
+seed = 0
+[[estimators]]
+type = "gbdt"
+rounds = 20
+[[estimators]]
+type = "knn_onehot"
+"""
+
+
+def test_eval_predictors_writes_what_the_cli_writes(cli, tmp_path):
+    file = tmp_path / "p.toml"
+    file.write_text(PREDICTORS)
+    table = emprox.eval_predictors(file, tmp_path / "py")
+    p = subprocess.run([cli, "eval-predictors", file, "--out", tmp_path / "cli", "-q"],
+                       check=True, capture_output=True, text=True)
+    # The same table but for its wall-clock columns (fit and query seconds).
+    cells = lambda text: [line.split("|")[1:10] for line in text.splitlines()  # noqa: E731
+                          if line.startswith("| ")]
+    assert "gbdt" in table and cells(table) == cells(p.stdout) and len(cells(table)) == 5
+    for name in ("predictions.csv", "splits.json"):
+        assert (tmp_path / "py" / name).read_bytes() == (tmp_path / "cli" / name).read_bytes()
+    file.write_text(PREDICTORS.replace("rounds = 20", "roundz = 20"))
+    with pytest.raises(ValueError, match="roundz"):
+        emprox.eval_predictors(file, tmp_path / "bad")

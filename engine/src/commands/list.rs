@@ -73,7 +73,7 @@ pub fn listing() -> String {
     );
     line(
         out,
-        "  declared   a space of dimensions nobody enumerated (README: \"Declaring a space\"); needs a command or slurm evaluator",
+        "  declared   a space of dimensions nobody enumerated (README: \"Declaring a space\"); needs a command, slurm or python evaluator",
     );
     wrapped(
         out,
@@ -136,6 +136,7 @@ pub fn listing() -> String {
         out,
         "  command and slurm: objective = { key, goal, test, label, unit, decimals } (default: the benchmark's objective, val_acc on NAS-Bench-201)",
     );
+    line(out, "  python     workers = 1 (trials outstanding); the results come from Python's emprox.Search (ask/tell), which sets it; any benchmark");
     wrapped(
         out,
         "budget ([budget], OR-ed, at least one): ",

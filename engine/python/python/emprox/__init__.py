@@ -25,7 +25,7 @@ __version__: str = _emprox.__version__
 
 PathLike = Union[str, "os.PathLike[str]"]
 
-__all__ = ["run", "resume", "compare", "load", "Result", "Search", "Trial", "__version__"]
+__all__ = ["run", "resume", "compare", "eval_predictors", "load", "Result", "Search", "Trial", "__version__"]
 
 
 def _toml_value(v: Any) -> str:
@@ -157,6 +157,21 @@ def compare(
         overwrite,
         resume,
         quiet,
+    )
+    return table
+
+
+def eval_predictors(
+    file: PathLike,
+    out: Optional[PathLike] = None,
+    *,
+    overwrite: bool = False,
+    quiet: bool = True,
+) -> str:
+    """Evaluates estimators as predictors, as ``emprox eval-predictors``; returns its Markdown
+    table (the files are in ``out``)."""
+    table, _ = _emprox.eval_predictors(
+        str(file), None if out is None else str(out), overwrite, quiet
     )
     return table
 
