@@ -86,6 +86,10 @@ def test_bad_arguments_raise_the_documented_exceptions(tmp_path):
         emprox.Search(space=SPACE, strategy="random", budget={"max_querie": 3}, out=tmp_path / "a")
     with pytest.raises(ValueError, match="workers"):
         search(tmp_path / "b", workers=0)
+    with pytest.raises(ValueError, match="not both"):
+        emprox.Search("examples/nb201_random.toml", strategy="random", out=tmp_path / "d")
+    with pytest.raises(ValueError, match="cannot read"):
+        emprox.Search(tmp_path / "missing.toml", out=tmp_path / "d")
     with pytest.raises(ValueError, match="no such folder"):
         emprox.load(tmp_path / "nothing")
     s = search(tmp_path / "c")

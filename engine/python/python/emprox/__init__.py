@@ -109,7 +109,9 @@ def run(
     """Runs an experiment file, as ``emprox run FILE --out OUT --seed S --seeds N --set K=V``.
 
     The GIL is released while it runs. ``overrides`` maps keys to values
-    (``{"benchmark.dataset": "cifar100"}``).
+    (``{"benchmark.dataset": "cifar100"}``). Ctrl-C stops it before its next journal line
+    (every run this process has going stops with it) and raises ``KeyboardInterrupt``; the
+    folder is then continued by :func:`resume`, to the uninterrupted journal.
     """
     _, out_dir = _emprox.run(
         str(file),
@@ -217,6 +219,11 @@ class Search:
     continues a killed script with the same next proposals. Up to ``workers`` trials may be
     outstanding at once (as with the worker pool). The experiment's ``[evaluator]`` becomes
     ``type = "python"`` (any space: NAS-Bench-201, a table's rows, a declared space).
+
+    The loop runs on a thread of its own, which holds the output folder's lock until the
+    search ends (or the process exits: a search left unfinished keeps its folder locked until
+    then, and :meth:`Search.resume` continues it from another process). ``ask`` waits with the
+    GIL released; Ctrl-C while it waits raises ``KeyboardInterrupt`` and the search stays usable.
     """
 
     def __init__(
@@ -239,7 +246,13 @@ class Search:
         if _native is not None:
             self._s = _native
             return
+        tables = [space, strategy, estimator, filter, budget]
         if isinstance(config, (str, os.PathLike)):
+            if any(t is not None for t in tables):
+                raise ValueError(
+                    "give the tables in the experiment file or as keywords, not both "
+                    "(overrides={'strategy.type': ...} changes a file's keys)"
+                )
             path = Path(config)
             try:
                 text = path.read_text(encoding="utf-8")
