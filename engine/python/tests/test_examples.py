@@ -3,6 +3,8 @@
 import subprocess
 import sys
 
+import pytest
+
 import emprox
 
 
@@ -29,3 +31,12 @@ def test_the_digits_example_searches_and_the_cli_refuses_its_folder(root, cli, t
                        text=True)
     assert c.returncode == 2 and "emprox.Search" in c.stderr
     assert not (tmp_path / "cli").exists()
+
+
+def test_the_torch_example_where_torch_is_installed(root, tmp_path):
+    pytest.importorskip("torch")
+    script = root / "examples" / "python" / "torch_ask_tell.py"
+    p = subprocess.run([sys.executable, script, "--out", tmp_path / "t", "--queries", "4"],
+                       check=True, capture_output=True, text=True, timeout=600)
+    assert p.stdout.splitlines()[-1].startswith("best: depth=")
+    assert [t["query"] for t in emprox.load(tmp_path / "t").trials] == [1, 2, 3, 4]
