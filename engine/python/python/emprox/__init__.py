@@ -110,8 +110,9 @@ def run(
 
     The GIL is released while it runs. ``overrides`` maps keys to values
     (``{"benchmark.dataset": "cifar100"}``). Ctrl-C stops it before its next journal line
-    (every run this process has going stops with it) and raises ``KeyboardInterrupt``; the
-    folder is then continued by :func:`resume`, to the uninterrupted journal.
+    (every run this process has going stops with it; an evaluation in flight, a command or a
+    training, ends first and is not journaled) and raises ``KeyboardInterrupt``; the folder is
+    then continued by :func:`resume`, to the uninterrupted journal.
     """
     _, out_dir = _emprox.run(
         str(file),
