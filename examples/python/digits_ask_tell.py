@@ -75,9 +75,11 @@ def train(cfg, x, y, seed, epochs=20):
     return accuracy(va), accuracy(te)
 
 
-def main():
+def main(train=train, default_out="runs/digits-py"):
+    """The ask/tell loop around ``train(cfg, x, y, seed) -> (val, test)`` (torch_ask_tell.py
+    hands in its own)."""
     ap = argparse.ArgumentParser()
-    ap.add_argument("--out", default="runs/digits-py")
+    ap.add_argument("--out", default=default_out)
     ap.add_argument("--queries", type=int, default=30)
     ap.add_argument("--resume", action="store_true")
     args = ap.parse_args()

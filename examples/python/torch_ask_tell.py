@@ -7,14 +7,10 @@ torch is installed.
     python examples/python/torch_ask_tell.py --out runs/digits-torch [--resume]
 """
 
-import argparse
-import time
-
 import torch
 from torch import nn
 
-import emprox
-from digits_ask_tell import SPACE, digits
+from digits_ask_tell import main
 
 
 def train(cfg, x, y, seed, epochs=20):
@@ -42,26 +38,5 @@ def train(cfg, x, y, seed, epochs=20):
         return acc(va), acc(te)
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--out", default="runs/digits-torch")
-    ap.add_argument("--queries", type=int, default=30)
-    ap.add_argument("--resume", action="store_true")
-    args = ap.parse_args()
-    x, y = digits()
-    if args.resume:
-        search = emprox.Search.resume(args.out)
-    else:
-        search = emprox.Search(space=SPACE, strategy="regularized_evolution", seed=0,
-                               budget={"max_queries": args.queries}, out=args.out)
-    for trial in search:
-        start = time.perf_counter()
-        val, test = train(trial.as_dict(), x, y, trial.seed)
-        search.tell(trial, val_acc=val, test_acc=test, cost_seconds=time.perf_counter() - start)
-        print(f"{trial.query:3d} {trial.arch:60s} val {val:5.1f}", flush=True)
-    best = search.result().best
-    print(f"best: {best['arch']} val {best['val_acc']:.1f} test {best['test_acc']:.1f}")
-
-
 if __name__ == "__main__":
-    main()
+    main(train, "runs/digits-torch")
