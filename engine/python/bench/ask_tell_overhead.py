@@ -8,8 +8,8 @@ Random search over NAS-Bench-201 CIFAR-10, no filter, N queries, one process:
   optuna  optuna's ask/tell with its RandomSampler over the same six categorical edges, told
           from the same dict (where optuna is installed).
 Each is timed best of --repeat; the ratios are printed. A Python evaluation is a real one to the
-engine (as a command's is): each journal line is synced to the disk (fdatasync), which the table
-lookup skips. On a disk that costs a sync per query; --dir /dev/shm (tmpfs) leaves the loop alone.
+engine (as a command's is), but its journal line is synced to the disk only when it took 0.1 s or
+more (engine/src/pipeline/search.rs, SYNC_SECONDS); --dir /dev/shm (tmpfs) rules the disk out.
 
     python engine/python/bench/ask_tell_overhead.py [--queries 3000] [--repeat 3] [--dir DIR]
 """
