@@ -238,16 +238,16 @@ struct Request {
 
 #[derive(Default)]
 struct HubState {
-    /// Evaluations the engine asked for that the user has not been given yet.
-    requests: VecDeque<Request>,
+    /// Queries the engine gave the evaluator, in proposal order, not yet handed to the user.
+    announced: VecDeque<(PathBuf, u64)>,
+    /// Evaluations waiting for the user, by (run folder, query).
+    requests: HashMap<(PathBuf, u64), Request>,
     /// Given to the user, not told yet: (run folder, query).
     outstanding: HashSet<(PathBuf, u64)>,
     /// Told, not yet taken by the waiting evaluation.
     results: HashMap<(PathBuf, u64), Result<Outcome, EvalFailure>>,
-    /// The highest query asked for, per run folder.
-    posted: HashMap<PathBuf, u64>,
-    /// The loop waits for this (run folder, query), `submitted` queries proposed.
-    waiting: Option<(PathBuf, u64, u64)>,
+    /// The loop waits for this (run folder, query).
+    waiting: Option<(PathBuf, u64)>,
     /// The folder is prepared and the runs go.
     started: bool,
     /// The experiment ended: its summary (JSON), or the error's line.
@@ -302,13 +302,14 @@ impl<S: SearchSpace> Evaluator<S::Cell> for User<S> {
         let key = (trial.dir.clone(), trial.query);
         let spec = emprox_benchmarks::command::trial_spec(&self.space, cell, rng.next_u64());
         self.hub.update(|s| {
-            s.requests.push_back(Request {
-                run,
-                query: trial.query,
-                spec,
-            });
-            let p = s.posted.entry(trial.dir.clone()).or_default();
-            *p = (*p).max(trial.query);
+            s.requests.insert(
+                key.clone(),
+                Request {
+                    run,
+                    query: trial.query,
+                    spec,
+                },
+            );
         });
         let mut g = self.hub.lock();
         loop {
@@ -335,9 +336,13 @@ struct HubProgress(Arc<Hub>);
 
 impl Progress for HubProgress {
     fn query(&self, _: &QueryEnd) {}
-    fn waiting(&self, run: u64, query: u64, submitted: u64) {
+    fn evaluating(&self, run: u64, query: u64) {
         let dir = rundir::run_dir(&self.0.out, run);
-        self.0.update(|s| s.waiting = Some((dir, query, submitted)));
+        self.0.update(|s| s.announced.push_back((dir, query)));
+    }
+    fn waiting(&self, run: u64, query: u64) {
+        let dir = rundir::run_dir(&self.0.out, run);
+        self.0.update(|s| s.waiting = Some((dir, query)));
     }
 }
 
@@ -522,17 +527,22 @@ impl Search {
             let asked = py.allow_threads(|| {
                 let mut g = self.hub.lock();
                 for _ in 0..4 {
-                    if let Some(r) = g.requests.pop_front() {
-                        g.outstanding
-                            .insert((rundir::run_dir(&self.hub.out, r.run), r.query));
-                        return Some(Asked::Trial(r));
+                    // Trials go out in the order the engine proposed them, each once its
+                    // evaluation has asked for it.
+                    if let Some(next) = g.announced.front().cloned() {
+                        if let Some(r) = g.requests.remove(&next) {
+                            g.announced.pop_front();
+                            g.outstanding.insert(next);
+                            return Some(Asked::Trial(r));
+                        }
                     }
                     if g.finished.is_some() {
                         return Some(Asked::Finished);
                     }
-                    if let Some((dir, q, submitted)) = &g.waiting {
-                        let posted = g.posted.get(dir).copied().unwrap_or(0);
-                        if posted >= *submitted && g.outstanding.contains(&(dir.clone(), *q)) {
+                    if let (true, Some((dir, q))) = (g.announced.is_empty(), &g.waiting) {
+                        // Nothing proposed and not handed out, and the loop waits for a trial
+                        // the user holds: no trial comes before it is told.
+                        if g.outstanding.contains(&(dir.clone(), *q)) {
                             return Some(Asked::Blocked(format!(
                                 "the search waits for the result of query {q} (in {}): tell it \
                                  before asking for another (results are taken in the order \

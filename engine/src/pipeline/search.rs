@@ -65,10 +65,12 @@ pub trait Progress: Sync {
     /// A phase that takes time other than evaluating starts (`Some`: what it is, e.g. "fitting
     /// the estimator on 40 cells") or ends (`None`), in run `run` (`None`: the experiment's).
     fn phase(&self, _run: Option<u64>, _what: Option<&str>) {}
-    /// Run `run`, `submitted` queries proposed so far, waits for the result of query `query`
-    /// (an evaluator that is told its results, as the Python ask/tell is, learns here that no
-    /// new proposal comes before it).
-    fn waiting(&self, _run: u64, _query: u64, _submitted: u64) {}
+    /// Query `query` of run `run` goes to the evaluator (neither replayed nor cached), in
+    /// proposal order: an evaluator that is told its results, as the Python ask/tell is, hands
+    /// its trials out in this order.
+    fn evaluating(&self, _run: u64, _query: u64) {}
+    /// Run `run` waits for the result of query `query`: no new proposal comes before it.
+    fn waiting(&self, _run: u64, _query: u64) {}
 }
 
 /// A finished query, as a progress display sees it.
@@ -583,6 +585,9 @@ fn run_with<S: SearchSpace + 'static>(
                     (hit, found.key)
                 }
             };
+            if ready.is_none() {
+                progress.evaluating(spec.run, query);
+            }
             executor.push(
                 Pending {
                     query,
@@ -598,7 +603,7 @@ fn run_with<S: SearchSpace + 'static>(
 
         // Complete the oldest pending evaluation.
         if let Some(front) = executor.pending.front() {
-            progress.waiting(spec.run, front.query, submitted);
+            progress.waiting(spec.run, front.query);
         }
         let Some((job, done)) = executor.next() else {
             break;
