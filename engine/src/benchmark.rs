@@ -100,7 +100,7 @@ struct Loaded<'a, F> {
 
 impl<F: WithBenchmark> WithBenchmark for Loaded<'_, F> {
     type Output = F::Output;
-    fn with<S: SearchSpace + 'static>(self, bench: Benchmark<S>) -> Self::Output {
+    fn with<S: SearchSpace + Clone + 'static>(self, bench: Benchmark<S>) -> Self::Output {
         self.progress.phase(None, None);
         self.f.with(bench)
     }
@@ -111,7 +111,7 @@ pub trait WithBenchmark {
     /// What it gives.
     type Output;
     /// Does it.
-    fn with<S: SearchSpace + 'static>(self, bench: Benchmark<S>) -> Self::Output;
+    fn with<S: SearchSpace + Clone + 'static>(self, bench: Benchmark<S>) -> Self::Output;
 }
 
 /// Loads the benchmark of `exp` (checking its data), a phase `progress` hears of, and hands it
@@ -208,7 +208,12 @@ pub fn open<F: WithBenchmark>(
                 }));
             }
             let evaluation = match exp.evaluator.as_ref() {
-                Some(cfg) if matches!(cfg.kind, EvaluatorKind::Command | EvaluatorKind::Slurm) => {
+                Some(cfg)
+                    if matches!(
+                        cfg.kind,
+                        EvaluatorKind::Command | EvaluatorKind::Slurm | EvaluatorKind::Python
+                    ) =>
+                {
                     Evaluation::external(cfg, space.clone(), &Signal::accuracy())
                 }
                 Some(cfg) if cfg.kind == EvaluatorKind::Train => {
@@ -232,7 +237,10 @@ pub fn open<F: WithBenchmark>(
             if let Some(cfg) = &exp.evaluator {
                 // The table's rows are the space; a user's command evaluates them.
                 anyhow::ensure!(
-                    matches!(cfg.kind, EvaluatorKind::Command | EvaluatorKind::Slurm),
+                    matches!(
+                        cfg.kind,
+                        EvaluatorKind::Command | EvaluatorKind::Slurm | EvaluatorKind::Python
+                    ),
                     "only [evaluator] type = \"command\" or \"slurm\" applies to a tabular \
                      benchmark (to evaluate its rows with your own program); leave [evaluator] \
                      out to look the rows up (type = \"train\" builds NAS-Bench-201 networks)"

@@ -513,7 +513,7 @@ struct EntryRun<'a> {
 
 impl WithBenchmark for EntryRun<'_> {
     type Output = Result<(Finished, Option<f64>, Signal, Option<f64>), ExperimentError>;
-    fn with<S: emprox_benchmarks::SearchSpace + 'static>(
+    fn with<S: emprox_benchmarks::SearchSpace + Clone + 'static>(
         self,
         bench: Benchmark<S>,
     ) -> Self::Output {

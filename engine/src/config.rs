@@ -136,8 +136,18 @@ impl Experiment {
                 path.display()
             ))
         })?;
-        let exp: Experiment = parse_toml(&text, path)?;
-        let mut table: toml::Table = toml::from_str(&text).expect("parsed above");
+        Self::load_text(&text, path, overrides)
+    }
+
+    /// [`Experiment::load`] of the text of a file at `path` (relative paths in it are read
+    /// from `path`'s folder).
+    pub fn load_text(
+        text: &str,
+        path: &Path,
+        overrides: &[String],
+    ) -> Result<Experiment, ConfigError> {
+        let exp: Experiment = parse_toml(text, path)?;
+        let mut table: toml::Table = toml::from_str(text).expect("parsed above");
         let resolved_paths = resolve_paths(&mut table, &base_dir(path));
         let exp = if overrides.is_empty() && !resolved_paths {
             exp
@@ -279,7 +289,10 @@ impl Experiment {
         let evaluated = self.evaluator.as_ref().is_some_and(|e| {
             matches!(
                 e.kind,
-                EvaluatorKind::Command | EvaluatorKind::Slurm | EvaluatorKind::Train
+                EvaluatorKind::Command
+                    | EvaluatorKind::Slurm
+                    | EvaluatorKind::Train
+                    | EvaluatorKind::Python
             )
         });
         if self.benchmark.kind == emprox_benchmarks::config::BenchmarkKind::Declared {

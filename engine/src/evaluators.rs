@@ -4,6 +4,8 @@
 //! - `train`: train each candidate on shipped images (`[evaluator.training]`).
 //! - `command`: run a user's command (`[evaluator.command]`).
 //! - `slurm`: run a user's command as one Slurm batch job per candidate (`[evaluator.slurm]`).
+//! - `python`: the results come from the Python package's ask/tell (`emprox.Search`), which
+//!   puts the user in the evaluator's place; the `emprox` command refuses it.
 
 use crate::pipeline::cache::CacheFile;
 use emprox_benchmarks::command::{result_signal, CommandConfig, CommandEvaluator};
@@ -31,7 +33,13 @@ pub enum EvaluatorKind {
     Command,
     /// An external command as one Slurm batch job per candidate.
     Slurm,
+    /// The Python package's ask/tell: the user answers each evaluation.
+    Python,
 }
+
+/// Why the `emprox` command does not run an experiment of `[evaluator] type = "python"`.
+pub const PYTHON_ONLY: &str = "[evaluator] type = \"python\" takes its results from Python \
+     (emprox.Search's ask and tell): continue it there with emprox.Search.resume(folder)";
 
 fn one() -> usize {
     1
@@ -111,6 +119,21 @@ impl EvaluatorConfig {
                 if self.workers == 0 || self.workers > 64 {
                     return Err(format!(
                         "[evaluator] workers must be between 1 and 64, got {}",
+                        self.workers
+                    ));
+                }
+            }
+            EvaluatorKind::Python => {
+                if self.training.is_some()
+                    || self.command.is_some()
+                    || self.slurm.is_some()
+                    || self.cache.is_some()
+                {
+                    return Err("[evaluator] type = \"python\" takes no cache, training, command or slurm keys".into());
+                }
+                if self.workers == 0 || self.workers > 64 {
+                    return Err(format!(
+                        "[evaluator] workers (trials outstanding at once) must be between 1 and 64, got {}",
                         self.workers
                     ));
                 }
@@ -204,6 +227,24 @@ fn open_cache(cfg: &EvaluatorConfig) -> Result<Option<Arc<CacheFile>>, String> {
         .transpose()
 }
 
+/// The evaluator of `type = "python"` until the Python package puts the user in its place:
+/// every evaluation fails.
+struct Unanswered;
+
+impl<C> Evaluator<C> for Unanswered {
+    fn evaluate(
+        &self,
+        _: &C,
+        _: &mut dyn rand::RngCore,
+    ) -> Result<emprox_benchmarks::evaluator::Outcome, emprox_benchmarks::evaluator::EvalFailure>
+    {
+        Err(emprox_benchmarks::evaluator::EvalFailure {
+            reason: PYTHON_ONLY.into(),
+            cost_seconds: 0.0,
+        })
+    }
+}
+
 impl<C: 'static> Evaluation<C> {
     /// Evaluation by a user's command, describing cells by `space` (any space, tabular
     /// included): a local process per candidate (`type = "command"`), or a Slurm batch job
@@ -221,6 +262,7 @@ impl<C: 'static> Evaluation<C> {
         };
         let signal = result_signal(objective, default);
         let (config_hash, evaluator): (String, Arc<dyn Evaluator<C>>) = match cfg.kind {
+            EvaluatorKind::Python => ("python".into(), Arc::new(Unanswered)),
             EvaluatorKind::Slurm => {
                 let c = cfg
                     .slurm
@@ -329,7 +371,7 @@ impl Evaluation<Cell> {
                 let ev = training_evaluator(cfg)?;
                 Evaluation::training(cfg, &ev, "nasbench201", Arc::new(ev.clone()))?
             }
-            EvaluatorKind::Command | EvaluatorKind::Slurm => {
+            EvaluatorKind::Command | EvaluatorKind::Slurm | EvaluatorKind::Python => {
                 Evaluation::external(cfg, Nb201Space::new(data), &Signal::accuracy())?
             }
         })

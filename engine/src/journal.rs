@@ -169,6 +169,11 @@ impl JournalWriter {
         self
     }
 
+    /// [`JournalWriter::synced`] from the next record on.
+    pub fn set_synced(&mut self, sync: bool) {
+        self.sync = sync;
+    }
+
     /// Appends one record as a single line, written with one system call.
     pub fn write<T: Serialize>(&mut self, record: &T) -> Result<(), WriteError> {
         let mut line = serde_json::to_vec(record).expect("records serialise");

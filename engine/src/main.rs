@@ -2,7 +2,7 @@
 
 use clap::{Parser, Subcommand};
 use emprox_engine::commands::{
-    arch, compare, export, list, predictors, report, run, show, train_one, StdoutFailed,
+    arch, compare, export, list, one_line, predictors, report, run, show, train_one, StdoutFailed,
 };
 use emprox_engine::progress::say;
 use std::process::ExitCode;
@@ -173,19 +173,4 @@ fn stop_cleanly_on_signals() {
             }
         });
     }
-}
-
-/// The error and its causes on one line, skipping a cause whose text the message already holds.
-fn one_line(e: &anyhow::Error) -> String {
-    let mut msg = String::new();
-    for cause in e.chain() {
-        let text = cause.to_string();
-        if !msg.contains(&text) {
-            if !msg.is_empty() {
-                msg.push_str(": ");
-            }
-            msg.push_str(&text);
-        }
-    }
-    msg.replace('\n', " ")
 }

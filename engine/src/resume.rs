@@ -28,6 +28,29 @@ pub fn resume(
     exec: &Execution,
     allow_version_change: bool,
 ) -> Result<Resumed, ExperimentError> {
+    resume_with(out, exec, allow_version_change, |exp, exec| {
+        if exp
+            .evaluator
+            .as_ref()
+            .is_some_and(|e| e.kind == crate::evaluators::EvaluatorKind::Python)
+        {
+            return Err(ExperimentError::Other(
+                crate::evaluators::PYTHON_ONLY.into(),
+            ));
+        }
+        crate::benchmark::open(exp, exec.progress, Continue { exp, out, exec })
+            .map_err(|e| ExperimentError::Other(format!("{e:#}")))?
+    })
+}
+
+/// [`resume`], whose runs `go` continues once the folder is locked and checked (the Python
+/// ask/tell opens the benchmark with the user as its evaluator, then calls [`execute`]).
+pub fn resume_with(
+    out: &Path,
+    exec: &Execution,
+    allow_version_change: bool,
+    go: impl FnOnce(&Experiment, &Execution) -> Result<crate::experiment::Finished, ExperimentError>,
+) -> Result<Resumed, ExperimentError> {
     let other = |m: String| ExperimentError::Other(m);
     let (_lock, manifest) =
         rundir::lock_existing(out, FolderKind::Experiment).map_err(|e| other(e.0))?;
@@ -43,17 +66,7 @@ pub fn resume(
         resume: true,
         ..*exec
     };
-    crate::benchmark::open(
-        &exp,
-        exec.progress,
-        Continue {
-            exp: &exp,
-            out,
-            exec: &exec,
-        },
-    )
-    .map_err(|e| other(format!("{e:#}")))?
-    .map(|f| Resumed::Finished(Box::new(f.summary)))
+    go(&exp, &exec).map(|f| Resumed::Finished(Box::new(f.summary)))
 }
 
 /// The experiment of the folder `out`: its `config.resolved.toml`, which must be the one the
@@ -145,7 +158,7 @@ pub(crate) struct Continue<'a> {
 
 impl WithBenchmark for Continue<'_> {
     type Output = Result<crate::experiment::Finished, ExperimentError>;
-    fn with<S: emprox_benchmarks::SearchSpace + 'static>(
+    fn with<S: emprox_benchmarks::SearchSpace + Clone + 'static>(
         self,
         bench: Benchmark<S>,
     ) -> Self::Output {

@@ -43,6 +43,23 @@ pub struct CompareArgs {
 
 /// Runs `emprox compare`.
 pub fn compare(args: &CompareArgs) -> anyhow::Result<()> {
+    let reporter = Reporter::new();
+    let (text, out, report) = start_compare(args, &reporter)?;
+    reporter.finish();
+    let report = report
+        .map(|p| format!("report in {}\n", p.display()))
+        .unwrap_or_default();
+    super::print_out(&format!("{text}results in {}\n{report}", out.display()))?;
+    Ok(())
+}
+
+/// What `emprox compare` does before it prints: runs the comparison (`progress` hears of it)
+/// and gives its Markdown table, output folder and report (the Python package's
+/// `emprox.compare`).
+pub fn start_compare(
+    args: &CompareArgs,
+    progress: &dyn crate::pipeline::search::Progress,
+) -> anyhow::Result<(String, PathBuf, Option<PathBuf>)> {
     let mut c = Comparison::load(&args.file)?;
     if let Some(s) = args.seeds {
         let max = crate::config::MAX_SEEDS;
@@ -99,7 +116,6 @@ pub fn compare(args: &CompareArgs) -> anyhow::Result<()> {
     };
     // Every experiment folder, for the whole comparison: no other run writes there meanwhile.
     let held = c.lock_folders(&out, args.resume)?;
-    let reporter = Reporter::new();
     // Ctrl-C or SIGTERM from here on: say how to continue this comparison.
     crate::commands::run::set_resume_command(format!(
         "emprox compare {} --resume --out {}{}",
@@ -117,7 +133,7 @@ pub fn compare(args: &CompareArgs) -> anyhow::Result<()> {
         threads: args
             .threads
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
-        progress: &reporter,
+        progress,
         resume: args.resume,
         throttle: args.throttle_ms.map(std::time::Duration::from_millis),
     };
@@ -125,14 +141,6 @@ pub fn compare(args: &CompareArgs) -> anyhow::Result<()> {
     // Under the comparison's lock.
     let report = (!args.no_report)
         .then(|| super::report::write_locked(&out))
-        .flatten()
-        .map(|p| format!("report in {}\n", p.display()))
-        .unwrap_or_default();
-    reporter.finish();
-    super::print_out(&format!(
-        "{}results in {}\n{report}",
-        markdown(&c, &rows),
-        out.display()
-    ))?;
-    Ok(())
+        .flatten();
+    Ok((markdown(&c, &rows), out, report))
 }

@@ -81,7 +81,7 @@ pub fn listing() -> String {
     );
     line(
         out,
-        "  declared   a space of dimensions nobody enumerated (README: \"Your own search space\"); scored by a command or slurm",
+        "  declared   a space of dimensions nobody enumerated (README: \"Your own search space\"); scored by a command, slurm or python",
     );
     line(
         out,
@@ -172,6 +172,7 @@ pub fn listing() -> String {
         out,
         "  command and slurm: objective = { key, goal, test, label, unit, decimals } (default: the benchmark's objective, val_acc on NAS-Bench-201)",
     );
+    line(out, "  python     workers = 1 (trials outstanding); the results come from Python's emprox.Search (ask/tell), which sets it; any benchmark");
     wrapped(
         out,
         "budget ([budget], OR-ed, at least one): ",

@@ -27,3 +27,19 @@ pub fn print_out(text: &str) -> Result<(), StdoutFailed> {
         r => r.map_err(StdoutFailed),
     }
 }
+
+/// The error and its causes on one line, skipping a cause whose text the message already holds
+/// (what the binary prints after `error: `, and the Python package's exception messages).
+pub fn one_line(e: &anyhow::Error) -> String {
+    let mut msg = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if !msg.contains(&text) {
+            if !msg.is_empty() {
+                msg.push_str(": ");
+            }
+            msg.push_str(&text);
+        }
+    }
+    msg.replace('\n', " ")
+}

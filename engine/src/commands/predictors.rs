@@ -47,6 +47,25 @@ pub fn load_eval_config(path: &Path) -> anyhow::Result<(PredictorEvalConfig, Str
 
 /// Runs `emprox eval-predictors`.
 pub fn eval_predictors(args: &EvalPredictorsArgs) -> anyhow::Result<()> {
+    let (markdown, out) = start_eval_predictors(args, &|line| {
+        if !crate::progress::quiet() {
+            crate::progress::say(line);
+        }
+    })?;
+    // A reader that goes away (`| head`) ends the output quietly: the results are on disk.
+    super::print_out(&format!(
+        "{markdown}\nwrote {}/{{results.csv, predictions.csv, splits.json, summary.json, summary.md, tau_vs_n.svg, tau_vs_fit_time.svg}}\n",
+        out.display()
+    ))?;
+    Ok(())
+}
+
+/// What `emprox eval-predictors` does before it prints (`say` hears its progress lines): its
+/// Markdown table and output folder (the Python package's `emprox.eval_predictors`).
+pub fn start_eval_predictors(
+    args: &EvalPredictorsArgs,
+    say: &(dyn Fn(&str) + Sync),
+) -> anyhow::Result<(String, PathBuf)> {
     let (cfg, text) = load_eval_config(&args.file)?;
     let base = args
         .file
@@ -54,7 +73,7 @@ pub fn eval_predictors(args: &EvalPredictorsArgs) -> anyhow::Result<()> {
         .map(Path::to_path_buf)
         .unwrap_or_default();
     cfg.validate(&base)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", args.file.display()))?;
+        .map_err(|e| crate::config::ConfigError(format!("{}: {e}", args.file.display())))?;
     let out = args.out.clone().unwrap_or_else(|| {
         let stem = args
             .file
@@ -64,20 +83,10 @@ pub fn eval_predictors(args: &EvalPredictorsArgs) -> anyhow::Result<()> {
     });
     let _lock = rundir::prepare(&out, FolderKind::PredictorEvaluation, args.overwrite)?;
     Manifest::new(FolderKind::PredictorEvaluation, &text).write(&out)?;
-    let outcome = emprox_estimators::evaluation::run(&cfg, &out, &base, &|line| {
-        if !crate::progress::quiet() {
-            crate::progress::say(line);
-        }
-    })
-    .map_err(|e| anyhow::anyhow!("{}: {e}", args.file.display()))?;
+    let outcome = emprox_estimators::evaluation::run(&cfg, &out, &base, say)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", args.file.display()))?;
     rundir::write_file(&out.join("config.toml"), text.as_bytes())?;
-    // A reader that goes away (`| head`) ends the output quietly: the results are on disk.
-    super::print_out(&format!(
-        "{}\nwrote {}/{{results.csv, predictions.csv, splits.json, summary.json, summary.md, tau_vs_n.svg, tau_vs_fit_time.svg}}\n",
-        outcome.markdown,
-        out.display()
-    ))?;
-    Ok(())
+    Ok((outcome.markdown, out))
 }
 
 /// The `[benchmark]` table of any emprox file (its other tables are ignored).

@@ -103,7 +103,7 @@ fn set_resume_hint(out: &Path) {
 pub struct NothingEvaluated(pub String);
 
 /// Err([`NothingEvaluated`]) when a run of the experiment has no successful evaluation.
-fn check_evaluated(summary: &crate::results::ExperimentSummary) -> anyhow::Result<()> {
+pub fn check_evaluated(summary: &crate::results::ExperimentSummary) -> anyhow::Result<()> {
     let empty: Vec<&crate::results::RunSummary> =
         summary.runs.iter().filter(|r| r.best.is_none()).collect();
     let Some(first) = empty.first() else {
@@ -128,16 +128,8 @@ fn check_evaluated(summary: &crate::results::ExperimentSummary) -> anyhow::Resul
 
 /// Runs `emprox resume`.
 pub fn resume_cmd(args: &ResumeArgs) -> anyhow::Result<()> {
-    let threads = default_threads(args.threads)?;
     let reporter = Reporter::new();
-    set_resume_hint(&args.out_dir);
-    let exec = Execution {
-        threads,
-        progress: &reporter,
-        resume: true,
-        throttle: args.throttle_ms.map(std::time::Duration::from_millis),
-    };
-    let r = resume(&args.out_dir, &exec, args.allow_version_change)?;
+    let r = start_resume(args, &reporter)?;
     reporter.finish();
     match r {
         Resumed::AlreadyFinished => print_out(&format!(
@@ -160,8 +152,52 @@ pub fn resume_cmd(args: &ResumeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// What `emprox resume` does before it prints (the Python package's `emprox.resume`).
+pub fn start_resume(
+    args: &ResumeArgs,
+    progress: &dyn crate::pipeline::search::Progress,
+) -> anyhow::Result<Resumed> {
+    let threads = default_threads(args.threads)?;
+    set_resume_hint(&args.out_dir);
+    let exec = Execution {
+        threads,
+        progress,
+        resume: true,
+        throttle: args.throttle_ms.map(std::time::Duration::from_millis),
+    };
+    Ok(resume(&args.out_dir, &exec, args.allow_version_change)?)
+}
+
+/// Refuses an experiment whose results come from Python's ask/tell.
+fn refuse_python(exp: &Experiment) -> Result<(), crate::config::ConfigError> {
+    match &exp.evaluator {
+        Some(e) if e.kind == crate::evaluators::EvaluatorKind::Python => Err(
+            crate::config::ConfigError(crate::evaluators::PYTHON_ONLY.into()),
+        ),
+        _ => Ok(()),
+    }
+}
+
 /// Runs `emprox run`.
 pub fn run(args: &RunArgs) -> anyhow::Result<()> {
+    let reporter = Reporter::new();
+    let start = std::time::Instant::now();
+    let (summary, out, report) = start_run(args, &reporter)?;
+    reporter.finish();
+    let mut text = summary_text(&summary, &out, Some(start.elapsed().as_secs_f64()));
+    if let Some(p) = report {
+        let _ = writeln!(text, "report in {}", p.display());
+    }
+    print_out(&text)?;
+    check_evaluated(&summary)
+}
+
+/// What `emprox run` does before it prints: runs the experiment (`progress` hears of it) and
+/// gives its summary, output folder and report (the Python package's `emprox.run`).
+pub fn start_run(
+    args: &RunArgs,
+    progress: &dyn crate::pipeline::search::Progress,
+) -> anyhow::Result<(crate::results::ExperimentSummary, PathBuf, Option<PathBuf>)> {
     let mut overrides = args.set.clone();
     if let Some(s) = args.seed {
         overrides.push(format!("seed={}", crate::config::check_seed_flag(s)?));
@@ -171,19 +207,18 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
     }
     let threads = default_threads(args.threads)?;
     let exp = Experiment::load(&args.file, &overrides)?;
+    refuse_python(&exp)?;
     let out = args.out.clone().unwrap_or_else(|| exp.default_out_dir());
-    let reporter = Reporter::new();
-    let start = std::time::Instant::now();
     let exec = Execution {
         threads,
-        progress: &reporter,
+        progress,
         resume: false,
         throttle: args.throttle_ms.map(std::time::Duration::from_millis),
     };
     // The data and the evaluator are loaded and checked before anything is created on disk.
     let (summary, report) = crate::benchmark::open(
         &exp,
-        &reporter,
+        progress,
         NewRun {
             exp: &exp,
             out: &out,
@@ -192,13 +227,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
             exec: &exec,
         },
     )??;
-    reporter.finish();
-    let mut text = summary_text(&summary, &out, Some(start.elapsed().as_secs_f64()));
-    if let Some(p) = report {
-        let _ = writeln!(text, "report in {}", p.display());
-    }
-    print_out(&text)?;
-    check_evaluated(&summary)
+    Ok((summary, out, report))
 }
 
 /// Starts a new experiment in a prepared, locked folder.
@@ -212,7 +241,7 @@ struct NewRun<'a> {
 
 impl WithBenchmark for NewRun<'_> {
     type Output = anyhow::Result<(crate::results::ExperimentSummary, Option<PathBuf>)>;
-    fn with<S: emprox_benchmarks::SearchSpace + 'static>(
+    fn with<S: emprox_benchmarks::SearchSpace + Clone + 'static>(
         self,
         bench: Benchmark<S>,
     ) -> Self::Output {
@@ -229,7 +258,7 @@ impl WithBenchmark for NewRun<'_> {
 }
 
 /// The closing lines of a run or resume.
-fn summary_text(
+pub fn summary_text(
     summary: &crate::results::ExperimentSummary,
     out: &std::path::Path,
     secs: Option<f64>,

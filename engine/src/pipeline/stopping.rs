@@ -2,6 +2,27 @@
 
 use crate::config::Budget;
 use serde::{Deserialize, Serialize};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Set by [`interrupt`]: every run of this process stops before its next proposal.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// Asks every run in this process to stop before its next proposal, its journal as it stands
+/// (the folder stays resumable): what a library caller does on Ctrl-C, where the `emprox`
+/// binary exits instead. [`clear_interrupt`] lets later runs go on.
+pub fn interrupt() {
+    INTERRUPTED.store(true, Ordering::SeqCst);
+}
+
+/// Undoes [`interrupt`].
+pub fn clear_interrupt() {
+    INTERRUPTED.store(false, Ordering::SeqCst);
+}
+
+/// Whether [`interrupt`] was called (and not cleared).
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::SeqCst)
+}
 
 /// Why a run stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,0 +1,112 @@
+"""The estimators of emprox on arrays: ``fit(archs, y)`` and ``predict(archs)``.
+
+``archs`` are architecture strings of the space (NAS-Bench-201 CIFAR-10 unless ``space`` names
+another ``[benchmark]`` table); ``y`` and the predictions are NumPy arrays (higher is better).
+Parameters are those of the ``[estimator]`` table (``emprox list`` shows them)::
+
+    est = emprox.estimators.GBDT(rounds=100)
+    est.fit(archs, accuracies)
+    scores = est.predict(other_archs)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, Mapping, Optional, Sequence
+
+import numpy as np
+
+from . import _emprox
+
+__all__ = ["Estimator", "EmProx", "NAO", "GBDT", "KnnOneHot", "MlpEnsemble", "Random",
+           "NASLibPredictor"]
+
+_NB201 = {"type": "nasbench201", "dataset": "cifar10"}
+
+
+class Estimator:
+    """An estimator of type ``kind`` (``"emprox"``, ``"gbdt"``, ...) with ``params``."""
+
+    kind: str = ""
+
+    def __init__(
+        self,
+        kind: Optional[str] = None,
+        *,
+        space: Optional[Mapping[str, Any]] = None,
+        seed: int = 0,
+        **params: Any,
+    ) -> None:
+        kind = kind or self.kind
+        if not kind:
+            raise ValueError("an estimator needs its type, e.g. Estimator('gbdt')")
+        self.seed = int(seed)
+        self.params = {"type": kind, **params}
+        self._e = _emprox.Estimator(
+            json.dumps(self.params), json.dumps(dict(space or _NB201)), os.getcwd()
+        )
+
+    def fit(self, archs: Sequence[str], y: Any) -> "Estimator":
+        """Fits on architecture strings ``archs`` with targets ``y`` (array-like)."""
+        targets = np.asarray(y, dtype=np.float64).ravel()
+        self._e.fit([str(a) for a in archs], targets.tolist(), self.seed)
+        return self
+
+    def predict(self, archs: Sequence[str]) -> "np.ndarray":
+        """Scores of ``archs`` as a float64 array (higher is better)."""
+        return np.asarray(self._e.predict([str(a) for a in archs]), dtype=np.float64)
+
+    def save(self, folder: "os.PathLike[str] | str") -> None:
+        """Saves the fitted model (EmProx), for ``emprox predict --model FOLDER``."""
+        self._e.save(str(folder))
+
+
+class EmProx(Estimator):
+    """Encoder-decoder embedding with a distance-weighted kNN (the paper's estimator)."""
+
+    kind = "emprox"
+
+
+class NAO(Estimator):
+    """The same encoder-decoder with an MLP regression head."""
+
+    kind = "nao"
+
+
+class GBDT(Estimator):
+    """Gradient-boosted trees on the one-hot encoding."""
+
+    kind = "gbdt"
+
+
+class KnnOneHot(Estimator):
+    """Distance-weighted kNN on the one-hot encoding."""
+
+    kind = "knn_onehot"
+
+
+class MlpEnsemble(Estimator):
+    """BANANAS-style ensemble of MLPs on the path encoding."""
+
+    kind = "mlp_ensemble"
+
+
+class Random(Estimator):
+    """Random scores (a baseline)."""
+
+    kind = "random"
+
+
+class NASLibPredictor:
+    """NASLib's predictor interface over an emprox estimator: ``fit(xtrain, ytrain)`` and
+    ``query(xtest)``, where the x are architecture strings."""
+
+    def __init__(self, estimator: Estimator) -> None:
+        self.estimator = estimator
+
+    def fit(self, xtrain: Sequence[str], ytrain: Any) -> None:
+        self.estimator.fit(xtrain, ytrain)
+
+    def query(self, xtest: Sequence[str]) -> "np.ndarray":
+        return self.estimator.predict(xtest)

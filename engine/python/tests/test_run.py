@@ -1,0 +1,180 @@
+"""emprox.run / resume / compare: what the CLI does, the same bytes."""
+
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+import emprox
+
+
+def journal(out, run=0):
+    return (out / f"seed-{run}" / "trials.jsonl").read_bytes()
+
+
+def test_run_writes_the_cli_journal_bytes(root, cli, tmp_path):
+    file = root / "examples" / "nb201_evolution.toml"
+    r = emprox.run(file, tmp_path / "py", seed=4, seeds=2, overrides={"budget.max_queries": 40})
+    subprocess.run(
+        [cli, "run", file, "--out", tmp_path / "cli", "--seed", "4", "--seeds", "2",
+         "--set", "budget.max_queries=40", "-q"],
+        check=True, capture_output=True,
+    )
+    for run in (0, 1):
+        assert journal(tmp_path / "py", run) == journal(tmp_path / "cli", run)
+    assert len(r.trials) == 80
+    assert r.summary is not None and len(r.summary["runs"]) == 2
+    vals = [t["val_acc"] for t in r.trials]
+    assert r.best is not None and r.best["val_acc"] == max(vals)
+
+
+def test_a_bad_key_is_a_value_error_with_the_cli_message(root, cli, tmp_path):
+    file = root / "examples" / "nb201_evolution.toml"
+    with pytest.raises(ValueError) as e:
+        emprox.run(file, tmp_path / "x", overrides={"budget.max_querie": 3})
+    p = subprocess.run(
+        [cli, "run", file, "--out", tmp_path / "y", "--set", "budget.max_querie=3"],
+        capture_output=True, text=True,
+    )
+    assert p.returncode == 2
+    assert p.stderr.strip() == f"error: {e.value}"
+    assert "did you mean `max_queries`" in str(e.value)
+    assert not (tmp_path / "x").exists()
+
+
+def test_a_missing_file_and_a_used_folder_are_errors(root, tmp_path):
+    with pytest.raises(ValueError, match="cannot read experiment file"):
+        emprox.run(tmp_path / "nope.toml", tmp_path / "o")
+    file = root / "examples" / "nb201_random.toml"
+    emprox.run(file, tmp_path / "o", seeds=1, overrides={"budget.max_queries": 3})
+    with pytest.raises(RuntimeError, match="overwrite"):
+        emprox.run(file, tmp_path / "o", seeds=1, overrides={"budget.max_queries": 3})
+    again = emprox.run(file, tmp_path / "o", seeds=1, overwrite=True,
+                       overrides={"budget.max_queries": 5})
+    assert len(again.trials) == 5
+
+
+def test_resume_of_a_finished_run_changes_nothing(root, tmp_path):
+    file = root / "examples" / "nb201_random.toml"
+    emprox.run(file, tmp_path / "o", seeds=1, overrides={"budget.max_queries": 5})
+    before = journal(tmp_path / "o")
+    r = emprox.resume(tmp_path / "o")
+    assert journal(tmp_path / "o") == before and len(r.trials) == 5
+
+
+SLOW = """name = "slow"
+seed = 2
+seeds = 1
+[benchmark]
+type = "nasbench201"
+dataset = "cifar10"
+[strategy]
+type = "regularized_evolution"
+population_size = 5
+sample_size = 2
+[budget]
+max_queries = 40
+[evaluator]
+type = "command"
+[evaluator.command]
+command = ["PYTHON", "-c", "import sys, time; time.sleep(0.05); print('{\\"val_acc\\": %d}' % (int(sys.argv[1]) % 97))", "{index}"]
+"""
+
+CTRL_C = """
+import sys, emprox
+emprox.run(sys.argv[1], sys.argv[2])
+"""
+
+
+def test_ctrl_c_raises_keyboard_interrupt_and_leaves_a_resumable_folder(tmp_path):
+    file = tmp_path / "slow.toml"
+    file.write_text(SLOW.replace("PYTHON", sys.executable))
+    out = tmp_path / "o"
+    p = subprocess.Popen([sys.executable, "-c", CTRL_C, str(file), str(out)],
+                         stderr=subprocess.PIPE, text=True)
+    trials = out / "seed-0" / "trials.jsonl"
+    deadline = time.time() + 60
+    while time.time() < deadline and (not trials.exists() or trials.read_bytes().count(b"\n") < 5):
+        time.sleep(0.02)
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=60)
+    assert p.returncode != 0 and "KeyboardInterrupt" in err, err
+    assert not (out / "summary.json").exists()
+    n = trials.read_bytes().count(b"\n")
+    assert 5 <= n < 40
+    r = emprox.resume(out)
+    assert r.summary is not None and len(r.trials) == 40
+    emprox.run(file, tmp_path / "whole")
+    assert journal(out) == journal(tmp_path / "whole")
+
+
+COMPARISON = """name = "cmp"
+seed = 0
+seeds = 2
+datasets = ["cifar10"]
+report_at = [10, 20]
+[budget]
+max_queries = 20
+[[experiments]]
+label = "RS"
+strategy = { type = "random" }
+[[experiments]]
+label = "RE"
+strategy = { type = "regularized_evolution", population_size = 5, sample_size = 2 }
+"""
+
+
+def test_compare_returns_the_cli_table(root, cli, tmp_path):
+    file = tmp_path / "cmp.toml"
+    file.write_text(COMPARISON)
+    table = emprox.compare(file, tmp_path / "py", seeds=2)
+    p = subprocess.run([cli, "compare", file, "--out", tmp_path / "cli", "--seeds", "2", "-q"],
+                       check=True, capture_output=True, text=True)
+    assert table.strip() and table in p.stdout
+
+
+def test_load_gives_trials_and_a_data_frame(root, tmp_path):
+    r = emprox.run(root / "examples" / "nb201_random.toml", tmp_path / "o", seeds=2,
+                   overrides={"budget.max_queries": 7})
+    again = emprox.load(tmp_path / "o")
+    assert again.trials == r.trials and again.summary == r.summary
+    assert [t["run"] for t in r.trials] == [0] * 7 + [1] * 7
+    pd = pytest.importorskip("pandas")
+    df = again.to_pandas()
+    assert isinstance(df, pd.DataFrame) and len(df) == 14
+    assert df["val_acc"].max() == r.best["val_acc"]
+
+
+PREDICTORS = """[benchmark]
+type = "nasbench201"
+dataset = "cifar10"
+[evaluation]
+train_sizes = [20, 40]
+test_size = 50
+trials = 2
+seed = 0
+[[estimators]]
+type = "gbdt"
+rounds = 20
+[[estimators]]
+type = "knn_onehot"
+"""
+
+
+def test_eval_predictors_writes_what_the_cli_writes(cli, tmp_path):
+    file = tmp_path / "p.toml"
+    file.write_text(PREDICTORS)
+    table = emprox.eval_predictors(file, tmp_path / "py")
+    p = subprocess.run([cli, "eval-predictors", file, "--out", tmp_path / "cli", "-q"],
+                       check=True, capture_output=True, text=True)
+    # The same table but for its wall-clock columns (fit and query seconds).
+    cells = lambda text: [line.split("|")[1:10] for line in text.splitlines()  # noqa: E731
+                          if line.startswith("| ")]
+    assert "gbdt" in table and cells(table) == cells(p.stdout) and len(cells(table)) == 5
+    for name in ("predictions.csv", "splits.json"):
+        assert (tmp_path / "py" / name).read_bytes() == (tmp_path / "cli" / name).read_bytes()
+    file.write_text(PREDICTORS.replace("rounds = 20", "roundz = 20"))
+    with pytest.raises(ValueError, match="roundz"):
+        emprox.eval_predictors(file, tmp_path / "bad")
