@@ -173,7 +173,14 @@ impl BenchmarkConfig {
             (None, None) => Err("[benchmark] type = \"declared\" needs an inline [benchmark.space] with [[benchmark.space.dimension]] tables, or `description = \"FILE.toml\"` (a space file)".into()),
             (Some(p), None) => {
                 let config = SpaceConfig::from_file(p)?;
-                DeclaredSpace::new(&config).map_err(|e| format!("{} {e}", self.space_origin()))
+                DeclaredSpace::new(&config).map_err(|e| {
+                    let line = std::fs::read_to_string(p)
+                        .ok()
+                        .and_then(|t| e.line_in(&t, false))
+                        .map(|l| format!("{l}:"))
+                        .unwrap_or_default();
+                    format!("{}{line} {e}", self.space_origin())
+                })
             }
             (None, Some(s)) => DeclaredSpace::new(s).map_err(|e| format!("{} {e}", self.space_origin())),
         }

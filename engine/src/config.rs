@@ -128,6 +128,32 @@ impl Default for SearchSettings {
 }
 
 impl Experiment {
+    /// An inline `[benchmark.space]` that cannot be used: its error with the line of `path`
+    /// where the key it names is written.
+    fn check_inline_space(&self, path: &Path) -> Result<(), ConfigError> {
+        let b = &self.benchmark;
+        let (emprox_benchmarks::config::BenchmarkKind::Declared, None, Some(space)) =
+            (b.kind, &b.description, &b.space)
+        else {
+            return Ok(());
+        };
+        match emprox_benchmarks::declared::DeclaredSpace::new(space) {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let line = std::fs::read_to_string(path)
+                    .ok()
+                    .and_then(|t| e.line_in(&t, true))
+                    .map(|l| format!(":{l}"))
+                    .unwrap_or_default();
+                Err(ConfigError(format!(
+                    "{}{line}: {} {e}",
+                    path.display(),
+                    b.space_origin()
+                )))
+            }
+        }
+    }
+
     /// Reads, overrides (`KEY=VALUE` pairs) and validates an experiment file.
     pub fn load(path: &Path, overrides: &[String]) -> Result<Experiment, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|e| {
@@ -180,6 +206,7 @@ impl Experiment {
     pub fn validate(&self, path: &Path) -> Result<(), ConfigError> {
         let err = |m: String| Err(ConfigError(format!("{}: {m}", path.display())));
         crate::rundir::check_folder_name("`name`", &self.name).or_else(err)?;
+        self.check_inline_space(path)?;
         self.benchmark.validate().or_else(err)?;
         crate::objectives::check(&self.objectives).or_else(err)?;
         if self.seeds == 0 {

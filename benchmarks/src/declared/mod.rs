@@ -88,5 +88,47 @@ pub struct SpaceError {
     pub message: String,
 }
 
+impl SpaceError {
+    /// The 1-based line of `text` where the key this error names is written: a space file's
+    /// text, or (`inline`) an experiment file's whose space is `[benchmark.space]`. `None` where
+    /// the text does not show it (a key set by `--set`, say).
+    pub fn line_in(&self, text: &str, inline: bool) -> Option<usize> {
+        let doc = toml_edit::ImDocument::parse(text).ok()?;
+        let mut table = doc.as_table();
+        if inline {
+            table = table
+                .get("benchmark")?
+                .as_table()?
+                .get("space")?
+                .as_table()?;
+        }
+        let span = match self.key.strip_prefix("dimension") {
+            None | Some("") => table.key(&self.key).or(table.key("dimension"))?.span()?,
+            Some(rest) => {
+                let rest = rest.trim_start();
+                let dims = table.get("dimension")?.as_array_of_tables()?;
+                let (which, field) = match rest.split_once(", `") {
+                    Some((w, f)) => (w, f.strip_suffix('`')),
+                    None => (rest, None),
+                };
+                let dim = match which.strip_prefix('#') {
+                    Some(n) => dims.get(n.parse::<usize>().ok()?.checked_sub(1)?)?,
+                    None => {
+                        let name = which.trim_matches('"');
+                        dims.iter()
+                            .find(|d| d.get("name").and_then(|v| v.as_str()) == Some(name))?
+                    }
+                };
+                field
+                    .and_then(|f| dim.key(f))
+                    .or(dim.key("name"))
+                    .and_then(|k| k.span())
+                    .or(dim.span())?
+            }
+        };
+        Some(text[..span.start].matches('\n').count() + 1)
+    }
+}
+
 #[cfg(test)]
 mod tests;

@@ -405,3 +405,27 @@ fn the_declared_darts_space_joins_every_nb301_genotype_by_several_dimensions_a_c
         .count();
     assert_eq!(found, 0);
 }
+
+#[test]
+fn a_space_error_gives_the_line_of_the_key_it_names() {
+    let file = "name = \"s\"\n\n[[dimension]]\nname = \"depth\"\nvalues = [2, 3]\n\n[[dimension]]\nname = \"w\"\nvalues = [1, 2]\nwhen = { depht = [2] }\n";
+    let e = space(file).unwrap_err();
+    assert_eq!(e.line_in(file, false), Some(10), "{e}");
+    let empty = file.replace("values = [1, 2]", "values = []");
+    let e = space(&empty).unwrap_err();
+    assert_eq!(
+        e.line_in(&empty, false),
+        Some(8),
+        "the dimension's name: {e}"
+    );
+    // Inline in an experiment file, under [benchmark.space].
+    let inline = format!(
+        "name = \"x\"\n[benchmark]\ntype = \"declared\"\n{}",
+        file.replace("[[dimension]]", "[[benchmark.space.dimension]]")
+            .replace("name = \"s\"\n", "[benchmark.space]\nname = \"s\"\n")
+    );
+    let e = space(file).unwrap_err();
+    assert_eq!(e.line_in(&inline, true), Some(14), "{e}");
+    // A key the text does not hold: no line.
+    assert_eq!(e.line_in("name = \"s\"\n", false), None);
+}
