@@ -133,6 +133,16 @@ def test_compare_returns_the_cli_table(root, cli, tmp_path):
     p = subprocess.run([cli, "compare", file, "--out", tmp_path / "cli", "--seeds", "2", "-q"],
                        check=True, capture_output=True, text=True)
     assert table.strip() and table in p.stdout
+    # The folder as data: each experiment's trials, and one DataFrame of all.
+    cmp = emprox.load(tmp_path / "py")
+    assert isinstance(cmp, emprox.Comparison) and len(cmp.experiments) >= 2
+    for key, r in cmp.experiments.items():
+        assert r.summary is not None and len(r.summary["runs"]) == 2, key
+        assert {t["run"] for t in r.trials} == {0, 1}
+    pd = pytest.importorskip("pandas")
+    df = cmp.to_pandas()
+    assert len(df) == sum(len(r.trials) for r in cmp.experiments.values())
+    assert set(df["experiment"]) == {k.partition("/")[2] for k in cmp.experiments}
 
 
 def test_load_gives_trials_and_a_data_frame(root, tmp_path):

@@ -25,7 +25,7 @@ __version__: str = _emprox.__version__
 
 PathLike = Union[str, "os.PathLike[str]"]
 
-__all__ = ["run", "resume", "compare", "eval_predictors", "load", "Result", "Search", "Trial", "__version__"]
+__all__ = ["run", "resume", "compare", "eval_predictors", "load", "Result", "Comparison", "Search", "Trial", "__version__"]
 
 
 def _toml_value(v: Any) -> str:
@@ -73,11 +73,44 @@ class Result:
         return pd.json_normalize(self.trials)
 
 
-def load(out: PathLike) -> Result:
-    """Reads the output folder of ``emprox run`` (or of :func:`run`, :class:`Search`)."""
+@dataclass
+class Comparison:
+    """A comparison's output folder as data: each experiment's :class:`Result`, keyed by its
+    folder inside the comparison (``"<benchmark>/<label>"``, as the manifest lists them)."""
+
+    out: Path
+    experiments: Dict[str, Result] = field(default_factory=dict)
+
+    def to_pandas(self) -> Any:
+        """Every experiment's trials in one DataFrame, with columns ``benchmark`` and
+        ``experiment`` (pandas is an optional dependency)."""
+        import pandas as pd  # type: ignore[import-untyped,unused-ignore]  # optional
+
+        frames = []
+        for key, r in self.experiments.items():
+            benchmark, _, label = key.partition("/")
+            frames.append(r.to_pandas().assign(benchmark=benchmark, experiment=label))
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def load(out: PathLike) -> Union[Result, Comparison]:
+    """Reads the output folder of ``emprox run`` (or of :func:`run`, :class:`Search`): a
+    :class:`Result`; or of ``emprox compare`` (:func:`compare`): a :class:`Comparison` of its
+    experiments' results."""
     out = Path(out)
     if not out.is_dir():
         raise ValueError(f"{out}: no such folder")
+    manifest_path = out / "run.json"
+    if manifest_path.exists():
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        if manifest.get("kind") == "comparison":
+            names = manifest.get("experiments") or []
+            return Comparison(out=out, experiments={n: _load_experiment(out / n) for n in names})
+    return _load_experiment(out)
+
+
+def _load_experiment(out: Path) -> Result:
+    """One experiment folder."""
     trials: List[Dict[str, Any]] = []
     i = 0
     while True:
@@ -124,7 +157,7 @@ def run(
         overwrite,
         quiet,
     )
-    return load(out_dir)
+    return _load_experiment(Path(out_dir))
 
 
 def resume(
@@ -136,7 +169,7 @@ def resume(
 ) -> Result:
     """Continues an interrupted experiment, as ``emprox resume OUT``."""
     _emprox.resume(str(out), threads, allow_version_change, quiet)
-    return load(out)
+    return _load_experiment(Path(out))
 
 
 def compare(
@@ -346,4 +379,4 @@ class Search:
 
     def result(self) -> Result:
         """The output folder as data (:func:`load`)."""
-        return load(self.out)
+        return _load_experiment(Path(self.out))
