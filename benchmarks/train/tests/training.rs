@@ -166,6 +166,7 @@ fn rung_continuation_equals_one_uninterrupted_training_bit_for_bit() {
         dir: dir.path().to_path_buf(),
         query: 1,
         fidelity: Some(fidelity),
+        keep_weights: false,
     };
     // The evaluator draws the trial seed from its rng: 7 each time.
     struct Seven;

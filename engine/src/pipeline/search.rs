@@ -135,6 +135,8 @@ pub struct RunSpec<'a, S: SearchSpace> {
     pub replay: Vec<Trial>,
     /// Test hook: sleep this long after each query.
     pub throttle: Option<std::time::Duration>,
+    /// Evaluators that train keep the weights (`--keep-weights`).
+    pub keep_weights: bool,
 }
 
 /// The outcome of a run, with its trajectory (one point per query).
@@ -156,6 +158,8 @@ struct Executor<'a, C> {
     evaluation: &'a Evaluation<C>,
     /// The run's folder, handed to evaluators that keep files per trial.
     dir: &'a Path,
+    /// Evaluators that train keep the weights.
+    keep_weights: bool,
     pool: Option<WorkerPool<C>>,
     pending: VecDeque<Pending<C>>,
     /// Results that came before their turn (out of order from the pool, replayed, cached).
@@ -203,7 +207,11 @@ struct Pending<C> {
 }
 
 impl<'a, C: Clone + Send + Sync + 'static> Executor<'a, C> {
-    fn new(evaluation: &'a Evaluation<C>, dir: &'a Path) -> Result<Self, RunError> {
+    fn new(
+        evaluation: &'a Evaluation<C>,
+        dir: &'a Path,
+        keep_weights: bool,
+    ) -> Result<Self, RunError> {
         let pool = if evaluation.workers > 1 {
             Some(WorkerPool::with_threads(
                 evaluation.workers,
@@ -216,6 +224,7 @@ impl<'a, C: Clone + Send + Sync + 'static> Executor<'a, C> {
         Ok(Executor {
             evaluation,
             dir,
+            keep_weights,
             pool,
             pending: VecDeque::new(),
             finished: HashMap::new(),
@@ -227,6 +236,7 @@ impl<'a, C: Clone + Send + Sync + 'static> Executor<'a, C> {
             dir: self.dir.to_path_buf(),
             query,
             fidelity,
+            keep_weights: self.keep_weights,
         }
     }
 
@@ -550,7 +560,7 @@ fn run_with<S: SearchSpace + 'static>(
         },
     };
     let replay = Replay::new(spec.run, spec.replay.clone());
-    let mut executor = Executor::new(ev, dir)?;
+    let mut executor = Executor::new(ev, dir, spec.keep_weights)?;
     let mut scheduler = match exp.scheduler.as_ref().filter(|s| s.active()) {
         Some(cfg) => {
             let rungs = cfg
@@ -892,6 +902,7 @@ mod tests {
             seed: 7,
             replay: vec![],
             throttle: None,
+            keep_weights: false,
         };
         let out = match strategy {
             Some(s) => run_with(&spec, s, None, dir.path(), &NoProgress).unwrap(),
