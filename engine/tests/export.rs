@@ -29,27 +29,32 @@ fn torch_python() -> Result<String, String> {
     }
 }
 
-/// A small `train` run into `out`: `queries` cells trained for one epoch on digits.
-fn train_run(out: &Path, queries: u64, extra: &[&str]) {
+/// The arguments of a small `train` run into `out`: `queries` cells trained for one epoch on
+/// digits, then `extra`.
+fn train_args(out: &Path, queries: u64, extra: &[&str]) -> Vec<String> {
     let queries = format!("budget.max_queries={queries}");
     let mut args = vec![
         "run",
         "examples/train_digits_evolution.toml",
         "--out",
         s(out),
-        "--quiet",
-        "--set",
-        &queries,
-        "--set",
-        "evaluator.training.epochs=1",
-        "--set",
-        "strategy.population_size=2",
-        "--set",
-        "strategy.sample_size=2",
-        "--no-report",
     ];
+    args.extend(["--quiet", "--no-report", "--set", &queries]);
+    for set in [
+        "evaluator.training.epochs=1",
+        "strategy.population_size=2",
+        "strategy.sample_size=2",
+    ] {
+        args.extend(["--set", set]);
+    }
     args.extend_from_slice(extra);
-    emprox_ok(&args);
+    args.into_iter().map(String::from).collect()
+}
+
+/// Runs [`train_args`] to completion.
+fn train_run(out: &Path, queries: u64, extra: &[&str]) {
+    let args = train_args(out, queries, extra);
+    emprox_ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
 }
 
 /// The Python with PyTorch, or `None` where there is none (outside CI: in CI, `EMPROX_CI` set,
@@ -246,6 +251,23 @@ fn kept_weights_export_without_retraining_and_leave_the_journal_alone() {
             format!("q{last}.safetensors")
         ]
     );
+    // Killed after its first trial and resumed: the same journal, the incumbent's weights.
+    let killed = dir.path().join("killed");
+    let args = train_args(&killed, 4, &["--keep-weights", "incumbents"]);
+    kill_when(&args, &killed.join("seed-0/trials.jsonl"), 1);
+    assert!(
+        !killed.join("summary.json").exists(),
+        "killed before the end"
+    );
+    emprox_ok(&[
+        "resume",
+        s(&killed),
+        "--keep-weights",
+        "incumbents",
+        "--no-report",
+    ]);
+    assert_eq!(journal(&plain), journal(&killed));
+    assert_eq!(kept(&killed), kept(&inc));
 
     let torch = torch_or_skip();
     // The best cell, from either run, and another cell of `all` by its index: no training.
