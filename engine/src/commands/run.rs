@@ -41,7 +41,8 @@ pub struct RunArgs {
     #[arg(long)]
     pub no_report: bool,
     /// Keep the trained weights of the cells `train` evaluates (`all`) or of each run's
-    /// incumbent (`incumbents`) in `seed-<i>/weights/`, for `emprox export`.
+    /// incumbent (`incumbents`) in `seed-<i>/weights/`, for `emprox export` (not of trials at
+    /// a `[scheduler]`'s fidelities, nor of results from the cache).
     #[arg(long, value_name = "WHICH")]
     pub keep_weights: Option<KeepWeights>,
     /// Sleep this many milliseconds after each query (for crash tests).
