@@ -58,7 +58,8 @@ pub struct Execution<'a> {
 pub enum KeepWeights {
     /// Every cell the `train` evaluator trains.
     All,
-    /// Each run's incumbent: the others' are deleted when the run ends.
+    /// Each run's incumbent: the others' are deleted once journaled (and any left by an
+    /// interruption when the run ends).
     Incumbents,
 }
 
@@ -180,7 +181,7 @@ pub fn execute<S: SearchSpace + 'static>(
                     seed: seed::run_seed(exp.seed, i),
                     replay,
                     throttle: exec.throttle,
-                    keep_weights: exec.keep_weights.is_some(),
+                    keep_weights: exec.keep_weights,
                 };
                 tracing::debug!(
                     "{}: run {i} (seed {}) starts in {}, replaying {} journal line(s)",

@@ -50,6 +50,20 @@ pub fn kept_weights_query(name: &str) -> Option<u64> {
         .flatten()
 }
 
+/// Deletes the files kept for query `query` in the [`WEIGHTS_DIR`] `dir` (and their temporary
+/// files); those that are not there are no error.
+pub fn drop_kept_weights(dir: &std::path::Path, query: u64) -> std::io::Result<()> {
+    for path in kept_weights(dir, query) {
+        for p in [emprox_benchmarks::fsutil::tmp_path(&path), path] {
+            match std::fs::remove_file(&p) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Saves `tensors` to `path` through a synced temporary file beside it.
 fn save_atomic(
     tensors: &std::collections::HashMap<String, candle_core::Tensor>,

@@ -136,7 +136,7 @@ pub struct RunSpec<'a, S: SearchSpace> {
     /// Test hook: sleep this long after each query.
     pub throttle: Option<std::time::Duration>,
     /// Evaluators that train keep the weights (`--keep-weights`).
-    pub keep_weights: bool,
+    pub keep_weights: Option<crate::experiment::KeepWeights>,
 }
 
 /// The outcome of a run, with its trajectory (one point per query).
@@ -560,7 +560,9 @@ fn run_with<S: SearchSpace + 'static>(
         },
     };
     let replay = Replay::new(spec.run, spec.replay.clone());
-    let mut executor = Executor::new(ev, dir, spec.keep_weights)?;
+    // The query whose weights `--keep-weights incumbents` keeps.
+    let mut kept_incumbent = None;
+    let mut executor = Executor::new(ev, dir, spec.keep_weights.is_some())?;
     let mut scheduler = match exp.scheduler.as_ref().filter(|s| s.active()) {
         Some(cfg) => {
             let rungs = cfg
@@ -751,6 +753,18 @@ fn run_with<S: SearchSpace + 'static>(
                 cached: done.source == Source::Cached,
             })?;
         }
+        if spec.keep_weights == Some(crate::experiment::KeepWeights::Incumbents) {
+            // Journaled: the weights of the incumbent it replaces, or its own, go.
+            let stale = match incumbent {
+                true => kept_incumbent.replace(job.query),
+                false => Some(job.query),
+            };
+            if let Some(q) = stale {
+                let dir = dir.join(emprox_train::evaluator::WEIGHTS_DIR);
+                emprox_train::evaluator::drop_kept_weights(&dir, q)
+                    .map_err(|source| WriteError { path: dir, source })?;
+            }
+        }
         // The strategy and the filter learn a cell's score at the rung it entered, once; a
         // promotion's result goes to the scheduler and the incumbent only.
         if job.entry {
@@ -902,7 +916,7 @@ mod tests {
             seed: 7,
             replay: vec![],
             throttle: None,
-            keep_weights: false,
+            keep_weights: None,
         };
         let out = match strategy {
             Some(s) => run_with(&spec, s, None, dir.path(), &NoProgress).unwrap(),
