@@ -222,7 +222,14 @@ pub struct TrialContext {
     pub query: u64,
     /// The fidelity to evaluate at, one of [`Evaluator::fidelities`] (`None`: the full one).
     pub fidelity: Option<f64>,
+    /// Keep the trained weights in the run folder's [`WEIGHTS_DIR`] (`emprox run
+    /// --keep-weights`), for evaluators that train a network; never changes the outcome.
+    pub keep_weights: bool,
 }
+
+/// The folder of a run (`seed-<i>/`) where a training evaluator keeps the weights of the
+/// networks it trained (`--keep-weights`).
+pub const WEIGHTS_DIR: &str = "weights";
 
 /// Something that evaluates cells of a space.
 pub trait Evaluator<C>: Send + Sync {

@@ -49,6 +49,62 @@ pub struct Execution<'a> {
     pub resume: bool,
     /// Test hook: sleep this long after each query (used by the crash tests).
     pub throttle: Option<std::time::Duration>,
+    /// Keep the trained weights in `seed-<i>/weights/` (`--keep-weights`).
+    pub keep_weights: Option<KeepWeights>,
+}
+
+/// Whose trained weights `--keep-weights` keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum KeepWeights {
+    /// Every cell the `train` evaluator trains.
+    All,
+    /// Each run's incumbent: the others' are deleted once journaled (and any left by an
+    /// interruption when the run ends).
+    Incumbents,
+}
+
+/// Refuses `--keep-weights` where no evaluator trains networks.
+pub fn check_keep_weights<C>(
+    exec: &Execution,
+    evaluation: &crate::evaluators::Evaluation<C>,
+) -> Result<(), crate::config::ConfigError> {
+    match exec.keep_weights {
+        Some(_) if evaluation.kind != crate::evaluators::EvaluatorKind::Train => {
+            Err(crate::config::ConfigError(
+                "--keep-weights needs `[evaluator] type = \"train\"`: no other evaluator trains weights"
+                    .into(),
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Deletes the kept weights of the run in `dir` but its incumbent's (the last trial the
+/// journal marks `incumbent`).
+fn keep_incumbent_weights(dir: &Path) -> Result<(), ExperimentError> {
+    let trials = crate::journal::read::<crate::journal::Trial>(&dir.join(rundir::TRIALS))
+        .map_err(|e| ExperimentError::Other(e.to_string()))?
+        .records;
+    let keep = trials.iter().rev().find(|t| t.incumbent).map(|t| t.query);
+    let weights = dir.join(emprox_benchmarks::evaluator::WEIGHTS_DIR);
+    let Ok(entries) = std::fs::read_dir(&weights) else {
+        return Ok(());
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(q) = name
+            .to_str()
+            .and_then(emprox_train::evaluator::kept_weights_query)
+        else {
+            continue;
+        };
+        if Some(q) != keep {
+            std::fs::remove_file(e.path()).map_err(|err| {
+                ExperimentError::Other(format!("cannot delete {}: {err}", e.path().display()))
+            })?;
+        }
+    }
+    Ok(())
 }
 
 /// Starts an experiment in `out` (prepared and locked with [`crate::rundir::prepare`]): writes the resolved config
@@ -82,6 +138,7 @@ pub fn execute<S: SearchSpace + 'static>(
     exec: &Execution,
 ) -> Result<Finished, ExperimentError> {
     let evaluation = &bench.evaluation;
+    check_keep_weights(exec, evaluation).map_err(|e| ExperimentError::Other(e.0))?;
     // Real evaluations use their own workers: runs then go one at a time, so that the
     // experiment never uses more than `workers × threads` cores.
     let run_threads = if evaluation.simulated_cost() {
@@ -124,6 +181,7 @@ pub fn execute<S: SearchSpace + 'static>(
                     seed: seed::run_seed(exp.seed, i),
                     replay,
                     throttle: exec.throttle,
+                    keep_weights: exec.keep_weights,
                 };
                 tracing::debug!(
                     "{}: run {i} (seed {}) starts in {}, replaying {} journal line(s)",
@@ -143,6 +201,9 @@ pub fn execute<S: SearchSpace + 'static>(
                     &mut o.summary,
                     &mut o.trajectory,
                 )?;
+                if exec.keep_weights == Some(KeepWeights::Incumbents) {
+                    keep_incumbent_weights(&dir)?;
+                }
                 Ok(o)
             })
             .collect::<Result<Vec<_>, ExperimentError>>()

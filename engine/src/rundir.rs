@@ -418,6 +418,8 @@ enum Layout {
     Slurm,
     /// `seed-<i>/checkpoints/`: the training evaluator's checkpoints (multi-fidelity).
     Checkpoints,
+    /// `seed-<i>/weights/`: the training evaluator's kept weights (`--keep-weights`).
+    Weights,
     /// `seed-<i>/checkpoints/<key>/`: the folder emprox makes for a command's checkpoints of
     /// one cell (`{checkpoint_dir}`): everything in it is the trial's.
     CommandCheckpoint,
@@ -481,6 +483,7 @@ fn owns_file(layout: Layout, name: &str) -> bool {
         Layout::Model => ["weights.safetensors", "model.json"].contains(&n),
         Layout::Slurm => is_slurm_file(name),
         Layout::Checkpoints => emprox_train::evaluator::is_checkpoint_file(name),
+        Layout::Weights => emprox_train::evaluator::kept_weights_query(name).is_some(),
         Layout::CommandCheckpoint => true,
         Layout::ComparisonDataset | Layout::Models => false,
     }
@@ -514,10 +517,11 @@ fn owns_dir(layout: Layout, dir: &Path, name: &str, listed: &[String]) -> Option
             .filter(|(_, n)| digits(n))
             .map(|_| Layout::Model),
         Layout::Run if name == emprox_train::evaluator::CHECKPOINT_DIR => Some(Layout::Checkpoints),
+        Layout::Run if name == emprox_train::evaluator::WEIGHTS_DIR => Some(Layout::Weights),
         Layout::Run => (name == emprox_benchmarks::slurm::DIR).then_some(Layout::Slurm),
         Layout::Checkpoints => (name.len() == 16 && name.bytes().all(|b| b.is_ascii_hexdigit()))
             .then_some(Layout::CommandCheckpoint),
-        Layout::Model | Layout::Slurm | Layout::CommandCheckpoint => None,
+        Layout::Model | Layout::Slurm | Layout::CommandCheckpoint | Layout::Weights => None,
     }
 }
 
@@ -812,6 +816,32 @@ mod tests {
             assert!(!slurm.join(f).exists(), "{f}");
         }
         assert!(slurm.join("checkpoint.pt").exists() && slurm.join("q1-x.out").exists());
+    }
+
+    #[test]
+    fn overwrite_deletes_the_kept_weights_and_keeps_the_users() {
+        let t = tempfile::tempdir().unwrap();
+        let d = t.path().join("exp");
+        experiment_folder(&d);
+        let weights = run_dir(&d, 0).join("weights");
+        let ours = [
+            "q1.safetensors",
+            "q1.logits.safetensors",
+            "q12.safetensors.tmp",
+        ];
+        for f in ours {
+            touch(&weights.join(f));
+        }
+        for f in ["best.safetensors", "q1.pt", "qx.safetensors"] {
+            touch(&weights.join(f));
+        }
+        drop(prepare(&d, FolderKind::Experiment, true).unwrap());
+        for f in ours {
+            assert!(!weights.join(f).exists(), "{f}");
+        }
+        for f in ["best.safetensors", "q1.pt", "qx.safetensors"] {
+            assert!(weights.join(f).exists(), "{f}");
+        }
     }
 
     #[test]

@@ -29,6 +29,62 @@ fn torch_python() -> Result<String, String> {
     }
 }
 
+/// The arguments of a small `train` run into `out`: `queries` cells trained for one epoch on
+/// digits, then `extra`.
+fn train_args(out: &Path, queries: u64, extra: &[&str]) -> Vec<String> {
+    let queries = format!("budget.max_queries={queries}");
+    let mut args = vec![
+        "run",
+        "examples/train_digits_evolution.toml",
+        "--out",
+        s(out),
+    ];
+    args.extend(["--quiet", "--no-report", "--set", &queries]);
+    for set in [
+        "evaluator.training.epochs=1",
+        "strategy.population_size=2",
+        "strategy.sample_size=2",
+    ] {
+        args.extend(["--set", set]);
+    }
+    args.extend_from_slice(extra);
+    args.into_iter().map(String::from).collect()
+}
+
+/// Runs [`train_args`] to completion.
+fn train_run(out: &Path, queries: u64, extra: &[&str]) {
+    let args = train_args(out, queries, extra);
+    emprox_ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
+}
+
+/// The Python with PyTorch, or `None` where there is none (outside CI: in CI, `EMPROX_CI` set,
+/// a missing PyTorch fails the test).
+fn torch_or_skip() -> Option<String> {
+    match torch_python() {
+        Ok(py) => Some(py),
+        Err(why) => {
+            assert!(
+                std::env::var_os("EMPROX_CI").is_none(),
+                "PyTorch is needed for this test in CI: {why}"
+            );
+            eprintln!("PyTorch check skipped (no torch here: {why})");
+            None
+        }
+    }
+}
+
+/// Runs `python model.py --check` in the export folder `dir` (of `what`): it must pass.
+fn check_in_pytorch(py: &str, dir: &Path, what: &str) {
+    let o = Command::new(py)
+        .args(["model.py", "--check"])
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{what}: {text}");
+    assert!(text.contains("largest difference"), "{text}");
+}
+
 #[test]
 fn a_table_runs_best_cell_exports_its_architecture_and_model() {
     let dir = tempfile::tempdir().unwrap();
@@ -97,30 +153,8 @@ fn a_table_runs_best_cell_exports_its_architecture_and_model() {
 fn retrained_cells_load_in_pytorch_with_candles_logits() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
-    emprox_ok(&[
-        "run",
-        "examples/train_digits_evolution.toml",
-        "--out",
-        s(&out),
-        "--quiet",
-        "--set",
-        "budget.max_queries=2",
-        "--set",
-        "evaluator.training.epochs=1",
-        "--set",
-        "strategy.population_size=2",
-        "--set",
-        "strategy.sample_size=2",
-        "--no-report",
-    ]);
-    let torch = torch_python();
-    if let Err(why) = &torch {
-        assert!(
-            std::env::var_os("EMPROX_CI").is_none(),
-            "PyTorch is needed for this test in CI: {why}"
-        );
-        eprintln!("PyTorch check skipped (no torch here: {why})");
-    }
+    train_run(&out, 2, &[]);
+    let torch = torch_or_skip();
     // The run's best, a cell of 1×1 and 3×3 convolutions, and one with none and avg_pool edges.
     let cells: [&[&str]; 3] = [&[], &["--index", "1234"], &["--index", "1718"]];
     let mut seen = Vec::new();
@@ -155,16 +189,8 @@ fn retrained_cells_load_in_pytorch_with_candles_logits() {
             .unwrap()
             .to_string();
         seen.push(arch);
-        if let Ok(py) = &torch {
-            let o = Command::new(py)
-                .args(["model.py", "--check"])
-                .current_dir(&to)
-                .output()
-                .unwrap();
-            let text = String::from_utf8_lossy(&o.stdout).to_string()
-                + &String::from_utf8_lossy(&o.stderr);
-            assert!(o.status.success(), "{}: {text}", seen[k]);
-            assert!(text.contains("largest difference"), "{text}");
+        if let Some(py) = &torch {
+            check_in_pytorch(py, &to, &seen[k]);
         }
     }
     assert!(
@@ -173,4 +199,143 @@ fn retrained_cells_load_in_pytorch_with_candles_logits() {
         seen[2]
     );
     assert!(seen[1] != seen[0] && seen[2] != seen[1]);
+}
+
+/// The weight files kept in `run`'s `seed-0/weights/`, sorted.
+fn kept(run: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(run.join("seed-0/weights"))
+        .map(|d| {
+            d.map(|e| e.unwrap().file_name().into_string().unwrap())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+#[test]
+fn kept_weights_export_without_retraining_and_leave_the_journal_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |name: &str, keep: &[&str]| {
+        let out = dir.path().join(name);
+        train_run(&out, 4, keep);
+        out
+    };
+    let plain = run("plain", &[]);
+    let all = run("all", &["--keep-weights", "all"]);
+    let inc = run("inc", &["--keep-weights", "incumbents"]);
+    let journal = |d: &Path| std::fs::read(d.join("seed-0/trials.jsonl")).unwrap();
+    assert_eq!(journal(&plain), journal(&all), "the journal is the same");
+    assert_eq!(journal(&plain), journal(&inc), "the journal is the same");
+    let trials = lines(&all.join("seed-0/trials.jsonl"));
+    let trained: Vec<u64> = trials
+        .iter()
+        .filter(|t| t["val_acc"].is_number())
+        .map(|t| t["query"].as_u64().unwrap())
+        .collect();
+    assert!(trained.len() >= 2, "{trials:?}");
+    assert_eq!(kept(&all).len(), 2 * trained.len(), "{:?}", kept(&all));
+    assert!(kept(&plain).is_empty());
+    // Only the incumbent's two files remain.
+    let last = trials
+        .iter()
+        .rev()
+        .find(|t| t["incumbent"] == true)
+        .unwrap()["query"]
+        .as_u64()
+        .unwrap();
+    assert_eq!(
+        kept(&inc),
+        [
+            format!("q{last}.logits.safetensors"),
+            format!("q{last}.safetensors")
+        ]
+    );
+    // Killed after its first trial and resumed: the same journal, the incumbent's weights.
+    let killed = dir.path().join("killed");
+    let args = train_args(&killed, 4, &["--keep-weights", "incumbents"]);
+    kill_when(&args, &killed.join("seed-0/trials.jsonl"), 1);
+    assert!(
+        !killed.join("summary.json").exists(),
+        "killed before the end"
+    );
+    emprox_ok(&[
+        "resume",
+        s(&killed),
+        "--keep-weights",
+        "incumbents",
+        "--no-report",
+    ]);
+    assert_eq!(journal(&plain), journal(&killed));
+    assert_eq!(kept(&killed), kept(&inc));
+
+    let torch = torch_or_skip();
+    // The best cell, from either run, and another cell of `all` by its index: no training.
+    let other = trials
+        .iter()
+        .find(|t| t["val_acc"].is_number() && t["query"].as_u64() != Some(last))
+        .unwrap()["index"]
+        .as_u64()
+        .unwrap()
+        .to_string();
+    for (k, (from, extra)) in [
+        (&all, vec![]),
+        (&inc, vec![]),
+        (&all, vec!["--index", &other]),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let to = dir.path().join(format!("export{k}"));
+        let mut args = vec!["export", s(from), "--out", s(&to)];
+        args.extend_from_slice(&extra);
+        let o = emprox_ok(&args);
+        let said = String::from_utf8_lossy(&o.stdout);
+        assert!(said.contains("weights.safetensors"), "{said}");
+        assert!(
+            !String::from_utf8_lossy(&o.stderr).contains("retrained"),
+            "no training"
+        );
+        for f in [
+            "weights.safetensors",
+            "preprocess.json",
+            "check.safetensors",
+        ] {
+            assert!(to.join(f).exists(), "{f}");
+        }
+        if let Some(py) = &torch {
+            check_in_pytorch(py, &to, &format!("export {k}"));
+        }
+    }
+    // The kept weights are the trained ones: the first export's equal the incumbent's file.
+    assert_eq!(
+        std::fs::read(dir.path().join("export1/weights.safetensors")).unwrap(),
+        std::fs::read(inc.join(format!("seed-0/weights/q{last}.safetensors"))).unwrap()
+    );
+
+    // --overwrite deletes the kept weights, not a file of the user's beside them.
+    std::fs::write(all.join("seed-0/weights/mine.safetensors"), "mine").unwrap();
+    emprox_ok(&[
+        "run",
+        "examples/nb201_random.toml",
+        "--out",
+        s(&all),
+        "--overwrite",
+        "--quiet",
+        "--set",
+        "budget.max_queries=3",
+        "--no-report",
+    ]);
+    assert_eq!(kept(&all), ["mine.safetensors"]);
+    // Only a training evaluator keeps weights.
+    let o = emprox(&[
+        "run",
+        "examples/nb201_random.toml",
+        "--out",
+        s(&dir.path().join("table")),
+        "--keep-weights",
+        "all",
+    ]);
+    assert_refused(&o, "--keep-weights");
+    assert!(!dir.path().join("table").exists());
 }

@@ -1,6 +1,8 @@
 //! The estimator filter: only the top `top_k` of each scored pool are evaluated, and filtered
 //! runs are reproducible and resumable.
 
+mod common;
+use common::kill_when;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -161,25 +163,6 @@ fn a_killed_filtered_run_resumes_to_the_same_journal() {
         lines(&killed.join("seed-0/pools.jsonl")).len(),
         "no pool logged twice"
     );
-}
-
-/// Runs emprox with `args` and kills it once `journal` holds `n` lines (or after 60 s).
-fn kill_when<S: AsRef<std::ffi::OsStr>>(args: &[S], journal: &Path, n: usize) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_emprox"))
-        .args(args)
-        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let t0 = std::time::Instant::now();
-    while t0.elapsed().as_secs() < 60
-        && std::fs::read_to_string(journal).map_or(0, |t| t.lines().count()) < n
-    {
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
 }
 
 /// The isomorphism classes of a run's evaluated cells, in query order.

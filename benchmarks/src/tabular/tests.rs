@@ -766,6 +766,7 @@ fn nb201_fidelity_levels_read_the_12_epoch_columns() {
         dir: "x".into(),
         query: 1,
         fidelity,
+        keep_weights: false,
     };
     let mut r = rng(0);
     let low = b

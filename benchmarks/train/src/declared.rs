@@ -92,4 +92,19 @@ impl Evaluator<DeclaredCell> for DeclaredTraining {
         let seed = rng.next_u64();
         self.inner.evaluate_seed(&self.graph(cell), seed)
     }
+
+    /// With [`TrialContext::keep_weights`](emprox_benchmarks::evaluator::TrialContext): the
+    /// weights kept as [`TrainingEvaluator::evaluate_keeping`] keeps them.
+    fn evaluate_trial(
+        &self,
+        trial: &emprox_benchmarks::evaluator::TrialContext,
+        cell: &DeclaredCell,
+        rng: &mut dyn rand::RngCore,
+    ) -> Result<Outcome, EvalFailure> {
+        if !trial.keep_weights {
+            return self.evaluate(cell, rng);
+        }
+        let seed = rng.next_u64();
+        self.inner.evaluate_keeping(trial, &self.graph(cell), seed)
+    }
 }

@@ -12,7 +12,68 @@ use emprox_benchmarks::seed;
 use emprox_benchmarks::DataError;
 use std::sync::Arc;
 
-pub use emprox_benchmarks::evaluator::CHECKPOINT_DIR;
+pub use emprox_benchmarks::evaluator::{CHECKPOINT_DIR, WEIGHTS_DIR};
+
+/// Images at the start of the validation split whose logits are kept with the weights (and
+/// exported in `check.safetensors`).
+pub const CHECK_IMAGES: usize = 32;
+
+/// The first [`CHECK_IMAGES`] validation images, (N, C, H, W).
+pub fn check_images(splits: &Splits) -> candle_core::Result<candle_core::Tensor> {
+    let val = &splits.val;
+    let n = val.len().min(CHECK_IMAGES);
+    candle_core::Tensor::from_vec(
+        val.pixels[..n * val.values_per_image()].to_vec(),
+        (n, val.channels, val.height, val.width),
+        &candle_core::Device::Cpu,
+    )
+}
+
+/// The files kept for query `query` in a run's [`WEIGHTS_DIR`] `dir`: the state dict under
+/// PyTorch's names (`q<query>.safetensors`) and the logits of [`check_images`]
+/// (`q<query>.logits.safetensors`, tensor `logits`).
+pub fn kept_weights(dir: &std::path::Path, query: u64) -> [std::path::PathBuf; 2] {
+    [
+        dir.join(format!("q{query}.safetensors")),
+        dir.join(format!("q{query}.logits.safetensors")),
+    ]
+}
+
+/// The query of `name`, if it is a file [`TrainingEvaluator`] keeps in [`WEIGHTS_DIR`] (or its
+/// temporary file while it is written).
+pub fn kept_weights_query(name: &str) -> Option<u64> {
+    let n = name.strip_suffix(".tmp").unwrap_or(name);
+    let q = n.strip_prefix('q')?.strip_suffix(".safetensors")?;
+    let q = q.strip_suffix(".logits").unwrap_or(q);
+    (!q.is_empty() && q.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| q.parse().ok())
+        .flatten()
+}
+
+/// Deletes the files kept for query `query` in the [`WEIGHTS_DIR`] `dir` (and their temporary
+/// files); those that are not there are no error.
+pub fn drop_kept_weights(dir: &std::path::Path, query: u64) -> std::io::Result<()> {
+    for path in kept_weights(dir, query) {
+        for p in [emprox_benchmarks::fsutil::tmp_path(&path), path] {
+            match std::fs::remove_file(&p) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Saves `tensors` to `path` through a synced temporary file beside it.
+fn save_atomic(
+    tensors: &std::collections::HashMap<String, candle_core::Tensor>,
+    path: &std::path::Path,
+) -> std::io::Result<()> {
+    let tmp = emprox_benchmarks::fsutil::tmp_path(path);
+    candle_core::safetensors::save(tensors, &tmp).map_err(std::io::Error::other)?;
+    std::fs::File::open(&tmp)?.sync_all()?;
+    std::fs::rename(&tmp, path)
+}
 
 /// Whether `name` is a file [`TrainingEvaluator`] writes in [`CHECKPOINT_DIR`] (a checkpoint,
 /// or its temporary file while it is written).
@@ -146,6 +207,49 @@ impl TrainingEvaluator {
     ) -> Result<(TrainReport, Network), TrainError> {
         let seeds = self.seeds(cell, seed);
         self.on_pool(|| train_network(cell, &self.config, &self.splits, seeds))
+    }
+
+    /// The state dict (PyTorch's names) of `net`, trained for `steps` steps, and its logits of
+    /// [`check_images`].
+    pub fn network_files(
+        &self,
+        net: &Network,
+        steps: usize,
+    ) -> candle_core::Result<(
+        std::collections::HashMap<String, candle_core::Tensor>,
+        candle_core::Tensor,
+    )> {
+        let logits = net.forward(&check_images(&self.splits)?, false)?;
+        Ok((net.state(steps)?.into_iter().collect(), logits))
+    }
+
+    /// Trains `cell` with trial seed `seed` as [`TrainingEvaluator::evaluate_seed`] does and
+    /// keeps its weights and check logits in the run folder's [`WEIGHTS_DIR`] (see
+    /// [`kept_weights`]); the outcome is the same.
+    pub fn evaluate_keeping(
+        &self,
+        trial: &emprox_benchmarks::evaluator::TrialContext,
+        cell: &CellGraph,
+        seed: u64,
+    ) -> Result<Outcome, EvalFailure> {
+        let (report, net) = self
+            .train_network(cell, seed)
+            .map_err(|e| self.failure(e))?;
+        let dir = trial.dir.join(WEIGHTS_DIR);
+        let [weights, logits] = kept_weights(&dir, trial.query);
+        let kept = self
+            .network_files(&net, report.steps)
+            .map_err(std::io::Error::other)
+            .and_then(|(state, l)| {
+                std::fs::create_dir_all(&dir)?;
+                save_atomic(&[("logits".to_string(), l)].into(), &logits)?;
+                save_atomic(&state, &weights)
+            });
+        kept.map_err(|e| EvalFailure {
+            reason: format!("cannot keep the weights in {}: {e}", weights.display()),
+            cost_seconds: report.total_seconds,
+        })?;
+        Ok(self.outcome(&report))
     }
 
     /// Trains `cell` with trial seed `seed`, returning the full report.
@@ -302,6 +406,7 @@ impl Evaluator<Cell> for TrainingEvaluator {
         let graph: CellGraph = cell.into();
         match trial.fidelity {
             Some(f) => self.train_to(&graph, seed, f as usize, &trial.dir.join(CHECKPOINT_DIR)),
+            None if trial.keep_weights => self.evaluate_keeping(trial, &graph, seed),
             None => self.evaluate_seed(&graph, seed),
         }
     }

@@ -166,6 +166,7 @@ fn rung_continuation_equals_one_uninterrupted_training_bit_for_bit() {
         dir: dir.path().to_path_buf(),
         query: 1,
         fidelity: Some(fidelity),
+        keep_weights: false,
     };
     // The evaluator draws the trial seed from its rng: 7 each time.
     struct Seven;
@@ -207,4 +208,53 @@ fn rung_continuation_equals_one_uninterrupted_training_bit_for_bit() {
     // A torn checkpoint is not read.
     let bytes = at2.to_bytes();
     assert!(Checkpoint::from_bytes(&bytes[..bytes.len() - 3]).is_none());
+}
+
+/// `--keep-weights`: the same outcome bit for bit, and the state dict (PyTorch's names) and the
+/// check logits in the run folder's `weights/`, nothing else left there.
+#[test]
+fn kept_weights_leave_the_outcome_alone() {
+    use emprox_benchmarks::evaluator::TrialContext;
+    use emprox_train::evaluator::{kept_weights, kept_weights_query, CHECK_IMAGES};
+    let cell: Cell = CONV_CELL.parse().unwrap();
+    let ev = TrainingEvaluator::new(quick(1, 64)).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let trial = TrialContext {
+        dir: dir.path().to_path_buf(),
+        query: 3,
+        fidelity: None,
+        keep_weights: true,
+    };
+    let rng = || seed::Rng::seed_from_u64(11);
+    let kept = ev.evaluate_trial(&trial, &cell, &mut rng()).unwrap();
+    let plain = ev.evaluate(&cell, &mut rng()).unwrap();
+    assert_eq!(kept.val_acc.to_bits(), plain.val_acc.to_bits());
+    assert_eq!(kept.extras[1].1.to_bits(), plain.extras[1].1.to_bits());
+    let weights = dir.path().join("weights");
+    let mut files: Vec<String> = std::fs::read_dir(&weights)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    files.sort();
+    assert_eq!(files, ["q3.logits.safetensors", "q3.safetensors"]);
+    let [w, l] = kept_weights(&weights, 3);
+    let cpu = candle_core::Device::Cpu;
+    let state = candle_core::safetensors::load(w, &cpu).unwrap();
+    assert!(
+        state.contains_key("lastact.bn.num_batches_tracked"),
+        "{:?}",
+        state.keys()
+    );
+    let logits = &candle_core::safetensors::load(l, &cpu).unwrap()["logits"];
+    let n = ev.splits().val.len().min(CHECK_IMAGES);
+    assert_eq!(logits.dims(), [n, 10]);
+    for (name, q) in [
+        ("q3.safetensors", Some(3)),
+        ("q12.logits.safetensors.tmp", Some(12)),
+        ("q.safetensors", None),
+        ("q3.pt", None),
+        ("best.safetensors", None),
+    ] {
+        assert_eq!(kept_weights_query(name), q, "{name}");
+    }
 }

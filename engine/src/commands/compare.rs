@@ -136,6 +136,7 @@ pub fn start_compare(
         progress,
         resume: args.resume,
         throttle: args.throttle_ms.map(std::time::Duration::from_millis),
+        keep_weights: None,
     };
     let rows = run_comparison(&c, &out, &exec, &held)?;
     // Under the comparison's lock.

@@ -27,17 +27,18 @@ pub struct ExportArgs {
     /// Where to write (default: FOLDER/export; refused if it holds files emprox did not write).
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Train the cell again with `train` and export its weights (a cell network only).
+    /// Train the cell again with `train` and export its weights (a cell network only; without
+    /// it, the weights the run kept with `--keep-weights`, if any).
     #[arg(long)]
     pub retrain: bool,
     /// With --retrain: epochs (default: the run's training settings, or train's defaults).
-    #[arg(long)]
+    #[arg(long, requires = "retrain")]
     pub epochs: Option<usize>,
     /// With --retrain: the trial seed.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, requires = "retrain")]
     pub seed: u64,
     /// With --retrain: a training setting, as a key of `[evaluator.training]`.
-    #[arg(long = "set", value_name = "KEY=VALUE")]
+    #[arg(long = "set", value_name = "KEY=VALUE", requires = "retrain")]
     pub set: Vec<String>,
 }
 
@@ -154,9 +155,15 @@ fn choose(
             .best()
             .ok_or_else(|| anyhow::anyhow!("no run in {} evaluated a cell", dir.display()))?,
     };
+    // The trial the journal marks the incumbent last (whose weights `--keep-weights
+    // incumbents` keeps), else the first with the incumbent's scores.
+    let same =
+        |t: &&Trial| t.run == run.run && t.arch == best.arch && t.val_acc == Some(best.val_acc);
     let trial = trials
         .iter()
-        .find(|t| t.run == run.run && t.arch == best.arch && t.val_acc == Some(best.val_acc))
+        .filter(same)
+        .rfind(|t| t.incumbent)
+        .or_else(|| trials.iter().find(same))
         .cloned();
     Ok(Chosen {
         arch: best.arch.clone(),
@@ -262,13 +269,21 @@ impl WithBenchmark for Writer<'_> {
             ),
         )?;
         written.push("model.py");
+        let network = [
+            "weights.safetensors",
+            "preprocess.json",
+            "check.safetensors",
+        ];
+        if let (false, Some(t)) = (self.args.retrain, t) {
+            let kept = rundir::run_dir(&self.args.folder, t.run)
+                .join(emprox_train::evaluator::WEIGHTS_DIR);
+            if crate::export::from_kept(&trainer, &kept, t.query, self.out)? {
+                written.extend(network);
+            }
+        }
         if self.args.retrain {
             let r = crate::export::retrain(&trainer, &graph, self.args.seed, self.out)?;
-            written.extend([
-                "weights.safetensors",
-                "preprocess.json",
-                "check.safetensors",
-            ]);
+            written.extend(network);
             crate::progress::say(&format!(
                 "retrained {}: validation {:.2}%, test {:.2}% ({} epochs on {})",
                 self.chosen.arch,

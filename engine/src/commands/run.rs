@@ -3,7 +3,7 @@
 use super::print_out;
 use crate::benchmark::{Benchmark, WithBenchmark};
 use crate::config::Experiment;
-use crate::experiment::{run_experiment, Execution};
+use crate::experiment::{check_keep_weights, run_experiment, Execution, KeepWeights};
 use crate::progress::Reporter;
 use crate::resume::{resume, Resumed};
 use crate::rundir::{self, FolderKind};
@@ -40,6 +40,11 @@ pub struct RunArgs {
     /// Do not write report.html at the end (`emprox report FOLDER` writes it later).
     #[arg(long)]
     pub no_report: bool,
+    /// Keep the trained weights of the cells `train` evaluates (`all`) or of each run's
+    /// incumbent (`incumbents`) in `seed-<i>/weights/`, for `emprox export` (not of trials at
+    /// a `[scheduler]`'s fidelities, nor of results from the cache).
+    #[arg(long, value_name = "WHICH")]
+    pub keep_weights: Option<KeepWeights>,
     /// Sleep this many milliseconds after each query (for crash tests).
     #[arg(long, hide = true)]
     pub throttle_ms: Option<u64>,
@@ -56,6 +61,9 @@ pub struct ResumeArgs {
     /// Continue a folder started by another emprox version (its journal may not be reproduced).
     #[arg(long)]
     pub allow_version_change: bool,
+    /// As `emprox run --keep-weights`, for the queries still to come.
+    #[arg(long, value_name = "WHICH")]
+    pub keep_weights: Option<KeepWeights>,
     /// Do not write report.html at the end (`emprox report FOLDER` writes it later).
     #[arg(long)]
     pub no_report: bool,
@@ -164,6 +172,7 @@ pub fn start_resume(
         progress,
         resume: true,
         throttle: args.throttle_ms.map(std::time::Duration::from_millis),
+        keep_weights: args.keep_weights,
     };
     Ok(resume(&args.out_dir, &exec, args.allow_version_change)?)
 }
@@ -214,6 +223,7 @@ pub fn start_run(
         progress,
         resume: false,
         throttle: args.throttle_ms.map(std::time::Duration::from_millis),
+        keep_weights: args.keep_weights,
     };
     // The data and the evaluator are loaded and checked before anything is created on disk.
     let (summary, report) = crate::benchmark::open(
@@ -245,6 +255,7 @@ impl WithBenchmark for NewRun<'_> {
         self,
         bench: Benchmark<S>,
     ) -> Self::Output {
+        check_keep_weights(self.exec, &bench.evaluation)?;
         let _lock = rundir::prepare(self.out, FolderKind::Experiment, self.overwrite)?;
         set_resume_hint(self.out);
         let summary = run_experiment(self.exp, &bench, self.out, self.exec)?.summary;

@@ -5,13 +5,14 @@
 //! - for a cell network `train` can build (NAS-Bench-201's cells, a declared space of one cell of
 //!   its ops): `model.py`, a self-contained PyTorch module of the macro network with that cell,
 //!   whose parameter names are candle's;
-//! - with `--retrain`: the cell trained again by `train`, `weights.safetensors` (which
-//!   `model.load_state_dict` takes as it is), `preprocess.json` (the normalisation and image
-//!   size) and `check.safetensors` (validation images and candle's logits of them: `python
-//!   model.py --check` compares).
+//! - with `--retrain`, or where the run kept the cell's weights (`emprox run --keep-weights`):
+//!   `weights.safetensors` (which `model.load_state_dict` takes as it is), `preprocess.json`
+//!   (the normalisation and image size) and `check.safetensors` (validation images and candle's
+//!   logits of them: `python model.py --check` compares).
 
 use emprox_benchmarks::declared::cell;
 use emprox_benchmarks::nb201::Op;
+use emprox_train::evaluator::check_images;
 use emprox_train::network::CellGraph;
 use emprox_train::TrainingEvaluator;
 use serde_json::json;
@@ -20,9 +21,6 @@ use std::path::Path;
 
 /// The PyTorch module's template: `{{SPEC}}` becomes the cell and sizes, as a Python literal.
 const MODEL_PY: &str = include_str!("model.py");
-
-/// Images of the validation part kept in `check.safetensors`.
-const CHECK_IMAGES: usize = 32;
 
 /// The cell graph of a member whose components are exactly the edges of one cell
 /// (`i<-j` or `name[i<-j]`, valued by `train`'s op names); `None` for any other member.
@@ -93,25 +91,56 @@ pub fn retrain(
     let (report, net) = trainer
         .train_network(graph, seed)
         .map_err(|e| anyhow::anyhow!("training {graph}: {e}"))?;
-    let state: HashMap<String, candle_core::Tensor> =
-        net.state(report.steps)?.into_iter().collect();
-    candle_core::safetensors::save(&state, dir.join("weights.safetensors"))?;
+    let (state, logits) = trainer.network_files(&net, report.steps)?;
+    write_network(trainer, &state, logits, dir)?;
+    Ok(Retrained {
+        val_acc: report.val_acc,
+        test_acc: report.test_acc,
+    })
+}
+
+/// Writes the weights a run kept for query `query` in its `weights` folder `kept` (`emprox
+/// run --keep-weights`) into `dir` as [`retrain`] writes its own; `false` (nothing written)
+/// where the run kept none for that query.
+pub fn from_kept(
+    trainer: &TrainingEvaluator,
+    kept: &Path,
+    query: u64,
+    dir: &Path,
+) -> anyhow::Result<bool> {
+    let [weights, logits] = emprox_train::evaluator::kept_weights(kept, query);
+    if !weights.exists() || !logits.exists() {
+        return Ok(false);
+    }
+    let read = |p: &Path| {
+        candle_core::safetensors::load(p, &candle_core::Device::Cpu)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))
+    };
+    let state = read(&weights)?;
+    let logits = read(&logits)?
+        .remove("logits")
+        .ok_or_else(|| anyhow::anyhow!("{}: no tensor `logits`", logits.display()))?;
+    write_network(trainer, &state, logits, dir)?;
+    Ok(true)
+}
+
+/// Writes `weights.safetensors` (`state`), `check.safetensors` (the check images and their
+/// `logits`) and `preprocess.json` into `dir`.
+fn write_network(
+    trainer: &TrainingEvaluator,
+    state: &HashMap<String, candle_core::Tensor>,
+    logits: candle_core::Tensor,
+    dir: &Path,
+) -> anyhow::Result<()> {
+    candle_core::safetensors::save(state, dir.join("weights.safetensors"))?;
     let splits = trainer.splits();
-    let val = &splits.val;
-    let n = val.len().min(CHECK_IMAGES);
-    let per = val.values_per_image();
-    let images = candle_core::Tensor::from_vec(
-        val.pixels[..n * per].to_vec(),
-        (n, val.channels, val.height, val.width),
-        &candle_core::Device::Cpu,
-    )?;
-    let logits = net.forward(&images, false)?;
     let check: HashMap<String, candle_core::Tensor> = [
-        ("images".to_string(), images),
+        ("images".to_string(), check_images(splits)?),
         ("logits".to_string(), logits),
     ]
     .into();
     candle_core::safetensors::save(&check, dir.join("check.safetensors"))?;
+    let val = &splits.val;
     let (mean, std): (Vec<f32>, Vec<f32>) = splits.normalisation.iter().copied().unzip();
     let pre = json!({
         "images": trainer.dataset_name(),
@@ -128,10 +157,7 @@ pub fn retrain(
         dir.join("preprocess.json"),
         serde_json::to_string_pretty(&pre)? + "\n",
     )?;
-    Ok(Retrained {
-        val_acc: report.val_acc,
-        test_acc: report.test_acc,
-    })
+    Ok(())
 }
 
 #[cfg(test)]

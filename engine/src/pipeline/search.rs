@@ -135,6 +135,8 @@ pub struct RunSpec<'a, S: SearchSpace> {
     pub replay: Vec<Trial>,
     /// Test hook: sleep this long after each query.
     pub throttle: Option<std::time::Duration>,
+    /// Evaluators that train keep the weights (`--keep-weights`).
+    pub keep_weights: Option<crate::experiment::KeepWeights>,
 }
 
 /// The outcome of a run, with its trajectory (one point per query).
@@ -156,6 +158,8 @@ struct Executor<'a, C> {
     evaluation: &'a Evaluation<C>,
     /// The run's folder, handed to evaluators that keep files per trial.
     dir: &'a Path,
+    /// Evaluators that train keep the weights.
+    keep_weights: bool,
     pool: Option<WorkerPool<C>>,
     pending: VecDeque<Pending<C>>,
     /// Results that came before their turn (out of order from the pool, replayed, cached).
@@ -203,7 +207,11 @@ struct Pending<C> {
 }
 
 impl<'a, C: Clone + Send + Sync + 'static> Executor<'a, C> {
-    fn new(evaluation: &'a Evaluation<C>, dir: &'a Path) -> Result<Self, RunError> {
+    fn new(
+        evaluation: &'a Evaluation<C>,
+        dir: &'a Path,
+        keep_weights: bool,
+    ) -> Result<Self, RunError> {
         let pool = if evaluation.workers > 1 {
             Some(WorkerPool::with_threads(
                 evaluation.workers,
@@ -216,6 +224,7 @@ impl<'a, C: Clone + Send + Sync + 'static> Executor<'a, C> {
         Ok(Executor {
             evaluation,
             dir,
+            keep_weights,
             pool,
             pending: VecDeque::new(),
             finished: HashMap::new(),
@@ -227,6 +236,7 @@ impl<'a, C: Clone + Send + Sync + 'static> Executor<'a, C> {
             dir: self.dir.to_path_buf(),
             query,
             fidelity,
+            keep_weights: self.keep_weights,
         }
     }
 
@@ -550,7 +560,9 @@ fn run_with<S: SearchSpace + 'static>(
         },
     };
     let replay = Replay::new(spec.run, spec.replay.clone());
-    let mut executor = Executor::new(ev, dir)?;
+    // The query whose weights `--keep-weights incumbents` keeps.
+    let mut kept_incumbent = None;
+    let mut executor = Executor::new(ev, dir, spec.keep_weights.is_some())?;
     let mut scheduler = match exp.scheduler.as_ref().filter(|s| s.active()) {
         Some(cfg) => {
             let rungs = cfg
@@ -741,6 +753,18 @@ fn run_with<S: SearchSpace + 'static>(
                 cached: done.source == Source::Cached,
             })?;
         }
+        if spec.keep_weights == Some(crate::experiment::KeepWeights::Incumbents) {
+            // Journaled: the weights of the incumbent it replaces, or its own, go.
+            let stale = match incumbent {
+                true => kept_incumbent.replace(job.query),
+                false => Some(job.query),
+            };
+            if let Some(q) = stale {
+                let dir = dir.join(emprox_train::evaluator::WEIGHTS_DIR);
+                emprox_train::evaluator::drop_kept_weights(&dir, q)
+                    .map_err(|source| WriteError { path: dir, source })?;
+            }
+        }
         // The strategy and the filter learn a cell's score at the rung it entered, once; a
         // promotion's result goes to the scheduler and the incumbent only.
         if job.entry {
@@ -892,6 +916,7 @@ mod tests {
             seed: 7,
             replay: vec![],
             throttle: None,
+            keep_weights: None,
         };
         let out = match strategy {
             Some(s) => run_with(&spec, s, None, dir.path(), &NoProgress).unwrap(),

@@ -115,3 +115,21 @@ pub fn limit_file_size(cmd: &mut Command, bytes: u64) {
         });
     }
 }
+
+/// Runs emprox with `args` and kills it once `journal` holds `n` lines (or after 60 s).
+pub fn kill_when<S: AsRef<std::ffi::OsStr>>(args: &[S], journal: &Path, n: usize) {
+    let mut child = bin()
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let t0 = std::time::Instant::now();
+    while t0.elapsed().as_secs() < 60
+        && std::fs::read_to_string(journal).map_or(0, |t| t.lines().count()) < n
+    {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
