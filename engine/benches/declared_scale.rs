@@ -147,6 +147,7 @@ fn measure(name: &str) {
         progress: &NoProgress,
         resume: false,
         throttle: None,
+        keep_checkpoints: false,
     };
     let t = Instant::now();
     let out = dir.path().join("out");

@@ -49,6 +49,8 @@ pub struct Execution<'a> {
     pub resume: bool,
     /// Test hook: sleep this long after each query (used by the crash tests).
     pub throttle: Option<std::time::Duration>,
+    /// Keep every checkpoint of a multi-fidelity run (`--keep-checkpoints`).
+    pub keep_checkpoints: bool,
 }
 
 /// Starts an experiment in `out` (prepared and locked with [`crate::rundir::prepare`]): writes the resolved config
@@ -124,6 +126,7 @@ pub fn execute<S: SearchSpace + 'static>(
                     seed: seed::run_seed(exp.seed, i),
                     replay,
                     throttle: exec.throttle,
+                    keep_checkpoints: exec.keep_checkpoints,
                 };
                 tracing::debug!(
                     "{}: run {i} (seed {}) starts in {}, replaying {} journal line(s)",

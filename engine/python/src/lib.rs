@@ -109,6 +109,7 @@ fn run(
         overwrite,
         throttle_ms: None,
         no_report: false,
+        keep_checkpoints: false,
     };
     interruptible(py, move || {
         let progress = reporter(quiet);
@@ -133,6 +134,7 @@ fn resume(
         allow_version_change,
         throttle_ms: None,
         no_report: false,
+        keep_checkpoints: false,
     };
     interruptible(py, move || {
         let progress = reporter(quiet);
@@ -169,6 +171,7 @@ fn compare(
         allow_version_change: false,
         throttle_ms: None,
         no_report: false,
+        keep_checkpoints: false,
     };
     interruptible(py, move || {
         let progress = reporter(quiet);
@@ -429,6 +432,7 @@ impl Search {
                 progress: &progress,
                 resume: exp.is_none(),
                 throttle: None,
+                keep_checkpoints: false,
             };
             let search = |exp: &Experiment, exec: &Execution, overwrite| {
                 emprox_engine::benchmark::open(

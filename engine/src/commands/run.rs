@@ -40,6 +40,10 @@ pub struct RunArgs {
     /// Do not write report.html at the end (`emprox report FOLDER` writes it later).
     #[arg(long)]
     pub no_report: bool,
+    /// Keep every checkpoint of a multi-fidelity run (by default one is removed once no
+    /// promotion will continue from it).
+    #[arg(long)]
+    pub keep_checkpoints: bool,
     /// Sleep this many milliseconds after each query (for crash tests).
     #[arg(long, hide = true)]
     pub throttle_ms: Option<u64>,
@@ -59,6 +63,10 @@ pub struct ResumeArgs {
     /// Do not write report.html at the end (`emprox report FOLDER` writes it later).
     #[arg(long)]
     pub no_report: bool,
+    /// Keep every checkpoint of a multi-fidelity run (by default one is removed once no
+    /// promotion will continue from it).
+    #[arg(long)]
+    pub keep_checkpoints: bool,
     /// Sleep this many milliseconds after each query (for crash tests).
     #[arg(long, hide = true)]
     pub throttle_ms: Option<u64>,
@@ -164,6 +172,7 @@ pub fn start_resume(
         progress,
         resume: true,
         throttle: args.throttle_ms.map(std::time::Duration::from_millis),
+        keep_checkpoints: args.keep_checkpoints,
     };
     Ok(resume(&args.out_dir, &exec, args.allow_version_change)?)
 }
@@ -214,6 +223,7 @@ pub fn start_run(
         progress,
         resume: false,
         throttle: args.throttle_ms.map(std::time::Duration::from_millis),
+        keep_checkpoints: args.keep_checkpoints,
     };
     // The data and the evaluator are loaded and checked before anything is created on disk.
     let (summary, report) = crate::benchmark::open(
