@@ -187,6 +187,8 @@ struct Entry<C> {
     /// The maximised score once done (`None`: running or failed).
     score: Option<f64>,
     done: bool,
+    /// The trial it was promoted from.
+    from: Option<usize>,
     /// The trial it was promoted to.
     promoted_to: Option<usize>,
     /// Never to be promoted: its rung's promotions are all started, or its bracket is over.
@@ -235,6 +237,8 @@ pub struct Scheduler<C> {
     bracket: Option<Bracket>,
     /// Hyperband: brackets started so far.
     brackets: u64,
+    /// Trials that may have become releasable since [`Scheduler::released`] last looked.
+    changed: Vec<usize>,
 }
 
 impl<C: Clone> Scheduler<C> {
@@ -249,6 +253,7 @@ impl<C: Clone> Scheduler<C> {
             trials: Vec::new(),
             bracket: None,
             brackets: 0,
+            changed: Vec::new(),
         }
     }
 
@@ -296,6 +301,7 @@ impl<C: Clone> Scheduler<C> {
             rung,
             score: None,
             done: false,
+            from,
             promoted_to: None,
             closed: false,
             released: false,
@@ -308,6 +314,8 @@ impl<C: Clone> Scheduler<C> {
         let t = &mut self.trials[id];
         t.done = true;
         t.score = score;
+        self.changed
+            .extend([Some(id), t.from].into_iter().flatten());
     }
 
     fn next_asha(&self) -> Next<C> {
@@ -396,6 +404,7 @@ impl<C: Clone> Scheduler<C> {
         for &i in ids {
             self.trials[i].closed = true;
         }
+        self.changed.extend_from_slice(ids);
     }
 
     /// The trials whose checkpoints no promotion will read any more, each once, in trial
@@ -404,8 +413,14 @@ impl<C: Clone> Scheduler<C> {
     /// that a resumed run releases the same trials at the same points.
     pub fn released(&mut self, all: bool) -> Vec<(usize, C, usize)> {
         let top = self.top_rung();
+        let mut look = std::mem::take(&mut self.changed);
+        if all {
+            look = (0..self.trials.len()).collect();
+        }
+        look.sort_unstable();
+        look.dedup();
         let mut out = Vec::new();
-        for i in 0..self.trials.len() {
+        for i in look {
             let t = &self.trials[i];
             let free = t.done
                 && match t.promoted_to {
