@@ -155,27 +155,7 @@ impl CommandConfig {
             "[\"python3\", \"train.py\", \"{arch}\"]",
         )
         .map_err(CommandConfigError)?;
-        if let Some(f) = self
-            .fidelities
-            .iter()
-            .find(|f| !(f.is_finite() && **f > 0.0))
-        {
-            return err(format!("`fidelities` must be positive numbers, got {f}"));
-        }
-        if let Some(w) = self.fidelities.windows(2).find(|w| w[0] >= w[1]) {
-            return err(format!(
-                "`fidelities` must be increasing, but {} comes before {}",
-                w[0], w[1]
-            ));
-        }
-        if self.fidelities.is_empty() {
-            let uses = |p: &str| self.command.iter().any(|a| a.contains(&format!("{{{p}}}")));
-            if let Some(p) = FIDELITY_PLACEHOLDERS.into_iter().find(|p| uses(p)) {
-                return err(format!(
-                    "{{{p}}} needs `fidelities = [...]`: the fidelities the command accepts"
-                ));
-            }
-        }
+        check_fidelities(&self.command, &self.fidelities).map_err(CommandConfigError)?;
         if !(self.timeout_seconds.is_finite()
             && self.timeout_seconds > 0.0
             && self.timeout_seconds <= MAX_TIMEOUT_SECONDS)
@@ -275,8 +255,61 @@ pub(crate) fn is_executable(p: &Path) -> bool {
 /// Placeholders of a command (a Slurm command adds `{emprox}`).
 pub const PLACEHOLDERS: [&str; 5] = ["arch", "index", "spec", "seed", "values_json"];
 
-/// The placeholders of a command with `fidelities` (not of a Slurm command).
+/// The placeholders of a command (or a Slurm command) with `fidelities`.
 pub const FIDELITY_PLACEHOLDERS: [&str; 2] = ["fidelity", "checkpoint_dir"];
+
+/// Checks `fidelities` (positive, increasing) and that `command` uses a
+/// [`FIDELITY_PLACEHOLDERS`] one only with them.
+pub fn check_fidelities(command: &[String], fidelities: &[f64]) -> Result<(), String> {
+    if let Some(f) = fidelities.iter().find(|f| !(f.is_finite() && **f > 0.0)) {
+        return Err(format!("`fidelities` must be positive numbers, got {f}"));
+    }
+    if let Some(w) = fidelities.windows(2).find(|w| w[0] >= w[1]) {
+        return Err(format!(
+            "`fidelities` must be increasing, but {} comes before {}",
+            w[0], w[1]
+        ));
+    }
+    let uses = |p: &str| command.iter().any(|a| a.contains(&format!("{{{p}}}")));
+    match FIDELITY_PLACEHOLDERS.into_iter().find(|p| uses(p)) {
+        Some(p) if fidelities.is_empty() => Err(format!(
+            "{{{p}}} needs `fidelities = [...]`: the fidelities the command accepts"
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// The values of `{fidelity}` (`fidelity`, or the last of `fidelities`: the full one) and
+/// `{checkpoint_dir}` (a folder for the cell and seed under `checkpoints`, created; `None`: an
+/// empty value); none without `fidelities`.
+pub(crate) fn fidelity_values<S: SearchSpace>(
+    space: &S,
+    cell: &S::Cell,
+    seed: u64,
+    fidelities: &[f64],
+    fidelity: Option<f64>,
+    checkpoints: Option<&Path>,
+) -> Result<Vec<(&'static str, String)>, String> {
+    let Some(full) = fidelities.last() else {
+        return Ok(Vec::new());
+    };
+    let dir = match checkpoints {
+        Some(base) => {
+            let key = serde_json::json!({"arch": space.format(cell), "seed": seed});
+            let digest = crate::digest::sha256_hex(key.to_string().as_bytes());
+            let dir = base.join(&digest[..16]);
+            std::fs::create_dir_all(&dir).map_err(|e| {
+                format!("cannot create the checkpoint folder {}: {e}", dir.display())
+            })?;
+            dir.display().to_string()
+        }
+        None => String::new(),
+    };
+    Ok(vec![
+        ("fidelity", fidelity.unwrap_or(*full).to_string()),
+        ("checkpoint_dir", dir),
+    ])
+}
 
 /// `{values_json}`: the cell's [`SearchSpace::components`] as a JSON object, name → value in the
 /// space's order, a value that reads as a JSON number written as one.
@@ -464,25 +497,17 @@ impl<S: SearchSpace> CommandEvaluator<S> {
         let spec_s = spec.path.display().to_string();
         let mut values =
             trial_values(&self.space, cell, &self.config.command, &spec_s, seed).map_err(fail)?;
-        if let Some(full) = self.config.fidelities.last() {
-            let dir = match checkpoints {
-                Some(base) => {
-                    let key = serde_json::json!({"arch": self.space.format(cell), "seed": seed});
-                    let digest = crate::digest::sha256_hex(key.to_string().as_bytes());
-                    let dir = base.join(&digest[..16]);
-                    std::fs::create_dir_all(&dir).map_err(|e| {
-                        fail(format!(
-                            "cannot create the checkpoint folder {}: {e}",
-                            dir.display()
-                        ))
-                    })?;
-                    dir.display().to_string()
-                }
-                None => String::new(),
-            };
-            values.push(("fidelity", fidelity.unwrap_or(*full).to_string()));
-            values.push(("checkpoint_dir", dir));
-        }
+        values.extend(
+            fidelity_values(
+                &self.space,
+                cell,
+                seed,
+                &self.config.fidelities,
+                fidelity,
+                checkpoints,
+            )
+            .map_err(fail)?,
+        );
         // The spec file's name is random: keep it out of the reason, which is journaled.
         let fail = |reason: String| fail(reason.replace(&spec_s, "{spec}"));
         let args = substitute(&self.config.command, &values);

@@ -248,6 +248,13 @@ pub trait Evaluator<C>: Send + Sync {
         self.evaluate(cell, rng)
     }
 
+    /// Trial `trial` of `cell` (with the `rng` [`Evaluator::evaluate_trial`] was given) will
+    /// never be continued: removes the files it kept for a promotion (a checkpoint), only
+    /// those it wrote itself. A missing file is no error. The default keeps nothing.
+    fn release(&self, trial: &TrialContext, cell: &C, rng: &mut dyn rand::RngCore) {
+        let _ = (trial, cell, rng);
+    }
+
     /// The fidelities [`Evaluator::evaluate_trial`] accepts in [`TrialContext::fidelity`],
     /// ascending, the full one last. Empty (the default): one fidelity, the full one.
     fn fidelities(&self) -> Vec<f64> {

@@ -148,6 +148,7 @@ fn measure(name: &str) {
         resume: false,
         throttle: None,
         keep_weights: None,
+        keep_checkpoints: false,
     };
     let t = Instant::now();
     let out = dir.path().join("out");

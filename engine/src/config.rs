@@ -251,8 +251,8 @@ impl Experiment {
             s.validate().or_else(err)?;
         }
         if let Some(s) = self.scheduler.as_ref().filter(|s| s.active()) {
-            // Only a table's lookup, `train` (`fidelity_epochs`) and `command` (`fidelities`)
-            // have fidelity levels (a description that does not read is reported when the table
+            // Only a table's lookup, `train` (`fidelity_epochs`), `command` and `slurm`
+            // (`fidelities`) have fidelity levels (a description that does not read is reported when the table
             // is loaded).
             let levels = match (&self.benchmark.kind, &self.evaluator) {
                 (emprox_benchmarks::config::BenchmarkKind::Tabular, None) => self
@@ -262,6 +262,12 @@ impl Experiment {
                     .map(|d| d.fidelity.map(|f| f.values()).unwrap_or_default()),
                 (_, Some(e)) if e.kind == EvaluatorKind::Command => Some(
                     e.command
+                        .as_ref()
+                        .map(|c| c.fidelities.clone())
+                        .unwrap_or_default(),
+                ),
+                (_, Some(e)) if e.kind == EvaluatorKind::Slurm => Some(
+                    e.slurm
                         .as_ref()
                         .map(|c| c.fidelities.clone())
                         .unwrap_or_default(),

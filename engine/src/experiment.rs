@@ -51,6 +51,8 @@ pub struct Execution<'a> {
     pub throttle: Option<std::time::Duration>,
     /// Keep the trained weights in `seed-<i>/weights/` (`--keep-weights`).
     pub keep_weights: Option<KeepWeights>,
+    /// Keep every checkpoint of a multi-fidelity run (`--keep-checkpoints`).
+    pub keep_checkpoints: bool,
 }
 
 /// Whose trained weights `--keep-weights` keeps.
@@ -182,6 +184,7 @@ pub fn execute<S: SearchSpace + 'static>(
                     replay,
                     throttle: exec.throttle,
                     keep_weights: exec.keep_weights,
+                    keep_checkpoints: exec.keep_checkpoints,
                 };
                 tracing::debug!(
                     "{}: run {i} (seed {}) starts in {}, replaying {} journal line(s)",

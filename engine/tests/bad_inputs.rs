@@ -755,6 +755,22 @@ fn bad_inputs_get_clear_errors() {
             needle: "{fidelity} needs `fidelities = [...]`",
         },
         Case {
+            what: "slurm: {checkpoint_dir} without `fidelities`",
+            args: run(file(&format!(
+                "{b}\n[evaluator]\ntype = \"slurm\"\n[evaluator.slurm]\n\
+                 command = [\"python3\", \"x.py\", \"{{checkpoint_dir}}\"]\n"
+            ))),
+            needle: "{checkpoint_dir} needs `fidelities = [...]`",
+        },
+        Case {
+            what: "scheduler: a slurm fidelity that is not one of its `fidelities`",
+            args: run(file(&format!(
+                "{b}\n[scheduler]\ntype = \"asha\"\nmax_fidelity = 5\n[evaluator]\ntype = \"slurm\"\n\
+                 [evaluator.slurm]\ncommand = [\"python3\", \"x.py\", \"{{fidelity}}\"]\nfidelities = [1, 3, 9]\n"
+            ))),
+            needle: "[scheduler] max_fidelity = 5 is not a fidelity of the benchmark (1, 3, 9)",
+        },
+        Case {
             what: "scheduler: an evaluator without fidelity levels",
             args: run(file(&format!("{b}\n[scheduler]\ntype = \"successive_halving\"\n"))),
             needle: "[scheduler] type = \"successive_halving\" needs an evaluator with fidelity levels",

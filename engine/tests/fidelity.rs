@@ -7,6 +7,7 @@ mod common;
 use common::{emprox_ok, lines, root, s};
 use emprox_benchmarks::tabular::TabularBenchmark;
 use serde_json::Value;
+use std::path::Path;
 
 fn cifar10() -> TabularBenchmark {
     TabularBenchmark::from_file(&root().join("benchmarks/data/nb201_cifar10.tabular.toml")).unwrap()
@@ -180,41 +181,63 @@ fn fidelity_comparisons_agree_and_their_schedulers_fill_their_rungs() {
     assert!(journal("RS").iter().all(|t| t.get("fidelity").is_none()));
 }
 
+/// The tiny Hyperband over `train` epochs (1 and 3) on the shipped digits, written to `out`.
+fn digits_hyperband(out: &Path, extra: &[&str]) -> Vec<String> {
+    let mut a: Vec<String> = [
+        "run",
+        "examples/train_digits_hyperband.toml",
+        "--set",
+        "budget.max_queries=10",
+        "--set",
+        "evaluator.training.epochs=3",
+        "--set",
+        "evaluator.training.fidelity_epochs=[1]",
+        "--set",
+        "evaluator.training.max_train_images=256",
+        "--set",
+        "evaluator.training.channels=4",
+        "-q",
+        "--out",
+        s(out),
+    ]
+    .map(String::from)
+    .to_vec();
+    a.extend(extra.iter().map(|x| x.to_string()));
+    a
+}
+
+fn strs(a: &[String]) -> Vec<&str> {
+    a.iter().map(String::as_str).collect()
+}
+
+/// The names in a run's checkpoint folder, sorted.
+fn checkpoints(out: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(out.join("seed-0/checkpoints"))
+        .map(|d| {
+            d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
 /// Hyperband over `train` epochs on the shipped digits: a run cut right after a rung's trials
 /// (before the promotions, which continue checkpoints on disk) resumes to the journal of the
-/// uninterrupted run, bit for bit.
+/// uninterrupted run, bit for bit. With `--keep-checkpoints` every checkpoint stays.
 #[test]
 fn hyperband_over_epochs_resumes_from_its_checkpoints_to_the_same_journal() {
     let tmp = tempfile::tempdir().unwrap();
     let full = tmp.path().join("full");
-    let args = |out: &std::path::Path| {
-        let mut a: Vec<String> = [
-            "run",
-            "examples/train_digits_hyperband.toml",
-            "--set",
-            "budget.max_queries=10",
-            "--set",
-            "evaluator.training.epochs=3",
-            "--set",
-            "evaluator.training.fidelity_epochs=[1]",
-            "--set",
-            "evaluator.training.max_train_images=256",
-            "--set",
-            "evaluator.training.channels=4",
-            "-q",
-            "--out",
-        ]
-        .map(String::from)
-        .to_vec();
-        a.push(s(out).to_string());
-        a
-    };
-    let a = args(&full);
-    emprox_ok(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    let a = digits_hyperband(&full, &["--keep-checkpoints"]);
+    emprox_ok(&strs(&a));
     let journal = std::fs::read_to_string(full.join("seed-0/trials.jsonl")).unwrap();
     let trials = lines(&full.join("seed-0/trials.jsonl"));
     // eta 3 over 1 and 3 epochs: 3 cells at 1 epoch, the best continued to 3; 2 cells at 3.
-    assert_eq!(fidelities(&trials)[..6], [1.0, 1.0, 1.0, 3.0, 3.0, 3.0]);
+    assert_eq!(
+        fidelities(&trials),
+        [1.0, 1.0, 1.0, 3.0, 3.0, 3.0, 1.0, 1.0, 1.0, 3.0]
+    );
     let best = (0..3)
         .max_by(|&a, &b| {
             let v = |i: usize| trials[i]["val_acc"].as_f64().unwrap();
@@ -222,34 +245,91 @@ fn hyperband_over_epochs_resumes_from_its_checkpoints_to_the_same_journal() {
         })
         .unwrap();
     assert_eq!(trials[3]["index"], trials[best]["index"]);
-    let ckpts = std::fs::read_dir(full.join("seed-0/checkpoints"))
-        .unwrap()
+    // One checkpoint per 1-epoch training (the top rung keeps none), all kept.
+    let ckpts = checkpoints(&full);
+    let low = trials
+        .iter()
+        .filter(|t| t["fidelity"] == 1.0 && t["val_acc"].is_number())
         .count();
-    assert!(ckpts >= 3, "{ckpts} checkpoints");
+    assert_eq!(ckpts.len(), low, "{ckpts:?}");
+    assert!(ckpts.iter().all(|c| c.ends_with("-e1.ckpt")), "{ckpts:?}");
     // Cut after the first rung (3 lines) and resume: the promotion continues the checkpoint.
     let cut = tmp.path().join("cut");
     std::fs::create_dir_all(cut.join("seed-0/checkpoints")).unwrap();
     for f in ["config.resolved.toml", "run.json"] {
         std::fs::copy(full.join(f), cut.join(f)).unwrap();
     }
-    for e in std::fs::read_dir(full.join("seed-0/checkpoints")).unwrap() {
-        let e = e.unwrap();
-        std::fs::copy(e.path(), cut.join("seed-0/checkpoints").join(e.file_name())).unwrap();
+    for c in &ckpts {
+        let from = full.join("seed-0/checkpoints").join(c);
+        std::fs::copy(from, cut.join("seed-0/checkpoints").join(c)).unwrap();
     }
     let head: String = journal.split_inclusive('\n').take(3).collect();
     std::fs::write(cut.join("seed-0/trials.jsonl"), head).unwrap();
-    emprox_ok(&["resume", s(&cut), "-q"]);
+    emprox_ok(&["resume", s(&cut), "-q", "--keep-checkpoints"]);
     assert_eq!(
         std::fs::read_to_string(cut.join("seed-0/trials.jsonl")).unwrap(),
         journal
     );
+    assert_eq!(checkpoints(&cut), ckpts);
     // --overwrite deletes the checkpoints with the run's other files.
-    let o = a
-        .iter()
-        .map(String::as_str)
-        .chain(["--overwrite"])
-        .collect::<Vec<_>>();
-    emprox_ok(&o);
+    emprox_ok(&strs(&digits_hyperband(&full, &["--overwrite"])));
+    assert!(checkpoints(&full).is_empty());
+}
+
+/// Without `--keep-checkpoints` a checkpoint goes once no promotion will continue it: a run
+/// killed after the first rung holds its three (each may still go up); after the promotion
+/// none is left (the top rung keeps none). The killed run resumes to the journal of an
+/// uninterrupted one, and at the end only the files emprox did not write remain.
+#[test]
+fn checkpoints_go_once_no_promotion_reads_them_and_a_killed_run_resumes_the_same() {
+    let tmp = tempfile::tempdir().unwrap();
+    let whole = tmp.path().join("whole");
+    emprox_ok(&strs(&digits_hyperband(&whole, &[])));
+    let journal = std::fs::read_to_string(whole.join("seed-0/trials.jsonl")).unwrap();
+    assert!(checkpoints(&whole).is_empty(), "{:?}", checkpoints(&whole));
+    let low = |n: usize| {
+        lines(&whole.join("seed-0/trials.jsonl"))[..n]
+            .iter()
+            .filter(|t| t["fidelity"] == 1.0 && t["val_acc"].is_number())
+            .count()
+    };
+    // Killed while it sleeps after its 3rd, then after its 4th journal line.
+    let out = tmp.path().join("killed");
+    for (n, left) in [(3, low(3)), (4, 0)] {
+        let mut a = digits_hyperband(&out, &["--throttle-ms", "3000"]);
+        if n > 3 {
+            a = vec!["resume".into(), s(&out).into(), "-q".into()];
+            a.extend(["--throttle-ms".into(), "3000".into()]);
+        }
+        let mut child = common::bin().args(strs(&a)).spawn().unwrap();
+        let journal_path = out.join("seed-0/trials.jsonl");
+        let t0 = std::time::Instant::now();
+        while std::fs::read_to_string(&journal_path).map_or(0, |j| j.lines().count()) < n {
+            assert!(
+                t0.elapsed().as_secs() < 300,
+                "the run did not reach {n} lines"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let text = std::fs::read_to_string(&journal_path).unwrap();
+        assert_eq!(text.lines().count(), n);
+        let ckpts = checkpoints(&out);
+        assert_eq!(ckpts.len(), left, "after {n} lines: {ckpts:?}");
+    }
+    // Files in the folder that emprox did not write stay, even one named like a checkpoint
+    // of another cell.
+    let mine = ["0123456789abcdef-e1.ckpt", "notes.txt"];
+    for m in mine {
+        std::fs::write(out.join("seed-0/checkpoints").join(m), "mine").unwrap();
+    }
+    emprox_ok(&["resume", s(&out), "-q"]);
+    assert_eq!(
+        std::fs::read_to_string(out.join("seed-0/trials.jsonl")).unwrap(),
+        journal
+    );
+    assert_eq!(checkpoints(&out), mine);
 }
 
 /// A command with `fidelities`: successive halving passes each rung in `{fidelity}` and a folder

@@ -450,6 +450,57 @@ fn the_slurm_example_trains_exactly_as_the_training_evaluator() {
     assert_eq!(slurm_jobs(&b).len(), 12);
 }
 
+/// `{fidelity}` and `{checkpoint_dir}` in a Slurm command, as in a command's: successive
+/// halving over the example's fidelities (1, 3, 9) journals what the command evaluator journals,
+/// each job continues its cell's checkpoint from the lower rung, and the folders are the run's.
+#[test]
+fn a_slurm_command_gets_each_rung_and_its_checkpoint_folder() {
+    cluster();
+    let tmp = tempfile::tempdir().unwrap();
+    let example =
+        std::fs::read_to_string(root().join("examples/command_fidelity_sh.toml")).unwrap();
+    let script = root().join("examples/fidelity_command.py");
+    let slurm = example
+        .replace("type = \"command\"", "type = \"slurm\"")
+        .replace(
+            "[evaluator.command]",
+            "[evaluator.slurm]\npoll_seconds = 0.5",
+        )
+        .replace("\"fidelity_command.py\"", &format!("{:?}", s(&script)))
+        .replace("timeout_seconds = 60", "");
+    let file = tmp.path().join("slurm.toml");
+    std::fs::write(&file, slurm).unwrap();
+    let (a, b) = (tmp.path().join("command"), tmp.path().join("slurm"));
+    let one_bracket = ["--set", "budget.max_queries=13", "-q"];
+    let mut args = vec!["run", "examples/command_fidelity_sh.toml", "--out", s(&a)];
+    args.extend(one_bracket);
+    emprox_ok(&args);
+    let mut args = vec!["run", s(&file), "--out", s(&b)];
+    args.extend(one_bracket);
+    emprox_ok(&args);
+    assert_eq!(journal(&a), journal(&b), "byte-identical journals");
+    let trials = lines(&b.join("seed-0/trials.jsonl"));
+    let f: Vec<f64> = trials
+        .iter()
+        .map(|t| t["fidelity"].as_f64().unwrap())
+        .collect();
+    assert_eq!(f, [vec![1.0; 9], vec![3.0; 3], vec![9.0]].concat());
+    // The job scripts carry the rung and the cell's folder; a promoted job continued there.
+    let q12 = std::fs::read_to_string(b.join("seed-0/slurm/q000012.sh")).unwrap();
+    let ckpt = b.join("seed-0/checkpoints");
+    assert!(q12.contains(" '3' ") && q12.contains(s(&ckpt)), "{q12}");
+    let job = &slurm_jobs(&b)[12];
+    let err = b.join(format!(
+        "seed-0/slurm/q000013-{}.err",
+        job["job_id"].as_str().unwrap()
+    ));
+    let err = std::fs::read_to_string(err).unwrap();
+    assert!(err.contains("continuing from epoch 3"), "{err}");
+    // One folder per cell, each with the script's checkpoint.
+    let cells = std::fs::read_dir(&ckpt).unwrap().count();
+    assert_eq!(cells, 9);
+}
+
 #[test]
 fn bad_slurm_configurations_are_refused_before_anything_is_submitted() {
     cluster();

@@ -62,6 +62,10 @@ pub struct SlurmConfig {
     /// `[evaluator.command]`: [`crate::command::ResultObjective`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub objective: Option<crate::command::ResultObjective>,
+    /// The fidelities the command accepts in `{fidelity}`, ascending, the last the full one
+    /// (as in `[evaluator.command]`; default none: one fidelity).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fidelities: Vec<f64>,
 }
 
 /// A Slurm config that cannot work, or a cluster that cannot take its jobs.
@@ -107,12 +111,20 @@ impl SlurmConfig {
     /// limit, memory, CPUs and the poll interval.
     pub fn validate(&self) -> Result<(), SlurmConfigError> {
         let err = |m: String| Err(SlurmConfigError(m));
+        let known = [
+            &crate::command::PLACEHOLDERS[..],
+            &crate::command::FIDELITY_PLACEHOLDERS[..],
+            &[EMPROX_PLACEHOLDER],
+        ]
+        .concat();
         check_command(
             &self.command,
-            &[&crate::command::PLACEHOLDERS[..], &[EMPROX_PLACEHOLDER]].concat(),
+            &known,
             "[\"{emprox}\", \"train-one\", \"--arch\", \"{arch}\"]",
         )
         .map_err(SlurmConfigError)?;
+        crate::command::check_fidelities(&self.command, &self.fidelities)
+            .map_err(SlurmConfigError)?;
         if let Some(t) = &self.time {
             match time_limit_minutes(t) {
                 Some(0) => return err(format!("`time` = {t:?} is zero: Slurm's shortest time limit is 1 minute")),

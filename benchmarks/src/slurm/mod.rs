@@ -71,6 +71,12 @@ pub struct SlurmEvaluator<S> {
     signal: Signal,
 }
 
+/// The fidelity of a trial and the folder of its checkpoint folders.
+struct Fidelity {
+    fidelity: Option<f64>,
+    checkpoints: PathBuf,
+}
+
 /// A submitted job.
 struct Job {
     id: String,
@@ -153,7 +159,12 @@ impl<S: SearchSpace> SlurmEvaluator<S> {
         if !in_flight::begin() {
             park_forever();
         }
-        let submit = || self.submit(&dir, &stem, trial.query, cell, &arch, seed, &ledger);
+        // With `fidelities`: `{fidelity}` and a `{checkpoint_dir}` under the run folder.
+        let at = Fidelity {
+            fidelity: trial.fidelity,
+            checkpoints: run_dir.join(crate::evaluator::CHECKPOINT_DIR),
+        };
+        let submit = || self.submit(&dir, &stem, trial.query, cell, &arch, seed, &at, &ledger);
         let job = match ledger.find(trial.query, &arch, seed) {
             None => submit(),
             Some(f) => match f.job_id {
@@ -240,8 +251,9 @@ impl<S: SearchSpace> SlurmEvaluator<S> {
         }))
     }
 
-    /// Writes the spec and the job script of query `query` and submits it under a unique name;
-    /// the ledger gets the name before `sbatch` runs and the job id before this returns.
+    /// Writes the spec and the job script of query `query` (at `at`'s fidelity) and submits it
+    /// under a unique name; the ledger gets the name before `sbatch` runs and the job id before
+    /// this returns.
     #[allow(clippy::too_many_arguments)]
     fn submit(
         &self,
@@ -251,6 +263,7 @@ impl<S: SearchSpace> SlurmEvaluator<S> {
         cell: &S::Cell,
         arch: &str,
         seed: u64,
+        at: &Fidelity,
         ledger: &Ledger,
     ) -> Result<Job, String> {
         let spec_path = dir.join(format!("{stem}.spec.json"));
@@ -265,6 +278,14 @@ impl<S: SearchSpace> SlurmEvaluator<S> {
             &spec_path.display().to_string(),
             seed,
         )?;
+        values.extend(crate::command::fidelity_values(
+            &self.space,
+            cell,
+            seed,
+            &self.config.fidelities,
+            at.fidelity,
+            Some(&at.checkpoints),
+        )?);
         values.push((config::EMPROX_PLACEHOLDER, self.emprox.clone()));
         let args = substitute(&self.config.command, &values);
         let submitted_at = unix_now();
@@ -461,6 +482,10 @@ impl<S: SearchSpace> Evaluator<S::Cell> for SlurmEvaluator<S> {
     ) -> Result<Outcome, EvalFailure> {
         let seed = rng.next_u64();
         self.run(trial, cell, seed)
+    }
+
+    fn fidelities(&self) -> Vec<f64> {
+        self.config.fidelities.clone()
     }
 
     fn goal(&self) -> Goal {

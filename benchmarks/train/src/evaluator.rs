@@ -317,6 +317,25 @@ impl TrainingEvaluator {
 }
 
 impl TrainingEvaluator {
+    /// The checkpoint of `cell` (trial seed `seed`) trained to `epochs`, in `dir`.
+    pub fn checkpoint_path(
+        &self,
+        cell: &CellGraph,
+        seed: u64,
+        epochs: usize,
+        dir: &std::path::Path,
+    ) -> std::path::PathBuf {
+        let key = sha256_hex(
+            canonical_json(&serde_json::json!({
+                "arch": cell.to_string(),
+                "config": self.config_hash,
+                "seed": seed,
+            }))
+            .as_bytes(),
+        );
+        dir.join(format!("{}-e{epochs}.ckpt", &key[..16]))
+    }
+
     /// Trains `cell` (trial seed `seed`) up to `epochs`, continuing from the checkpoint of the
     /// highest lower fidelity in `dir`, if any, and keeping its own there (written atomically)
     /// when it may be promoted further.
@@ -328,15 +347,7 @@ impl TrainingEvaluator {
         dir: &std::path::Path,
     ) -> Result<Outcome, EvalFailure> {
         let seeds = self.seeds(cell, seed);
-        let key = &sha256_hex(
-            canonical_json(&serde_json::json!({
-                "arch": cell.to_string(),
-                "config": self.config_hash,
-                "seed": seed,
-            }))
-            .as_bytes(),
-        )[..16];
-        let path = |e: usize| dir.join(format!("{key}-e{e}.ckpt"));
+        let path = |e: usize| self.checkpoint_path(cell, seed, e, dir);
         let fail = |reason: String| EvalFailure {
             reason,
             cost_seconds: 0.0,
@@ -408,6 +419,24 @@ impl Evaluator<Cell> for TrainingEvaluator {
             Some(f) => self.train_to(&graph, seed, f as usize, &trial.dir.join(CHECKPOINT_DIR)),
             None if trial.keep_weights => self.evaluate_keeping(trial, &graph, seed),
             None => self.evaluate_seed(&graph, seed),
+        }
+    }
+
+    /// Removes the checkpoint [`TrainingEvaluator::train_to`] kept for the trial (and its
+    /// temporary file, were it cut short while written).
+    fn release(
+        &self,
+        trial: &emprox_benchmarks::evaluator::TrialContext,
+        cell: &Cell,
+        rng: &mut dyn rand::RngCore,
+    ) {
+        let seed = rng.next_u64();
+        if let Some(f) = trial.fidelity {
+            let dir = trial.dir.join(CHECKPOINT_DIR);
+            let path = self.checkpoint_path(&cell.into(), seed, f as usize, &dir);
+            // One that cannot be removed only takes room: it is never read in its cell's place.
+            let _ = std::fs::remove_file(emprox_benchmarks::fsutil::tmp_path(&path));
+            let _ = std::fs::remove_file(path);
         }
     }
 

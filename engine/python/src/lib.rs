@@ -110,6 +110,7 @@ fn run(
         throttle_ms: None,
         no_report: false,
         keep_weights: None,
+        keep_checkpoints: false,
     };
     interruptible(py, move || {
         let progress = reporter(quiet);
@@ -135,6 +136,7 @@ fn resume(
         throttle_ms: None,
         no_report: false,
         keep_weights: None,
+        keep_checkpoints: false,
     };
     interruptible(py, move || {
         let progress = reporter(quiet);
@@ -171,6 +173,7 @@ fn compare(
         allow_version_change: false,
         throttle_ms: None,
         no_report: false,
+        keep_checkpoints: false,
     };
     interruptible(py, move || {
         let progress = reporter(quiet);
@@ -432,6 +435,7 @@ impl Search {
                 resume: exp.is_none(),
                 throttle: None,
                 keep_weights: None,
+                keep_checkpoints: false,
             };
             let search = |exp: &Experiment, exec: &Execution, overwrite| {
                 emprox_engine::benchmark::open(

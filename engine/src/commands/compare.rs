@@ -36,6 +36,10 @@ pub struct CompareArgs {
     /// Do not write report.html at the end (`emprox report FOLDER` writes it later).
     #[arg(long)]
     pub no_report: bool,
+    /// Keep every checkpoint of a multi-fidelity run (by default one is removed once no
+    /// promotion will continue from it).
+    #[arg(long)]
+    pub keep_checkpoints: bool,
     /// Sleep this many milliseconds after each query (for crash tests).
     #[arg(long, hide = true)]
     pub throttle_ms: Option<u64>,
@@ -137,6 +141,7 @@ pub fn start_compare(
         resume: args.resume,
         throttle: args.throttle_ms.map(std::time::Duration::from_millis),
         keep_weights: None,
+        keep_checkpoints: args.keep_checkpoints,
     };
     let rows = run_comparison(&c, &out, &exec, &held)?;
     // Under the comparison's lock.

@@ -166,7 +166,7 @@ pub fn listing() -> String {
     wrapped(out, "             ", &defaults(&command));
     let slurm: SlurmConfig =
         toml::from_str("command = [\"PROGRAM\"]").expect("a command list is a valid table");
-    line(out, "  slurm      workers = 1 (jobs in flight), cache = <none>; [evaluator.slurm] (one batch job per candidate; placeholders {arch} {index} {seed} {spec} {values_json} {emprox}; any benchmark):");
+    line(out, "  slurm      workers = 1 (jobs in flight), cache = <none>; [evaluator.slurm] (a batch job per candidate; the command's placeholders and {emprox}; any benchmark):");
     wrapped(out, "             ", &defaults(&slurm));
     line(
         out,

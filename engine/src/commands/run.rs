@@ -45,6 +45,10 @@ pub struct RunArgs {
     /// a `[scheduler]`'s fidelities, nor of results from the cache).
     #[arg(long, value_name = "WHICH")]
     pub keep_weights: Option<KeepWeights>,
+    /// Keep every checkpoint of a multi-fidelity run (by default one is removed once no
+    /// promotion will continue from it).
+    #[arg(long)]
+    pub keep_checkpoints: bool,
     /// Sleep this many milliseconds after each query (for crash tests).
     #[arg(long, hide = true)]
     pub throttle_ms: Option<u64>,
@@ -67,6 +71,10 @@ pub struct ResumeArgs {
     /// Do not write report.html at the end (`emprox report FOLDER` writes it later).
     #[arg(long)]
     pub no_report: bool,
+    /// Keep every checkpoint of a multi-fidelity run (by default one is removed once no
+    /// promotion will continue from it).
+    #[arg(long)]
+    pub keep_checkpoints: bool,
     /// Sleep this many milliseconds after each query (for crash tests).
     #[arg(long, hide = true)]
     pub throttle_ms: Option<u64>,
@@ -173,6 +181,7 @@ pub fn start_resume(
         resume: true,
         throttle: args.throttle_ms.map(std::time::Duration::from_millis),
         keep_weights: args.keep_weights,
+        keep_checkpoints: args.keep_checkpoints,
     };
     Ok(resume(&args.out_dir, &exec, args.allow_version_change)?)
 }
@@ -224,6 +233,7 @@ pub fn start_run(
         resume: false,
         throttle: args.throttle_ms.map(std::time::Duration::from_millis),
         keep_weights: args.keep_weights,
+        keep_checkpoints: args.keep_checkpoints,
     };
     // The data and the evaluator are loaded and checked before anything is created on disk.
     let (summary, report) = crate::benchmark::open(

@@ -187,7 +187,14 @@ struct Entry<C> {
     /// The maximised score once done (`None`: running or failed).
     score: Option<f64>,
     done: bool,
-    promoted: bool,
+    /// The trial it was promoted from.
+    from: Option<usize>,
+    /// The trial it was promoted to.
+    promoted_to: Option<usize>,
+    /// Never to be promoted: its rung's promotions are all started, or its bracket is over.
+    closed: bool,
+    /// Told to [`Scheduler::released`] already.
+    released: bool,
 }
 
 /// A successive-halving bracket: which rung it fills now, how many trials each rung takes, and
@@ -230,6 +237,8 @@ pub struct Scheduler<C> {
     bracket: Option<Bracket>,
     /// Hyperband: brackets started so far.
     brackets: u64,
+    /// Trials that may have become releasable since [`Scheduler::released`] last looked.
+    changed: Vec<usize>,
 }
 
 impl<C: Clone> Scheduler<C> {
@@ -244,6 +253,7 @@ impl<C: Clone> Scheduler<C> {
             trials: Vec::new(),
             bracket: None,
             brackets: 0,
+            changed: Vec::new(),
         }
     }
 
@@ -275,17 +285,26 @@ impl<C: Clone> Scheduler<C> {
     pub fn start(&mut self, cell: C, rung: usize, from: Option<usize>) -> usize {
         let id = self.trials.len();
         if let Some(f) = from {
-            self.trials[f].promoted = true;
+            self.trials[f].promoted_to = Some(id);
         }
+        let mut closed = Vec::new();
         if let Some(b) = self.bracket.as_mut() {
             b.trials[b.stage].push(id);
+            // Its promotions all started: the rest of the stage below stays there.
+            if b.stage > 0 && b.trials[b.stage].len() == b.sizes[b.stage] {
+                closed = b.trials[b.stage - 1].clone();
+            }
         }
+        self.close(&closed);
         self.trials.push(Entry {
             cell,
             rung,
             score: None,
             done: false,
-            promoted: false,
+            from,
+            promoted_to: None,
+            closed: false,
+            released: false,
         });
         id
     }
@@ -295,6 +314,8 @@ impl<C: Clone> Scheduler<C> {
         let t = &mut self.trials[id];
         t.done = true;
         t.score = score;
+        self.changed
+            .extend([Some(id), t.from].into_iter().flatten());
     }
 
     fn next_asha(&self) -> Next<C> {
@@ -369,10 +390,49 @@ impl<C: Clone> Scheduler<C> {
             if b.stage + 1 < b.sizes.len() && self.best_in(&b.trials[b.stage]).is_some() {
                 b.stage += 1;
                 self.bracket = Some(b);
+            } else {
+                for ids in &b.trials {
+                    self.close(ids);
+                }
             }
             // Else the bracket is over (its top rung is done, or nothing succeeded to promote):
             // the loop opens the next one.
         }
+    }
+
+    fn close(&mut self, ids: &[usize]) {
+        for &i in ids {
+            self.trials[i].closed = true;
+        }
+        self.changed.extend_from_slice(ids);
+    }
+
+    /// The trials whose checkpoints no promotion will read any more, each once, in trial
+    /// order: done at the top rung, promoted with the promotion done, or never to be promoted
+    /// (with `all`, every trial: the run is over). A function of the results told so far, so
+    /// that a resumed run releases the same trials at the same points.
+    pub fn released(&mut self, all: bool) -> Vec<(usize, C, usize)> {
+        let top = self.top_rung();
+        let mut look = std::mem::take(&mut self.changed);
+        if all {
+            look = (0..self.trials.len()).collect();
+        }
+        look.sort_unstable();
+        look.dedup();
+        let mut out = Vec::new();
+        for i in look {
+            let t = &self.trials[i];
+            let free = t.done
+                && match t.promoted_to {
+                    Some(p) => self.trials[p].done,
+                    None => t.rung == top || t.closed,
+                };
+            if !t.released && (all || free) {
+                out.push((i, t.cell.clone(), t.rung));
+                self.trials[i].released = true;
+            }
+        }
+        out
     }
 
     fn promote(&self, from: usize, rung: usize) -> Next<C> {
@@ -389,7 +449,7 @@ impl<C: Clone> Scheduler<C> {
             .copied()
             .filter(|&i| {
                 let t = &self.trials[i];
-                t.done && !t.promoted && t.score.is_some()
+                t.done && t.promoted_to.is_none() && t.score.is_some()
             })
             .min_by(|&a, &b| {
                 let (x, y) = (self.trials[a].score, self.trials[b].score);
@@ -497,6 +557,52 @@ mod tests {
             }
         );
         assert!(s.is_top(2) && !s.is_top(1));
+    }
+
+    #[test]
+    fn checkpoints_are_released_once_no_promotion_reads_them() {
+        let cfg = config(SchedulerKind::SuccessiveHalving, 3, Some(9));
+        let mut s = Scheduler::new(&cfg, vec![12.0, 200.0]);
+        let ids = |v: Vec<(usize, u32, usize)>| v.into_iter().map(|t| t.0).collect::<Vec<_>>();
+        for c in 1..=9 {
+            assert_eq!(s.decide(), Next::New(0));
+            let id = s.start(c, 0, None);
+            s.finish(id, Some(f64::from((c * 7) % 10)));
+        }
+        // The rung is complete but its promotions are not chosen yet: every trial may go up.
+        assert!(s.released(false).is_empty());
+        let mut up = Vec::new();
+        for _ in 0..3 {
+            let Next::Promote { from, cell, rung } = s.decide() else {
+                panic!("a promotion");
+            };
+            up.push(s.start(cell, rung, Some(from)));
+            if up.len() < 3 {
+                assert!(s.released(false).is_empty());
+            }
+        }
+        // The last promotion started: the six left at 12 epochs never go up (the best are
+        // trials 6, 3 and 0, cells 7, 4 and 1).
+        assert_eq!(ids(s.released(false)), [1, 2, 4, 5, 7, 8]);
+        // A promotion done frees its source; a top-rung trial needs no checkpoint.
+        s.finish(up[0], Some(1.0));
+        assert_eq!(ids(s.released(false)), [6, 9]);
+        assert!(s.released(false).is_empty());
+        // The run over: every other trial, once.
+        assert_eq!(ids(s.released(true)), [0, 3, 10, 11]);
+        assert!(s.released(true).is_empty());
+    }
+
+    #[test]
+    fn asha_keeps_every_low_rung_checkpoint_until_the_end() {
+        let cfg = config(SchedulerKind::Asha, 3, None);
+        let mut s = Scheduler::new(&cfg, vec![12.0, 200.0]);
+        let t = drive(&mut s, 10, |c| f64::from((c * 7) % 10));
+        // Released: the promotions, done at the top rung (trials 3, 5 and 9), and their
+        // sources (0, 4 and 8); the other 12-epoch trials may still go up.
+        let got: Vec<usize> = s.released(false).into_iter().map(|r| r.0).collect();
+        assert_eq!(got, [0, 3, 4, 5, 8, 9]);
+        assert_eq!(t[9], (7, 1));
     }
 
     #[test]

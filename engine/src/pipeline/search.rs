@@ -137,6 +137,9 @@ pub struct RunSpec<'a, S: SearchSpace> {
     pub throttle: Option<std::time::Duration>,
     /// Evaluators that train keep the weights (`--keep-weights`).
     pub keep_weights: Option<crate::experiment::KeepWeights>,
+    /// Keep every checkpoint (`--keep-checkpoints`): else one is removed once no promotion
+    /// will read it.
+    pub keep_checkpoints: bool,
 }
 
 /// The outcome of a run, with its trajectory (one point per query).
@@ -148,6 +151,29 @@ pub struct RunOutput {
 }
 
 type EvalResult = Result<Outcome, EvalFailure>;
+
+/// Has the evaluator remove the checkpoints of the scheduler's trials that no promotion will
+/// read any more (`all`: every trial's, the run being over). `jobs`: each trial's query and
+/// job seed, by trial id.
+fn release_checkpoints<C: Clone>(
+    scheduler: &mut Scheduler<C>,
+    jobs: &[(u64, u64)],
+    evaluation: &Evaluation<C>,
+    dir: &Path,
+    all: bool,
+) {
+    for (id, cell, rung) in scheduler.released(all) {
+        let (query, job_seed) = jobs[id];
+        let trial = TrialContext {
+            dir: dir.to_path_buf(),
+            query,
+            fidelity: Some(scheduler.fidelity(rung)),
+            keep_weights: false,
+        };
+        let mut rng = seed::Rng::seed_from_u64(job_seed);
+        evaluation.evaluator.release(&trial, &cell, &mut rng);
+    }
+}
 
 /// The wall seconds from which an evaluation's journal record is synced to the disk.
 pub const SYNC_SECONDS: f64 = 0.1;
@@ -588,6 +614,13 @@ fn run_with<S: SearchSpace + 'static>(
     let mut tally = Tally::new(spec.evaluation.signal.goal);
     let mut submitted = 0u64;
     let mut reason: Option<StopReason> = None;
+    // The query and job seed of each scheduler trial, by its id.
+    let mut sched_jobs: Vec<(u64, u64)> = Vec::new();
+    let release = |s: &mut Option<Scheduler<S::Cell>>, jobs: &[(u64, u64)], all: bool| {
+        if let Some(s) = s.as_mut().filter(|_| !spec.keep_checkpoints) {
+            release_checkpoints(s, jobs, ev, dir, all);
+        }
+    };
 
     loop {
         if crate::pipeline::stopping::interrupted() {
@@ -644,6 +677,9 @@ fn run_with<S: SearchSpace + 'static>(
             } else {
                 trial_seed
             };
+            if sched.is_some() {
+                sched_jobs.push((query, job_seed));
+            }
             let started = Instant::now();
             let arch = space.format(&cell);
             let (ready, cache_key) =
@@ -676,6 +712,8 @@ fn run_with<S: SearchSpace + 'static>(
             );
         }
 
+        // The scheduler decides from journaled results only: a resumed run removes the same.
+        release(&mut scheduler, &sched_jobs, false);
         // Complete the oldest pending evaluation.
         if let Some(front) = executor.pending.front() {
             progress.waiting(spec.run, front.query);
@@ -771,6 +809,7 @@ fn run_with<S: SearchSpace + 'static>(
             let metrics = done.result.as_ref().map_or(&[][..], |o| &o.extras[..]);
             chain.tell(space, &cell, val, metrics);
         }
+        release(&mut scheduler, &sched_jobs, false);
         let (fit, query) = chain.estimator_seconds();
         tally.point(fit.unwrap_or(0.0) + query.unwrap_or(0.0));
         if let Some(d) = spec.throttle {
@@ -787,6 +826,8 @@ fn run_with<S: SearchSpace + 'static>(
         });
     }
     replay.finished(tally.queries)?;
+    // The run is over: no checkpoint will be read.
+    release(&mut scheduler, &sched_jobs, true);
     let (fit, query) = chain.estimator_seconds();
     Ok(RunOutput {
         summary: RunSummary {
@@ -917,6 +958,7 @@ mod tests {
             replay: vec![],
             throttle: None,
             keep_weights: None,
+            keep_checkpoints: false,
         };
         let out = match strategy {
             Some(s) => run_with(&spec, s, None, dir.path(), &NoProgress).unwrap(),
