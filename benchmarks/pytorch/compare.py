@@ -4,6 +4,7 @@ same recipe, one thread each, interleaved runs on the same machine. Not part of 
 
     cargo build --release -p emprox-train --example train_throughput
     python3 benchmarks/pytorch/compare.py [--repeats 3] [--epochs 5] [--channels 8] [--dataset digits]
+        [--npz images.npz]   # your own images on both sides: x N×H×W×C uint8, y
 
 Run it with a Python that has torch (e.g. a venv with `pip install torch`). Prints one JSON line
 per run and a summary table with medians and the candle/PyTorch ratio of images per second.
@@ -36,18 +37,24 @@ def main():
     ap.add_argument("--channels", type=int, default=8)
     ap.add_argument("--cells-per-stage", type=int, default=1)
     ap.add_argument("--dataset", default="digits")
+    ap.add_argument("--npz", help="train on this .npz (x: N×H×W×C uint8, y) on both sides")
     args = ap.parse_args()
     env = dict(os.environ, RAYON_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     rows = []
     for name, arch in ARCHS.items():
-        cfg = json.dumps({"epochs": args.epochs, "channels": args.channels,
-                          "cells_per_stage": args.cells_per_stage, "dataset": args.dataset})
+        cfg = {"epochs": args.epochs, "channels": args.channels,
+               "cells_per_stage": args.cells_per_stage, "dataset": args.dataset}
+        if args.npz:
+            cfg["data"] = {"path": os.path.abspath(args.npz)}
+        cfg = json.dumps(cfg)
+        npz = ["--npz", args.npz] if args.npz else []
         rust, torch = [], []
         for r in range(args.repeats):
             a = run([RUST, "--arch", arch, "--seed", str(r), "--config", cfg], env)
             b = run([sys.executable, os.path.join(HERE, "nb201_throughput.py"), "--arch", arch,
                      "--seed", str(r), "--epochs", str(args.epochs), "--channels", str(args.channels),
-                     "--cells-per-stage", str(args.cells_per_stage), "--dataset", args.dataset], env)
+                     "--cells-per-stage", str(args.cells_per_stage), "--dataset", args.dataset]
+                    + npz, env)
             print(json.dumps({"engine": "candle", **a}))
             print(json.dumps({"engine": "pytorch", **b}))
             assert a["params"] == b["params"], "the two networks differ"

@@ -33,7 +33,14 @@ DATA = os.path.join(HERE, "..", "data")
 ALL_CONV = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|"
 
 
-def load(dataset):
+def load(dataset, npz=None):
+    if npz:
+        # x: N×H×W×C uint8 (as emprox's `data = { path = "….npz" }` reads it), y: N labels.
+        import numpy as np
+
+        arrays = np.load(npz)
+        x = torch.from_numpy(arrays["x"]).float().permute(0, 3, 1, 2).contiguous() / 255.0
+        return x, torch.from_numpy(arrays["y"]).long()
     if dataset == "digits":
         with gzip.open(os.path.join(DATA, "sklearn_digits_8x8.csv.gz"), "rt") as f:
             rows = list(csv.reader(f))[1:]
@@ -107,9 +114,10 @@ class Reduction(nn.Module):
 
 
 class Net(nn.Module):
-    def __init__(self, arch, c, n, classes=10):
+    def __init__(self, arch, c, n, classes=10, in_channels=1):
         super().__init__()
-        self.stem = nn.Sequential(nn.Conv2d(1, c, 3, padding=1, bias=False), nn.BatchNorm2d(c))
+        self.stem = nn.Sequential(nn.Conv2d(in_channels, c, 3, padding=1, bias=False),
+                                  nn.BatchNorm2d(c))
         blocks, c_prev = [], c
         for stage in range(3):
             cs = c << stage
@@ -135,19 +143,22 @@ def main():
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--lr", type=float, default=0.1)
     ap.add_argument("--dataset", default="digits", choices=["digits", "mnist"])
+    ap.add_argument("--npz", help="images x (N×H×W×C uint8) and labels y instead of --dataset")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
-    x, y = load(args.dataset)
+    x, y = load(args.dataset, args.npz)
     perm = torch.randperm(len(y))
     n_val = round(len(y) * 0.2)
     n_test = round(len(y) * 0.2)
     val_i, test_i, train_i = perm[:n_val], perm[n_val:n_val + n_test], perm[n_val + n_test:]
-    mean, std = x[train_i].mean(), x[train_i].std(unbiased=False)
+    # Per channel, as emprox standardises (one channel: the same as over all pixels).
+    mean = x[train_i].mean(dim=(0, 2, 3), keepdim=True)
+    std = x[train_i].std(dim=(0, 2, 3), keepdim=True, unbiased=False)
     x = (x - mean) / std
-    net = Net(args.arch, args.channels, args.cells_per_stage)
+    net = Net(args.arch, args.channels, args.cells_per_stage, in_channels=x.shape[1])
     opt = torch.optim.SGD(net.parameters(), lr=args.lr, momentum=0.9, nesterov=True,
                           weight_decay=5e-4)
     steps_per_epoch = math.ceil(len(train_i) / args.batch_size)
