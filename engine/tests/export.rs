@@ -147,6 +147,20 @@ fn a_table_runs_best_cell_exports_its_architecture_and_model() {
         std::fs::read_to_string(dir.path().join("r1/notes.txt")).unwrap(),
         "mine"
     );
+    // A user's own model.py, alone in a folder: the name is an export's, the file is not.
+    let theirs = dir.path().join("theirs");
+    std::fs::create_dir(&theirs).unwrap();
+    std::fs::write(theirs.join("model.py"), "# mine").unwrap();
+    let refused = emprox(&["export", s(&out), "--out", s(&theirs)]);
+    assert_refused(&refused, "no architecture.json emprox export wrote");
+    assert_eq!(
+        std::fs::read_to_string(theirs.join("model.py")).unwrap(),
+        "# mine"
+    );
+    // An export's own folder is written again.
+    let again = dir.path().join("again");
+    emprox_ok(&["export", s(&out), "--out", s(&again)]);
+    emprox_ok(&["export", s(&out), "--out", s(&again)]);
 }
 
 #[test]

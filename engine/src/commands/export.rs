@@ -179,6 +179,7 @@ fn choose(
 fn prepare(out: &Path) -> anyhow::Result<()> {
     rundir::refuse_link(out)?;
     if out.exists() {
+        let mut names = Vec::new();
         for e in std::fs::read_dir(out)? {
             let name = e?.file_name();
             anyhow::ensure!(
@@ -187,7 +188,16 @@ fn prepare(out: &Path) -> anyhow::Result<()> {
                 out.display(),
                 name.to_string_lossy()
             );
+            names.push(name);
         }
+        // Files with an export's names are an export's only beside its architecture.json
+        // (a user's own model.py alone is not ours to replace).
+        anyhow::ensure!(
+            names.is_empty() || written_by_export(out),
+            "{} holds files with an export's names but no architecture.json emprox export wrote: \
+             choose another --out",
+            out.display()
+        );
     }
     std::fs::create_dir_all(out)?;
     for f in FILES {
@@ -199,6 +209,15 @@ fn prepare(out: &Path) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// True if `out/architecture.json` is one `emprox export` wrote (its `source` says where the
+/// cell was chosen).
+fn written_by_export(out: &Path) -> bool {
+    std::fs::read(out.join("architecture.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        .is_some_and(|v| v["source"]["chosen"].is_string() && v["arch"].is_string())
 }
 
 struct Writer<'a> {
