@@ -2,7 +2,7 @@
 //! emprox, as [`crate::export`] describes.
 
 use crate::benchmark::{self, WithBenchmark};
-use crate::config::{apply_override, parse_toml, ConfigError, Experiment};
+use crate::config::{parse_toml, ConfigError, Experiment};
 use crate::journal::{self, Trial};
 use crate::results::ExperimentSummary;
 use crate::rundir;
@@ -324,13 +324,11 @@ fn training_config(exp: &Experiment, args: &ExportArgs) -> Result<TrainingConfig
         .as_ref()
         .and_then(|e| e.training.clone())
         .unwrap_or_default();
-    let mut table = toml::Table::try_from(&base).map_err(|e| ConfigError(e.to_string()))?;
-    if let Some(e) = args.epochs {
-        apply_override(&mut table, &format!("epochs={e}"))?;
-    }
-    for pair in &args.set {
-        apply_override(&mut table, pair)?;
-    }
-    let text = toml::to_string(&table).map_err(|e| ConfigError(e.to_string()))?;
-    parse_toml(&text, Path::new("export --set"))
+    let set: Vec<String> = args
+        .epochs
+        .map(|e| format!("epochs={e}"))
+        .into_iter()
+        .chain(args.set.iter().cloned())
+        .collect();
+    super::train_one::training_config_over(&base, &set, "export --set")
 }

@@ -30,12 +30,22 @@ pub struct TrainingFailed(pub String);
 
 /// The training settings given by `--set` pairs (the rest at their defaults).
 pub fn training_config(set: &[String]) -> Result<TrainingConfig, ConfigError> {
-    let mut table = toml::Table::new();
+    training_config_over(&TrainingConfig::default(), set, "train-one --set")
+}
+
+/// `base` with the `--set` pairs applied, checked as a `[evaluator.training]` table; errors
+/// name `origin`.
+pub fn training_config_over(
+    base: &TrainingConfig,
+    set: &[String],
+    origin: &str,
+) -> Result<TrainingConfig, ConfigError> {
+    let mut table = toml::Table::try_from(base).map_err(|e| ConfigError(e.to_string()))?;
     for pair in set {
         apply_override(&mut table, pair)?;
     }
     let text = toml::to_string(&table).map_err(|e| ConfigError(e.to_string()))?;
-    parse_toml(&text, Path::new("train-one --set"))
+    parse_toml(&text, Path::new(origin))
 }
 
 /// Runs `emprox train-one`.
