@@ -565,89 +565,35 @@ fn read_npy<R: Read>(path: &Path, npy: npyz::NpyFile<R>) -> Result<Array, DataEr
     let npyz::DType::Plain(ts) = npy.dtype() else {
         return Err(bad(path, "a structured array; expected numbers"));
     };
-    let fail = |e: std::io::Error| bad(path, format!("cannot read the values ({e})"));
+    /// The values as `f64` (64-bit integers beyond 2^53 round, as NumPy's own cast does).
+    fn read<T: npyz::Deserialize, R: Read>(
+        npy: npyz::NpyFile<R>,
+        to_f64: fn(T) -> f64,
+    ) -> std::io::Result<Vec<f64>> {
+        Ok(npy.into_vec::<T>()?.into_iter().map(to_f64).collect())
+    }
     use npyz::TypeChar::{Float, Int, Uint};
-    let (values, bytes): (Vec<f64>, bool) = match (ts.type_char(), ts.size_field()) {
-        (Uint, 1) => (
-            npy.into_vec::<u8>()
-                .map_err(fail)?
-                .into_iter()
-                .map(f64::from)
-                .collect(),
-            true,
-        ),
-        (Uint, 2) => (
-            npy.into_vec::<u16>()
-                .map_err(fail)?
-                .into_iter()
-                .map(f64::from)
-                .collect(),
-            false,
-        ),
-        (Uint, 4) => (
-            npy.into_vec::<u32>()
-                .map_err(fail)?
-                .into_iter()
-                .map(f64::from)
-                .collect(),
-            false,
-        ),
-        (Uint, 8) => (
-            npy.into_vec::<u64>()
-                .map_err(fail)?
-                .into_iter()
-                .map(|v| v as f64)
-                .collect(),
-            false,
-        ),
-        (Int, 1) => (
-            npy.into_vec::<i8>()
-                .map_err(fail)?
-                .into_iter()
-                .map(f64::from)
-                .collect(),
-            false,
-        ),
-        (Int, 2) => (
-            npy.into_vec::<i16>()
-                .map_err(fail)?
-                .into_iter()
-                .map(f64::from)
-                .collect(),
-            false,
-        ),
-        (Int, 4) => (
-            npy.into_vec::<i32>()
-                .map_err(fail)?
-                .into_iter()
-                .map(f64::from)
-                .collect(),
-            false,
-        ),
-        (Int, 8) => (
-            npy.into_vec::<i64>()
-                .map_err(fail)?
-                .into_iter()
-                .map(|v| v as f64)
-                .collect(),
-            false,
-        ),
-        (Float, 4) => (
-            npy.into_vec::<f32>()
-                .map_err(fail)?
-                .into_iter()
-                .map(f64::from)
-                .collect(),
-            false,
-        ),
-        (Float, 8) => (npy.into_vec::<f64>().map_err(fail)?, false),
+    let values = match (ts.type_char(), ts.size_field()) {
+        (Uint, 1) => read::<u8, _>(npy, f64::from),
+        (Uint, 2) => read::<u16, _>(npy, f64::from),
+        (Uint, 4) => read::<u32, _>(npy, f64::from),
+        (Uint, 8) => read::<u64, _>(npy, |v| v as f64),
+        (Int, 1) => read::<i8, _>(npy, f64::from),
+        (Int, 2) => read::<i16, _>(npy, f64::from),
+        (Int, 4) => read::<i32, _>(npy, f64::from),
+        (Int, 8) => read::<i64, _>(npy, |v| v as f64),
+        (Float, 4) => read::<f32, _>(npy, f64::from),
+        (Float, 8) => read::<f64, _>(npy, |v| v),
         _ => {
             return Err(bad(
                 path,
                 format!("dtype {ts} is not an integer or float type"),
             ))
         }
-    };
+    }
+    .map_err(|e| bad(path, format!("cannot read the values ({e})")))?;
+    // 8-bit pixels are scaled to [0, 1]; other types are taken as they are.
+    let bytes = (ts.type_char(), ts.size_field()) == (Uint, 1);
     if values.iter().any(|v| !v.is_finite()) {
         return Err(bad(path, "holds a NaN or infinite value"));
     }
