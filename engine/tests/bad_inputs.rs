@@ -807,6 +807,11 @@ fn bad_inputs_get_clear_errors() {
             needle: "--seeds must be between 1 and 100000, got 1000001",
         },
         Case {
+            what: "compare: --threads 0",
+            args: [compare(file(&comparison("[10]"))), vec!["--threads".into(), "0".into()]].concat(),
+            needle: "--threads must be between 1 and 1024, got 0",
+        },
+        Case {
             what: "compare: report_at = 0",
             args: compare(file(&comparison("[0, 10]"))),
             needle: "`report_at` holds 0: query counts start at 1",

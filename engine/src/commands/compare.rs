@@ -64,6 +64,7 @@ pub fn start_compare(
     args: &CompareArgs,
     progress: &dyn crate::pipeline::search::Progress,
 ) -> anyhow::Result<(String, PathBuf, Option<PathBuf>)> {
+    let threads = super::run::default_threads(args.threads)?;
     let mut c = Comparison::load(&args.file)?;
     if let Some(s) = args.seeds {
         let max = crate::config::MAX_SEEDS;
@@ -134,9 +135,7 @@ pub fn start_compare(
                 .unwrap_or_default()
     ));
     let exec = Execution {
-        threads: args
-            .threads
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+        threads,
         progress,
         resume: args.resume,
         throttle: args.throttle_ms.map(std::time::Duration::from_millis),

@@ -82,7 +82,8 @@ pub struct ResumeArgs {
 
 pub use emprox_benchmarks::workers::MAX_THREADS;
 
-fn default_threads(t: Option<usize>) -> anyhow::Result<usize> {
+/// `--threads`, checked (1 to [`MAX_THREADS`]), or all cores.
+pub(crate) fn default_threads(t: Option<usize>) -> anyhow::Result<usize> {
     match t {
         Some(t) if !(1..=MAX_THREADS).contains(&t) => Err(anyhow::anyhow!(
             "--threads must be between 1 and {MAX_THREADS}, got {t}"
