@@ -388,3 +388,91 @@ fn a_command_continues_its_checkpoint_when_promoted() {
         journal
     );
 }
+
+/// Successive halving on a minimised objective (the CIFAR-10 table with its goal turned to
+/// `minimize`): each bracket promotes its lowest 12-epoch cells, and the incumbent is the lowest
+/// 200-epoch one.
+#[test]
+fn successive_halving_promotes_the_lowest_cells_when_the_goal_is_to_minimise() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = root().join("benchmarks/data");
+    let desc = std::fs::read_to_string(data.join("nb201_cifar10.tabular.toml"))
+        .unwrap()
+        .replace("goal = \"maximize\"", "goal = \"minimize\"")
+        .replace(
+            "data = \"nb201.csv.gz\"",
+            &format!("data = {:?}", s(&data.join("nb201.csv.gz"))),
+        );
+    assert!(desc.contains("goal = \"minimize\""));
+    let desc_path = tmp.path().join("min.tabular.toml");
+    std::fs::write(&desc_path, desc).unwrap();
+    let exp = tmp.path().join("min.toml");
+    std::fs::write(
+        &exp,
+        format!(
+            "name = \"sh-min\"\nseed = 3\nseeds = 2\n[benchmark]\ntype = \"tabular\"\n\
+             description = {:?}\n[strategy]\ntype = \"random\"\n[budget]\nmax_queries = 40\n\
+             [scheduler]\ntype = \"successive_halving\"\neta = 3\ncells = 9\n",
+            s(&desc_path)
+        ),
+    )
+    .unwrap();
+    let out = tmp.path().join("out");
+    emprox_ok(&["run", s(&exp), "--out", s(&out), "-q", "--no-report"]);
+    let t = cifar10();
+    let low = |row: usize| t.table().at_level(12.0, row).unwrap().0;
+    for run in 0..2 {
+        let trials = lines(&out.join(format!("seed-{run}/trials.jsonl")));
+        let row = |tr: &Value| tr["index"].as_u64().unwrap() as usize;
+        let mut brackets = 0;
+        let mut best: Option<f64> = None;
+        let mut i = 0;
+        while i < trials.len() {
+            // A bracket: its 12-epoch trials, then the promotions to 200 epochs.
+            let entered: Vec<usize> = trials[i..]
+                .iter()
+                .take_while(|t| t["fidelity"] == 12.0)
+                .map(row)
+                .collect();
+            i += entered.len();
+            let promoted: Vec<&Value> = trials[i..]
+                .iter()
+                .take_while(|t| t["fidelity"] == 200.0)
+                .collect();
+            i += promoted.len();
+            if promoted.is_empty() {
+                continue;
+            }
+            brackets += 1;
+            let worst_promoted = promoted
+                .iter()
+                .map(|t| low(row(t)))
+                .fold(f64::MIN, f64::max);
+            let left = entered
+                .iter()
+                .filter(|r| !promoted.iter().any(|t| row(t) == **r));
+            for r in left {
+                assert!(
+                    low(*r) >= worst_promoted,
+                    "run {run}: row {r} ranked above a promoted one"
+                );
+            }
+            for tr in promoted {
+                let v = tr["val_acc"].as_f64().unwrap();
+                let better = best.is_none_or(|b| v < b);
+                assert_eq!(
+                    tr["incumbent"].as_bool(),
+                    Some(better),
+                    "the lowest is the best"
+                );
+                if better {
+                    best = Some(v);
+                }
+            }
+        }
+        assert!(brackets >= 2, "run {run}: {brackets} brackets");
+        let summary: Value =
+            serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+        assert_eq!(summary["runs"][run]["best"]["val_acc"].as_f64(), best);
+    }
+}
