@@ -107,10 +107,8 @@ fn run(
         set: overrides,
         threads,
         overwrite,
-        throttle_ms: None,
-        no_report: false,
         keep_weights: None,
-        keep_checkpoints: false,
+        work: Default::default(),
     };
     interruptible(py, move || {
         let progress = reporter(quiet);
@@ -133,10 +131,8 @@ fn resume(
         out_dir: out,
         threads,
         allow_version_change,
-        throttle_ms: None,
-        no_report: false,
         keep_weights: None,
-        keep_checkpoints: false,
+        work: Default::default(),
     };
     interruptible(py, move || {
         let progress = reporter(quiet);
@@ -171,9 +167,7 @@ fn compare(
         overwrite,
         resume,
         allow_version_change: false,
-        throttle_ms: None,
-        no_report: false,
-        keep_checkpoints: false,
+        work: Default::default(),
     };
     interruptible(py, move || {
         let progress = reporter(quiet);

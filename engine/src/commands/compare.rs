@@ -33,16 +33,9 @@ pub struct CompareArgs {
     /// With `--resume`: continue a comparison that another emprox version started.
     #[arg(long, requires = "resume")]
     pub allow_version_change: bool,
-    /// Do not write report.html at the end (`emprox report FOLDER` writes it later).
-    #[arg(long)]
-    pub no_report: bool,
-    /// Keep every checkpoint of a multi-fidelity run (by default one is removed once no
-    /// promotion will continue from it).
-    #[arg(long)]
-    pub keep_checkpoints: bool,
-    /// Sleep this many milliseconds after each query (for crash tests).
-    #[arg(long, hide = true)]
-    pub throttle_ms: Option<u64>,
+    /// What `run`, `resume` and `compare` share.
+    #[command(flatten)]
+    pub work: super::run::WorkFlags,
 }
 
 /// Runs `emprox compare`.
@@ -138,13 +131,13 @@ pub fn start_compare(
         threads,
         progress,
         resume: args.resume,
-        throttle: args.throttle_ms.map(std::time::Duration::from_millis),
+        throttle: args.work.throttle(),
         keep_weights: None,
-        keep_checkpoints: args.keep_checkpoints,
+        keep_checkpoints: args.work.keep_checkpoints,
     };
     let rows = run_comparison(&c, &out, &exec, &held)?;
     // Under the comparison's lock.
-    let report = (!args.no_report)
+    let report = (!args.work.no_report)
         .then(|| super::report::write_locked(&out))
         .flatten();
     Ok((markdown(&c, &rows), out, report))

@@ -37,14 +37,22 @@ pub struct RunArgs {
     /// Replace an earlier emprox output in the folder (only the files emprox wrote are deleted).
     #[arg(long)]
     pub overwrite: bool,
-    /// Do not write report.html at the end (`emprox report FOLDER` writes it later).
-    #[arg(long)]
-    pub no_report: bool,
     /// Keep the trained weights of the cells `train` evaluates (`all`) or of each run's
     /// incumbent (`incumbents`) in `seed-<i>/weights/`, for `emprox export` (not of trials at
     /// a `[scheduler]`'s fidelities, nor of results from the cache).
     #[arg(long, value_name = "WHICH")]
     pub keep_weights: Option<KeepWeights>,
+    /// What `run`, `resume` and `compare` share.
+    #[command(flatten)]
+    pub work: WorkFlags,
+}
+
+/// The options of `emprox run`, `resume` and `compare` that are the same for the three.
+#[derive(Debug, Clone, Default, Args)]
+pub struct WorkFlags {
+    /// Do not write report.html at the end (`emprox report FOLDER` writes it later).
+    #[arg(long)]
+    pub no_report: bool,
     /// Keep every checkpoint of a multi-fidelity run (by default one is removed once no
     /// promotion will continue from it).
     #[arg(long)]
@@ -52,6 +60,13 @@ pub struct RunArgs {
     /// Sleep this many milliseconds after each query (for crash tests).
     #[arg(long, hide = true)]
     pub throttle_ms: Option<u64>,
+}
+
+impl WorkFlags {
+    /// The pause after each query (`--throttle-ms`).
+    pub fn throttle(&self) -> Option<std::time::Duration> {
+        self.throttle_ms.map(std::time::Duration::from_millis)
+    }
 }
 
 /// Arguments of `emprox resume`.
@@ -68,16 +83,9 @@ pub struct ResumeArgs {
     /// As `emprox run --keep-weights`, for the queries still to come.
     #[arg(long, value_name = "WHICH")]
     pub keep_weights: Option<KeepWeights>,
-    /// Do not write report.html at the end (`emprox report FOLDER` writes it later).
-    #[arg(long)]
-    pub no_report: bool,
-    /// Keep every checkpoint of a multi-fidelity run (by default one is removed once no
-    /// promotion will continue from it).
-    #[arg(long)]
-    pub keep_checkpoints: bool,
-    /// Sleep this many milliseconds after each query (for crash tests).
-    #[arg(long, hide = true)]
-    pub throttle_ms: Option<u64>,
+    /// What `run`, `resume` and `compare` share.
+    #[command(flatten)]
+    pub work: WorkFlags,
 }
 
 pub use emprox_benchmarks::workers::MAX_THREADS;
@@ -155,7 +163,7 @@ pub fn resume_cmd(args: &ResumeArgs) -> anyhow::Result<()> {
         ))?,
         Resumed::Finished(s) => {
             let mut text = summary_text(&s, &args.out_dir, None);
-            if !args.no_report {
+            if !args.work.no_report {
                 // Under the folder's lock again: no other run writes there meanwhile.
                 let _lock = rundir::FolderLock::acquire(&args.out_dir)?;
                 if let Some(p) = super::report::write_locked(&args.out_dir) {
@@ -180,9 +188,9 @@ pub fn start_resume(
         threads,
         progress,
         resume: true,
-        throttle: args.throttle_ms.map(std::time::Duration::from_millis),
+        throttle: args.work.throttle(),
         keep_weights: args.keep_weights,
-        keep_checkpoints: args.keep_checkpoints,
+        keep_checkpoints: args.work.keep_checkpoints,
     };
     Ok(resume(&args.out_dir, &exec, args.allow_version_change)?)
 }
@@ -232,9 +240,9 @@ pub fn start_run(
         threads,
         progress,
         resume: false,
-        throttle: args.throttle_ms.map(std::time::Duration::from_millis),
+        throttle: args.work.throttle(),
         keep_weights: args.keep_weights,
-        keep_checkpoints: args.keep_checkpoints,
+        keep_checkpoints: args.work.keep_checkpoints,
     };
     // The data and the evaluator are loaded and checked before anything is created on disk.
     let (summary, report) = crate::benchmark::open(
@@ -244,7 +252,7 @@ pub fn start_run(
             exp: &exp,
             out: &out,
             overwrite: args.overwrite,
-            report: !args.no_report,
+            report: !args.work.no_report,
             exec: &exec,
         },
     )??;
