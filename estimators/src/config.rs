@@ -3,6 +3,7 @@
 //! declared once next to its estimator (name, default, range, description). `emprox list` and
 //! the resolved configuration come from the same declarations.
 
+use crate::emprox::supervised::SupervisedParams;
 use crate::emprox::EmproxSettings;
 use crate::error::EstimatorError;
 use crate::estimator::Estimator;
@@ -22,6 +23,8 @@ use serde::{Deserialize, Serialize};
 pub enum EstimatorParams {
     /// EmProx: encoder-decoder embedding + distance-weighted kNN.
     Emprox(EmproxSettings),
+    /// EmProx with an embedding learnt from the accuracies (regression and ranking losses).
+    EmproxSupervised(SupervisedParams),
     /// NAO: the same encoder-decoder with an MLP regression head.
     Nao(NaoSettings),
     /// Distance-weighted kNN on the one-hot encoding.
@@ -48,9 +51,10 @@ impl EstimatorParams {
     }
 
     /// Every type with its defaults, in documentation order.
-    pub fn all() -> [EstimatorParams; 7] {
+    pub fn all() -> [EstimatorParams; 8] {
         [
             EstimatorParams::Emprox(Default::default()),
+            EstimatorParams::EmproxSupervised(Default::default()),
             EstimatorParams::Nao(Default::default()),
             EstimatorParams::KnnOnehot(Default::default()),
             EstimatorParams::Gbdt(Default::default()),
@@ -64,6 +68,7 @@ impl EstimatorParams {
     pub fn name(&self) -> &'static str {
         match self {
             EstimatorParams::Emprox(_) => "emprox",
+            EstimatorParams::EmproxSupervised(_) => "emprox_supervised",
             EstimatorParams::Nao(_) => "nao",
             EstimatorParams::KnnOnehot(_) => "knn_onehot",
             EstimatorParams::Gbdt(_) => "gbdt",
@@ -92,6 +97,7 @@ impl EstimatorParams {
         }
         match self {
             EstimatorParams::Emprox(p) => boxed(p.check()),
+            EstimatorParams::EmproxSupervised(p) => boxed(p.check()),
             EstimatorParams::Nao(p) => boxed(p.check()),
             EstimatorParams::KnnOnehot(p) => boxed(p.check()),
             EstimatorParams::Gbdt(p) => boxed(p.check()),
@@ -109,6 +115,7 @@ impl EstimatorParams {
             .map(|p| {
                 let docs = match p {
                     EstimatorParams::Emprox(_) => EmproxSettings::docs(),
+                    EstimatorParams::EmproxSupervised(_) => SupervisedParams::docs(),
                     EstimatorParams::Nao(_) => NaoSettings::docs(),
                     EstimatorParams::KnnOnehot(_) => KnnOneHotParams::docs(),
                     EstimatorParams::Gbdt(_) => GbdtParams::docs(),

@@ -9,6 +9,12 @@ use emprox_benchmarks::SearchSpace;
 /// Below this distance a query counts as an exact match of a reference point.
 pub const EXACT_MATCH: f64 = 1e-9;
 
+/// Euclidean distance (accumulated in `f32`, as the references are).
+fn distance(p: &[f32], q: &[f32]) -> f64 {
+    let s: f32 = p.iter().zip(q).map(|(a, b)| (a - b) * (a - b)).sum();
+    (s as f64).sqrt()
+}
+
 /// Distance-weighted kNN over fixed reference vectors (Euclidean; weights ∝ 1/distance).
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Knn {
@@ -34,14 +40,17 @@ impl Knn {
             .points
             .iter()
             .enumerate()
-            .map(|(i, p)| {
-                let s: f32 = p.iter().zip(q).map(|(a, b)| (a - b) * (a - b)).sum();
-                ((s as f64).sqrt(), i)
-            })
+            .map(|(i, p)| (distance(p, q), i))
             .collect();
-        let k = self.k.min(d.len()).max(1);
         d.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-        let exact: Vec<f64> = d
+        self.weighted(&d, self.k)
+    }
+
+    /// The distance-weighted mean target of the first `k` of `sorted` (distance, point) pairs,
+    /// nearest first; the mean target of exact matches where there are any.
+    fn weighted(&self, sorted: &[(f64, usize)], k: usize) -> f64 {
+        let k = k.min(sorted.len()).max(1);
+        let exact: Vec<f64> = sorted
             .iter()
             .take_while(|(dist, _)| *dist < EXACT_MATCH)
             .map(|(_, i)| self.targets[*i])
@@ -50,11 +59,30 @@ impl Knn {
             return exact.iter().sum::<f64>() / exact.len() as f64;
         }
         let (mut num, mut den) = (0.0, 0.0);
-        for &(dist, i) in &d[..k] {
+        for &(dist, i) in &sorted[..k] {
             num += self.targets[i] / dist;
             den += 1.0 / dist;
         }
         num / den
+    }
+
+    /// Leave-one-out predictions: for each k of `ks`, every reference point predicted from the
+    /// others (as [`Knn::predict_one`] would with that k). Distances are computed once.
+    pub fn leave_one_out(&self, ks: &[usize]) -> Vec<Vec<f64>> {
+        let n = self.points.len();
+        let neighbours: Vec<Vec<(f64, usize)>> = (0..n)
+            .map(|i| {
+                let mut d: Vec<(f64, usize)> = (0..n)
+                    .filter(|&j| j != i)
+                    .map(|j| (distance(&self.points[j], &self.points[i]), j))
+                    .collect();
+                d.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+                d
+            })
+            .collect();
+        ks.iter()
+            .map(|&k| neighbours.iter().map(|d| self.weighted(d, k)).collect())
+            .collect()
     }
 
     /// Predictions for many queries.
@@ -184,6 +212,26 @@ mod tests {
         };
         let expect = (10.0 + 40.0 / 3.0 + 1000.0 / 100.0) / (1.0 + 1.0 / 3.0 + 0.01);
         assert!((all.predict_one(&[0.0]) - expect).abs() < 1e-9);
+    }
+
+    #[test]
+    fn leave_one_out_equals_a_knn_without_the_point() {
+        let points: Vec<Vec<f32>> = (0..9)
+            .map(|i| vec![(i * 7 % 5) as f32, (i * 3 % 4) as f32 * 0.5])
+            .collect();
+        let targets: Vec<f64> = (0..9).map(|i| (i * i % 11) as f64).collect();
+        let knn = Knn::new(1, points.clone(), targets.clone());
+        let ks = [1, 3, 20];
+        for (k, loo) in ks.iter().zip(knn.leave_one_out(&ks)) {
+            for i in 0..9 {
+                fn others<T: Clone>(v: &[T], i: usize) -> Vec<T> {
+                    let keep = v.iter().enumerate().filter(|(j, _)| *j != i);
+                    keep.map(|(_, x)| x.clone()).collect()
+                }
+                let without = Knn::new(*k, others(&points, i), others(&targets, i));
+                assert_eq!(loo[i], without.predict_one(&points[i]), "k {k}, point {i}");
+            }
+        }
     }
 
     #[test]

@@ -183,8 +183,9 @@ struct FittedMlp {
     std: f64,
 }
 
-/// The MLP's input: the path encoding, or the one-hot encoding where the space has no paths.
-fn features<S: SearchSpace>(space: &S, cell: &S::Cell) -> Vec<f32> {
+/// The MLP's input (and `emprox_supervised`'s): the path encoding, or the one-hot encoding where
+/// the space has no paths.
+pub(crate) fn features<S: SearchSpace>(space: &S, cell: &S::Cell) -> Vec<f32> {
     space
         .path_encoding(cell)
         .unwrap_or_else(|| space.one_hot(cell))

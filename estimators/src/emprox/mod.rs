@@ -9,6 +9,8 @@
 pub mod model;
 pub mod persist;
 pub mod pretrain;
+pub mod rank_loss;
+pub mod supervised;
 pub mod train;
 
 use crate::error::EstimatorError;
