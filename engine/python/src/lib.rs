@@ -49,14 +49,32 @@ fn reporter(quiet: bool) -> Box<dyn Progress + Send> {
     }
 }
 
+/// What the `emprox` command does on Ctrl-C, for a process that goes on: every run stops
+/// before its next journal line ([`stopping::interrupt`]); the external commands running are
+/// stopped (their process groups: SIGTERM, then SIGKILL after 2 s) and trainings stop at their
+/// next step, neither result journaled; the Slurm jobs in flight are cancelled and noted as such
+/// in their ledgers (a resume submits them again).
+fn stop_all_work() {
+    stopping::interrupt();
+    emprox_benchmarks::command::interrupt_all(Duration::from_secs(2));
+    // As the command, which says so and exits: an scancel that fails leaves the jobs running.
+    if let Err(e) = emprox_benchmarks::slurm::cancel_all() {
+        emprox_engine::progress::say(&format!("error: scancel failed: {e}"));
+    }
+}
+
 /// Runs `work` on its own thread with the GIL released, checking for Ctrl-C every 50 ms: on
-/// one, every run in the process stops before its next journal line
-/// ([`stopping::interrupt`]), and `KeyboardInterrupt` is raised once the work has stopped
-/// (its folder resumable, as after Ctrl-C in the CLI).
+/// one, the work in flight stops as on Ctrl-C in the CLI ([`stop_all_work`]: commands killed,
+/// not waited for) and `KeyboardInterrupt` is raised once the work has returned (its folder
+/// resumable, as after Ctrl-C in the CLI).
 fn interruptible<T: Send + 'static>(
     py: Python<'_>,
     work: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
 ) -> PyResult<T> {
+    // An earlier call's Ctrl-C is over: commands start and jobs are submitted again. (Cleared
+    // here rather than when that call returned: a worker of its pool may still be finishing.)
+    emprox_benchmarks::command::clear_interrupt();
+    emprox_benchmarks::slurm::clear_cancel();
     let (tx, rx) = crossbeam::channel::bounded(1);
     let handle = std::thread::spawn(move || {
         let _ = tx.send(work());
@@ -76,8 +94,10 @@ fn interruptible<T: Send + 'static>(
             Err(crossbeam::channel::RecvTimeoutError::Timeout) => {}
         }
         if let Err(e) = py.check_signals() {
-            stopping::interrupt();
-            let _ = py.allow_threads(|| handle.join());
+            py.allow_threads(|| {
+                stop_all_work();
+                let _ = handle.join();
+            });
             stopping::clear_interrupt();
             return Err(e);
         }

@@ -188,3 +188,66 @@ def test_eval_predictors_writes_what_the_cli_writes(cli, tmp_path):
     file.write_text(PREDICTORS.replace("rounds = 20", "roundz = 20"))
     with pytest.raises(ValueError, match="roundz"):
         emprox.eval_predictors(file, tmp_path / "bad")
+
+
+SLOW_COMMAND = """name = "sleepy"
+seed = 1
+seeds = 1
+[benchmark]
+type = "nasbench201"
+dataset = "cifar10"
+[strategy]
+type = "random"
+[budget]
+max_queries = 8
+[evaluator]
+type = "command"
+workers = 2
+[evaluator.command]
+command = ["PYTHON", "SCRIPT", "{index}"]
+"""
+
+# While the folder `calls` exists, the fourth call and those after it take 60 s.
+SLEEPY = """import os, sys, time
+calls = os.path.join(os.path.dirname(__file__), "calls")
+n = len(os.listdir(calls)) if os.path.isdir(calls) else -1
+if n >= 0:
+    open(os.path.join(calls, str(time.time_ns())), "w").close()
+time.sleep(60 if n >= 3 else 0.02)
+print('{"val_acc": %d}' % (int(sys.argv[1]) % 97))
+"""
+
+
+def test_ctrl_c_stops_running_commands_as_the_cli_does_and_resumes_to_the_same_journal(
+        tmp_path):
+    """The CLI's Ctrl-C kills its commands' process groups and exits; emprox.run's kills them
+    too and raises KeyboardInterrupt, without waiting for commands that would take 60 s."""
+    script = tmp_path / "sleepy.py"
+    script.write_text(SLEEPY)
+    (tmp_path / "calls").mkdir()
+    file = tmp_path / "sleepy.toml"
+    file.write_text(SLOW_COMMAND.replace("PYTHON", sys.executable).replace("SCRIPT", str(script)))
+    out = tmp_path / "o"
+    p = subprocess.Popen([sys.executable, "-c", CTRL_C, str(file), str(out)],
+                         stderr=subprocess.PIPE, text=True)
+    trials = out / "seed-0" / "trials.jsonl"
+    deadline = time.time() + 60
+    while time.time() < deadline and len(list((tmp_path / "calls").iterdir())) < 5:
+        time.sleep(0.02)
+    time.sleep(0.5)  # both workers in a 60 s command
+    start = time.time()
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=30)
+    took = time.time() - start
+    assert p.returncode != 0 and "KeyboardInterrupt" in err, err
+    # The command's grace is 2 s (SIGTERM, then SIGKILL): python -c ends at SIGTERM.
+    assert took < 5, f"Ctrl-C took {took:.1f} s: it waited for the commands"
+    assert not (out / "summary.json").exists()
+    n = trials.read_bytes().count(b"\n")
+    assert 2 <= n < 8, n
+    # Continued with fast commands: the same journal as one uninterrupted run.
+    (tmp_path / "calls").rename(tmp_path / "calls.old")
+    r = emprox.resume(out)
+    assert r.summary is not None and len(r.trials) == 8
+    emprox.run(file, tmp_path / "whole")
+    assert journal(out) == journal(tmp_path / "whole")

@@ -141,11 +141,14 @@ def run(
 ) -> Result:
     """Runs an experiment file, as ``emprox run FILE --out OUT --seed S --seeds N --set K=V``.
 
-    The GIL is released while it runs. ``overrides`` maps keys to values
-    (``{"benchmark.dataset": "cifar100"}``). Ctrl-C stops it before its next journal line
-    (every run this process has going stops with it; an evaluation in flight, a command or a
-    training, ends first and is not journaled) and raises ``KeyboardInterrupt``; the folder is
-    then continued by :func:`resume`, to the uninterrupted journal.
+    ``overrides`` maps keys to values (``{"benchmark.dataset": "cifar100"}``).
+
+    The GIL is released while it runs. Ctrl-C does what it does to ``emprox run``: every run
+    this process has going stops before its next journal line, the commands of a command
+    evaluator are stopped (SIGTERM to their process groups, SIGKILL after 2 s), trainings stop
+    at their next step and Slurm jobs in flight are cancelled, none of them journaled; then it
+    raises ``KeyboardInterrupt``. The folder is continued by :func:`resume`, to the
+    uninterrupted journal.
     """
     _, out_dir = _emprox.run(
         str(file),
