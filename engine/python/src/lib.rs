@@ -104,32 +104,67 @@ fn interruptible<T: Send + 'static>(
     }
 }
 
-/// `emprox run`: the summary (JSON) and the output folder.
+/// A Python keyword's value as a command-line flag's: `True` the flag alone, `False` and
+/// `None` no flag, a list the flag once per item.
+#[derive(FromPyObject)]
+enum FlagValue {
+    Bool(bool),
+    Int(i64),
+    Text(String),
+    List(Vec<String>),
+}
+
+/// The arguments of `emprox <name>` parsed by the command's own parser (its defaults, checks
+/// and messages) from `flags`, keyword name → value (`keep_weights="all"` is
+/// `--keep-weights=all`), and the positional `arg`. Every field of the command's arguments
+/// comes from there: a flag the bindings do not pass has the command's default.
+fn command_args<A: clap::Args + clap::FromArgMatches>(
+    name: &'static str,
+    flags: Vec<(String, Option<FlagValue>)>,
+    arg: &Path,
+) -> PyResult<A> {
+    let mut argv: Vec<std::ffi::OsString> = vec![name.into()];
+    for (key, value) in flags {
+        let flag = format!("--{}", key.replace('_', "-"));
+        match value {
+            None | Some(FlagValue::Bool(false)) => {}
+            Some(FlagValue::Bool(true)) => argv.push(flag.into()),
+            Some(FlagValue::Int(v)) => argv.push(format!("{flag}={v}").into()),
+            Some(FlagValue::Text(v)) => argv.push(format!("{flag}={v}").into()),
+            Some(FlagValue::List(vs)) => {
+                argv.extend(vs.into_iter().map(|v| format!("{flag}={v}").into()))
+            }
+        }
+    }
+    // After `--`, a path that starts with `-` is still the positional argument.
+    argv.extend(["--".into(), arg.as_os_str().to_owned()]);
+    let cmd = A::augment_args(clap::Command::new(name));
+    let clap_err = |e: clap::Error| {
+        // clap's own message, without its `error: ` and its hint to `--help`.
+        let text = e.render().to_string();
+        let text = text.trim();
+        let text = text.strip_prefix("error: ").unwrap_or(text);
+        let text = text
+            .split("\n\nFor more information")
+            .next()
+            .unwrap_or(text);
+        PyValueError::new_err(text.trim_end().to_string())
+    };
+    let matches = cmd.try_get_matches_from(argv).map_err(clap_err)?;
+    A::from_arg_matches(&matches).map_err(clap_err)
+}
+
+/// `emprox run FILE` with the flags of `flags` (see [`command_args`]): the summary (JSON) and
+/// the output folder.
 #[pyfunction]
-#[pyo3(signature = (file, out=None, seed=None, seeds=None, overrides=Vec::new(), threads=None, overwrite=false, quiet=true))]
-#[allow(clippy::too_many_arguments)]
+#[pyo3(signature = (file, flags, quiet=true))]
 fn run(
     py: Python<'_>,
     file: PathBuf,
-    out: Option<PathBuf>,
-    seed: Option<u64>,
-    seeds: Option<u64>,
-    overrides: Vec<String>,
-    threads: Option<usize>,
-    overwrite: bool,
+    flags: Vec<(String, Option<FlagValue>)>,
     quiet: bool,
 ) -> PyResult<(String, PathBuf)> {
-    let args = cli::RunArgs {
-        file,
-        out,
-        seed,
-        seeds,
-        set: overrides,
-        threads,
-        overwrite,
-        keep_weights: None,
-        work: Default::default(),
-    };
+    let args: cli::RunArgs = command_args("run", flags, &file)?;
     interruptible(py, move || {
         let progress = reporter(quiet);
         let (summary, out, _report) = cli::start_run(&args, progress.as_ref())?;
@@ -137,23 +172,17 @@ fn run(
     })
 }
 
-/// `emprox resume`: the summary (JSON; `None` when the experiment had already finished).
+/// `emprox resume OUT` with the flags of `flags`: the summary (JSON; `None` when the
+/// experiment had already finished).
 #[pyfunction]
-#[pyo3(signature = (out, threads=None, allow_version_change=false, quiet=true))]
+#[pyo3(signature = (out, flags, quiet=true))]
 fn resume(
     py: Python<'_>,
     out: PathBuf,
-    threads: Option<usize>,
-    allow_version_change: bool,
+    flags: Vec<(String, Option<FlagValue>)>,
     quiet: bool,
 ) -> PyResult<Option<String>> {
-    let args = cli::ResumeArgs {
-        out_dir: out,
-        threads,
-        allow_version_change,
-        keep_weights: None,
-        work: Default::default(),
-    };
+    let args: cli::ResumeArgs = command_args("resume", flags, &out)?;
     interruptible(py, move || {
         let progress = reporter(quiet);
         Ok(match cli::start_resume(&args, progress.as_ref())? {
@@ -163,32 +192,16 @@ fn resume(
     })
 }
 
-/// `emprox compare`: the Markdown table and the output folder.
+/// `emprox compare FILE` with the flags of `flags`: the Markdown table and the output folder.
 #[pyfunction]
-#[pyo3(signature = (file, out=None, seed=None, seeds=None, threads=None, overwrite=false, resume=false, quiet=true))]
-#[allow(clippy::too_many_arguments)]
+#[pyo3(signature = (file, flags, quiet=true))]
 fn compare(
     py: Python<'_>,
     file: PathBuf,
-    out: Option<PathBuf>,
-    seed: Option<u64>,
-    seeds: Option<u64>,
-    threads: Option<usize>,
-    overwrite: bool,
-    resume: bool,
+    flags: Vec<(String, Option<FlagValue>)>,
     quiet: bool,
 ) -> PyResult<(String, PathBuf)> {
-    let args = cmp::CompareArgs {
-        file,
-        out,
-        seeds,
-        seed,
-        threads,
-        overwrite,
-        resume,
-        allow_version_change: false,
-        work: Default::default(),
-    };
+    let args: cmp::CompareArgs = command_args("compare", flags, &file)?;
     interruptible(py, move || {
         let progress = reporter(quiet);
         cmp::start_compare(&args, progress.as_ref()).map(|(text, out, _report)| (text, out))

@@ -1,5 +1,7 @@
 """emprox.run / resume / compare: what the CLI does, the same bytes."""
 
+import inspect
+import re
 import signal
 import subprocess
 import sys
@@ -188,6 +190,85 @@ def test_eval_predictors_writes_what_the_cli_writes(cli, tmp_path):
     file.write_text(PREDICTORS.replace("rounds = 20", "roundz = 20"))
     with pytest.raises(ValueError, match="roundz"):
         emprox.eval_predictors(file, tmp_path / "bad")
+
+
+def test_keep_weights_is_read_and_checked_as_the_cli_reads_it(root, cli, tmp_path):
+    file = root / "examples" / "nb201_random.toml"
+    for which, flag in [("bogus", "bogus"), ("all", "all")]:
+        with pytest.raises(ValueError) as e:
+            emprox.run(file, tmp_path / "py", keep_weights=which)  # type: ignore[arg-type]
+        p = subprocess.run([cli, "run", file, "--out", tmp_path / "cli", "--keep-weights", flag],
+                           capture_output=True, text=True)
+        assert p.returncode == 2 and f"error: {e.value}" in p.stderr, (e.value, p.stderr)
+        assert not (tmp_path / "py").exists() and not (tmp_path / "cli").exists()
+    assert "--keep-weights needs `[evaluator] type = \"train\"`" in str(e.value)
+    with pytest.raises(ValueError, match="invalid value 'x' for '--keep-weights"):
+        emprox.resume(tmp_path, keep_weights="x")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="--threads must be between 1 and"):
+        emprox.run(file, tmp_path / "py", threads=0)
+
+
+def listing(out, folder):
+    path = out / "seed-0" / folder
+    return sorted(p.name for p in path.iterdir()) if path.exists() else []
+
+
+# Tiny trainings on the shipped digits (as engine/tests/fidelity.rs runs them).
+TINY = {"evaluator.training.epochs": 3, "evaluator.training.max_train_images": 256,
+        "evaluator.training.channels": 4}
+TINY_CLI = [x for k, v in TINY.items() for x in ("--set", f"{k}={v}")]
+
+
+def test_keep_checkpoints_and_keep_weights_keep_what_the_cli_keeps(root, cli, tmp_path):
+    # Hyperband over 1 and 3 epochs: without --keep-checkpoints none is left at the end.
+    file = root / "examples" / "train_digits_hyperband.toml"
+    over = {**TINY, "budget.max_queries": 10, "evaluator.training.fidelity_epochs": [1]}
+    emprox.run(file, tmp_path / "kept", overrides=over, keep_checkpoints=True, report=False)
+    emprox.run(file, tmp_path / "gone", overrides=over)
+    subprocess.run([cli, "run", file, "--out", tmp_path / "cli", *TINY_CLI,
+                    "--set", "budget.max_queries=10", "--set", "evaluator.training.fidelity_epochs=[1]",
+                    "--keep-checkpoints", "--no-report", "-q"], check=True, capture_output=True)
+    kept = listing(tmp_path / "kept", "checkpoints")
+    assert kept and kept == listing(tmp_path / "cli", "checkpoints")
+    assert listing(tmp_path / "gone", "checkpoints") == []
+    assert not (tmp_path / "kept" / "report.html").exists()
+    assert (tmp_path / "gone" / "report.html").exists()
+    assert journal(tmp_path / "kept") == journal(tmp_path / "cli") == journal(tmp_path / "gone")
+    # The weights of every trained cell, or of the incumbent only.
+    file = root / "examples" / "train_digits_evolution.toml"
+    over = {**TINY, "budget.max_queries": 3}
+    emprox.run(file, tmp_path / "all", overrides=over, keep_weights="all")
+    emprox.run(file, tmp_path / "inc", overrides=over, keep_weights="incumbents")
+    subprocess.run([cli, "run", file, "--out", tmp_path / "cli-all", *TINY_CLI,
+                    "--set", "budget.max_queries=3", "--keep-weights", "all", "-q"],
+                   check=True, capture_output=True)
+    queries = lambda out: {n.split(".")[0] for n in listing(out, "weights")}  # noqa: E731
+    assert listing(tmp_path / "all", "weights") == listing(tmp_path / "cli-all", "weights")
+    assert queries(tmp_path / "all") == {"q1", "q2", "q3"}
+    assert len(queries(tmp_path / "inc")) == 1
+    # compare takes --keep-checkpoints (and --no-report) too.
+    cmp = tmp_path / "cmp.toml"
+    cmp.write_text(COMPARISON)
+    assert emprox.compare(cmp, tmp_path / "cmp", seeds=1, keep_checkpoints=True, report=False)
+    assert not (tmp_path / "cmp" / "report.html").exists()
+
+
+# Python keyword of each flag whose name differs (`--set K=V` is `overrides={K: V}`).
+RENAMED = {"set": "overrides", "no_report": "report", "out_dir": "out"}
+
+
+@pytest.mark.parametrize("command", ["run", "resume", "compare"])
+def test_every_flag_of_the_command_is_a_keyword(cli, command):
+    """A flag added to `emprox run|resume|compare` and not to the Python function fails here."""
+    help_text = subprocess.run([cli, command, "--help"], check=True, capture_output=True,
+                               text=True).stdout
+    flags = set(re.findall(r"^\s+(?:-\w, )?--([a-z][a-z-]*)", help_text, re.M))
+    flags -= {"help", "quiet", "verbose"}  # global options: `quiet=` is the bar, not the log
+    assert {"out", "keep-checkpoints"} <= flags | {"out"}, help_text
+    params = inspect.signature(getattr(emprox, command)).parameters
+    missing = [f for f in flags if RENAMED.get(f.replace("-", "_"), f.replace("-", "_"))
+               not in params]
+    assert not missing, f"emprox.{command} has no keyword for --{', --'.join(missing)}"
 
 
 SLOW_COMMAND = """name = "sleepy"

@@ -17,7 +17,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Union
+from typing import Any, Dict, Iterator, List, Literal, Mapping, Optional, Sequence, Tuple, Union
 
 from . import _emprox
 
@@ -128,6 +128,15 @@ def _load_experiment(out: Path) -> Result:
     return Result(out=out, summary=summary, trials=trials)
 
 
+KeepWeights = Literal["all", "incumbents"]
+
+
+def _flags(**flags: Any) -> List[Tuple[str, Any]]:
+    """Keywords as the command's flags (``keep_weights="all"`` is ``--keep-weights=all``): the
+    command's own parser reads them, with its defaults, checks and messages."""
+    return list(flags.items())
+
+
 def run(
     file: PathLike,
     out: Optional[PathLike] = None,
@@ -137,11 +146,17 @@ def run(
     overrides: Optional[Mapping[str, Any]] = None,
     threads: Optional[int] = None,
     overwrite: bool = False,
+    keep_weights: Optional[KeepWeights] = None,
+    keep_checkpoints: bool = False,
+    report: bool = True,
     quiet: bool = True,
 ) -> Result:
     """Runs an experiment file, as ``emprox run FILE --out OUT --seed S --seeds N --set K=V``.
 
-    ``overrides`` maps keys to values (``{"benchmark.dataset": "cifar100"}``).
+    ``overrides`` maps keys to values (``{"benchmark.dataset": "cifar100"}``);
+    ``keep_weights`` (``"all"`` or ``"incumbents"``), ``keep_checkpoints`` and ``report=False``
+    are ``--keep-weights``, ``--keep-checkpoints`` and ``--no-report``, read and checked by the
+    command's own parser (a bad value is a ``ValueError`` with its message).
 
     The GIL is released while it runs. Ctrl-C does what it does to ``emprox run``: every run
     this process has going stops before its next journal line, the commands of a command
@@ -152,12 +167,17 @@ def run(
     """
     _, out_dir = _emprox.run(
         str(file),
-        None if out is None else str(out),
-        seed,
-        seeds,
-        _overrides(overrides),
-        threads,
-        overwrite,
+        _flags(
+            out=None if out is None else str(out),
+            seed=seed,
+            seeds=seeds,
+            set=_overrides(overrides),
+            threads=threads,
+            overwrite=overwrite,
+            keep_weights=keep_weights,
+            keep_checkpoints=keep_checkpoints,
+            no_report=not report,
+        ),
         quiet,
     )
     return _load_experiment(Path(out_dir))
@@ -168,10 +188,24 @@ def resume(
     *,
     threads: Optional[int] = None,
     allow_version_change: bool = False,
+    keep_weights: Optional[KeepWeights] = None,
+    keep_checkpoints: bool = False,
+    report: bool = True,
     quiet: bool = True,
 ) -> Result:
-    """Continues an interrupted experiment, as ``emprox resume OUT``."""
-    _emprox.resume(str(out), threads, allow_version_change, quiet)
+    """Continues an interrupted experiment, as ``emprox resume OUT`` (the keywords are its
+    flags, as for :func:`run`; Ctrl-C as there)."""
+    _emprox.resume(
+        str(out),
+        _flags(
+            threads=threads,
+            allow_version_change=allow_version_change,
+            keep_weights=keep_weights,
+            keep_checkpoints=keep_checkpoints,
+            no_report=not report,
+        ),
+        quiet,
+    )
     return _load_experiment(Path(out))
 
 
@@ -184,17 +218,26 @@ def compare(
     threads: Optional[int] = None,
     overwrite: bool = False,
     resume: bool = False,
+    allow_version_change: bool = False,
+    keep_checkpoints: bool = False,
+    report: bool = True,
     quiet: bool = True,
 ) -> str:
-    """Runs a comparison file, as ``emprox compare``; returns its Markdown table."""
+    """Runs a comparison file, as ``emprox compare`` (the keywords are its flags, as for
+    :func:`run`); returns its Markdown table."""
     table, _ = _emprox.compare(
         str(file),
-        None if out is None else str(out),
-        seed,
-        seeds,
-        threads,
-        overwrite,
-        resume,
+        _flags(
+            out=None if out is None else str(out),
+            seed=seed,
+            seeds=seeds,
+            threads=threads,
+            overwrite=overwrite,
+            resume=resume,
+            allow_version_change=allow_version_change,
+            keep_checkpoints=keep_checkpoints,
+            no_report=not report,
+        ),
         quiet,
     )
     return table

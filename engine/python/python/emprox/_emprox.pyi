@@ -1,35 +1,16 @@
 """Type stubs of the native module (engine/python/src/lib.rs)."""
 
-from typing import List, Optional, Tuple
+from typing import List, Optional, Tuple, Union
 
 __version__: str
 
-def run(
-    file: str,
-    out: Optional[str] = None,
-    seed: Optional[int] = None,
-    seeds: Optional[int] = None,
-    overrides: List[str] = ...,
-    threads: Optional[int] = None,
-    overwrite: bool = False,
-    quiet: bool = True,
-) -> Tuple[str, str]: ...
-def resume(
-    out: str,
-    threads: Optional[int] = None,
-    allow_version_change: bool = False,
-    quiet: bool = True,
-) -> Optional[str]: ...
-def compare(
-    file: str,
-    out: Optional[str] = None,
-    seed: Optional[int] = None,
-    seeds: Optional[int] = None,
-    threads: Optional[int] = None,
-    overwrite: bool = False,
-    resume: bool = False,
-    quiet: bool = True,
-) -> Tuple[str, str]: ...
+# A keyword of run/resume/compare as the command's flag: True the flag alone, False or None no
+# flag, a list the flag once per item.
+Flags = List[Tuple[str, Union[bool, int, str, List[str], None]]]
+
+def run(file: str, flags: Flags, quiet: bool = True) -> Tuple[str, str]: ...
+def resume(out: str, flags: Flags, quiet: bool = True) -> Optional[str]: ...
+def compare(file: str, flags: Flags, quiet: bool = True) -> Tuple[str, str]: ...
 def eval_predictors(
     file: str, out: Optional[str] = None, overwrite: bool = False, quiet: bool = True
 ) -> Tuple[str, str]: ...
