@@ -697,10 +697,18 @@ fn _emprox(m: &Bound<'_, PyModule>) -> PyResult<()> {
 // ---------------------------------------------------------------------------------------------
 // Estimators on arrays: the estimators crate's fit and predict on architecture strings.
 
+/// Architectures as Python gives them: an architecture string, or (a tabular space) one value
+/// per dimension.
+#[derive(FromPyObject)]
+enum Arch {
+    Text(String),
+    Values(Vec<String>),
+}
+
 /// An estimator of one space, its type erased.
 trait Fitter: Send + Sync {
-    fn fit(&mut self, archs: &[String], targets: &[f64], seed: u64) -> Result<(), String>;
-    fn predict(&self, archs: &[String]) -> Result<Vec<f64>, String>;
+    fn fit(&mut self, archs: &[Arch], targets: &[f64], seed: u64) -> Result<(), String>;
+    fn predict(&self, archs: &[Arch]) -> Result<Vec<f64>, String>;
     fn save(&self, dir: &Path) -> Result<(), String>;
 }
 
@@ -710,24 +718,47 @@ struct Typed<S: SearchSpace> {
     fitted: Option<Box<dyn emprox_estimators::FittedEstimator<S>>>,
 }
 
-impl<S: SearchSpace> Typed<S> {
-    fn cells(&self, archs: &[String]) -> Result<Vec<S::Cell>, String> {
+impl<S: SearchSpace + 'static> Typed<S> {
+    /// The cells of `archs`: each string parsed by the space, each value list looked up by a
+    /// tabular space as its parser does ([`TabularSpace::cell_of_values`]).
+    fn cells(&self, archs: &[Arch]) -> Result<Vec<S::Cell>, String> {
+        use emprox_benchmarks::tabular::TabularSpace;
+        use std::any::Any;
+        let name = self.space.name();
         archs
             .iter()
-            .map(|a| {
-                self.space.parse(a).map_err(|e| {
-                    format!(
-                        "{a:?} is not an architecture of space {:?}: {e}",
-                        self.space.name()
-                    )
-                })
+            .enumerate()
+            .map(|(i, a)| match a {
+                Arch::Text(a) => self
+                    .space
+                    .parse(a)
+                    .map_err(|e| format!("{a:?} is not an architecture of space {name:?}: {e}")),
+                Arch::Values(values) => {
+                    let tabular = (&self.space as &dyn Any)
+                        .downcast_ref::<TabularSpace>()
+                        .ok_or_else(|| {
+                            format!(
+                                "row {i}: value lists need a tabular space ([benchmark] type = \
+                                 \"tabular\"); space {name:?} takes architecture strings"
+                            )
+                        })?;
+                    let values: Vec<&str> = values.iter().map(String::as_str).collect();
+                    let cell = tabular
+                        .cell_of_values(&values)
+                        .map_err(|e| format!("row {i} of space {name:?}: {e}"))?;
+                    // S is TabularSpace: its cell is a TabCell.
+                    (Box::new(cell) as Box<dyn Any>)
+                        .downcast::<S::Cell>()
+                        .map(|c| *c)
+                        .map_err(|_| "a tabular space whose cell is not a TabCell (a bug)".into())
+                }
             })
             .collect()
     }
 }
 
 impl<S: SearchSpace + 'static> Fitter for Typed<S> {
-    fn fit(&mut self, archs: &[String], targets: &[f64], seed: u64) -> Result<(), String> {
+    fn fit(&mut self, archs: &[Arch], targets: &[f64], seed: u64) -> Result<(), String> {
         let cells = self.cells(archs)?;
         let mut rng = emprox_benchmarks::seed::stream(seed, "estimator");
         let fitted = self
@@ -737,7 +768,7 @@ impl<S: SearchSpace + 'static> Fitter for Typed<S> {
         self.fitted = Some(fitted);
         Ok(())
     }
-    fn predict(&self, archs: &[String]) -> Result<Vec<f64>, String> {
+    fn predict(&self, archs: &[Arch]) -> Result<Vec<f64>, String> {
         let fitted = self
             .fitted
             .as_ref()
@@ -808,15 +839,16 @@ impl Estimator {
         Ok(Estimator { inner })
     }
 
-    /// Fits on `archs` with targets `y` (the GIL released).
-    fn fit(&mut self, py: Python<'_>, archs: Vec<String>, y: Vec<f64>, seed: u64) -> PyResult<()> {
+    /// Fits on `archs` (architecture strings, or a tabular space's value lists) with targets
+    /// `y` (the GIL released).
+    fn fit(&mut self, py: Python<'_>, archs: Vec<Arch>, y: Vec<f64>, seed: u64) -> PyResult<()> {
         let inner = &mut self.inner;
         py.allow_threads(|| inner.fit(&archs, &y, seed))
             .map_err(PyValueError::new_err)
     }
 
-    /// Scores of `archs` (higher is better).
-    fn predict(&self, py: Python<'_>, archs: Vec<String>) -> PyResult<Vec<f64>> {
+    /// Scores of `archs` (as for `fit`; higher is better).
+    fn predict(&self, py: Python<'_>, archs: Vec<Arch>) -> PyResult<Vec<f64>> {
         let inner = &self.inner;
         py.allow_threads(|| inner.predict(&archs))
             .map_err(PyValueError::new_err)
