@@ -411,16 +411,40 @@ pub fn substitute<V: AsRef<str>>(args: &[String], values: &[(&str, V)]) -> Vec<S
 
 /// The JSON spec of a trial (the `{spec}` file): space, arch, index, dimensions, values, seed.
 pub fn trial_spec<S: SearchSpace>(space: &S, cell: &S::Cell, seed: u64) -> serde_json::Value {
-    let (dimensions, values): (Vec<String>, Vec<String>) =
-        space.components(cell).into_iter().unzip();
-    serde_json::json!({
-        "space": space.name(),
-        "arch": space.format(cell),
-        "index": space.index(cell),
-        "dimensions": dimensions,
-        "values": values,
-        "seed": seed,
-    })
+    serde_json::to_value(TrialSpec::new(space, cell, seed)).unwrap_or_default()
+}
+
+/// A trial's spec (what [`trial_spec`] gives as JSON): its space, architecture string, index,
+/// dimensions with their values, and seed.
+#[derive(Debug, Clone, Serialize)]
+pub struct TrialSpec {
+    /// The space's name.
+    pub space: String,
+    /// The architecture string.
+    pub arch: String,
+    /// The cell's index in its benchmark, where the space has one.
+    pub index: Option<u64>,
+    /// The dimensions' names, in the space's order.
+    pub dimensions: Vec<String>,
+    /// The cell's value in each dimension.
+    pub values: Vec<String>,
+    /// The trial seed.
+    pub seed: u64,
+}
+
+impl TrialSpec {
+    /// The spec of `cell` with trial seed `seed`.
+    pub fn new<S: SearchSpace>(space: &S, cell: &S::Cell, seed: u64) -> Self {
+        let (dimensions, values) = space.components(cell).into_iter().unzip();
+        TrialSpec {
+            space: space.name().to_string(),
+            arch: space.format(cell),
+            index: space.index(cell),
+            dimensions,
+            values,
+            seed,
+        }
+    }
 }
 
 /// Evaluates cells of a space `S` by running an external command (see the module docs).

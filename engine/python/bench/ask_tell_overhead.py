@@ -1,7 +1,8 @@
 """Time per ask+tell pair from Python against the same loop in the engine, on the same table.
 
 Random search over NAS-Bench-201 CIFAR-10, no filter, N queries, one process:
-  engine  emprox.run: the engine's loop looks each cell up in the table itself;
+  engine  emprox.run: the engine's loop looks each cell up in the table itself (report=False:
+          an ask/tell search writes no report.html either);
   python  emprox.Search: the same loop asks Python, which looks the cell up in a dict of the
           values the engine run found (the same cells: random search proposes independently
           of the values) and tells it;
@@ -39,7 +40,8 @@ def main() -> None:
 
     def engine() -> emprox.Result:
         shutil.rmtree(tmp / "engine", ignore_errors=True)
-        return emprox.run(file, tmp / "engine", seeds=1, seed=0, overrides=over, threads=1)
+        return emprox.run(file, tmp / "engine", seeds=1, seed=0, overrides=over, threads=1,
+                          report=False)
 
     lookup = {t["arch"]: t["val_acc"] for t in engine().trials}
 

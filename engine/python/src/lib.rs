@@ -2,6 +2,7 @@
 //! `emprox` command calls (`emprox_engine::commands`); the Python half (`python/emprox`) only
 //! shapes arguments and results.
 
+use emprox_benchmarks::command::TrialSpec;
 use emprox_benchmarks::evaluator::{EvalFailure, Outcome, TrialContext};
 use emprox_benchmarks::{Evaluator, SearchSpace};
 use emprox_engine::benchmark::{Benchmark, WithBenchmark};
@@ -264,11 +265,11 @@ fn toml_of_json(json: &str) -> PyResult<String> {
 // ---------------------------------------------------------------------------------------------
 // Ask/tell: the engine's own loop on its own thread, with the user as its evaluator.
 
-/// A trial handed to the user: run, query and the cell's JSON spec.
+/// A trial handed to the user: run, query and the cell's spec.
 struct Request {
     run: u64,
     query: u64,
-    spec: serde_json::Value,
+    spec: TrialSpec,
 }
 
 #[derive(Default)]
@@ -289,23 +290,51 @@ struct HubState {
     finished: Option<Result<String, (bool, String)>>,
 }
 
-/// Where the engine's thread and the user's calls meet.
+/// Where the engine's thread and the user's calls meet. Each side waits on its own condition
+/// variable and is woken only by what it waits for (a trial or the end for `ask`, a result for
+/// the engine): a wake-up is a context switch, and an ask/tell pair costs a few.
 struct Hub {
     out: PathBuf,
     state: Mutex<HubState>,
-    changed: Condvar,
+    /// `ask` (and the start) waits on it: a request, the end, or the loop waiting for a trial
+    /// the user holds.
+    to_user: Condvar,
+    /// The engine's evaluations wait on it: a result told.
+    to_engine: Condvar,
+}
+
+/// Who waits.
+#[derive(Clone, Copy)]
+enum Side {
+    User,
+    Engine,
 }
 
 impl Hub {
+    fn new(out: PathBuf) -> Hub {
+        Hub {
+            out,
+            state: Mutex::default(),
+            to_user: Condvar::new(),
+            to_engine: Condvar::new(),
+        }
+    }
     fn lock(&self) -> MutexGuard<'_, HubState> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
-    fn update(&self, f: impl FnOnce(&mut HubState)) {
-        f(&mut self.lock());
-        self.changed.notify_all();
+    fn condvar(&self, side: Side) -> &Condvar {
+        match side {
+            Side::User => &self.to_user,
+            Side::Engine => &self.to_engine,
+        }
     }
-    fn wait<'a>(&self, g: MutexGuard<'a, HubState>) -> MutexGuard<'a, HubState> {
-        self.changed
+    /// Changes the state and wakes `side`.
+    fn update(&self, side: Side, f: impl FnOnce(&mut HubState)) {
+        f(&mut self.lock());
+        self.condvar(side).notify_all();
+    }
+    fn wait<'a>(&self, side: Side, g: MutexGuard<'a, HubState>) -> MutexGuard<'a, HubState> {
+        self.condvar(side)
             .wait_timeout(g, Duration::from_millis(50))
             .unwrap_or_else(|p| p.into_inner())
             .0
@@ -335,8 +364,8 @@ impl<S: SearchSpace> Evaluator<S::Cell> for User<S> {
     ) -> Result<Outcome, EvalFailure> {
         let run = run_of(&self.hub.out, &trial.dir);
         let key = (trial.dir.clone(), trial.query);
-        let spec = emprox_benchmarks::command::trial_spec(&self.space, cell, rng.next_u64());
-        self.hub.update(|s| {
+        let spec = TrialSpec::new(&self.space, cell, rng.next_u64());
+        self.hub.update(Side::User, |s| {
             s.requests.insert(
                 key.clone(),
                 Request {
@@ -351,7 +380,7 @@ impl<S: SearchSpace> Evaluator<S::Cell> for User<S> {
             if let Some(r) = g.results.remove(&key) {
                 return r;
             }
-            g = self.hub.wait(g);
+            g = self.hub.wait(Side::Engine, g);
         }
     }
     fn goal(&self) -> emprox_benchmarks::evaluator::Goal {
@@ -372,12 +401,21 @@ struct HubProgress(Arc<Hub>);
 impl Progress for HubProgress {
     fn query(&self, _: &QueryEnd) {}
     fn evaluating(&self, run: u64, query: u64) {
+        // Nothing for `ask` to take yet: its request comes when the evaluation starts.
         let dir = rundir::run_dir(&self.0.out, run);
-        self.0.update(|s| s.announced.push_back((dir, query)));
+        self.0.lock().announced.push_back((dir, query));
     }
     fn waiting(&self, run: u64, query: u64) {
-        let dir = rundir::run_dir(&self.0.out, run);
-        self.0.update(|s| s.waiting = Some((dir, query)));
+        let key = (rundir::run_dir(&self.0.out, run), query);
+        let mut g = self.0.lock();
+        // `ask` needs to hear of it only where the user holds that trial (then it may have to
+        // say so).
+        let held = g.outstanding.contains(&key);
+        g.waiting = Some(key);
+        drop(g);
+        if held {
+            self.0.to_user.notify_all();
+        }
     }
 }
 
@@ -422,11 +460,11 @@ impl WithBenchmark for UserSearch<'_> {
         match self.overwrite {
             Some(overwrite) => {
                 let _lock = rundir::prepare(self.out, FolderKind::Experiment, overwrite)?;
-                self.hub.update(|s| s.started = true);
+                self.hub.update(Side::User, |s| s.started = true);
                 run_experiment(self.exp, &bench, self.out, self.exec)
             }
             None => {
-                self.hub.update(|s| s.started = true);
+                self.hub.update(Side::User, |s| s.started = true);
                 execute(self.exp, &bench, self.out, self.exec)
             }
         }
@@ -448,11 +486,7 @@ impl Search {
         out: PathBuf,
         overwrite: bool,
     ) -> PyResult<Search> {
-        let hub = Arc::new(Hub {
-            out: out.clone(),
-            state: Mutex::default(),
-            changed: Condvar::new(),
-        });
+        let hub = Arc::new(Hub::new(out.clone()));
         let h = hub.clone();
         std::thread::spawn(move || {
             let progress = HubProgress(h.clone());
@@ -489,7 +523,7 @@ impl Search {
                         Resumed::Finished(s) => Ok(Some(serde_json::to_string(&s)?)),
                     }),
             };
-            h.update(|s| {
+            h.update(Side::User, |s| {
                 s.finished = Some(match r {
                     Ok(s) => Ok(s.unwrap_or_default()),
                     Err(e) => Err((e.is::<ConfigError>(), one_line(&e))),
@@ -500,7 +534,7 @@ impl Search {
         py.allow_threads(|| {
             let mut g = hub.lock();
             while !g.started && g.finished.is_none() {
-                g = hub.wait(g);
+                g = hub.wait(Side::User, g);
             }
             match &g.finished {
                 Some(Err((config, msg))) if !g.started => Err((*config, msg.clone())),
@@ -558,8 +592,24 @@ impl Search {
         Search::spawn(py, None, out, false)
     }
 
-    /// The next trial as (run, query, spec JSON), or `None` once the search has ended.
-    fn ask(&self, py: Python<'_>) -> PyResult<Option<(u64, u64, String)>> {
+    /// The next trial as (run, query, space, arch, index, dimensions, values, seed), or `None`
+    /// once the search has ended.
+    #[allow(clippy::type_complexity)]
+    fn ask(
+        &self,
+        py: Python<'_>,
+    ) -> PyResult<
+        Option<(
+            u64,
+            u64,
+            String,
+            String,
+            Option<u64>,
+            Vec<String>,
+            Vec<String>,
+            u64,
+        )>,
+    > {
         loop {
             let asked = py.allow_threads(|| {
                 let mut g = self.hub.lock();
@@ -588,12 +638,24 @@ impl Search {
                             )));
                         }
                     }
-                    g = self.hub.wait(g);
+                    g = self.hub.wait(Side::User, g);
                 }
                 None
             });
             match asked {
-                Some(Asked::Trial(r)) => return Ok(Some((r.run, r.query, r.spec.to_string()))),
+                Some(Asked::Trial(Request { run, query, spec })) => {
+                    let TrialSpec {
+                        space,
+                        arch,
+                        index,
+                        dimensions,
+                        values,
+                        seed,
+                    } = spec;
+                    return Ok(Some((
+                        run, query, space, arch, index, dimensions, values, seed,
+                    )));
+                }
                 Some(Asked::Finished) => {
                     let g = self.hub.lock();
                     return match &g.finished {
@@ -655,7 +717,7 @@ impl Search {
         }
         g.results.insert(key, result);
         drop(g);
-        self.hub.changed.notify_all();
+        self.hub.to_engine.notify_all();
         Ok(())
     }
 

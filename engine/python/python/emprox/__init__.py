@@ -377,18 +377,8 @@ class Search:
         got = self._s.ask()
         if got is None:
             return None
-        run_, query, spec = got
-        s = json.loads(spec)
-        return Trial(
-            run=run_,
-            query=query,
-            arch=s["arch"],
-            index=s.get("index"),
-            dimensions=list(s["dimensions"]),
-            values=list(s["values"]),
-            seed=int(s["seed"]),
-            space=s["space"],
-        )
+        run_, query, space, arch, index, dimensions, values, seed = got
+        return Trial(run_, query, arch, index, dimensions, values, seed, space)
 
     def tell(
         self,
