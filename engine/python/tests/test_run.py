@@ -299,18 +299,33 @@ print('{"val_acc": %d}' % (int(sys.argv[1]) % 97))
 """
 
 
+# Ctrl-C, then (once told on stdin) the same process resumes: commands start again.
+CTRL_C_THEN_RESUME = """
+import sys, emprox
+try:
+    emprox.run(sys.argv[1], sys.argv[2])
+except KeyboardInterrupt:
+    print("interrupted", flush=True)
+sys.stdin.readline()
+r = emprox.resume(sys.argv[2])
+print("resumed", len(r.trials), flush=True)
+"""
+
+
 def test_ctrl_c_stops_running_commands_as_the_cli_does_and_resumes_to_the_same_journal(
         tmp_path):
     """The CLI's Ctrl-C kills its commands' process groups and exits; emprox.run's kills them
-    too and raises KeyboardInterrupt, without waiting for commands that would take 60 s."""
+    too and raises KeyboardInterrupt, without waiting for commands that would take 60 s; the
+    same process then resumes the folder to the journal of an uninterrupted run."""
     script = tmp_path / "sleepy.py"
     script.write_text(SLEEPY)
     (tmp_path / "calls").mkdir()
     file = tmp_path / "sleepy.toml"
     file.write_text(SLOW_COMMAND.replace("PYTHON", sys.executable).replace("SCRIPT", str(script)))
     out = tmp_path / "o"
-    p = subprocess.Popen([sys.executable, "-c", CTRL_C, str(file), str(out)],
-                         stderr=subprocess.PIPE, text=True)
+    p = subprocess.Popen([sys.executable, "-c", CTRL_C_THEN_RESUME, str(file), str(out)],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert p.stdin is not None and p.stdout is not None
     trials = out / "seed-0" / "trials.jsonl"
     deadline = time.time() + 60
     while time.time() < deadline and len(list((tmp_path / "calls").iterdir())) < 5:
@@ -318,17 +333,48 @@ def test_ctrl_c_stops_running_commands_as_the_cli_does_and_resumes_to_the_same_j
     time.sleep(0.5)  # both workers in a 60 s command
     start = time.time()
     p.send_signal(signal.SIGINT)
-    _, err = p.communicate(timeout=30)
+    assert p.stdout.readline().strip() == "interrupted"
     took = time.time() - start
-    assert p.returncode != 0 and "KeyboardInterrupt" in err, err
-    # The command's grace is 2 s (SIGTERM, then SIGKILL): python -c ends at SIGTERM.
+    # The commands' grace is 2 s (SIGTERM, then SIGKILL): python ends at SIGTERM.
     assert took < 5, f"Ctrl-C took {took:.1f} s: it waited for the commands"
     assert not (out / "summary.json").exists()
     n = trials.read_bytes().count(b"\n")
     assert 2 <= n < 8, n
     # Continued with fast commands: the same journal as one uninterrupted run.
     (tmp_path / "calls").rename(tmp_path / "calls.old")
-    r = emprox.resume(out)
-    assert r.summary is not None and len(r.trials) == 8
+    p.stdin.write("go\n")
+    p.stdin.flush()
+    assert p.stdout.readline().strip() == "resumed 8"
+    assert p.wait(timeout=60) == 0
     emprox.run(file, tmp_path / "whole")
     assert journal(out) == journal(tmp_path / "whole")
+
+
+CTRL_C_TRAIN = """
+import sys, emprox
+emprox.run(sys.argv[1], sys.argv[2], overrides={
+    "evaluator.training.epochs": 10000, "evaluator.training.max_train_images": 256,
+    "evaluator.training.channels": 4, "budget.max_queries": 2})
+"""
+
+
+def test_ctrl_c_stops_a_training_at_its_next_step(root, tmp_path):
+    """The CLI's Ctrl-C exits with trainings in flight; emprox.run's stops them at their next
+    step (two workers, each in a 10,000-epoch training) and leaves nothing journaled."""
+    out = tmp_path / "o"
+    p = subprocess.Popen([sys.executable, "-c", CTRL_C_TRAIN,
+                          str(root / "examples" / "train_digits_evolution.toml"), str(out)],
+                         stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while time.time() < deadline and not (out / "seed-0").exists():
+        time.sleep(0.05)
+    time.sleep(2)
+    start = time.time()
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=60)
+    took = time.time() - start
+    assert p.returncode != 0 and "KeyboardInterrupt" in err, err
+    assert took < 5, f"Ctrl-C took {took:.1f} s: it waited for the trainings"
+    trials = out / "seed-0" / "trials.jsonl"
+    assert not trials.exists() or trials.read_bytes() == b""
+    assert (out / "run.json").exists() and not (out / "summary.json").exists()
