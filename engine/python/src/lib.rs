@@ -209,22 +209,19 @@ fn compare(
     })
 }
 
-/// `emprox eval-predictors`: the Markdown table and the output folder. Ctrl-C is seen once
-/// the evaluation has ended (it has no journal to resume).
+/// `emprox eval-predictors FILE` with the flags of `flags` (see [`command_args`]): the
+/// Markdown table and the output folder. Ctrl-C is seen once the evaluation has ended (it has
+/// no journal to resume).
 #[pyfunction]
-#[pyo3(signature = (file, out=None, overwrite=false, quiet=true))]
+#[pyo3(signature = (file, flags, quiet=true))]
 fn eval_predictors(
     py: Python<'_>,
     file: PathBuf,
-    out: Option<PathBuf>,
-    overwrite: bool,
+    flags: Vec<(String, Option<FlagValue>)>,
     quiet: bool,
 ) -> PyResult<(String, PathBuf)> {
-    let args = emprox_engine::commands::predictors::EvalPredictorsArgs {
-        file,
-        out,
-        overwrite,
-    };
+    let args: emprox_engine::commands::predictors::EvalPredictorsArgs =
+        command_args("eval-predictors", flags, &file)?;
     interruptible(py, move || {
         emprox_engine::commands::predictors::start_eval_predictors(&args, &|line| {
             if !quiet {

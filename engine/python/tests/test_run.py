@@ -257,15 +257,18 @@ def test_keep_checkpoints_and_keep_weights_keep_what_the_cli_keeps(root, cli, tm
 RENAMED = {"set": "overrides", "no_report": "report", "out_dir": "out"}
 
 
-@pytest.mark.parametrize("command", ["run", "resume", "compare"])
+@pytest.mark.parametrize("command", ["run", "resume", "compare", "eval-predictors"])
 def test_every_flag_of_the_command_is_a_keyword(cli, command):
-    """A flag added to `emprox run|resume|compare` and not to the Python function fails here."""
+    """A flag added to `emprox run|resume|compare|eval-predictors` and not to the Python
+    function fails here."""
     help_text = subprocess.run([cli, command, "--help"], check=True, capture_output=True,
                                text=True).stdout
     flags = set(re.findall(r"^\s+(?:-\w, )?--([a-z][a-z-]*)", help_text, re.M))
     flags -= {"help", "quiet", "verbose"}  # global options: `quiet=` is the bar, not the log
-    assert {"out", "keep-checkpoints"} <= flags | {"out"}, help_text
-    params = inspect.signature(getattr(emprox, command)).parameters
+    # The pattern finds the flags: those every one of these commands has.
+    assert "overwrite" in flags or command == "resume", help_text
+    assert "keep-checkpoints" in flags or command == "eval-predictors", help_text
+    params = inspect.signature(getattr(emprox, command.replace("-", "_"))).parameters
     missing = [f for f in flags if RENAMED.get(f.replace("-", "_"), f.replace("-", "_"))
                not in params]
     assert not missing, f"emprox.{command} has no keyword for --{', --'.join(missing)}"

@@ -253,7 +253,7 @@ def eval_predictors(
     """Evaluates estimators as predictors, as ``emprox eval-predictors``; returns its Markdown
     table (the files are in ``out``)."""
     table, _ = _emprox.eval_predictors(
-        str(file), None if out is None else str(out), overwrite, quiet
+        str(file), _flags(out=None if out is None else str(out), overwrite=overwrite), quiet
     )
     return table
 
