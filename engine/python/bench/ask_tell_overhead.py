@@ -10,9 +10,10 @@ Random search over NAS-Bench-201 CIFAR-10, no filter, N queries, one process:
           from the same dict (where optuna is installed).
 Each is timed best of --repeat; the ratios are printed. The work differs a little: the engine's
 table evaluations are simulated, so its journal lines also carry the table's cost, simulated
-seconds and extras (about 1.4 times the bytes of a told result's line). A Python evaluation is a real one to the
-engine (as a command's is), but its journal line is synced to the disk only when it took 0.1 s or
-more (engine/src/pipeline/search.rs, SYNC_SECONDS); --dir /dev/shm (tmpfs) rules the disk out.
+seconds and extras (about 1.4 times the bytes of a told result's line). A Python evaluation is a
+real one to the engine (as a command's is), but its journal line is synced to the disk only when
+it took 0.1 s or more (engine/src/pipeline/search.rs, SYNC_SECONDS); --dir /dev/shm (tmpfs)
+rules the disk out.
 
     python engine/python/bench/ask_tell_overhead.py [--queries 3000] [--repeat 3] [--dir DIR]
 """

@@ -226,7 +226,8 @@ def test_keep_checkpoints_and_keep_weights_keep_what_the_cli_keeps(root, cli, tm
     emprox.run(file, tmp_path / "kept", overrides=over, keep_checkpoints=True, report=False)
     emprox.run(file, tmp_path / "gone", overrides=over)
     subprocess.run([cli, "run", file, "--out", tmp_path / "cli", *TINY_CLI,
-                    "--set", "budget.max_queries=10", "--set", "evaluator.training.fidelity_epochs=[1]",
+                    "--set", "budget.max_queries=10",
+                    "--set", "evaluator.training.fidelity_epochs=[1]",
                     "--keep-checkpoints", "--no-report", "-q"], check=True, capture_output=True)
     kept = listing(tmp_path / "kept", "checkpoints")
     assert kept and kept == listing(tmp_path / "cli", "checkpoints")
