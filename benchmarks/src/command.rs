@@ -411,16 +411,40 @@ pub fn substitute<V: AsRef<str>>(args: &[String], values: &[(&str, V)]) -> Vec<S
 
 /// The JSON spec of a trial (the `{spec}` file): space, arch, index, dimensions, values, seed.
 pub fn trial_spec<S: SearchSpace>(space: &S, cell: &S::Cell, seed: u64) -> serde_json::Value {
-    let (dimensions, values): (Vec<String>, Vec<String>) =
-        space.components(cell).into_iter().unzip();
-    serde_json::json!({
-        "space": space.name(),
-        "arch": space.format(cell),
-        "index": space.index(cell),
-        "dimensions": dimensions,
-        "values": values,
-        "seed": seed,
-    })
+    serde_json::to_value(TrialSpec::new(space, cell, seed)).unwrap_or_default()
+}
+
+/// A trial's spec (what [`trial_spec`] gives as JSON): its space, architecture string, index,
+/// dimensions with their values, and seed.
+#[derive(Debug, Clone, Serialize)]
+pub struct TrialSpec {
+    /// The space's name.
+    pub space: String,
+    /// The architecture string.
+    pub arch: String,
+    /// The cell's index in its benchmark, where the space has one.
+    pub index: Option<u64>,
+    /// The dimensions' names, in the space's order.
+    pub dimensions: Vec<String>,
+    /// The cell's value in each dimension.
+    pub values: Vec<String>,
+    /// The trial seed.
+    pub seed: u64,
+}
+
+impl TrialSpec {
+    /// The spec of `cell` with trial seed `seed`.
+    pub fn new<S: SearchSpace>(space: &S, cell: &S::Cell, seed: u64) -> Self {
+        let (dimensions, values) = space.components(cell).into_iter().unzip();
+        TrialSpec {
+            space: space.name().to_string(),
+            arch: space.format(cell),
+            index: space.index(cell),
+            dimensions,
+            values,
+            seed,
+        }
+    }
 }
 
 /// Evaluates cells of a space `S` by running an external command (see the module docs).
@@ -490,7 +514,7 @@ impl<S: SearchSpace> CommandEvaluator<S> {
             cost_seconds: start.elapsed().as_secs_f64(),
         };
         if interrupted() {
-            park_forever();
+            return Err(cut_short(start));
         }
         let spec = SpecFile::write(&self.spec(cell, seed))
             .map_err(|e| fail(format!("cannot write the spec file: {e}")))?;
@@ -534,7 +558,7 @@ impl<S: SearchSpace> CommandEvaluator<S> {
             // Stopped between the check above and the start: stop_all may not have seen it.
             kill_group(&mut child);
             drop(spec);
-            park_forever();
+            return Err(cut_short(start));
         }
         let stdout = Capture::start(child.stdout.take());
         let stderr = Capture::start(child.stderr.take());
@@ -550,7 +574,7 @@ impl<S: SearchSpace> CommandEvaluator<S> {
         if interrupted() {
             // emprox is stopping (Ctrl-C): this result is not one to record.
             drop(spec);
-            park_forever();
+            return Err(cut_short(start));
         }
         let Some(status) = status else {
             kill_group(&mut child);
@@ -785,12 +809,15 @@ struct SpecFile {
 /// Commands running now: spec file and process group (once started), by spec id.
 static RUNNING: Mutex<BTreeMap<u64, (PathBuf, Option<u32>)>> = Mutex::new(BTreeMap::new());
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+/// Set by [`stop_all`]: the process exits, evaluations cut short never return.
+static EXITING: AtomicBool = AtomicBool::new(false);
 
 fn running() -> std::sync::MutexGuard<'static, BTreeMap<u64, (PathBuf, Option<u32>)>> {
     RUNNING.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// True once [`stop_all`] was called: no command is started any more.
+/// True once [`stop_all`] or [`interrupt_all`] was called (and not [`clear_interrupt`]ed): no
+/// command is started any more.
 pub fn interrupted() -> bool {
     INTERRUPTED.load(Ordering::SeqCst)
 }
@@ -802,11 +829,33 @@ pub(crate) fn park_forever() -> ! {
     }
 }
 
+/// What an evaluation cut short by an interruption gives, started at `start`: nothing, ever,
+/// where the process exits ([`stop_all`]); a failure that the caller does not record where it
+/// goes on ([`interrupt_all`]). For any evaluator that checks [`interrupted`] while it works.
+pub fn cut_short(start: Instant) -> EvalFailure {
+    if EXITING.load(Ordering::SeqCst) {
+        park_forever();
+    }
+    EvalFailure {
+        reason: "interrupted".into(),
+        cost_seconds: start.elapsed().as_secs_f64(),
+    }
+}
+
 /// Stops every external command of this process, for an interruption (Ctrl-C, SIGTERM): no new
 /// command starts; each running command's process group gets SIGTERM, then SIGKILL if it is
 /// still there after `grace`; the spec files are deleted. Evaluations cut short this way never
 /// return: the caller is expected to exit the process.
 pub fn stop_all(grace: Duration) {
+    EXITING.store(true, Ordering::SeqCst);
+    interrupt_all(grace);
+}
+
+/// [`stop_all`] for a caller that goes on (a library's Ctrl-C, e.g. the Python package's): the
+/// commands are stopped the same way, but the evaluations cut short return a failure (reason
+/// `interrupted`), which the caller must not record; [`clear_interrupt`] lets commands start
+/// again.
+pub fn interrupt_all(grace: Duration) {
     INTERRUPTED.store(true, Ordering::SeqCst);
     let groups: Vec<u32> = running().values().filter_map(|r| r.1).collect();
     #[cfg(unix)]
@@ -829,6 +878,13 @@ pub fn stop_all(grace: Duration) {
     let _ = (groups, grace);
     for (path, _) in running().values() {
         let _ = std::fs::remove_file(path);
+    }
+}
+
+/// Undoes [`interrupt_all`]: commands start again (not after [`stop_all`]).
+pub fn clear_interrupt() {
+    if !EXITING.load(Ordering::SeqCst) {
+        INTERRUPTED.store(false, Ordering::SeqCst);
     }
 }
 

@@ -1,8 +1,8 @@
 """The loop of digits_ask_tell.py around a PyTorch model (on the GPU when there is one).
 
 emprox proposes, PyTorch trains, emprox journals; --resume continues a killed script with the
-same next proposals. Needs torch (`pip install torch`); the pytest suite runs it only where
-torch is installed.
+same next proposals. Needs torch (`pip install torch`); the pytest suite runs it with
+$EMPROX_TORCH_PYTHON (CI's environment with torch) or where torch is installed.
 
     python examples/python/torch_ask_tell.py --out runs/digits-torch [--resume]
 """

@@ -35,8 +35,7 @@ pub mod script;
 pub use config::{SlurmConfig, SlurmConfigError};
 
 use crate::command::{
-    interrupted, park_forever, parse_result, result_signal, substitute, tail, trial_spec,
-    trial_values,
+    cut_short, interrupted, parse_result, result_signal, substitute, tail, trial_spec, trial_values,
 };
 use crate::evaluator::{EvalFailure, Evaluator, Goal, Outcome, Signal, TrialContext};
 use crate::space::SearchSpace;
@@ -142,12 +141,13 @@ impl<S: SearchSpace> SlurmEvaluator<S> {
         cell: &S::Cell,
         seed: u64,
     ) -> Result<Outcome, EvalFailure> {
+        let start = Instant::now();
         let fail = |reason: String| EvalFailure {
             reason,
             cost_seconds: 0.0,
         };
         if interrupted() {
-            park_forever();
+            return Err(cut_short(start));
         }
         let run_dir = std::path::absolute(&trial.dir).unwrap_or_else(|_| trial.dir.clone());
         let dir = run_dir.join(DIR);
@@ -157,7 +157,7 @@ impl<S: SearchSpace> SlurmEvaluator<S> {
         let arch = self.space.format(cell);
         let ledger = Ledger::new(&dir);
         if !in_flight::begin() {
-            park_forever();
+            return Err(cut_short(start));
         }
         // With `fidelities`: `{fidelity}` and a `{checkpoint_dir}` under the run folder.
         let at = Fidelity {
@@ -192,9 +192,11 @@ impl<S: SearchSpace> SlurmEvaluator<S> {
             }
         };
         if !in_flight::end(Some((&job.id, &ledger, trial.query))) {
-            park_forever();
+            return Err(cut_short(start));
         }
-        let end = self.wait(&dir, &stem, &job);
+        let Some(end) = self.wait(&dir, &stem, &job) else {
+            return Err(cut_short(start));
+        };
         in_flight::finished(&job.id);
         let timing = JobTiming {
             query: trial.query,
@@ -337,8 +339,8 @@ impl<S: SearchSpace> SlurmEvaluator<S> {
     }
 
     /// Waits until the job has a result: its exit marker in the output file, or a final state
-    /// from the scheduler.
-    fn wait(&self, dir: &Path, stem: &str, job: &Job) -> End {
+    /// from the scheduler (`None`: emprox is stopping, see [`cancel_all`]).
+    fn wait(&self, dir: &Path, stem: &str, job: &Job) -> Option<End> {
         let out_path = output(dir, stem, &job.id);
         let max_poll = Duration::from_secs_f64(self.config.poll_seconds);
         let mut interval = FIRST_POLL.min(max_poll);
@@ -347,7 +349,7 @@ impl<S: SearchSpace> SlurmEvaluator<S> {
         let mut ended: Option<(JobStatus, Instant)> = None;
         loop {
             if interrupted() {
-                park_forever();
+                return None;
             }
             let len = std::fs::metadata(&out_path).ok().map(|m| m.len());
             // A growing log is read whole only once its exit marker is at its end.
@@ -356,7 +358,7 @@ impl<S: SearchSpace> SlurmEvaluator<S> {
                 let text = std::fs::read_to_string(&out_path).unwrap_or_default();
                 let m = script::markers(&text);
                 if let Some((code, at)) = m.exited {
-                    return self.command_end(dir, stem, job, &text, m.started, code, at);
+                    return Some(self.command_end(dir, stem, job, &text, m.started, code, at));
                 }
             }
             let now = Instant::now();
@@ -367,7 +369,7 @@ impl<S: SearchSpace> SlurmEvaluator<S> {
                         _ => true,
                     };
                     if !may_lag || at.elapsed() >= OUTPUT_GRACE {
-                        return self.scheduler_end(stem, job, status, &out_path);
+                        return Some(self.scheduler_end(stem, job, status, &out_path));
                     }
                 }
                 None if now >= next_poll => {
@@ -604,8 +606,9 @@ mod in_flight {
 /// Cancels every Slurm job of this process that is queued or running (Ctrl-C, SIGTERM): no job
 /// is submitted any more, a submission under way is waited for (up to 30 s), each job is noted
 /// as cancelled in its run's ledger (so that a resume submits its query again) and `scancel`ed.
-/// Returns the ids of the jobs cancelled. Evaluations cut short this way never return: the
-/// caller is expected to exit the process.
+/// Returns the ids of the jobs cancelled. Evaluations cut short this way return as
+/// [`crate::command::stop_all`] or [`crate::command::interrupt_all`] (called first) has them
+/// do: never, or with a failure not to record.
 pub fn cancel_all() -> Result<Vec<String>, String> {
     let mut f = in_flight::lock();
     f.cancelled = true;
@@ -624,4 +627,10 @@ pub fn cancel_all() -> Result<Vec<String>, String> {
     }
     scheduler::cancel(&ids)?;
     Ok(ids)
+}
+
+/// Undoes [`cancel_all`] (a caller that goes on after an interruption): jobs are submitted
+/// again.
+pub fn clear_cancel() {
+    in_flight::lock().cancelled = false;
 }

@@ -60,11 +60,78 @@ impl TabularSpace {
         self.table.row_codes(cell.row())
     }
 
+    /// The name of dimension `d` (as [`SearchSpace::components`] gives it): a plain column's
+    /// name, or `column[position]` for a position of a sequence column.
+    pub fn dimension_name(&self, d: usize) -> String {
+        let dim = &self.table.dims[d];
+        let column = &self.table.columns[dim.column].name;
+        match dim.position {
+            None => column.clone(),
+            Some(p) => format!("{column}[{p}]"),
+        }
+    }
+
+    /// The cell of one value per dimension, in the order of [`SearchSpace::components`]: what
+    /// [`SearchSpace::parse`] looks up once it has split the string into columns and tokens.
+    /// An error names the first value (its 0-based position and dimension) that is not one of
+    /// its dimension's choices, or says the row is not in the table.
+    pub fn cell_of_values(&self, values: &[&str]) -> Result<TabCell, String> {
+        let dims = &self.table.dims;
+        if values.len() != dims.len() {
+            return Err(format!(
+                "{} values, expected {} (one per dimension: {})",
+                values.len(),
+                dims.len(),
+                (0..dims.len())
+                    .map(|d| self.dimension_name(d))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        self.row_of(values).map_err(|miss| match miss {
+            Miss::Value(d) => format!(
+                "value {d} ({}): {:?} is not one of [{}]",
+                self.dimension_name(d),
+                values[d],
+                dims[d].values.join(", ")
+            ),
+            Miss::Row => self.not_in_table(),
+        })
+    }
+
+    /// The row of one token per dimension (as many as there are dimensions).
+    fn row_of(&self, toks: &[&str]) -> Result<TabCell, Miss> {
+        let t = &self.table;
+        let key = t
+            .dims
+            .iter()
+            .zip(toks)
+            .enumerate()
+            .map(|(d, (dim, tok))| dim.id(tok).ok_or(Miss::Value(d)))
+            .collect::<Result<Vec<u32>, Miss>>()?;
+        t.find(&key).map(|r| TabCell(r as u32)).ok_or(Miss::Row)
+    }
+
+    fn not_in_table(&self) -> String {
+        format!(
+            "not in the table {} ({} architectures)",
+            self.table.path.display(),
+            self.table.len()
+        )
+    }
+
     /// Calls `f` for each neighbour in the fixed order (no allocation of the result).
     pub fn for_each_neighbour(&self, cell: &TabCell, mut f: impl FnMut(TabCell)) {
         self.table
             .for_each_neighbour(cell.row(), |r| f(TabCell(r as u32)));
     }
+}
+
+/// Why tokens name no row: the value of a dimension is not one of its choices, or no row has
+/// these values.
+enum Miss {
+    Value(usize),
+    Row,
 }
 
 impl SearchSpace for TabularSpace {
@@ -100,54 +167,46 @@ impl SearchSpace for TabularSpace {
                 ),
             ));
         }
-        let mut key = Vec::with_capacity(t.dims.len());
+        let mut toks: Vec<&str> = Vec::with_capacity(t.dims.len());
         for (c, part) in t.columns.iter().zip(parts) {
-            let toks: Vec<&str> = match c.separator.as_deref() {
-                None => vec![part],
-                Some("") => part
-                    .char_indices()
-                    .map(|(i, ch)| &part[i..i + ch.len_utf8()])
-                    .collect(),
-                Some(sep) => part.split(sep).collect(),
-            };
-            if toks.len() != c.dims.len() {
+            let before = toks.len();
+            match c.separator.as_deref() {
+                None => toks.push(part),
+                Some("") => toks.extend(
+                    part.char_indices()
+                        .map(|(i, ch)| &part[i..i + ch.len_utf8()]),
+                ),
+                Some(sep) => toks.extend(part.split(sep)),
+            }
+            if toks.len() - before != c.dims.len() {
                 return Err(ArchParseError::new(
                     s,
                     format!(
                         "column `{}`: {} tokens, expected {}",
                         c.name,
-                        toks.len(),
+                        toks.len() - before,
                         c.dims.len()
                     ),
                 ));
             }
-            for (d, tok) in c.dims.clone().zip(toks) {
-                let dim = &t.dims[d];
-                let id = dim.id(tok).ok_or_else(|| {
+        }
+        self.row_of(&toks).map_err(|miss| {
+            let message = match miss {
+                Miss::Value(d) => {
+                    let dim = &t.dims[d];
                     let pos = dim
                         .position
                         .map_or(String::new(), |p| format!(" position {p}"));
-                    ArchParseError::new(
-                        s,
-                        format!(
-                            "column `{}`{pos}: {tok:?} is not one of [{}]",
-                            c.name,
-                            dim.values.join(", ")
-                        ),
+                    format!(
+                        "column `{}`{pos}: {:?} is not one of [{}]",
+                        t.columns[dim.column].name,
+                        toks[d],
+                        dim.values.join(", ")
                     )
-                })?;
-                key.push(id);
-            }
-        }
-        t.find(&key).map(|r| TabCell(r as u32)).ok_or_else(|| {
-            ArchParseError::new(
-                s,
-                format!(
-                    "not in the table {} ({} architectures)",
-                    t.path.display(),
-                    t.len()
-                ),
-            )
+                }
+                Miss::Row => self.not_in_table(),
+            };
+            ArchParseError::new(s, message)
         })
     }
 
@@ -162,19 +221,13 @@ impl SearchSpace for TabularSpace {
     /// One entry per dimension: a plain column's name, or `column[position]` (0-based) for a
     /// position of a sequence column.
     fn components(&self, cell: &TabCell) -> Vec<(String, String)> {
-        let t = &self.table;
         let codes = self.codes(cell);
-        t.dims
+        self.table
+            .dims
             .iter()
             .zip(codes)
-            .map(|(d, &v)| {
-                let column = &t.columns[d.column].name;
-                let name = match d.position {
-                    None => column.clone(),
-                    Some(p) => format!("{column}[{p}]"),
-                };
-                (name, d.values[v as usize].clone())
-            })
+            .enumerate()
+            .map(|(i, (d, &v))| (self.dimension_name(i), d.values[v as usize].clone()))
             .collect()
     }
 

@@ -307,7 +307,9 @@ impl TrainingEvaluator {
     /// A failed training, with the seconds it took.
     fn failure(&self, e: TrainError) -> EvalFailure {
         let cost_seconds = match &e {
-            TrainError::Diverged { seconds, .. } | TrainError::Candle { seconds, .. } => *seconds,
+            TrainError::Diverged { seconds, .. }
+            | TrainError::Candle { seconds, .. }
+            | TrainError::Interrupted { seconds } => *seconds,
         };
         EvalFailure {
             reason: e.to_string(),

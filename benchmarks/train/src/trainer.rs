@@ -56,6 +56,14 @@ pub enum TrainError {
         /// Seconds spent before failing.
         seconds: f64,
     },
+    /// Stopped between two steps by an interruption
+    /// ([`emprox_benchmarks::command::interrupt_all`], a library's Ctrl-C; after the `emprox`
+    /// command's [`emprox_benchmarks::command::stop_all`] the training never returns).
+    #[error("interrupted")]
+    Interrupted {
+        /// Seconds spent before stopping.
+        seconds: f64,
+    },
 }
 
 /// The seeds of one training.
@@ -274,6 +282,10 @@ fn train_pieces(
         idx.truncate(n_train);
         let mut loss_sum = 0.0;
         for batch in idx.chunks(config.batch_size) {
+            if emprox_benchmarks::command::interrupted() {
+                let seconds = emprox_benchmarks::command::cut_short(start).cost_seconds;
+                return Err(TrainError::Interrupted { seconds });
+            }
             let lr = config.lr
                 * 0.5
                 * (1.0 + (std::f64::consts::PI * step as f64 / total_steps as f64).cos());

@@ -2,6 +2,7 @@
 //! `emprox` command calls (`emprox_engine::commands`); the Python half (`python/emprox`) only
 //! shapes arguments and results.
 
+use emprox_benchmarks::command::TrialSpec;
 use emprox_benchmarks::evaluator::{EvalFailure, Outcome, TrialContext};
 use emprox_benchmarks::{Evaluator, SearchSpace};
 use emprox_engine::benchmark::{Benchmark, WithBenchmark};
@@ -49,14 +50,32 @@ fn reporter(quiet: bool) -> Box<dyn Progress + Send> {
     }
 }
 
+/// What the `emprox` command does on Ctrl-C, for a process that goes on: every run stops
+/// before its next journal line ([`stopping::interrupt`]); the external commands running are
+/// stopped (their process groups: SIGTERM, then SIGKILL after 2 s) and trainings stop at their
+/// next step, neither result journaled; the Slurm jobs in flight are cancelled and noted as such
+/// in their ledgers (a resume submits them again).
+fn stop_all_work() {
+    stopping::interrupt();
+    emprox_benchmarks::command::interrupt_all(Duration::from_secs(2));
+    // As the command, which says so and exits: an scancel that fails leaves the jobs running.
+    if let Err(e) = emprox_benchmarks::slurm::cancel_all() {
+        emprox_engine::progress::say(&format!("error: scancel failed: {e}"));
+    }
+}
+
 /// Runs `work` on its own thread with the GIL released, checking for Ctrl-C every 50 ms: on
-/// one, every run in the process stops before its next journal line
-/// ([`stopping::interrupt`]), and `KeyboardInterrupt` is raised once the work has stopped
-/// (its folder resumable, as after Ctrl-C in the CLI).
+/// one, the work in flight stops as on Ctrl-C in the CLI ([`stop_all_work`]: commands killed,
+/// not waited for) and `KeyboardInterrupt` is raised once the work has returned (its folder
+/// resumable, as after Ctrl-C in the CLI).
 fn interruptible<T: Send + 'static>(
     py: Python<'_>,
     work: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
 ) -> PyResult<T> {
+    // An earlier call's Ctrl-C is over: commands start and jobs are submitted again. (Cleared
+    // here rather than when that call returned: a worker of its pool may still be finishing.)
+    emprox_benchmarks::command::clear_interrupt();
+    emprox_benchmarks::slurm::clear_cancel();
     let (tx, rx) = crossbeam::channel::bounded(1);
     let handle = std::thread::spawn(move || {
         let _ = tx.send(work());
@@ -76,40 +95,77 @@ fn interruptible<T: Send + 'static>(
             Err(crossbeam::channel::RecvTimeoutError::Timeout) => {}
         }
         if let Err(e) = py.check_signals() {
-            stopping::interrupt();
-            let _ = py.allow_threads(|| handle.join());
+            py.allow_threads(|| {
+                stop_all_work();
+                let _ = handle.join();
+            });
             stopping::clear_interrupt();
             return Err(e);
         }
     }
 }
 
-/// `emprox run`: the summary (JSON) and the output folder.
+/// A Python keyword's value as a command-line flag's: `True` the flag alone, `False` and
+/// `None` no flag, a list the flag once per item.
+#[derive(FromPyObject)]
+enum FlagValue {
+    Bool(bool),
+    Int(i64),
+    Text(String),
+    List(Vec<String>),
+}
+
+/// The arguments of `emprox <name>` parsed by the command's own parser (its defaults, checks
+/// and messages) from `flags`, keyword name → value (`keep_weights="all"` is
+/// `--keep-weights=all`), and the positional `arg`. Every field of the command's arguments
+/// comes from there: a flag the bindings do not pass has the command's default.
+fn command_args<A: clap::Args + clap::FromArgMatches>(
+    name: &'static str,
+    flags: Vec<(String, Option<FlagValue>)>,
+    arg: &Path,
+) -> PyResult<A> {
+    let mut argv: Vec<std::ffi::OsString> = vec![name.into()];
+    for (key, value) in flags {
+        let flag = format!("--{}", key.replace('_', "-"));
+        match value {
+            None | Some(FlagValue::Bool(false)) => {}
+            Some(FlagValue::Bool(true)) => argv.push(flag.into()),
+            Some(FlagValue::Int(v)) => argv.push(format!("{flag}={v}").into()),
+            Some(FlagValue::Text(v)) => argv.push(format!("{flag}={v}").into()),
+            Some(FlagValue::List(vs)) => {
+                argv.extend(vs.into_iter().map(|v| format!("{flag}={v}").into()))
+            }
+        }
+    }
+    // After `--`, a path that starts with `-` is still the positional argument.
+    argv.extend(["--".into(), arg.as_os_str().to_owned()]);
+    let cmd = A::augment_args(clap::Command::new(name));
+    let clap_err = |e: clap::Error| {
+        // clap's own message, without its `error: ` and its hint to `--help`.
+        let text = e.render().to_string();
+        let text = text.trim();
+        let text = text.strip_prefix("error: ").unwrap_or(text);
+        let text = text
+            .split("\n\nFor more information")
+            .next()
+            .unwrap_or(text);
+        PyValueError::new_err(text.trim_end().to_string())
+    };
+    let matches = cmd.try_get_matches_from(argv).map_err(clap_err)?;
+    A::from_arg_matches(&matches).map_err(clap_err)
+}
+
+/// `emprox run FILE` with the flags of `flags` (see [`command_args`]): the summary (JSON) and
+/// the output folder.
 #[pyfunction]
-#[pyo3(signature = (file, out=None, seed=None, seeds=None, overrides=Vec::new(), threads=None, overwrite=false, quiet=true))]
-#[allow(clippy::too_many_arguments)]
+#[pyo3(signature = (file, flags, quiet=true))]
 fn run(
     py: Python<'_>,
     file: PathBuf,
-    out: Option<PathBuf>,
-    seed: Option<u64>,
-    seeds: Option<u64>,
-    overrides: Vec<String>,
-    threads: Option<usize>,
-    overwrite: bool,
+    flags: Vec<(String, Option<FlagValue>)>,
     quiet: bool,
 ) -> PyResult<(String, PathBuf)> {
-    let args = cli::RunArgs {
-        file,
-        out,
-        seed,
-        seeds,
-        set: overrides,
-        threads,
-        overwrite,
-        keep_weights: None,
-        work: Default::default(),
-    };
+    let args: cli::RunArgs = command_args("run", flags, &file)?;
     interruptible(py, move || {
         let progress = reporter(quiet);
         let (summary, out, _report) = cli::start_run(&args, progress.as_ref())?;
@@ -117,23 +173,17 @@ fn run(
     })
 }
 
-/// `emprox resume`: the summary (JSON; `None` when the experiment had already finished).
+/// `emprox resume OUT` with the flags of `flags`: the summary (JSON; `None` when the
+/// experiment had already finished).
 #[pyfunction]
-#[pyo3(signature = (out, threads=None, allow_version_change=false, quiet=true))]
+#[pyo3(signature = (out, flags, quiet=true))]
 fn resume(
     py: Python<'_>,
     out: PathBuf,
-    threads: Option<usize>,
-    allow_version_change: bool,
+    flags: Vec<(String, Option<FlagValue>)>,
     quiet: bool,
 ) -> PyResult<Option<String>> {
-    let args = cli::ResumeArgs {
-        out_dir: out,
-        threads,
-        allow_version_change,
-        keep_weights: None,
-        work: Default::default(),
-    };
+    let args: cli::ResumeArgs = command_args("resume", flags, &out)?;
     interruptible(py, move || {
         let progress = reporter(quiet);
         Ok(match cli::start_resume(&args, progress.as_ref())? {
@@ -143,54 +193,35 @@ fn resume(
     })
 }
 
-/// `emprox compare`: the Markdown table and the output folder.
+/// `emprox compare FILE` with the flags of `flags`: the Markdown table and the output folder.
 #[pyfunction]
-#[pyo3(signature = (file, out=None, seed=None, seeds=None, threads=None, overwrite=false, resume=false, quiet=true))]
-#[allow(clippy::too_many_arguments)]
+#[pyo3(signature = (file, flags, quiet=true))]
 fn compare(
     py: Python<'_>,
     file: PathBuf,
-    out: Option<PathBuf>,
-    seed: Option<u64>,
-    seeds: Option<u64>,
-    threads: Option<usize>,
-    overwrite: bool,
-    resume: bool,
+    flags: Vec<(String, Option<FlagValue>)>,
     quiet: bool,
 ) -> PyResult<(String, PathBuf)> {
-    let args = cmp::CompareArgs {
-        file,
-        out,
-        seeds,
-        seed,
-        threads,
-        overwrite,
-        resume,
-        allow_version_change: false,
-        work: Default::default(),
-    };
+    let args: cmp::CompareArgs = command_args("compare", flags, &file)?;
     interruptible(py, move || {
         let progress = reporter(quiet);
         cmp::start_compare(&args, progress.as_ref()).map(|(text, out, _report)| (text, out))
     })
 }
 
-/// `emprox eval-predictors`: the Markdown table and the output folder. Ctrl-C is seen once
-/// the evaluation has ended (it has no journal to resume).
+/// `emprox eval-predictors FILE` with the flags of `flags` (see [`command_args`]): the
+/// Markdown table and the output folder. Ctrl-C is seen once the evaluation has ended (it has
+/// no journal to resume).
 #[pyfunction]
-#[pyo3(signature = (file, out=None, overwrite=false, quiet=true))]
+#[pyo3(signature = (file, flags, quiet=true))]
 fn eval_predictors(
     py: Python<'_>,
     file: PathBuf,
-    out: Option<PathBuf>,
-    overwrite: bool,
+    flags: Vec<(String, Option<FlagValue>)>,
     quiet: bool,
 ) -> PyResult<(String, PathBuf)> {
-    let args = emprox_engine::commands::predictors::EvalPredictorsArgs {
-        file,
-        out,
-        overwrite,
-    };
+    let args: emprox_engine::commands::predictors::EvalPredictorsArgs =
+        command_args("eval-predictors", flags, &file)?;
     interruptible(py, move || {
         emprox_engine::commands::predictors::start_eval_predictors(&args, &|line| {
             if !quiet {
@@ -231,11 +262,11 @@ fn toml_of_json(json: &str) -> PyResult<String> {
 // ---------------------------------------------------------------------------------------------
 // Ask/tell: the engine's own loop on its own thread, with the user as its evaluator.
 
-/// A trial handed to the user: run, query and the cell's JSON spec.
+/// A trial handed to the user: run, query and the cell's spec.
 struct Request {
     run: u64,
     query: u64,
-    spec: serde_json::Value,
+    spec: TrialSpec,
 }
 
 #[derive(Default)]
@@ -256,23 +287,51 @@ struct HubState {
     finished: Option<Result<String, (bool, String)>>,
 }
 
-/// Where the engine's thread and the user's calls meet.
+/// Where the engine's thread and the user's calls meet. Each side waits on its own condition
+/// variable and is woken only by what it waits for (a trial or the end for `ask`, a result for
+/// the engine): a wake-up is a context switch, and an ask/tell pair costs a few.
 struct Hub {
     out: PathBuf,
     state: Mutex<HubState>,
-    changed: Condvar,
+    /// `ask` (and the start) waits on it: a request, the end, or the loop waiting for a trial
+    /// the user holds.
+    to_user: Condvar,
+    /// The engine's evaluations wait on it: a result told.
+    to_engine: Condvar,
+}
+
+/// Who waits.
+#[derive(Clone, Copy)]
+enum Side {
+    User,
+    Engine,
 }
 
 impl Hub {
+    fn new(out: PathBuf) -> Hub {
+        Hub {
+            out,
+            state: Mutex::default(),
+            to_user: Condvar::new(),
+            to_engine: Condvar::new(),
+        }
+    }
     fn lock(&self) -> MutexGuard<'_, HubState> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
-    fn update(&self, f: impl FnOnce(&mut HubState)) {
-        f(&mut self.lock());
-        self.changed.notify_all();
+    fn condvar(&self, side: Side) -> &Condvar {
+        match side {
+            Side::User => &self.to_user,
+            Side::Engine => &self.to_engine,
+        }
     }
-    fn wait<'a>(&self, g: MutexGuard<'a, HubState>) -> MutexGuard<'a, HubState> {
-        self.changed
+    /// Changes the state and wakes `side`.
+    fn update(&self, side: Side, f: impl FnOnce(&mut HubState)) {
+        f(&mut self.lock());
+        self.condvar(side).notify_all();
+    }
+    fn wait<'a>(&self, side: Side, g: MutexGuard<'a, HubState>) -> MutexGuard<'a, HubState> {
+        self.condvar(side)
             .wait_timeout(g, Duration::from_millis(50))
             .unwrap_or_else(|p| p.into_inner())
             .0
@@ -302,8 +361,8 @@ impl<S: SearchSpace> Evaluator<S::Cell> for User<S> {
     ) -> Result<Outcome, EvalFailure> {
         let run = run_of(&self.hub.out, &trial.dir);
         let key = (trial.dir.clone(), trial.query);
-        let spec = emprox_benchmarks::command::trial_spec(&self.space, cell, rng.next_u64());
-        self.hub.update(|s| {
+        let spec = TrialSpec::new(&self.space, cell, rng.next_u64());
+        self.hub.update(Side::User, |s| {
             s.requests.insert(
                 key.clone(),
                 Request {
@@ -318,7 +377,7 @@ impl<S: SearchSpace> Evaluator<S::Cell> for User<S> {
             if let Some(r) = g.results.remove(&key) {
                 return r;
             }
-            g = self.hub.wait(g);
+            g = self.hub.wait(Side::Engine, g);
         }
     }
     fn goal(&self) -> emprox_benchmarks::evaluator::Goal {
@@ -339,12 +398,21 @@ struct HubProgress(Arc<Hub>);
 impl Progress for HubProgress {
     fn query(&self, _: &QueryEnd) {}
     fn evaluating(&self, run: u64, query: u64) {
+        // Nothing for `ask` to take yet: its request comes when the evaluation starts.
         let dir = rundir::run_dir(&self.0.out, run);
-        self.0.update(|s| s.announced.push_back((dir, query)));
+        self.0.lock().announced.push_back((dir, query));
     }
     fn waiting(&self, run: u64, query: u64) {
-        let dir = rundir::run_dir(&self.0.out, run);
-        self.0.update(|s| s.waiting = Some((dir, query)));
+        let key = (rundir::run_dir(&self.0.out, run), query);
+        let mut g = self.0.lock();
+        // `ask` needs to hear of it only where the user holds that trial (then it may have to
+        // say so).
+        let held = g.outstanding.contains(&key);
+        g.waiting = Some(key);
+        drop(g);
+        if held {
+            self.0.to_user.notify_all();
+        }
     }
 }
 
@@ -389,11 +457,11 @@ impl WithBenchmark for UserSearch<'_> {
         match self.overwrite {
             Some(overwrite) => {
                 let _lock = rundir::prepare(self.out, FolderKind::Experiment, overwrite)?;
-                self.hub.update(|s| s.started = true);
+                self.hub.update(Side::User, |s| s.started = true);
                 run_experiment(self.exp, &bench, self.out, self.exec)
             }
             None => {
-                self.hub.update(|s| s.started = true);
+                self.hub.update(Side::User, |s| s.started = true);
                 execute(self.exp, &bench, self.out, self.exec)
             }
         }
@@ -415,11 +483,7 @@ impl Search {
         out: PathBuf,
         overwrite: bool,
     ) -> PyResult<Search> {
-        let hub = Arc::new(Hub {
-            out: out.clone(),
-            state: Mutex::default(),
-            changed: Condvar::new(),
-        });
+        let hub = Arc::new(Hub::new(out.clone()));
         let h = hub.clone();
         std::thread::spawn(move || {
             let progress = HubProgress(h.clone());
@@ -456,7 +520,7 @@ impl Search {
                         Resumed::Finished(s) => Ok(Some(serde_json::to_string(&s)?)),
                     }),
             };
-            h.update(|s| {
+            h.update(Side::User, |s| {
                 s.finished = Some(match r {
                     Ok(s) => Ok(s.unwrap_or_default()),
                     Err(e) => Err((e.is::<ConfigError>(), one_line(&e))),
@@ -467,7 +531,7 @@ impl Search {
         py.allow_threads(|| {
             let mut g = hub.lock();
             while !g.started && g.finished.is_none() {
-                g = hub.wait(g);
+                g = hub.wait(Side::User, g);
             }
             match &g.finished {
                 Some(Err((config, msg))) if !g.started => Err((*config, msg.clone())),
@@ -525,8 +589,24 @@ impl Search {
         Search::spawn(py, None, out, false)
     }
 
-    /// The next trial as (run, query, spec JSON), or `None` once the search has ended.
-    fn ask(&self, py: Python<'_>) -> PyResult<Option<(u64, u64, String)>> {
+    /// The next trial as (run, query, space, arch, index, dimensions, values, seed), or `None`
+    /// once the search has ended.
+    #[allow(clippy::type_complexity)]
+    fn ask(
+        &self,
+        py: Python<'_>,
+    ) -> PyResult<
+        Option<(
+            u64,
+            u64,
+            String,
+            String,
+            Option<u64>,
+            Vec<String>,
+            Vec<String>,
+            u64,
+        )>,
+    > {
         loop {
             let asked = py.allow_threads(|| {
                 let mut g = self.hub.lock();
@@ -555,12 +635,24 @@ impl Search {
                             )));
                         }
                     }
-                    g = self.hub.wait(g);
+                    g = self.hub.wait(Side::User, g);
                 }
                 None
             });
             match asked {
-                Some(Asked::Trial(r)) => return Ok(Some((r.run, r.query, r.spec.to_string()))),
+                Some(Asked::Trial(Request { run, query, spec })) => {
+                    let TrialSpec {
+                        space,
+                        arch,
+                        index,
+                        dimensions,
+                        values,
+                        seed,
+                    } = spec;
+                    return Ok(Some((
+                        run, query, space, arch, index, dimensions, values, seed,
+                    )));
+                }
                 Some(Asked::Finished) => {
                     let g = self.hub.lock();
                     return match &g.finished {
@@ -622,7 +714,7 @@ impl Search {
         }
         g.results.insert(key, result);
         drop(g);
-        self.hub.changed.notify_all();
+        self.hub.to_engine.notify_all();
         Ok(())
     }
 
@@ -664,10 +756,18 @@ fn _emprox(m: &Bound<'_, PyModule>) -> PyResult<()> {
 // ---------------------------------------------------------------------------------------------
 // Estimators on arrays: the estimators crate's fit and predict on architecture strings.
 
+/// Architectures as Python gives them: an architecture string, or (a tabular space) one value
+/// per dimension.
+#[derive(FromPyObject)]
+enum Arch {
+    Text(String),
+    Values(Vec<String>),
+}
+
 /// An estimator of one space, its type erased.
 trait Fitter: Send + Sync {
-    fn fit(&mut self, archs: &[String], targets: &[f64], seed: u64) -> Result<(), String>;
-    fn predict(&self, archs: &[String]) -> Result<Vec<f64>, String>;
+    fn fit(&mut self, archs: &[Arch], targets: &[f64], seed: u64) -> Result<(), String>;
+    fn predict(&self, archs: &[Arch]) -> Result<Vec<f64>, String>;
     fn save(&self, dir: &Path) -> Result<(), String>;
 }
 
@@ -677,24 +777,47 @@ struct Typed<S: SearchSpace> {
     fitted: Option<Box<dyn emprox_estimators::FittedEstimator<S>>>,
 }
 
-impl<S: SearchSpace> Typed<S> {
-    fn cells(&self, archs: &[String]) -> Result<Vec<S::Cell>, String> {
+impl<S: SearchSpace + 'static> Typed<S> {
+    /// The cells of `archs`: each string parsed by the space, each value list looked up by a
+    /// tabular space as its parser does ([`TabularSpace::cell_of_values`]).
+    fn cells(&self, archs: &[Arch]) -> Result<Vec<S::Cell>, String> {
+        use emprox_benchmarks::tabular::TabularSpace;
+        use std::any::Any;
+        let name = self.space.name();
         archs
             .iter()
-            .map(|a| {
-                self.space.parse(a).map_err(|e| {
-                    format!(
-                        "{a:?} is not an architecture of space {:?}: {e}",
-                        self.space.name()
-                    )
-                })
+            .enumerate()
+            .map(|(i, a)| match a {
+                Arch::Text(a) => self
+                    .space
+                    .parse(a)
+                    .map_err(|e| format!("{a:?} is not an architecture of space {name:?}: {e}")),
+                Arch::Values(values) => {
+                    let tabular = (&self.space as &dyn Any)
+                        .downcast_ref::<TabularSpace>()
+                        .ok_or_else(|| {
+                            format!(
+                                "row {i}: value lists need a tabular space ([benchmark] type = \
+                                 \"tabular\"); space {name:?} takes architecture strings"
+                            )
+                        })?;
+                    let values: Vec<&str> = values.iter().map(String::as_str).collect();
+                    let cell = tabular
+                        .cell_of_values(&values)
+                        .map_err(|e| format!("row {i} of space {name:?}: {e}"))?;
+                    // S is TabularSpace: its cell is a TabCell.
+                    (Box::new(cell) as Box<dyn Any>)
+                        .downcast::<S::Cell>()
+                        .map(|c| *c)
+                        .map_err(|_| "a tabular space whose cell is not a TabCell (a bug)".into())
+                }
             })
             .collect()
     }
 }
 
 impl<S: SearchSpace + 'static> Fitter for Typed<S> {
-    fn fit(&mut self, archs: &[String], targets: &[f64], seed: u64) -> Result<(), String> {
+    fn fit(&mut self, archs: &[Arch], targets: &[f64], seed: u64) -> Result<(), String> {
         let cells = self.cells(archs)?;
         let mut rng = emprox_benchmarks::seed::stream(seed, "estimator");
         let fitted = self
@@ -704,7 +827,7 @@ impl<S: SearchSpace + 'static> Fitter for Typed<S> {
         self.fitted = Some(fitted);
         Ok(())
     }
-    fn predict(&self, archs: &[String]) -> Result<Vec<f64>, String> {
+    fn predict(&self, archs: &[Arch]) -> Result<Vec<f64>, String> {
         let fitted = self
             .fitted
             .as_ref()
@@ -775,15 +898,16 @@ impl Estimator {
         Ok(Estimator { inner })
     }
 
-    /// Fits on `archs` with targets `y` (the GIL released).
-    fn fit(&mut self, py: Python<'_>, archs: Vec<String>, y: Vec<f64>, seed: u64) -> PyResult<()> {
+    /// Fits on `archs` (architecture strings, or a tabular space's value lists) with targets
+    /// `y` (the GIL released).
+    fn fit(&mut self, py: Python<'_>, archs: Vec<Arch>, y: Vec<f64>, seed: u64) -> PyResult<()> {
         let inner = &mut self.inner;
         py.allow_threads(|| inner.fit(&archs, &y, seed))
             .map_err(PyValueError::new_err)
     }
 
-    /// Scores of `archs` (higher is better).
-    fn predict(&self, py: Python<'_>, archs: Vec<String>) -> PyResult<Vec<f64>> {
+    /// Scores of `archs` (as for `fit`; higher is better).
+    fn predict(&self, py: Python<'_>, archs: Vec<Arch>) -> PyResult<Vec<f64>> {
         let inner = &self.inner;
         py.allow_threads(|| inner.predict(&archs))
             .map_err(PyValueError::new_err)

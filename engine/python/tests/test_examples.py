@@ -1,5 +1,7 @@
-"""examples/python: ask/tell around a NumPy model on the shipped digits images."""
+"""examples/python: ask/tell around a NumPy model on the shipped digits images, and around a
+PyTorch model."""
 
+import os
 import subprocess
 import sys
 
@@ -33,10 +35,26 @@ def test_the_digits_example_searches_and_the_cli_refuses_its_folder(root, cli, t
     assert not (tmp_path / "cli").exists()
 
 
-def test_the_torch_example_where_torch_is_installed(root, tmp_path):
-    pytest.importorskip("torch")
+def torch_python():
+    """The interpreter with PyTorch: $EMPROX_TORCH_PYTHON (CI's environment with torch, where
+    the emprox wheel is installed too), else this one. Skips where it has no torch, unless
+    $EMPROX_CI is set: there the test must run."""
+    python = os.environ.get("EMPROX_TORCH_PYTHON") or sys.executable
+    p = subprocess.run([python, "-c", "import torch, emprox"], capture_output=True, text=True)
+    if p.returncode != 0:
+        why = f"{python} cannot import torch and emprox: {p.stderr.strip().splitlines()[-1:]}"
+        if os.environ.get("EMPROX_CI"):
+            pytest.fail(f"{why} (EMPROX_CI is set: the torch example must run)")
+        pytest.skip(why)
+    return python
+
+
+def test_the_torch_example(root, tmp_path):
     script = root / "examples" / "python" / "torch_ask_tell.py"
-    p = subprocess.run([sys.executable, script, "--out", tmp_path / "t", "--queries", "4"],
-                       check=True, capture_output=True, text=True, timeout=600)
+    # One thread: these small MLPs train in seconds so, and in about a minute on every core of
+    # a busy machine (the threads wait for each other at each step).
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    p = subprocess.run([torch_python(), script, "--out", tmp_path / "t", "--queries", "4"],
+                       check=True, capture_output=True, text=True, timeout=600, env=env)
     assert p.stdout.splitlines()[-1].startswith("best: depth=")
     assert [t["query"] for t in emprox.load(tmp_path / "t").trials] == [1, 2, 3, 4]

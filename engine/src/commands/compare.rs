@@ -61,10 +61,12 @@ pub fn start_compare(
     let mut c = Comparison::load(&args.file)?;
     if let Some(s) = args.seeds {
         let max = crate::config::MAX_SEEDS;
-        anyhow::ensure!(
-            (1..=max).contains(&s),
-            "--seeds must be between 1 and {max}, got {s}"
-        );
+        if !(1..=max).contains(&s) {
+            return Err(crate::config::ConfigError(format!(
+                "--seeds must be between 1 and {max}, got {s}"
+            ))
+            .into());
+        }
         c.seeds = s;
     }
     if let Some(s) = args.seed {

@@ -91,11 +91,11 @@ pub struct ResumeArgs {
 pub use emprox_benchmarks::workers::MAX_THREADS;
 
 /// `--threads`, checked (1 to [`MAX_THREADS`]), or all cores.
-pub(crate) fn default_threads(t: Option<usize>) -> anyhow::Result<usize> {
+pub(crate) fn default_threads(t: Option<usize>) -> Result<usize, crate::config::ConfigError> {
     match t {
-        Some(t) if !(1..=MAX_THREADS).contains(&t) => Err(anyhow::anyhow!(
+        Some(t) if !(1..=MAX_THREADS).contains(&t) => Err(crate::config::ConfigError(format!(
             "--threads must be between 1 and {MAX_THREADS}, got {t}"
-        )),
+        ))),
         Some(t) => Ok(t),
         None => Ok(std::thread::available_parallelism().map_or(1, |n| n.get())),
     }

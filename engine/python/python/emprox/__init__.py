@@ -17,7 +17,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Union
+from typing import Any, Dict, Iterator, List, Literal, Mapping, Optional, Sequence, Tuple, Union
 
 from . import _emprox
 
@@ -128,6 +128,15 @@ def _load_experiment(out: Path) -> Result:
     return Result(out=out, summary=summary, trials=trials)
 
 
+KeepWeights = Literal["all", "incumbents"]
+
+
+def _flags(**flags: Any) -> List[Tuple[str, Any]]:
+    """Keywords as the command's flags (``keep_weights="all"`` is ``--keep-weights=all``): the
+    command's own parser reads them, with its defaults, checks and messages."""
+    return list(flags.items())
+
+
 def run(
     file: PathLike,
     out: Optional[PathLike] = None,
@@ -137,24 +146,38 @@ def run(
     overrides: Optional[Mapping[str, Any]] = None,
     threads: Optional[int] = None,
     overwrite: bool = False,
+    keep_weights: Optional[KeepWeights] = None,
+    keep_checkpoints: bool = False,
+    report: bool = True,
     quiet: bool = True,
 ) -> Result:
     """Runs an experiment file, as ``emprox run FILE --out OUT --seed S --seeds N --set K=V``.
 
-    The GIL is released while it runs. ``overrides`` maps keys to values
-    (``{"benchmark.dataset": "cifar100"}``). Ctrl-C stops it before its next journal line
-    (every run this process has going stops with it; an evaluation in flight, a command or a
-    training, ends first and is not journaled) and raises ``KeyboardInterrupt``; the folder is
-    then continued by :func:`resume`, to the uninterrupted journal.
+    ``overrides`` maps keys to values (``{"benchmark.dataset": "cifar100"}``);
+    ``keep_weights`` (``"all"`` or ``"incumbents"``), ``keep_checkpoints`` and ``report=False``
+    are ``--keep-weights``, ``--keep-checkpoints`` and ``--no-report``, read and checked by the
+    command's own parser (a bad value is a ``ValueError`` with its message).
+
+    The GIL is released while it runs. Ctrl-C does what it does to ``emprox run``: every run
+    this process has going stops before its next journal line, the commands of a command
+    evaluator are stopped (SIGTERM to their process groups, SIGKILL after 2 s), trainings stop
+    at their next step and Slurm jobs in flight are cancelled, none of them journaled; then it
+    raises ``KeyboardInterrupt``. The folder is continued by :func:`resume`, to the
+    uninterrupted journal.
     """
     _, out_dir = _emprox.run(
         str(file),
-        None if out is None else str(out),
-        seed,
-        seeds,
-        _overrides(overrides),
-        threads,
-        overwrite,
+        _flags(
+            out=None if out is None else str(out),
+            seed=seed,
+            seeds=seeds,
+            set=_overrides(overrides),
+            threads=threads,
+            overwrite=overwrite,
+            keep_weights=keep_weights,
+            keep_checkpoints=keep_checkpoints,
+            no_report=not report,
+        ),
         quiet,
     )
     return _load_experiment(Path(out_dir))
@@ -165,10 +188,24 @@ def resume(
     *,
     threads: Optional[int] = None,
     allow_version_change: bool = False,
+    keep_weights: Optional[KeepWeights] = None,
+    keep_checkpoints: bool = False,
+    report: bool = True,
     quiet: bool = True,
 ) -> Result:
-    """Continues an interrupted experiment, as ``emprox resume OUT``."""
-    _emprox.resume(str(out), threads, allow_version_change, quiet)
+    """Continues an interrupted experiment, as ``emprox resume OUT`` (the keywords are its
+    flags, as for :func:`run`; Ctrl-C as there)."""
+    _emprox.resume(
+        str(out),
+        _flags(
+            threads=threads,
+            allow_version_change=allow_version_change,
+            keep_weights=keep_weights,
+            keep_checkpoints=keep_checkpoints,
+            no_report=not report,
+        ),
+        quiet,
+    )
     return _load_experiment(Path(out))
 
 
@@ -181,17 +218,26 @@ def compare(
     threads: Optional[int] = None,
     overwrite: bool = False,
     resume: bool = False,
+    allow_version_change: bool = False,
+    keep_checkpoints: bool = False,
+    report: bool = True,
     quiet: bool = True,
 ) -> str:
-    """Runs a comparison file, as ``emprox compare``; returns its Markdown table."""
+    """Runs a comparison file, as ``emprox compare`` (the keywords are its flags, as for
+    :func:`run`); returns its Markdown table."""
     table, _ = _emprox.compare(
         str(file),
-        None if out is None else str(out),
-        seed,
-        seeds,
-        threads,
-        overwrite,
-        resume,
+        _flags(
+            out=None if out is None else str(out),
+            seed=seed,
+            seeds=seeds,
+            threads=threads,
+            overwrite=overwrite,
+            resume=resume,
+            allow_version_change=allow_version_change,
+            keep_checkpoints=keep_checkpoints,
+            no_report=not report,
+        ),
         quiet,
     )
     return table
@@ -207,7 +253,7 @@ def eval_predictors(
     """Evaluates estimators as predictors, as ``emprox eval-predictors``; returns its Markdown
     table (the files are in ``out``)."""
     table, _ = _emprox.eval_predictors(
-        str(file), None if out is None else str(out), overwrite, quiet
+        str(file), _flags(out=None if out is None else str(out), overwrite=overwrite), quiet
     )
     return table
 
@@ -331,18 +377,8 @@ class Search:
         got = self._s.ask()
         if got is None:
             return None
-        run_, query, spec = got
-        s = json.loads(spec)
-        return Trial(
-            run=run_,
-            query=query,
-            arch=s["arch"],
-            index=s.get("index"),
-            dimensions=list(s["dimensions"]),
-            values=list(s["values"]),
-            seed=int(s["seed"]),
-            space=s["space"],
-        )
+        run_, query, space, arch, index, dimensions, values, seed = got
+        return Trial(run_, query, arch, index, dimensions, values, seed, space)
 
     def tell(
         self,

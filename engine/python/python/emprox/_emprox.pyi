@@ -1,38 +1,17 @@
 """Type stubs of the native module (engine/python/src/lib.rs)."""
 
-from typing import List, Optional, Tuple
+from typing import List, Optional, Tuple, Union
 
 __version__: str
 
-def run(
-    file: str,
-    out: Optional[str] = None,
-    seed: Optional[int] = None,
-    seeds: Optional[int] = None,
-    overrides: List[str] = ...,
-    threads: Optional[int] = None,
-    overwrite: bool = False,
-    quiet: bool = True,
-) -> Tuple[str, str]: ...
-def resume(
-    out: str,
-    threads: Optional[int] = None,
-    allow_version_change: bool = False,
-    quiet: bool = True,
-) -> Optional[str]: ...
-def compare(
-    file: str,
-    out: Optional[str] = None,
-    seed: Optional[int] = None,
-    seeds: Optional[int] = None,
-    threads: Optional[int] = None,
-    overwrite: bool = False,
-    resume: bool = False,
-    quiet: bool = True,
-) -> Tuple[str, str]: ...
-def eval_predictors(
-    file: str, out: Optional[str] = None, overwrite: bool = False, quiet: bool = True
-) -> Tuple[str, str]: ...
+# A keyword of run/resume/compare as the command's flag: True the flag alone, False or None no
+# flag, a list the flag once per item.
+Flags = List[Tuple[str, Union[bool, int, str, List[str], None]]]
+
+def run(file: str, flags: Flags, quiet: bool = True) -> Tuple[str, str]: ...
+def resume(out: str, flags: Flags, quiet: bool = True) -> Optional[str]: ...
+def compare(file: str, flags: Flags, quiet: bool = True) -> Tuple[str, str]: ...
+def eval_predictors(file: str, flags: Flags, quiet: bool = True) -> Tuple[str, str]: ...
 def run_files(out: str, i: int) -> Tuple[str, str]: ...
 def toml_of_json(json: str) -> str: ...
 def best_of(summary: str) -> Optional[str]: ...
@@ -49,7 +28,10 @@ class Search:
     ) -> "Search": ...
     @staticmethod
     def resume(out: str) -> "Search": ...
-    def ask(self) -> Optional[Tuple[int, int, str]]: ...
+    # (run, query, space, arch, index, dimensions, values, seed)
+    def ask(
+        self,
+    ) -> Optional[Tuple[int, int, str, str, Optional[int], List[str], List[str], int]]: ...
     def tell(
         self,
         run: int,
@@ -65,6 +47,7 @@ class Search:
 
 class Estimator:
     def __init__(self, params: str, benchmark: str, base: str) -> None: ...
-    def fit(self, archs: List[str], y: List[float], seed: int) -> None: ...
-    def predict(self, archs: List[str]) -> List[float]: ...
+    # An architecture string, or a tabular space's values, one per dimension.
+    def fit(self, archs: List[Union[str, List[str]]], y: List[float], seed: int) -> None: ...
+    def predict(self, archs: List[Union[str, List[str]]]) -> List[float]: ...
     def save(self, dir: str) -> None: ...
