@@ -28,6 +28,7 @@ def journal(root, tmp_path_factory):
 
 SMALL = {
     est.EmProx: {"epochs": 3, "k": 5},
+    est.EmProxSupervised: {"ensemble_size": 1},
     est.NAO: {"epochs": 3},
     est.GBDT: {"rounds": 30},
     est.KnnOneHot: {"k": 5},
@@ -45,7 +46,7 @@ def test_every_estimator_fits_and_predicts_on_arrays(cls):
     assert isinstance(p, np.ndarray) and p.shape == (20,) and np.isfinite(p).all()
     # Same seed, same predictions.
     assert np.array_equal(cls(seed=1, **SMALL[cls]).fit(x, y).predict(xt), p)
-    if cls in (est.GBDT, est.KnnOneHot):
+    if cls in (est.GBDT, est.KnnOneHot, est.EmProxSupervised):
         # Learners, not noise: rank correlation with the truth on held-out cells.
         rank = lambda a: np.argsort(np.argsort(a))  # noqa: E731
         assert np.corrcoef(rank(p), rank(yt))[0, 1] > 0.3

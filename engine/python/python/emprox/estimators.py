@@ -27,8 +27,8 @@ import numpy as np
 
 from . import _emprox
 
-__all__ = ["Estimator", "EmProx", "NAO", "GBDT", "KnnOneHot", "MlpEnsemble", "Random",
-           "NASLibPredictor"]
+__all__ = ["Estimator", "EmProx", "EmProxSupervised", "NAO", "GBDT", "KnnOneHot", "MlpEnsemble",
+           "Random", "NASLibPredictor"]
 
 _NB201 = {"type": "nasbench201", "dataset": "cifar10"}
 
@@ -85,6 +85,13 @@ class EmProx(Estimator):
     """Encoder-decoder embedding with a distance-weighted kNN (the paper's estimator)."""
 
     kind = "emprox"
+
+
+class EmProxSupervised(Estimator):
+    """EmProx over an embedding learnt from the accuracies (regression head and pairwise ranking
+    loss), kNN's k chosen by leave-one-out: the filter estimator beyond NAS-Bench-201."""
+
+    kind = "emprox_supervised"
 
 
 class NAO(Estimator):
