@@ -1,18 +1,18 @@
-//! The pairwise logistic ranking loss of `emprox_supervised` as one fused candle op: over the
-//! ordered pairs (i, j) whose targets differ, the mean of `softplus(−s_ij · (o_i − o_j))`, with
-//! `s_ij = sign(y_i − y_j)`. Composed from candle's own ops it is a dozen `[n, n]` nodes forward
-//! and as many backward, which cost more than the rest of a training step.
+//! The pairwise logistic ranking loss of `emprox_supervised`: over ordered pairs (i, j) whose
+//! targets differ, the mean of `softplus(−s_ij · (o_i − o_j))`, with `s_ij = sign(y_i − y_j)`.
+//! Its gradient is written by hand and enters the graph as a surrogate scalar: composed from
+//! candle's own ops the loss is a dozen `[n, n]` nodes forward and as many backward, which cost
+//! more than the rest of a training step.
 
-use candle_core::{bail, CpuStorage, CustomOp1, Layout, Result, Shape, Tensor};
-use emprox_kernels::storage::f32_slice;
-use std::sync::Arc;
+use candle_core::{bail, Result, Tensor};
+use emprox_kernels::fastmath::sigmoid;
 
 /// The loss for fixed targets, over a fixed set of ordered pairs.
 #[derive(Clone)]
 pub struct PairwiseRankLoss {
     n: usize,
     /// (i, j, sign(y_i − y_j)) for the pairs in the loss, none with equal targets.
-    pairs: Arc<Vec<(u32, u32, f32)>>,
+    pairs: Vec<(u32, u32, f32)>,
 }
 
 impl PairwiseRankLoss {
@@ -39,20 +39,12 @@ impl PairwiseRankLoss {
                 .filter_map(|_| candidate(rng.random_range(0..n), rng.random_range(0..n)))
                 .collect()
         };
-        Self {
-            n,
-            pairs: Arc::new(pairs),
-        }
+        Self { n, pairs }
     }
 
     /// Pairs in the loss (0: the loss is 0 and has no gradient).
     pub fn pairs(&self) -> usize {
         self.pairs.len()
-    }
-
-    /// The loss of the scores `o` (`[n]`), a scalar tensor.
-    pub fn apply(&self, o: &Tensor) -> Result<Tensor> {
-        o.contiguous()?.apply_op1(self.clone())
     }
 
     /// Calls `each(i, j, s_ij, z_ij)` for every pair, where `z_ij = −s_ij · (o_i − o_j)`.
@@ -64,52 +56,49 @@ impl PairwiseRankLoss {
     }
 }
 
-fn softplus(z: f32) -> f32 {
-    z.max(0.0) + (-z.abs()).exp().ln_1p()
-}
-
-fn sigmoid(z: f32) -> f32 {
-    1.0 / (1.0 + (-z).exp())
-}
-
-impl CustomOp1 for PairwiseRankLoss {
-    fn name(&self) -> &'static str {
-        "pairwise-rank-loss"
-    }
-
-    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
-        let o = f32_slice(s, l, self.name())?;
-        if o.len() != self.n {
-            bail!(
-                "pairwise rank loss: {} scores for {} targets",
-                o.len(),
-                self.n
-            );
-        }
+impl PairwiseRankLoss {
+    /// The loss at scores `o` (one per target).
+    pub fn value(&self, o: &[f32]) -> f64 {
         let mut sum = 0f64;
-        self.terms(o, |_, _, _, z| sum += softplus(z) as f64);
-        let loss = if self.pairs() > 0 {
-            (sum / self.pairs() as f64) as f32
+        self.terms(o, |_, _, _, z| {
+            sum += (z.max(0.0) + (-z.abs()).exp().ln_1p()) as f64;
+        });
+        if self.pairs() > 0 {
+            sum / self.pairs() as f64
         } else {
             0.0
-        };
-        Ok((CpuStorage::F32(vec![loss]), Shape::from(())))
+        }
     }
 
-    fn bwd(&self, x: &Tensor, _y: &Tensor, g: &Tensor) -> Result<Option<Tensor>> {
-        let o = x.flatten_all()?.to_vec1::<f32>()?;
-        let g = g.flatten_all()?.to_vec1::<f32>()?[0];
-        let mut d = vec![0f32; self.n];
+    /// The loss's gradient at scores `o`: term (i, j) moves o_i by −s·σ(z)/P and o_j by
+    /// +s·σ(z)/P, for P pairs.
+    pub fn gradient(&self, o: &[f32]) -> Vec<f32> {
+        let mut d = vec![0f32; o.len()];
         if self.pairs() > 0 {
-            // Term (i, j) moves o_i by −s·σ(z) and o_j by +s·σ(z).
-            let scale = g / self.pairs() as f32;
-            self.terms(&o, |i, j, s, z| {
+            let scale = 1.0 / self.pairs() as f32;
+            self.terms(o, |i, j, s, z| {
                 let t = s * sigmoid(z) * scale;
                 d[i] -= t;
                 d[j] += t;
             });
         }
-        Ok(Some(Tensor::from_vec(d, x.dims(), x.device())?))
+        d
+    }
+
+    /// A scalar whose gradient with respect to `o` (`[n]`) is the loss's: `Σ o_i · g_i` with the
+    /// gradient `g` at `o` held constant. Its value is not the loss (see [`Self::value`]); the
+    /// training reads only gradients, and this skips the loss's logarithms.
+    pub fn surrogate(&self, o: &Tensor) -> Result<Tensor> {
+        let scores = o.flatten_all()?.to_vec1::<f32>()?;
+        if scores.len() != self.n {
+            bail!(
+                "pairwise rank loss: {} scores for {} targets",
+                scores.len(),
+                self.n
+            );
+        }
+        let g = Tensor::from_vec(self.gradient(&scores), o.dims(), o.device())?;
+        (o * g)?.sum_all()
     }
 }
 
@@ -150,11 +139,11 @@ mod tests {
         let mut rng = emprox_benchmarks::seed::stream(0, "pairs");
         let loss = PairwiseRankLoss::new(&targets, 42, &mut rng);
         assert_eq!(loss.pairs(), 40, "7·6 ordered pairs less the 2 tied");
-        let fused = loss.apply(o.as_tensor()).unwrap();
+        let fused = loss.surrogate(o.as_tensor()).unwrap();
         let reference = composed(o.as_tensor(), &targets);
         let (a, b) = (
-            fused.to_scalar::<f32>().unwrap(),
-            reference.to_scalar::<f32>().unwrap(),
+            loss.value(&o.as_tensor().to_vec1::<f32>().unwrap()),
+            reference.to_scalar::<f32>().unwrap() as f64,
         );
         assert!((a - b).abs() < 1e-6, "{a} vs {b}");
         let grad = |l: &Tensor| {
@@ -195,8 +184,8 @@ mod tests {
         let o = Var::from_vec(vec![1.0f32, -2.0, 0.5], 3, &Device::Cpu).unwrap();
         let mut rng = emprox_benchmarks::seed::stream(0, "pairs");
         let loss = PairwiseRankLoss::new(&[4.0, 4.0, 4.0], 100, &mut rng);
-        let l = loss.apply(o.as_tensor()).unwrap();
-        assert_eq!(l.to_scalar::<f32>().unwrap(), 0.0);
+        assert_eq!(loss.value(&[1.0, -2.0, 0.5]), 0.0);
+        let l = loss.surrogate(o.as_tensor()).unwrap();
         let g = l
             .backward()
             .unwrap()

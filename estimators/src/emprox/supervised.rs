@@ -192,7 +192,7 @@ impl Encoder {
             let (_, out) = self.forward(x)?;
             let mut loss = candle_nn::loss::mse(&out, &yt)?;
             if rank {
-                loss = (loss + (ranking.apply(&out)? * p.rank_weight)?)?;
+                loss = (loss + (ranking.surrogate(&out)? * p.rank_weight)?)?;
             }
             let grads = loss.backward()?;
             adam.next_step();
