@@ -1,0 +1,261 @@
+//! `emprox eval-predictors` with `[evaluation] protocol = "pools"` (issue 26): the estimators'
+//! tau within the pools a filtered search scored, on the synthetic table
+//! (examples/pools_synthetic.toml and its search, synthetic_random_knn_filter.toml).
+
+mod common;
+
+use common::{assert_refused, emprox, emprox_ok, lines, root, s};
+use emprox_benchmarks::tabular::synthetic::write_synthetic_benchmark;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// A folder with the synthetic table in `bench/` and the two example files beside it, the
+/// evaluation's `[evaluation]` lines edited by `edit` (pairs of text to replace).
+fn setup(dir: &Path, edit: &[(&str, &str)]) -> PathBuf {
+    write_synthetic_benchmark(&dir.join("bench"), 2_000, 3, "cora").unwrap();
+    let examples = root().join("examples");
+    std::fs::copy(
+        examples.join("synthetic_random_knn_filter.toml"),
+        dir.join("synthetic_random_knn_filter.toml"),
+    )
+    .unwrap();
+    let mut text = std::fs::read_to_string(examples.join("pools_synthetic.toml")).unwrap();
+    for (a, b) in edit {
+        assert!(text.contains(a), "{a:?} not in the example");
+        text = text.replace(a, b);
+    }
+    let file = dir.join("pools.toml");
+    std::fs::write(&file, text).unwrap();
+    file
+}
+
+fn csv_rows(path: &Path) -> Vec<HashMap<String, String>> {
+    let mut r = csv::Reader::from_path(path).unwrap();
+    let head: Vec<String> = r.headers().unwrap().iter().map(String::from).collect();
+    r.records()
+        .map(|rec| {
+            let rec = rec.unwrap();
+            head.iter()
+                .cloned()
+                .zip(rec.iter().map(String::from))
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn the_pool_protocol_runs_end_to_end_and_is_the_same_at_one_and_two_jobs() {
+    let t = tempfile::tempdir().unwrap();
+    let one = setup(t.path(), &[]);
+    let out1 = t.path().join("one");
+    let o = emprox_ok(&["eval-predictors", s(&one), "--out", s(&out1), "-q"]);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("| knn_onehot |"), "{stdout}");
+    assert!(stdout.contains("uniform n=30"), "{stdout}");
+
+    let two = t.path().join("two.toml");
+    std::fs::write(
+        &two,
+        std::fs::read_to_string(&one)
+            .unwrap()
+            .replace("jobs = 1", "jobs = 2"),
+    )
+    .unwrap();
+    let out2 = t.path().join("two");
+    emprox_ok(&["eval-predictors", s(&two), "--out", s(&out2), "-q"]);
+    for f in [
+        "results.csv",
+        "predictions.csv",
+        "summary.md",
+        "search/seed-0/trials.jsonl",
+        "search/seed-1/pools.jsonl",
+    ] {
+        assert_eq!(
+            std::fs::read(out1.join(f)).unwrap(),
+            std::fs::read(out2.join(f)).unwrap(),
+            "{f} differs between jobs = 1 and 2"
+        );
+    }
+    // summary.json says the jobs; all else is the same.
+    let json = |o: &Path| {
+        let mut v: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(o.join("summary.json")).unwrap()).unwrap();
+        v["evaluation"]["jobs"] = 0.into();
+        v
+    };
+    assert_eq!(json(&out1), json(&out2));
+
+    // One row per run, sampled pool and estimator (the filter's own scores included); three
+    // pools per run and range at most.
+    let rows = csv_rows(&out1.join("results.csv"));
+    let labels = ["filter_recorded", "knn_onehot", "gbdt", "random"];
+    for l in labels {
+        let n = rows.iter().filter(|r| r["estimator"] == l).count();
+        assert!((2..=2 * 2 * 3).contains(&n), "{l}: {n} pools");
+    }
+    let summary = json(&out1);
+    let results = summary["results"].as_array().unwrap();
+    assert_eq!(results.len(), labels.len() * 2);
+    let tau = |e: &str| -> f64 {
+        let sel: Vec<f64> = rows
+            .iter()
+            .filter(|r| r["estimator"] == e)
+            .map(|r| r["kendall_tau"].parse().unwrap())
+            .collect();
+        sel.iter().sum::<f64>() / sel.len() as f64
+    };
+    // gbdt ranks the pools of this smooth table better than chance, the random estimator does not.
+    assert!(tau("gbdt") > 0.2, "gbdt pool tau {}", tau("gbdt"));
+    assert!(
+        tau("random").abs() < tau("gbdt"),
+        "random {}",
+        tau("random")
+    );
+    assert_eq!(summary["uniform"].as_array().unwrap().len(), 3);
+}
+
+/// The training set rebuilt from the journal (the first `train_size` successful evaluations) is
+/// the one the filter fitted on: refitting the run's own, deterministic estimator (knn_onehot)
+/// on it reproduces every score the filter recorded.
+#[test]
+fn refitting_the_filters_estimator_reproduces_its_recorded_scores() {
+    let t = tempfile::tempdir().unwrap();
+    // Every pool, so that every refit is checked.
+    let file = setup(
+        t.path(),
+        &[("pools_per_range = 3", "pools_per_range = 100")],
+    );
+    let out = t.path().join("o");
+    emprox_ok(&["eval-predictors", s(&file), "--out", s(&out), "-q"]);
+    let mut recorded: HashMap<(String, String), Vec<(u64, f64)>> = HashMap::new();
+    let mut pools = 0;
+    for run in 0..2 {
+        for p in lines(&out.join(format!("search/seed-{run}/pools.jsonl"))) {
+            pools += 1;
+            let scored = p["scored"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| (x[0].as_u64().unwrap(), x[1].as_f64().unwrap()))
+                .collect();
+            recorded.insert((run.to_string(), p["after_query"].to_string()), scored);
+        }
+    }
+    assert!(pools >= 2 * 8, "{pools} pools");
+    let preds = csv_rows(&out.join("predictions.csv"));
+    let mut checked = std::collections::HashSet::new();
+    for estimator in ["knn_onehot", "filter_recorded"] {
+        let mine: Vec<&HashMap<String, String>> = preds
+            .iter()
+            .filter(|r| r["estimator"] == estimator)
+            .collect();
+        for (i, r) in mine.iter().enumerate() {
+            let key = (r["run"].clone(), r["after_query"].clone());
+            let pool = &recorded[&key];
+            let first = mine
+                .iter()
+                .position(|x| x["run"] == key.0 && x["after_query"] == key.1)
+                .unwrap();
+            let (index, score) = pool[i - first];
+            assert_eq!(r["index"], index.to_string());
+            let p: f64 = r["predicted"].parse().unwrap();
+            assert_eq!(p, score, "{estimator} at {key:?}, cell {index}");
+            checked.insert(key);
+        }
+    }
+    // Every pool the filter scored with a fitted estimator was checked.
+    assert_eq!(checked.len(), pools);
+    // The truth is the table's, not a prediction: it varies within the pools.
+    let truth: Vec<f64> = preds
+        .iter()
+        .filter(|r| r["estimator"] == "knn_onehot")
+        .map(|r| r["true"].parse().unwrap())
+        .collect();
+    assert!(truth.iter().any(|t| *t != truth[0]));
+}
+
+#[test]
+fn the_pool_protocol_reads_an_existing_run_folder_the_same() {
+    let t = tempfile::tempdir().unwrap();
+    let file = setup(t.path(), &[]);
+    let out = t.path().join("o");
+    emprox_ok(&["eval-predictors", s(&file), "--out", s(&out), "-q"]);
+    let reread = t.path().join("reread.toml");
+    std::fs::write(
+        &reread,
+        std::fs::read_to_string(&file).unwrap().replace(
+            "experiment = \"synthetic_random_knn_filter.toml\"",
+            "run_folder = \"o/search\"",
+        ),
+    )
+    .unwrap();
+    let out2 = t.path().join("o2");
+    emprox_ok(&["eval-predictors", s(&reread), "--out", s(&out2), "-q"]);
+    for f in ["results.csv", "predictions.csv"] {
+        assert_eq!(
+            std::fs::read(out.join(f)).unwrap(),
+            std::fs::read(out2.join(f)).unwrap(),
+            "{f}"
+        );
+    }
+    assert!(!out2.join("search").exists());
+    // --overwrite replaces the evaluation and its search folder, keeping nothing behind.
+    emprox_ok(&[
+        "eval-predictors",
+        s(&file),
+        "--out",
+        s(&out),
+        "-q",
+        "--overwrite",
+    ]);
+    assert!(out.join("search/seed-1/pools.jsonl").exists());
+}
+
+#[test]
+fn bad_pool_files_get_one_line_errors_and_no_folder() {
+    let t = tempfile::tempdir().unwrap();
+    let out = t.path().join("o");
+    let cases: [(&[(&str, &str)], &str); 5] = [
+        (
+            &[("pools_per_range = 3", "pools_per_rnge = 3")],
+            "unknown field `pools_per_rnge`",
+        ),
+        (
+            &[(
+                "type = \"tabular\"\ndescription = \"bench/synthetic_gnn.tabular.toml\"",
+                "type = \"nasbench201\"\ndataset = \"cifar10\"",
+            )],
+            "its [benchmark] is not the experiment's",
+        ),
+        (
+            &[("seed = 0", "seed = 0\nrun_folder = \"x\"")],
+            "exactly one of `evaluation.experiment`",
+        ),
+        (
+            &[("ranges = [[0, 30], [30, 60]]", "ranges = [[30, 30]]")],
+            "`evaluation.ranges` must be",
+        ),
+        (
+            &[("protocol = \"pools\"", "protocol = \"pool\"")],
+            "unknown variant `pool`",
+        ),
+    ];
+    for (edit, needle) in cases {
+        let file = setup(t.path(), edit);
+        assert_refused(
+            &emprox(&["eval-predictors", s(&file), "--out", s(&out)]),
+            needle,
+        );
+        assert!(!out.exists(), "{needle}: a folder was left");
+    }
+    // An experiment without a filter.
+    let file = setup(t.path(), &[]);
+    let exp = t.path().join("synthetic_random_knn_filter.toml");
+    let text = std::fs::read_to_string(&exp).unwrap();
+    std::fs::write(&exp, &text[..text.find("[estimator]").unwrap()]).unwrap();
+    assert_refused(
+        &emprox(&["eval-predictors", s(&file), "--out", s(&out)]),
+        "has no `[estimator]` and `[filter]`",
+    );
+    assert!(!out.exists());
+}
