@@ -17,6 +17,7 @@ use crate::config::{parse_toml, ConfigError, Experiment};
 use crate::journal::{self, Trial};
 use crate::pipeline::search::NoProgress;
 use crate::rundir::{self, FolderKind, Manifest};
+use emprox_benchmarks::config::BenchmarkConfig;
 use emprox_estimators::evaluation::pools::{self, PoolEvalConfig, RunJournal, ScoredPool, Source};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -76,7 +77,7 @@ pub fn start_pools(
     if let Some(b) = &cfg.benchmark {
         let mut b = b.clone();
         b.resolve_paths(&base);
-        if b != exp.benchmark {
+        if canonical(&b) != canonical(&exp.benchmark) {
             return Err(in_file(format!(
                 "its [benchmark] is not the experiment's ({}): give the same benchmark or leave [benchmark] out",
                 exp_file.display()
@@ -153,6 +154,18 @@ pub fn start_pools(
         .map_err(|e| in_file(e.to_string()))?;
     rundir::write_file(&out.join("config.toml"), text.as_bytes())?;
     Ok((outcome.markdown, out))
+}
+
+/// `b` with the files it names spelled canonically (`a/../b` as `b`, links followed), so that
+/// two spellings of the same table compare equal.
+fn canonical(b: &BenchmarkConfig) -> BenchmarkConfig {
+    let mut b = b.clone();
+    b.for_each_path(|p| {
+        if let Ok(c) = std::fs::canonicalize(&*p) {
+            *p = c;
+        }
+    });
+    b
 }
 
 /// Run `run` of the experiment folder `folder`: the cells its filter was told, in order, and
