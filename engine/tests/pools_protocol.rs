@@ -259,3 +259,50 @@ fn bad_pool_files_get_one_line_errors_and_no_folder() {
     );
     assert!(!out.exists());
 }
+
+/// Every shipped pool-protocol example runs, cut to one run of 30 queries, one pool per range
+/// and a uniform n of 10: each estimator it names scores the pool. On NAS-Bench-201 the
+/// pre-trained EmProx refitted on the rebuilt training set gives the filter's own scores.
+#[test]
+fn the_shipped_pool_examples_run_cut_down() {
+    let t = tempfile::tempdir().unwrap();
+    let examples = root().join("examples");
+    for name in [
+        "pools_nb201_cifar10.toml",
+        "pools_nb201_cifar100.toml",
+        "pools_nb201_imagenet16.toml",
+        "pools_nb101.toml",
+        "pools_nb301.toml",
+    ] {
+        let text = common::example_anywhere(name)
+            .replace(
+                "experiment = \"",
+                &format!("experiment = \"{}/", examples.display()),
+            )
+            .replace("runs = 10", "runs = 1")
+            .replace("queries = 150", "queries = 30")
+            .replace("pools_per_range = 5", "pools_per_range = 1")
+            .replace("jobs = 2", "jobs = 1")
+            .replace("uniform_sizes = [50, 100]", "uniform_sizes = [10]");
+        let file = t.path().join(name);
+        std::fs::write(&file, &text).unwrap();
+        let out = t.path().join(name.trim_end_matches(".toml"));
+        emprox_ok(&["eval-predictors", s(&file), "--out", s(&out), "-q"]);
+        let rows = csv_rows(&out.join("results.csv"));
+        let labels = [
+            "filter_recorded",
+            "emprox",
+            "gbdt",
+            "mlp_ensemble",
+            "knn_onehot",
+            "mean",
+            "random",
+        ];
+        let got: Vec<&str> = rows.iter().map(|r| r["estimator"].as_str()).collect();
+        assert_eq!(got, labels, "{name}");
+        assert!(rows.iter().all(|r| r["after_query"] == "20"), "{name}");
+        if name.starts_with("pools_nb201") {
+            assert_eq!(rows[0]["kendall_tau"], rows[1]["kendall_tau"], "{name}");
+        }
+    }
+}
