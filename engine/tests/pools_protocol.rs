@@ -29,6 +29,14 @@ fn setup(dir: &Path, edit: &[(&str, &str)]) -> PathBuf {
     file
 }
 
+/// [`setup`] in `dir`, evaluated into `dir/o`: the file and the output folder.
+fn evaluated(dir: &Path, edit: &[(&str, &str)]) -> (PathBuf, PathBuf) {
+    let file = setup(dir, edit);
+    let out = dir.join("o");
+    emprox_ok(&["eval-predictors", s(&file), "--out", s(&out), "-q"]);
+    (file, out)
+}
+
 fn csv_rows(path: &Path) -> Vec<HashMap<String, String>> {
     let mut r = csv::Reader::from_path(path).unwrap();
     let head: Vec<String> = r.headers().unwrap().iter().map(String::from).collect();
@@ -121,12 +129,10 @@ fn the_pool_protocol_runs_end_to_end_and_is_the_same_at_one_and_two_jobs() {
 fn refitting_the_filters_estimator_reproduces_its_recorded_scores() {
     let t = tempfile::tempdir().unwrap();
     // Every pool, so that every refit is checked.
-    let file = setup(
+    let (_, out) = evaluated(
         t.path(),
         &[("pools_per_range = 3", "pools_per_range = 100")],
     );
-    let out = t.path().join("o");
-    emprox_ok(&["eval-predictors", s(&file), "--out", s(&out), "-q"]);
     let mut recorded: HashMap<(String, String), Vec<(u64, f64)>> = HashMap::new();
     let mut pools = 0;
     for run in 0..2 {
@@ -177,9 +183,7 @@ fn refitting_the_filters_estimator_reproduces_its_recorded_scores() {
 #[test]
 fn the_pool_protocol_reads_an_existing_run_folder_the_same() {
     let t = tempfile::tempdir().unwrap();
-    let file = setup(t.path(), &[]);
-    let out = t.path().join("o");
-    emprox_ok(&["eval-predictors", s(&file), "--out", s(&out), "-q"]);
+    let (file, out) = evaluated(t.path(), &[]);
     let reread = t.path().join("reread.toml");
     std::fs::write(
         &reread,
@@ -305,4 +309,66 @@ fn the_shipped_pool_examples_run_cut_down() {
             assert_eq!(rows[0]["kendall_tau"], rows[1]["kendall_tau"], "{name}");
         }
     }
+}
+
+/// An oracle: a pool made of cells the filter had been told, scored by knn_onehot with k = 1,
+/// is ranked exactly as the table ranks it (tau 1, every top cell kept); the random estimator
+/// is not. The run folder is the search's with its pools replaced by that one pool.
+#[test]
+fn knn_with_k1_on_a_training_set_holding_the_pool_ranks_it_perfectly() {
+    let t = tempfile::tempdir().unwrap();
+    let (file, out) = evaluated(t.path(), &[]);
+    let crafted = t.path().join("crafted");
+    std::fs::create_dir_all(crafted.join("seed-0")).unwrap();
+    std::fs::copy(
+        out.join("search/config.resolved.toml"),
+        crafted.join("config.resolved.toml"),
+    )
+    .unwrap();
+    std::fs::copy(
+        out.join("search/seed-0/trials.jsonl"),
+        crafted.join("seed-0/trials.jsonl"),
+    )
+    .unwrap();
+    let told: Vec<u64> = lines(&out.join("search/seed-0/trials.jsonl"))
+        .iter()
+        .filter(|t| !t["val_acc"].is_null())
+        .map(|t| t["index"].as_u64().unwrap())
+        .collect();
+    let pool: Vec<serde_json::Value> = told[..25]
+        .iter()
+        .map(|&i| serde_json::json!([i, 0.0]))
+        .collect();
+    let record = serde_json::json!({
+        "after_query": 40, "train_size": told.len(), "scored": pool, "chosen": []
+    });
+    std::fs::write(crafted.join("seed-0/pools.jsonl"), format!("{record}\n")).unwrap();
+    let text = std::fs::read_to_string(&file)
+        .unwrap()
+        .replace(
+            "experiment = \"synthetic_random_knn_filter.toml\"",
+            "run_folder = \"crafted\"",
+        )
+        .replace("runs = 2", "runs = 1")
+        .replace("uniform_sizes = [30]", "")
+        .replace(
+            "type = \"knn_onehot\"\nk = 5",
+            "type = \"knn_onehot\"\nk = 1",
+        );
+    let oracle = t.path().join("oracle.toml");
+    std::fs::write(&oracle, text).unwrap();
+    let out2 = t.path().join("o2");
+    emprox_ok(&["eval-predictors", s(&oracle), "--out", s(&out2), "-q"]);
+    let rows = csv_rows(&out2.join("results.csv"));
+    let get = |e: &str, col: &str| -> f64 {
+        rows.iter().find(|r| r["estimator"] == e).unwrap()[col]
+            .parse()
+            .unwrap()
+    };
+    assert_eq!(rows.len(), 4, "{rows:?}");
+    assert_eq!(get("knn_onehot", "kendall_tau"), 1.0);
+    assert_eq!(get("knn_onehot", "precision_top_k"), 1.0);
+    assert!(get("random", "kendall_tau") < 0.9);
+    // The recorded scores are all 0: no ranking at all.
+    assert_eq!(get("filter_recorded", "kendall_tau"), 0.0);
 }
