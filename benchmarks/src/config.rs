@@ -147,20 +147,25 @@ impl BenchmarkConfig {
     /// Makes the relative paths of a tabular benchmark absolute, against `base` (the experiment
     /// file's folder), so that the resolved configuration names the same files from anywhere.
     pub fn resolve_paths(&mut self, base: &Path) {
-        let abs = |p: &mut PathBuf| {
+        self.for_each_path(|p| {
             if p.is_relative() {
                 let joined = base.join(&*p);
                 *p = std::path::absolute(&joined).unwrap_or(joined);
             }
-        };
+        });
+    }
+
+    /// Calls `f` on each file path of the table: a tabular or declared `description`, an inline
+    /// table's `data`, a join's `description`.
+    pub fn for_each_path(&mut self, mut f: impl FnMut(&mut PathBuf)) {
         if let Some(d) = self.description.as_mut() {
-            abs(d);
+            f(d);
         }
         if let Some(t) = self.table.as_mut() {
-            abs(&mut t.data);
+            f(&mut t.data);
         }
         if let Some(j) = self.join.as_mut() {
-            abs(&mut j.description);
+            f(&mut j.description);
         }
     }
 

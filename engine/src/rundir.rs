@@ -509,9 +509,15 @@ fn owns_dir(layout: Layout, dir: &Path, name: &str, listed: &[String]) -> Option
                 .any(|e| e.split_once('/') == Some((dataset, name)))
                 .then_some(Layout::ComparisonExperiment)
         }
-        Layout::Top(FolderKind::PredictorEvaluation) => {
-            (name == "models").then_some(Layout::Models)
-        }
+        Layout::Top(FolderKind::PredictorEvaluation) => match name {
+            "models" => Some(Layout::Models),
+            // The pool protocol's search and its NASLib evaluation beside.
+            crate::commands::pools::SEARCH_DIR => Some(Layout::ComparisonExperiment),
+            crate::commands::pools::UNIFORM_DIR => {
+                Some(Layout::Top(FolderKind::PredictorEvaluation))
+            }
+            _ => None,
+        },
         Layout::Models => name
             .rsplit_once("-n")
             .filter(|(_, n)| digits(n))

@@ -1039,6 +1039,44 @@ fn bad_inputs_get_clear_errors() {
     let mut table = String::from(
         "| # | bad input | exit | message (first 150 characters) |\n|---|---|---|---|\n",
     );
+    // The pool protocol of eval-predictors (issue 26): refused before the search runs.
+    // The experiments beside the files (the errors name them under $TMP).
+    let filtered = "filtered.toml";
+    std::fs::write(dir.join(filtered), emprox_filter()).unwrap();
+    std::fs::write(dir.join("nb201_evolution.toml"), base()).unwrap();
+    let pools = |benchmark: &str, experiment: &str, extra: &str| {
+        format!(
+            "{benchmark}[evaluation]\nprotocol = \"pools\"\nexperiment = \"{experiment}\"\n\
+             {extra}\n[[estimators]]\ntype = \"random\"\n"
+        )
+    };
+    cases.extend([
+        Case {
+            what: "pool protocol: an unknown [evaluation] key",
+            args: predictors(file(&pools("", filtered, "pools_per_rnge = 3"))),
+            needle: "unknown field `pools_per_rnge`",
+        },
+        Case {
+            what: "pool protocol: a [benchmark] that is not the experiment's",
+            args: predictors(file(&pools(
+                "[benchmark]\ntype = \"nasbench201\"\ndataset = \"cifar100\"\n",
+                filtered,
+                "",
+            ))),
+            needle: "its [benchmark] is not the experiment's",
+        },
+        Case {
+            what: "pool protocol: an experiment without a filter",
+            args: predictors(file(&pools("", "nb201_evolution.toml", ""))),
+            needle: "has no `[estimator]` and `[filter]`",
+        },
+        Case {
+            what: "pool protocol: a NASLib key (train_sizes)",
+            args: predictors(file(&pools("", filtered, "train_sizes = [10]"))),
+            needle: "unknown field `train_sizes`",
+        },
+    ]);
+
     for (i, c) in cases.iter().enumerate() {
         let o = Command::new(env!("CARGO_BIN_EXE_emprox"))
             .args(&c.args)

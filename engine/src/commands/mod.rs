@@ -4,6 +4,7 @@ pub mod arch;
 pub mod compare;
 pub mod export;
 pub mod list;
+pub mod pools;
 pub mod predictors;
 pub mod report;
 pub mod run;

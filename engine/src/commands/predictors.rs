@@ -6,6 +6,7 @@ use clap::Args;
 use emprox_benchmarks::config::{BenchmarkConfig, Lookup, WithLookup};
 use emprox_benchmarks::SearchSpace;
 use emprox_estimators::emprox::persist;
+use emprox_estimators::evaluation::pools::Protocol;
 use emprox_estimators::{EstimatorError, FittedEstimator, PredictorEvalConfig};
 use std::path::{Path, PathBuf};
 
@@ -52,12 +53,42 @@ pub fn eval_predictors(args: &EvalPredictorsArgs) -> anyhow::Result<()> {
             crate::progress::say(line);
         }
     })?;
+    let files = if is_pools(&args.file)? {
+        super::pools::FILES
+    } else {
+        "results.csv, predictions.csv, splits.json, summary.json, summary.md, tau_vs_n.svg, tau_vs_fit_time.svg"
+    };
     // A reader that goes away (`| head`) ends the output quietly: the results are on disk.
     super::print_out(&format!(
-        "{markdown}\nwrote {}/{{results.csv, predictions.csv, splits.json, summary.json, summary.md, tau_vs_n.svg, tau_vs_fit_time.svg}}\n",
+        "{markdown}\nwrote {}/{{{files}}}\n",
         out.display()
     ))?;
     Ok(())
+}
+
+/// Just the protocol of an evaluation file (its other keys are read by the protocol's own table).
+#[derive(serde::Deserialize)]
+struct ProtocolOf {
+    evaluation: Option<EvaluationProtocol>,
+}
+
+#[derive(serde::Deserialize)]
+struct EvaluationProtocol {
+    #[serde(default)]
+    protocol: Protocol,
+}
+
+/// The protocol the text of evaluation file `path` asks for.
+fn protocol_of(text: &str, path: &Path) -> anyhow::Result<Protocol> {
+    let p: ProtocolOf = crate::config::parse_toml(text, path)?;
+    Ok(p.evaluation.map(|e| e.protocol).unwrap_or_default())
+}
+
+/// Whether the evaluation file `path` asks for the pool protocol.
+fn is_pools(path: &Path) -> anyhow::Result<bool> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(protocol_of(&text, path)? == Protocol::Pools)
 }
 
 /// What `emprox eval-predictors` does before it prints (`say` hears its progress lines): its
@@ -66,6 +97,11 @@ pub fn start_eval_predictors(
     args: &EvalPredictorsArgs,
     say: &(dyn Fn(&str) + Sync),
 ) -> anyhow::Result<(String, PathBuf)> {
+    let text = std::fs::read_to_string(&args.file)
+        .with_context(|| format!("cannot read {}", args.file.display()))?;
+    if protocol_of(&text, &args.file)? == Protocol::Pools {
+        return super::pools::start_pools(args, &text, say);
+    }
     let (cfg, text) = load_eval_config(&args.file)?;
     let base = args
         .file

@@ -4,6 +4,7 @@
 //! and wall times, keeping the raw predictions and the exact splits.
 
 pub mod plots;
+pub mod pools;
 pub mod report;
 pub mod splits;
 
@@ -56,6 +57,9 @@ pub const MAX_TRIALS: usize = 10_000;
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EvaluationSettings {
+    /// `naslib`, the default (`pools` is [`pools::PoolSettings`]).
+    #[serde(default, skip_serializing_if = "pools::Protocol::is_naslib")]
+    pub protocol: pools::Protocol,
     /// Training-set sizes n (nested: the training set of a smaller n is a prefix of a larger).
     pub train_sizes: Vec<usize>,
     /// Test architectures per trial (default 200).
@@ -232,28 +236,38 @@ impl PredictorEvalConfig {
                 lookup.space.name()
             ));
         }
-        let mut labels = HashSet::new();
-        let mut out = Vec::new();
-        for (i, c) in self.estimators.iter().enumerate() {
-            let label = c.label();
-            if !labels.insert(label.clone()) {
-                return bad(format!(
-                    "two estimators are labelled `{label}`: give one a `name`"
-                ));
-            }
-            let est = c.build::<S>().map_err(|e| {
-                EvalError::Config(format!("[[estimators]] table {} of the file: {e}", i + 1))
-            })?;
+        let out = build_labelled::<S>(&self.estimators)?;
+        for (label, est) in &out {
             let min = est.needs().min_train_size;
             if e.train_sizes.iter().any(|&n| n < min) {
                 return bad(format!(
                     "estimator `{label}` needs at least {min} training architectures"
                 ));
             }
-            out.push((label, est));
         }
         Ok(out)
     }
+}
+
+/// Builds the `[[estimators]]` of a file for space `S`, with their labels (unique).
+pub fn build_labelled<S: SearchSpace + 'static>(
+    estimators: &[EstimatorConfig],
+) -> Result<Vec<Labelled<S>>, EvalError> {
+    let mut labels = HashSet::new();
+    let mut out = Vec::new();
+    for (i, c) in estimators.iter().enumerate() {
+        let label = c.label();
+        if !labels.insert(label.clone()) {
+            return Err(EvalError::Config(format!(
+                "two estimators are labelled `{label}`: give one a `name`"
+            )));
+        }
+        let est = c.build::<S>().map_err(|e| {
+            EvalError::Config(format!("[[estimators]] table {} of the file: {e}", i + 1))
+        })?;
+        out.push((label, est));
+    }
+    Ok(out)
 }
 
 /// The number of isomorphism classes of a looked-up space (counted over its cells).
