@@ -21,6 +21,7 @@ pub mod batch_norm;
 pub mod conv;
 pub mod fastmath;
 pub mod lstm;
+mod matmul;
 pub mod ops;
 pub mod params;
 pub mod storage;

@@ -8,7 +8,7 @@ use candle_core::{DType, Device, Result, Tensor, Var};
 use emprox_benchmarks::nb201::Op;
 use emprox_benchmarks::seed;
 use emprox_kernels::batch_norm::batch_norm_train;
-use emprox_kernels::conv::conv2d;
+use emprox_kernels::conv::{conv2d, relu_conv2d};
 use emprox_kernels::SeededParams;
 
 /// The trainable parameters of a network (`emprox_kernels::SeededParams`): each drawn from one
@@ -134,10 +134,15 @@ impl Conv2d {
         })
     }
 
-    /// Applies the convolution: an im2col op and one matrix product (`emprox_kernels::conv`),
-    /// about twice as fast in training as candle's `conv2d` on these small images.
+    /// Applies the convolution (`emprox_kernels::conv`: im2col a few images at a time into a
+    /// reused buffer and one matrix product, one candle op).
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         conv2d(x, self.weight.as_tensor(), self.stride, self.padding)
+    }
+
+    /// The convolution of `relu(x)`, as one op (no rectified copy of `x`).
+    pub fn forward_relu(&self, x: &Tensor) -> Result<Tensor> {
+        relu_conv2d(x, self.weight.as_tensor(), self.stride, self.padding)
     }
 
     /// The same convolution with candle's `conv2d` (the reference in tests).
@@ -170,7 +175,7 @@ impl ReluConvBn {
 
     /// Applies the block.
     pub fn forward(&self, x: &Tensor, train: bool) -> Result<Tensor> {
-        self.bn.forward(&self.conv.forward(&x.relu()?)?, train)
+        self.bn.forward(&self.conv.forward_relu(x)?, train)
     }
 }
 
