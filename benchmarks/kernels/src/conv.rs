@@ -85,10 +85,11 @@ impl Geom {
     }
 }
 
-/// Per-thread buffers, reused across calls: patches, a chunk's output or gradient (C_out rows),
+/// Per-thread buffers, reused across calls: the zero-padded input (or its gradient), patches, a chunk's output or gradient (C_out rows),
 /// and the patches' gradient.
 #[derive(Default)]
 struct Scratch {
+    xpad: Vec<f32>,
     cols: Vec<f32>,
     rows_out: Vec<f32>,
     dcols: Vec<f32>,
@@ -122,14 +123,35 @@ impl Conv {
 
     /// Images per chunk.
     fn chunk(&self, g: &Geom) -> usize {
-        (self.chunk_floats / (g.rows() * g.pixels()).max(1)).clamp(1, g.n.max(1))
+        (self.chunk_floats / (g.rows() * g.ho * self.pitch(g)).max(1)).clamp(1, g.n.max(1))
     }
 
-    /// Walks the patch matrix of `nb` images: for each row r = (c, ki, kj) and each (b, oh)
-    /// whose input row is inside the image, calls `f(dst, src, len)` where `dst` is the matrix
-    /// index of the first in-image column (b, oh, ow_lo), `src` the input index of its pixel,
-    /// and `len` the number of in-image columns (consecutive in the matrix, `stride` apart in
-    /// the input).
+    /// Stride 1 unfolds in padded-width layout: an image's columns are its output rows, each
+    /// `w + 2·padding` wide (the last `k - 1` of each row unused), so that a patch row is one
+    /// contiguous run of the zero-padded input. Other strides: `wo` wide, no unused columns.
+    fn padded_width(&self) -> bool {
+        self.stride == 1
+    }
+
+    /// The width of an output row in the patch matrix.
+    fn pitch(&self, g: &Geom) -> usize {
+        if self.padded_width() {
+            g.w + 2 * self.padding
+        } else {
+            g.wo
+        }
+    }
+
+    /// The size of one zero-padded input channel, (h + 2p)·(w + 2p).
+    fn padded_plane(&self, g: &Geom) -> usize {
+        (g.h + 2 * self.padding) * (g.w + 2 * self.padding)
+    }
+
+    /// Walks the patch matrix of `nb` images (pitch `wo`): for each row r = (c, ki, kj) and each
+    /// (b, oh) whose input row is inside the image, calls `f(dst, src, len)` where `dst` is the
+    /// matrix index of the first in-image column (b, oh, ow_lo), `src` the input index of its
+    /// pixel, and `len` the number of in-image columns (consecutive in the matrix, `stride`
+    /// apart in the input).
     fn for_each_run(&self, g: &Geom, nb: usize, mut f: impl FnMut(usize, usize, usize)) {
         let (k, s, p) = (g.k, self.stride, self.padding);
         let (h, w, ho, wo) = (g.h, g.w, g.ho, g.wo);
@@ -161,35 +183,99 @@ impl Conv {
         }
     }
 
-    /// Unfolds the `nb` images `x` into `cols` (rows × nb·pixels), rectified if `self.relu`.
-    fn unfold(&self, g: &Geom, x: &[f32], nb: usize, cols: &mut [f32]) {
-        cols.fill(0.0);
-        let (s, relu) = (self.stride, self.relu);
-        self.for_each_run(g, nb, |dst, src, len| {
-            let out = &mut cols[dst..dst + len];
-            let inp = x[src..].iter().step_by(s);
-            match (s, relu) {
-                (1, false) => out.copy_from_slice(&x[src..src + len]),
-                (1, true) => {
-                    for (o, &i) in out.iter_mut().zip(&x[src..src + len]) {
-                        *o = i.max(0.0);
+    /// Stride 1: calls `f(r, b, offset)` for each patch row r = (c, ki, kj) and image b, where
+    /// `offset` is where that row's run starts in the padded input (image b, channel c).
+    fn for_each_padded_row(&self, g: &Geom, nb: usize, mut f: impl FnMut(usize, usize, usize)) {
+        let (k, wp, plane) = (g.k, self.pitch(g), self.padded_plane(g));
+        for ch in 0..g.c {
+            for ki in 0..k {
+                for kj in 0..k {
+                    let row = (ch * k + ki) * k + kj;
+                    for b in 0..nb {
+                        f(row, b, (b * g.c + ch) * plane + ki * wp + kj);
                     }
                 }
-                (_, false) => out.iter_mut().zip(inp).for_each(|(o, &i)| *o = i),
-                (_, true) => out.iter_mut().zip(inp).for_each(|(o, &i)| *o = i.max(0.0)),
             }
+        }
+    }
+
+    /// Unfolds the `nb` images `x` into `sc.cols` (rows × nb·ho·pitch), rectified if
+    /// `self.relu`.
+    fn unfold(&self, g: &Geom, x: &[f32], nb: usize, sc: &mut Scratch) {
+        let relu = self.relu;
+        let rect = move |o: &mut [f32], i: &[f32]| {
+            if relu {
+                o.iter_mut().zip(i).for_each(|(o, &i)| *o = i.max(0.0));
+            } else {
+                o.copy_from_slice(i);
+            }
+        };
+        let per_image = g.ho * self.pitch(g);
+        let ncols = nb * per_image;
+        let cols = prefix(&mut sc.cols, g.rows() * ncols);
+        if !self.padded_width() {
+            cols.fill(0.0);
+            let s = self.stride;
+            self.for_each_run(g, nb, |dst, src, len| {
+                let inp = x[src..].iter().step_by(s);
+                let out = cols[dst..dst + len].iter_mut().zip(inp);
+                out.for_each(|(o, &i)| *o = if relu { i.max(0.0) } else { i });
+            });
+            return;
+        }
+        // The zero-padded, rectified input, with k - 1 zeros after it: the unused columns of
+        // the last row of the last channel read that far.
+        let (p, wp, plane) = (self.padding, self.pitch(g), self.padded_plane(g));
+        let xpad = prefix(&mut sc.xpad, nb * g.c * plane + g.k);
+        xpad.fill(0.0);
+        for (src, dst) in x.chunks_exact(g.h * g.w).zip(xpad.chunks_exact_mut(plane)) {
+            for (i, o) in src
+                .chunks_exact(g.w)
+                .zip(dst[p * wp..].chunks_exact_mut(wp))
+            {
+                rect(&mut o[p..p + g.w], i);
+            }
+        }
+        self.for_each_padded_row(g, nb, |row, b, off| {
+            let dst = &mut cols[row * ncols + b * per_image..][..per_image];
+            dst.copy_from_slice(&xpad[off..off + per_image]);
         });
     }
 
-    /// Folds the patch gradient `dcols` of `nb` images back into their input gradient `dx`
+    /// Folds the patch gradient `sc.dcols` of `nb` images back into their input gradient `dx`
     /// (adding), then masks it by the ReLU of their input `x`.
-    fn fold(&self, g: &Geom, x: &[f32], nb: usize, dcols: &[f32], dx: &mut [f32]) {
-        let s = self.stride;
-        self.for_each_run(g, nb, |col, px, len| {
-            for (d, gi) in dx[px..].iter_mut().step_by(s).zip(&dcols[col..col + len]) {
-                *d += gi;
+    fn fold(&self, g: &Geom, x: &[f32], nb: usize, sc: &mut Scratch, dx: &mut [f32]) {
+        let per_image = g.ho * self.pitch(g);
+        let ncols = nb * per_image;
+        let dcols = &sc.dcols[..g.rows() * ncols];
+        if self.padded_width() {
+            // Into the padded gradient, then its interior out. The unused columns of `dcols`
+            // are zero (their gradient is), so they add nothing.
+            let (p, wp, plane) = (self.padding, self.pitch(g), self.padded_plane(g));
+            let dpad = prefix(&mut sc.xpad, nb * g.c * plane + g.k);
+            dpad.fill(0.0);
+            self.for_each_padded_row(g, nb, |row, b, off| {
+                let src = &dcols[row * ncols + b * per_image..][..per_image];
+                for (d, s) in dpad[off..off + per_image].iter_mut().zip(src) {
+                    *d += s;
+                }
+            });
+            for (dst, src) in dx.chunks_exact_mut(g.h * g.w).zip(dpad.chunks_exact(plane)) {
+                for (o, i) in dst
+                    .chunks_exact_mut(g.w)
+                    .zip(src[p * wp..].chunks_exact(wp))
+                {
+                    o.copy_from_slice(&i[p..p + g.w]);
+                }
             }
-        });
+        } else {
+            let s = self.stride;
+            self.for_each_run(g, nb, |col, px, len| {
+                for (d, gi) in dx[px..].iter_mut().step_by(s).zip(&dcols[col..col + len]) {
+                    *d += gi;
+                }
+            });
+        }
         if self.relu {
             for (d, &xi) in dx.iter_mut().zip(x) {
                 *d = if xi > 0.0 { *d } else { 0.0 };
@@ -198,22 +284,17 @@ impl Conv {
     }
 
     fn forward(&self, g: &Geom, x: &[f32], wt: &[f32], out: &mut [f32], sc: &mut Scratch) {
-        let (rows, px, c_out) = (g.rows(), g.pixels(), g.c_out);
+        let (rows, c_out, pitch) = (g.rows(), g.c_out, self.pitch(g));
+        let (per_image, px) = (g.ho * pitch, g.pixels());
         let chunk = self.chunk(g);
         for b0 in (0..g.n).step_by(chunk) {
             let nb = chunk.min(g.n - b0);
-            let ncols = nb * px;
-            let cols = prefix(&mut sc.cols, rows * ncols);
-            self.unfold(g, &x[b0 * g.image()..(b0 + nb) * g.image()], nb, cols);
-            let dst = &mut out[b0 * c_out * px..(b0 + nb) * c_out * px];
-            // One product for the chunk, (C_out, nb·pixels): straight into the output for one
-            // image, else into a buffer whose rows then go to NCHW.
-            let y = if nb == 1 {
-                &mut *dst
-            } else {
-                prefix(&mut sc.rows_out, c_out * ncols)
-            };
+            let ncols = nb * per_image;
+            self.unfold(g, &x[b0 * g.image()..(b0 + nb) * g.image()], nb, sc);
+            // One product for the chunk, (C_out, nb·ho·pitch), whose rows then go to NCHW.
+            let y = prefix(&mut sc.rows_out, c_out * ncols);
             let (ncols_s, rows_s) = (ncols as isize, rows as isize);
+            let cols = &sc.cols[..rows * ncols];
             mm(
                 (c_out, ncols, rows),
                 y,
@@ -224,13 +305,13 @@ impl Conv {
                 cols,
                 (ncols_s, 1),
             );
-            if nb == 1 {
-                continue;
-            }
-            let y = &sc.rows_out;
+            let dst = &mut out[b0 * c_out * px..(b0 + nb) * c_out * px];
             for (b, img) in dst.chunks_exact_mut(c_out * px).enumerate() {
                 for (co, o) in img.chunks_exact_mut(px).enumerate() {
-                    o.copy_from_slice(&y[co * ncols + b * px..][..px]);
+                    let src = &y[co * ncols + b * per_image..][..per_image];
+                    for (o, i) in o.chunks_exact_mut(g.wo).zip(src.chunks(pitch)) {
+                        o.copy_from_slice(&i[..g.wo]);
+                    }
                 }
             }
         }
@@ -247,28 +328,28 @@ impl Conv {
         dw: &mut [f32],
         sc: &mut Scratch,
     ) {
-        let (rows, px, c_out) = (g.rows(), g.pixels(), g.c_out);
+        let (rows, c_out, pitch) = (g.rows(), g.c_out, self.pitch(g));
+        let (per_image, px) = (g.ho * pitch, g.pixels());
         let chunk = self.chunk(g);
         for b0 in (0..g.n).step_by(chunk) {
             let nb = chunk.min(g.n - b0);
-            let ncols = nb * px;
+            let ncols = nb * per_image;
             let xs = &x[b0 * g.image()..(b0 + nb) * g.image()];
-            let cols = prefix(&mut sc.cols, rows * ncols);
-            self.unfold(g, xs, nb, cols);
+            self.unfold(g, xs, nb, sc);
+            // The chunk's gradient as (C_out, nb·ho·pitch), zero in the unused columns.
+            let gy = prefix(&mut sc.rows_out, c_out * ncols);
             let gs = &grad[b0 * c_out * px..(b0 + nb) * c_out * px];
-            // The chunk's gradient as (C_out, nb·pixels).
-            let gy: &[f32] = if nb == 1 {
-                gs
-            } else {
-                let y = prefix(&mut sc.rows_out, c_out * ncols);
-                for (b, img) in gs.chunks_exact(c_out * px).enumerate() {
-                    for (co, gi) in img.chunks_exact(px).enumerate() {
-                        y[co * ncols + b * px..][..px].copy_from_slice(gi);
+            for (b, img) in gs.chunks_exact(c_out * px).enumerate() {
+                for (co, gi) in img.chunks_exact(px).enumerate() {
+                    let dst = &mut gy[co * ncols + b * per_image..][..per_image];
+                    for (o, i) in dst.chunks_mut(pitch).zip(gi.chunks_exact(g.wo)) {
+                        o[..g.wo].copy_from_slice(i);
+                        o[g.wo..].fill(0.0);
                     }
                 }
-                y
-            };
+            }
             let (ncols_s, rows_s) = (ncols as isize, rows as isize);
+            let cols = &sc.cols[..rows * ncols];
             // dw += gy · colsᵀ.
             mm(
                 (c_out, rows, ncols),
@@ -293,7 +374,7 @@ impl Conv {
                 (ncols_s, 1),
             );
             let dxs = &mut dx[b0 * g.image()..(b0 + nb) * g.image()];
-            self.fold(g, xs, nb, dcols, dxs);
+            self.fold(g, xs, nb, sc, dxs);
         }
     }
 }
@@ -426,9 +507,9 @@ mod tests {
 
     #[test]
     fn chunks_of_one_or_several_images_give_the_same_result() {
-        // 5 images of 2·3·3 = 18 patch rows by 36 pixels (648 floats each): chunks of 1, 2 (the
-        // last one short) and all 5 images.
-        for chunk_floats in [1, 2 * 648, 2 * 648 + 100, CHUNK_FLOATS] {
+        // 5 images of 2·3·3 = 18 patch rows by 6 output rows of 8 padded columns (864 floats
+        // each): chunks of 1, 2 (the last one short) and all 5 images.
+        for chunk_floats in [1, 2 * 864, 2 * 864 + 100, CHUNK_FLOATS] {
             for relu in [false, true] {
                 let conv = Conv {
                     chunk_floats,
