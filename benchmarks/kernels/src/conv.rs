@@ -28,6 +28,7 @@ pub fn relu_conv2d(x: &Tensor, weight: &Tensor, stride: usize, padding: usize) -
 /// Floats of patches unfolded at a time (1 MiB): as many whole images as fit, at least one.
 const CHUNK_FLOATS: usize = 1 << 18;
 
+#[derive(Clone, Copy)]
 struct Conv {
     stride: usize,
     padding: usize,
@@ -126,16 +127,17 @@ impl Conv {
         (self.chunk_floats / (g.rows() * g.ho * self.pitch(g)).max(1)).clamp(1, g.n.max(1))
     }
 
-    /// Stride 1 unfolds in padded-width layout: an image's columns are its output rows, each
-    /// `w + 2·padding` wide (the last `k - 1` of each row unused), so that a patch row is one
-    /// contiguous run of the zero-padded input. Other strides: `wo` wide, no unused columns.
-    fn padded_width(&self) -> bool {
-        self.stride == 1
+    /// Stride 1 (padding below k, as in every network here) unfolds in padded-width layout: an
+    /// image's columns are its output rows, each `w + 2·padding` wide (the last `k - 1` of each
+    /// row unused), so that a patch row is one contiguous run of the zero-padded input. Other
+    /// cases: `wo` wide, no unused columns.
+    fn padded_width(&self, g: &Geom) -> bool {
+        self.stride == 1 && self.padding < g.k
     }
 
     /// The width of an output row in the patch matrix.
     fn pitch(&self, g: &Geom) -> usize {
-        if self.padded_width() {
+        if self.padded_width(g) {
             g.w + 2 * self.padding
         } else {
             g.wo
@@ -213,7 +215,7 @@ impl Conv {
         let per_image = g.ho * self.pitch(g);
         let ncols = nb * per_image;
         let cols = prefix(&mut sc.cols, g.rows() * ncols);
-        if !self.padded_width() {
+        if !self.padded_width(g) {
             cols.fill(0.0);
             let s = self.stride;
             self.for_each_run(g, nb, |dst, src, len| {
@@ -242,45 +244,39 @@ impl Conv {
         });
     }
 
-    /// Folds the patch gradient `sc.dcols` of `nb` images back into their input gradient `dx`
-    /// (adding), then masks it by the ReLU of their input `x`.
-    fn fold(&self, g: &Geom, x: &[f32], nb: usize, sc: &mut Scratch, dx: &mut [f32]) {
-        let per_image = g.ho * self.pitch(g);
-        let ncols = nb * per_image;
-        let dcols = &sc.dcols[..g.rows() * ncols];
-        if self.padded_width() {
-            // Into the padded gradient, then its interior out. The unused columns of `dcols`
-            // are zero (their gradient is), so they add nothing.
-            let (p, wp, plane) = (self.padding, self.pitch(g), self.padded_plane(g));
-            let dpad = prefix(&mut sc.xpad, nb * g.c * plane + g.k);
-            dpad.fill(0.0);
-            self.for_each_padded_row(g, nb, |row, b, off| {
-                let src = &dcols[row * ncols + b * per_image..][..per_image];
-                for (d, s) in dpad[off..off + per_image].iter_mut().zip(src) {
-                    *d += s;
-                }
-            });
-            for (dst, src) in dx.chunks_exact_mut(g.h * g.w).zip(dpad.chunks_exact(plane)) {
-                for (o, i) in dst
-                    .chunks_exact_mut(g.w)
-                    .zip(src[p * wp..].chunks_exact(wp))
-                {
-                    o.copy_from_slice(&i[p..p + g.w]);
-                }
+    /// Folds the patch gradient `dcols` (pitch `wo`) of `nb` images back into their input
+    /// gradient `dx`, adding.
+    fn fold(&self, g: &Geom, nb: usize, dcols: &[f32], dx: &mut [f32]) {
+        let s = self.stride;
+        self.for_each_run(g, nb, |col, px, len| {
+            for (d, gi) in dx[px..].iter_mut().step_by(s).zip(&dcols[col..col + len]) {
+                *d += gi;
             }
-        } else {
-            let s = self.stride;
-            self.for_each_run(g, nb, |col, px, len| {
-                for (d, gi) in dx[px..].iter_mut().step_by(s).zip(&dcols[col..col + len]) {
-                    *d += gi;
-                }
-            });
-        }
-        if self.relu {
-            for (d, &xi) in dx.iter_mut().zip(x) {
-                *d = if xi > 0.0 { *d } else { 0.0 };
-            }
-        }
+        });
+    }
+
+    /// In padded-width layout (stride 1, padding below k), the input gradient is itself a convolution, of the output
+    /// gradient with the weights transposed and flipped, padding k - 1 - padding. It runs as
+    /// this op's forward pass (a product with C_out·k·k terms, where folding back `wᵀ·grad`
+    /// takes a product with only C_out terms and k² scattered adds per input value).
+    fn transposed(&self, g: &Geom) -> Option<(Conv, Geom)> {
+        self.padded_width(g).then(|| {
+            let conv = Conv {
+                padding: g.k - 1 - self.padding,
+                relu: false,
+                ..*self
+            };
+            let geom = Geom {
+                c: g.c_out,
+                h: g.ho,
+                w: g.wo,
+                c_out: g.c,
+                ho: g.h,
+                wo: g.w,
+                ..*g
+            };
+            (conv, geom)
+        })
     }
 
     fn forward(&self, g: &Geom, x: &[f32], wt: &[f32], out: &mut [f32], sc: &mut Scratch) {
@@ -330,6 +326,14 @@ impl Conv {
     ) {
         let (rows, c_out, pitch) = (g.rows(), g.c_out, self.pitch(g));
         let (per_image, px) = (g.ho * pitch, g.pixels());
+        let transposed = self.transposed(g);
+        // w_flipped[ci][co][a][b] = w[co][ci][k-1-a][k-1-b].
+        let kk = g.k * g.k;
+        let mut w_flipped = vec![0f32; if transposed.is_some() { wt.len() } else { 0 }];
+        for (i, v) in w_flipped.iter_mut().enumerate() {
+            let (ci, co, a) = (i / (c_out * kk), i / kk % c_out, i % kk);
+            *v = wt[(co * g.c + ci) * kk + (kk - 1 - a)];
+        }
         let chunk = self.chunk(g);
         for b0 in (0..g.n).step_by(chunk) {
             let nb = chunk.min(g.n - b0);
@@ -361,20 +365,29 @@ impl Conv {
                 cols,
                 (1, ncols_s),
             );
-            // dcols = wᵀ · gy, folded back into dx.
-            let dcols = prefix(&mut sc.dcols, rows * ncols);
-            mm(
-                (rows, ncols, c_out),
-                dcols,
-                (ncols_s, 1),
-                false,
-                wt,
-                (1, rows_s),
-                gy,
-                (ncols_s, 1),
-            );
             let dxs = &mut dx[b0 * g.image()..(b0 + nb) * g.image()];
-            self.fold(g, xs, nb, sc, dxs);
+            if let Some((conv, geom)) = &transposed {
+                conv.forward(&Geom { n: nb, ..*geom }, gs, &w_flipped, dxs, sc);
+            } else {
+                // dcols = wᵀ · gy, folded back into dx.
+                let dcols = prefix(&mut sc.dcols, rows * ncols);
+                mm(
+                    (rows, ncols, c_out),
+                    dcols,
+                    (ncols_s, 1),
+                    false,
+                    wt,
+                    (1, rows_s),
+                    gy,
+                    (ncols_s, 1),
+                );
+                self.fold(g, nb, dcols, dxs);
+            }
+            if self.relu {
+                for (d, &xi) in dxs.iter_mut().zip(xs) {
+                    *d = if xi > 0.0 { *d } else { 0.0 };
+                }
+            }
         }
     }
 }
@@ -503,6 +516,7 @@ mod tests {
         // Padding other than k/2, and none.
         check(Conv::new(1, 0, true), (3, 2, 3, 3, 5), 7);
         check(Conv::new(2, 2, false), (3, 2, 3, 3, 5), 8);
+        check(Conv::new(1, 3, true), (3, 2, 3, 3, 5), 9);
     }
 
     #[test]
