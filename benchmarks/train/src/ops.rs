@@ -180,22 +180,10 @@ impl ReluConvBn {
 }
 
 /// 3×3 average pooling, stride 1, padding 1, padded positions not counted (PyTorch's
-/// `AvgPool2d(3, 1, 1, count_include_pad=False)`, as in NAS-Bench-201). Written as sums of
-/// shifted views because candle cannot differentiate overlapping pooling windows.
+/// `AvgPool2d(3, 1, 1, count_include_pad=False)`, as in NAS-Bench-201): one op with a
+/// hand-written backward pass (`emprox_kernels::pool`).
 pub fn avg_pool_3x3(x: &Tensor) -> Result<Tensor> {
-    let (_, _, h, w) = x.dims4()?;
-    let p = x.pad_with_zeros(2, 1, 1)?;
-    let rows = ((p.narrow(2, 0, h)? + p.narrow(2, 1, h)?)? + p.narrow(2, 2, h)?)?;
-    let p = rows.pad_with_zeros(3, 1, 1)?;
-    let sums = ((p.narrow(3, 0, w)? + p.narrow(3, 1, w)?)? + p.narrow(3, 2, w)?)?;
-    let span = |i: usize, n: usize| (1 + usize::from(i > 0) + usize::from(i + 1 < n)) as f32;
-    let mut inv = Vec::with_capacity(h * w);
-    for i in 0..h {
-        for j in 0..w {
-            inv.push(1.0 / (span(i, h) * span(j, w)));
-        }
-    }
-    sums.broadcast_mul(&Tensor::from_vec(inv, (1, 1, h, w), x.device())?)
+    emprox_kernels::pool::avg_pool_3x3(x)
 }
 
 /// One edge of a cell: an NB201 op with its parameters, if any.
