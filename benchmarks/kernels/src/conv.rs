@@ -279,9 +279,10 @@ impl Conv {
         })
     }
 
-    fn forward(&self, g: &Geom, x: &[f32], wt: &[f32], out: &mut [f32], sc: &mut Scratch) {
+    /// Appends the output of the `g.n` images `x` (NCHW) to `out`, in order: no zeroing.
+    fn forward(&self, g: &Geom, x: &[f32], wt: &[f32], out: &mut Vec<f32>, sc: &mut Scratch) {
         let (rows, c_out, pitch) = (g.rows(), g.c_out, self.pitch(g));
-        let (per_image, px) = (g.ho * pitch, g.pixels());
+        let per_image = g.ho * pitch;
         let chunk = self.chunk(g);
         for b0 in (0..g.n).step_by(chunk) {
             let nb = chunk.min(g.n - b0);
@@ -301,18 +302,19 @@ impl Conv {
                 cols,
                 (ncols_s, 1),
             );
-            let dst = &mut out[b0 * c_out * px..(b0 + nb) * c_out * px];
-            for (b, img) in dst.chunks_exact_mut(c_out * px).enumerate() {
-                for (co, o) in img.chunks_exact_mut(px).enumerate() {
+            for b in 0..nb {
+                for co in 0..c_out {
                     let src = &y[co * ncols + b * per_image..][..per_image];
-                    for (o, i) in o.chunks_exact_mut(g.wo).zip(src.chunks(pitch)) {
-                        o.copy_from_slice(&i[..g.wo]);
+                    for row in src.chunks(pitch) {
+                        out.extend_from_slice(&row[..g.wo]);
                     }
                 }
             }
         }
     }
 
+    /// Appends the input gradient of the `g.n` images `x` to `dx` and adds the weight gradient
+    /// to `dw`, given the output gradient `grad`.
     #[allow(clippy::too_many_arguments)]
     fn backward(
         &self,
@@ -320,7 +322,7 @@ impl Conv {
         x: &[f32],
         wt: &[f32],
         grad: &[f32],
-        dx: &mut [f32],
+        dx: &mut Vec<f32>,
         dw: &mut [f32],
         sc: &mut Scratch,
     ) {
@@ -365,10 +367,11 @@ impl Conv {
                 cols,
                 (1, ncols_s),
             );
-            let dxs = &mut dx[b0 * g.image()..(b0 + nb) * g.image()];
+            let start = dx.len();
             if let Some((conv, geom)) = &transposed {
-                conv.forward(&Geom { n: nb, ..*geom }, gs, &w_flipped, dxs, sc);
+                conv.forward(&Geom { n: nb, ..*geom }, gs, &w_flipped, dx, sc);
             } else {
+                dx.resize(start + nb * g.image(), 0.0);
                 // dcols = wᵀ · gy, folded back into dx.
                 let dcols = prefix(&mut sc.dcols, rows * ncols);
                 mm(
@@ -381,10 +384,10 @@ impl Conv {
                     gy,
                     (ncols_s, 1),
                 );
-                self.fold(g, nb, dcols, dxs);
+                self.fold(g, nb, dcols, &mut dx[start..]);
             }
             if self.relu {
-                for (d, &xi) in dxs.iter_mut().zip(xs) {
+                for (d, &xi) in dx[start..].iter_mut().zip(xs) {
                     *d = if xi > 0.0 { *d } else { 0.0 };
                 }
             }
@@ -413,7 +416,7 @@ impl CustomOp2 for Conv {
             f32_slice(s1, l1, self.name())?,
             f32_slice(s2, l2, self.name())?,
         );
-        let mut out = vec![0f32; g.n * g.c_out * g.pixels()];
+        let mut out = Vec::with_capacity(g.n * g.c_out * g.pixels());
         SCRATCH.with(|sc| self.forward(&g, x, wt, &mut out, &mut sc.borrow_mut()));
         Ok((
             CpuStorage::F32(out),
@@ -430,7 +433,7 @@ impl CustomOp2 for Conv {
     ) -> Result<(Option<Tensor>, Option<Tensor>)> {
         let g = Geom::new(x.dims(), weight.dims(), self)?;
         let grad = grad.contiguous()?;
-        let mut dx = vec![0f32; g.n * g.image()];
+        let mut dx = Vec::with_capacity(g.n * g.image());
         let mut dw = vec![0f32; g.c_out * g.rows()];
         let op = self.name();
         with_f32(x, op, |xs| {
