@@ -5,6 +5,7 @@ same recipe, one thread each, interleaved runs on the same machine. Not part of 
     cargo build --release -p emprox-train --example train_throughput
     python3 benchmarks/pytorch/compare.py [--repeats 3] [--epochs 5] [--channels 8] [--dataset digits]
         [--npz images.npz]   # your own images on both sides: x N×H×W×C uint8, y
+        [--candle-bin OLD --candle-bin NEW]   # other builds of train_throughput, interleaved
 
 Run it with a Python that has torch (e.g. a venv with `pip install torch`). Prints one JSON line
 per run and a summary table with medians and the candle/PyTorch ratio of images per second.
@@ -38,7 +39,11 @@ def main():
     ap.add_argument("--cells-per-stage", type=int, default=1)
     ap.add_argument("--dataset", default="digits")
     ap.add_argument("--npz", help="train on this .npz (x: N×H×W×C uint8, y) on both sides")
+    ap.add_argument("--candle-bin", action="append",
+                    help="a train_throughput binary to run (repeat the option to interleave several "
+                         "builds, e.g. before and after a change); default: this checkout's release build")
     args = ap.parse_args()
+    bins = args.candle_bin or [RUST]
     env = dict(os.environ, RAYON_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     rows = []
     for name, arch in ARCHS.items():
@@ -48,21 +53,24 @@ def main():
             cfg["data"] = {"path": os.path.abspath(args.npz)}
         cfg = json.dumps(cfg)
         npz = ["--npz", args.npz] if args.npz else []
-        rust, torch = [], []
+        rust, torch = [[] for _ in bins], []
         for r in range(args.repeats):
-            a = run([RUST, "--arch", arch, "--seed", str(r), "--config", cfg], env)
+            for i, exe in enumerate(bins):
+                a = run([exe, "--arch", arch, "--seed", str(r), "--config", cfg], env)
+                print(json.dumps({"engine": "candle", "bin": exe, **a}))
+                rust[i].append(a)
             b = run([sys.executable, os.path.join(HERE, "nb201_throughput.py"), "--arch", arch,
                      "--seed", str(r), "--epochs", str(args.epochs), "--channels", str(args.channels),
                      "--cells-per-stage", str(args.cells_per_stage), "--dataset", args.dataset]
                     + npz, env)
-            print(json.dumps({"engine": "candle", **a}))
             print(json.dumps({"engine": "pytorch", **b}))
-            assert a["params"] == b["params"], "the two networks differ"
-            rust.append(a)
+            assert all(x[-1]["params"] == b["params"] for x in rust), "the two networks differ"
             torch.append(b)
         med = lambda xs, k: statistics.median(x[k] for x in xs)
-        rows.append((name, rust[0]["params"], med(rust, "images_per_second"),
-                     med(torch, "images_per_second"), med(rust, "val_acc"), med(torch, "val_acc")))
+        for i, exe in enumerate(bins):
+            label = name if len(bins) == 1 else f"{name} ({exe})"
+            rows.append((label, rust[i][0]["params"], med(rust[i], "images_per_second"),
+                         med(torch, "images_per_second"), med(rust[i], "val_acc"), med(torch, "val_acc")))
     print()
     print("| cell | params | candle img/s | PyTorch img/s | candle / PyTorch | candle val % | PyTorch val % |")
     print("|---|---|---|---|---|---|---|")

@@ -1,6 +1,6 @@
 //! Training-mode batch normalisation over (N, H, W) as one candle op.
 
-use crate::storage::f32_slice;
+use crate::storage::{f32_slice, with_f32};
 use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
 use std::sync::{Arc, Mutex};
 
@@ -68,16 +68,13 @@ impl CustomOp3 for FusedBatchNorm {
             let mut sum = 0f64;
             for b in 0..n {
                 let o = (b * c + ch) * hw;
-                sum += x[o..o + hw].iter().map(|&v| v as f64).sum::<f64>();
+                sum += lane_sum(&x[o..o + hw], &x[o..o + hw], |v, _| v as f64);
             }
             let mu = sum / m;
             let mut sq = 0f64;
             for b in 0..n {
                 let o = (b * c + ch) * hw;
-                sq += x[o..o + hw]
-                    .iter()
-                    .map(|&v| (v as f64 - mu).powi(2))
-                    .sum::<f64>();
+                sq += lane_sum(&x[o..o + hw], &x[o..o + hw], |v, _| (v as f64 - mu).powi(2));
             }
             let v = sq / m;
             let inv = 1.0 / (v + self.eps).sqrt();
@@ -108,40 +105,43 @@ impl CustomOp3 for FusedBatchNorm {
         let hw = h * w;
         let m = (n * hw) as f64;
         let st = self.stats.lock().expect("batch stats").clone();
-        let xs: Vec<f32> = x.flatten_all()?.to_vec1()?;
-        let gs: Vec<f32> = grad.flatten_all()?.to_vec1()?;
         let gamma: Vec<f32> = gamma.to_vec1()?;
-        let mut dx = vec![0f32; xs.len()];
+        let grad = grad.contiguous()?;
+        let mut dx = vec![0f32; n * c * hw];
         let mut dgamma = vec![0f32; c];
         let mut dbeta = vec![0f32; c];
-        for ch in 0..c {
-            let mu = st.mean[ch];
-            let inv = (1.0 / (st.var[ch] as f64 + self.eps).sqrt()) as f32;
-            let (mut sum_g, mut sum_gx) = (0f64, 0f64);
-            for b in 0..n {
-                let o = (b * c + ch) * hw;
-                for (&xi, &gi) in xs[o..o + hw].iter().zip(&gs[o..o + hw]) {
-                    sum_g += gi as f64;
-                    sum_gx += (gi * (xi - mu) * inv) as f64;
+        let op = self.name();
+        with_f32(x, op, |xs| {
+            with_f32(&grad, op, |gs| {
+                for ch in 0..c {
+                    let mu = st.mean[ch];
+                    let inv = (1.0 / (st.var[ch] as f64 + self.eps).sqrt()) as f32;
+                    let (mut sum_g, mut sum_gx) = (0f64, 0f64);
+                    for b in 0..n {
+                        let o = (b * c + ch) * hw;
+                        let (xs, gs) = (&xs[o..o + hw], &gs[o..o + hw]);
+                        sum_g += lane_sum(gs, gs, |gi, _| gi as f64);
+                        sum_gx += lane_sum(xs, gs, |xi, gi| (gi * (xi - mu) * inv) as f64);
+                    }
+                    dbeta[ch] = sum_g as f32;
+                    dgamma[ch] = sum_gx as f32;
+                    // dx = γ·inv/m · (m·g − Σg − x̂·Σ(g·x̂))
+                    let k = gamma[ch] * inv / m as f32;
+                    let (sg, sgx) = (sum_g as f32, sum_gx as f32);
+                    for b in 0..n {
+                        let o = (b * c + ch) * hw;
+                        for ((d, &xi), &gi) in dx[o..o + hw]
+                            .iter_mut()
+                            .zip(&xs[o..o + hw])
+                            .zip(&gs[o..o + hw])
+                        {
+                            let xhat = (xi - mu) * inv;
+                            *d = k * (m as f32 * gi - sg - xhat * sgx);
+                        }
+                    }
                 }
-            }
-            dbeta[ch] = sum_g as f32;
-            dgamma[ch] = sum_gx as f32;
-            // dx = γ·inv/m · (m·g − Σg − x̂·Σ(g·x̂))
-            let k = gamma[ch] * inv / m as f32;
-            let (sg, sgx) = (sum_g as f32, sum_gx as f32);
-            for b in 0..n {
-                let o = (b * c + ch) * hw;
-                for ((d, &xi), &gi) in dx[o..o + hw]
-                    .iter_mut()
-                    .zip(&xs[o..o + hw])
-                    .zip(&gs[o..o + hw])
-                {
-                    let xhat = (xi - mu) * inv;
-                    *d = k * (m as f32 * gi - sg - xhat * sgx);
-                }
-            }
-        }
+            })
+        })??;
         let dev = x.device();
         Ok((
             Some(Tensor::from_vec(dx, (n, c, h, w), dev)?),
@@ -163,6 +163,24 @@ pub fn batch_norm_reference(x: &Tensor, gamma: &Tensor, beta: &Tensor, eps: f64)
     centred
         .broadcast_mul(&scale)?
         .broadcast_add(&beta.reshape((1, c, 1, 1))?)
+}
+
+/// `Σ f(a[i], b[i])` in `f64`, over 8 interleaved partial sums (so that it vectorises) added in
+/// a fixed order: deterministic. `a` and `b` have one length.
+fn lane_sum(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f64) -> f64 {
+    let mut acc = [0f64; 8];
+    for (ca, cb) in a.chunks_exact(8).zip(b.chunks_exact(8)) {
+        for (l, s) in acc.iter_mut().enumerate() {
+            *s += f(ca[l], cb[l]);
+        }
+    }
+    let tail = a.len() / 8 * 8;
+    let rest: f64 = a[tail..]
+        .iter()
+        .zip(&b[tail..])
+        .map(|(&x, &y)| f(x, y))
+        .sum();
+    acc.iter().sum::<f64>() + rest
 }
 
 #[cfg(test)]

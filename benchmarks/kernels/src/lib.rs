@@ -10,7 +10,9 @@
 //! - [`lstm`]: a single-layer LSTM over token sequences as one op; [`lstm::fast_tanh`].
 //! - [`ops`]: softmax and L2 norm over the last dimension, `x·wᵀ + b` with a fused bias add.
 //! - [`batch_norm`]: training-mode batch norm over (N, H, W) as one op.
-//! - [`conv`]: 2-D convolution as an im2col op and one matrix product.
+//! - [`conv`]: 2-D convolution (optionally of `relu(x)`) as im2col and `gemm` a few images at a
+//!   time.
+//! - [`pool`]: 3×3 average pooling (stride 1, padding not counted) as one op.
 //! - [`fastmath`]: vectorisable exp, sigmoid, tanh.
 //! - [`adam`]: Adam with L2 weight decay on plain `f32` slices (PyTorch's update rule).
 //! - [`params`]: a registry of named parameters with seeded initialisation.
@@ -21,8 +23,10 @@ pub mod batch_norm;
 pub mod conv;
 pub mod fastmath;
 pub mod lstm;
+mod matmul;
 pub mod ops;
 pub mod params;
+pub mod pool;
 pub mod storage;
 #[cfg(test)]
 mod testing;

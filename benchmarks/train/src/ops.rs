@@ -8,7 +8,7 @@ use candle_core::{DType, Device, Result, Tensor, Var};
 use emprox_benchmarks::nb201::Op;
 use emprox_benchmarks::seed;
 use emprox_kernels::batch_norm::batch_norm_train;
-use emprox_kernels::conv::conv2d;
+use emprox_kernels::conv::{conv2d, relu_conv2d};
 use emprox_kernels::SeededParams;
 
 /// The trainable parameters of a network (`emprox_kernels::SeededParams`): each drawn from one
@@ -134,10 +134,15 @@ impl Conv2d {
         })
     }
 
-    /// Applies the convolution: an im2col op and one matrix product (`emprox_kernels::conv`),
-    /// about twice as fast in training as candle's `conv2d` on these small images.
+    /// Applies the convolution (`emprox_kernels::conv`: im2col a few images at a time into a
+    /// reused buffer and one matrix product, one candle op).
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         conv2d(x, self.weight.as_tensor(), self.stride, self.padding)
+    }
+
+    /// The convolution of `relu(x)`, as one op (no rectified copy of `x`).
+    pub fn forward_relu(&self, x: &Tensor) -> Result<Tensor> {
+        relu_conv2d(x, self.weight.as_tensor(), self.stride, self.padding)
     }
 
     /// The same convolution with candle's `conv2d` (the reference in tests).
@@ -170,27 +175,15 @@ impl ReluConvBn {
 
     /// Applies the block.
     pub fn forward(&self, x: &Tensor, train: bool) -> Result<Tensor> {
-        self.bn.forward(&self.conv.forward(&x.relu()?)?, train)
+        self.bn.forward(&self.conv.forward_relu(x)?, train)
     }
 }
 
 /// 3×3 average pooling, stride 1, padding 1, padded positions not counted (PyTorch's
-/// `AvgPool2d(3, 1, 1, count_include_pad=False)`, as in NAS-Bench-201). Written as sums of
-/// shifted views because candle cannot differentiate overlapping pooling windows.
+/// `AvgPool2d(3, 1, 1, count_include_pad=False)`, as in NAS-Bench-201): one op with a
+/// hand-written backward pass (`emprox_kernels::pool`).
 pub fn avg_pool_3x3(x: &Tensor) -> Result<Tensor> {
-    let (_, _, h, w) = x.dims4()?;
-    let p = x.pad_with_zeros(2, 1, 1)?;
-    let rows = ((p.narrow(2, 0, h)? + p.narrow(2, 1, h)?)? + p.narrow(2, 2, h)?)?;
-    let p = rows.pad_with_zeros(3, 1, 1)?;
-    let sums = ((p.narrow(3, 0, w)? + p.narrow(3, 1, w)?)? + p.narrow(3, 2, w)?)?;
-    let span = |i: usize, n: usize| (1 + usize::from(i > 0) + usize::from(i + 1 < n)) as f32;
-    let mut inv = Vec::with_capacity(h * w);
-    for i in 0..h {
-        for j in 0..w {
-            inv.push(1.0 / (span(i, h) * span(j, w)));
-        }
-    }
-    sums.broadcast_mul(&Tensor::from_vec(inv, (1, 1, h, w), x.device())?)
+    emprox_kernels::pool::avg_pool_3x3(x)
 }
 
 /// One edge of a cell: an NB201 op with its parameters, if any.

@@ -442,7 +442,7 @@ fn train_step(
 }
 
 /// Accuracy (%) of `net` on `set`, in evaluation mode, in batches of `batch` images (small
-/// batches keep the im2col buffers small: large fresh allocations cost page faults).
+/// batches keep each op's fresh output small: large fresh allocations cost page faults).
 pub fn accuracy(net: &Network, set: &Images, batch: usize) -> candle_core::Result<f64> {
     let idx: Vec<usize> = (0..set.len()).collect();
     let mut correct = 0usize;

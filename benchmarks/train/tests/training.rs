@@ -75,6 +75,32 @@ fn same_seed_same_accuracy_bit_for_bit() {
     assert!(o1.extras.iter().any(|(k, v)| k == "params" && *v > 1000.0));
 }
 
+/// The kernels run every `gemm` on one thread and visit images in order, so a training's bits do
+/// not depend on its thread count (cell with 3×3 and 1×1 convolutions and average pooling).
+#[test]
+fn the_thread_count_does_not_change_results_bit_for_bit() {
+    let cell: Cell =
+        "|nor_conv_3x3~0|+|nor_conv_1x1~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|avg_pool_3x3~2|"
+            .parse()
+            .unwrap();
+    let run = |threads: usize| {
+        let config = TrainingConfig {
+            threads,
+            ..quick(2, 320)
+        };
+        let r = TrainingEvaluator::new(config)
+            .unwrap()
+            .train(&(&cell).into(), 5)
+            .unwrap();
+        (
+            r.val_acc.to_bits(),
+            r.test_acc.to_bits(),
+            r.final_train_loss.to_bits(),
+        )
+    };
+    assert_eq!(run(1), run(2));
+}
+
 #[test]
 fn nan_training_is_a_failed_trial_with_a_reason() {
     let mut splits: Splits =
