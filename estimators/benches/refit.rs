@@ -1,7 +1,7 @@
 //! A filter's refit at 150 evaluated cells (NAS-Bench-201 CIFAR-10), side by side: today's
 //! shipped filter estimator (EmProx with its encoder pre-trained on 2,000 cells: the refit is the
 //! embedding and kNN only), EmProx with the paper's settings (trained at every fit), and
-//! `emprox_supervised` afresh and as a warm refit (continuing the fit at 140 cells).
+//! `emprox_supervised` afresh and as its default warm refit (continuing the fit at 140 cells).
 //! `RAYON_NUM_THREADS=1 cargo bench -p emprox-estimators --bench refit`.
 
 use criterion::{criterion_group, criterion_main, Criterion};
@@ -36,15 +36,15 @@ fn bench(c: &mut Criterion) {
         ),
         ("emprox_paper", EstimatorParams::Emprox(Default::default())),
         (
-            "emprox_supervised",
-            EstimatorParams::EmproxSupervised(Default::default()),
-        ),
-        (
-            "emprox_supervised_warm",
+            "emprox_supervised_afresh",
             EstimatorParams::EmproxSupervised(SupervisedParams {
-                warm_steps: Some(SupervisedParams::default().steps / 5),
+                warm_steps: None,
                 ..Default::default()
             }),
+        ),
+        (
+            "emprox_supervised",
+            EstimatorParams::EmproxSupervised(Default::default()),
         ),
     ];
     for (name, kind) in cases {

@@ -69,7 +69,10 @@ fn a_warm_refit_continues_the_previous_encoders() {
         warm_steps: Some(20),
         ..Default::default()
     });
-    let cold = build(SupervisedParams::default());
+    let cold = build(SupervisedParams {
+        warm_steps: None,
+        ..Default::default()
+    });
     let rng = || seed::stream(5, "refit");
     let previous = warm
         .fit(&d.space, &d.xtr[..100], &d.ytr[..100], &mut rng())

@@ -47,7 +47,7 @@ emprox_benchmarks::params! {
     /// the kNN weighs residuals around the head's read-out instead of accuracies
     residual: bool = false, Range::Any;
     /// in a search, a refit continues the previous fit's encoders for this many steps (none: afresh)
-    warm_steps: Option<usize> = None, Range::Int(1, 1_000_000);
+    warm_steps: Option<usize> = Some(40), Range::Int(1, 1_000_000);
 }
 
 /// The k tried when `k = 0`, smallest first (ties keep the smaller).
