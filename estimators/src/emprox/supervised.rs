@@ -21,9 +21,51 @@ use emprox_benchmarks::SearchSpace;
 use emprox_kernels::ops::linear;
 use emprox_kernels::{Adam, Init, ParamSpec, Params};
 
+/// What the encoder reads of a cell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Inputs {
+    /// The path encoding where the space has one, else the one-hot.
+    #[default]
+    Path,
+    /// The one-hot encoding.
+    OneHot,
+    /// Both, concatenated (the one-hot alone where the space has no paths).
+    Both,
+}
+
+impl Inputs {
+    /// The encoder's input for `cell`.
+    fn of<S: SearchSpace>(self, space: &S, cell: &S::Cell) -> Vec<f32> {
+        match self {
+            Inputs::Path => features(space, cell),
+            Inputs::OneHot => space.one_hot(cell),
+            Inputs::Both => {
+                let mut v = space.one_hot(cell);
+                v.extend(space.path_encoding(cell).unwrap_or_default());
+                v
+            }
+        }
+    }
+}
+
+impl emprox_benchmarks::params::InRange for Inputs {
+    fn in_range(&self, _: &Range) -> bool {
+        true
+    }
+    fn shown(&self) -> String {
+        match serde_json::to_value(self) {
+            Ok(serde_json::Value::String(s)) => s,
+            _ => format!("{self:?}"),
+        }
+    }
+}
+
 emprox_benchmarks::params! {
     /// The `emprox_supervised` table.
     pub struct SupervisedParams;
+    /// the encoder's input: path (the path encoding, else one-hot) | one_hot | both
+    inputs: Inputs = Inputs::Path, Range::Any;
     /// encoders trained (their embeddings are concatenated)
     ensemble_size: usize = 3, Range::Int(1, 32);
     /// hidden layers of each encoder before the embedding
@@ -220,7 +262,7 @@ impl SupervisedEmProx {
     ) -> Result<Box<dyn FittedEstimator<S>>, EstimatorError> {
         check_fit_data(cells.len(), targets, Estimator::<S>::needs(self))?;
         let p = &self.params;
-        let rows: Vec<Vec<f32>> = cells.iter().map(|c| features(space, c)).collect();
+        let rows: Vec<Vec<f32>> = cells.iter().map(|c| p.inputs.of(space, c)).collect();
         let x = matrix(&rows)?;
         let n = targets.len() as f64;
         let mean = targets.iter().sum::<f64>() / n;
@@ -249,6 +291,7 @@ impl SupervisedEmProx {
             encoders.push(e);
         }
         let mut fitted = FittedSupervised {
+            features: p.inputs,
             inputs,
             encoders,
             scales,
@@ -274,6 +317,8 @@ impl SupervisedEmProx {
 
 /// A fitted `emprox_supervised`.
 struct FittedSupervised {
+    /// What the encoders read.
+    features: Inputs,
     /// Length of the encoders' input.
     inputs: usize,
     encoders: Vec<Encoder>,
@@ -366,7 +411,7 @@ impl<S: SearchSpace> FittedEstimator<S> for FittedSupervised {
         if cells.is_empty() {
             return Ok(Vec::new());
         }
-        let rows: Vec<Vec<f32>> = cells.iter().map(|c| features(space, c)).collect();
+        let rows: Vec<Vec<f32>> = cells.iter().map(|c| self.features.of(space, c)).collect();
         let (points, head) = self.embed(&matrix(&rows)?)?;
         let near = self.knn.try_predict(&points)?;
         Ok(near
