@@ -1,6 +1,6 @@
 //! `emprox_supervised`: EmProx with an embedding learnt from the accuracies rather than by
-//! reconstruction. A small feed-forward encoder (candle) maps a cell's encoding (the path
-//! encoding where the space has one, else the one-hot) to an embedding, and a linear head on the
+//! reconstruction. A small feed-forward encoder (candle) maps a cell's encoding (its one-hot
+//! encoding and, where the space has one, its path encoding) to an embedding, and a linear head on the
 //! embedding regresses the standardised accuracy, with an optional pairwise ranking loss: the
 //! embedding's distances then follow accuracy. Prediction is EmProx's: a distance-weighted kNN
 //! over the embeddings of the evaluated cells; with `residual = true` the kNN weighs the
@@ -26,11 +26,11 @@ use emprox_kernels::{Adam, Init, ParamSpec, Params};
 #[serde(rename_all = "snake_case")]
 pub enum Inputs {
     /// The path encoding where the space has one, else the one-hot.
-    #[default]
     Path,
     /// The one-hot encoding.
     OneHot,
     /// Both, concatenated (the one-hot alone where the space has no paths).
+    #[default]
     Both,
 }
 
@@ -64,8 +64,8 @@ impl emprox_benchmarks::params::InRange for Inputs {
 emprox_benchmarks::params! {
     /// The `emprox_supervised` table.
     pub struct SupervisedParams;
-    /// the encoder's input: path (the path encoding, else one-hot) | one_hot | both
-    inputs: Inputs = Inputs::Path, Range::Any;
+    /// the encoder's input: both (one-hot and path encodings) | one_hot | path (else one-hot)
+    inputs: Inputs = Inputs::Both, Range::Any;
     /// encoders trained (their embeddings are concatenated)
     ensemble_size: usize = 3, Range::Int(1, 32);
     /// hidden layers of each encoder before the embedding
