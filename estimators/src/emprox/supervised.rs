@@ -83,7 +83,7 @@ emprox_benchmarks::params! {
     /// weight of the pairwise ranking loss beside the regression loss (0: regression only)
     rank_weight: f64 = 0.5, Range::Real { lo: 0.0, hi: 1000.0, open_lo: false };
     /// most ordered pairs in the ranking loss (above it, a sample is drawn per fit)
-    rank_pairs: usize = 8192, Range::Int(1, 100_000_000);
+    rank_pairs: usize = 8192, Range::Int(1, 10_000_000);
     /// kNN neighbours (0: chosen per fit by leave-one-out validation)
     k: usize = 0, Range::Int(0, 100_000);
     /// the kNN weighs residuals around the head's read-out instead of accuracies
