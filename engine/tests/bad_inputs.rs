@@ -629,6 +629,37 @@ fn bad_inputs_get_clear_errors() {
             )),
             needle: "hidden weights an ensemble may hold",
         },
+        Case {
+            what: "emprox_supervised with every size at its maximum",
+            args: predictors(file(&eval(
+                "",
+                "type = \"emprox_supervised\"\nensemble_size = 32\nlayers = 16\nwidth = 4096\n\
+                 embedding_size = 1024\nrank_pairs = 10000000",
+            ))),
+            needle: "`ensemble_size` × `layers` × `width`² is more than the 100000000 weights",
+        },
+        Case {
+            what: "[estimator] emprox_supervised inputs = \"graph\"",
+            args: run(file(
+                &e.replace(
+                    "type = \"emprox\"",
+                    "type = \"emprox_supervised\"\ninputs = \"graph\"\n# ",
+                )
+                .replace("\npretrain = 2000", "\n# pretrain = 2000"),
+            )),
+            needle: "unknown variant `graph`, expected one of `path`, `one_hot`, `both`",
+        },
+        Case {
+            what: "[estimator] emprox_supervised rank_pairs = 10^9",
+            args: run(file(
+                &e.replace(
+                    "type = \"emprox\"",
+                    "type = \"emprox_supervised\"\nrank_pairs = 1000000000\n# ",
+                )
+                .replace("\npretrain = 2000", "\n# pretrain = 2000"),
+            )),
+            needle: "`rank_pairs` = 1000000000 is out of range [1, 10000000]",
+        },
     ]);
 
     // Tabular input that was accepted without a word (issue 21): one line naming the file and
