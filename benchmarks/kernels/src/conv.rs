@@ -615,13 +615,20 @@ mod tests {
         check(Conv::new(1, 0, true), (3, 2, 3, 3, 5), 7);
         check(Conv::new(2, 2, false), (3, 2, 3, 3, 5), 8);
         check(Conv::new(1, 3, true), (3, 2, 3, 3, 5), 9);
+        // 16 output channels: the weight gradient's products at stride 1 read both operands in
+        // place, unpacked (C_out a multiple of gemm's 8 lanes).
+        for relu in [false, true] {
+            check(Conv::new(1, 1, relu), (3, 16, 16, 3, 8), 10);
+        }
     }
 
     #[test]
     fn chunks_of_one_or_several_images_give_the_same_result() {
         // 5 images of 2·3·3 = 18 patch rows by 6 output rows of 8 padded columns (864 floats
-        // each): chunks of 1, 2 (the last one short) and all 5 images.
-        for chunk_floats in [1, 2 * 864, 2 * 864 + 100, CHUNK_FLOATS] {
+        // each): chunks of 1, 2 (the last one short) and all 5 images. The weight gradient at
+        // stride 1 chunks by (2 + 3) channels of 8×8 padded planes (320 floats an image): 2 * 320
+        // gives it chunks of 2 images, the last one short.
+        for chunk_floats in [1, 2 * 320, 2 * 864, 2 * 864 + 100, CHUNK_FLOATS] {
             for relu in [false, true] {
                 let conv = Conv {
                     chunk_floats,
