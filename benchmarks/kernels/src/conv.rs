@@ -4,7 +4,9 @@
 //! per-thread buffer (im2col, applying the ReLU on the way) and multiplies it by the weights with
 //! one single-threaded `gemm`, writing NCHW directly. The backward pass unfolds each chunk again,
 //! adds its share of the weight gradient, and folds `wᵀ·grad` back into the input's gradient
-//! (col2im), masked by the ReLU. Images are visited in order and `gemm` runs on one thread, so the
+//! (col2im), masked by the ReLU. At stride 1 (padding below k) it unfolds nothing: the input
+//! gradient is a convolution of the output gradient, and the weight gradient k² products with
+//! the padded input read in place, shifted. Images are visited in order and `gemm` runs on one thread, so the
 //! results do not depend on the thread count. One image's patches at CIFAR size (C = 16, 32×32)
 //! are 0.6 MB; a whole batch's would be 38 MB, allocated and zeroed for every convolution.
 
@@ -86,14 +88,17 @@ impl Geom {
     }
 }
 
-/// Per-thread buffers, reused across calls: the zero-padded input (or its gradient), patches, a chunk's output or gradient (C_out rows),
-/// and the patches' gradient.
+/// Per-thread buffers, reused across calls: the zero-padded input (or its gradient), patches, a
+/// chunk's output or gradient (C_out rows), the patches' gradient, and for the weight gradient
+/// without patches the padded input channel by channel and the output gradient pixel by pixel.
 #[derive(Default)]
 struct Scratch {
     xpad: Vec<f32>,
     cols: Vec<f32>,
     rows_out: Vec<f32>,
     dcols: Vec<f32>,
+    xt: Vec<f32>,
+    gt: Vec<f32>,
 }
 
 thread_local! {
@@ -313,6 +318,87 @@ impl Conv {
         }
     }
 
+    /// Stride 1, padding below k: adds the weight gradient to `dw` without unfolding the input.
+    /// A few images at a time, the zero-padded (rectified) input is laid out channel by channel,
+    /// each channel's images one after another (`plane` apart), and the output gradient pixel
+    /// by pixel on the same padded-width grid (zero outside the output). Weight (·, ·, ki, kj)'s
+    /// gradient is then one product of that gradient with the input shifted by ki·pitch + kj:
+    /// k² products reading the padded input in place, instead of a copy of k² times it.
+    fn weight_grad_padded(
+        &self,
+        g: &Geom,
+        x: &[f32],
+        grad: &[f32],
+        dw: &mut [f32],
+        sc: &mut Scratch,
+    ) {
+        let (p, k, c_out) = (self.padding, g.k, g.c_out);
+        let (wp, plane, px) = (self.pitch(g), self.padded_plane(g), g.pixels());
+        let kk = k * k;
+        let chunk = (self.chunk_floats / ((g.c + c_out) * plane).max(1)).clamp(1, g.n.max(1));
+        let mut tw = vec![0f32; kk * g.c * c_out];
+        for b0 in (0..g.n).step_by(chunk) {
+            let nb = chunk.min(g.n - b0);
+            let len = nb * plane;
+            // The shifted reads go up to (k - 1)·(pitch + 1) past a channel's last image.
+            let xt = prefix(&mut sc.xt, g.c * len + k * wp);
+            xt.fill(0.0);
+            for b in 0..nb {
+                let img = &x[(b0 + b) * g.image()..][..g.image()];
+                for (ch, src) in img.chunks_exact(g.h * g.w).enumerate() {
+                    let dst = &mut xt[ch * len + b * plane..][..plane];
+                    for (i, o) in src
+                        .chunks_exact(g.w)
+                        .zip(dst[p * wp..].chunks_exact_mut(wp))
+                    {
+                        let o = &mut o[p..p + g.w];
+                        if self.relu {
+                            o.iter_mut().zip(i).for_each(|(o, &i)| *o = i.max(0.0));
+                        } else {
+                            o.copy_from_slice(i);
+                        }
+                    }
+                }
+            }
+            // gt[j·C_out + co]: column j = b·plane + oh·pitch + ow.
+            let gt = prefix(&mut sc.gt, len * c_out);
+            gt.fill(0.0);
+            for b in 0..nb {
+                let img = &grad[(b0 + b) * c_out * px..][..c_out * px];
+                for (co, gi) in img.chunks_exact(px).enumerate() {
+                    for (oh, row) in gi.chunks_exact(g.wo).enumerate() {
+                        let j0 = b * plane + oh * wp;
+                        for (ow, &v) in row.iter().enumerate() {
+                            gt[(j0 + ow) * c_out + co] = v;
+                        }
+                    }
+                }
+            }
+            let gt = &sc.gt[..len * c_out];
+            let xt = &sc.xt[..g.c * len + k * wp];
+            for ki in 0..k {
+                for kj in 0..k {
+                    // tw[ki][kj][ci][co] += Σ_j gt[j][co] · xt[ci][j + ki·pitch + kj]. Column-major
+                    // (co contiguous) on both sides, so that gemm packs neither operand.
+                    mm(
+                        (c_out, g.c, len),
+                        &mut tw[(ki * k + kj) * g.c * c_out..][..g.c * c_out],
+                        (1, c_out as isize),
+                        b0 > 0,
+                        gt,
+                        (1, c_out as isize),
+                        &xt[ki * wp + kj..],
+                        (1, len as isize),
+                    );
+                }
+            }
+        }
+        for (i, d) in dw.iter_mut().enumerate() {
+            let (co, ci, a) = (i / (g.c * kk), i / kk % g.c, i % kk);
+            *d += tw[(a * g.c + ci) * c_out + co];
+        }
+    }
+
     /// Appends the input gradient of the `g.n` images `x` to `dx` and adds the weight gradient
     /// to `dw`, given the output gradient `grad`.
     #[allow(clippy::too_many_arguments)]
@@ -336,15 +422,29 @@ impl Conv {
             let (ci, co, a) = (i / (c_out * kk), i / kk % c_out, i % kk);
             *v = wt[(co * g.c + ci) * kk + (kk - 1 - a)];
         }
+        let gs_of = |b0: usize, nb: usize| &grad[b0 * c_out * px..(b0 + nb) * c_out * px];
+        if transposed.is_some() {
+            self.weight_grad_padded(g, x, grad, dw, sc);
+        }
         let chunk = self.chunk(g);
         for b0 in (0..g.n).step_by(chunk) {
             let nb = chunk.min(g.n - b0);
             let ncols = nb * per_image;
             let xs = &x[b0 * g.image()..(b0 + nb) * g.image()];
+            let start = dx.len();
+            if let Some((conv, geom)) = &transposed {
+                conv.forward(&Geom { n: nb, ..*geom }, gs_of(b0, nb), &w_flipped, dx, sc);
+                if self.relu {
+                    for (d, &xi) in dx[start..].iter_mut().zip(xs) {
+                        *d = if xi > 0.0 { *d } else { 0.0 };
+                    }
+                }
+                continue;
+            }
             self.unfold(g, xs, nb, sc);
             // The chunk's gradient as (C_out, nb·ho·pitch), zero in the unused columns.
             let gy = prefix(&mut sc.rows_out, c_out * ncols);
-            let gs = &grad[b0 * c_out * px..(b0 + nb) * c_out * px];
+            let gs = gs_of(b0, nb);
             for (b, img) in gs.chunks_exact(c_out * px).enumerate() {
                 for (co, gi) in img.chunks_exact(px).enumerate() {
                     let dst = &mut gy[co * ncols + b * per_image..][..per_image];
@@ -367,25 +467,20 @@ impl Conv {
                 cols,
                 (1, ncols_s),
             );
-            let start = dx.len();
-            if let Some((conv, geom)) = &transposed {
-                conv.forward(&Geom { n: nb, ..*geom }, gs, &w_flipped, dx, sc);
-            } else {
-                dx.resize(start + nb * g.image(), 0.0);
-                // dcols = wᵀ · gy, folded back into dx.
-                let dcols = prefix(&mut sc.dcols, rows * ncols);
-                mm(
-                    (rows, ncols, c_out),
-                    dcols,
-                    (ncols_s, 1),
-                    false,
-                    wt,
-                    (1, rows_s),
-                    gy,
-                    (ncols_s, 1),
-                );
-                self.fold(g, nb, dcols, &mut dx[start..]);
-            }
+            dx.resize(start + nb * g.image(), 0.0);
+            // dcols = wᵀ · gy, folded back into dx.
+            let dcols = prefix(&mut sc.dcols, rows * ncols);
+            mm(
+                (rows, ncols, c_out),
+                dcols,
+                (ncols_s, 1),
+                false,
+                wt,
+                (1, rows_s),
+                gy,
+                (ncols_s, 1),
+            );
+            self.fold(g, nb, dcols, &mut dx[start..]);
             if self.relu {
                 for (d, &xi) in dx[start..].iter_mut().zip(xs) {
                     *d = if xi > 0.0 { *d } else { 0.0 };
@@ -520,13 +615,20 @@ mod tests {
         check(Conv::new(1, 0, true), (3, 2, 3, 3, 5), 7);
         check(Conv::new(2, 2, false), (3, 2, 3, 3, 5), 8);
         check(Conv::new(1, 3, true), (3, 2, 3, 3, 5), 9);
+        // 16 output channels: the weight gradient's products at stride 1 read both operands in
+        // place, unpacked (C_out a multiple of gemm's 8 lanes).
+        for relu in [false, true] {
+            check(Conv::new(1, 1, relu), (3, 16, 16, 3, 8), 10);
+        }
     }
 
     #[test]
     fn chunks_of_one_or_several_images_give_the_same_result() {
         // 5 images of 2·3·3 = 18 patch rows by 6 output rows of 8 padded columns (864 floats
-        // each): chunks of 1, 2 (the last one short) and all 5 images.
-        for chunk_floats in [1, 2 * 864, 2 * 864 + 100, CHUNK_FLOATS] {
+        // each): chunks of 1, 2 (the last one short) and all 5 images. The weight gradient at
+        // stride 1 chunks by (2 + 3) channels of 8×8 padded planes (320 floats an image): 2 * 320
+        // gives it chunks of 2 images, the last one short.
+        for chunk_floats in [1, 2 * 320, 2 * 864, 2 * 864 + 100, CHUNK_FLOATS] {
             for relu in [false, true] {
                 let conv = Conv {
                     chunk_floats,
