@@ -83,3 +83,15 @@ pub(crate) fn check_fit_data(
     }
     Ok(())
 }
+
+/// `targets` standardised to mean 0 and standard deviation 1 (the deviation floored at 1e-9, for
+/// constant targets): `(mean, std, standardised)`, the first two to map predictions back.
+pub(crate) fn standardise(targets: &[f64]) -> (f64, f64, Vec<f32>) {
+    let n = targets.len() as f64;
+    let mean = targets.iter().sum::<f64>() / n;
+    let std = (targets.iter().map(|t| (t - mean).powi(2)).sum::<f64>() / n)
+        .sqrt()
+        .max(1e-9);
+    let y = targets.iter().map(|t| ((t - mean) / std) as f32).collect();
+    (mean, std, y)
+}

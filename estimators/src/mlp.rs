@@ -4,7 +4,7 @@
 //! ensemble mean.
 
 use crate::error::EstimatorError;
-use crate::estimator::{check_fit_data, Estimator, FittedEstimator, Needs};
+use crate::estimator::{check_fit_data, standardise, Estimator, FittedEstimator, Needs};
 use emprox_benchmarks::params::Range;
 use emprox_benchmarks::seed::Rng;
 use emprox_benchmarks::SearchSpace;
@@ -210,12 +210,7 @@ impl<S: SearchSpace> Estimator<S> for MlpEnsemble {
     ) -> Result<Box<dyn FittedEstimator<S>>, EstimatorError> {
         check_fit_data(cells.len(), targets, Estimator::<S>::needs(self))?;
         let x: Vec<Vec<f32>> = cells.iter().map(|c| features(space, c)).collect();
-        let n = targets.len() as f64;
-        let mean = targets.iter().sum::<f64>() / n;
-        let std = (targets.iter().map(|t| (t - mean).powi(2)).sum::<f64>() / n)
-            .sqrt()
-            .max(1e-9);
-        let y: Vec<f32> = targets.iter().map(|t| ((t - mean) / std) as f32).collect();
+        let (mean, std, y) = standardise(targets);
         let p = &self.params;
         let mut dims = vec![x[0].len()];
         dims.extend(std::iter::repeat_n(p.width, p.layers));

@@ -9,8 +9,9 @@
 //! `k = 0` chooses k per fit by leave-one-out validation (Kendall tau) on the evaluated cells.
 
 use super::rank_loss::PairwiseRankLoss;
+use super::train::adam_step;
 use crate::error::EstimatorError;
-use crate::estimator::{check_fit_data, Estimator, FittedEstimator, Needs};
+use crate::estimator::{check_fit_data, standardise, Estimator, FittedEstimator, Needs};
 use crate::knn::Knn;
 use crate::metrics::kendall_tau;
 use crate::mlp::features;
@@ -236,15 +237,7 @@ impl Encoder {
             if rank {
                 loss = (loss + (ranking.surrogate(&out)? * p.rank_weight)?)?;
             }
-            let grads = loss.backward()?;
-            adam.next_step();
-            for (k, v) in vars.iter().enumerate() {
-                let Some(g) = grads.get(v) else { continue };
-                let g = g.flatten_all()?.to_vec1::<f32>()?;
-                let mut w = v.as_tensor().flatten_all()?.to_vec1::<f32>()?;
-                adam.update(k, &mut w, &g, 1.0);
-                v.set(&Tensor::from_vec(w, v.dims(), &Device::Cpu)?)?;
-            }
+            adam_step(&vars, &loss.backward()?, &mut adam, 0.0)?;
         }
         Ok(())
     }
@@ -264,14 +257,11 @@ impl SupervisedEmProx {
         let p = &self.params;
         let rows: Vec<Vec<f32>> = cells.iter().map(|c| p.inputs.of(space, c)).collect();
         let x = matrix(&rows)?;
-        let n = targets.len() as f64;
-        let mean = targets.iter().sum::<f64>() / n;
-        let std = (targets.iter().map(|t| (t - mean).powi(2)).sum::<f64>() / n)
-            .sqrt()
-            .max(1e-9);
-        let y: Vec<f32> = targets.iter().map(|t| ((t - mean) / std) as f32).collect();
+        let (mean, std, y) = standardise(targets);
         let mut encoders = Vec::with_capacity(p.ensemble_size);
         let mut scales = Vec::with_capacity(p.ensemble_size);
+        // Each trained encoder's outputs on the training cells: its scale and the kNN's points.
+        let mut outputs = Vec::with_capacity(p.ensemble_size);
         let inputs = rows[0].len();
         for m in 0..p.ensemble_size {
             let warm = previous.zip(p.warm_steps).and_then(|(f, s)| {
@@ -285,9 +275,10 @@ impl SupervisedEmProx {
                 None => (Encoder::new(inputs, p, rng)?, p.steps),
             };
             e.train(&x, &y, p, steps, rng)?;
-            let (emb, _) = e.forward(&x)?;
+            let (emb, out) = e.forward(&x)?;
             let ms = emb.sqr()?.sum_all()?.to_scalar::<f32>()? / targets.len() as f32;
             scales.push(ms.sqrt().max(1e-6));
+            outputs.push((emb, out));
             encoders.push(e);
         }
         let mut fitted = FittedSupervised {
@@ -300,7 +291,7 @@ impl SupervisedEmProx {
             mean,
             std,
         };
-        let (points, head) = fitted.embed(&x)?;
+        let (points, head) = fitted.assemble(&outputs)?;
         let y64: Vec<f64> = y.iter().map(|v| *v as f64).collect();
         let (refs, offsets): (Vec<f64>, Vec<f64>) = if p.residual {
             (y64.iter().zip(&head).map(|(t, h)| t - h).collect(), head)
@@ -334,11 +325,24 @@ struct FittedSupervised {
 impl FittedSupervised {
     /// Concatenated, scaled embeddings and the mean head read-out (standardised units).
     fn embed(&self, x: &Tensor) -> Result<(Vec<Vec<f32>>, Vec<f64>), EstimatorError> {
-        let n = x.dim(0)?;
+        let outputs = self
+            .encoders
+            .iter()
+            .map(|e| e.forward(x))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.assemble(&outputs)
+    }
+
+    /// The concatenated, scaled embeddings and the mean head read-out from each encoder's
+    /// [`Encoder::forward`] outputs.
+    fn assemble(
+        &self,
+        outputs: &[(Tensor, Tensor)],
+    ) -> Result<(Vec<Vec<f32>>, Vec<f64>), EstimatorError> {
+        let n = outputs.first().map_or(Ok(0), |(emb, _)| emb.dim(0))?;
         let mut points = vec![Vec::new(); n];
         let mut head = vec![0.0; n];
-        for (e, s) in self.encoders.iter().zip(&self.scales) {
-            let (emb, out) = e.forward(x)?;
+        for ((emb, out), s) in outputs.iter().zip(&self.scales) {
             for (p, row) in points.iter_mut().zip(emb.to_vec2::<f32>()?) {
                 p.extend(row.into_iter().map(|v| v / s));
             }

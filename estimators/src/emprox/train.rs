@@ -120,7 +120,7 @@ pub fn train_observed(
             sum += loss.to_scalar::<f32>()? as f64;
             count += 1;
             let grads = loss.backward()?;
-            step(&vars, &grads, &mut adam, s)?;
+            adam_step(&vars, &grads, &mut adam, s.grad_clip)?;
         }
         if count > 0 {
             last = sum / count as f64;
@@ -129,11 +129,13 @@ pub fn train_observed(
     Ok(last)
 }
 
-fn step(
+/// One Adam step of `vars` with their gradients in `grads`, the gradient's global norm clipped
+/// at `grad_clip` (0: no clipping). Variables without a gradient keep their weights.
+pub(crate) fn adam_step(
     vars: &[candle_core::Var],
     grads: &candle_core::backprop::GradStore,
     adam: &mut Adam,
-    s: &TrainSettings,
+    grad_clip: f64,
 ) -> Result<(), EstimatorError> {
     let mut gs: Vec<Option<Vec<f32>>> = Vec::with_capacity(vars.len());
     let mut norm2 = 0f64;
@@ -148,8 +150,8 @@ fn step(
         gs.push(g);
     }
     let norm = norm2.sqrt();
-    let clip = if s.grad_clip > 0.0 && norm > s.grad_clip {
-        (s.grad_clip / (norm + 1e-6)) as f32
+    let clip = if grad_clip > 0.0 && norm > grad_clip {
+        (grad_clip / (norm + 1e-6)) as f32
     } else {
         1.0
     };
