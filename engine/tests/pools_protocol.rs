@@ -133,6 +133,43 @@ fn refitting_the_filters_estimator_reproduces_its_recorded_scores() {
         t.path(),
         &[("pools_per_range = 3", "pools_per_range = 100")],
     );
+    assert_recorded_scores_reproduced(&out, 1.0);
+}
+
+/// The same on a minimised objective: the filter ranks negated scores, and so does the
+/// protocol, which writes its truth and predictions back in the objective's own units.
+#[test]
+fn on_a_minimised_objective_the_refit_reproduces_the_recorded_scores_too() {
+    let t = tempfile::tempdir().unwrap();
+    let file = setup(
+        t.path(),
+        &[("pools_per_range = 3", "pools_per_range = 100")],
+    );
+    let desc = t.path().join("bench/synthetic_gnn.tabular.toml");
+    let text = std::fs::read_to_string(&desc).unwrap();
+    assert!(text.contains("goal = \"maximize\""));
+    std::fs::write(
+        &desc,
+        text.replace("goal = \"maximize\"", "goal = \"minimize\""),
+    )
+    .unwrap();
+    let out = t.path().join("o");
+    emprox_ok(&["eval-predictors", s(&file), "--out", s(&out), "-q"]);
+    assert_recorded_scores_reproduced(&out, -1.0);
+    let preds = csv_rows(&out.join("predictions.csv"));
+    assert!(
+        preds
+            .iter()
+            .all(|r| r["true"].parse::<f64>().unwrap() > 0.0),
+        "the truth in the table's own units"
+    );
+}
+
+/// Every pool the filter recorded in `out/search` is scored in `out/predictions.csv` by the
+/// refitted `knn_onehot` and by `filter_recorded` exactly as the filter scored it: the filter
+/// records maximised scores, the protocol writes the objective's units (`sign` -1 where it is
+/// minimised).
+fn assert_recorded_scores_reproduced(out: &Path, sign: f64) {
     let mut recorded: HashMap<(String, String), Vec<(u64, f64)>> = HashMap::new();
     let mut pools = 0;
     for run in 0..2 {
@@ -165,7 +202,7 @@ fn refitting_the_filters_estimator_reproduces_its_recorded_scores() {
             let (index, score) = pool[i - first];
             assert_eq!(r["index"], index.to_string());
             let p: f64 = r["predicted"].parse().unwrap();
-            assert_eq!(p, score, "{estimator} at {key:?}, cell {index}");
+            assert_eq!(p, sign * score, "{estimator} at {key:?}, cell {index}");
             checked.insert(key);
         }
     }
@@ -203,7 +240,12 @@ fn the_pool_protocol_reads_an_existing_run_folder_the_same() {
         );
     }
     assert!(!out2.join("search").exists());
-    // --overwrite replaces the evaluation and its search folder, keeping nothing behind.
+    // --overwrite replaces the evaluation and its search folder, keeping nothing behind of
+    // emprox's own and the user's file beside them.
+    let mine = [out.join("notes.txt")];
+    for f in &mine {
+        std::fs::write(f, "the user's").unwrap();
+    }
     emprox_ok(&[
         "eval-predictors",
         s(&file),
@@ -213,6 +255,14 @@ fn the_pool_protocol_reads_an_existing_run_folder_the_same() {
         "--overwrite",
     ]);
     assert!(out.join("search/seed-1/pools.jsonl").exists());
+    for f in &mine {
+        assert_eq!(
+            std::fs::read_to_string(f).unwrap(),
+            "the user's",
+            "{}",
+            f.display()
+        );
+    }
 }
 
 #[test]
