@@ -125,6 +125,42 @@ fn fixed_k_and_regression_only_also_rank() {
 }
 
 #[test]
+fn regression_only_draws_no_ranking_pairs() {
+    // n = 121: 14,520 ordered pairs, more than 2 (a sample would be drawn from the fit's
+    // stream) and fewer than 10^7 (every pair, nothing drawn). With `rank_weight = 0` neither
+    // draws: the fits, and the stream after them, are the same.
+    let d = data(4);
+    let fit = |rank_pairs| {
+        let mut rng = seed::stream(2, "sup");
+        let pred = build(SupervisedParams {
+            rank_weight: 0.0,
+            rank_pairs,
+            ..Default::default()
+        })
+        .fit(&d.space, &d.xtr, &d.ytr, &mut rng)
+        .unwrap()
+        .predict(&d.space, &d.xte)
+        .unwrap();
+        (pred, rand::Rng::random::<u64>(&mut rng))
+    };
+    let (sampled, after_sampled) = fit(2);
+    let (every, after_every) = fit(10_000_000);
+    let tau = kendall_tau(&d.yte, &sampled);
+    assert!(tau > 0.45, "regression only still ranks: tau {tau}");
+    assert!(
+        sampled
+            .iter()
+            .zip(&every)
+            .all(|(a, b)| a.to_bits() == b.to_bits()),
+        "the second and third encoders start from the same draws"
+    );
+    assert_eq!(
+        after_sampled, after_every,
+        "no pair was drawn from the stream"
+    );
+}
+
+#[test]
 fn bad_settings_are_refused_with_the_key() {
     let e = SupervisedParams {
         ensemble_size: 32,

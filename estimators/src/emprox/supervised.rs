@@ -229,12 +229,14 @@ impl Encoder {
             p.weight_decay as f32,
         );
         let yt = Tensor::from_vec(y.to_vec(), n, &Device::Cpu)?;
-        let ranking = PairwiseRankLoss::new(y, p.rank_pairs, rng);
-        let rank = p.rank_weight > 0.0 && ranking.pairs() > 0;
+        // Regression only (`rank_weight = 0`): no pairs are drawn, so `rng` is not advanced.
+        let ranking = (p.rank_weight > 0.0)
+            .then(|| PairwiseRankLoss::new(y, p.rank_pairs, rng))
+            .filter(|r| r.pairs() > 0);
         for _ in 0..steps {
             let (_, out) = self.forward(x)?;
             let mut loss = candle_nn::loss::mse(&out, &yt)?;
-            if rank {
+            if let Some(ranking) = &ranking {
                 loss = (loss + (ranking.surrogate(&out)? * p.rank_weight)?)?;
             }
             adam_step(&vars, &loss.backward()?, &mut adam, 0.0)?;
