@@ -305,11 +305,17 @@ pub fn holds_files(d: &Path) -> Result<bool, FolderError> {
 /// A missing or empty folder is created. A folder that holds files is refused unless
 /// `overwrite`; with it, only an emprox folder of the same kind is accepted, and only the files
 /// emprox wrote there are deleted (the manifest is kept until the caller writes its new one):
-/// in a comparison, only the experiment folders its manifest lists, each locked first. A link
-/// where emprox writes or deletes is refused before anything is deleted.
+/// in a comparison, only the experiment folders its manifest lists, each locked first; in a
+/// predictor evaluation, its search folder, locked first and accepted only where a new search
+/// could replace it (`emprox run --overwrite`'s rule). An experiment folder inside that keeps a
+/// file of the user's keeps its manifest too. A link where emprox writes or deletes is refused
+/// before anything is deleted.
 pub fn prepare(dir: &Path, kind: FolderKind, overwrite: bool) -> Result<FolderLock, FolderError> {
     // The manifest of a folder to clear, `None` for a missing or empty one.
-    let check = |d: &Path| -> Result<Option<Manifest>, FolderError> {
+    let check = |d: &Path,
+                 kind: FolderKind,
+                 overwrite: bool|
+     -> Result<Option<Manifest>, FolderError> {
         if !d.exists() {
             return Ok(None);
         }
@@ -357,7 +363,7 @@ pub fn prepare(dir: &Path, kind: FolderKind, overwrite: bool) -> Result<FolderLo
         Ok(Some(m))
     };
     // Checked before anything is created, and again under the lock.
-    check(dir)?;
+    check(dir, kind, overwrite)?;
     std::fs::create_dir_all(dir).map_err(|e| {
         FolderError(format!(
             "cannot create output folder {}: {e}",
@@ -365,13 +371,23 @@ pub fn prepare(dir: &Path, kind: FolderKind, overwrite: bool) -> Result<FolderLo
         ))
     })?;
     let lock = FolderLock::acquire(dir)?;
-    if let Some(m) = check(dir)? {
+    if let Some(m) = check(dir, kind, overwrite)? {
         let listed = m.experiments.unwrap_or_default();
-        // Links first, then the listed experiments' locks: nothing is deleted unless all is well.
+        // Links first, then the experiment folders inside, then their locks: nothing is deleted
+        // unless all is well.
         sweep(dir, kind, &listed, false)?;
-        let _experiments = listed
-            .iter()
-            .map(|e| dir.join(e))
+        let inside: Vec<PathBuf> = match kind {
+            FolderKind::PredictorEvaluation => {
+                let search = dir.join(crate::commands::pools::SEARCH_DIR);
+                // The search runs again there with `--overwrite`: what that would refuse after
+                // this deletes, this refuses now.
+                check(&search, FolderKind::Experiment, true)?;
+                vec![search]
+            }
+            _ => listed.iter().map(|e| dir.join(e)).collect(),
+        };
+        let _experiments = inside
+            .into_iter()
             .filter(|p| std::fs::symlink_metadata(p).is_ok_and(|m| m.is_dir()))
             .map(|p| FolderLock::acquire(&p))
             .collect::<Result<Vec<_>, _>>()?;
@@ -611,11 +627,17 @@ impl Walk<'_> {
             } else if ty.is_dir() {
                 match sub {
                     Some(sub) => {
-                        kept += self.clean(&path, sub, false)?;
+                        // An experiment folder inside keeps its manifest while a file of the
+                        // user's stays in it: it is still an emprox folder, for a new run
+                        // (`--overwrite`) to replace.
+                        let experiment = sub == Layout::ComparisonExperiment;
+                        let theirs = self.clean(&path, sub, experiment)?;
+                        kept += theirs;
                         if self.delete {
-                            if sub == Layout::ComparisonExperiment {
+                            if experiment && theirs == 0 {
                                 // Locked by the caller, and going with its folder.
                                 let _ = std::fs::remove_file(path.join(LOCK));
+                                let _ = std::fs::remove_file(path.join(MANIFEST));
                             }
                             // Fails (and keeps it) when something we do not own is left inside.
                             if std::fs::remove_dir(&path).is_err() {

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{assert_refused, emprox, emprox_ok, lines, root, s};
+use common::{assert_refused, emprox, emprox_ok, lines, root, s, tree};
 use emprox_benchmarks::tabular::synthetic::write_synthetic_benchmark;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -35,6 +35,18 @@ fn evaluated(dir: &Path, edit: &[(&str, &str)]) -> (PathBuf, PathBuf) {
     let out = dir.join("o");
     emprox_ok(&["eval-predictors", s(&file), "--out", s(&out), "-q"]);
     (file, out)
+}
+
+/// The arguments of `emprox eval-predictors FILE --out OUT -q --overwrite`.
+fn overwrite<'a>(file: &'a Path, out: &'a Path) -> [&'a str; 6] {
+    [
+        "eval-predictors",
+        s(file),
+        "--out",
+        s(out),
+        "-q",
+        "--overwrite",
+    ]
 }
 
 fn csv_rows(path: &Path) -> Vec<HashMap<String, String>> {
@@ -246,14 +258,7 @@ fn the_pool_protocol_reads_an_existing_run_folder_the_same() {
     for f in &mine {
         std::fs::write(f, "the user's").unwrap();
     }
-    emprox_ok(&[
-        "eval-predictors",
-        s(&file),
-        "--out",
-        s(&out),
-        "-q",
-        "--overwrite",
-    ]);
+    emprox_ok(&overwrite(&file, &out));
     assert!(out.join("search/seed-1/pools.jsonl").exists());
     for f in &mine {
         assert_eq!(
@@ -263,6 +268,49 @@ fn the_pool_protocol_reads_an_existing_run_folder_the_same() {
             f.display()
         );
     }
+}
+
+#[test]
+fn a_users_file_inside_the_search_folder_survives_overwrite() {
+    let t = tempfile::tempdir().unwrap();
+    let (file, out) = evaluated(t.path(), &[]);
+    let search = out.join("search");
+    let mine = [search.join("notes.txt"), search.join("seed-0/mine.txt")];
+    for f in &mine {
+        std::fs::write(f, "the user's").unwrap();
+    }
+    let users_kept = || {
+        for f in &mine {
+            assert_eq!(std::fs::read_to_string(f).unwrap(), "the user's");
+        }
+    };
+    // As `emprox run --overwrite` in its own folder: emprox's files go, the user's stay, and
+    // the search runs again beside them.
+    emprox_ok(&overwrite(&file, &out));
+    users_kept();
+    for f in [
+        "results.csv",
+        "search/run.json",
+        "search/seed-1/pools.jsonl",
+    ] {
+        assert!(out.join(f).exists(), "{f}");
+    }
+    // A search folder that is not an emprox experiment (its manifest gone) would be refused by
+    // the search's --overwrite: refused before anything is deleted.
+    std::fs::remove_file(search.join("run.json")).unwrap();
+    // The locks are rewritten with the process id of whoever takes them.
+    let files = || {
+        let mut t = tree(&out);
+        t.retain(|p, _| p.file_name().unwrap() != ".emprox.lock");
+        t
+    };
+    let before = files();
+    assert_refused(
+        &emprox(&overwrite(&file, &out)),
+        "is not an emprox output folder",
+    );
+    assert_eq!(files(), before, "nothing deleted");
+    users_kept();
 }
 
 #[test]

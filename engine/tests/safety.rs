@@ -154,23 +154,6 @@ fn small_comparison(dir: &Path, queries: u64) -> std::path::PathBuf {
     file
 }
 
-/// Every file under `dir`, with its bytes.
-fn tree(dir: &Path) -> std::collections::BTreeMap<std::path::PathBuf, Vec<u8>> {
-    let mut out = std::collections::BTreeMap::new();
-    let mut todo = vec![dir.to_path_buf()];
-    while let Some(d) = todo.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                todo.push(p);
-            } else {
-                out.insert(p.clone(), std::fs::read(&p).unwrap());
-            }
-        }
-    }
-    out
-}
-
 #[test]
 fn comparison_overwrite_deletes_only_the_experiments_it_lists() {
     let t = tempfile::tempdir().unwrap();

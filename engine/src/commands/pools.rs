@@ -117,7 +117,9 @@ pub fn start_pools(
                     seeds: Some(ev.runs),
                     set: vec![format!("budget.max_queries={}", ev.queries)],
                     threads: Some(ev.jobs),
-                    // The folder is this evaluation's, cleared by its own --overwrite check.
+                    // The folder is this evaluation's, cleared by its own --overwrite (which
+                    // refused it already where this would, and kept its manifest where a file
+                    // of the user's stays).
                     overwrite: true,
                     keep_weights: None,
                     work: WorkFlags {

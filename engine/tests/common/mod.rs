@@ -46,6 +46,23 @@ pub fn assert_refused(o: &Output, needle: &str) {
     assert!(!err.contains("panicked"), "{err}");
 }
 
+/// Every file under `dir`, with its bytes.
+pub fn tree(dir: &Path) -> std::collections::BTreeMap<std::path::PathBuf, Vec<u8>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                todo.push(p);
+            } else {
+                out.insert(p.clone(), std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    out
+}
+
 /// The records of a JSON-lines file.
 pub fn lines(path: &Path) -> Vec<serde_json::Value> {
     std::fs::read_to_string(path)
