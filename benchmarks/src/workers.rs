@@ -11,9 +11,9 @@
 //! # Result cache
 //! An evaluation is identified by [`cache_key`]`(space, arch, dataset, config hash, seed)`: the
 //! SHA-256 of a canonical JSON object, stable across runs and machines. The engine stores the
-//! key with each trial in its journal and, before submitting a job, looks the key up in a
-//! [`ResultCache`] filled from the journal, so an evaluated (space, arch, dataset, training
-//! config, seed) is never trained twice. Only successes are cached: a failure (timeout,
+//! key with each result in its cache file and, before submitting a job, looks the key up in a
+//! [`ResultCache`] filled from that file, so an evaluated (space, arch, dataset, evaluator
+//! config, seed) is never evaluated twice. Only successes are cached: a failure (timeout,
 //! crash) may be transient and is retried.
 
 use crate::digest::{canonical_json, sha256_hex};
@@ -213,7 +213,8 @@ impl<C> Drop for WorkerPool<C> {
 
 /// The result-cache key of one evaluation: lower-case hex SHA-256 of the canonical JSON
 /// `{"arch":…,"config":…,"dataset":…,"seed":…,"space":…}`. `config_hash` identifies the
-/// evaluator's settings (for training, `emprox_train::TrainingConfig::hash`; for a command,
+/// evaluator's settings (for training, `emprox_train::TrainingEvaluator::cache_hash`: the
+/// configuration's hash and the kernels' numerics version; for a command,
 /// [`crate::digest::config_hash`] of its config).
 pub fn cache_key(space: &str, arch: &str, dataset: &str, config_hash: &str, seed: u64) -> String {
     let v = serde_json::json!({
@@ -226,7 +227,7 @@ pub fn cache_key(space: &str, arch: &str, dataset: &str, config_hash: &str, seed
     sha256_hex(canonical_json(&v).as_bytes())
 }
 
-/// Successful outcomes by [`cache_key`]; filled from a journal, consulted before evaluating.
+/// Successful outcomes by [`cache_key`]; filled from a cache file, consulted before evaluating.
 #[derive(Debug, Clone, Default)]
 pub struct ResultCache {
     map: HashMap<String, Outcome>,
@@ -279,7 +280,7 @@ mod tests {
         ] {
             assert_ne!(k, other);
         }
-        // Pinned: the key must not change between versions, or journals lose their cache.
+        // Pinned: the key must not change between versions, or cache files lose their entries.
         assert_eq!(
             cache_key("nasbench201", "|a|", "digits", "abc", 1),
             sha256_hex(

@@ -174,7 +174,8 @@ pub struct Evaluation<C> {
     pub dataset: String,
     /// The space's name, in cache keys.
     pub space: String,
-    /// Identifies the evaluator's settings in cache keys.
+    /// Identifies the evaluator's settings in cache keys (for training, with the kernels'
+    /// numerics version: [`TrainingEvaluator::cache_hash`]).
     pub config_hash: String,
     /// The shared result cache, if any.
     pub cache: Option<Arc<CacheFile>>,
@@ -313,7 +314,7 @@ impl<C: 'static> Evaluation<C> {
             signal: Signal::accuracy(),
             dataset: trainer.dataset_name(),
             space: space.into(),
-            config_hash: trainer.config_hash().to_string(),
+            config_hash: trainer.cache_hash(),
             threads_per_worker: trainer.config().threads,
             evaluator,
             kind: EvaluatorKind::Train,

@@ -98,7 +98,7 @@ fn failed_evaluations_are_recorded_and_the_search_goes_on() {
 }
 
 #[test]
-fn training_search_reuses_its_cache() {
+fn training_search_reuses_its_cache_of_its_own_kernel_numerics_only() {
     let tmp = tempfile::tempdir().unwrap();
     let cache = tmp.path().join("cache.jsonl");
     let tiny = [
@@ -112,55 +112,92 @@ fn training_search_reuses_its_cache() {
         "evaluator.training.max_train_images=300",
     ];
     let cache_set = format!("evaluator.cache=\"{}\"", cache.display());
+    let run = |out: &std::path::Path| {
+        let head = ["run", "examples/train_digits_evolution.toml", "--out"];
+        emprox(
+            &[
+                &head[..],
+                &[out.to_str().unwrap(), "--set", &cache_set],
+                &tiny,
+            ]
+            .concat(),
+        );
+    };
     let first = tmp.path().join("first");
     let second = tmp.path().join("second");
-    emprox(
-        &[
-            &[
-                "run",
-                "examples/train_digits_evolution.toml",
-                "--out",
-                first.to_str().unwrap(),
-                "--set",
-                &cache_set,
-            ][..],
-            &tiny,
-        ]
-        .concat(),
-    );
+    run(&first);
     let entries = std::fs::read_to_string(&cache).unwrap().lines().count();
     assert_eq!(entries, 4, "every successful training is cached");
-    emprox(
-        &[
-            &[
-                "run",
-                "examples/train_digits_evolution.toml",
-                "--out",
-                second.to_str().unwrap(),
-                "--set",
-                &cache_set,
-            ][..],
-            &tiny,
-        ]
-        .concat(),
-    );
+    run(&second);
     assert_eq!(
         std::fs::read_to_string(&cache).unwrap().lines().count(),
         entries,
         "nothing trained twice"
     );
-    let timings = lines(&second.join("seed-0/timings.jsonl"));
-    assert!(
-        timings.iter().all(|t| t["cached"] == true),
-        "the re-run trained nothing"
-    );
-    assert_eq!(
-        std::fs::read_to_string(first.join("seed-0/trials.jsonl")).unwrap(),
-        std::fs::read_to_string(second.join("seed-0/trials.jsonl")).unwrap()
-    );
+    // A later run in `out` journals the first's results, each from the cache or not.
+    let same_as_first = |out: &std::path::Path, cached: bool, why: &str| {
+        let timings = lines(&out.join("seed-0/timings.jsonl"));
+        assert!(timings.iter().all(|t| t["cached"] == cached), "{why}");
+        assert_eq!(
+            std::fs::read_to_string(first.join("seed-0/trials.jsonl")).unwrap(),
+            std::fs::read_to_string(out.join("seed-0/trials.jsonl")).unwrap()
+        );
+    };
+    same_as_first(&second, true, "the re-run trained nothing");
     let trials = lines(&first.join("seed-0/trials.jsonl"));
     assert!(
         trials.iter().all(|t| t["val_acc"].as_f64().unwrap() > 10.0),
         "above chance on digits"
     );
+
+    // The same entries as kernels of another numerics version would have keyed them (and with
+    // values no training gave): they are not reused, and every cell is trained again.
+    let numerics = emprox_kernels::NUMERICS_VERSION;
+    let key = training_keys(&first);
+    let text = std::fs::read_to_string(&cache).unwrap();
+    let mut other = String::new();
+    for t in &trials {
+        let arch = t["arch"].as_str().unwrap();
+        let line = text
+            .lines()
+            .find(|l| l.contains(&key(arch, numerics)))
+            .expect("the cache keys a training by this kernel version");
+        let mut v: serde_json::Value = serde_json::from_str(line).unwrap();
+        v["key"] = key(arch, numerics + 1).into();
+        v["outcome"]["val_acc"] = 12.5.into();
+        other += &format!("{v}\n");
+    }
+    std::fs::write(&cache, &other).unwrap();
+    let third = tmp.path().join("third");
+    run(&third);
+    same_as_first(
+        &third,
+        false,
+        "another kernel version's results are not reused",
+    );
+    let after = std::fs::read_to_string(&cache).unwrap();
+    assert!(after.starts_with(&other) && after.lines().count() == 2 * entries);
+}
+
+/// The cache key of training `arch` in run 0 of the experiment in `out` by kernels of numerics
+/// version `numerics`, as the engine forms it.
+fn training_keys(out: &std::path::Path) -> impl Fn(&str, u32) -> String {
+    use emprox_benchmarks::{seed, workers::cache_key};
+    let path = out.join(emprox_engine::rundir::CONFIG);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let exp: emprox_engine::config::Experiment =
+        emprox_engine::config::parse_toml(&text, &path).unwrap();
+    let training = exp.evaluator.unwrap().training.unwrap_or_default();
+    let trainer = emprox_train::TrainingEvaluator::new(training).unwrap();
+    let trial_seed = seed::derive(seed::run_seed(exp.seed, 0), "evaluator");
+    move |arch, numerics| {
+        let config = emprox_train::evaluator::numerics_keyed(trainer.config_hash(), numerics);
+        cache_key(
+            "nasbench201",
+            arch,
+            &trainer.dataset_name(),
+            &config,
+            trial_seed,
+        )
+    }
 }

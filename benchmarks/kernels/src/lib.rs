@@ -33,3 +33,10 @@ mod testing;
 
 pub use adam::Adam;
 pub use params::{Init, ParamError, ParamSpec, Params, SeededParams};
+
+/// The version of the kernels' numerics. Bump it whenever any kernel's results change bits (a
+/// summation order, a new kernel, a changed approximation), so that cached trained results made
+/// by other bits are not reused: it is part of the result-cache key of every trained result
+/// (`emprox_train::TrainingEvaluator::cache_hash`), and of nothing else (not of the weights'
+/// seed).
+pub const NUMERICS_VERSION: u32 = 1;

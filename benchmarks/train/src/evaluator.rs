@@ -92,6 +92,16 @@ pub enum TrainingSetupError {
     Data(#[from] DataError),
 }
 
+/// The result-cache key's evaluator part of a training whose configuration hash is
+/// `config_hash`, run by kernels of numerics version `numerics`: the SHA-256 of the canonical
+/// JSON `{"config":…,"numerics":…}`.
+pub fn numerics_keyed(config_hash: &str, numerics: u32) -> String {
+    crate::config::config_hash(&serde_json::json!({
+        "config": config_hash,
+        "numerics": numerics,
+    }))
+}
+
 /// Trains each candidate from scratch (see [`TrainingConfig`]) and reports validation accuracy
 /// (the search signal), test accuracy (reported only) and the wall seconds spent.
 ///
@@ -144,10 +154,18 @@ impl TrainingEvaluator {
         })
     }
 
-    /// The hash of the configuration and, for a user's images, of their content: the
-    /// result-cache key's evaluator part.
+    /// The hash of the configuration and, for a user's images, of their content: part of the
+    /// weights' seed (see [`TrainingEvaluator::seeds`]) and, with the kernels' numerics version,
+    /// of the result-cache key ([`TrainingEvaluator::cache_hash`]).
     pub fn config_hash(&self) -> &str {
         &self.config_hash
+    }
+
+    /// The result-cache key's evaluator part: [`TrainingEvaluator::config_hash`] with
+    /// [`emprox_kernels::NUMERICS_VERSION`] folded in (see [`numerics_keyed`]), so that results
+    /// trained by other kernel bits are not reused. The weights' seed does not depend on it.
+    pub fn cache_hash(&self) -> String {
+        numerics_keyed(&self.config_hash, emprox_kernels::NUMERICS_VERSION)
     }
 
     /// The name of the images trained on, in results: the shipped dataset's, or the last part

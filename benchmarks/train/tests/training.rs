@@ -164,6 +164,33 @@ fn the_config_hash_in_cache_keys_ignores_threads_only() {
     assert_ne!(k, quick(1, 32).hash());
 }
 
+#[test]
+fn the_cache_key_holds_the_kernels_numerics_version_and_the_weights_seed_does_not() {
+    use emprox_train::config::sha256_hex;
+    use emprox_train::evaluator::numerics_keyed;
+    let v = emprox_kernels::NUMERICS_VERSION;
+    let h = quick(1, 64).hash();
+    assert_eq!(numerics_keyed(&h, v), numerics_keyed(&h, v));
+    assert_ne!(
+        numerics_keyed(&h, v),
+        numerics_keyed(&h, v + 1),
+        "another kernel version"
+    );
+    assert_ne!(
+        numerics_keyed(&h, v),
+        numerics_keyed(&quick(2, 64).hash(), v)
+    );
+    // Pinned, as the key itself is (emprox_benchmarks::workers::cache_key).
+    assert_eq!(
+        numerics_keyed("abc", 1),
+        sha256_hex(br#"{"config":"abc","numerics":1}"#)
+    );
+    let ev = TrainingEvaluator::new(quick(1, 64)).unwrap();
+    assert_eq!(ev.cache_hash(), numerics_keyed(&h, v));
+    // The weights' seed is keyed by the configuration alone, whatever the kernel version.
+    assert_eq!(ev.config_hash(), h);
+}
+
 /// Epochs as fidelity: training to 5 epochs in rungs of 1, 2 and 5 (each continuing the
 /// previous rung's checkpoint, read back from disk) gives, bit for bit, the accuracies, the
 /// loss and the weights of one uninterrupted 5-epoch training; the lower rungs differ from it.
