@@ -1,15 +1,20 @@
 //! 2-D convolution, optionally of `relu(x)`, as one candle op with a hand-written backward pass.
 //!
-//! A few images at a time (about a megabyte of patches), the op unfolds the input into a reused
-//! per-thread buffer (im2col, applying the ReLU on the way) and multiplies it by the weights with
-//! one single-threaded `gemm`, writing NCHW directly. The backward pass unfolds each chunk again,
-//! adds its share of the weight gradient, and folds `wᵀ·grad` back into the input's gradient
-//! (col2im), masked by the ReLU. At stride 1 (padding below k) it unfolds nothing: the input
-//! gradient is a convolution of the output gradient, and the weight gradient k² products with
-//! the padded input read in place, shifted. Images are visited in order and `gemm` runs on one thread, so the
-//! results do not depend on the thread count. One image's patches at CIFAR size (C = 16, 32×32)
-//! are 0.6 MB; a whole batch's would be 38 MB, allocated and zeroed for every convolution.
+//! At stride 1 (padding below k: every 3×3 and 1×1 convolution of the NB201 cell) nothing is
+//! unfolded. Image by image, the zero-padded, rectified input is convolved in place by
+//! [`direct::conv`] (AVX-512, AVX2 or portable code, chosen at run time, all giving the same
+//! bits); the input gradient is the same kernel applied to the output gradient with the weights
+//! flipped and transposed, masked by the ReLU as it is written; the weight gradient is a sum over
+//! output pixels of the gradient times the shifted input ([`direct::weight_grad`]).
+//!
+//! Other strides: a few images at a time (about a megabyte of patches), the op unfolds the input
+//! into a reused per-thread buffer (im2col, applying the ReLU on the way) and multiplies it by
+//! the weights with one single-threaded `gemm`, writing NCHW directly; the backward pass unfolds
+//! each chunk again, adds its share of the weight gradient, and folds `wᵀ·grad` back into the
+//! input's gradient (col2im), masked by the ReLU. Images are visited in order and nothing runs
+//! on more than one thread, so the results do not depend on the thread count.
 
+use crate::direct;
 use crate::matmul::mm;
 use crate::storage::{f32_slice, with_f32};
 use candle_core::{bail, CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
@@ -190,62 +195,20 @@ impl Conv {
         }
     }
 
-    /// Stride 1: calls `f(r, b, offset)` for each patch row r = (c, ki, kj) and image b, where
-    /// `offset` is where that row's run starts in the padded input (image b, channel c).
-    fn for_each_padded_row(&self, g: &Geom, nb: usize, mut f: impl FnMut(usize, usize, usize)) {
-        let (k, wp, plane) = (g.k, self.pitch(g), self.padded_plane(g));
-        for ch in 0..g.c {
-            for ki in 0..k {
-                for kj in 0..k {
-                    let row = (ch * k + ki) * k + kj;
-                    for b in 0..nb {
-                        f(row, b, (b * g.c + ch) * plane + ki * wp + kj);
-                    }
-                }
-            }
-        }
-    }
-
     /// Unfolds the `nb` images `x` into `sc.cols` (rows × nb·ho·pitch), rectified if
     /// `self.relu`.
     fn unfold(&self, g: &Geom, x: &[f32], nb: usize, sc: &mut Scratch) {
         let relu = self.relu;
-        let rect = move |o: &mut [f32], i: &[f32]| {
-            if relu {
-                o.iter_mut().zip(i).for_each(|(o, &i)| *o = i.max(0.0));
-            } else {
-                o.copy_from_slice(i);
-            }
-        };
         let per_image = g.ho * self.pitch(g);
         let ncols = nb * per_image;
         let cols = prefix(&mut sc.cols, g.rows() * ncols);
-        if !self.padded_width(g) {
-            cols.fill(0.0);
-            let s = self.stride;
-            self.for_each_run(g, nb, |dst, src, len| {
-                let inp = x[src..].iter().step_by(s);
-                let out = cols[dst..dst + len].iter_mut().zip(inp);
-                out.for_each(|(o, &i)| *o = if relu { i.max(0.0) } else { i });
-            });
-            return;
-        }
-        // The zero-padded, rectified input, with k - 1 zeros after it: the unused columns of
-        // the last row of the last channel read that far.
-        let (p, wp, plane) = (self.padding, self.pitch(g), self.padded_plane(g));
-        let xpad = prefix(&mut sc.xpad, nb * g.c * plane + g.k);
-        xpad.fill(0.0);
-        for (src, dst) in x.chunks_exact(g.h * g.w).zip(xpad.chunks_exact_mut(plane)) {
-            for (i, o) in src
-                .chunks_exact(g.w)
-                .zip(dst[p * wp..].chunks_exact_mut(wp))
-            {
-                rect(&mut o[p..p + g.w], i);
-            }
-        }
-        self.for_each_padded_row(g, nb, |row, b, off| {
-            let dst = &mut cols[row * ncols + b * per_image..][..per_image];
-            dst.copy_from_slice(&xpad[off..off + per_image]);
+        debug_assert!(!self.padded_width(g), "stride 1 convolves directly");
+        cols.fill(0.0);
+        let s = self.stride;
+        self.for_each_run(g, nb, |dst, src, len| {
+            let inp = x[src..].iter().step_by(s);
+            let out = cols[dst..dst + len].iter_mut().zip(inp);
+            out.for_each(|(o, &i)| *o = if relu { i.max(0.0) } else { i });
         });
     }
 
@@ -284,8 +247,89 @@ impl Conv {
         })
     }
 
+    /// Writes image `img` (C channels of h×w) zero-padded into `xpad`, `plane` apart, rows
+    /// `pitch` wide, rectified if `self.relu`. `xpad` must be zero where nothing is written.
+    fn pad_into(&self, g: &Geom, img: &[f32], xpad: &mut [f32], plane: usize) {
+        let (p, wp) = (self.padding, self.pitch(g));
+        for (src, dst) in img.chunks_exact(g.h * g.w).zip(xpad.chunks_mut(plane)) {
+            for (i, o) in src
+                .chunks_exact(g.w)
+                .zip(dst[p * wp..].chunks_exact_mut(wp))
+            {
+                let o = &mut o[p..p + g.w];
+                if self.relu {
+                    o.iter_mut().zip(i).for_each(|(o, &i)| *o = i.max(0.0));
+                } else {
+                    o.copy_from_slice(i);
+                }
+            }
+        }
+    }
+
+    /// Stride 1, padding below k: image by image, the zero-padded (rectified) input is
+    /// convolved in place by [`direct::conv`], no patches, and the output rows, without their
+    /// last k - 1 columns, appended; zero where `mask` (of the output's shape) is not positive
+    /// (the ReLU's gradient, when this computes an input gradient).
+    fn forward_direct(
+        &self,
+        g: &Geom,
+        x: &[f32],
+        wt: &[f32],
+        out: &mut Vec<f32>,
+        sc: &mut Scratch,
+        mask: Option<&[f32]>,
+    ) {
+        let (pitch, plane) = (self.pitch(g), self.padded_plane(g));
+        let np = g.ho * pitch;
+        let plan = direct::Plan {
+            c_in: g.c,
+            c_out: g.c_out,
+            k: g.k,
+            pitch,
+            x_stride: plane,
+            np,
+            y_stride: np + direct::MAX_TILE,
+        };
+        // w[ci][ki][kj][co], output channels side by side.
+        let mut w = vec![0f32; wt.len()];
+        for (i, &v) in wt.iter().enumerate() {
+            let (co, r) = (i / g.rows(), i % g.rows());
+            w[r * g.c_out + co] = v;
+        }
+        let xpad = prefix(&mut sc.xpad, plan.x_len().max(g.c * plane));
+        let y = prefix(&mut sc.rows_out, plan.y_len());
+        // Every image writes the same (interior) values: the padding stays zero.
+        xpad.fill(0.0);
+        let per_out = g.c_out * g.pixels();
+        for (b, img) in x.chunks_exact(g.image()).enumerate() {
+            self.pad_into(g, img, xpad, plane);
+            direct::conv(&plan, xpad, &w, y);
+            let mask = mask.map(|m| &m[b * per_out..][..per_out]);
+            for co in 0..g.c_out {
+                let rows = y[co * plan.y_stride..][..np].chunks_exact(pitch);
+                for (oh, row) in rows.enumerate() {
+                    let row = &row[..g.wo];
+                    match mask {
+                        None => out.extend_from_slice(row),
+                        Some(m) => {
+                            let m = &m[(co * g.ho + oh) * g.wo..][..g.wo];
+                            out.extend(
+                                row.iter()
+                                    .zip(m)
+                                    .map(|(&v, &m)| if m > 0.0 { v } else { 0.0 }),
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// Appends the output of the `g.n` images `x` (NCHW) to `out`, in order: no zeroing.
     fn forward(&self, g: &Geom, x: &[f32], wt: &[f32], out: &mut Vec<f32>, sc: &mut Scratch) {
+        if self.padded_width(g) {
+            return self.forward_direct(g, x, wt, out, sc, None);
+        }
         let (rows, c_out, pitch) = (g.rows(), g.c_out, self.pitch(g));
         let per_image = g.ho * pitch;
         let chunk = self.chunk(g);
@@ -321,9 +365,10 @@ impl Conv {
     /// Stride 1, padding below k: adds the weight gradient to `dw` without unfolding the input.
     /// A few images at a time, the zero-padded (rectified) input is laid out channel by channel,
     /// each channel's images one after another (`plane` apart), and the output gradient pixel
-    /// by pixel on the same padded-width grid (zero outside the output). Weight (·, ·, ki, kj)'s
-    /// gradient is then one product of that gradient with the input shifted by ki·pitch + kj:
-    /// k² products reading the padded input in place, instead of a copy of k² times it.
+    /// by pixel on the same padded-width grid (output channels side by side). Weight
+    /// (·, ·, ki, kj)'s gradient is then a sum over the output pixels of the gradient times the
+    /// input shifted by ki·pitch + kj, read in place ([`direct::weight_grad`], pixels in order,
+    /// so the chunks do not change the bits).
     fn weight_grad_padded(
         &self,
         g: &Geom,
@@ -332,11 +377,13 @@ impl Conv {
         dw: &mut [f32],
         sc: &mut Scratch,
     ) {
-        let (p, k, c_out) = (self.padding, g.k, g.c_out);
+        let (k, c_out) = (g.k, g.c_out);
         let (wp, plane, px) = (self.pitch(g), self.padded_plane(g), g.pixels());
         let kk = k * k;
         let chunk = (self.chunk_floats / ((g.c + c_out) * plane).max(1)).clamp(1, g.n.max(1));
-        let mut tw = vec![0f32; kk * g.c * c_out];
+        let co_pad = direct::co_pad(c_out);
+        let mut tw = vec![0f32; kk * g.c * co_pad];
+        let mut starts = Vec::with_capacity(chunk * g.ho);
         for b0 in (0..g.n).step_by(chunk) {
             let nb = chunk.min(g.n - b0);
             let len = nb * plane;
@@ -345,57 +392,51 @@ impl Conv {
             xt.fill(0.0);
             for b in 0..nb {
                 let img = &x[(b0 + b) * g.image()..][..g.image()];
-                for (ch, src) in img.chunks_exact(g.h * g.w).enumerate() {
-                    let dst = &mut xt[ch * len + b * plane..][..plane];
-                    for (i, o) in src
-                        .chunks_exact(g.w)
-                        .zip(dst[p * wp..].chunks_exact_mut(wp))
-                    {
-                        let o = &mut o[p..p + g.w];
-                        if self.relu {
-                            o.iter_mut().zip(i).for_each(|(o, &i)| *o = i.max(0.0));
-                        } else {
-                            o.copy_from_slice(i);
-                        }
-                    }
-                }
-            }
-            // gt[j·C_out + co]: column j = b·plane + oh·pitch + ow.
-            let gt = prefix(&mut sc.gt, len * c_out);
-            gt.fill(0.0);
-            for b in 0..nb {
-                let img = &grad[(b0 + b) * c_out * px..][..c_out * px];
-                for (co, gi) in img.chunks_exact(px).enumerate() {
-                    for (oh, row) in gi.chunks_exact(g.wo).enumerate() {
-                        let j0 = b * plane + oh * wp;
-                        for (ow, &v) in row.iter().enumerate() {
-                            gt[(j0 + ow) * c_out + co] = v;
-                        }
-                    }
-                }
-            }
-            let gt = &sc.gt[..len * c_out];
-            let xt = &sc.xt[..g.c * len + k * wp];
-            for ki in 0..k {
-                for kj in 0..k {
-                    // tw[ki][kj][ci][co] += Σ_j gt[j][co] · xt[ci][j + ki·pitch + kj]. Column-major
-                    // (co contiguous) on both sides, so that gemm packs neither operand.
-                    mm(
-                        (c_out, g.c, len),
-                        &mut tw[(ki * k + kj) * g.c * c_out..][..g.c * c_out],
-                        (1, c_out as isize),
-                        b0 > 0,
-                        gt,
-                        (1, c_out as isize),
-                        &xt[ki * wp + kj..],
-                        (1, len as isize),
+                for ch in 0..g.c {
+                    let one = &img[ch * g.h * g.w..][..g.h * g.w];
+                    let single = Geom { c: 1, ..*g };
+                    self.pad_into(
+                        &single,
+                        one,
+                        &mut xt[ch * len + b * plane..][..plane],
+                        plane,
                     );
                 }
             }
+            // gt[j·co_pad + co]: grid point j = b·plane + oh·pitch + ow. Only the outputs are
+            // read (and the padding channels, whose sums are dropped).
+            let gt = prefix(&mut sc.gt, len * co_pad);
+            for b in 0..nb {
+                let img = &grad[(b0 + b) * c_out * px..][..c_out * px];
+                for i in 0..px {
+                    let j = b * plane + i / g.wo * wp + i % g.wo;
+                    let dst = &mut gt[j * co_pad..][..c_out];
+                    for (co, d) in dst.iter_mut().enumerate() {
+                        *d = img[co * px + i];
+                    }
+                }
+            }
+            starts.clear();
+            starts.extend((0..nb * g.ho).map(|r| r / g.ho * plane + r % g.ho * wp));
+            let plan = direct::GradPlan {
+                c_in: g.c,
+                c_out,
+                k,
+                pitch: wp,
+                x_stride: len,
+                run: g.wo,
+                starts: &starts,
+            };
+            direct::weight_grad(
+                &plan,
+                &sc.xt[..g.c * len + k * wp],
+                &sc.gt[..len * co_pad],
+                &mut tw,
+            );
         }
         for (i, d) in dw.iter_mut().enumerate() {
             let (co, ci, a) = (i / (g.c * kk), i / kk % g.c, i % kk);
-            *d += tw[(a * g.c + ci) * c_out + co];
+            *d += tw[(a * g.c + ci) * co_pad + co];
         }
     }
 
@@ -433,12 +474,9 @@ impl Conv {
             let xs = &x[b0 * g.image()..(b0 + nb) * g.image()];
             let start = dx.len();
             if let Some((conv, geom)) = &transposed {
-                conv.forward(&Geom { n: nb, ..*geom }, gs_of(b0, nb), &w_flipped, dx, sc);
-                if self.relu {
-                    for (d, &xi) in dx[start..].iter_mut().zip(xs) {
-                        *d = if xi > 0.0 { *d } else { 0.0 };
-                    }
-                }
+                let mask = self.relu.then_some(xs);
+                let geom = Geom { n: nb, ..*geom };
+                conv.forward_direct(&geom, gs_of(b0, nb), &w_flipped, dx, sc, mask);
                 continue;
             }
             self.unfold(g, xs, nb, sc);

@@ -10,8 +10,9 @@
 //! - [`lstm`]: a single-layer LSTM over token sequences as one op; [`lstm::fast_tanh`].
 //! - [`ops`]: softmax and L2 norm over the last dimension, `x·wᵀ + b` with a fused bias add.
 //! - [`batch_norm`]: training-mode batch norm over (N, H, W) as one op.
-//! - [`conv`]: 2-D convolution (optionally of `relu(x)`) as im2col and `gemm` a few images at a
-//!   time.
+//! - [`conv`]: 2-D convolution (optionally of `relu(x)`): at stride 1 direct kernels on the
+//!   zero-padded input, whose bits do not depend on the SIMD width (AVX-512, AVX2 or none);
+//!   otherwise im2col and `gemm` a few images at a time.
 //! - [`pool`]: 3×3 average pooling (stride 1, padding not counted) as one op.
 //! - [`fastmath`]: vectorisable exp, sigmoid, tanh.
 //! - [`adam`]: Adam with L2 weight decay on plain `f32` slices (PyTorch's update rule).
@@ -21,6 +22,7 @@
 pub mod adam;
 pub mod batch_norm;
 pub mod conv;
+mod direct;
 pub mod fastmath;
 pub mod lstm;
 mod matmul;
@@ -38,5 +40,6 @@ pub use params::{Init, ParamError, ParamSpec, Params, SeededParams};
 /// summation order, a new kernel, a changed approximation), so that cached trained results made
 /// by other bits are not reused: it is part of the result-cache key of every trained result
 /// (`emprox_train::TrainingEvaluator::cache_hash`), and of nothing else (not of the weights'
-/// seed).
-pub const NUMERICS_VERSION: u32 = 1;
+/// seed). 2: stride-1 convolutions run as [`conv`]'s direct kernels (one fused multiply-add
+/// chain per result).
+pub const NUMERICS_VERSION: u32 = 2;
