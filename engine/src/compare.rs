@@ -553,7 +553,7 @@ impl Comparison {
             .map_err(|e| ExperimentError::Other(e.to_string()))?
         {
             if !except.contains(&f) {
-                check_folder(&out.join(f), false)?;
+                check_folder(&out.join(f), false, false)?;
             }
         }
         Ok(())
@@ -562,16 +562,25 @@ impl Comparison {
     /// Locks every experiment folder of the comparison in `out` (creating the missing ones)
     /// for as long as the result lives, so that no other emprox process writes into one while
     /// the comparison runs; with `resume`, an experiment already started must have the
-    /// comparison's configuration.
-    pub fn lock_folders(&self, out: &Path, resume: bool) -> Result<Vec<Held>, ExperimentError> {
+    /// comparison's configuration. The folders in `cleared` are the ones `--overwrite` cleared
+    /// (`rundir::prepare`): one that kept a file of the user's is replaced beside it, as
+    /// `emprox run --overwrite` replaces its folder.
+    pub fn lock_folders(
+        &self,
+        out: &Path,
+        resume: bool,
+        cleared: &[String],
+    ) -> Result<Vec<Held>, ExperimentError> {
         let targets = self
             .targets()
             .map_err(|e| ExperimentError::Other(e.to_string()))?;
         let mut held = Vec::new();
         for target in &targets {
             for entry in &self.experiments {
-                let dir = out.join(folder(target, entry));
-                held.push(if check_folder(&dir, resume)? {
+                let f = folder(target, entry);
+                let dir = out.join(&f);
+                let cleared = cleared.contains(&f);
+                held.push(if check_folder(&dir, resume, cleared)? {
                     let (lock, m) = rundir::lock_existing(&dir, FolderKind::Experiment)?;
                     // Compared as values: a folder whose resolved file leaves defaults out
                     // (written by an earlier emprox) is the same experiment.
@@ -589,7 +598,7 @@ impl Comparison {
                     }
                 } else {
                     Held {
-                        _lock: rundir::prepare(&dir, FolderKind::Experiment, false)?,
+                        _lock: rundir::prepare(&dir, FolderKind::Experiment, cleared)?,
                         started: false,
                     }
                 });
@@ -601,14 +610,15 @@ impl Comparison {
 
 /// Checks the experiment folder `dir` of a comparison: whether it was started (with
 /// `resume`), and that it holds nothing the comparison did not write (its `--overwrite`
-/// removed the folders its manifest listed) and is not a link.
-fn check_folder(dir: &Path, resume: bool) -> Result<bool, ExperimentError> {
+/// removed the folders its manifest listed, and `cleared` says that this was one of them: what
+/// it kept is the user's) and is not a link.
+fn check_folder(dir: &Path, resume: bool, cleared: bool) -> Result<bool, ExperimentError> {
     rundir::refuse_link(dir.parent().unwrap_or(dir))?;
     rundir::refuse_link(dir)?;
     if resume && dir.join(rundir::MANIFEST).exists() {
         return Ok(true);
     }
-    if rundir::holds_files(dir)? {
+    if !cleared && rundir::holds_files(dir)? {
         return Err(ExperimentError::Other(format!(
             "{} already holds files that this comparison did not write (its {} does not \
              list them; a comparison of an earlier emprox lists none): move them away or \

@@ -305,11 +305,11 @@ pub fn holds_files(d: &Path) -> Result<bool, FolderError> {
 /// A missing or empty folder is created. A folder that holds files is refused unless
 /// `overwrite`; with it, only an emprox folder of the same kind is accepted, and only the files
 /// emprox wrote there are deleted (the manifest is kept until the caller writes its new one):
-/// in a comparison, only the experiment folders its manifest lists, each locked first; in a
-/// predictor evaluation, its search folder, locked first and accepted only where a new search
-/// could replace it (`emprox run --overwrite`'s rule). An experiment folder inside that keeps a
-/// file of the user's keeps its manifest too. A link where emprox writes or deletes is refused
-/// before anything is deleted.
+/// in a comparison, only the experiment folders its manifest lists; in a predictor evaluation,
+/// its search folder. Each of these is locked first and accepted only where a new run could
+/// replace it (`emprox run --overwrite`'s rule: an experiment folder, or nothing); one that
+/// keeps a file of the user's keeps its manifest too, for that run to replace. A link where
+/// emprox writes or deletes is refused before anything is deleted.
 pub fn prepare(dir: &Path, kind: FolderKind, overwrite: bool) -> Result<FolderLock, FolderError> {
     // The manifest of a folder to clear, `None` for a missing or empty one.
     let check = |d: &Path,
@@ -377,15 +377,14 @@ pub fn prepare(dir: &Path, kind: FolderKind, overwrite: bool) -> Result<FolderLo
         // unless all is well.
         sweep(dir, kind, &listed, false)?;
         let inside: Vec<PathBuf> = match kind {
-            FolderKind::PredictorEvaluation => {
-                let search = dir.join(crate::commands::pools::SEARCH_DIR);
-                // The search runs again there with `--overwrite`: what that would refuse after
-                // this deletes, this refuses now.
-                check(&search, FolderKind::Experiment, true)?;
-                vec![search]
-            }
+            FolderKind::PredictorEvaluation => vec![dir.join(crate::commands::pools::SEARCH_DIR)],
             _ => listed.iter().map(|e| dir.join(e)).collect(),
         };
+        // A search or an experiment runs again in each with `--overwrite`: what that would
+        // refuse after this deletes, this refuses now.
+        for p in &inside {
+            check(p, FolderKind::Experiment, true)?;
+        }
         let _experiments = inside
             .into_iter()
             .filter(|p| std::fs::symlink_metadata(p).is_ok_and(|m| m.is_dir()))

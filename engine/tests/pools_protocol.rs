@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{assert_refused, emprox, emprox_ok, lines, root, s, tree};
+use common::{assert_refused, emprox, emprox_ok, lines, root, s, users_files_survive_overwrite};
 use emprox_benchmarks::tabular::synthetic::write_synthetic_benchmark;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -276,41 +276,21 @@ fn a_users_file_inside_the_search_folder_survives_overwrite() {
     let (file, out) = evaluated(t.path(), &[]);
     let search = out.join("search");
     let mine = [search.join("notes.txt"), search.join("seed-0/mine.txt")];
-    for f in &mine {
-        std::fs::write(f, "the user's").unwrap();
-    }
-    let users_kept = || {
-        for f in &mine {
-            assert_eq!(std::fs::read_to_string(f).unwrap(), "the user's");
-        }
-    };
-    // As `emprox run --overwrite` in its own folder: emprox's files go, the user's stay, and
-    // the search runs again beside them.
-    emprox_ok(&overwrite(&file, &out));
-    users_kept();
-    for f in [
-        "results.csv",
-        "search/run.json",
-        "search/seed-1/pools.jsonl",
-    ] {
-        assert!(out.join(f).exists(), "{f}");
-    }
-    // A search folder that is not an emprox experiment (its manifest gone) would be refused by
-    // the search's --overwrite: refused before anything is deleted.
-    std::fs::remove_file(search.join("run.json")).unwrap();
-    // The locks are rewritten with the process id of whoever takes them.
-    let files = || {
-        let mut t = tree(&out);
-        t.retain(|p, _| p.file_name().unwrap() != ".emprox.lock");
-        t
-    };
-    let before = files();
-    assert_refused(
-        &emprox(&overwrite(&file, &out)),
-        "is not an emprox output folder",
+    users_files_survive_overwrite(
+        &out,
+        &mine,
+        &overwrite(&file, &out),
+        &search.join("run.json"),
+        || {
+            for f in [
+                "results.csv",
+                "search/run.json",
+                "search/seed-1/pools.jsonl",
+            ] {
+                assert!(out.join(f).exists(), "{f}");
+            }
+        },
     );
-    assert_eq!(files(), before, "nothing deleted");
-    users_kept();
 }
 
 #[test]

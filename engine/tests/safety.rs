@@ -154,12 +154,18 @@ fn small_comparison(dir: &Path, queries: u64) -> std::path::PathBuf {
     file
 }
 
+/// A small comparison of 20 queries, run into `dir/cmp`: its file and its folder.
+fn compared(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let file = small_comparison(dir, 20);
+    let cmp = dir.join("cmp");
+    emprox_ok(&["compare", s(&file), "--out", s(&cmp)]);
+    (file, cmp)
+}
+
 #[test]
 fn comparison_overwrite_deletes_only_the_experiments_it_lists() {
     let t = tempfile::tempdir().unwrap();
-    let file = small_comparison(t.path(), 20);
-    let cmp = t.path().join("cmp");
-    emprox_ok(&["compare", s(&file), "--out", s(&cmp)]);
+    let (file, cmp) = compared(t.path());
     // A separate run and a user's backup of an experiment, inside the comparison's folder.
     let mine = cmp.join("cifar10/mine");
     emprox_ok(&["run", RE, "--seeds", "1", "--out", s(&mine)]);
@@ -202,6 +208,28 @@ fn comparison_overwrite_deletes_only_the_experiments_it_lists() {
         "did not write",
     );
     assert_eq!(tree(&cmp), before, "refused before anything is deleted");
+}
+
+#[test]
+fn a_users_file_inside_a_comparisons_experiment_survives_overwrite() {
+    let t = tempfile::tempdir().unwrap();
+    let (file, cmp) = compared(t.path());
+    // Rewritten with fewer queries, to tell the runs apart.
+    small_comparison(t.path(), 15);
+    let rs = cmp.join("cifar10/RS");
+    users_files_survive_overwrite(
+        &cmp,
+        &[rs.join("notes.txt"), rs.join("seed-0/mine.txt")],
+        &["compare", s(&file), "--out", s(&cmp), "--overwrite"],
+        &rs.join("run.json"),
+        || {
+            for e in ["RS", "RE"] {
+                let trials = cmp.join("cifar10").join(e).join("seed-0/trials.jsonl");
+                assert_eq!(lines(&trials).len(), 15, "{e}");
+            }
+            assert!(rs.join("run.json").exists() && cmp.join("comparison.md").exists());
+        },
+    );
 }
 
 #[test]

@@ -90,6 +90,9 @@ pub fn start_compare(
     );
     // What --overwrite may delete later: the experiment folders this comparison writes.
     manifest.experiments = Some(c.folders()?);
+    // The experiment folders that --overwrite cleared: one that kept a file of the user's kept
+    // its manifest too, and runs again beside it.
+    let mut cleared = Vec::new();
     let _lock = if args.resume {
         let (lock, old) = rundir::lock_existing(&out, FolderKind::Comparison)?;
         old.check_version(&out, args.allow_version_change)?;
@@ -101,21 +104,31 @@ pub fn start_compare(
         );
         lock
     } else {
+        // The experiment folders an earlier comparison in `out` listed (its manifest is kept
+        // until this one writes its own).
+        let listed = || {
+            Manifest::read(&out)
+                .ok()
+                .and_then(|m| m.experiments)
+                .unwrap_or_default()
+        };
         if args.overwrite {
             // Nothing is deleted while a folder the comparison would write holds another's
-            // files.
-            let old = Manifest::read(&out).ok().and_then(|m| m.experiments);
-            c.check_folders(&out, old.as_deref().unwrap_or_default())?;
+            // files (the listed ones, `rundir::prepare` checks).
+            c.check_folders(&out, &listed())?;
         }
         let lock = rundir::prepare(&out, FolderKind::Comparison, args.overwrite)?;
+        if args.overwrite {
+            cleared = listed();
+        }
         // Again under the lock, before the manifest lists them as the comparison's.
-        c.check_folders(&out, &[])?;
+        c.check_folders(&out, &cleared)?;
         manifest.write(&out)?;
         rundir::write_file(&out.join("comparison.toml"), text.as_bytes())?;
         lock
     };
     // Every experiment folder, for the whole comparison: no other run writes there meanwhile.
-    let held = c.lock_folders(&out, args.resume)?;
+    let held = c.lock_folders(&out, args.resume, &cleared)?;
     // Ctrl-C or SIGTERM from here on: say how to continue this comparison.
     crate::commands::run::set_resume_command(format!(
         "emprox compare {} --resume --out {}{}",

@@ -63,6 +63,42 @@ pub fn tree(dir: &Path) -> std::collections::BTreeMap<std::path::PathBuf, Vec<u8
     out
 }
 
+/// Files of the user's at `mine`, inside an emprox folder `out`, survive `emprox ARGS` (an
+/// `--overwrite`): it succeeds, as `emprox run --overwrite` in its own folder (emprox's files
+/// go, the user's stay, the run starts again beside them), and `results` checks what it wrote.
+/// Then, with the inner folder's `manifest` removed (no longer an emprox folder, which the
+/// inner run's `--overwrite` would refuse), it is refused before anything is deleted.
+pub fn users_files_survive_overwrite(
+    out: &Path,
+    mine: &[PathBuf],
+    args: &[&str],
+    manifest: &Path,
+    results: impl FnOnce(),
+) {
+    for f in mine {
+        std::fs::write(f, "the user's").unwrap();
+    }
+    let users_kept = || {
+        for f in mine {
+            assert_eq!(std::fs::read_to_string(f).unwrap(), "the user's");
+        }
+    };
+    emprox_ok(args);
+    users_kept();
+    results();
+    std::fs::remove_file(manifest).unwrap();
+    // The locks are rewritten with the process id of whoever takes them.
+    let files = || {
+        let mut t = tree(out);
+        t.retain(|p, _| p.file_name().unwrap() != ".emprox.lock");
+        t
+    };
+    let before = files();
+    assert_refused(&emprox(args), "is not an emprox output folder");
+    assert_eq!(files(), before, "nothing deleted");
+    users_kept();
+}
+
 /// The records of a JSON-lines file.
 pub fn lines(path: &Path) -> Vec<serde_json::Value> {
     std::fs::read_to_string(path)
