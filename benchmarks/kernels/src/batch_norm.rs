@@ -1,5 +1,6 @@
 //! Training-mode batch normalisation over (N, H, W) as one candle op.
 
+use crate::simd;
 use crate::storage::{f32_slice, with_f32};
 use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
 use std::sync::{Arc, Mutex};
@@ -64,31 +65,37 @@ impl CustomOp3 for FusedBatchNorm {
         let mut mean = vec![0f32; c];
         let mut var = vec![0f32; c];
         let mut y = vec![0f32; x.len()];
-        for ch in 0..c {
-            let mut sum = 0f64;
-            for b in 0..n {
-                let o = (b * c + ch) * hw;
-                sum += lane_sum(&x[o..o + hw], &x[o..o + hw], |v, _| v as f64);
-            }
-            let mu = sum / m;
-            let mut sq = 0f64;
-            for b in 0..n {
-                let o = (b * c + ch) * hw;
-                sq += lane_sum(&x[o..o + hw], &x[o..o + hw], |v, _| (v as f64 - mu).powi(2));
-            }
-            let v = sq / m;
-            let inv = 1.0 / (v + self.eps).sqrt();
-            let (scale, shift) = ((gamma[ch] as f64 * inv) as f32, beta[ch]);
-            let mu32 = mu as f32;
-            for b in 0..n {
-                let o = (b * c + ch) * hw;
-                for (yi, &xi) in y[o..o + hw].iter_mut().zip(&x[o..o + hw]) {
-                    *yi = (xi - mu32) * scale + shift;
+        simd::vectorize(
+            #[inline(always)]
+            || {
+                for ch in 0..c {
+                    let mut sum = 0f64;
+                    for b in 0..n {
+                        let o = (b * c + ch) * hw;
+                        sum += lane_sum(&x[o..o + hw], &x[o..o + hw], |v, _| v as f64);
+                    }
+                    let mu = sum / m;
+                    let mut sq = 0f64;
+                    for b in 0..n {
+                        let o = (b * c + ch) * hw;
+                        sq +=
+                            lane_sum(&x[o..o + hw], &x[o..o + hw], |v, _| (v as f64 - mu).powi(2));
+                    }
+                    let v = sq / m;
+                    let inv = 1.0 / (v + self.eps).sqrt();
+                    let (scale, shift) = ((gamma[ch] as f64 * inv) as f32, beta[ch]);
+                    let mu32 = mu as f32;
+                    for b in 0..n {
+                        let o = (b * c + ch) * hw;
+                        for (yi, &xi) in y[o..o + hw].iter_mut().zip(&x[o..o + hw]) {
+                            *yi = (xi - mu32) * scale + shift;
+                        }
+                    }
+                    mean[ch] = mu32;
+                    var[ch] = v as f32;
                 }
-            }
-            mean[ch] = mu32;
-            var[ch] = v as f32;
-        }
+            },
+        );
         *self.stats.lock().expect("batch stats") = BatchStats { mean, var };
         Ok((CpuStorage::F32(y), l1.shape().clone()))
     }
@@ -113,33 +120,38 @@ impl CustomOp3 for FusedBatchNorm {
         let op = self.name();
         with_f32(x, op, |xs| {
             with_f32(&grad, op, |gs| {
-                for ch in 0..c {
-                    let mu = st.mean[ch];
-                    let inv = (1.0 / (st.var[ch] as f64 + self.eps).sqrt()) as f32;
-                    let (mut sum_g, mut sum_gx) = (0f64, 0f64);
-                    for b in 0..n {
-                        let o = (b * c + ch) * hw;
-                        let (xs, gs) = (&xs[o..o + hw], &gs[o..o + hw]);
-                        sum_g += lane_sum(gs, gs, |gi, _| gi as f64);
-                        sum_gx += lane_sum(xs, gs, |xi, gi| (gi * (xi - mu) * inv) as f64);
-                    }
-                    dbeta[ch] = sum_g as f32;
-                    dgamma[ch] = sum_gx as f32;
-                    // dx = γ·inv/m · (m·g − Σg − x̂·Σ(g·x̂))
-                    let k = gamma[ch] * inv / m as f32;
-                    let (sg, sgx) = (sum_g as f32, sum_gx as f32);
-                    for b in 0..n {
-                        let o = (b * c + ch) * hw;
-                        for ((d, &xi), &gi) in dx[o..o + hw]
-                            .iter_mut()
-                            .zip(&xs[o..o + hw])
-                            .zip(&gs[o..o + hw])
-                        {
-                            let xhat = (xi - mu) * inv;
-                            *d = k * (m as f32 * gi - sg - xhat * sgx);
+                simd::vectorize(
+                    #[inline(always)]
+                    || {
+                        for ch in 0..c {
+                            let mu = st.mean[ch];
+                            let inv = (1.0 / (st.var[ch] as f64 + self.eps).sqrt()) as f32;
+                            let (mut sum_g, mut sum_gx) = (0f64, 0f64);
+                            for b in 0..n {
+                                let o = (b * c + ch) * hw;
+                                let (xs, gs) = (&xs[o..o + hw], &gs[o..o + hw]);
+                                sum_g += lane_sum(gs, gs, |gi, _| gi as f64);
+                                sum_gx += lane_sum(xs, gs, |xi, gi| (gi * (xi - mu) * inv) as f64);
+                            }
+                            dbeta[ch] = sum_g as f32;
+                            dgamma[ch] = sum_gx as f32;
+                            // dx = γ·inv/m · (m·g − Σg − x̂·Σ(g·x̂))
+                            let k = gamma[ch] * inv / m as f32;
+                            let (sg, sgx) = (sum_g as f32, sum_gx as f32);
+                            for b in 0..n {
+                                let o = (b * c + ch) * hw;
+                                for ((d, &xi), &gi) in dx[o..o + hw]
+                                    .iter_mut()
+                                    .zip(&xs[o..o + hw])
+                                    .zip(&gs[o..o + hw])
+                                {
+                                    let xhat = (xi - mu) * inv;
+                                    *d = k * (m as f32 * gi - sg - xhat * sgx);
+                                }
+                            }
                         }
-                    }
-                }
+                    },
+                )
             })
         })??;
         let dev = x.device();
@@ -167,6 +179,7 @@ pub fn batch_norm_reference(x: &Tensor, gamma: &Tensor, beta: &Tensor, eps: f64)
 
 /// `Σ f(a[i], b[i])` in `f64`, over 8 interleaved partial sums (so that it vectorises) added in
 /// a fixed order: deterministic. `a` and `b` have one length.
+#[inline(always)]
 fn lane_sum(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f64) -> f64 {
     let mut acc = [0f64; 8];
     for (ca, cb) in a.chunks_exact(8).zip(b.chunks_exact(8)) {

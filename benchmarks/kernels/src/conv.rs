@@ -16,6 +16,7 @@
 
 use crate::direct;
 use crate::matmul::mm;
+use crate::simd;
 use crate::storage::{f32_slice, with_f32};
 use candle_core::{bail, CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
 use std::cell::RefCell;
@@ -249,6 +250,7 @@ impl Conv {
 
     /// Writes image `img` (C channels of h×w) zero-padded into `xpad`, `plane` apart, rows
     /// `pitch` wide, rectified if `self.relu`. `xpad` must be zero where nothing is written.
+    #[inline(always)]
     fn pad_into(&self, g: &Geom, img: &[f32], xpad: &mut [f32], plane: usize) {
         let (p, wp) = (self.padding, self.pitch(g));
         for (src, dst) in img.chunks_exact(g.h * g.w).zip(xpad.chunks_mut(plane)) {
@@ -301,28 +303,29 @@ impl Conv {
         // Every image writes the same (interior) values: the padding stays zero.
         xpad.fill(0.0);
         let per_out = g.c_out * g.pixels();
-        for (b, img) in x.chunks_exact(g.image()).enumerate() {
-            self.pad_into(g, img, xpad, plane);
-            direct::conv(&plan, xpad, &w, y);
-            let mask = mask.map(|m| &m[b * per_out..][..per_out]);
-            for co in 0..g.c_out {
-                let rows = y[co * plan.y_stride..][..np].chunks_exact(pitch);
-                for (oh, row) in rows.enumerate() {
-                    let row = &row[..g.wo];
-                    match mask {
-                        None => out.extend_from_slice(row),
-                        Some(m) => {
-                            let m = &m[(co * g.ho + oh) * g.wo..][..g.wo];
-                            out.extend(
-                                row.iter()
-                                    .zip(m)
-                                    .map(|(&v, &m)| if m > 0.0 { v } else { 0.0 }),
-                            );
+        simd::vectorize(
+            #[inline(always)]
+            || {
+                for (b, img) in x.chunks_exact(g.image()).enumerate() {
+                    self.pad_into(g, img, xpad, plane);
+                    direct::conv(&plan, xpad, &w, y);
+                    let mask = mask.map(|m| &m[b * per_out..][..per_out]);
+                    for co in 0..g.c_out {
+                        let rows = y[co * plan.y_stride..][..np].chunks_exact(pitch);
+                        for (oh, row) in rows.enumerate() {
+                            out.extend_from_slice(&row[..g.wo]);
+                            if let Some(m) = mask {
+                                let m = &m[(co * g.ho + oh) * g.wo..][..g.wo];
+                                let at = out.len() - g.wo;
+                                for (o, &m) in out[at..].iter_mut().zip(m) {
+                                    *o = if m > 0.0 { *o } else { 0.0 };
+                                }
+                            }
                         }
                     }
                 }
-            }
-        }
+            },
+        );
     }
 
     /// Appends the output of the `g.n` images `x` (NCHW) to `out`, in order: no zeroing.
@@ -389,33 +392,38 @@ impl Conv {
             let len = nb * plane;
             // The shifted reads go up to (k - 1)·(pitch + 1) past a channel's last image.
             let xt = prefix(&mut sc.xt, g.c * len + k * wp);
-            xt.fill(0.0);
-            for b in 0..nb {
-                let img = &x[(b0 + b) * g.image()..][..g.image()];
-                for ch in 0..g.c {
-                    let one = &img[ch * g.h * g.w..][..g.h * g.w];
-                    let single = Geom { c: 1, ..*g };
-                    self.pad_into(
-                        &single,
-                        one,
-                        &mut xt[ch * len + b * plane..][..plane],
-                        plane,
-                    );
-                }
-            }
-            // gt[j·co_pad + co]: grid point j = b·plane + oh·pitch + ow. Only the outputs are
-            // read (and the padding channels, whose sums are dropped).
             let gt = prefix(&mut sc.gt, len * co_pad);
-            for b in 0..nb {
-                let img = &grad[(b0 + b) * c_out * px..][..c_out * px];
-                for i in 0..px {
-                    let j = b * plane + i / g.wo * wp + i % g.wo;
-                    let dst = &mut gt[j * co_pad..][..c_out];
-                    for (co, d) in dst.iter_mut().enumerate() {
-                        *d = img[co * px + i];
+            simd::vectorize(
+                #[inline(always)]
+                || {
+                    xt.fill(0.0);
+                    for b in 0..nb {
+                        let img = &x[(b0 + b) * g.image()..][..g.image()];
+                        for ch in 0..g.c {
+                            let one = &img[ch * g.h * g.w..][..g.h * g.w];
+                            let single = Geom { c: 1, ..*g };
+                            self.pad_into(
+                                &single,
+                                one,
+                                &mut xt[ch * len + b * plane..][..plane],
+                                plane,
+                            );
+                        }
                     }
-                }
-            }
+                    // gt[j·co_pad + co]: grid point j = b·plane + oh·pitch + ow. Only the outputs are
+                    // read (and the padding channels, whose sums are dropped).
+                    for b in 0..nb {
+                        let img = &grad[(b0 + b) * c_out * px..][..c_out * px];
+                        for i in 0..px {
+                            let j = b * plane + i / g.wo * wp + i % g.wo;
+                            let dst = &mut gt[j * co_pad..][..c_out];
+                            for (co, d) in dst.iter_mut().enumerate() {
+                                *d = img[co * px + i];
+                            }
+                        }
+                    }
+                },
+            );
             starts.clear();
             starts.extend((0..nb * g.ho).map(|r| r / g.ho * plane + r % g.ho * wp));
             let plan = direct::GradPlan {

@@ -10,8 +10,9 @@
 //! for an output, and the output pixels in order for a weight's gradient. The SIMD lanes hold
 //! different results (output pixels, or output channels for the weight gradient), never parts
 //! of one sum. So AVX-512, AVX2 and the portable code give the same bits (a test runs each
-//! that the machine has), and the widest the CPU offers is used (`pulp` chooses at run time).
+//! that the machine has); [`crate::simd`] says which runs.
 
+use crate::simd;
 use pulp::{Arch, Simd, WithSimd};
 use std::ptr::{read_unaligned, write_unaligned};
 
@@ -52,7 +53,7 @@ impl Plan {
 /// x[ci·x_stride + p + ki·pitch + kj]` for p < np (and a few p past it, up to a tile), summed
 /// in that order, one fused multiply-add per term.
 pub(crate) fn conv(plan: &Plan, x: &[f32], w: &[f32], y: &mut [f32]) {
-    conv_with(Arch::new(), plan, x, w, y)
+    conv_with(simd::arch(), plan, x, w, y)
 }
 
 fn conv_with(arch: Arch, plan: &Plan, x: &[f32], w: &[f32], y: &mut [f32]) {
@@ -196,7 +197,7 @@ pub(crate) fn co_pad(c_out: usize) -> usize {
 /// term (the chain goes on from the value `dw` holds). The padding channels of `g` must be
 /// zero or finite; their sums land in `dw`'s padding.
 pub(crate) fn weight_grad(plan: &GradPlan, x: &[f32], g: &[f32], dw: &mut [f32]) {
-    weight_grad_with(Arch::new(), plan, x, g, dw)
+    weight_grad_with(simd::arch(), plan, x, g, dw)
 }
 
 fn weight_grad_with(arch: Arch, plan: &GradPlan, x: &[f32], g: &[f32], dw: &mut [f32]) {

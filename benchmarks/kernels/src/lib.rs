@@ -14,6 +14,7 @@
 //!   zero-padded input, whose bits do not depend on the SIMD width (AVX-512, AVX2 or none);
 //!   otherwise im2col and `gemm` a few images at a time.
 //! - [`pool`]: 3×3 average pooling (stride 1, padding not counted) as one op.
+//! - [`simd`]: which SIMD instructions the kernels use (chosen at run time; same bits at each).
 //! - [`fastmath`]: vectorisable exp, sigmoid, tanh.
 //! - [`adam`]: Adam with L2 weight decay on plain `f32` slices (PyTorch's update rule).
 //! - [`params`]: a registry of named parameters with seeded initialisation.
@@ -29,6 +30,7 @@ mod matmul;
 pub mod ops;
 pub mod params;
 pub mod pool;
+pub mod simd;
 pub mod storage;
 #[cfg(test)]
 mod testing;
