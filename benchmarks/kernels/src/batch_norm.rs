@@ -34,6 +34,127 @@ pub fn batch_norm_train(
     Ok((y, st))
 }
 
+/// The shape of a batch norm's input: N images of C channels of `hw` pixels, NCHW.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Dims {
+    pub n: usize,
+    pub c: usize,
+    pub hw: usize,
+}
+
+impl Dims {
+    pub(crate) fn of(t: &[usize]) -> Result<Self> {
+        let [n, c, h, w] = t else {
+            candle_core::bail!("batch norm: x must be (N, C, H, W), not {t:?}");
+        };
+        Ok(Dims {
+            n: *n,
+            c: *c,
+            hw: h * w,
+        })
+    }
+
+    fn m(&self) -> f64 {
+        (self.n * self.hw) as f64
+    }
+}
+
+/// Training-mode batch norm of `x` on slices: the output and the batch statistics.
+pub(crate) fn forward(
+    d: Dims,
+    x: &[f32],
+    gamma: &[f32],
+    beta: &[f32],
+    eps: f64,
+) -> (Vec<f32>, BatchStats) {
+    let Dims { n, c, hw } = d;
+    let m = d.m();
+    let mut mean = vec![0f32; c];
+    let mut var = vec![0f32; c];
+    let mut y = vec![0f32; x.len()];
+    simd::vectorize(
+        #[inline(always)]
+        || {
+            for ch in 0..c {
+                let mut sum = 0f64;
+                for b in 0..n {
+                    let o = (b * c + ch) * hw;
+                    sum += lane_sum(&x[o..o + hw], &x[o..o + hw], |v, _| v as f64);
+                }
+                let mu = sum / m;
+                let mut sq = 0f64;
+                for b in 0..n {
+                    let o = (b * c + ch) * hw;
+                    sq += lane_sum(&x[o..o + hw], &x[o..o + hw], |v, _| (v as f64 - mu).powi(2));
+                }
+                let v = sq / m;
+                let inv = 1.0 / (v + eps).sqrt();
+                let (scale, shift) = ((gamma[ch] as f64 * inv) as f32, beta[ch]);
+                let mu32 = mu as f32;
+                for b in 0..n {
+                    let o = (b * c + ch) * hw;
+                    for (yi, &xi) in y[o..o + hw].iter_mut().zip(&x[o..o + hw]) {
+                        *yi = (xi - mu32) * scale + shift;
+                    }
+                }
+                mean[ch] = mu32;
+                var[ch] = v as f32;
+            }
+        },
+    );
+    (y, BatchStats { mean, var })
+}
+
+/// The gradients of [`forward`] given the output's gradient `grad`: (dx, dγ, dβ).
+pub(crate) fn backward(
+    d: Dims,
+    x: &[f32],
+    grad: &[f32],
+    gamma: &[f32],
+    st: &BatchStats,
+    eps: f64,
+) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    let Dims { n, c, hw } = d;
+    let m = d.m();
+    let mut dx = vec![0f32; x.len()];
+    let mut dgamma = vec![0f32; c];
+    let mut dbeta = vec![0f32; c];
+    let (xs, gs) = (x, grad);
+    simd::vectorize(
+        #[inline(always)]
+        || {
+            for ch in 0..c {
+                let mu = st.mean[ch];
+                let inv = (1.0 / (st.var[ch] as f64 + eps).sqrt()) as f32;
+                let (mut sum_g, mut sum_gx) = (0f64, 0f64);
+                for b in 0..n {
+                    let o = (b * c + ch) * hw;
+                    let (xs, gs) = (&xs[o..o + hw], &gs[o..o + hw]);
+                    sum_g += lane_sum(gs, gs, |gi, _| gi as f64);
+                    sum_gx += lane_sum(xs, gs, |xi, gi| (gi * (xi - mu) * inv) as f64);
+                }
+                dbeta[ch] = sum_g as f32;
+                dgamma[ch] = sum_gx as f32;
+                // dx = γ·inv/m · (m·g − Σg − x̂·Σ(g·x̂))
+                let k = gamma[ch] * inv / m as f32;
+                let (sg, sgx) = (sum_g as f32, sum_gx as f32);
+                for b in 0..n {
+                    let o = (b * c + ch) * hw;
+                    for ((d, &xi), &gi) in dx[o..o + hw]
+                        .iter_mut()
+                        .zip(&xs[o..o + hw])
+                        .zip(&gs[o..o + hw])
+                    {
+                        let xhat = (xi - mu) * inv;
+                        *d = k * (m as f32 * gi - sg - xhat * sgx);
+                    }
+                }
+            }
+        },
+    );
+    (dx, dgamma, dbeta)
+}
+
 /// Inputs: x (N, C, H, W) contiguous, γ (C), β (C).
 struct FusedBatchNorm {
     stats: Arc<Mutex<BatchStats>>,
@@ -54,49 +175,14 @@ impl CustomOp3 for FusedBatchNorm {
         s3: &CpuStorage,
         l3: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let (n, c, h, w) = l1.shape().dims4()?;
+        let d = Dims::of(l1.dims())?;
         let (x, gamma, beta) = (
             f32_slice(s1, l1, self.name())?,
             f32_slice(s2, l2, self.name())?,
             f32_slice(s3, l3, self.name())?,
         );
-        let hw = h * w;
-        let m = (n * hw) as f64;
-        let mut mean = vec![0f32; c];
-        let mut var = vec![0f32; c];
-        let mut y = vec![0f32; x.len()];
-        simd::vectorize(
-            #[inline(always)]
-            || {
-                for ch in 0..c {
-                    let mut sum = 0f64;
-                    for b in 0..n {
-                        let o = (b * c + ch) * hw;
-                        sum += lane_sum(&x[o..o + hw], &x[o..o + hw], |v, _| v as f64);
-                    }
-                    let mu = sum / m;
-                    let mut sq = 0f64;
-                    for b in 0..n {
-                        let o = (b * c + ch) * hw;
-                        sq +=
-                            lane_sum(&x[o..o + hw], &x[o..o + hw], |v, _| (v as f64 - mu).powi(2));
-                    }
-                    let v = sq / m;
-                    let inv = 1.0 / (v + self.eps).sqrt();
-                    let (scale, shift) = ((gamma[ch] as f64 * inv) as f32, beta[ch]);
-                    let mu32 = mu as f32;
-                    for b in 0..n {
-                        let o = (b * c + ch) * hw;
-                        for (yi, &xi) in y[o..o + hw].iter_mut().zip(&x[o..o + hw]) {
-                            *yi = (xi - mu32) * scale + shift;
-                        }
-                    }
-                    mean[ch] = mu32;
-                    var[ch] = v as f32;
-                }
-            },
-        );
-        *self.stats.lock().expect("batch stats") = BatchStats { mean, var };
+        let (y, stats) = forward(d, x, gamma, beta, self.eps);
+        *self.stats.lock().expect("batch stats") = stats;
         Ok((CpuStorage::F32(y), l1.shape().clone()))
     }
 
@@ -108,57 +194,19 @@ impl CustomOp3 for FusedBatchNorm {
         _res: &Tensor,
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        let (n, c, h, w) = x.dims4()?;
-        let hw = h * w;
-        let m = (n * hw) as f64;
+        let d = Dims::of(x.dims())?;
         let st = self.stats.lock().expect("batch stats").clone();
         let gamma: Vec<f32> = gamma.to_vec1()?;
         let grad = grad.contiguous()?;
-        let mut dx = vec![0f32; n * c * hw];
-        let mut dgamma = vec![0f32; c];
-        let mut dbeta = vec![0f32; c];
         let op = self.name();
-        with_f32(x, op, |xs| {
-            with_f32(&grad, op, |gs| {
-                simd::vectorize(
-                    #[inline(always)]
-                    || {
-                        for ch in 0..c {
-                            let mu = st.mean[ch];
-                            let inv = (1.0 / (st.var[ch] as f64 + self.eps).sqrt()) as f32;
-                            let (mut sum_g, mut sum_gx) = (0f64, 0f64);
-                            for b in 0..n {
-                                let o = (b * c + ch) * hw;
-                                let (xs, gs) = (&xs[o..o + hw], &gs[o..o + hw]);
-                                sum_g += lane_sum(gs, gs, |gi, _| gi as f64);
-                                sum_gx += lane_sum(xs, gs, |xi, gi| (gi * (xi - mu) * inv) as f64);
-                            }
-                            dbeta[ch] = sum_g as f32;
-                            dgamma[ch] = sum_gx as f32;
-                            // dx = γ·inv/m · (m·g − Σg − x̂·Σ(g·x̂))
-                            let k = gamma[ch] * inv / m as f32;
-                            let (sg, sgx) = (sum_g as f32, sum_gx as f32);
-                            for b in 0..n {
-                                let o = (b * c + ch) * hw;
-                                for ((d, &xi), &gi) in dx[o..o + hw]
-                                    .iter_mut()
-                                    .zip(&xs[o..o + hw])
-                                    .zip(&gs[o..o + hw])
-                                {
-                                    let xhat = (xi - mu) * inv;
-                                    *d = k * (m as f32 * gi - sg - xhat * sgx);
-                                }
-                            }
-                        }
-                    },
-                )
-            })
+        let (dx, dgamma, dbeta) = with_f32(x, op, |xs| {
+            with_f32(&grad, op, |gs| backward(d, xs, gs, &gamma, &st, self.eps))
         })??;
         let dev = x.device();
         Ok((
-            Some(Tensor::from_vec(dx, (n, c, h, w), dev)?),
-            Some(Tensor::from_vec(dgamma, c, dev)?),
-            Some(Tensor::from_vec(dbeta, c, dev)?),
+            Some(Tensor::from_vec(dx, x.shape(), dev)?),
+            Some(Tensor::from_vec(dgamma, d.c, dev)?),
+            Some(Tensor::from_vec(dbeta, d.c, dev)?),
         ))
     }
 }

@@ -37,7 +37,7 @@ pub fn relu_conv2d(x: &Tensor, weight: &Tensor, stride: usize, padding: usize) -
 const CHUNK_FLOATS: usize = 1 << 18;
 
 #[derive(Clone, Copy)]
-struct Conv {
+pub(crate) struct Conv {
     stride: usize,
     padding: usize,
     relu: bool,
@@ -120,7 +120,7 @@ fn prefix(v: &mut Vec<f32>, len: usize) -> &mut [f32] {
 }
 
 impl Conv {
-    fn new(stride: usize, padding: usize, relu: bool) -> Self {
+    pub(crate) fn new(stride: usize, padding: usize, relu: bool) -> Self {
         Conv {
             stride,
             padding,
@@ -131,6 +131,37 @@ impl Conv {
 
     fn apply(self, x: &Tensor, weight: &Tensor) -> Result<Tensor> {
         x.contiguous()?.apply_op2(&weight.contiguous()?, self)
+    }
+
+    /// The output (NCHW) of `x` of shape `xd` convolved with the weight of shape `wd`, and its
+    /// shape.
+    pub(crate) fn run_forward(
+        &self,
+        x: &[f32],
+        xd: &[usize],
+        wt: &[f32],
+        wd: &[usize],
+    ) -> Result<(Vec<f32>, [usize; 4])> {
+        let g = Geom::new(xd, wd, self)?;
+        let mut out = Vec::with_capacity(g.n * g.c_out * g.pixels());
+        SCRATCH.with(|sc| self.forward(&g, x, wt, &mut out, &mut sc.borrow_mut()));
+        Ok((out, [g.n, g.c_out, g.ho, g.wo]))
+    }
+
+    /// The gradients of `x` and of the weight, given the output's gradient `grad`.
+    pub(crate) fn run_backward(
+        &self,
+        x: &[f32],
+        xd: &[usize],
+        wt: &[f32],
+        wd: &[usize],
+        grad: &[f32],
+    ) -> Result<(Vec<f32>, Vec<f32>)> {
+        let g = Geom::new(xd, wd, self)?;
+        let mut dx = Vec::with_capacity(g.n * g.image());
+        let mut dw = vec![0f32; g.c_out * g.rows()];
+        SCRATCH.with(|sc| self.backward(&g, x, wt, grad, &mut dx, &mut dw, &mut sc.borrow_mut()));
+        Ok((dx, dw))
     }
 
     /// Images per chunk.
@@ -552,17 +583,12 @@ impl CustomOp2 for Conv {
         s2: &CpuStorage,
         l2: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let g = Geom::new(l1.dims(), l2.dims(), self)?;
         let (x, wt) = (
             f32_slice(s1, l1, self.name())?,
             f32_slice(s2, l2, self.name())?,
         );
-        let mut out = Vec::with_capacity(g.n * g.c_out * g.pixels());
-        SCRATCH.with(|sc| self.forward(&g, x, wt, &mut out, &mut sc.borrow_mut()));
-        Ok((
-            CpuStorage::F32(out),
-            Shape::from((g.n, g.c_out, g.ho, g.wo)),
-        ))
+        let (out, shape) = self.run_forward(x, l1.dims(), wt, l2.dims())?;
+        Ok((CpuStorage::F32(out), Shape::from(shape.to_vec())))
     }
 
     fn bwd(
@@ -572,20 +598,15 @@ impl CustomOp2 for Conv {
         _res: &Tensor,
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>)> {
-        let g = Geom::new(x.dims(), weight.dims(), self)?;
         let grad = grad.contiguous()?;
-        let mut dx = Vec::with_capacity(g.n * g.image());
-        let mut dw = vec![0f32; g.c_out * g.rows()];
         let op = self.name();
-        with_f32(x, op, |xs| {
+        let (dx, dw) = with_f32(x, op, |xs| {
             with_f32(weight, op, |ws| {
                 with_f32(&grad, op, |gs| {
-                    SCRATCH.with(|sc| {
-                        self.backward(&g, xs, ws, gs, &mut dx, &mut dw, &mut sc.borrow_mut())
-                    })
+                    self.run_backward(xs, x.dims(), ws, weight.dims(), gs)
                 })
             })
-        })???;
+        })????;
         Ok((
             Some(Tensor::from_vec(dx, x.shape(), x.device())?),
             Some(Tensor::from_vec(dw, weight.shape(), x.device())?),

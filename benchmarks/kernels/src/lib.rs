@@ -13,6 +13,8 @@
 //! - [`conv`]: 2-D convolution (optionally of `relu(x)`): at stride 1 direct kernels on the
 //!   zero-padded input, whose bits do not depend on the SIMD width (AVX-512, AVX2 or none);
 //!   otherwise im2col and `gemm` a few images at a time.
+//! - [`conv_bn`]: ReLU → convolution → training-mode batch norm as one op (NAS-Bench-201's
+//!   `ReLUConvBN`), bit for bit the two ops it replaces.
 //! - [`pool`]: 3×3 average pooling (stride 1, padding not counted) as one op.
 //! - [`simd`]: which SIMD instructions the kernels use (chosen at run time; same bits at each).
 //! - [`fastmath`]: vectorisable exp, sigmoid, tanh.
@@ -23,6 +25,7 @@
 pub mod adam;
 pub mod batch_norm;
 pub mod conv;
+pub mod conv_bn;
 mod direct;
 pub mod fastmath;
 pub mod lstm;

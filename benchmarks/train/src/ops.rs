@@ -7,8 +7,9 @@
 use candle_core::{DType, Device, Result, Tensor, Var};
 use emprox_benchmarks::nb201::Op;
 use emprox_benchmarks::seed;
-use emprox_kernels::batch_norm::batch_norm_train;
+use emprox_kernels::batch_norm::{batch_norm_train, BatchStats};
 use emprox_kernels::conv::{conv2d, relu_conv2d};
+use emprox_kernels::conv_bn::relu_conv_bn_train;
 use emprox_kernels::SeededParams;
 
 /// The trainable parameters of a network (`emprox_kernels::SeededParams`): each drawn from one
@@ -56,12 +57,18 @@ impl BatchNorm {
         if !train {
             return self.forward_eval(x);
         }
-        let (n, _, h, w) = x.dims4()?;
         let (y, st) = batch_norm_train(x, self.gamma.as_tensor(), self.beta.as_tensor(), BN_EPS)?;
+        self.update_running(&st, x)?;
+        Ok(y)
+    }
+
+    /// Moves the running estimates towards the batch statistics `st` of `x` (N, C, H, W).
+    fn update_running(&self, st: &BatchStats, x: &Tensor) -> Result<()> {
+        let (n, _, h, w) = x.dims4()?;
         let m = (n * h * w) as f64;
         let unbiased = if m > 1.0 { m / (m - 1.0) } else { 1.0 };
-        let mean = Tensor::from_vec(st.mean, self.channels, &Device::Cpu)?;
-        let var = Tensor::from_vec(st.var, self.channels, &Device::Cpu)?;
+        let mean = Tensor::from_slice(&st.mean, self.channels, &Device::Cpu)?;
+        let var = Tensor::from_slice(&st.var, self.channels, &Device::Cpu)?;
         let rm = (self
             .running_mean
             .as_tensor()
@@ -76,7 +83,7 @@ impl BatchNorm {
             + var.affine(BN_MOMENTUM * unbiased, 0.0)?)?;
         self.running_mean.set(&rm)?;
         self.running_var.set(&rv)?;
-        Ok(y)
+        Ok(())
     }
 
     /// Training-mode batch norm written with candle tensor ops: the reference that the fused
@@ -173,9 +180,23 @@ impl ReluConvBn {
         })
     }
 
-    /// Applies the block.
+    /// Applies the block: in training one op (`emprox_kernels::conv_bn`, bit for bit the
+    /// convolution then the batch norm).
     pub fn forward(&self, x: &Tensor, train: bool) -> Result<Tensor> {
-        self.bn.forward(&self.conv.forward_relu(x)?, train)
+        if !train {
+            return self.bn.forward(&self.conv.forward_relu(x)?, false);
+        }
+        let (conv, bn) = (&self.conv, &self.bn);
+        let (y, st) = relu_conv_bn_train(
+            x,
+            conv.weight.as_tensor(),
+            bn.gamma.as_tensor(),
+            bn.beta.as_tensor(),
+            (conv.stride, conv.padding),
+            BN_EPS,
+        )?;
+        bn.update_running(&st, &y)?;
+        Ok(y)
     }
 }
 
