@@ -148,19 +148,22 @@ impl Conv {
         Ok((out, [g.n, g.c_out, g.ho, g.wo]))
     }
 
-    /// The gradients of `x` and of the weight, given the output's gradient `grad`.
+    /// The gradients of `x` (if `want_dx`: not for images, which need none) and of the
+    /// weight, given the output's gradient `grad`.
     pub(crate) fn run_backward(
         &self,
-        x: &[f32],
-        xd: &[usize],
-        wt: &[f32],
-        wd: &[usize],
+        (x, xd): (&[f32], &[usize]),
+        (wt, wd): (&[f32], &[usize]),
         grad: &[f32],
-    ) -> Result<(Vec<f32>, Vec<f32>)> {
+        want_dx: bool,
+    ) -> Result<(Option<Vec<f32>>, Vec<f32>)> {
         let g = Geom::new(xd, wd, self)?;
-        let mut dx = Vec::with_capacity(g.n * g.image());
+        let mut dx = want_dx.then(|| Vec::with_capacity(g.n * g.image()));
         let mut dw = vec![0f32; g.c_out * g.rows()];
-        SCRATCH.with(|sc| self.backward(&g, x, wt, grad, &mut dx, &mut dw, &mut sc.borrow_mut()));
+        SCRATCH.with(|sc| {
+            let sc = &mut sc.borrow_mut();
+            self.backward(&g, x, wt, grad, dx.as_mut(), &mut dw, sc)
+        });
         Ok((dx, dw))
     }
 
@@ -479,8 +482,8 @@ impl Conv {
         }
     }
 
-    /// Appends the input gradient of the `g.n` images `x` to `dx` and adds the weight gradient
-    /// to `dw`, given the output gradient `grad`.
+    /// Appends the input gradient of the `g.n` images `x` to `dx` (if asked for) and adds the
+    /// weight gradient to `dw`, given the output gradient `grad`.
     #[allow(clippy::too_many_arguments)]
     fn backward(
         &self,
@@ -488,7 +491,7 @@ impl Conv {
         x: &[f32],
         wt: &[f32],
         grad: &[f32],
-        dx: &mut Vec<f32>,
+        mut dx: Option<&mut Vec<f32>>,
         dw: &mut [f32],
         sc: &mut Scratch,
     ) {
@@ -505,14 +508,16 @@ impl Conv {
         let gs_of = |b0: usize, nb: usize| &grad[b0 * c_out * px..(b0 + nb) * c_out * px];
         if transposed.is_some() {
             self.weight_grad_padded(g, x, grad, dw, sc);
+            if dx.is_none() {
+                return;
+            }
         }
         let chunk = self.chunk(g);
         for b0 in (0..g.n).step_by(chunk) {
             let nb = chunk.min(g.n - b0);
             let ncols = nb * per_image;
             let xs = &x[b0 * g.image()..(b0 + nb) * g.image()];
-            let start = dx.len();
-            if let Some((conv, geom)) = &transposed {
+            if let (Some((conv, geom)), Some(dx)) = (&transposed, dx.as_deref_mut()) {
                 let mask = self.relu.then_some(xs);
                 let geom = Geom { n: nb, ..*geom };
                 conv.forward_direct(&geom, gs_of(b0, nb), &w_flipped, dx, sc, mask);
@@ -544,6 +549,10 @@ impl Conv {
                 cols,
                 (1, ncols_s),
             );
+            let Some(dx) = dx.as_deref_mut() else {
+                continue;
+            };
+            let start = dx.len();
             dx.resize(start + nb * g.image(), 0.0);
             // dcols = wᵀ · gy, folded back into dx.
             let dcols = prefix(&mut sc.dcols, rows * ncols);
@@ -603,12 +612,13 @@ impl CustomOp2 for Conv {
         let (dx, dw) = with_f32(x, op, |xs| {
             with_f32(weight, op, |ws| {
                 with_f32(&grad, op, |gs| {
-                    self.run_backward(xs, x.dims(), ws, weight.dims(), gs)
+                    self.run_backward((xs, x.dims()), (ws, weight.dims()), gs, x.track_op())
                 })
             })
         })????;
+        let dx = dx.map(|dx| Tensor::from_vec(dx, x.shape(), x.device()));
         Ok((
-            Some(Tensor::from_vec(dx, x.shape(), x.device())?),
+            dx.transpose()?,
             Some(Tensor::from_vec(dw, weight.shape(), x.device())?),
         ))
     }
@@ -686,6 +696,32 @@ mod tests {
         // place, unpacked (C_out a multiple of gemm's 8 lanes).
         for relu in [false, true] {
             check(Conv::new(1, 1, relu), (3, 16, 16, 3, 8), 10);
+        }
+    }
+
+    #[test]
+    fn images_get_no_gradient_and_the_weights_the_same_one() {
+        for stride in [1, 2] {
+            let w = Var::from_tensor(&input(&[4, 3, 3, 3], 1)).unwrap();
+            let x = input(&[2, 3, 6, 6], 2);
+            let xv = Var::from_tensor(&x).unwrap();
+            let weights = input(&[2, 4, 6 / stride, 6 / stride], 3);
+            let image = grads_of_weighted_square(
+                &relu_conv2d(&x, w.as_tensor(), stride, 1).unwrap(),
+                &weights,
+            );
+            let var = grads_of_weighted_square(
+                &relu_conv2d(xv.as_tensor(), w.as_tensor(), stride, 1).unwrap(),
+                &weights,
+            );
+            assert!(image.get(&x).is_none() && var.get(xv.as_tensor()).is_some());
+            let bits = |g: &candle_core::backprop::GradStore| -> Vec<u32> {
+                values(g.get(w.as_tensor()).unwrap())
+                    .iter()
+                    .map(|v| v.to_bits())
+                    .collect()
+            };
+            assert_eq!(bits(&image), bits(&var), "stride {stride}");
         }
     }
 

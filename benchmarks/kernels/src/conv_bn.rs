@@ -102,13 +102,16 @@ impl CustomOp3 for ConvBn {
         })?;
         let (dx, dw) = with_f32(x, op, |xs| {
             with_f32(weight, op, |ws| {
-                self.conv.run_backward(xs, x.dims(), ws, weight.dims(), &dz)
+                let want_dx = x.track_op();
+                self.conv
+                    .run_backward((xs, x.dims()), (ws, weight.dims()), &dz, want_dx)
             })
         })???;
         let dev = x.device();
         let daffine = [dgamma, dbeta].concat();
         Ok((
-            Some(Tensor::from_vec(dx, x.shape(), dev)?),
+            dx.map(|dx| Tensor::from_vec(dx, x.shape(), dev))
+                .transpose()?,
             Some(Tensor::from_vec(dw, weight.shape(), dev)?),
             Some(Tensor::from_vec(daffine, affine.shape(), dev)?),
         ))
