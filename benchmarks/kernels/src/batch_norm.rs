@@ -211,6 +211,31 @@ impl CustomOp3 for FusedBatchNorm {
     }
 }
 
+/// Evaluation-mode batch norm, `y = (x − mean)·scale + β` per channel of `x` (N, C, H, W), in
+/// one pass: the same three roundings as those tensor ops (subtract, multiply, add), so the same
+/// bits, without their broadcast copies. The result tracks no gradient.
+pub fn batch_norm_eval(x: &Tensor, mean: &[f32], scale: &[f32], beta: &[f32]) -> Result<Tensor> {
+    let d = Dims::of(x.dims())?;
+    if [mean.len(), scale.len(), beta.len()] != [d.c; 3] {
+        candle_core::bail!("batch norm: {} channels, but {} means", d.c, mean.len());
+    }
+    let x = x.contiguous()?;
+    let y = with_f32(&x, "batch-norm-eval", |xs| {
+        let mut y = Vec::with_capacity(xs.len());
+        simd::vectorize(
+            #[inline(always)]
+            || {
+                for (i, xs) in xs.chunks_exact(d.hw).enumerate() {
+                    let (m, s, b) = (mean[i % d.c], scale[i % d.c], beta[i % d.c]);
+                    y.extend(xs.iter().map(|&v| (v - m) * s + b));
+                }
+            },
+        );
+        y
+    })?;
+    Tensor::from_vec(y, x.shape(), x.device())
+}
+
 /// Training-mode batch norm written with candle tensor ops: the reference that
 /// [`batch_norm_train`] is tested against.
 pub fn batch_norm_reference(x: &Tensor, gamma: &Tensor, beta: &Tensor, eps: f64) -> Result<Tensor> {
@@ -249,6 +274,28 @@ mod tests {
     use super::*;
     use crate::testing::{assert_close, grads_of_weighted_square, input, values};
     use candle_core::{Device, Var};
+
+    #[test]
+    fn eval_batch_norm_is_the_tensor_ops_to_the_bit() {
+        let x = ((input(&[3, 4, 5, 5], 1) * 3.0).unwrap() + 1.0).unwrap();
+        let (mean, scale, beta) = (
+            [0.5f32, -1.0, 2.0, 0.1],
+            [1.5f32, 0.3, -2.0, 7.0],
+            [0.1f32, -0.3, 0.7, 0.0],
+        );
+        let t = |v: &[f32]| Tensor::from_slice(v, (1, 4, 1, 1), &Device::Cpu).unwrap();
+        let want = x
+            .broadcast_sub(&t(&mean))
+            .unwrap()
+            .broadcast_mul(&t(&scale))
+            .unwrap()
+            .broadcast_add(&t(&beta))
+            .unwrap();
+        let got = batch_norm_eval(&x, &mean, &scale, &beta).unwrap();
+        let bits = |t: &Tensor| values(t).iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&got), bits(&want));
+        assert!(batch_norm_eval(&x, &mean[..3], &scale, &beta).is_err());
+    }
 
     #[test]
     fn fused_batch_norm_matches_tensor_ops_forward_and_backward() {

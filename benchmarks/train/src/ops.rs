@@ -7,7 +7,7 @@
 use candle_core::{DType, Device, Result, Tensor, Var};
 use emprox_benchmarks::nb201::Op;
 use emprox_benchmarks::seed;
-use emprox_kernels::batch_norm::{batch_norm_train, BatchStats};
+use emprox_kernels::batch_norm::{batch_norm_eval, batch_norm_train, BatchStats};
 use emprox_kernels::conv::{conv2d, relu_conv2d};
 use emprox_kernels::conv_bn::relu_conv_bn_train;
 use emprox_kernels::SeededParams;
@@ -98,20 +98,14 @@ impl BatchNorm {
     }
 
     fn forward_eval(&self, x: &Tensor) -> Result<Tensor> {
-        let c = self.channels;
-        let mean = self
-            .running_mean
-            .as_tensor()
-            .detach()
-            .reshape((1, c, 1, 1))?;
+        // 1/√(var + ε)·γ per channel with tensor ops, then one pass over x.
         let inv_std = (self.running_var.as_tensor().detach() + BN_EPS)?
             .sqrt()?
-            .recip()?
-            .reshape((1, c, 1, 1))?;
-        let scale = inv_std.broadcast_mul(&self.gamma.as_tensor().reshape((1, c, 1, 1))?)?;
-        x.broadcast_sub(&mean)?
-            .broadcast_mul(&scale)?
-            .broadcast_add(&self.beta.as_tensor().reshape((1, c, 1, 1))?)
+            .recip()?;
+        let scale: Vec<f32> = (inv_std * self.gamma.as_tensor())?.to_vec1()?;
+        let mean: Vec<f32> = self.running_mean.as_tensor().to_vec1()?;
+        let beta: Vec<f32> = self.beta.as_tensor().to_vec1()?;
+        batch_norm_eval(x, &mean, &scale, &beta)
     }
 }
 
