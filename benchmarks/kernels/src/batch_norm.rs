@@ -105,18 +105,29 @@ pub(crate) fn forward(
     (y, BatchStats { mean, var })
 }
 
-/// The gradients of [`forward`] given the output's gradient `grad`: (dx, dγ, dβ).
-pub(crate) fn backward(
+/// A channel's terms of batch norm's input gradient: μ, 1/σ, γ/(σ·m), Σg and Σ g·x̂.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct GradTerms {
+    mu: f32,
+    inv: f32,
+    k: f32,
+    sum_g: f32,
+    sum_gx: f32,
+}
+
+/// The per-channel sums of [`forward`]'s backward pass given the output's gradient `grad`:
+/// each channel's [`GradTerms`], dγ and dβ.
+pub(crate) fn grad_terms(
     d: Dims,
     x: &[f32],
     grad: &[f32],
     gamma: &[f32],
     st: &BatchStats,
     eps: f64,
-) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+) -> (Vec<GradTerms>, Vec<f32>, Vec<f32>) {
     let Dims { n, c, hw } = d;
     let m = d.m();
-    let mut dx = vec![0f32; x.len()];
+    let mut terms = vec![GradTerms::default(); c];
     let mut dgamma = vec![0f32; c];
     let mut dbeta = vec![0f32; c];
     let (xs, gs) = (x, grad);
@@ -135,23 +146,59 @@ pub(crate) fn backward(
                 }
                 dbeta[ch] = sum_g as f32;
                 dgamma[ch] = sum_gx as f32;
-                // dx = γ·inv/m · (m·g − Σg − x̂·Σ(g·x̂))
-                let k = gamma[ch] * inv / m as f32;
-                let (sg, sgx) = (sum_g as f32, sum_gx as f32);
-                for b in 0..n {
-                    let o = (b * c + ch) * hw;
-                    for ((d, &xi), &gi) in dx[o..o + hw]
-                        .iter_mut()
-                        .zip(&xs[o..o + hw])
-                        .zip(&gs[o..o + hw])
-                    {
-                        let xhat = (xi - mu) * inv;
-                        *d = k * (m as f32 * gi - sg - xhat * sgx);
-                    }
+                terms[ch] = GradTerms {
+                    mu,
+                    inv,
+                    k: gamma[ch] * inv / m as f32,
+                    sum_g: sum_g as f32,
+                    sum_gx: sum_gx as f32,
+                };
+            }
+        },
+    );
+    (terms, dgamma, dbeta)
+}
+
+/// Batch norm's input gradient for images `first..first + out.len() / (c·hw)`, into `out`:
+/// dx = γ·inv/m · (m·g − Σg − x̂·Σ(g·x̂)).
+pub(crate) fn input_grad(
+    d: Dims,
+    terms: &[GradTerms],
+    x: &[f32],
+    grad: &[f32],
+    first: usize,
+    out: &mut [f32],
+) {
+    let m = d.m() as f32;
+    let at = first * d.c * d.hw;
+    let (xs, gs) = (&x[at..at + out.len()], &grad[at..at + out.len()]);
+    simd::vectorize(
+        #[inline(always)]
+        || {
+            let planes = out.chunks_exact_mut(d.hw).zip(xs.chunks_exact(d.hw));
+            for (i, ((o, xs), gs)) in planes.zip(gs.chunks_exact(d.hw)).enumerate() {
+                let t = terms[i % d.c];
+                for ((o, &xi), &gi) in o.iter_mut().zip(xs).zip(gs) {
+                    let xhat = (xi - t.mu) * t.inv;
+                    *o = t.k * (m * gi - t.sum_g - xhat * t.sum_gx);
                 }
             }
         },
     );
+}
+
+/// The gradients of [`forward`] given the output's gradient `grad`: (dx, dγ, dβ).
+pub(crate) fn backward(
+    d: Dims,
+    x: &[f32],
+    grad: &[f32],
+    gamma: &[f32],
+    st: &BatchStats,
+    eps: f64,
+) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    let (terms, dgamma, dbeta) = grad_terms(d, x, grad, gamma, st, eps);
+    let mut dx = vec![0f32; x.len()];
+    input_grad(d, &terms, x, grad, 0, &mut dx);
     (dx, dgamma, dbeta)
 }
 

@@ -105,6 +105,17 @@ struct Scratch {
     dcols: Vec<f32>,
     xt: Vec<f32>,
     gt: Vec<f32>,
+    grad_chunk: Vec<f32>,
+}
+
+/// The output gradient of a convolution's backward pass.
+#[derive(Clone, Copy)]
+pub(crate) enum OutGrad<'a> {
+    /// All of it (N, C_out, ho, wo).
+    Given(&'a [f32]),
+    /// Computed a few images at a time: `fill(first, count, out)` writes the gradient of images
+    /// first..first + count into `out`.
+    Computed(&'a dyn Fn(usize, usize, &mut [f32])),
 }
 
 thread_local! {
@@ -149,12 +160,12 @@ impl Conv {
     }
 
     /// The gradients of `x` (if `want_dx`: not for images, which need none) and of the
-    /// weight, given the output's gradient `grad`.
+    /// weight, given the output's gradient.
     pub(crate) fn run_backward(
         &self,
         (x, xd): (&[f32], &[usize]),
         (wt, wd): (&[f32], &[usize]),
-        grad: &[f32],
+        grad: OutGrad,
         want_dx: bool,
     ) -> Result<(Option<Vec<f32>>, Vec<f32>)> {
         let g = Geom::new(xd, wd, self)?;
@@ -162,6 +173,19 @@ impl Conv {
         let mut dw = vec![0f32; g.c_out * g.rows()];
         SCRATCH.with(|sc| {
             let sc = &mut sc.borrow_mut();
+            if self.padded_width(&g) {
+                return self.backward_padded(&g, x, wt, grad, dx.as_mut(), &mut dw, sc);
+            }
+            let whole;
+            let grad = match grad {
+                OutGrad::Given(all) => all,
+                OutGrad::Computed(fill) => {
+                    let mut all = vec![0f32; g.n * g.c_out * g.pixels()];
+                    fill(0, g.n, &mut all);
+                    whole = all;
+                    &whole
+                }
+            };
             self.backward(&g, x, wt, grad, dx.as_mut(), &mut dw, sc)
         });
         Ok((dx, dw))
@@ -399,30 +423,61 @@ impl Conv {
         }
     }
 
-    /// Stride 1, padding below k: adds the weight gradient to `dw` without unfolding the input.
-    /// A few images at a time, the zero-padded (rectified) input is laid out channel by channel,
-    /// each channel's images one after another (`plane` apart), and the output gradient pixel
-    /// by pixel on the same padded-width grid (output channels side by side). Weight
-    /// (·, ·, ki, kj)'s gradient is then a sum over the output pixels of the gradient times the
-    /// input shifted by ki·pitch + kj, read in place ([`direct::weight_grad`], pixels in order,
-    /// so the chunks do not change the bits).
-    fn weight_grad_padded(
+    /// w_flipped[ci][co][a][b] = w[co][ci][k-1-a][k-1-b]: the weights of the transposed
+    /// convolution.
+    fn flipped(g: &Geom, wt: &[f32]) -> Vec<f32> {
+        let kk = g.k * g.k;
+        (0..wt.len())
+            .map(|i| {
+                let (ci, co, a) = (i / (g.c_out * kk), i / kk % g.c_out, i % kk);
+                wt[(co * g.c + ci) * kk + (kk - 1 - a)]
+            })
+            .collect()
+    }
+
+    /// Stride 1, padding below k: the backward pass a few images at a time, each chunk's output
+    /// gradient read from `grad` or computed then (so that a gradient computed from others,
+    /// as batch norm's input gradient, is never written out whole).
+    ///
+    /// The weight gradient unfolds nothing: the zero-padded (rectified) input is laid out
+    /// channel by channel, each channel's images one after another (`plane` apart), and the
+    /// output gradient pixel by pixel on the same padded-width grid (output channels side by
+    /// side); weight (·, ·, ki, kj)'s gradient is then a sum over the output pixels of the
+    /// gradient times the input shifted by ki·pitch + kj, read in place
+    /// ([`direct::weight_grad`], pixels in order, so the chunks do not change the bits). The
+    /// input gradient is the transposed convolution of the output gradient, masked by the ReLU.
+    #[allow(clippy::too_many_arguments)]
+    fn backward_padded(
         &self,
         g: &Geom,
         x: &[f32],
-        grad: &[f32],
+        wt: &[f32],
+        grad: OutGrad,
+        mut dx: Option<&mut Vec<f32>>,
         dw: &mut [f32],
         sc: &mut Scratch,
     ) {
         let (k, c_out) = (g.k, g.c_out);
         let (wp, plane, px) = (self.pitch(g), self.padded_plane(g), g.pixels());
         let kk = k * k;
+        let (conv_t, geom_t) = self.transposed(g).expect("stride 1, padding below k");
+        let w_flipped = Self::flipped(g, wt);
         let chunk = (self.chunk_floats / ((g.c + c_out) * plane).max(1)).clamp(1, g.n.max(1));
         let co_pad = direct::co_pad(c_out);
         let mut tw = vec![0f32; kk * g.c * co_pad];
         let mut starts = Vec::with_capacity(chunk * g.ho);
+        let mut computed = std::mem::take(&mut sc.grad_chunk);
         for b0 in (0..g.n).step_by(chunk) {
             let nb = chunk.min(g.n - b0);
+            let xs = &x[b0 * g.image()..(b0 + nb) * g.image()];
+            let gs: &[f32] = match grad {
+                OutGrad::Given(all) => &all[b0 * c_out * px..(b0 + nb) * c_out * px],
+                OutGrad::Computed(fill) => {
+                    let buf = prefix(&mut computed, nb * c_out * px);
+                    fill(b0, nb, buf);
+                    buf
+                }
+            };
             let len = nb * plane;
             // The shifted reads go up to (k - 1)·(pitch + 1) past a channel's last image.
             let xt = prefix(&mut sc.xt, g.c * len + k * wp);
@@ -431,23 +486,16 @@ impl Conv {
                 #[inline(always)]
                 || {
                     xt.fill(0.0);
-                    for b in 0..nb {
-                        let img = &x[(b0 + b) * g.image()..][..g.image()];
-                        for ch in 0..g.c {
-                            let one = &img[ch * g.h * g.w..][..g.h * g.w];
-                            let single = Geom { c: 1, ..*g };
-                            self.pad_into(
-                                &single,
-                                one,
-                                &mut xt[ch * len + b * plane..][..plane],
-                                plane,
-                            );
+                    let single = Geom { c: 1, ..*g };
+                    for (b, img) in xs.chunks_exact(g.image()).enumerate() {
+                        for (ch, one) in img.chunks_exact(g.h * g.w).enumerate() {
+                            let dst = &mut xt[ch * len + b * plane..][..plane];
+                            self.pad_into(&single, one, dst, plane);
                         }
                     }
-                    // gt[j·co_pad + co]: grid point j = b·plane + oh·pitch + ow. Only the outputs are
-                    // read (and the padding channels, whose sums are dropped).
-                    for b in 0..nb {
-                        let img = &grad[(b0 + b) * c_out * px..][..c_out * px];
+                    // gt[j·co_pad + co]: grid point j = b·plane + oh·pitch + ow. Only the
+                    // outputs are read (and the padding channels, whose sums are dropped).
+                    for (b, img) in gs.chunks_exact(c_out * px).enumerate() {
                         for i in 0..px {
                             let j = b * plane + i / g.wo * wp + i % g.wo;
                             let dst = &mut gt[j * co_pad..][..c_out];
@@ -469,21 +517,24 @@ impl Conv {
                 run: g.wo,
                 starts: &starts,
             };
-            direct::weight_grad(
-                &plan,
-                &sc.xt[..g.c * len + k * wp],
-                &sc.gt[..len * co_pad],
-                &mut tw,
-            );
+            let (xt, gt) = (&sc.xt[..g.c * len + k * wp], &sc.gt[..len * co_pad]);
+            direct::weight_grad(&plan, xt, gt, &mut tw);
+            if let Some(dx) = dx.as_deref_mut() {
+                let mask = self.relu.then_some(xs);
+                let geom = Geom { n: nb, ..geom_t };
+                conv_t.forward_direct(&geom, gs, &w_flipped, dx, sc, mask);
+            }
         }
+        sc.grad_chunk = computed;
         for (i, d) in dw.iter_mut().enumerate() {
             let (co, ci, a) = (i / (g.c * kk), i / kk % g.c, i % kk);
             *d += tw[(a * g.c + ci) * co_pad + co];
         }
     }
 
-    /// Appends the input gradient of the `g.n` images `x` to `dx` (if asked for) and adds the
-    /// weight gradient to `dw`, given the output gradient `grad`.
+    /// Other strides: appends the input gradient of the `g.n` images `x` to `dx` (if asked
+    /// for) and adds the weight gradient to `dw`, given the output gradient `grad`, with im2col
+    /// and `gemm` a few images at a time.
     #[allow(clippy::too_many_arguments)]
     fn backward(
         &self,
@@ -497,32 +548,12 @@ impl Conv {
     ) {
         let (rows, c_out, pitch) = (g.rows(), g.c_out, self.pitch(g));
         let (per_image, px) = (g.ho * pitch, g.pixels());
-        let transposed = self.transposed(g);
-        // w_flipped[ci][co][a][b] = w[co][ci][k-1-a][k-1-b].
-        let kk = g.k * g.k;
-        let mut w_flipped = vec![0f32; if transposed.is_some() { wt.len() } else { 0 }];
-        for (i, v) in w_flipped.iter_mut().enumerate() {
-            let (ci, co, a) = (i / (c_out * kk), i / kk % c_out, i % kk);
-            *v = wt[(co * g.c + ci) * kk + (kk - 1 - a)];
-        }
         let gs_of = |b0: usize, nb: usize| &grad[b0 * c_out * px..(b0 + nb) * c_out * px];
-        if transposed.is_some() {
-            self.weight_grad_padded(g, x, grad, dw, sc);
-            if dx.is_none() {
-                return;
-            }
-        }
         let chunk = self.chunk(g);
         for b0 in (0..g.n).step_by(chunk) {
             let nb = chunk.min(g.n - b0);
             let ncols = nb * per_image;
             let xs = &x[b0 * g.image()..(b0 + nb) * g.image()];
-            if let (Some((conv, geom)), Some(dx)) = (&transposed, dx.as_deref_mut()) {
-                let mask = self.relu.then_some(xs);
-                let geom = Geom { n: nb, ..*geom };
-                conv.forward_direct(&geom, gs_of(b0, nb), &w_flipped, dx, sc, mask);
-                continue;
-            }
             self.unfold(g, xs, nb, sc);
             // The chunk's gradient as (C_out, nb·ho·pitch), zero in the unused columns.
             let gy = prefix(&mut sc.rows_out, c_out * ncols);
@@ -612,7 +643,12 @@ impl CustomOp2 for Conv {
         let (dx, dw) = with_f32(x, op, |xs| {
             with_f32(weight, op, |ws| {
                 with_f32(&grad, op, |gs| {
-                    self.run_backward((xs, x.dims()), (ws, weight.dims()), gs, x.track_op())
+                    self.run_backward(
+                        (xs, x.dims()),
+                        (ws, weight.dims()),
+                        OutGrad::Given(gs),
+                        x.track_op(),
+                    )
                 })
             })
         })????;

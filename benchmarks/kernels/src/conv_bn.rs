@@ -8,7 +8,7 @@
 //! norm's input was.
 
 use crate::batch_norm::{self, BatchStats, Dims};
-use crate::conv::Conv;
+use crate::conv::{Conv, OutGrad};
 use crate::storage::{f32_slice, with_f32};
 use candle_core::{bail, CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
 use std::sync::{Arc, Mutex};
@@ -97,16 +97,24 @@ impl CustomOp3 for ConvBn {
         let gamma: Vec<f32> = affine.get(0)?.to_vec1()?;
         let grad = grad.contiguous()?;
         let op = self.name();
-        let (dz, dgamma, dbeta) = with_f32(&grad, op, |gs| {
-            batch_norm::backward(d, &saved.z, gs, &gamma, &saved.stats, self.eps)
-        })?;
-        let (dx, dw) = with_f32(x, op, |xs| {
-            with_f32(weight, op, |ws| {
-                let want_dx = x.track_op();
-                self.conv
-                    .run_backward((xs, x.dims()), (ws, weight.dims()), &dz, want_dx)
-            })
-        })???;
+        let want_dx = x.track_op();
+        let (dx, dw, dgamma, dbeta) = with_f32(&grad, op, |gs| {
+            let (z, st) = (&saved.z, &saved.stats);
+            let (terms, dgamma, dbeta) = batch_norm::grad_terms(d, z, gs, &gamma, st, self.eps);
+            // The convolution's output gradient, computed a few images at a time as the
+            // convolution's backward pass reads it.
+            let fill = |first: usize, _count: usize, out: &mut [f32]| {
+                batch_norm::input_grad(d, &terms, z, gs, first, out)
+            };
+            let (dx, dw) = with_f32(x, op, |xs| {
+                with_f32(weight, op, |ws| {
+                    let (x, w) = ((xs, x.dims()), (ws, weight.dims()));
+                    self.conv
+                        .run_backward(x, w, OutGrad::Computed(&fill), want_dx)
+                })
+            })???;
+            Ok::<_, candle_core::Error>((dx, dw, dgamma, dbeta))
+        })??;
         let dev = x.device();
         let daffine = [dgamma, dbeta].concat();
         Ok((
