@@ -59,27 +59,48 @@ impl Dims {
     }
 }
 
+/// Appends the sum of each channel of one image (C planes of `hw` values) to `sums`, summed as
+/// [`forward`] sums a plane: called while the image is in cache, these spare [`forward`] a pass.
+pub(crate) fn push_plane_sums(hw: usize, image: &[f32], sums: &mut Vec<f64>) {
+    simd::vectorize(
+        #[inline(always)]
+        || {
+            for plane in image.chunks_exact(hw) {
+                sums.push(lane_sum(plane, plane, |v, _| v as f64));
+            }
+        },
+    )
+}
+
 /// Training-mode batch norm of `x` on slices: the output and the batch statistics.
+/// `plane_sums`, if given, holds [`push_plane_sums`] of every image in order.
 pub(crate) fn forward(
     d: Dims,
     x: &[f32],
-    gamma: &[f32],
-    beta: &[f32],
+    (gamma, beta): (&[f32], &[f32]),
     eps: f64,
+    plane_sums: Option<&[f64]>,
 ) -> (Vec<f32>, BatchStats) {
     let Dims { n, c, hw } = d;
     let m = d.m();
     let mut mean = vec![0f32; c];
     let mut var = vec![0f32; c];
-    let mut y = vec![0f32; x.len()];
+    // Per channel: μ, γ/σ, β.
+    let mut affine = vec![(0f32, 0f32, 0f32); c];
+    let mut y = Vec::with_capacity(x.len());
     simd::vectorize(
         #[inline(always)]
         || {
             for ch in 0..c {
                 let mut sum = 0f64;
                 for b in 0..n {
-                    let o = (b * c + ch) * hw;
-                    sum += lane_sum(&x[o..o + hw], &x[o..o + hw], |v, _| v as f64);
+                    sum += match plane_sums {
+                        Some(s) => s[b * c + ch],
+                        None => {
+                            let o = (b * c + ch) * hw;
+                            lane_sum(&x[o..o + hw], &x[o..o + hw], |v, _| v as f64)
+                        }
+                    };
                 }
                 let mu = sum / m;
                 let mut sq = 0f64;
@@ -89,16 +110,14 @@ pub(crate) fn forward(
                 }
                 let v = sq / m;
                 let inv = 1.0 / (v + eps).sqrt();
-                let (scale, shift) = ((gamma[ch] as f64 * inv) as f32, beta[ch]);
-                let mu32 = mu as f32;
-                for b in 0..n {
-                    let o = (b * c + ch) * hw;
-                    for (yi, &xi) in y[o..o + hw].iter_mut().zip(&x[o..o + hw]) {
-                        *yi = (xi - mu32) * scale + shift;
-                    }
-                }
-                mean[ch] = mu32;
+                affine[ch] = (mu as f32, (gamma[ch] as f64 * inv) as f32, beta[ch]);
+                mean[ch] = mu as f32;
                 var[ch] = v as f32;
+            }
+            // The output in order, each value written once.
+            for (i, plane) in x.chunks_exact(hw).enumerate() {
+                let (mu, scale, shift) = affine[i % c];
+                y.extend(plane.iter().map(|&xi| (xi - mu) * scale + shift));
             }
         },
     );
@@ -228,7 +247,7 @@ impl CustomOp3 for FusedBatchNorm {
             f32_slice(s2, l2, self.name())?,
             f32_slice(s3, l3, self.name())?,
         );
-        let (y, stats) = forward(d, x, gamma, beta, self.eps);
+        let (y, stats) = forward(d, x, (gamma, beta), self.eps, None);
         *self.stats.lock().expect("batch stats") = stats;
         Ok((CpuStorage::F32(y), l1.shape().clone()))
     }

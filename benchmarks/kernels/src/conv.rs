@@ -108,6 +108,9 @@ struct Scratch {
     grad_chunk: Vec<f32>,
 }
 
+/// Called with each image's output as soon as it is written.
+pub(crate) type EachImage<'a> = Option<&'a mut dyn FnMut(&[f32])>;
+
 /// The output gradient of a convolution's backward pass.
 #[derive(Clone, Copy)]
 pub(crate) enum OutGrad<'a> {
@@ -148,14 +151,13 @@ impl Conv {
     /// shape.
     pub(crate) fn run_forward(
         &self,
-        x: &[f32],
-        xd: &[usize],
-        wt: &[f32],
-        wd: &[usize],
+        (x, xd): (&[f32], &[usize]),
+        (wt, wd): (&[f32], &[usize]),
+        each: EachImage,
     ) -> Result<(Vec<f32>, [usize; 4])> {
         let g = Geom::new(xd, wd, self)?;
         let mut out = Vec::with_capacity(g.n * g.c_out * g.pixels());
-        SCRATCH.with(|sc| self.forward(&g, x, wt, &mut out, &mut sc.borrow_mut()));
+        SCRATCH.with(|sc| self.forward(&g, x, wt, &mut out, &mut sc.borrow_mut(), each));
         Ok((out, [g.n, g.c_out, g.ho, g.wo]))
     }
 
@@ -338,6 +340,7 @@ impl Conv {
         out: &mut Vec<f32>,
         sc: &mut Scratch,
         mask: Option<&[f32]>,
+        mut each: EachImage,
     ) {
         let (pitch, plane) = (self.pitch(g), self.padded_plane(g));
         let np = g.ho * pitch;
@@ -381,15 +384,27 @@ impl Conv {
                             }
                         }
                     }
+                    if let Some(f) = each.as_deref_mut() {
+                        f(&out[out.len() - per_out..]);
+                    }
                 }
             },
         );
     }
 
-    /// Appends the output of the `g.n` images `x` (NCHW) to `out`, in order: no zeroing.
-    fn forward(&self, g: &Geom, x: &[f32], wt: &[f32], out: &mut Vec<f32>, sc: &mut Scratch) {
+    /// Appends the output of the `g.n` images `x` (NCHW) to `out`, in order: no zeroing. Calls
+    /// `each` with every image's output as soon as it is written (while it is in cache).
+    fn forward(
+        &self,
+        g: &Geom,
+        x: &[f32],
+        wt: &[f32],
+        out: &mut Vec<f32>,
+        sc: &mut Scratch,
+        mut each: EachImage,
+    ) {
         if self.padded_width(g) {
-            return self.forward_direct(g, x, wt, out, sc, None);
+            return self.forward_direct(g, x, wt, out, sc, None, each);
         }
         let (rows, c_out, pitch) = (g.rows(), g.c_out, self.pitch(g));
         let per_image = g.ho * pitch;
@@ -418,6 +433,9 @@ impl Conv {
                     for row in src.chunks(pitch) {
                         out.extend_from_slice(&row[..g.wo]);
                     }
+                }
+                if let Some(f) = each.as_deref_mut() {
+                    f(&out[out.len() - c_out * g.pixels()..]);
                 }
             }
         }
@@ -522,7 +540,7 @@ impl Conv {
             if let Some(dx) = dx.as_deref_mut() {
                 let mask = self.relu.then_some(xs);
                 let geom = Geom { n: nb, ..geom_t };
-                conv_t.forward_direct(&geom, gs, &w_flipped, dx, sc, mask);
+                conv_t.forward_direct(&geom, gs, &w_flipped, dx, sc, mask, None);
             }
         }
         sc.grad_chunk = computed;
@@ -627,7 +645,7 @@ impl CustomOp2 for Conv {
             f32_slice(s1, l1, self.name())?,
             f32_slice(s2, l2, self.name())?,
         );
-        let (out, shape) = self.run_forward(x, l1.dims(), wt, l2.dims())?;
+        let (out, shape) = self.run_forward((x, l1.dims()), (wt, l2.dims()), None)?;
         Ok((CpuStorage::F32(out), Shape::from(shape.to_vec())))
     }
 

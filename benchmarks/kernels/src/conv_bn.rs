@@ -73,13 +73,20 @@ impl CustomOp3 for ConvBn {
             f32_slice(s2, l2, self.name())?,
             f32_slice(s3, l3, self.name())?,
         );
-        let (z, z_dims) = self.conv.run_forward(x, l1.dims(), wt, l2.dims())?;
+        // Each image's channel sums (batch norm's mean) taken while the image is in cache.
+        let mut sums = Vec::new();
+        let mut each = |image: &[f32]| {
+            let hw = image.len() / (l2.dims()[0].max(1));
+            batch_norm::push_plane_sums(hw, image, &mut sums)
+        };
+        let (z, z_dims) =
+            self.conv
+                .run_forward((x, l1.dims()), (wt, l2.dims()), Some(&mut each))?;
         let d = Dims::of(&z_dims)?;
         if affine.len() != 2 * d.c {
             bail!("relu-conv-bn: γ and β must have {} values each", d.c);
         }
-        let (gamma, beta) = affine.split_at(d.c);
-        let (y, stats) = batch_norm::forward(d, &z, gamma, beta, self.eps);
+        let (y, stats) = batch_norm::forward(d, &z, affine.split_at(d.c), self.eps, Some(&sums));
         *self.saved.lock().expect("saved") = Saved { z, z_dims, stats };
         Ok((CpuStorage::F32(y), Shape::from(z_dims.to_vec())))
     }
