@@ -198,26 +198,28 @@ impl Conv {
         (self.chunk_floats / (g.rows() * g.ho * self.pitch(g)).max(1)).clamp(1, g.n.max(1))
     }
 
-    /// Stride 1 (padding below k, as in every network here) unfolds in padded-width layout: an
-    /// image's columns are its output rows, each `w + 2·padding` wide (the last `k - 1` of each
-    /// row unused), so that a patch row is one contiguous run of the zero-padded input. Other
-    /// cases: `wo` wide, no unused columns.
+    /// Stride 1 (padding below k, as in every network here) convolves on the padded grid: the
+    /// zero-padded input and the output share rows [`Conv::pitch`] wide (the last
+    /// `pitch - wo` outputs of each row unused), so that every tap reads a contiguous run of
+    /// the input. Other strides: im2col, rows `wo` wide.
     fn padded_width(&self, g: &Geom) -> bool {
         self.stride == 1 && self.padding < g.k
     }
 
-    /// The width of an output row in the patch matrix.
+    /// The width of a row: of the padded grid at stride 1, `w + p` (or `wo` if wider), the p
+    /// zeros at the start of a row being also the right padding of the row before (a tap past
+    /// the right edge reads on into them); other cases, an output row of the patch matrix.
     fn pitch(&self, g: &Geom) -> usize {
         if self.padded_width(g) {
-            g.w + 2 * self.padding
+            (g.w + self.padding).max(g.wo)
         } else {
             g.wo
         }
     }
 
-    /// The size of one zero-padded input channel, (h + 2p)·(w + 2p).
+    /// The size of one zero-padded input channel, h + 2p rows of [`Conv::pitch`].
     fn padded_plane(&self, g: &Geom) -> usize {
-        (g.h + 2 * self.padding) * (g.w + 2 * self.padding)
+        (g.h + 2 * self.padding) * self.pitch(g)
     }
 
     /// Walks the patch matrix of `nb` images (pitch `wo`): for each row r = (c, ki, kj) and each
@@ -332,6 +334,7 @@ impl Conv {
     /// convolved in place by [`direct::conv`], no patches, and the output rows, without their
     /// last k - 1 columns, appended; zero where `mask` (of the output's shape) is not positive
     /// (the ReLU's gradient, when this computes an input gradient).
+    #[allow(clippy::too_many_arguments)]
     fn forward_direct(
         &self,
         g: &Geom,
