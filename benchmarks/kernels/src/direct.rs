@@ -79,7 +79,7 @@ impl WithSimd for Forward<'_> {
         // Accumulators: B output channels × R vectors of pixels, in registers (32 of AVX-512's,
         // 16 of AVX2's).
         if S::F32_LANES >= 16 {
-            forward::<S, 4, 4>(s, self)
+            forward::<S, 8, 3>(s, self)
         } else {
             forward::<S, 4, 3>(s, self)
         }
