@@ -59,30 +59,54 @@ impl Dims {
     }
 }
 
-/// Appends the sum of each channel of one image (C planes of `hw` values) to `sums`, summed as
-/// [`forward`] sums a plane: called while the image is in cache, these spare [`forward`] a pass.
-pub(crate) fn push_plane_sums(hw: usize, image: &[f32], sums: &mut Vec<f64>) {
+/// One plane's (one image's channel's) sum and sum of squared deviations from its own mean.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Moments {
+    sum: f64,
+    m2: f64,
+}
+
+/// Appends the [`Moments`] of each channel of one image (C planes of `hw` values) to `out`:
+/// called while the image is in cache, they spare [`forward`] its passes over the batch.
+pub(crate) fn push_moments(hw: usize, image: &[f32], out: &mut Vec<Moments>) {
     simd::vectorize(
         #[inline(always)]
         || {
             for plane in image.chunks_exact(hw) {
-                sums.push(lane_sum(plane, plane, |v, _| v as f64));
+                let sum = lane_sum(plane, plane, |v, _| v as f64);
+                let mu = sum / hw as f64;
+                let m2 = lane_sum(plane, plane, |v, _| (v as f64 - mu).powi(2));
+                out.push(Moments { sum, m2 });
             }
         },
     )
 }
 
 /// Training-mode batch norm of `x` on slices: the output and the batch statistics.
-/// `plane_sums`, if given, holds [`push_plane_sums`] of every image in order.
+/// `moments`, if given, holds [`push_moments`] of every image in order. A channel's mean is the
+/// sum of its planes' sums over N·hw, its (biased) variance the planes' squared deviations
+/// combined as Chan et al. combine them, Σ (M2 + hw·(μ_plane − μ)²) / (N·hw), in image order.
 pub(crate) fn forward(
     d: Dims,
     x: &[f32],
     (gamma, beta): (&[f32], &[f32]),
     eps: f64,
-    plane_sums: Option<&[f64]>,
+    moments: Option<&[Moments]>,
 ) -> (Vec<f32>, BatchStats) {
     let Dims { n, c, hw } = d;
     let m = d.m();
+    let own;
+    let moments = match moments {
+        Some(p) => p,
+        None => {
+            let mut p = Vec::with_capacity(n * c);
+            for image in x.chunks_exact(c * hw) {
+                push_moments(hw, image, &mut p);
+            }
+            own = p;
+            &own
+        }
+    };
     let mut mean = vec![0f32; c];
     let mut var = vec![0f32; c];
     // Per channel: μ, γ/σ, β.
@@ -92,22 +116,11 @@ pub(crate) fn forward(
         #[inline(always)]
         || {
             for ch in 0..c {
-                let mut sum = 0f64;
-                for b in 0..n {
-                    sum += match plane_sums {
-                        Some(s) => s[b * c + ch],
-                        None => {
-                            let o = (b * c + ch) * hw;
-                            lane_sum(&x[o..o + hw], &x[o..o + hw], |v, _| v as f64)
-                        }
-                    };
-                }
-                let mu = sum / m;
-                let mut sq = 0f64;
-                for b in 0..n {
-                    let o = (b * c + ch) * hw;
-                    sq += lane_sum(&x[o..o + hw], &x[o..o + hw], |v, _| (v as f64 - mu).powi(2));
-                }
+                let planes = || moments[ch..].iter().step_by(c).take(n);
+                let mu = planes().map(|p| p.sum).sum::<f64>() / m;
+                let sq: f64 = planes()
+                    .map(|p| p.m2 + hw as f64 * (p.sum / hw as f64 - mu).powi(2))
+                    .sum();
                 let v = sq / m;
                 let inv = 1.0 / (v + eps).sqrt();
                 affine[ch] = (mu as f32, (gamma[ch] as f64 * inv) as f32, beta[ch]);

@@ -73,11 +73,12 @@ impl CustomOp3 for ConvBn {
             f32_slice(s2, l2, self.name())?,
             f32_slice(s3, l3, self.name())?,
         );
-        // Each image's channel sums (batch norm's mean) taken while the image is in cache.
+        // Each image's channel moments (for batch norm's statistics) taken while the image is
+        // in cache.
         let mut sums = Vec::new();
         let mut each = |image: &[f32]| {
             let hw = image.len() / (l2.dims()[0].max(1));
-            batch_norm::push_plane_sums(hw, image, &mut sums)
+            batch_norm::push_moments(hw, image, &mut sums)
         };
         let (z, z_dims) =
             self.conv
