@@ -162,19 +162,29 @@ pub(crate) fn grad_terms(
     let mut terms = vec![GradTerms::default(); c];
     let mut dgamma = vec![0f32; c];
     let mut dbeta = vec![0f32; c];
-    let (xs, gs) = (x, grad);
+    let coef = |ch: usize| {
+        let inv = (1.0 / (st.var[ch] as f64 + eps).sqrt()) as f32;
+        (st.mean[ch], inv)
+    };
     simd::vectorize(
         #[inline(always)]
         || {
+            // Plane by plane in memory order (each plane's two sums read it from cache), then
+            // each channel's planes added in image order.
+            let mut planes = Vec::with_capacity(n * c);
+            for (i, (xs, gs)) in x.chunks_exact(hw).zip(grad.chunks_exact(hw)).enumerate() {
+                let (mu, inv) = coef(i % c);
+                planes.push((
+                    lane_sum(gs, gs, |gi, _| gi as f64),
+                    lane_sum(xs, gs, |xi, gi| (gi * (xi - mu) * inv) as f64),
+                ));
+            }
             for ch in 0..c {
-                let mu = st.mean[ch];
-                let inv = (1.0 / (st.var[ch] as f64 + eps).sqrt()) as f32;
+                let (mu, inv) = coef(ch);
                 let (mut sum_g, mut sum_gx) = (0f64, 0f64);
-                for b in 0..n {
-                    let o = (b * c + ch) * hw;
-                    let (xs, gs) = (&xs[o..o + hw], &gs[o..o + hw]);
-                    sum_g += lane_sum(gs, gs, |gi, _| gi as f64);
-                    sum_gx += lane_sum(xs, gs, |xi, gi| (gi * (xi - mu) * inv) as f64);
+                for &(g, gx) in planes[ch..].iter().step_by(c).take(n) {
+                    sum_g += g;
+                    sum_gx += gx;
                 }
                 dbeta[ch] = sum_g as f32;
                 dgamma[ch] = sum_gx as f32;
