@@ -46,5 +46,5 @@ pub use params::{Init, ParamError, ParamSpec, Params, SeededParams};
 /// by other bits are not reused: it is part of the result-cache key of every trained result
 /// (`emprox_train::TrainingEvaluator::cache_hash`), and of nothing else (not of the weights'
 /// seed). 2: stride-1 convolutions run as [`conv`]'s direct kernels (one fused multiply-add
-/// chain per result).
+/// chain per result), batch norm's variance from per-plane moments.
 pub const NUMERICS_VERSION: u32 = 2;
