@@ -347,11 +347,11 @@ impl Conv {
     ) {
         let (pitch, plane) = (self.pitch(g), self.padded_plane(g));
         let np = g.ho * pitch;
+        let taps = direct::square_taps(g.k, pitch);
         let plan = direct::Plan {
             c_in: g.c,
             c_out: g.c_out,
-            k: g.k,
-            pitch,
+            taps: &taps,
             x_stride: plane,
             np,
             y_stride: np + direct::MAX_TILE,
@@ -487,6 +487,7 @@ impl Conv {
         let co_pad = direct::co_pad(c_out);
         let mut tw = vec![0f32; kk * g.c * co_pad];
         let mut starts = Vec::with_capacity(chunk * g.ho);
+        let taps = direct::square_taps(k, wp);
         let mut computed = std::mem::take(&mut sc.grad_chunk);
         for b0 in (0..g.n).step_by(chunk) {
             let nb = chunk.min(g.n - b0);
@@ -502,7 +503,7 @@ impl Conv {
             let len = nb * plane;
             // The shifted reads go up to (k - 1)·(pitch + 1) past a channel's last image.
             let xt = prefix(&mut sc.xt, g.c * len + k * wp);
-            let gt = prefix(&mut sc.gt, len * co_pad);
+            let gt = prefix(&mut sc.gt, nb * px * co_pad);
             simd::vectorize(
                 #[inline(always)]
                 || {
@@ -514,12 +515,11 @@ impl Conv {
                             self.pad_into(&single, one, dst, plane);
                         }
                     }
-                    // gt[j·co_pad + co]: grid point j = b·plane + oh·pitch + ow. Only the
-                    // outputs are read (and the padding channels, whose sums are dropped).
+                    // gt[i·co_pad + co]: output pixel i of the chunk, channels side by side
+                    // (the padding channels' sums are dropped).
                     for (b, img) in gs.chunks_exact(c_out * px).enumerate() {
                         for i in 0..px {
-                            let j = b * plane + i / g.wo * wp + i % g.wo;
-                            let dst = &mut gt[j * co_pad..][..c_out];
+                            let dst = &mut gt[(b * px + i) * co_pad..][..c_out];
                             for (co, d) in dst.iter_mut().enumerate() {
                                 *d = img[co * px + i];
                             }
@@ -532,13 +532,12 @@ impl Conv {
             let plan = direct::GradPlan {
                 c_in: g.c,
                 c_out,
-                k,
-                pitch: wp,
+                taps: &taps,
                 x_stride: len,
                 run: g.wo,
                 starts: &starts,
             };
-            let (xt, gt) = (&sc.xt[..g.c * len + k * wp], &sc.gt[..len * co_pad]);
+            let (xt, gt) = (&sc.xt[..g.c * len + k * wp], &sc.gt[..nb * px * co_pad]);
             direct::weight_grad(&plan, xt, gt, &mut tw);
             if let Some(dx) = dx.as_deref_mut() {
                 let mask = self.relu.then_some(xs);

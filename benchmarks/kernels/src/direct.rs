@@ -24,23 +24,29 @@ pub(crate) const MAX_TILE: usize = 64;
 pub(crate) const CO_ALIGN: usize = 16;
 
 /// The shapes of a direct convolution: `c_in` input channels `x_stride` apart, `c_out` output
-/// channels `y_stride` apart, a k×k kernel, rows `pitch` wide, and `np` outputs per channel.
+/// channels `y_stride` apart, `np` outputs per channel, and the taps: where each reads,
+/// relative to its output (for a k×k kernel at stride 1 on rows `pitch` wide, ki·pitch + kj).
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct Plan {
+pub(crate) struct Plan<'a> {
     pub c_in: usize,
     pub c_out: usize,
-    pub k: usize,
-    pub pitch: usize,
+    pub taps: &'a [usize],
     pub x_stride: usize,
     pub np: usize,
     pub y_stride: usize,
 }
 
-impl Plan {
+/// The taps of a k×k kernel at stride 1 on rows `pitch` wide: ki·pitch + kj, row by row.
+pub(crate) fn square_taps(k: usize, pitch: usize) -> Vec<usize> {
+    (0..k * k).map(|t| t / k * pitch + t % k).collect()
+}
+
+impl Plan<'_> {
     /// The input values the convolution may read: every channel's outputs, rounded up to a
-    /// tile, shifted by up to (k - 1)·(pitch + 1).
+    /// tile, shifted by up to the farthest tap.
     pub fn x_len(&self) -> usize {
-        (self.c_in - 1) * self.x_stride + self.np + MAX_TILE + (self.k - 1) * (self.pitch + 1)
+        let reach = self.taps.iter().max().copied().unwrap_or(0);
+        (self.c_in - 1) * self.x_stride + self.np + MAX_TILE + reach
     }
 
     /// The output values the convolution may write.
@@ -49,23 +55,23 @@ impl Plan {
     }
 }
 
-/// `y[co·y_stride + p] = Σ_(ci, ki, kj) w[((ci·k + ki)·k + kj)·c_out + co] ·
-/// x[ci·x_stride + p + ki·pitch + kj]` for p < np (and a few p past it, up to a tile), summed
-/// in that order, one fused multiply-add per term.
+/// `y[co·y_stride + p] = Σ_(ci, t) w[(ci·T + t)·c_out + co] · x[ci·x_stride + p + taps[t]]`
+/// for p < np (and a few p past it, up to a tile), summed in that order, one fused
+/// multiply-add per term.
 pub(crate) fn conv(plan: &Plan, x: &[f32], w: &[f32], y: &mut [f32]) {
     conv_with(simd::arch(), plan, x, w, y)
 }
 
 fn conv_with(arch: Arch, plan: &Plan, x: &[f32], w: &[f32], y: &mut [f32]) {
-    assert!(plan.c_in > 0 && plan.c_out > 0 && plan.k > 0);
+    assert!(plan.c_in > 0 && plan.c_out > 0 && !plan.taps.is_empty());
     assert!(x.len() >= plan.x_len() && y.len() >= plan.y_len());
-    assert!(w.len() >= plan.c_in * plan.k * plan.k * plan.c_out);
+    assert!(w.len() >= plan.c_in * plan.taps.len() * plan.c_out);
     assert!(plan.y_stride >= plan.np + MAX_TILE || plan.c_out == 1);
     arch.dispatch(Forward { plan, x, w, y })
 }
 
 struct Forward<'a> {
-    plan: &'a Plan,
+    plan: &'a Plan<'a>,
     x: &'a [f32],
     w: &'a [f32],
     y: &'a mut [f32],
@@ -140,20 +146,19 @@ unsafe fn forward_tile<S: Simd, const B: usize, const R: usize>(
 ) {
     let lanes = S::F32_LANES;
     let mut acc = [[s.splat_f32s(0.0); R]; B];
+    let nt = plan.taps.len();
     for ci in 0..plan.c_in {
         let xc = x.add(ci * plan.x_stride + p0);
-        let wc = w.add(ci * plan.k * plan.k * plan.c_out + co);
-        for ki in 0..plan.k {
-            for kj in 0..plan.k {
-                let xo = xc.add(ki * plan.pitch + kj);
-                let xv: [S::f32s; R] =
-                    std::array::from_fn(|r| read_unaligned(xo.add(r * lanes) as *const S::f32s));
-                let wt = wc.add((ki * plan.k + kj) * plan.c_out);
-                for (b, acc) in acc.iter_mut().enumerate() {
-                    let wb = s.splat_f32s(*wt.add(b));
-                    for (a, &xr) in acc.iter_mut().zip(&xv) {
-                        *a = s.mul_add_f32s(wb, xr, *a);
-                    }
+        let wc = w.add(ci * nt * plan.c_out + co);
+        for (t, &tap) in plan.taps.iter().enumerate() {
+            let xo = xc.add(tap);
+            let xv: [S::f32s; R] =
+                std::array::from_fn(|r| read_unaligned(xo.add(r * lanes) as *const S::f32s));
+            let wt = wc.add(t * plan.c_out);
+            for (b, acc) in acc.iter_mut().enumerate() {
+                let wb = s.splat_f32s(*wt.add(b));
+                for (a, &xr) in acc.iter_mut().zip(&xv) {
+                    *a = s.mul_add_f32s(wb, xr, *a);
                 }
             }
         }
@@ -166,14 +171,13 @@ unsafe fn forward_tile<S: Simd, const B: usize, const R: usize>(
     }
 }
 
-/// The shapes of a weight gradient: `c_in` input channels `x_stride` apart, rows `pitch` wide,
-/// a k×k kernel, `c_out` output channels (padded to `co_pad`, a multiple of [`CO_ALIGN`]), and
-/// the output pixels `rows` runs of `run` pixels, run r starting at grid point `row_start(r)`.
+/// The shapes of a weight gradient: `c_in` input channels `x_stride` apart, the taps (as in
+/// [`Plan`]), `c_out` output channels (padded to `co_pad`, a multiple of [`CO_ALIGN`]), and
+/// the output pixels: runs of `run` pixels, run r starting at grid point `starts[r]`.
 pub(crate) struct GradPlan<'a> {
     pub c_in: usize,
     pub c_out: usize,
-    pub k: usize,
-    pub pitch: usize,
+    pub taps: &'a [usize],
     pub x_stride: usize,
     pub run: usize,
     /// The first grid point of each run, in order.
@@ -192,10 +196,10 @@ pub(crate) fn co_pad(c_out: usize) -> usize {
     c_out.div_ceil(CO_ALIGN) * CO_ALIGN
 }
 
-/// `dw[((ki·k + kj)·c_in + ci)·co_pad + co] += Σ_j g[j·co_pad + co] · x[ci·x_stride + j +
-/// ki·pitch + kj]` over the output pixels j of the runs, in order, one fused multiply-add per
-/// term (the chain goes on from the value `dw` holds). The padding channels of `g` must be
-/// zero or finite; their sums land in `dw`'s padding.
+/// `dw[(t·c_in + ci)·co_pad + co] += Σ_i g[i·co_pad + co] · x[ci·x_stride + j_i + taps[t]]`
+/// over the output pixels in order (i counts them, j_i is the grid point of pixel i), one
+/// fused multiply-add per term (the chain goes on from the value `dw` holds). The padding
+/// channels of `g` must be finite; their sums land in `dw`'s padding.
 pub(crate) fn weight_grad(plan: &GradPlan, x: &[f32], g: &[f32], dw: &mut [f32]) {
     weight_grad_with(simd::arch(), plan, x, g, dw)
 }
@@ -203,21 +207,22 @@ pub(crate) fn weight_grad(plan: &GradPlan, x: &[f32], g: &[f32], dw: &mut [f32])
 fn weight_grad_with(arch: Arch, plan: &GradPlan, x: &[f32], g: &[f32], dw: &mut [f32]) {
     let co_pad = plan.co_pad();
     let last = plan.starts.iter().max().map_or(0, |&s| s + plan.run);
+    let reach = plan.taps.iter().max().copied().unwrap_or(0);
     assert!(
         plan.starts.is_empty()
             || plan.run == 0
-            || x.len() >= (plan.c_in - 1) * plan.x_stride + last + (plan.k - 1) * (plan.pitch + 1)
+            || x.len() >= (plan.c_in - 1) * plan.x_stride + last + reach
     );
-    assert!(g.len() >= last * co_pad);
-    assert!(dw.len() >= plan.k * plan.k * plan.c_in * co_pad);
-    // Each tap (ci, ki, kj): where it reads (relative to the output pixel) and where its
-    // gradient goes.
+    assert!(g.len() >= plan.starts.len() * plan.run * co_pad);
+    assert!(dw.len() >= plan.taps.len() * plan.c_in * co_pad);
+    // Each tap (ci, t): where it reads (relative to the output pixel) and where its gradient
+    // goes.
+    let nt = plan.taps.len();
     let taps: Vec<(usize, usize)> = (0..plan.c_in)
         .flat_map(|ci| {
-            (0..plan.k * plan.k).map(move |t| {
-                let (ki, kj) = (t / plan.k, t % plan.k);
+            (0..nt).map(move |t| {
                 (
-                    ci * plan.x_stride + ki * plan.pitch + kj,
+                    ci * plan.x_stride + plan.taps[t],
                     (t * plan.c_in + ci) * co_pad,
                 )
             })
@@ -305,9 +310,9 @@ unsafe fn weight_grad_tile<S: Simd, const T: usize, const V: usize>(
     let mut acc: [[S::f32s; V]; T] = std::array::from_fn(|t| {
         std::array::from_fn(|v| read_unaligned(dw.add(tap[t].1 + co + v * lanes) as *const S::f32s))
     });
-    for &start in plan.starts {
-        for j in start..start + plan.run {
-            let gj = g.add(j * co_pad + co);
+    for (r, &start) in plan.starts.iter().enumerate() {
+        for (i, j) in (start..start + plan.run).enumerate() {
+            let gj = g.add((r * plan.run + i) * co_pad + co);
             let gv: [S::f32s; V] =
                 std::array::from_fn(|v| read_unaligned(gj.add(v * lanes) as *const S::f32s));
             let xj = x.add(j);
@@ -373,11 +378,11 @@ mod tests {
         {
             let np = rows * pitch;
             let plane = (rows + k) * pitch;
+            let taps = square_taps(k, pitch);
             let plan = Plan {
                 c_in,
                 c_out,
-                k,
-                pitch,
+                taps: &taps,
                 x_stride: plane,
                 np,
                 y_stride: np + MAX_TILE,
@@ -426,18 +431,19 @@ mod tests {
             let starts: Vec<usize> = (0..2 * rows)
                 .map(|i| i / rows * plane + i % rows * pitch)
                 .collect();
+            let taps = square_taps(k, pitch);
             let plan = GradPlan {
                 c_in,
                 c_out,
-                k,
-                pitch,
+                taps: &taps,
                 x_stride: 2 * plane + MAX_TILE,
                 run,
                 starts: &starts,
             };
             let co_pad = plan.co_pad();
             let x = values(c_in * plan.x_stride + MAX_TILE, 3);
-            let mut g = values(2 * plane * co_pad, 4);
+            // The gradient pixel by pixel, in the runs' order.
+            let mut g = values(starts.len() * run * co_pad, 4);
             for (i, v) in g.iter_mut().enumerate() {
                 if i % co_pad >= c_out {
                     *v = 0.0;
@@ -449,10 +455,10 @@ mod tests {
                 for t in 0..k * k {
                     for co in 0..co_pad {
                         let d = &mut want[(t * c_in + ci) * co_pad + co];
-                        for &s in &starts {
-                            for j in s..s + run {
+                        for (r, &s) in starts.iter().enumerate() {
+                            for (i, j) in (s..s + run).enumerate() {
                                 let xv = x[ci * plan.x_stride + j + t / k * pitch + t % k];
-                                *d = g[j * co_pad + co].mul_add(xv, *d);
+                                *d = g[(r * run + i) * co_pad + co].mul_add(xv, *d);
                             }
                         }
                     }
