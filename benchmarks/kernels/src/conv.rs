@@ -178,6 +178,9 @@ impl Conv {
             if self.padded_width(&g) {
                 return self.backward_padded(&g, x, wt, grad, dx.as_mut(), &mut dw, sc);
             }
+            if self.phased(&g) {
+                return self.backward_phased(&g, x, wt, grad, dx.as_mut(), &mut dw, sc);
+            }
             let whole;
             let grad = match grad {
                 OutGrad::Given(all) => all,
@@ -409,6 +412,9 @@ impl Conv {
         if self.padded_width(g) {
             return self.forward_direct(g, x, wt, out, sc, None, each);
         }
+        if self.phased(g) {
+            return self.forward_phased(g, x, wt, out, sc, each);
+        }
         let (rows, c_out, pitch) = (g.rows(), g.c_out, self.pitch(g));
         let per_image = g.ho * pitch;
         let chunk = self.chunk(g);
@@ -441,6 +447,262 @@ impl Conv {
                     f(&out[out.len() - c_out * g.pixels()..]);
                 }
             }
+        }
+    }
+
+    /// Stride 2, a 3×3 kernel, padding 1 and even sizes (NAS-Bench-201's reduction blocks):
+    /// convolved directly on the four phases of the zero-padded input. Phase (a, b) holds the
+    /// padded pixels (2i + a, 2j + b), so tap (ki, kj) of output (oh, ow) reads phase
+    /// (ki mod 2, kj mod 2) at (oh + ki/2, ow + kj/2): a stride-1 direct convolution over the
+    /// phases, rows `wo + 1` wide, nine taps, nothing unfolded.
+    fn phased(&self, g: &Geom) -> bool {
+        self.stride == 2
+            && g.k == 3
+            && self.padding == 1
+            && g.h.is_multiple_of(2)
+            && g.w.is_multiple_of(2)
+    }
+
+    /// The phases' row width, plane size and taps (in the weights' (ki, kj) order).
+    fn phase_layout(g: &Geom) -> (usize, usize, Vec<usize>) {
+        let pp = g.wo + 1;
+        let psize = (g.ho + 1) * pp;
+        let taps = (0..9)
+            .map(|t| {
+                let (ki, kj) = (t / 3, t % 3);
+                ((ki % 2) * 2 + kj % 2) * psize + ki / 2 * pp + kj / 2
+            })
+            .collect();
+        (pp, psize, taps)
+    }
+
+    /// Writes the C channels of image `img` (h×w each), rectified if `self.relu`, into their
+    /// phases: channel c at `dst[c·stride..]`, phase (a, b) `psize` apart. The padding is not
+    /// written (the caller zeroes it once).
+    #[inline(always)]
+    #[allow(clippy::manual_div_ceil)] // (r + 1) / 2: padded row r + 1's phase row
+    fn phase_into(&self, g: &Geom, img: &[f32], dst: &mut [f32], stride: usize) {
+        let (pp, psize, _) = Self::phase_layout(g);
+        for (ch, plane) in img.chunks_exact(g.h * g.w).enumerate() {
+            for (r, row) in plane.chunks_exact(g.w).enumerate() {
+                // Padded row r + 1: phase a = (r + 1) mod 2, phase row (r + 1) / 2.
+                let base = ch * stride + ((r + 1) % 2) * 2 * psize + (r + 1) / 2 * pp;
+                for (c, &v) in row.iter().enumerate() {
+                    let at = base + ((c + 1) % 2) * psize + (c + 1) / 2;
+                    dst[at] = if self.relu { v.max(0.0) } else { v };
+                }
+            }
+        }
+    }
+
+    /// Stride 2 on the phases: appends the output of the `g.n` images `x` to `out`.
+    fn forward_phased(
+        &self,
+        g: &Geom,
+        x: &[f32],
+        wt: &[f32],
+        out: &mut Vec<f32>,
+        sc: &mut Scratch,
+        mut each: EachImage,
+    ) {
+        let (pp, psize, taps) = Self::phase_layout(g);
+        let np = g.ho * pp;
+        let plan = direct::Plan {
+            c_in: g.c,
+            c_out: g.c_out,
+            taps: &taps,
+            x_stride: 4 * psize,
+            np,
+            y_stride: np + direct::MAX_TILE,
+        };
+        let w = Self::by_input_channel(g, wt);
+        let xph = prefix(&mut sc.xpad, plan.x_len().max(g.c * 4 * psize));
+        let y = prefix(&mut sc.rows_out, plan.y_len());
+        xph.fill(0.0);
+        let per_out = g.c_out * g.pixels();
+        simd::vectorize(
+            #[inline(always)]
+            || {
+                for img in x.chunks_exact(g.image()) {
+                    self.phase_into(g, img, xph, 4 * psize);
+                    direct::conv(&plan, xph, &w, y);
+                    for co in 0..g.c_out {
+                        for row in y[co * plan.y_stride..][..np].chunks_exact(pp) {
+                            out.extend_from_slice(&row[..g.wo]);
+                        }
+                    }
+                    if let Some(f) = each.as_deref_mut() {
+                        f(&out[out.len() - per_out..]);
+                    }
+                }
+            },
+        );
+    }
+
+    /// The weights as w[ci][ki][kj][co]: a direct convolution's layout.
+    fn by_input_channel(g: &Geom, wt: &[f32]) -> Vec<f32> {
+        let mut w = vec![0f32; wt.len()];
+        for (i, &v) in wt.iter().enumerate() {
+            let (co, r) = (i / g.rows(), i % g.rows());
+            w[r * g.c_out + co] = v;
+        }
+        w
+    }
+
+    /// Stride 2 on the phases: the backward pass a few images at a time (as
+    /// [`Conv::backward_padded`]). The weight gradient sums the output gradient times the
+    /// phases, shifted per tap; the input gradient's phase (a, b) is a stride-1 convolution of
+    /// the output gradient (padded by one) with the taps of that phase, ki ≡ a and kj ≡ b
+    /// (mod 2), read at (1 − ki/2, 1 − kj/2), and each padded pixel's value goes back to its
+    /// place in the image, masked by the ReLU.
+    #[allow(clippy::too_many_arguments)]
+    fn backward_phased(
+        &self,
+        g: &Geom,
+        x: &[f32],
+        wt: &[f32],
+        grad: OutGrad,
+        mut dx: Option<&mut Vec<f32>>,
+        dw: &mut [f32],
+        sc: &mut Scratch,
+    ) {
+        let (c_out, px) = (g.c_out, g.pixels());
+        let (pp, psize, taps) = Self::phase_layout(g);
+        let plane = 4 * psize;
+        let chunk = (self.chunk_floats / ((g.c + c_out) * plane).max(1)).clamp(1, g.n.max(1));
+        let co_pad = direct::co_pad(c_out);
+        let mut tw = vec![0f32; 9 * g.c * co_pad];
+        // The output gradient of one image, padded by one (rows pp wide), and the four phase
+        // convolutions' taps and weights (w[co][t][ci]).
+        let pad_g = Conv {
+            stride: 1,
+            padding: 1,
+            relu: false,
+            chunk_floats: self.chunk_floats,
+        };
+        let geom_g = Geom {
+            n: 1,
+            c: c_out,
+            h: g.ho,
+            w: g.wo,
+            c_out: g.c,
+            k: 3,
+            ho: g.ho + 1,
+            wo: g.wo + 1,
+        };
+        let plane_g = pad_g.padded_plane(&geom_g);
+        let phases: Vec<(usize, usize, Vec<usize>, Vec<f32>)> = (0..4)
+            .map(|ph| {
+                let (a, b) = (ph / 2, ph % 2);
+                let kept: Vec<(usize, usize)> = (0..3)
+                    .flat_map(|ki| (0..3).map(move |kj| (ki, kj)))
+                    .filter(|&(ki, kj)| ki % 2 == a && kj % 2 == b)
+                    .collect();
+                let offs = kept
+                    .iter()
+                    .map(|&(ki, kj)| (1 - ki / 2) * pp + 1 - kj / 2)
+                    .collect();
+                let mut w = Vec::with_capacity(c_out * kept.len() * g.c);
+                for co in 0..c_out {
+                    for &(ki, kj) in &kept {
+                        w.extend((0..g.c).map(|ci| wt[((co * g.c + ci) * 3 + ki) * 3 + kj]));
+                    }
+                }
+                (a, b, offs, w)
+            })
+            .collect();
+        let mut starts = Vec::with_capacity(chunk * g.ho);
+        let mut computed = std::mem::take(&mut sc.grad_chunk);
+        let mut dx_img = vec![0f32; g.image()];
+        for b0 in (0..g.n).step_by(chunk) {
+            let nb = chunk.min(g.n - b0);
+            let xs = &x[b0 * g.image()..(b0 + nb) * g.image()];
+            let gs: &[f32] = match grad {
+                OutGrad::Given(all) => &all[b0 * c_out * px..(b0 + nb) * c_out * px],
+                OutGrad::Computed(fill) => {
+                    let buf = prefix(&mut computed, nb * c_out * px);
+                    fill(b0, nb, buf);
+                    buf
+                }
+            };
+            let len = nb * plane;
+            let xt = prefix(&mut sc.xt, g.c * len + direct::MAX_TILE + 2 * pp);
+            let gt = prefix(&mut sc.gt, nb * px * co_pad);
+            simd::vectorize(
+                #[inline(always)]
+                || {
+                    xt.fill(0.0);
+                    for (b, img) in xs.chunks_exact(g.image()).enumerate() {
+                        self.phase_into(g, img, &mut xt[b * plane..], len);
+                    }
+                    transpose_grad(gs, (c_out, px, co_pad), gt);
+                },
+            );
+            starts.clear();
+            starts.extend((0..nb * g.ho).map(|r| r / g.ho * plane + r % g.ho * pp));
+            let plan = direct::GradPlan {
+                c_in: g.c,
+                c_out,
+                taps: &taps,
+                x_stride: len,
+                run: g.wo,
+                starts: &starts,
+            };
+            let (xt, gt) = (&sc.xt[..g.c * len + 2 * pp], &sc.gt[..nb * px * co_pad]);
+            direct::weight_grad(&plan, xt, gt, &mut tw);
+            let Some(dx) = dx.as_deref_mut() else {
+                continue;
+            };
+            let np = (g.ho + 1) * pp;
+            let gpad = prefix(&mut sc.xpad, c_out * plane_g + direct::MAX_TILE + 2 * pp);
+            // Every image writes the same (interior) values: the padding stays zero.
+            gpad.fill(0.0);
+            for (b, gi) in gs.chunks_exact(c_out * px).enumerate() {
+                let gpad = &mut sc.xpad[..c_out * plane_g + direct::MAX_TILE + 2 * pp];
+                pad_g.pad_into(&geom_g, gi, gpad, plane_g);
+                for (a, bb, offs, w) in &phases {
+                    let plan = direct::Plan {
+                        c_in: c_out,
+                        c_out: g.c,
+                        taps: offs,
+                        x_stride: plane_g,
+                        np,
+                        y_stride: np + direct::MAX_TILE,
+                    };
+                    let y = prefix(&mut sc.rows_out, plan.y_len());
+                    direct::conv(&plan, &sc.xpad[..plan.x_len().max(c_out * plane_g)], w, y);
+                    // Padded pixel (2i + a, 2j + b) is image pixel (2i + a − 1, 2j + b − 1):
+                    // rows i with 1 ≤ 2i + a ≤ h, columns likewise.
+                    let (i0, i1) = (1 - a, (g.h - a) / 2 + 1);
+                    let (j0, j1) = (1 - bb, (g.w - bb) / 2 + 1);
+                    for ci in 0..g.c {
+                        for i in i0..i1 {
+                            let src = &y[ci * plan.y_stride + i * pp..][j0..j1];
+                            let row = (ci * g.h + 2 * i + a - 1) * g.w;
+                            let dst = dx_img[row..row + g.w].iter_mut().skip(2 * j0 + bb - 1);
+                            for (d, &v) in dst.step_by(2).zip(src) {
+                                *d = v;
+                            }
+                        }
+                    }
+                }
+                let xi = &xs[b * g.image()..][..g.image()];
+                if self.relu {
+                    dx.extend(
+                        dx_img
+                            .iter()
+                            .zip(xi)
+                            .map(|(&d, &v)| if v > 0.0 { d } else { 0.0 }),
+                    );
+                } else {
+                    dx.extend_from_slice(&dx_img);
+                }
+            }
+        }
+        sc.grad_chunk = computed;
+        for (i, d) in dw.iter_mut().enumerate() {
+            let (co, ci, a) = (i / (g.c * 9), i / 9 % g.c, i % 9);
+            *d += tw[(a * g.c + ci) * co_pad + co];
         }
     }
 
@@ -515,16 +777,7 @@ impl Conv {
                             self.pad_into(&single, one, dst, plane);
                         }
                     }
-                    // gt[i·co_pad + co]: output pixel i of the chunk, channels side by side
-                    // (the padding channels' sums are dropped).
-                    for (b, img) in gs.chunks_exact(c_out * px).enumerate() {
-                        for i in 0..px {
-                            let dst = &mut gt[(b * px + i) * co_pad..][..c_out];
-                            for (co, d) in dst.iter_mut().enumerate() {
-                                *d = img[co * px + i];
-                            }
-                        }
-                    }
+                    transpose_grad(gs, (c_out, px, co_pad), gt);
                 },
             );
             starts.clear();
@@ -622,6 +875,21 @@ impl Conv {
                 for (d, &xi) in dx[start..].iter_mut().zip(xs) {
                     *d = if xi > 0.0 { *d } else { 0.0 };
                 }
+            }
+        }
+    }
+}
+
+/// The output gradient `gs` (images of C_out planes of `px` pixels) pixel by pixel into `gt`:
+/// gt[i·co_pad + co], output pixel i of the images in order, channels side by side (the
+/// padding channels are left as they are; their sums are dropped).
+#[inline(always)]
+fn transpose_grad(gs: &[f32], (c_out, px, co_pad): (usize, usize, usize), gt: &mut [f32]) {
+    for (b, img) in gs.chunks_exact(c_out * px).enumerate() {
+        for i in 0..px {
+            let dst = &mut gt[(b * px + i) * co_pad..][..c_out];
+            for (co, d) in dst.iter_mut().enumerate() {
+                *d = img[co * px + i];
             }
         }
     }
@@ -752,6 +1020,10 @@ mod tests {
         // place, unpacked (C_out a multiple of gemm's 8 lanes).
         for relu in [false, true] {
             check(Conv::new(1, 1, relu), (3, 16, 16, 3, 8), 10);
+            // Stride 2 on the phases (3×3, padding 1, even sizes), as in the reduction blocks,
+            // whole vectors of output channels and not.
+            check(Conv::new(2, 1, relu), (3, 16, 32, 3, 8), 11);
+            check(Conv::new(2, 1, relu), (2, 3, 5, 3, 10), 12);
         }
     }
 
@@ -794,6 +1066,11 @@ mod tests {
                     ..Conv::new(1, 1, relu)
                 };
                 check(conv, (5, 2, 3, 3, 6), 9);
+                let phased = Conv {
+                    chunk_floats,
+                    ..Conv::new(2, 1, relu)
+                };
+                check(phased, (5, 2, 3, 3, 6), 13);
             }
         }
     }

@@ -46,5 +46,6 @@ pub use params::{Init, ParamError, ParamSpec, Params, SeededParams};
 /// by other bits are not reused: it is part of the result-cache key of every trained result
 /// (`emprox_train::TrainingEvaluator::cache_hash`), and of nothing else (not of the weights'
 /// seed). 2: stride-1 convolutions run as [`conv`]'s direct kernels (one fused multiply-add
-/// chain per result), batch norm's variance from per-plane moments.
-pub const NUMERICS_VERSION: u32 = 2;
+/// chain per result), batch norm's variance from per-plane moments. 3: stride-2 3×3
+/// convolutions on the input's four phases, directly.
+pub const NUMERICS_VERSION: u32 = 3;
