@@ -111,6 +111,17 @@ struct Scratch {
 /// Called with each image's output as soon as it is written.
 pub(crate) type EachImage<'a> = Option<&'a mut dyn FnMut(&[f32])>;
 
+/// How a direct backward pass lays out a chunk's input: each image's channel `plane` values
+/// long with rows `pitch` wide, the taps (where each reads, relative to its output), and how far
+/// past a channel's last image the taps may read.
+#[derive(Clone, Copy)]
+struct ChunkLayout<'a> {
+    plane: usize,
+    pitch: usize,
+    taps: &'a [usize],
+    reach: usize,
+}
+
 /// The output gradient of a convolution's backward pass.
 #[derive(Clone, Copy)]
 pub(crate) enum OutGrad<'a> {
@@ -549,12 +560,11 @@ impl Conv {
         w
     }
 
-    /// Stride 2 on the phases: the backward pass a few images at a time (as
-    /// [`Conv::backward_padded`]). The weight gradient sums the output gradient times the
-    /// phases, shifted per tap; the input gradient's phase (a, b) is a stride-1 convolution of
-    /// the output gradient (padded by one) with the taps of that phase, ki ≡ a and kj ≡ b
-    /// (mod 2), read at (1 − ki/2, 1 − kj/2), and each padded pixel's value goes back to its
-    /// place in the image, masked by the ReLU.
+    /// Stride 2 on the phases: the backward pass ([`Conv::backward_chunks`]). The weight
+    /// gradient sums the output gradient times the phases, shifted per tap; the input
+    /// gradient's phase (a, b) is a stride-1 convolution of the output gradient (padded by one)
+    /// with the taps of that phase, ki ≡ a and kj ≡ b (mod 2), read at (1 − ki/2, 1 − kj/2),
+    /// and each padded pixel's value goes back to its place in the image, masked by the ReLU.
     #[allow(clippy::too_many_arguments)]
     fn backward_phased(
         &self,
@@ -569,9 +579,17 @@ impl Conv {
         let (c_out, px) = (g.c_out, g.pixels());
         let (pp, psize, taps) = Self::phase_layout(g);
         let plane = 4 * psize;
-        let chunk = (self.chunk_floats / ((g.c + c_out) * plane).max(1)).clamp(1, g.n.max(1));
-        let co_pad = direct::co_pad(c_out);
-        let mut tw = vec![0f32; 9 * g.c * co_pad];
+        let lay = ChunkLayout {
+            plane,
+            pitch: pp,
+            taps: &taps,
+            reach: direct::MAX_TILE + 2 * pp,
+        };
+        let lay_out = |xs: &[f32], xt: &mut [f32], len: usize| {
+            for (b, img) in xs.chunks_exact(g.image()).enumerate() {
+                self.phase_into(g, img, &mut xt[b * plane..], len);
+            }
+        };
         // The output gradient of one image, padded by one (rows pp wide), and the four phase
         // convolutions' taps and weights (w[co][t][ci]).
         let pad_g = Conv {
@@ -611,47 +629,10 @@ impl Conv {
                 (a, b, offs, w)
             })
             .collect();
-        let mut starts = Vec::with_capacity(chunk * g.ho);
-        let mut computed = std::mem::take(&mut sc.grad_chunk);
         let mut dx_img = vec![0f32; g.image()];
-        for b0 in (0..g.n).step_by(chunk) {
-            let nb = chunk.min(g.n - b0);
-            let xs = &x[b0 * g.image()..(b0 + nb) * g.image()];
-            let gs: &[f32] = match grad {
-                OutGrad::Given(all) => &all[b0 * c_out * px..(b0 + nb) * c_out * px],
-                OutGrad::Computed(fill) => {
-                    let buf = prefix(&mut computed, nb * c_out * px);
-                    fill(b0, nb, buf);
-                    buf
-                }
-            };
-            let len = nb * plane;
-            let xt = prefix(&mut sc.xt, g.c * len + direct::MAX_TILE + 2 * pp);
-            let gt = prefix(&mut sc.gt, nb * px * co_pad);
-            simd::vectorize(
-                #[inline(always)]
-                || {
-                    xt.fill(0.0);
-                    for (b, img) in xs.chunks_exact(g.image()).enumerate() {
-                        self.phase_into(g, img, &mut xt[b * plane..], len);
-                    }
-                    transpose_grad(gs, (c_out, px, co_pad), gt);
-                },
-            );
-            starts.clear();
-            starts.extend((0..nb * g.ho).map(|r| r / g.ho * plane + r % g.ho * pp));
-            let plan = direct::GradPlan {
-                c_in: g.c,
-                c_out,
-                taps: &taps,
-                x_stride: len,
-                run: g.wo,
-                starts: &starts,
-            };
-            let (xt, gt) = (&sc.xt[..g.c * len + 2 * pp], &sc.gt[..nb * px * co_pad]);
-            direct::weight_grad(&plan, xt, gt, &mut tw);
+        let input_grad = |xs: &[f32], gs: &[f32], sc: &mut Scratch| {
             let Some(dx) = dx.as_deref_mut() else {
-                continue;
+                return;
             };
             let np = (g.ho + 1) * pp;
             let gpad = prefix(&mut sc.xpad, c_out * plane_g + direct::MAX_TILE + 2 * pp);
@@ -698,12 +679,8 @@ impl Conv {
                     dx.extend_from_slice(&dx_img);
                 }
             }
-        }
-        sc.grad_chunk = computed;
-        for (i, d) in dw.iter_mut().enumerate() {
-            let (co, ci, a) = (i / (g.c * 9), i / 9 % g.c, i % 9);
-            *d += tw[(a * g.c + ci) * co_pad + co];
-        }
+        };
+        self.backward_chunks(g, x, grad, dw, sc, lay, lay_out, input_grad);
     }
 
     /// w_flipped[ci][co][a][b] = w[co][ci][k-1-a][k-1-b]: the weights of the transposed
@@ -718,38 +695,32 @@ impl Conv {
             .collect()
     }
 
-    /// Stride 1, padding below k: the backward pass a few images at a time, each chunk's output
-    /// gradient read from `grad` or computed then (so that a gradient computed from others,
-    /// as batch norm's input gradient, is never written out whole).
-    ///
-    /// The weight gradient unfolds nothing: the zero-padded (rectified) input is laid out
-    /// channel by channel, each channel's images one after another (`plane` apart), and the
-    /// output gradient pixel by pixel on the same padded-width grid (output channels side by
-    /// side); weight (·, ·, ki, kj)'s gradient is then a sum over the output pixels of the
-    /// gradient times the input shifted by ki·pitch + kj, read in place
-    /// ([`direct::weight_grad`], pixels in order, so the chunks do not change the bits). The
-    /// input gradient is the transposed convolution of the output gradient, masked by the ReLU.
+    /// The chunk loop of the direct backward passes (padded grid and phases): a few images at
+    /// a time, their output gradient read from `grad` or computed then (so that a gradient
+    /// computed from others, as batch norm's input gradient, is never written out whole); their
+    /// input laid out channel by channel, each channel's images `lay.plane` apart
+    /// (`lay_out(images, into, channel stride)`), and the output gradient pixel by pixel
+    /// (output channels side by side); the weight gradient's sums over the chunk's output
+    /// pixels, in order ([`direct::weight_grad`]: the chunking does not change the bits), added
+    /// to `dw`; then `input_grad(images, their output gradient, scratch)`.
     #[allow(clippy::too_many_arguments)]
-    fn backward_padded(
+    fn backward_chunks(
         &self,
         g: &Geom,
         x: &[f32],
-        wt: &[f32],
         grad: OutGrad,
-        mut dx: Option<&mut Vec<f32>>,
         dw: &mut [f32],
         sc: &mut Scratch,
+        lay: ChunkLayout,
+        lay_out: impl Fn(&[f32], &mut [f32], usize),
+        mut input_grad: impl FnMut(&[f32], &[f32], &mut Scratch),
     ) {
-        let (k, c_out) = (g.k, g.c_out);
-        let (wp, plane, px) = (self.pitch(g), self.padded_plane(g), g.pixels());
-        let kk = k * k;
-        let (conv_t, geom_t) = self.transposed(g).expect("stride 1, padding below k");
-        let w_flipped = Self::flipped(g, wt);
+        let (c_out, px, nt) = (g.c_out, g.pixels(), lay.taps.len());
+        let plane = lay.plane;
         let chunk = (self.chunk_floats / ((g.c + c_out) * plane).max(1)).clamp(1, g.n.max(1));
         let co_pad = direct::co_pad(c_out);
-        let mut tw = vec![0f32; kk * g.c * co_pad];
+        let mut tw = vec![0f32; nt * g.c * co_pad];
         let mut starts = Vec::with_capacity(chunk * g.ho);
-        let taps = direct::square_taps(k, wp);
         let mut computed = std::mem::take(&mut sc.grad_chunk);
         for b0 in (0..g.n).step_by(chunk) {
             let nb = chunk.min(g.n - b0);
@@ -763,46 +734,84 @@ impl Conv {
                 }
             };
             let len = nb * plane;
-            // The shifted reads go up to (k - 1)·(pitch + 1) past a channel's last image.
-            let xt = prefix(&mut sc.xt, g.c * len + k * wp);
+            let x_len = g.c * len + lay.reach;
+            let xt = prefix(&mut sc.xt, x_len);
             let gt = prefix(&mut sc.gt, nb * px * co_pad);
             simd::vectorize(
                 #[inline(always)]
                 || {
                     xt.fill(0.0);
-                    let single = Geom { c: 1, ..*g };
-                    for (b, img) in xs.chunks_exact(g.image()).enumerate() {
-                        for (ch, one) in img.chunks_exact(g.h * g.w).enumerate() {
-                            let dst = &mut xt[ch * len + b * plane..][..plane];
-                            self.pad_into(&single, one, dst, plane);
-                        }
-                    }
+                    lay_out(xs, xt, len);
                     transpose_grad(gs, (c_out, px, co_pad), gt);
                 },
             );
             starts.clear();
-            starts.extend((0..nb * g.ho).map(|r| r / g.ho * plane + r % g.ho * wp));
+            starts.extend((0..nb * g.ho).map(|r| r / g.ho * plane + r % g.ho * lay.pitch));
             let plan = direct::GradPlan {
                 c_in: g.c,
                 c_out,
-                taps: &taps,
+                taps: lay.taps,
                 x_stride: len,
                 run: g.wo,
                 starts: &starts,
             };
-            let (xt, gt) = (&sc.xt[..g.c * len + k * wp], &sc.gt[..nb * px * co_pad]);
+            let (xt, gt) = (&sc.xt[..x_len], &sc.gt[..nb * px * co_pad]);
             direct::weight_grad(&plan, xt, gt, &mut tw);
-            if let Some(dx) = dx.as_deref_mut() {
-                let mask = self.relu.then_some(xs);
-                let geom = Geom { n: nb, ..geom_t };
-                conv_t.forward_direct(&geom, gs, &w_flipped, dx, sc, mask, None);
-            }
+            input_grad(xs, gs, sc);
         }
         sc.grad_chunk = computed;
         for (i, d) in dw.iter_mut().enumerate() {
-            let (co, ci, a) = (i / (g.c * kk), i / kk % g.c, i % kk);
-            *d += tw[(a * g.c + ci) * co_pad + co];
+            let (co, ci, t) = (i / (g.c * nt), i / nt % g.c, i % nt);
+            *d += tw[(t * g.c + ci) * co_pad + co];
         }
+    }
+
+    /// Stride 1, padding below k: the backward pass on the padded grid ([`Conv::backward_chunks`]).
+    /// The weight gradient sums the output gradient times the padded input shifted by
+    /// ki·pitch + kj, read in place; the input gradient is the transposed convolution of the
+    /// output gradient (this op's forward pass with the flipped weights), masked by the ReLU.
+    #[allow(clippy::too_many_arguments)]
+    fn backward_padded(
+        &self,
+        g: &Geom,
+        x: &[f32],
+        wt: &[f32],
+        grad: OutGrad,
+        mut dx: Option<&mut Vec<f32>>,
+        dw: &mut [f32],
+        sc: &mut Scratch,
+    ) {
+        let (wp, plane) = (self.pitch(g), self.padded_plane(g));
+        let (conv_t, geom_t) = self.transposed(g).expect("stride 1, padding below k");
+        let w_flipped = Self::flipped(g, wt);
+        let taps = direct::square_taps(g.k, wp);
+        // The shifted reads go up to (k - 1)·(pitch + 1) past a channel's last image.
+        let lay = ChunkLayout {
+            plane,
+            pitch: wp,
+            taps: &taps,
+            reach: g.k * wp,
+        };
+        let single = Geom { c: 1, ..*g };
+        let lay_out = |xs: &[f32], xt: &mut [f32], len: usize| {
+            for (b, img) in xs.chunks_exact(g.image()).enumerate() {
+                for (ch, one) in img.chunks_exact(g.h * g.w).enumerate() {
+                    let dst = &mut xt[ch * len + b * plane..][..plane];
+                    self.pad_into(&single, one, dst, plane);
+                }
+            }
+        };
+        let input_grad = |xs: &[f32], gs: &[f32], sc: &mut Scratch| {
+            if let Some(dx) = dx.as_deref_mut() {
+                let mask = self.relu.then_some(xs);
+                let geom = Geom {
+                    n: xs.len() / g.image(),
+                    ..geom_t
+                };
+                conv_t.forward_direct(&geom, gs, &w_flipped, dx, sc, mask, None);
+            }
+        };
+        self.backward_chunks(g, x, grad, dw, sc, lay, lay_out, input_grad);
     }
 
     /// Other strides: appends the input gradient of the `g.n` images `x` to `dx` (if asked
