@@ -7,7 +7,10 @@
 //! flipped and transposed, masked by the ReLU as it is written; the weight gradient is a sum over
 //! output pixels of the gradient times the shifted input ([`direct::weight_grad`]).
 //!
-//! Other strides: a few images at a time (about a megabyte of patches), the op unfolds the input
+//! At stride 2 with a 3×3 kernel, padding 1 and even sizes (the reduction blocks) the same
+//! kernels run on the four phases of the padded input (see [`Conv::phased`]).
+//!
+//! Other cases: a few images at a time (about a megabyte of patches), the op unfolds the input
 //! into a reused per-thread buffer (im2col, applying the ReLU on the way) and multiplies it by
 //! the weights with one single-threaded `gemm`, writing NCHW directly; the backward pass unfolds
 //! each chunk again, adds its share of the weight gradient, and folds `wᵀ·grad` back into the
@@ -304,24 +307,23 @@ impl Conv {
     /// gradient with the weights transposed and flipped, padding k - 1 - padding. It runs as
     /// this op's forward pass (a product with C_out·k·k terms, where folding back `wᵀ·grad`
     /// takes a product with only C_out terms and k² scattered adds per input value).
-    fn transposed(&self, g: &Geom) -> Option<(Conv, Geom)> {
-        self.padded_width(g).then(|| {
-            let conv = Conv {
-                padding: g.k - 1 - self.padding,
-                relu: false,
-                ..*self
-            };
-            let geom = Geom {
-                c: g.c_out,
-                h: g.ho,
-                w: g.wo,
-                c_out: g.c,
-                ho: g.h,
-                wo: g.w,
-                ..*g
-            };
-            (conv, geom)
-        })
+    fn transposed(&self, g: &Geom) -> (Conv, Geom) {
+        debug_assert!(self.padded_width(g));
+        let conv = Conv {
+            padding: g.k - 1 - self.padding,
+            relu: false,
+            ..*self
+        };
+        let geom = Geom {
+            c: g.c_out,
+            h: g.ho,
+            w: g.wo,
+            c_out: g.c,
+            ho: g.h,
+            wo: g.w,
+            ..*g
+        };
+        (conv, geom)
     }
 
     /// Writes image `img` (C channels of h×w) zero-padded into `xpad`, `plane` apart, rows
@@ -344,52 +346,35 @@ impl Conv {
         }
     }
 
-    /// Stride 1, padding below k: image by image, the zero-padded (rectified) input is
-    /// convolved in place by [`direct::conv`], no patches, and the output rows, without their
-    /// last k - 1 columns, appended; zero where `mask` (of the output's shape) is not positive
-    /// (the ReLU's gradient, when this computes an input gradient).
+    /// Image by image: `lay_in(image, buffer)` (which writes the same positions for every
+    /// image, so the buffer is zeroed once), the direct convolution `plan` with the weights `w`,
+    /// and the output rows, `pitch` wide, appended without their unused columns; zero where
+    /// `mask` (of the output's shape) is not positive (the ReLU's gradient, when this computes
+    /// an input gradient); `each` called with every image's output.
     #[allow(clippy::too_many_arguments)]
-    fn forward_direct(
-        &self,
+    fn convolve_images(
         g: &Geom,
         x: &[f32],
-        wt: &[f32],
+        (plan, w, pitch): (&direct::Plan, &[f32], usize),
         out: &mut Vec<f32>,
         sc: &mut Scratch,
         mask: Option<&[f32]>,
         mut each: EachImage,
+        lay_in: impl Fn(&[f32], &mut [f32]),
     ) {
-        let (pitch, plane) = (self.pitch(g), self.padded_plane(g));
-        let np = g.ho * pitch;
-        let taps = direct::square_taps(g.k, pitch);
-        let plan = direct::Plan {
-            c_in: g.c,
-            c_out: g.c_out,
-            taps: &taps,
-            x_stride: plane,
-            np,
-            y_stride: np + direct::MAX_TILE,
-        };
-        // w[ci][ki][kj][co], output channels side by side.
-        let mut w = vec![0f32; wt.len()];
-        for (i, &v) in wt.iter().enumerate() {
-            let (co, r) = (i / g.rows(), i % g.rows());
-            w[r * g.c_out + co] = v;
-        }
-        let xpad = prefix(&mut sc.xpad, plan.x_len().max(g.c * plane));
+        let buf = prefix(&mut sc.xpad, plan.x_len().max(plan.c_in * plan.x_stride));
         let y = prefix(&mut sc.rows_out, plan.y_len());
-        // Every image writes the same (interior) values: the padding stays zero.
-        xpad.fill(0.0);
+        buf.fill(0.0);
         let per_out = g.c_out * g.pixels();
         simd::vectorize(
             #[inline(always)]
             || {
                 for (b, img) in x.chunks_exact(g.image()).enumerate() {
-                    self.pad_into(g, img, xpad, plane);
-                    direct::conv(&plan, xpad, &w, y);
+                    lay_in(img, buf);
+                    direct::conv(plan, buf, w, y);
                     let mask = mask.map(|m| &m[b * per_out..][..per_out]);
                     for co in 0..g.c_out {
-                        let rows = y[co * plan.y_stride..][..np].chunks_exact(pitch);
+                        let rows = y[co * plan.y_stride..][..plan.np].chunks_exact(pitch);
                         for (oh, row) in rows.enumerate() {
                             out.extend_from_slice(&row[..g.wo]);
                             if let Some(m) = mask {
@@ -407,6 +392,35 @@ impl Conv {
                 }
             },
         );
+    }
+
+    /// Stride 1, padding below k: image by image, the zero-padded (rectified) input convolved
+    /// in place ([`Conv::convolve_images`]), no patches.
+    #[allow(clippy::too_many_arguments)]
+    fn forward_direct(
+        &self,
+        g: &Geom,
+        x: &[f32],
+        wt: &[f32],
+        out: &mut Vec<f32>,
+        sc: &mut Scratch,
+        mask: Option<&[f32]>,
+        each: EachImage,
+    ) {
+        let (pitch, plane) = (self.pitch(g), self.padded_plane(g));
+        let np = g.ho * pitch;
+        let taps = direct::square_taps(g.k, pitch);
+        let plan = direct::Plan {
+            c_in: g.c,
+            c_out: g.c_out,
+            taps: &taps,
+            x_stride: plane,
+            np,
+            y_stride: np + direct::MAX_TILE,
+        };
+        let w = Self::by_input_channel(g, wt);
+        let lay_in = |img: &[f32], buf: &mut [f32]| self.pad_into(g, img, buf, plane);
+        Self::convolve_images(g, x, (&plan, &w, pitch), out, sc, mask, each, lay_in);
     }
 
     /// Appends the output of the `g.n` images `x` (NCHW) to `out`, in order: no zeroing. Calls
@@ -474,10 +488,15 @@ impl Conv {
             && g.w.is_multiple_of(2)
     }
 
+    /// The phases' row width and plane size.
+    fn phase_dims(g: &Geom) -> (usize, usize) {
+        let pp = g.wo + 1;
+        (pp, (g.ho + 1) * pp)
+    }
+
     /// The phases' row width, plane size and taps (in the weights' (ki, kj) order).
     fn phase_layout(g: &Geom) -> (usize, usize, Vec<usize>) {
-        let pp = g.wo + 1;
-        let psize = (g.ho + 1) * pp;
+        let (pp, psize) = Self::phase_dims(g);
         let taps = (0..9)
             .map(|t| {
                 let (ki, kj) = (t / 3, t % 3);
@@ -493,7 +512,7 @@ impl Conv {
     #[inline(always)]
     #[allow(clippy::manual_div_ceil)] // (r + 1) / 2: padded row r + 1's phase row
     fn phase_into(&self, g: &Geom, img: &[f32], dst: &mut [f32], stride: usize) {
-        let (pp, psize, _) = Self::phase_layout(g);
+        let (pp, psize) = Self::phase_dims(g);
         for (ch, plane) in img.chunks_exact(g.h * g.w).enumerate() {
             for (r, row) in plane.chunks_exact(g.w).enumerate() {
                 // Padded row r + 1: phase a = (r + 1) mod 2, phase row (r + 1) / 2.
@@ -506,7 +525,8 @@ impl Conv {
         }
     }
 
-    /// Stride 2 on the phases: appends the output of the `g.n` images `x` to `out`.
+    /// Stride 2 on the phases: appends the output of the `g.n` images `x` to `out`
+    /// ([`Conv::convolve_images`]).
     fn forward_phased(
         &self,
         g: &Geom,
@@ -514,7 +534,7 @@ impl Conv {
         wt: &[f32],
         out: &mut Vec<f32>,
         sc: &mut Scratch,
-        mut each: EachImage,
+        each: EachImage,
     ) {
         let (pp, psize, taps) = Self::phase_layout(g);
         let np = g.ho * pp;
@@ -527,27 +547,8 @@ impl Conv {
             y_stride: np + direct::MAX_TILE,
         };
         let w = Self::by_input_channel(g, wt);
-        let xph = prefix(&mut sc.xpad, plan.x_len().max(g.c * 4 * psize));
-        let y = prefix(&mut sc.rows_out, plan.y_len());
-        xph.fill(0.0);
-        let per_out = g.c_out * g.pixels();
-        simd::vectorize(
-            #[inline(always)]
-            || {
-                for img in x.chunks_exact(g.image()) {
-                    self.phase_into(g, img, xph, 4 * psize);
-                    direct::conv(&plan, xph, &w, y);
-                    for co in 0..g.c_out {
-                        for row in y[co * plan.y_stride..][..np].chunks_exact(pp) {
-                            out.extend_from_slice(&row[..g.wo]);
-                        }
-                    }
-                    if let Some(f) = each.as_deref_mut() {
-                        f(&out[out.len() - per_out..]);
-                    }
-                }
-            },
-        );
+        let lay_in = |img: &[f32], buf: &mut [f32]| self.phase_into(g, img, buf, 4 * psize);
+        Self::convolve_images(g, x, (&plan, &w, pp), out, sc, None, each, lay_in);
     }
 
     /// The weights as w[ci][ki][kj][co]: a direct convolution's layout.
@@ -782,7 +783,7 @@ impl Conv {
         sc: &mut Scratch,
     ) {
         let (wp, plane) = (self.pitch(g), self.padded_plane(g));
-        let (conv_t, geom_t) = self.transposed(g).expect("stride 1, padding below k");
+        let (conv_t, geom_t) = self.transposed(g);
         let w_flipped = Self::flipped(g, wt);
         let taps = direct::square_taps(g.k, wp);
         // The shifted reads go up to (k - 1)·(pitch + 1) past a channel's last image.
